@@ -1,0 +1,255 @@
+/**
+ * Keyward's one typed configuration.
+ *
+ * Only this module reads `process.env` (STYLE.md rule 5). Every setting is
+ * declared once in {@link SETTINGS} with its environment variable, its default
+ * and a description; `keyward config --markdown` prints the table the README
+ * carries. Values come from, in increasing precedence: defaults, the JSON file
+ * named by `KEYWARD_CONFIG_FILE` (keys are the variable names), the
+ * environment. Unknown `KEYWARD_*` variables and unknown file keys are refused,
+ * so a typo never silently falls back to a default.
+ */
+import { readFileSync } from 'node:fs';
+
+export type Mode = 'development' | 'production';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly tls: { readonly certFile: string | undefined; readonly keyFile: string | undefined; readonly port: number };
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly keycloak: {
+    readonly url: string | undefined;
+    readonly clientId: string;
+    readonly clientSecret: string | undefined;
+    readonly adminUser: string | undefined;
+    readonly adminPassword: string | undefined;
+    readonly timeoutMs: number;
+  };
+  readonly audience: string;
+  readonly tokenClockSkewSeconds: number;
+  readonly tokenAlgorithms: readonly string[];
+  readonly roleCacheSeconds: number;
+  readonly kek: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly bodyLimitBytes: number;
+}
+
+interface Setting {
+  readonly env: string;
+  readonly default: string | undefined;
+  readonly description: string;
+  /** Parses and validates the raw string; throws Error with a message that does not repeat secrets. */
+  readonly parse?: (raw: string) => unknown;
+  readonly secret?: boolean;
+}
+
+function int(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw)) throw new Error(`must be a whole number from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function oneOf<T extends string>(...values: T[]) {
+  return (raw: string): T => {
+    if (!(values as string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
+    return raw as T;
+  };
+}
+
+function url(protocols: string[]) {
+  return (raw: string): string => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new Error(`must be a URL (${protocols.join(' or ')})`);
+    }
+    if (!protocols.includes(u.protocol.replace(/:$/, ''))) throw new Error(`must be a URL (${protocols.join(' or ')})`);
+    return raw.replace(/\/+$/, '');
+  };
+}
+
+function kek(raw: string): string {
+  const bytes = Buffer.from(raw, 'base64');
+  if (bytes.length !== 32 || bytes.toString('base64').replace(/=+$/, '') !== raw.replace(/=+$/, '')) {
+    throw new Error('must be 32 random bytes in base64 (generate one with: openssl rand -base64 32)');
+  }
+  return raw;
+}
+
+/** Every setting, documented next to its default. */
+export const SETTINGS = [
+  { env: 'KEYWARD_MODE', default: 'development', parse: oneOf('development', 'production'),
+    description: 'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud warning; production refuses them.' },
+  { env: 'KEYWARD_HOST', default: '127.0.0.1', description: 'Address the HTTP listener binds to.' },
+  { env: 'KEYWARD_PORT', default: '3000', parse: int(0, 65535), description: 'HTTP port.' },
+  { env: 'KEYWARD_PUBLIC_URL', default: undefined, parse: url(['http', 'https']),
+    description: 'Base URL clients use to reach Keyward (CRL and OCSP URLs in certificates). Default: http://KEYWARD_HOST:KEYWARD_PORT.' },
+  { env: 'KEYWARD_TLS_CERT', default: undefined, description: 'PEM certificate (chain) of the HTTPS listener; HTTPS is on when this and KEYWARD_TLS_KEY are set.' },
+  { env: 'KEYWARD_TLS_KEY', default: undefined, description: 'PEM private key of the HTTPS listener.', secret: false },
+  { env: 'KEYWARD_TLS_PORT', default: '3443', parse: int(0, 65535), description: 'HTTPS port.' },
+  { env: 'KEYWARD_DATABASE_URL', default: undefined, parse: url(['postgres', 'postgresql']), secret: true,
+    description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL under KEYWARD_DATA_DIR (development mode only).' },
+  { env: 'KEYWARD_DATA_DIR', default: undefined,
+    description: 'Directory for the embedded PostgreSQL and the generated development key. Default: $XDG_DATA_HOME/keyward or ~/.local/share/keyward.' },
+  { env: 'KEYWARD_KEYCLOAK_URL', default: undefined, parse: url(['http', 'https']),
+    description: 'Base URL of Keycloak (e.g. http://127.0.0.1:8080). Required by serve and every command that talks to Keycloak.' },
+  { env: 'KEYWARD_KEYCLOAK_CLIENT_ID', default: 'keyward-control-plane',
+    description: 'Keyward\'s own confidential client in the master realm (created by `keyward bootstrap`).' },
+  { env: 'KEYWARD_KEYCLOAK_CLIENT_SECRET', default: undefined, secret: true,
+    description: 'Secret of that client (printed or written by `keyward bootstrap`).' },
+  { env: 'KEYWARD_KEYCLOAK_ADMIN_USER', default: undefined,
+    description: 'Keycloak admin used only by `keyward bootstrap` to create Keyward\'s client. Development default: admin.' },
+  { env: 'KEYWARD_KEYCLOAK_ADMIN_PASSWORD', default: undefined, secret: true,
+    description: 'Password of that admin. Development default: admin; refused in production.' },
+  { env: 'KEYWARD_KEYCLOAK_TIMEOUT_MS', default: '10000', parse: int(100, 600000), description: 'Timeout of one call to Keycloak.' },
+  { env: 'KEYWARD_AUDIENCE', default: 'keyward', description: 'Audience that access tokens must carry.' },
+  { env: 'KEYWARD_TOKEN_CLOCK_SKEW_SECONDS', default: '5', parse: int(0, 300), description: 'Tolerated clock skew for exp/nbf/iat.' },
+  { env: 'KEYWARD_TOKEN_ALGORITHMS', default: 'RS256,PS256,ES256,ES384,EdDSA',
+    parse: (raw: string) => {
+      const algs = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const allowed = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+      const bad = algs.filter((a) => !allowed.includes(a));
+      if (algs.length === 0 || bad.length > 0) throw new Error(`must list asymmetric JWS algorithms from ${allowed.join(', ')}`);
+      return algs;
+    },
+    description: 'Allow-list of JWS algorithms for access tokens (asymmetric only; none and HMAC are never accepted).' },
+  { env: 'KEYWARD_ROLE_CACHE_SECONDS', default: '10', parse: int(0, 3600),
+    description: 'How long roles and cross-realm grants read from Keycloak are cached: the bounded staleness of a change made in the console.' },
+  { env: 'KEYWARD_KEK', default: undefined, parse: kek, secret: true,
+    description: 'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; required in production.' },
+  { env: 'KEYWARD_LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Minimum log level.' },
+  { env: 'KEYWARD_BODY_LIMIT_BYTES', default: '65536', parse: int(1024, 10485760), description: 'Largest accepted request body.' },
+  { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
+] as const satisfies readonly Setting[];
+
+/** Variables read by the tooling around Keyward (harness, scripts), not by the server; accepted silently. */
+const TOOLING_VARIABLES = new Set([
+  'KEYWARD_KEYCLOAK_VERSION', 'KEYWARD_CACHE_DIR', 'KEYWARD_JAVA_HOME', 'KEYWARD_TEST_DATABASE_URL',
+  'KEYWARD_KEYCLOAK_PORT', 'KEYWARD_NODE_VERSION', 'KEYWARD_BENCH_QUICK',
+]);
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable} ${message}`);
+    this.variable = variable;
+    this.name = 'ConfigError';
+  }
+}
+
+type Raw = Record<string, string | undefined>;
+
+/**
+ * Loads and validates the configuration once; the result is frozen.
+ *
+ * @example
+ * const config = loadConfig(process.env); // throws ConfigError naming the variable
+ */
+export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config {
+  const known = new Set<string>(SETTINGS.map((s) => s.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('KEYWARD_') && !known.has(name) && !TOOLING_VARIABLES.has(name)) {
+      throw new ConfigError(name, `is not a Keyward setting (known settings: keyward config)`);
+    }
+  }
+  const file: Raw = {};
+  const fileName = overrides.KEYWARD_CONFIG_FILE ?? env.KEYWARD_CONFIG_FILE;
+  if (fileName) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(fileName, 'utf8'));
+    } catch (err) {
+      throw new ConfigError('KEYWARD_CONFIG_FILE', `could not be read as JSON: ${(err as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('KEYWARD_CONFIG_FILE', 'must hold a JSON object');
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!known.has(k)) throw new ConfigError('KEYWARD_CONFIG_FILE', `has unknown key ${k}`);
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ConfigError(k, 'in KEYWARD_CONFIG_FILE must be a string or number');
+      file[k] = String(v);
+    }
+  }
+  const values: Record<string, unknown> = {};
+  for (const s of SETTINGS as readonly Setting[]) {
+    const raw = overrides[s.env] ?? env[s.env] ?? file[s.env];
+    const chosen = raw === undefined || raw === '' ? s.default : raw;
+    if (chosen === undefined) {
+      values[s.env] = undefined;
+      continue;
+    }
+    try {
+      values[s.env] = s.parse ? s.parse(chosen) : chosen;
+    } catch (err) {
+      throw new ConfigError(s.env, (err as Error).message);
+    }
+  }
+  const v = values as Record<string, never>;
+  const mode = v.KEYWARD_MODE as Mode;
+  const host = v.KEYWARD_HOST as string;
+  const port = v.KEYWARD_PORT as number;
+  const home = env.HOME ?? '/tmp';
+  const dataDir = (v.KEYWARD_DATA_DIR as string | undefined) ?? `${env.XDG_DATA_HOME ?? `${home}/.local/share`}/keyward`;
+  const tlsCert = v.KEYWARD_TLS_CERT as string | undefined;
+  const tlsKey = v.KEYWARD_TLS_KEY as string | undefined;
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) {
+    throw new ConfigError(tlsCert ? 'KEYWARD_TLS_KEY' : 'KEYWARD_TLS_CERT', 'must be set together with the other TLS setting');
+  }
+  const config: Config = {
+    mode,
+    host,
+    port,
+    publicUrl: (v.KEYWARD_PUBLIC_URL as string | undefined) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    tls: { certFile: tlsCert, keyFile: tlsKey, port: v.KEYWARD_TLS_PORT as number },
+    databaseUrl: v.KEYWARD_DATABASE_URL,
+    dataDir,
+    keycloak: {
+      url: v.KEYWARD_KEYCLOAK_URL,
+      clientId: v.KEYWARD_KEYCLOAK_CLIENT_ID,
+      clientSecret: v.KEYWARD_KEYCLOAK_CLIENT_SECRET,
+      adminUser: (v.KEYWARD_KEYCLOAK_ADMIN_USER as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
+      adminPassword: (v.KEYWARD_KEYCLOAK_ADMIN_PASSWORD as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
+      timeoutMs: v.KEYWARD_KEYCLOAK_TIMEOUT_MS,
+    },
+    audience: v.KEYWARD_AUDIENCE,
+    tokenClockSkewSeconds: v.KEYWARD_TOKEN_CLOCK_SKEW_SECONDS,
+    tokenAlgorithms: Object.freeze([...(v.KEYWARD_TOKEN_ALGORITHMS as string[])]),
+    roleCacheSeconds: v.KEYWARD_ROLE_CACHE_SECONDS,
+    kek: v.KEYWARD_KEK,
+    logLevel: v.KEYWARD_LOG_LEVEL,
+    bodyLimitBytes: v.KEYWARD_BODY_LIMIT_BYTES,
+  };
+  if (mode === 'production') {
+    if (!config.databaseUrl) throw new ConfigError('KEYWARD_DATABASE_URL', 'is required in production mode (the embedded PostgreSQL is for development)');
+    if (!config.kek) throw new ConfigError('KEYWARD_KEK', 'is required in production mode');
+    if (config.keycloak.adminPassword === 'admin') throw new ConfigError('KEYWARD_KEYCLOAK_ADMIN_PASSWORD', 'must not be the development password in production mode');
+  }
+  return deepFreeze(config);
+}
+
+/** Requires a setting that is optional in general but needed by one command. */
+export function required<T>(value: T | undefined, variable: string, why: string): T {
+  if (value === undefined || value === '') throw new ConfigError(variable, `is required ${why}`);
+  return value;
+}
+
+/** The settings table for the README (`keyward config --markdown`). */
+export function settingsMarkdown(): string {
+  const rows = (SETTINGS as readonly Setting[]).map((s) => `| \`${s.env}\` | ${s.default === undefined ? '—' : `\`${s.default}\``} | ${s.description} |`);
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,124 @@
+/**
+ * One error root for everything Keyward refuses on purpose.
+ *
+ * Untrusted input (a CSR, a token, a header, a body) that is wrong throws a
+ * {@link KeywardError} carrying a stable `code` from the closed catalogue below;
+ * our own misuse (a bad argument between modules, a bad configuration value
+ * passed in code) throws `TypeError` instead. The HTTP layer renders a
+ * KeywardError as RFC 9457 problem+json in exactly one place (`http/problem.ts`).
+ *
+ * Codes are added, never renamed: clients, the CLI and realm-config tooling
+ * match on them.
+ */
+
+/** code → HTTP status and a short human title. */
+export const ERROR_CATALOGUE = {
+  // request shape
+  'request.malformed': { status: 400, title: 'The request is malformed' },
+  'request.too_large': { status: 413, title: 'The request body is too large' },
+  'request.unsupported_media_type': { status: 415, title: 'Unsupported media type' },
+  'request.not_found': { status: 404, title: 'No such endpoint' },
+  'request.method_not_allowed': { status: 405, title: 'Method not allowed' },
+
+  // authentication and authorisation
+  'auth.missing': { status: 401, title: 'Authentication is required' },
+  'auth.invalid_token': { status: 401, title: 'The access token is invalid' },
+  'auth.unknown_issuer': { status: 401, title: 'The token was not issued by a managed realm' },
+  'auth.forbidden': { status: 403, title: 'The caller lacks the required role' },
+
+  // realms and roles
+  'realm.not_found': { status: 404, title: 'No such managed realm' },
+  'realm.invalid_name': { status: 400, title: 'The realm name is invalid' },
+  'role.not_found': { status: 422, title: 'No such role' },
+  'role.not_grantable': { status: 422, title: 'The role cannot be granted' },
+
+  // API clients
+  'api_client.invalid_id': { status: 400, title: 'The client id is invalid' },
+  'api_client.exists': { status: 409, title: 'The API client already exists' },
+  'api_client.not_found': { status: 404, title: 'No such API client' },
+  'grant.not_found': { status: 404, title: 'No such cross-realm grant' },
+
+  // certificate policies
+  'policy.invalid': { status: 400, title: 'The certificate policy is invalid' },
+  'policy.not_found': { status: 422, title: 'No such certificate policy' },
+  'policy.realm_has_no_policies': { status: 422, title: 'The realm has no certificate policies' },
+  'policy.realm_not_granted': { status: 422, title: 'The client holds no role in the policy realm' },
+  'policy.required': { status: 422, title: 'No policy named and no default policy set' },
+  'policy.key_not_allowed': { status: 422, title: 'The key type or size is not allowed' },
+  'policy.subject_not_allowed': { status: 422, title: 'The subject is not allowed' },
+  'policy.san_not_allowed': { status: 422, title: 'A subject alternative name is not allowed' },
+  'policy.validity_exceeded': { status: 422, title: 'The validity exceeds the policy maximum' },
+  'policy.in_use': { status: 409, title: 'The policy is in use' },
+
+  // CSRs, certificates, requests, end entities
+  'csr.malformed': { status: 400, title: 'The CSR is malformed' },
+  'csr.bad_signature': { status: 400, title: 'The CSR signature does not verify' },
+  'certificate.not_found': { status: 404, title: 'No such certificate' },
+  'certificate.already_revoked': { status: 409, title: 'The certificate is already revoked' },
+  'certificate.invalid_reason': { status: 400, title: 'Unknown revocation reason' },
+  'certificate_request.not_found': { status: 404, title: 'No such certificate request' },
+  'certificate_request.not_pending': { status: 409, title: 'The certificate request is not pending' },
+  'certificate_request.self_approval': { status: 403, title: 'A requester cannot approve its own request' },
+  'end_entity.exists': { status: 409, title: 'The end entity already exists' },
+  'end_entity.not_found': { status: 404, title: 'No such end entity' },
+  'ca.not_found': { status: 404, title: 'The realm has no CA yet' },
+  'ca.invalid': { status: 400, title: 'The CA material is invalid' },
+  'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
+
+  // realm config as code
+  'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },
+
+  // infrastructure
+  'keycloak.unavailable': { status: 503, title: 'Keycloak is unavailable' },
+  'keycloak.rejected': { status: 502, title: 'Keycloak refused the request' },
+  'store.unavailable': { status: 503, title: 'The database is unavailable' },
+  'store.conflict': { status: 409, title: 'The change conflicts with stored state' },
+  'server.error': { status: 500, title: 'Internal server error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface KeywardErrorOptions {
+  /** The original error, kept for logs; never rendered to clients. */
+  cause?: unknown;
+  /** Machine-readable extras rendered as problem members (e.g. `field`, `maximum`). */
+  extras?: Record<string, unknown>;
+  /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
+  headers?: Record<string, string>;
+}
+
+export class KeywardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly extras: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, string>>;
+
+  /**
+   * @example
+   * throw new KeywardError('policy.san_not_allowed', 'DNS name evil.example is outside the policy', {
+   *   extras: { san: 'dns:evil.example' },
+   * });
+   */
+  constructor(code: ErrorCode, detail: string, options: KeywardErrorOptions = {}) {
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    const entry = ERROR_CATALOGUE[code];
+    if (!entry) throw new TypeError(`unknown error code ${String(code)}`);
+    this.name = 'KeywardError';
+    this.code = code;
+    this.status = entry.status;
+    this.title = entry.title;
+    this.extras = Object.freeze({ ...options.extras });
+    this.headers = Object.freeze({ ...options.headers });
+  }
+
+  /** The human detail; an alias that reads better at call sites. */
+  get detail(): string {
+    return this.message;
+  }
+}
+
+/** True when `err` is a KeywardError, optionally with the given code. */
+export function isKeywardError(err: unknown, code?: ErrorCode): err is KeywardError {
+  return err instanceof KeywardError && (code === undefined || err.code === code);
+}
