@@ -1,0 +1,90 @@
+/**
+ * The audit trail: append-only events named `noun.verb_past`, hash-chained.
+ *
+ * `record` inserts within the caller's transaction (the event exists if and
+ * only if the change does). `seal` links unsealed rows in order; `verify`
+ * recomputes the chain. Event names are listed in the README.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../kernel/clock.ts';
+import { newId } from '../kernel/ids.ts';
+
+export interface Queryable {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export interface AuditActor {
+  readonly kind: string;
+  readonly id: string;
+  readonly realm?: string | undefined;
+  readonly name?: string | undefined;
+}
+
+export interface AuditEvent {
+  readonly action: string;
+  readonly actor: AuditActor;
+  readonly realm?: string | undefined;
+  readonly target?: string | undefined;
+  readonly details?: Record<string, unknown> | undefined;
+}
+
+export const SYSTEM_ACTOR: AuditActor = Object.freeze({ kind: 'system', id: 'keyward' });
+
+export class AuditLog {
+  readonly #clock: Clock;
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Records one event inside the caller's transaction. */
+  async record(q: Queryable, event: AuditEvent): Promise<void> {
+    await q.query(
+      'INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [newId(), this.#clock.now(), event.realm ?? null, JSON.stringify(event.actor), event.action, event.target ?? null, JSON.stringify(event.details ?? {})],
+    );
+  }
+
+  /** Links unsealed events to the chain; returns how many were sealed. Safe to call from every replica. */
+  async seal(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }, batch = 5000): Promise<number> {
+    return db.tx(async (q) => {
+      const locked = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7372796538) AS ok');
+      if (!locked.rows[0]?.ok) return 0;
+      const last = await q.query<{ hash: string }>('SELECT hash FROM audit_events WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1');
+      let prev = last.rows[0]?.hash ?? 'genesis';
+      const rows = await q.query<AuditRow>('SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE hash IS NULL ORDER BY seq LIMIT $1', [batch]);
+      for (const row of rows.rows) {
+        const hash = chainHash(prev, row);
+        await q.query('UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE seq = $3', [prev, hash, row.seq]);
+        prev = hash;
+      }
+      return rows.rows.length;
+    });
+  }
+
+  /** Recomputes the sealed chain; returns the seq of the first broken link, or undefined. */
+  async verify(q: Queryable): Promise<string | undefined> {
+    const rows = await q.query<AuditRow & { prev_hash: string; hash: string }>('SELECT seq, id, at, realm, actor, action, target, details, prev_hash, hash FROM audit_events WHERE hash IS NOT NULL ORDER BY seq');
+    let prev = 'genesis';
+    for (const row of rows.rows) {
+      if (row.prev_hash !== prev || chainHash(prev, row) !== row.hash) return String(row.seq);
+      prev = row.hash;
+    }
+    return undefined;
+  }
+}
+
+interface AuditRow extends Record<string, unknown> {
+  seq: string;
+  id: string;
+  at: Date;
+  realm: string | null;
+  actor: unknown;
+  action: string;
+  target: string | null;
+  details: unknown;
+}
+
+function chainHash(prev: string, row: AuditRow): string {
+  const canonical = JSON.stringify([row.id, new Date(row.at).toISOString(), row.realm, row.actor, row.action, row.target, row.details]);
+  return createHash('sha256').update(prev).update('\n').update(canonical).digest('hex');
+}

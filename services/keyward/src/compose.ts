@@ -1,0 +1,131 @@
+/**
+ * The composition root: the only module that knows concrete adapters. It
+ * builds everything from one typed configuration, for the server, the CLI and
+ * the tests alike.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AuditLog } from './audit/audit_log.ts';
+import { startEmbeddedPostgres } from './devenv/postgres.ts';
+import { createApp } from './http/app.ts';
+import { Metrics } from './http/metrics.ts';
+import { buildOpenApi } from './http/openapi.ts';
+import type { RouteSpec } from './http/route.ts';
+import { systemRoutes } from './http/routes/system.ts';
+import { createAdminSession, type AdminSession } from './keycloak/admin_session.ts';
+import { systemClock, type Clock } from './kernel/clock.ts';
+import { required, type Config } from './kernel/config.ts';
+import type { Logger } from './kernel/log.ts';
+import { migrate, openDatabase, type Database } from './storage/database.ts';
+import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
+import { VERSION } from './version.ts';
+
+export interface Keyward {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly db: Database;
+  readonly keycloak: AdminSession;
+  readonly verifier: AccessTokenVerifier;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly routes: readonly RouteSpec[];
+  readonly app: ReturnType<typeof createApp>;
+  /** Stops background work and closes the store (and the embedded database if we started it). */
+  close(): Promise<void>;
+}
+
+/** Opens the configured database, or starts the embedded one in development mode. */
+export async function openStore(config: Config, log: Logger): Promise<{ db: Database; stop: () => Promise<void>; embedded: boolean }> {
+  if (config.databaseUrl) {
+    const db = openDatabase(config.databaseUrl, { log });
+    return { db, stop: () => db.close(), embedded: false };
+  }
+  if (config.mode === 'production') throw new TypeError('production mode needs KEYWARD_DATABASE_URL'); // loadConfig refuses this already
+  log.warn('KEYWARD_DATABASE_URL is not set: using an embedded PostgreSQL for development', { dataDir: join(config.dataDir, 'postgres') });
+  const pg = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), log: (line) => log.info(line) });
+  const db = openDatabase(pg.url, { log });
+  return {
+    db,
+    embedded: true,
+    stop: async () => {
+      await db.close();
+      await pg.stop();
+    },
+  };
+}
+
+/** The key-encryption key: from configuration, or generated once for development. */
+export function loadKek(config: Config, log: Logger): Buffer {
+  if (config.kek) return Buffer.from(config.kek, 'base64');
+  const file = join(config.dataDir, 'dev-kek');
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  }
+  log.warn('KEYWARD_KEK is not set: CA keys are protected by a generated development key (refused in production mode)', { file });
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+}
+
+export interface ComposeOptions {
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Run migrations at start (default true). */
+  readonly migrate?: boolean;
+}
+
+export async function compose(config: Config, options: ComposeOptions): Promise<Keyward> {
+  const log = options.log;
+  const clock = options.clock ?? systemClock;
+  const keycloakUrl = required(config.keycloak.url, 'KEYWARD_KEYCLOAK_URL', 'to reach Keycloak');
+  const clientSecret = required(config.keycloak.clientSecret, 'KEYWARD_KEYCLOAK_CLIENT_SECRET', '(create it with: keyward bootstrap)');
+  const store = await openStore(config, log);
+  const db = store.db;
+  try {
+    if (options.migrate ?? true) await migrate(db, log);
+  } catch (err) {
+    await store.stop();
+    throw err;
+  }
+  const keycloak = createAdminSession({ url: keycloakUrl, clientId: config.keycloak.clientId, clientSecret, timeoutMs: config.keycloak.timeoutMs });
+  const audit = new AuditLog(clock);
+  const metrics = new Metrics();
+  const verifier = new AccessTokenVerifier({
+    keycloakUrl,
+    audience: config.audience,
+    algorithms: config.tokenAlgorithms,
+    clockSkewSeconds: config.tokenClockSkewSeconds,
+    acceptsRealm: async (realm) => realm === 'master' || (await db.query('SELECT 1 FROM realms WHERE name = $1', [realm])).rowCount === 1,
+  });
+
+  const routes: RouteSpec[] = [];
+  routes.push(...systemRoutes({
+    metrics,
+    version: VERSION,
+    openapi: () => buildOpenApi(routes, VERSION),
+    checks: {
+      store: () => db.ping(),
+      keycloak: async () => {
+        const res = await fetch(`${keycloakUrl}/realms/master/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2500) });
+        if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
+      },
+    },
+    gauges: () => ({ keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches } }),
+  }));
+
+  const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
+  const sealer = setInterval(() => {
+    audit.seal(db).catch((err) => log.warn('audit sealing failed; will retry', { err }));
+  }, 1000);
+  sealer.unref();
+
+  return {
+    config, log, clock, db, keycloak, verifier, audit, metrics, routes, app,
+    async close() {
+      clearInterval(sealer);
+      await audit.seal(db).catch(() => 0);
+      await store.stop();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * The Express 5 application: request ids, access log and metrics, JSON bodies
+ * with a size limit, the declared routes, and the one error renderer. Express 5
+ * forwards rejected promises to the error handler, so handlers are plain async
+ * functions.
+ */
+import express from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../kernel/log.ts';
+import type { Metrics } from './metrics.ts';
+import { errorHandler, notFoundHandler } from './problem.ts';
+import { mount, type RouteSpec } from './route.ts';
+
+export interface AppOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly routes: readonly RouteSpec[];
+  readonly bodyLimitBytes: number;
+  /** Addresses whose X-Forwarded-For is trusted (Express "trust proxy"). */
+  readonly trustProxy?: string[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    const incoming = req.get('x-request-id');
+    const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      options.metrics.inc('keyward_http_requests_total', 'HTTP requests by route and status', { method: req.method, route, status: String(res.statusCode) });
+      options.metrics.observe('keyward_http_request_duration_seconds', 'HTTP request latency', { method: req.method, route }, seconds);
+      if (route !== '/healthz' && route !== '/metrics') {
+        options.log.info('request', { requestId: id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) });
+      }
+    });
+    next();
+  });
+  app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  const router = express.Router();
+  mount(router, options.routes);
+  app.use(router);
+  app.use(notFoundHandler);
+  app.use(errorHandler(options.log));
+  return app;
+}

@@ -1,0 +1,123 @@
+/**
+ * The PostgreSQL store: a pool, transactions, and forward-only migrations.
+ *
+ * Every state change runs in one transaction (`tx`). Errors of the driver are
+ * translated at this boundary: connection failures become `store.unavailable`
+ * (503), unique violations (SQLSTATE 23505) become `store.conflict` unless the
+ * caller maps them to its own `*.exists` code with {@link isUniqueViolation}.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { KeywardError } from '../kernel/errors.ts';
+import type { Logger } from '../kernel/log.ts';
+
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface Database extends Queryable {
+  /** Runs `fn` in one transaction; rolls back on throw. */
+  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  readonly pool: pg.Pool;
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001', '08003']);
+
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === '23505';
+}
+
+function translate(err: unknown): unknown {
+  if (err instanceof KeywardError) return err;
+  const code = (err as { code?: string } | undefined)?.code;
+  if ((code && CONNECTION_CODES.has(code)) || /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as Error)?.message))) {
+    return new KeywardError('store.unavailable', 'The database is unreachable', { cause: err, headers: { 'Retry-After': '5' } });
+  }
+  return err;
+}
+
+/** Opens a pool on `url`. Does not connect until the first query. */
+export function openDatabase(url: string, options: { max?: number; log?: Logger } = {}): Database {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+  pool.on('error', (err) => options.log?.warn('idle database connection failed', { err }));
+  const query = async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+    try {
+      return await pool.query<R>(sql, params);
+    } catch (err) {
+      throw translate(err);
+    }
+  };
+  return {
+    pool,
+    query,
+    async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw translate(err);
+      }
+      try {
+        await client.query('BEGIN');
+        const q: Queryable = {
+          query: async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+            try {
+              return await client.query<R>(sql, params);
+            } catch (err) {
+              throw translate(err);
+            }
+          },
+        };
+        const result = await fn(q);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw translate(err);
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/** The migration files, in order: `NNN_name.sql`. */
+export function migrationFiles(): { version: number; name: string; sql: string }[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(MIGRATIONS_DIR + f, 'utf8') }));
+}
+
+/**
+ * Applies pending migrations under an advisory lock, so several replicas
+ * starting together apply each migration exactly once.
+ * @returns the names of the migrations applied by this call.
+ */
+export async function migrate(db: Database, log?: Logger): Promise<string[]> {
+  return db.tx(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock(7372796537)'); // "keyward" as a lock id
+    await q.query('CREATE TABLE IF NOT EXISTS keyward_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const done = new Set((await q.query<{ version: number }>('SELECT version FROM keyward_migrations')).rows.map((r) => r.version));
+    const applied: string[] = [];
+    for (const m of migrationFiles()) {
+      if (done.has(m.version)) continue;
+      await q.query(m.sql);
+      await q.query('INSERT INTO keyward_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.name);
+      log?.info('migration applied', { migration: m.name });
+    }
+    return applied;
+  });
+}
