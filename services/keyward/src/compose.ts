@@ -20,6 +20,18 @@ import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database } from './storage/database.ts';
 import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
 import { VERSION } from './version.ts';
+import { Authorizer } from './authn/roles.ts';
+import { Authenticator } from './http/authenticate.ts';
+import { apiClientRoutes } from './http/routes/api_clients.ts';
+import { policyRoutes } from './http/routes/policies.ts';
+import { realmRoutes } from './http/routes/realms.ts';
+import { whoamiRoutes } from './http/routes/whoami.ts';
+import { KeycloakIdentityAdmin, type IdentityAdminFaults } from './keycloak/identity_admin.ts';
+import { ApiClientService } from './provisioning/api_clients.ts';
+import { PolicyService } from './provisioning/policies.ts';
+import { RealmService } from './provisioning/realms.ts';
+import { PgProvisioningStore } from './storage/provisioning_store.ts';
+import { parsePolicy, policyJsonSchema } from './ca/index.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -30,6 +42,11 @@ export interface Keyward {
   readonly verifier: AccessTokenVerifier;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
+  readonly identity: KeycloakIdentityAdmin;
+  readonly authz: Authorizer;
+  readonly realms: RealmService;
+  readonly policies: PolicyService;
+  readonly apiClients: ApiClientService;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -73,6 +90,8 @@ export interface ComposeOptions {
   readonly clock?: Clock;
   /** Run migrations at start (default true). */
   readonly migrate?: boolean;
+  /** Test-only: make a Keycloak step fail to prove compensation. */
+  readonly faults?: IdentityAdminFaults;
 }
 
 export async function compose(config: Config, options: ComposeOptions): Promise<Keyward> {
@@ -99,6 +118,14 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     acceptsRealm: async (realm) => realm === 'master' || (await db.query('SELECT 1 FROM realms WHERE name = $1', [realm])).rowCount === 1,
   });
 
+  const identity = new KeycloakIdentityAdmin(keycloak.client, config.audience, options.faults);
+  const authz = new Authorizer({ identity, cacheSeconds: config.roleCacheSeconds });
+  const provisioningStore = new PgProvisioningStore(db, audit);
+  const realms = new RealmService(identity, provisioningStore, authz);
+  const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
+  const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz });
+  const auth = new Authenticator(verifier);
+
   const routes: RouteSpec[] = [];
   routes.push(...systemRoutes({
     metrics,
@@ -114,6 +141,12 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     gauges: () => ({ keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches } }),
   }));
 
+  routes.push(
+    ...whoamiRoutes({ auth, authz, realms }),
+    ...realmRoutes({ auth, authz, realms }),
+    ...apiClientRoutes({ auth, clients: apiClients }),
+    ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
+  );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
   const sealer = setInterval(() => {
     audit.seal(db).catch((err) => log.warn('audit sealing failed; will retry', { err }));
@@ -121,7 +154,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   sealer.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, routes, app,
     async close() {
       clearInterval(sealer);
       await audit.seal(db).catch(() => 0);

@@ -1,0 +1,103 @@
+/**
+ * The certificate policy document (issue 3 §5): its type, its JSON Schema
+ * (reused by realm-config files and the OpenAPI document) and its parser,
+ * which reports the first error with a JSON Pointer to the offending field.
+ */
+import { Ajv } from 'ajv';
+import { isIP } from 'node:net';
+import { KeywardError } from '../../kernel/errors.ts';
+
+export const KEY_TYPES = ['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+export const KEY_USAGES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'] as const;
+export const EXTENDED_KEY_USAGES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping', 'OCSPSigning'] as const;
+export const SUBJECT_ATTRIBUTES = ['CN', 'O', 'OU', 'C', 'ST', 'L', 'serialNumber', 'emailAddress', 'DC'] as const;
+
+export interface Policy {
+  readonly description?: string;
+  readonly keyTypes: readonly KeyType[];
+  readonly maxValidityDays: number;
+  readonly subject: { readonly required: readonly string[]; readonly allowed: readonly string[] };
+  readonly san: { readonly dns: readonly string[]; readonly ip: readonly string[]; readonly uri: readonly string[]; readonly email: readonly string[] };
+  readonly keyUsage: readonly (typeof KEY_USAGES)[number][];
+  readonly extendedKeyUsage: readonly (typeof EXTENDED_KEY_USAGES)[number][];
+  readonly approval: 'none' | 'required';
+}
+
+const strings = (items: Record<string, unknown> = { type: 'string', minLength: 1, maxLength: 253 }) => ({ type: 'array', maxItems: 100, uniqueItems: true, items });
+
+export const policyJsonSchema = {
+  $id: 'https://keyward.dev/schemas/certificate-policy.json',
+  title: 'Keyward certificate policy',
+  type: 'object',
+  additionalProperties: false,
+  required: ['keyTypes', 'maxValidityDays', 'subject', 'san', 'keyUsage', 'extendedKeyUsage', 'approval'],
+  properties: {
+    description: { type: 'string', maxLength: 1000 },
+    keyTypes: { ...strings({ enum: [...KEY_TYPES] }), minItems: 1, description: 'Allowed key types and sizes of the certified key' },
+    maxValidityDays: { type: 'integer', minimum: 1, maximum: 3650, description: 'Longest validity a certificate may get' },
+    subject: {
+      type: 'object', additionalProperties: false, required: ['required', 'allowed'],
+      properties: { required: strings({ enum: [...SUBJECT_ATTRIBUTES] }), allowed: strings({ enum: [...SUBJECT_ATTRIBUTES] }) },
+    },
+    san: {
+      type: 'object', additionalProperties: false, required: ['dns', 'ip', 'uri', 'email'],
+      description: 'Allowed subject alternative names; an empty list allows none of that kind',
+      properties: {
+        dns: { ...strings({ type: 'string', pattern: '^(\\*\\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$', maxLength: 253 }), description: 'DNS names; *.x matches exactly one label' },
+        ip: { ...strings(), description: 'CIDR ranges (IPv4 or IPv6)' },
+        uri: { ...strings(), description: 'URI patterns; * matches any run of characters' },
+        email: { ...strings(), description: 'e-mail addresses or @domain' },
+      },
+    },
+    keyUsage: strings({ enum: [...KEY_USAGES] }),
+    extendedKeyUsage: strings({ enum: [...EXTENDED_KEY_USAGES] }),
+    approval: { enum: ['none', 'required'] },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: false, strict: false }).compile(policyJsonSchema);
+
+function fail(path: string, detail: string): never {
+  throw new KeywardError('policy.invalid', `Policy field ${path}: ${detail}`, { extras: { path } });
+}
+
+/** True when `cidr` is a valid IPv4/IPv6 CIDR range (or a single address). */
+export function isCidr(cidr: string): boolean {
+  const [addr, bits, ...rest] = cidr.split('/');
+  if (rest.length || !addr) return false;
+  const family = isIP(addr);
+  if (!family) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Validates a policy document.
+ * @example parsePolicy({ keyTypes: ['EC-P256'], maxValidityDays: 90, ... }) // → Policy
+ * @throws KeywardError policy.invalid with `path` (a JSON Pointer)
+ */
+export function parsePolicy(document: unknown): Policy {
+  if (!validate(document)) {
+    const e = validate.errors![0]!;
+    let path = e.instancePath || '/';
+    if (e.keyword === 'required') path = `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`;
+    if (e.keyword === 'additionalProperties') path = `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}`;
+    fail(path, e.keyword === 'additionalProperties' ? 'is not a policy field' : e.keyword === 'required' ? 'is required' : `${e.message}`);
+  }
+  const p = document as Policy;
+  p.san.ip.forEach((c, i) => {
+    if (!isCidr(c)) fail(`/san/ip/${i}`, `"${c}" is not a CIDR range`);
+  });
+  p.san.uri.forEach((u, i) => {
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(u)) fail(`/san/uri/${i}`, `"${u}" is not a URI pattern`);
+  });
+  p.san.email.forEach((m, i) => {
+    if (!/^([^@\s]+)?@[^@\s]+$/.test(m)) fail(`/san/email/${i}`, `"${m}" is not an address or @domain`);
+  });
+  p.subject.required.forEach((a, i) => {
+    if (!p.subject.allowed.includes(a)) fail(`/subject/required/${i}`, `${a} is required but not allowed`);
+  });
+  return structuredClone(p);
+}

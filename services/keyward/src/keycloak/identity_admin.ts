@@ -1,0 +1,320 @@
+/**
+ * The Keycloak adapter of provisioning (implements provisioning/ports.ts).
+ *
+ * Everything Keyward creates carries the client/role attribute
+ * `keyward.managed=true`, so reconciliation deletes only what it owns
+ * (keycloak-config-cli's remote state, STYLE.md rule 10). Cross-realm grants
+ * are recorded inside the granting realm as a "grant holder" client named
+ * `keyward-grant.<fromRealm>.<clientId>` whose service account holds the
+ * granted roles: realm admins see, edit and revoke them in their own console
+ * (shared/notes/keycloak.md §3: mirrored clients).
+ */
+import type KcAdminClient from '@keycloak/keycloak-admin-client';
+import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
+import { KeywardError } from '../kernel/errors.ts';
+import type { ApiClientSpec, ClientInfo, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
+import { kc, keycloakStatus } from './errors.ts';
+import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
+
+export const GRANT_PREFIX = 'keyward-grant.';
+const GRANT_REALM_ATTR = 'keyward.grant.realm';
+const GRANT_CLIENT_ATTR = 'keyward.grant.client';
+
+/** Test-only fault injection: a step that throws simulates Keycloak failing half-way. */
+export interface IdentityAdminFaults {
+  afterClientCreated?: (realm: string, clientId: string) => void | Promise<void>;
+}
+
+function flatAttributes(attrs: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs ?? {})) out[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v);
+  return out;
+}
+
+export class KeycloakIdentityAdmin implements IdentityAdmin {
+  readonly #kc: KcAdminClient;
+  readonly #audience: string;
+  readonly #faults: IdentityAdminFaults;
+  readonly #scopeIds = new Map<string, string>();
+
+  constructor(client: KcAdminClient, audience: string, faults: IdentityAdminFaults = {}) {
+    this.#kc = client;
+    this.#audience = audience;
+    this.#faults = faults;
+  }
+
+  async findRealm(realm: string): Promise<RealmInfo | undefined> {
+    const r = await kc(`read realm ${realm}`, async () => {
+      try {
+        return await this.#kc.realms.findOne({ realm });
+      } catch (err) {
+        if (keycloakStatus(err) === 404 || keycloakStatus(err) === 403) return undefined;
+        throw err;
+      }
+    });
+    return r ? { name: r.realm!, displayName: r.displayName || undefined, enabled: r.enabled ?? true } : undefined;
+  }
+
+  async ensureRealm(realm: string, displayName: string | undefined): Promise<boolean> {
+    if (await this.findRealm(realm)) return false;
+    await kc(`create realm ${realm}`, () =>
+      this.#kc.realms.create({ realm, enabled: true, ...(displayName ? { displayName } : {}), adminEventsEnabled: true, adminEventsDetailsEnabled: true, attributes: { [MANAGED_ATTRIBUTE]: 'true' } }));
+    return true;
+  }
+
+  async updateRealmDisplayName(realm: string, displayName: string | undefined): Promise<void> {
+    await kc(`update realm ${realm}`, () => this.#kc.realms.update({ realm }, { displayName: displayName ?? '' }));
+  }
+
+  async ensureRealmRoles(realm: string, roles: readonly RoleInfo[]): Promise<void> {
+    const existing = new Set((await this.listRealmRoles(realm)).map((r) => r.name));
+    for (const role of roles) {
+      if (existing.has(role.name)) continue;
+      await kc(`create role ${role.name} in realm ${realm}`, async () => {
+        try {
+          await this.#kc.roles.create({ realm, name: role.name, description: role.description ?? '', attributes: { [MANAGED_ATTRIBUTE]: ['true'] } });
+        } catch (err) {
+          if (keycloakStatus(err) !== 409) throw err; // created concurrently: fine
+        }
+      });
+    }
+  }
+
+  async listRealmRoles(realm: string): Promise<RoleInfo[]> {
+    const roles = await kc(`list roles of realm ${realm}`, () => this.#kc.roles.find({ realm, briefRepresentation: true, max: 10_000 } as never));
+    return roles.map((r) => ({ name: r.name!, description: r.description || undefined }));
+  }
+
+  async #defaultRoleId(realm: string): Promise<string> {
+    const r = await kc(`read realm ${realm}`, () => this.#kc.realms.findOne({ realm }));
+    if (!r?.defaultRole?.id) throw new KeywardError('realm.not_found', `Realm ${realm} does not exist in Keycloak`);
+    return r.defaultRole.id;
+  }
+
+  async getDefaultRoles(realm: string): Promise<string[]> {
+    const id = await this.#defaultRoleId(realm);
+    const composites = await kc(`read the default role of realm ${realm}`, () => this.#kc.roles.getCompositeRolesForRealm({ realm, id }));
+    return composites.map((r) => r.name!).sort();
+  }
+
+  async setDefaultRoles(realm: string, add: readonly string[], remove: readonly string[]): Promise<void> {
+    if (add.length === 0 && remove.length === 0) return;
+    const id = await this.#defaultRoleId(realm);
+    const all = await this.listRealmRoleReps(realm);
+    const pick = (names: readonly string[]) => names.map((n) => {
+      const r = all.find((x) => x.name === n);
+      if (!r) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${n}`, { extras: { role: n, realm } });
+      return { id: r.id!, name: r.name! };
+    });
+    if (add.length) await kc(`add default roles in realm ${realm}`, () => this.#kc.roles.createComposite({ realm, roleId: id }, pick(add)));
+    if (remove.length) await kc(`remove default roles in realm ${realm}`, () => this.#kc.roles.delCompositeRoles({ realm, id }, pick(remove)));
+  }
+
+  private async listRealmRoleReps(realm: string) {
+    return kc(`list roles of realm ${realm}`, () => this.#kc.roles.find({ realm, max: 10_000 } as never));
+  }
+
+  async ensureAudienceScope(realm: string): Promise<void> {
+    this.#scopeIds.set(realm, await ensureAudienceScope(this.#kc, realm, this.#audience));
+  }
+
+  async #scopeId(realm: string): Promise<string> {
+    let id = this.#scopeIds.get(realm);
+    if (!id) {
+      id = await ensureAudienceScope(this.#kc, realm, this.#audience);
+      this.#scopeIds.set(realm, id);
+    }
+    return id;
+  }
+
+  #info(c: ClientRepresentation, hasKeywardScope: boolean): ClientInfo {
+    return {
+      id: c.id!, clientId: c.clientId!, name: c.name || undefined, description: c.description || undefined, enabled: c.enabled ?? true,
+      attributes: flatAttributes(c.attributes), hasKeywardScope, serviceAccountsEnabled: c.serviceAccountsEnabled ?? false,
+    };
+  }
+
+  async #hasScope(realm: string, id: string): Promise<boolean> {
+    const scopes = await kc(`list client scopes of a client in realm ${realm}`, () => this.#kc.clients.listDefaultClientScopes({ realm, id }));
+    return scopes.some((s) => s.name === this.#audience);
+  }
+
+  async #rolesByName(realm: string, names: readonly string[]) {
+    if (names.length === 0) return [];
+    const all = await this.listRealmRoleReps(realm);
+    return names.map((n) => {
+      const r = all.find((x) => x.name === n);
+      if (!r) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${n}`, { extras: { role: n, realm } });
+      return { id: r.id!, name: r.name! };
+    });
+  }
+
+  async createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string }> {
+    const roles = await this.#rolesByName(realm, spec.roles); // validate before creating anything
+    const scopeId = await this.#scopeId(realm);
+    let id: string;
+    try {
+      ({ id } = await this.#kc.clients.create({
+        realm, clientId: spec.clientId, name: spec.name ?? spec.clientId, description: spec.description ?? '', enabled: true,
+        protocol: 'openid-connect', publicClient: false, clientAuthenticatorType: 'client-secret', serviceAccountsEnabled: true,
+        standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes },
+      }));
+    } catch (err) {
+      if (keycloakStatus(err) === 409) throw new KeywardError('api_client.exists', `Realm ${realm} already has a client ${spec.clientId}`, { cause: err });
+      throw await kc(`create client ${spec.clientId}`, () => Promise.reject(err)).catch((e) => e);
+    }
+    try {
+      await this.#faults.afterClientCreated?.(realm, spec.clientId);
+      await kc(`add the keyward scope to ${spec.clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId }));
+      const sa = await kc(`read the service account of ${spec.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id }));
+      if (roles.length) await kc(`grant roles to ${spec.clientId}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: sa.id!, roles }));
+      const secret = await kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id }));
+      const created = await kc(`read client ${spec.clientId}`, () => this.#kc.clients.findOne({ realm, id }));
+      return { client: this.#info(created!, true), secret: secret.value! };
+    } catch (err) {
+      // Compensate: a half-made client must not stay in Keycloak.
+      await this.#kc.clients.del({ realm, id }).catch(() => {});
+      throw err;
+    }
+  }
+
+  async findClient(realm: string, clientId: string): Promise<ClientInfo | undefined> {
+    const found = await kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId }));
+    const c = found.find((x) => x.clientId === clientId);
+    if (!c) return undefined;
+    return this.#info(c, await this.#hasScope(realm, c.id!));
+  }
+
+  async listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]> {
+    const all = await kc(`list clients of realm ${realm}`, () => this.#kc.clients.find({ realm, ...(options.search ? { clientId: options.search, search: true } : {}), max: 10_000 } as never));
+    const candidates = all.filter((c) => c.serviceAccountsEnabled && !c.clientId!.startsWith(GRANT_PREFIX));
+    const withScope = await Promise.all(candidates.map(async (c) => ((await this.#hasScope(realm, c.id!)) ? this.#info(c, true) : undefined)));
+    return withScope.filter((c): c is ClientInfo => c !== undefined).sort((a, b) => a.clientId.localeCompare(b.clientId)).slice(options.first, options.first + options.max);
+  }
+
+  async updateClient(realm: string, client: ClientInfo, changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> }): Promise<void> {
+    const current = await kc(`read client ${client.clientId}`, () => this.#kc.clients.findOne({ realm, id: client.id }));
+    if (!current) throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${client.clientId}`);
+    const update: ClientRepresentation = { ...current };
+    if (changes.name !== undefined) update.name = changes.name;
+    if (changes.description !== undefined) update.description = changes.description;
+    if (changes.attributes) update.attributes = { ...current.attributes, ...changes.attributes };
+    await kc(`update client ${client.clientId}`, () => this.#kc.clients.update({ realm, id: client.id }, update));
+  }
+
+  async deleteClient(realm: string, client: ClientInfo): Promise<void> {
+    await kc(`delete client ${client.clientId}`, async () => {
+      try {
+        await this.#kc.clients.del({ realm, id: client.id });
+      } catch (err) {
+        if (keycloakStatus(err) !== 404) throw err;
+      }
+    });
+  }
+
+  async rotateSecret(realm: string, client: ClientInfo): Promise<string> {
+    const s = await kc(`rotate the secret of ${client.clientId}`, () => this.#kc.clients.generateNewClientSecret({ realm, id: client.id }));
+    return s.value!;
+  }
+
+  async serviceAccountId(realm: string, client: ClientInfo): Promise<string> {
+    const sa = await kc(`read the service account of ${client.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id: client.id }));
+    return sa.id!;
+  }
+
+  async effectiveRealmRoles(realm: string, userId: string): Promise<string[]> {
+    const roles = await kc(`read the roles of a user in realm ${realm}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: userId }));
+    return roles.map((r) => r.name!).sort();
+  }
+
+  async directRealmRoles(realm: string, userId: string): Promise<string[]> {
+    const roles = await kc(`read the roles of a user in realm ${realm}`, () => this.#kc.users.listRealmRoleMappings({ realm, id: userId }));
+    return roles.map((r) => r.name!).sort();
+  }
+
+  async addRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void> {
+    const reps = await this.#rolesByName(realm, roles);
+    if (reps.length) await kc(`grant roles in realm ${realm}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: userId, roles: reps }));
+  }
+
+  async removeRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void> {
+    const reps = await this.#rolesByName(realm, roles);
+    if (reps.length) await kc(`remove roles in realm ${realm}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: userId, roles: reps }));
+  }
+
+  static grantHolderId(fromRealm: string, clientId: string): string {
+    return `${GRANT_PREFIX}${fromRealm}.${clientId}`;
+  }
+
+  async #grantInfo(realm: string, holder: ClientRepresentation): Promise<GrantInfo | undefined> {
+    const attrs = flatAttributes(holder.attributes);
+    const fromRealm = attrs[GRANT_REALM_ATTR];
+    const clientId = attrs[GRANT_CLIENT_ATTR];
+    if (!fromRealm || !clientId) return undefined;
+    let roles: string[] = [];
+    try {
+      const sa = await this.#kc.clients.getServiceAccountUser({ realm, id: holder.id! });
+      roles = (await this.directRealmRoles(realm, sa.id!)).filter((r) => r !== `default-roles-${realm}`);
+    } catch (err) {
+      if (keycloakStatus(err) === undefined) throw await kc('read a grant', () => Promise.reject(err)).catch((e) => e);
+      roles = []; // service accounts switched off in the console: the grant holds nothing
+    }
+    return { fromRealm, clientId, realm, roles, holderClientId: holder.clientId!, enabled: holder.enabled ?? true };
+  }
+
+  async listGrants(realm: string): Promise<GrantInfo[]> {
+    const all = await kc(`list grants in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId: GRANT_PREFIX, search: true, max: 10_000 } as never));
+    const infos = await Promise.all(all.filter((c) => c.clientId!.startsWith(GRANT_PREFIX)).map((c) => this.#grantInfo(realm, c)));
+    return infos.filter((g): g is GrantInfo => g !== undefined);
+  }
+
+  async findGrant(realm: string, fromRealm: string, clientId: string): Promise<GrantInfo | undefined> {
+    const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
+    const found = await kc(`find grant ${holderId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId: holderId }));
+    const holder = found.find((c) => c.clientId === holderId);
+    return holder ? this.#grantInfo(realm, holder) : undefined;
+  }
+
+  async putGrant(realm: string, fromRealm: string, clientId: string, roles: readonly string[]): Promise<GrantInfo> {
+    const defaultRole = `default-roles-${realm}`;
+    if (roles.includes(defaultRole)) throw new KeywardError('role.not_grantable', `A cross-realm grant never includes the default role ${defaultRole}`);
+    const reps = await this.#rolesByName(realm, roles);
+    const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
+    let holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find((c) => c.clientId === holderId);
+    let createdId: string | undefined;
+    if (!holder) {
+      const { id } = await kc(`create grant ${holderId} in realm ${realm}`, () => this.#kc.clients.create({
+        realm, clientId: holderId, name: `Grant to ${clientId} (realm ${fromRealm})`,
+        description: `Keyward cross-realm grant: API client ${clientId} of realm ${fromRealm} holds this client's service-account roles in realm ${realm}. Remove a role on the Service account roles tab, disable or delete this client to revoke.`,
+        enabled: true, protocol: 'openid-connect', publicClient: false, serviceAccountsEnabled: true,
+        standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true', [GRANT_REALM_ATTR]: fromRealm, [GRANT_CLIENT_ATTR]: clientId },
+      }));
+      createdId = id;
+      holder = (await kc(`read grant ${holderId}`, () => this.#kc.clients.findOne({ realm, id })))!;
+    }
+    try {
+      const sa = await kc(`read the service account of ${holderId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id: holder!.id! }));
+      const current = await this.directRealmRoles(realm, sa.id!);
+      const all = await this.listRealmRoleReps(realm);
+      const remove = current.filter((r) => !roles.includes(r)).map((n) => all.find((x) => x.name === n)).filter((r) => r?.id).map((r) => ({ id: r!.id!, name: r!.name! }));
+      const add = reps.filter((r) => !current.includes(r.name));
+      if (remove.length) await kc(`update grant ${holderId}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: sa.id!, roles: remove }));
+      if (add.length) await kc(`update grant ${holderId}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: sa.id!, roles: add }));
+      if (holder.enabled === false) await kc(`enable grant ${holderId}`, () => this.#kc.clients.update({ realm, id: holder!.id! }, { ...holder, enabled: true }));
+    } catch (err) {
+      if (createdId) await this.#kc.clients.del({ realm, id: createdId }).catch(() => {});
+      throw err;
+    }
+    return { fromRealm, clientId, realm, roles: [...roles].sort(), holderClientId: holderId, enabled: true };
+  }
+
+  async deleteGrant(realm: string, fromRealm: string, clientId: string): Promise<boolean> {
+    const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
+    const holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find((c) => c.clientId === holderId);
+    if (!holder) return false;
+    await kc(`delete grant ${holderId}`, () => this.#kc.clients.del({ realm, id: holder.id! }));
+    return true;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * What provisioning needs from the identity provider, owned by its consumer
+ * (STYLE.md rule 8). The Keycloak adapter (keycloak/identity_admin.ts)
+ * implements it; tests of the domain use the real adapter against a real
+ * Keycloak.
+ */
+
+export interface RealmInfo {
+  readonly name: string;
+  readonly displayName: string | undefined;
+  readonly enabled: boolean;
+}
+
+export interface RoleInfo {
+  readonly name: string;
+  readonly description: string | undefined;
+}
+
+export interface ApiClientSpec {
+  readonly clientId: string;
+  readonly name?: string | undefined;
+  readonly description?: string | undefined;
+  /** Extra home-realm roles for the service account (the realm's default role comes by itself). */
+  readonly roles: readonly string[];
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export interface ClientInfo {
+  /** Keycloak's internal id. */
+  readonly id: string;
+  readonly clientId: string;
+  readonly name: string | undefined;
+  readonly description: string | undefined;
+  readonly enabled: boolean;
+  readonly attributes: Readonly<Record<string, string>>;
+  /** Whether Keyward's audience scope is among its default client scopes. */
+  readonly hasKeywardScope: boolean;
+  readonly serviceAccountsEnabled: boolean;
+}
+
+export interface GrantInfo {
+  /** Realm of the grantee client. */
+  readonly fromRealm: string;
+  readonly clientId: string;
+  /** Realm that grants the roles. */
+  readonly realm: string;
+  readonly roles: readonly string[];
+  /** The Keycloak client in the granting realm that records the grant. */
+  readonly holderClientId: string;
+  readonly enabled: boolean;
+}
+
+export interface IdentityAdmin {
+  findRealm(realm: string): Promise<RealmInfo | undefined>;
+  /** Creates the realm if missing; returns whether it was created. */
+  ensureRealm(realm: string, displayName: string | undefined): Promise<boolean>;
+  updateRealmDisplayName(realm: string, displayName: string | undefined): Promise<void>;
+  ensureRealmRoles(realm: string, roles: readonly RoleInfo[]): Promise<void>;
+  listRealmRoles(realm: string): Promise<RoleInfo[]>;
+  /** Names of the roles inside `default-roles-<realm>`. */
+  getDefaultRoles(realm: string): Promise<string[]>;
+  setDefaultRoles(realm: string, add: readonly string[], remove: readonly string[]): Promise<void>;
+  /** Ensures the client scope carrying Keyward's audience; idempotent. */
+  ensureAudienceScope(realm: string): Promise<void>;
+
+  /** Creates client + service account + role mappings as one unit: on failure nothing is left behind. */
+  createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string }>;
+  findClient(realm: string, clientId: string): Promise<ClientInfo | undefined>;
+  /** Clients that carry Keyward's audience scope (created by Keyward or ticked in the console). */
+  listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]>;
+  updateClient(realm: string, client: ClientInfo, changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> }): Promise<void>;
+  deleteClient(realm: string, client: ClientInfo): Promise<void>;
+  rotateSecret(realm: string, client: ClientInfo): Promise<string>;
+  /** The service-account user id of a client. */
+  serviceAccountId(realm: string, client: ClientInfo): Promise<string>;
+  /** Effective realm roles of a user: direct, through groups and through composites (default role included). */
+  effectiveRealmRoles(realm: string, userId: string): Promise<string[]>;
+  /** Direct realm roles of a user. */
+  directRealmRoles(realm: string, userId: string): Promise<string[]>;
+  addRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void>;
+  removeRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void>;
+
+  /** Cross-realm grants recorded inside `realm` (the granting realm). */
+  listGrants(realm: string): Promise<GrantInfo[]>;
+  findGrant(realm: string, fromRealm: string, clientId: string): Promise<GrantInfo | undefined>;
+  /** Creates or updates the grant holder in `realm` so that it holds exactly `roles`. */
+  putGrant(realm: string, fromRealm: string, clientId: string, roles: readonly string[]): Promise<GrantInfo>;
+  deleteGrant(realm: string, fromRealm: string, clientId: string): Promise<boolean>;
+}
+
+/** A realm that Keyward manages, as recorded in Keyward's store. */
+export interface ManagedRealm {
+  readonly name: string;
+  readonly displayName: string | undefined;
+  /** Roles Keyward put into `default-roles-<realm>` (so it can take them out again). */
+  readonly defaultRoles: readonly string[];
+  readonly source: 'api' | 'config';
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface StoredPolicy {
+  readonly realm: string;
+  readonly name: string;
+  readonly document: unknown;
+  readonly source: 'api' | 'config';
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface AuditEventInput {
+  readonly action: string;
+  readonly actor: { readonly kind: string; readonly id: string; readonly realm?: string | undefined; readonly name?: string | undefined };
+  readonly realm?: string | undefined;
+  readonly target?: string | undefined;
+  readonly details?: Record<string, unknown> | undefined;
+}
+
+export interface ProvisioningTx {
+  upsertRealm(realm: { name: string; displayName: string | undefined; defaultRoles: readonly string[]; source: 'api' | 'config' }): Promise<'created' | 'updated'>;
+  putPolicy(realm: string, name: string, document: unknown, source: 'api' | 'config'): Promise<'created' | 'updated'>;
+  deletePolicy(realm: string, name: string): Promise<boolean>;
+  audit(event: AuditEventInput): Promise<void>;
+}
+
+export interface ProvisioningStore {
+  listRealms(): Promise<ManagedRealm[]>;
+  findRealm(name: string): Promise<ManagedRealm | undefined>;
+  listPolicies(realm: string): Promise<StoredPolicy[]>;
+  findPolicy(realm: string, name: string): Promise<StoredPolicy | undefined>;
+  transaction<T>(fn: (tx: ProvisioningTx) => Promise<T>): Promise<T>;
+}

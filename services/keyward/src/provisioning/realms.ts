@@ -1,0 +1,97 @@
+/**
+ * Managed realms: a realm is managed when declared in realm-config or through
+ * `PUT /v1/realms/{realm}`. Keyward makes sure it exists in Keycloak with
+ * Keyward's roles, the `keyward` audience scope, and the configured roles in
+ * `default-roles-<realm>`; it removes from the default role only roles it put
+ * there itself.
+ */
+import { auditActor, type Principal } from '../authn/principal.ts';
+import { ROLE_DESCRIPTIONS, type Authorizer } from '../authn/roles.ts';
+import { KeywardError } from '../kernel/errors.ts';
+import { checkRealmName } from './names.ts';
+import type { IdentityAdmin, ManagedRealm, ProvisioningStore } from './ports.ts';
+
+export interface RealmSpec {
+  readonly displayName?: string | undefined;
+  readonly defaultRoles?: readonly string[] | undefined;
+}
+
+export interface RealmView {
+  readonly name: string;
+  readonly displayName: string | undefined;
+  /** Roles inside `default-roles-<realm>` as Keycloak has them now. */
+  readonly defaultRoles: readonly string[];
+  /** The subset that Keyward manages. */
+  readonly managedDefaultRoles: readonly string[];
+  readonly roles: readonly string[];
+  readonly source: 'api' | 'config';
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export class RealmService {
+  readonly #identity: IdentityAdmin;
+  readonly #store: ProvisioningStore;
+  readonly #authz: Authorizer;
+
+  constructor(identity: IdentityAdmin, store: ProvisioningStore, authz: Authorizer) {
+    this.#identity = identity;
+    this.#store = store;
+    this.#authz = authz;
+  }
+
+  /** The managed realm, or 404 `realm.not_found`. */
+  async getManaged(name: string): Promise<ManagedRealm> {
+    const r = await this.#store.findRealm(name);
+    if (!r) throw new KeywardError('realm.not_found', `Realm ${name} is not managed by Keyward`, { extras: { realm: name } });
+    return r;
+  }
+
+  async isManaged(name: string): Promise<boolean> {
+    return (await this.#store.findRealm(name)) !== undefined;
+  }
+
+  /** Creates or updates a managed realm (operators only, or the system when applying realm-config). */
+  async put(name: string, spec: RealmSpec, by: Principal | 'system', source: 'api' | 'config' = 'api'): Promise<{ realm: RealmView; created: boolean }> {
+    if (by !== 'system') this.#authz.requireOperator(by);
+    checkRealmName(name);
+    const previous = await this.#store.findRealm(name);
+    const createdInKeycloak = await this.#identity.ensureRealm(name, spec.displayName);
+    if (!createdInKeycloak && spec.displayName !== undefined) {
+      const info = await this.#identity.findRealm(name);
+      if (info && info.displayName !== spec.displayName) await this.#identity.updateRealmDisplayName(name, spec.displayName);
+    }
+    await this.#identity.ensureRealmRoles(name, Object.entries(ROLE_DESCRIPTIONS).map(([n, description]) => ({ name: n, description })));
+    await this.#identity.ensureAudienceScope(name);
+    const wanted = [...new Set(spec.defaultRoles ?? previous?.defaultRoles ?? [])].sort();
+    const current = await this.#identity.getDefaultRoles(name);
+    const add = wanted.filter((r) => !current.includes(r));
+    const remove = (previous?.defaultRoles ?? []).filter((r) => !wanted.includes(r) && current.includes(r));
+    await this.#identity.setDefaultRoles(name, add, remove);
+    const result = await this.#store.transaction(async (tx) => {
+      const outcome = await tx.upsertRealm({ name, displayName: spec.displayName ?? previous?.displayName, defaultRoles: wanted, source: previous?.source ?? source });
+      await tx.audit({
+        action: outcome === 'created' ? 'realm.managed' : 'realm.updated',
+        actor: by === 'system' ? { kind: 'system', id: source } : auditActor(by),
+        realm: name, target: name,
+        details: { displayName: spec.displayName, defaultRoles: wanted, createdInKeycloak },
+      });
+      return outcome;
+    });
+    this.#authz.invalidate();
+    return { realm: await this.view(name), created: result === 'created' };
+  }
+
+  async view(name: string): Promise<RealmView> {
+    const r = await this.getManaged(name);
+    const [defaults, roles] = await Promise.all([this.#identity.getDefaultRoles(name), this.#identity.listRealmRoles(name)]);
+    return {
+      name: r.name, displayName: r.displayName, defaultRoles: defaults, managedDefaultRoles: r.defaultRoles,
+      roles: roles.map((x) => x.name).sort(), source: r.source, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(),
+    };
+  }
+
+  async list(): Promise<ManagedRealm[]> {
+    return this.#store.listRealms();
+  }
+}
