@@ -80,11 +80,12 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
   const server = await listen(keyward, '127.0.0.1', 0);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const close = async () => {
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= (async () => {
     await closeServer(server, 1000);
     await keyward.close();
     rmSync(dataDir, { recursive: true, force: true });
-  };
+  })());
   cleanups.push(close);
   return { url: `http://127.0.0.1:${port}`, keyward, close };
 }

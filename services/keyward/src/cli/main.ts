@@ -62,5 +62,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  // Exit explicitly: libraries with exit hooks must not turn a failure into 0.
+  process.exit(await main(process.argv.slice(2)));
 }
