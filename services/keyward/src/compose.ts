@@ -29,6 +29,8 @@ import { KeycloakIdentityAdmin, type IdentityAdminFaults } from './keycloak/iden
 import { ApiClientService } from './provisioning/api_clients.ts';
 import { PolicyService } from './provisioning/policies.ts';
 import { RealmService } from './provisioning/realms.ts';
+import { RealmConfigService, realmConfigJsonSchema } from './provisioning/realm_config.ts';
+import { realmConfigRoutes } from './http/routes/realm_config.ts';
 import { PgProvisioningStore } from './storage/provisioning_store.ts';
 import { parsePolicy, policyJsonSchema } from './ca/index.ts';
 
@@ -46,6 +48,7 @@ export interface Keyward {
   readonly realms: RealmService;
   readonly policies: PolicyService;
   readonly apiClients: ApiClientService;
+  readonly realmConfig: RealmConfigService;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -125,6 +128,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const realms = new RealmService(identity, provisioningStore, authz);
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
   const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz });
+  const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
+  const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
   const auth = new Authenticator(verifier);
 
   const routes: RouteSpec[] = [];
@@ -147,6 +152,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...realmRoutes({ auth, authz, realms }),
     ...apiClientRoutes({ auth, clients: apiClients }),
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
+    ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
   );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
   const sealer = setInterval(() => {
@@ -155,7 +161,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   sealer.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, routes, app,
     async close() {
       clearInterval(sealer);
       await audit.seal(db).catch(() => 0);

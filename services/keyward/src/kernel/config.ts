@@ -131,8 +131,18 @@ export const SETTINGS = [
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
-/** Variables read by the tooling around Keyward (harness, scripts), not by the server; accepted silently. */
+/** Settings of the `keyward` command line when it talks to a Keyward server (read by cli/api.ts). */
+export const CLI_SETTINGS = [
+  { env: 'KEYWARD_URL', default: 'http://127.0.0.1:3000', description: 'The Keyward server the CLI talks to.' },
+  { env: 'KEYWARD_TOKEN', default: undefined, description: 'An access token to send (else the CLI gets one with the client credentials below).' },
+  { env: 'KEYWARD_CLIENT_ID', default: undefined, description: 'API client the CLI authenticates as (client credentials against KEYWARD_KEYCLOAK_URL).' },
+  { env: 'KEYWARD_CLIENT_SECRET', default: undefined, description: 'Its secret.' },
+  { env: 'KEYWARD_CLIENT_REALM', default: 'master', description: 'Its realm (master for operators).' },
+] as const;
+
+/** Variables read by the tooling around Keyward (harness, scripts, CLI), not by the server; accepted silently. */
 const TOOLING_VARIABLES = new Set([
+  ...CLI_SETTINGS.map((s) => s.env), 'KEYWARD_NODE_QUIET',
   'KEYWARD_KEYCLOAK_VERSION', 'KEYWARD_CACHE_DIR', 'KEYWARD_JAVA_HOME', 'KEYWARD_TEST_DATABASE_URL',
   'KEYWARD_KEYCLOAK_PORT', 'KEYWARD_NODE_VERSION', 'KEYWARD_BENCH_QUICK',
 ]);
@@ -243,7 +253,8 @@ export function required<T>(value: T | undefined, variable: string, why: string)
 /** The settings table for the README (`keyward config --markdown`). */
 export function settingsMarkdown(): string {
   const rows = (SETTINGS as readonly Setting[]).map((s) => `| \`${s.env}\` | ${s.default === undefined ? '—' : `\`${s.default}\``} | ${s.description} |`);
-  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+  const cli = CLI_SETTINGS.map((s) => `| \`${s.env}\` | ${s.default === undefined ? '—' : `\`${s.default}\``} | ${s.description} |`);
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows, '', 'Command-line client settings:', '', '| Variable | Default | Meaning |', '| --- | --- | --- |', ...cli].join('\n');
 }
 
 function deepFreeze<T>(o: T): T {

@@ -159,6 +159,7 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
         protocol: 'openid-connect', publicClient: false, clientAuthenticatorType: 'client-secret', serviceAccountsEnabled: true,
         standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
         attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes },
+        ...(spec.secret ? { secret: spec.secret } : {}),
       }));
     } catch (err) {
       if (keycloakStatus(err) === 409) throw new KeywardError('api_client.exists', `Realm ${realm} already has a client ${spec.clientId}`, { cause: err });
@@ -216,6 +217,16 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   async rotateSecret(realm: string, client: ClientInfo): Promise<string> {
     const s = await kc(`rotate the secret of ${client.clientId}`, () => this.#kc.clients.generateNewClientSecret({ realm, id: client.id }));
     return s.value!;
+  }
+
+  async readSecret(realm: string, client: ClientInfo): Promise<string> {
+    const s = await kc(`read the secret of ${client.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id: client.id }));
+    return s.value ?? '';
+  }
+
+  async setSecret(realm: string, client: ClientInfo, secret: string): Promise<void> {
+    const current = await kc(`read client ${client.clientId}`, () => this.#kc.clients.findOne({ realm, id: client.id }));
+    await kc(`set the secret of ${client.clientId}`, () => this.#kc.clients.update({ realm, id: client.id }, { ...current, secret }));
   }
 
   async serviceAccountId(realm: string, client: ClientInfo): Promise<string> {

@@ -20,6 +20,8 @@ import type { PolicyService } from './policies.ts';
 import type { RealmService } from './realms.ts';
 
 export const DEFAULT_POLICY_ATTRIBUTE = 'keyward.default-policy';
+/** `config` on clients that realm-config created: the only ones `--prune` may delete. */
+export const SOURCE_ATTRIBUTE = 'keyward.source';
 const DESCRIPTION_MARK = ' [Keyward default policy: ';
 
 export interface CrossRealmRole {
@@ -39,6 +41,10 @@ export interface ApiClientInput {
   readonly roles?: readonly string[] | undefined;
   readonly crossRealmRoles?: readonly CrossRealmRole[] | undefined;
   readonly defaultPolicy?: PolicyRef | undefined;
+  /** Who declares it: the API (default) or realm-config files. */
+  readonly source?: 'api' | 'config' | undefined;
+  /** A secret to set instead of a generated one (realm-config, from an environment reference). */
+  readonly secret?: string | undefined;
 }
 
 export interface ApiClientPatch {
@@ -63,6 +69,8 @@ export interface ApiClientView {
   readonly enabled: boolean;
   /** Created by Keyward (false: a console-made client marked with the keyward scope). */
   readonly managed: boolean;
+  /** `config` when declared in realm-config files. */
+  readonly source: 'api' | 'config' | 'console';
   /** Effective home-realm roles: direct, through the default role's composite, through groups. */
   readonly roles: readonly string[];
   /** Home-realm roles assigned directly (besides the default role). */
@@ -153,7 +161,11 @@ export class ApiClientService {
       name: input.name,
       description: mirroredDescription(input.description, input.defaultPolicy),
       roles: [...new Set(input.roles ?? [])],
-      attributes: input.defaultPolicy ? { [DEFAULT_POLICY_ATTRIBUTE]: `${input.defaultPolicy.realm}/${input.defaultPolicy.name}` } : {},
+      attributes: {
+        [SOURCE_ATTRIBUTE]: input.source ?? 'api',
+        ...(input.defaultPolicy ? { [DEFAULT_POLICY_ATTRIBUTE]: `${input.defaultPolicy.realm}/${input.defaultPolicy.name}` } : {}),
+      },
+      secret: input.secret,
     });
     const made: string[] = [];
     try {
@@ -203,10 +215,22 @@ export class ApiClientService {
     return {
       realm, clientId: c.clientId, name: c.name, description: userDescription(c.description), enabled: c.enabled,
       managed: c.attributes['keyward.managed'] === 'true',
+      source: c.attributes['keyward.managed'] !== 'true' ? 'console' : c.attributes[SOURCE_ATTRIBUTE] === 'config' ? 'config' : 'api',
       roles: effective, assignedRoles: direct.filter((r) => r !== `default-roles-${realm}`),
       crossRealmRoles: live.flatMap((g) => g.roles.map((role) => ({ realm: g.realm, role }))),
       defaultPolicy,
     };
+  }
+
+  /** The client's view, or undefined; no authorisation (realm-config plans run as the system). */
+  async find(realm: string, clientId: string): Promise<ApiClientView | undefined> {
+    const c = await this.#identity.findClient(realm, clientId);
+    return c?.hasKeywardScope ? this.#view(realm, c) : undefined;
+  }
+
+  /** Current secret (realm-config compares it with an environment reference). */
+  async currentSecret(realm: string, clientId: string): Promise<string> {
+    return this.#identity.readSecret(realm, await this.#client(realm, clientId));
   }
 
   async get(realm: string, clientId: string, by: Principal): Promise<ApiClientView> {
@@ -262,6 +286,12 @@ export class ApiClientService {
     await this.#identity.deleteClient(realm, c);
     await this.#store.transaction((tx) => tx.audit({ action: 'api_client.deleted', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: clientId }));
     this.#authz.invalidate();
+  }
+
+  /** Sets a known secret (realm-config with an environment reference). */
+  async setSecret(realm: string, clientId: string, secret: string): Promise<void> {
+    const c = await this.#client(realm, clientId);
+    await this.#identity.setSecret(realm, c, secret);
   }
 
   async rotateSecret(realm: string, clientId: string, by: Principal): Promise<string> {

@@ -23,6 +23,8 @@ export interface ApiClientSpec {
   /** Extra home-realm roles for the service account (the realm's default role comes by itself). */
   readonly roles: readonly string[];
   readonly attributes: Readonly<Record<string, string>>;
+  /** A known secret to set; Keycloak generates one when absent. */
+  readonly secret?: string | undefined;
 }
 
 export interface ClientInfo {
@@ -71,6 +73,8 @@ export interface IdentityAdmin {
   updateClient(realm: string, client: ClientInfo, changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> }): Promise<void>;
   deleteClient(realm: string, client: ClientInfo): Promise<void>;
   rotateSecret(realm: string, client: ClientInfo): Promise<string>;
+  setSecret(realm: string, client: ClientInfo, secret: string): Promise<void>;
+  readSecret(realm: string, client: ClientInfo): Promise<string>;
   /** The service-account user id of a client. */
   serviceAccountId(realm: string, client: ClientInfo): Promise<string>;
   /** Effective realm roles of a user: direct, through groups and through composites (default role included). */

@@ -24,9 +24,10 @@ everything. Development mode only.
 
 Options:
   --keycloak-port PORT   Keycloak's HTTP port (default 8080, or KEYWARD_KEYCLOAK_PORT)
-  --quiet-logs           only print warnings and errors of the server`,
+  --quiet-logs           only print warnings and errors of the server
+  --realm-config DIR     realm-config files to apply (default: the repository's realm-config/)`,
   async run(argv) {
-    const { values } = parse(argv, { 'keycloak-port': { type: 'string' }, 'quiet-logs': { type: 'boolean' } }, false);
+    const { values } = parse(argv, { 'keycloak-port': { type: 'string' }, 'quiet-logs': { type: 'boolean' }, 'realm-config': { type: 'string' } }, false);
     const base = loadConfig();
     if (base.mode !== 'development') throw new Error('keyward dev runs in development mode only (KEYWARD_MODE=development)');
     const progress = (line: string) => process.stderr.write(`» ${line}\n`);
@@ -60,7 +61,7 @@ Options:
       const server = await listen(keyward);
       cleanups.push(() => closeServer(server, 3000));
       const keywardUrl = `http://${config.host}:${config.port}`;
-      const demo = await afterStart({ keyward, keycloakUrl: keycloak.url, keywardUrl, operator: boot.operator!, progress });
+      const demo = await afterStart({ keyward, keycloakUrl: keycloak.url, keywardUrl, operator: boot.operator!, progress, configDir: values['realm-config'] });
       out('');
       out('Keyward is up.');
       out(`  Keycloak admin console: ${keycloak.url}/admin/  (login ${keycloak.adminUser} / ${keycloak.adminPassword}, development only)`);

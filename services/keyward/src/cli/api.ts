@@ -1,0 +1,72 @@
+/**
+ * The CLI's HTTP client for a Keyward server: what CI pipelines use. It
+ * authenticates with KEYWARD_TOKEN, or gets a token by client credentials
+ * (KEYWARD_CLIENT_ID / KEYWARD_CLIENT_SECRET in KEYWARD_CLIENT_REALM) from
+ * KEYWARD_KEYCLOAK_URL. Problem details from the server become CliApiError
+ * with the stable code.
+ */
+import * as oidc from 'openid-client';
+
+export class CliApiError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly body: unknown;
+  constructor(status: number, code: string, message: string, body: unknown) {
+    super(message);
+    this.name = 'CliApiError';
+    this.code = code;
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export interface Api {
+  readonly baseUrl: string;
+  request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+}
+
+export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
+  const baseUrl = (env.KEYWARD_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  let cached: { token: string; exp: number } | undefined;
+  const token = async (): Promise<string | undefined> => {
+    if (env.KEYWARD_TOKEN) return env.KEYWARD_TOKEN;
+    if (!env.KEYWARD_CLIENT_ID) return undefined;
+    if (cached && cached.exp - Date.now() > 10_000) return cached.token;
+    if (!env.KEYWARD_KEYCLOAK_URL || !env.KEYWARD_CLIENT_SECRET) throw new Error('KEYWARD_CLIENT_ID needs KEYWARD_CLIENT_SECRET and KEYWARD_KEYCLOAK_URL (or set KEYWARD_TOKEN)');
+    const kcUrl = env.KEYWARD_KEYCLOAK_URL.replace(/\/+$/, '');
+    const realm = env.KEYWARD_CLIENT_REALM ?? 'master';
+    const cfg = await oidc.discovery(new URL(`${kcUrl}/realms/${realm}`), env.KEYWARD_CLIENT_ID, undefined, oidc.ClientSecretBasic(env.KEYWARD_CLIENT_SECRET),
+      new URL(kcUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    const t = await oidc.clientCredentialsGrant(cfg);
+    cached = { token: t.access_token, exp: Date.now() + (t.expiresIn() ?? 60) * 1000 };
+    return cached.token;
+  };
+  return {
+    baseUrl,
+    async request(method, path, body) {
+      const t = await token();
+      let res: Response;
+      try {
+        res = await fetch(baseUrl + path, {
+          method,
+          headers: { accept: 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        throw new CliApiError(0, 'cli.unreachable', `cannot reach Keyward at ${baseUrl} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`, undefined);
+      }
+      const text = await res.text();
+      let parsed: any;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = text;
+      }
+      if (!res.ok) {
+        const code = parsed?.code ?? `http.${res.status}`;
+        throw new CliApiError(res.status, code, `${parsed?.detail ?? parsed?.title ?? res.statusText} [${code}]`, parsed);
+      }
+      return parsed;
+    },
+  };
+}

@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import { apiFromEnv } from '../api.ts';
+import { out, parse, UsageError, type Command } from '../command.ts';
+
+const enc = encodeURIComponent;
+
+function crossRealm(list: string[] | undefined) {
+  return list?.map((s) => {
+    const i = s.indexOf(':');
+    if (i <= 0) throw new UsageError(`--cross-realm-role takes realm:role, not "${s}"`);
+    return { realm: s.slice(0, i), role: s.slice(i + 1) };
+  });
+}
+
+function policyRef(s: string | undefined) {
+  if (s === undefined) return undefined;
+  if (s === 'none') return null;
+  const i = s.indexOf('/');
+  if (i <= 0) throw new UsageError(`--default-policy takes realm/name (or none), not "${s}"`);
+  return { realm: s.slice(0, i), name: s.slice(i + 1) };
+}
+
+function show(c: any): void {
+  out(`${c.clientId}  (realm ${c.realm}${c.enabled ? '' : ', disabled'}${c.source ? `, ${c.source}` : ''})`);
+  if (c.description) out(`  description:      ${c.description}`);
+  out(`  roles:            ${c.roles.join(', ') || '—'}`);
+  out(`  cross-realm:      ${c.crossRealmRoles.map((r: any) => `${r.realm}:${r.role}`).join(', ') || '—'}`);
+  out(`  default policy:   ${c.defaultPolicy ? `${c.defaultPolicy.realm}/${c.defaultPolicy.name} (${c.defaultPolicy.status})` : '—'}`);
+}
+
+export const apiClients: Command = {
+  name: 'api-clients',
+  summary: 'Create, list, show, update, delete API clients and rotate their secrets',
+  help: `
+Usage:
+  keyward api-clients create <clientId> --realm R [--name N] [--description D] [--role ROLE]...
+                             [--cross-realm-role REALM:ROLE]... [--default-policy REALM/NAME] [--json]
+  keyward api-clients list --realm R [--search TEXT] [--json]
+  keyward api-clients show <clientId> --realm R [--json]
+  keyward api-clients update <clientId> --realm R [--name N] [--description D] [--role ROLE]...
+                             [--cross-realm-role REALM:ROLE]... [--default-policy REALM/NAME|none] [--json]
+  keyward api-clients delete <clientId> --realm R
+  keyward api-clients rotate-secret <clientId> --realm R [--json]
+
+Talks to the Keyward server at KEYWARD_URL as KEYWARD_TOKEN, or as the API client
+KEYWARD_CLIENT_ID/KEYWARD_CLIENT_SECRET of KEYWARD_CLIENT_REALM (keyward config --markdown).
+On update, --role and --cross-realm-role replace the whole list when given.
+The secret is printed once, by create and rotate-secret.`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, {
+      realm: { type: 'string' }, name: { type: 'string' }, description: { type: 'string' }, role: { type: 'string', multiple: true },
+      'cross-realm-role': { type: 'string', multiple: true }, 'default-policy': { type: 'string' }, search: { type: 'string' }, json: { type: 'boolean' },
+      'no-roles': { type: 'boolean' },
+    });
+    const [action, clientId] = positionals;
+    if (!values.realm) throw new UsageError('--realm is required');
+    const api = apiFromEnv();
+    const base = `/v1/realms/${enc(values.realm)}/api-clients`;
+    const need = () => {
+      if (!clientId) throw new UsageError(`${action} needs a client id`);
+      return clientId;
+    };
+    const print = (c: any, extra?: () => void) => {
+      if (values.json) out(JSON.stringify(c, null, 2));
+      else {
+        show(c);
+        extra?.();
+      }
+    };
+    switch (action) {
+      case 'create': {
+        const c = await api.request('POST', base, {
+          clientId: need(), name: values.name, description: values.description, roles: values.role,
+          crossRealmRoles: crossRealm(values['cross-realm-role']), defaultPolicy: policyRef(values['default-policy']) ?? undefined,
+        });
+        print(c, () => out(`  secret:           ${c.secret}   (shown once)`));
+        return 0;
+      }
+      case 'list': {
+        const page = await api.request('GET', `${base}${values.search ? `?search=${enc(values.search)}` : ''}`);
+        if (values.json) out(JSON.stringify(page.items, null, 2));
+        else for (const c of page.items) out(`${c.clientId.padEnd(32)} ${c.roles.filter((r: string) => r.startsWith('keyward-')).join(',')}`);
+        return 0;
+      }
+      case 'show':
+        print(await api.request('GET', `${base}/${enc(need())}`));
+        return 0;
+      case 'update':
+        print(await api.request('PATCH', `${base}/${enc(need())}`, {
+          name: values.name, description: values.description, roles: values['no-roles'] ? [] : values.role,
+          crossRealmRoles: crossRealm(values['cross-realm-role']), defaultPolicy: policyRef(values['default-policy']),
+        }));
+        return 0;
+      case 'delete':
+        await api.request('DELETE', `${base}/${enc(need())}`);
+        if (!values.json) out(`deleted ${clientId}`);
+        return 0;
+      case 'rotate-secret': {
+        const r = await api.request('POST', `${base}/${enc(need())}/secret`);
+        out(values.json ? JSON.stringify(r, null, 2) : r.secret);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown action "${action ?? ''}" (create, list, show, update, delete, rotate-secret)`);
+    }
+  },
+};
+
+export const policies: Command = {
+  name: 'policies',
+  summary: 'Put, show, list and delete certificate policies',
+  help: `
+Usage:
+  keyward policies put <name> --realm R --file POLICY.json
+  keyward policies show <name> --realm R
+  keyward policies list --realm R [--json]
+  keyward policies delete <name> --realm R
+
+POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schema.json).`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { realm: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' } });
+    const [action, name] = positionals;
+    if (!values.realm) throw new UsageError('--realm is required');
+    const api = apiFromEnv();
+    const base = `/v1/realms/${enc(values.realm)}/policies`;
+    const need = () => {
+      if (!name) throw new UsageError(`${action} needs a policy name`);
+      return enc(name);
+    };
+    switch (action) {
+      case 'put': {
+        if (!values.file) throw new UsageError('put needs --file');
+        let doc: unknown;
+        try {
+          doc = JSON.parse(readFileSync(values.file, 'utf8'));
+        } catch (err) {
+          throw new UsageError(`${values.file} is not readable JSON: ${(err as Error).message}`);
+        }
+        const r = await api.request('PUT', `${base}/${need()}`, doc);
+        out(values.json ? JSON.stringify(r, null, 2) : `policy ${r.name} stored in realm ${r.realm}`);
+        return 0;
+      }
+      case 'show':
+        out(JSON.stringify(await api.request('GET', `${base}/${need()}`), null, 2));
+        return 0;
+      case 'list': {
+        const r = await api.request('GET', base);
+        if (values.json) out(JSON.stringify(r.items, null, 2));
+        else for (const p of r.items) out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${p.policy.maxValidityDays} d  approval ${p.policy.approval}`);
+        return 0;
+      }
+      case 'delete':
+        await api.request('DELETE', `${base}/${need()}`);
+        out(`deleted ${name}`);
+        return 0;
+      default:
+        throw new UsageError(`unknown action "${action ?? ''}" (put, show, list, delete)`);
+    }
+  },
+};
+
+export const realms: Command = {
+  name: 'realms',
+  summary: 'Manage realms (operators): put, show, list',
+  help: `
+Usage:
+  keyward realms put <realm> [--display-name NAME] [--default-role ROLE]...
+  keyward realms show <realm> [--json]
+  keyward realms list [--json]`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { 'display-name': { type: 'string' }, 'default-role': { type: 'string', multiple: true }, json: { type: 'boolean' } });
+    const [action, realm] = positionals;
+    const api = apiFromEnv();
+    switch (action) {
+      case 'put': {
+        if (!realm) throw new UsageError('put needs a realm');
+        const r = await api.request('PUT', `/v1/realms/${enc(realm)}`, { displayName: values['display-name'], defaultRoles: values['default-role'] });
+        out(values.json ? JSON.stringify(r, null, 2) : `realm ${r.name} managed; default role holds ${r.defaultRoles.join(', ')}`);
+        return 0;
+      }
+      case 'show':
+        if (!realm) throw new UsageError('show needs a realm');
+        out(JSON.stringify(await api.request('GET', `/v1/realms/${enc(realm)}`), null, 2));
+        return 0;
+      case 'list': {
+        const r = await api.request('GET', '/v1/realms');
+        if (values.json) out(JSON.stringify(r.realms, null, 2));
+        else for (const x of r.realms) out(`${x.name.padEnd(32)} ${x.displayName ?? ''}`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown action "${action ?? ''}" (put, show, list)`);
+    }
+  },
+};
+
+export const whoami: Command = {
+  name: 'whoami',
+  summary: 'Show who the CLI authenticates as, and its roles',
+  help: `
+Usage: keyward whoami
+
+Calls GET /v1/whoami on KEYWARD_URL with the CLI's credentials.`,
+  async run(argv) {
+    parse(argv, {}, false);
+    out(JSON.stringify(await apiFromEnv().request('GET', '/v1/whoami'), null, 2));
+    return 0;
+  },
+};
