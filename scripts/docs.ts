@@ -21,9 +21,9 @@ export function generated(): Record<string, string> {
 export function render(text: string): string {
   let out = text;
   for (const [name, body] of Object.entries(generated())) {
-    const re = new RegExp(`(<!-- generated:${name} -->\\n)[\\s\\S]*?(\\n<!-- /generated:${name} -->)`);
+    const re = new RegExp(`(<!-- generated:${name} -->\\n)[\\s\\S]*?(<!-- /generated:${name} -->)`);
     if (!re.test(out)) throw new Error(`README.md lacks the markers of ${name}`);
-    out = out.replace(re, `$1${body.replace(/\$/g, '$$$$')}$2`);
+    out = out.replace(re, `$1${body.replace(/\$/g, '$$$$')}\n$2`);
   }
   return out;
 }
