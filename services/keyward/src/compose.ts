@@ -33,6 +33,10 @@ import { RealmConfigService, realmConfigJsonSchema } from './provisioning/realm_
 import { realmConfigRoutes } from './http/routes/realm_config.ts';
 import { PgProvisioningStore } from './storage/provisioning_store.ts';
 import { parsePolicy, policyJsonSchema } from './ca/index.ts';
+import { NodeCaEngine } from './crypto/ca_engine.ts';
+import { IssuanceService } from './issuance/issuance_service.ts';
+import { PgIssuanceStore } from './storage/issuance_store.ts';
+import { certificateRoutes } from './http/routes/certificates.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -49,6 +53,7 @@ export interface Keyward {
   readonly policies: PolicyService;
   readonly apiClients: ApiClientService;
   readonly realmConfig: RealmConfigService;
+  readonly issuance: IssuanceService;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -131,6 +136,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
   const auth = new Authenticator(verifier);
+  const engine = new NodeCaEngine(loadKek(config, log));
+  const issuance = new IssuanceService(
+    { store: new PgIssuanceStore(db, audit), engine, realms, policies, apiClients, authz, clock },
+    { publicUrl: config.publicUrl },
+  );
 
   const routes: RouteSpec[] = [];
   routes.push(...systemRoutes({
@@ -153,17 +163,24 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...apiClientRoutes({ auth, clients: apiClients }),
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
     ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
+    ...certificateRoutes({ auth, issuance }),
   );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
   const sealer = setInterval(() => {
     audit.seal(db).catch((err) => log.warn('audit sealing failed; will retry', { err }));
   }, 1000);
   sealer.unref();
+  // CRLs are re-signed on revocation and, here, before they get stale.
+  const crlSchedule = setInterval(() => {
+    issuance.refreshDueCrls().catch((err) => log.warn('CRL refresh failed; will retry', { err }));
+  }, 10 * 60_000);
+  crlSchedule.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, routes, app,
     async close() {
       clearInterval(sealer);
+      clearInterval(crlSchedule);
       await audit.seal(db).catch(() => 0);
       await store.stop();
     },

@@ -44,6 +44,8 @@ export function createApp(options: AppOptions): express.Express {
     next();
   });
   app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  // CSRs and OCSP requests may come as they are: PEM or DER (RFC 2986 / RFC 6960 media types).
+  app.use(express.raw({ limit: options.bodyLimitBytes, type: ['application/pkcs10', 'application/x-pem-file', 'application/ocsp-request'] }));
   const router = express.Router();
   mount(router, options.routes);
   app.use(router);

@@ -38,7 +38,7 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
       tags: [s.tag],
       operationId: `${s.method}${path.replace(/[{}]/g, '').split(/[/-]/).map((p) => (p ? p[0]!.toUpperCase() + p.slice(1) : '')).join('')}`,
       ...(params.length + queryParams.length ? { parameters: [...params, ...queryParams] } : {}),
-      ...(s.body ? { requestBody: { required: true, content: { 'application/json': { schema: s.body } } } } : {}),
+      ...(s.body ? { requestBody: { required: true, content: { 'application/json': { schema: s.body }, ...Object.fromEntries((s.rawBodies ?? []).map((t) => [t, { schema: { type: 'string', format: 'binary' } }])) } } } : {}),
       responses,
       ...(s.auth === 'none' ? { security: [] } : {}),
     };

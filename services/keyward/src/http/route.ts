@@ -24,6 +24,8 @@ export interface RouteSpec {
   /** Which credentials are accepted; 'none' for public endpoints. */
   readonly auth: 'none' | 'bearer';
   readonly body?: JsonSchema;
+  /** Non-JSON request bodies also accepted (passed raw as a Buffer), e.g. application/pkcs10. */
+  readonly rawBodies?: readonly string[];
   readonly query?: JsonSchema;
   readonly responses: Readonly<Record<string, RouteResponse>>;
   readonly handler: (req: Request, res: Response) => Promise<void> | void;
@@ -61,7 +63,11 @@ export function mount(router: Router, specs: readonly RouteSpec[]): void {
     if (spec.body) {
       const check = validator(spec.body, 'The request body');
       checks.push((req, _res, next) => {
-        if (req.body === undefined) throw new KeywardError('request.malformed', 'A JSON request body (Content-Type: application/json) is required');
+        if (spec.rawBodies?.some((t) => req.is(t)) && Buffer.isBuffer(req.body)) return next();
+        if (req.body === undefined) {
+          const accepted = ['application/json', ...(spec.rawBodies ?? [])].join(' or ');
+          throw new KeywardError(req.get('content-type') ? 'request.unsupported_media_type' : 'request.malformed', `A request body of type ${accepted} is required`);
+        }
         check(req.body);
         next();
       });

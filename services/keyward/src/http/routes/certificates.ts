@@ -1,0 +1,281 @@
+/**
+ * Issuance, search, revocation, requests, end entities, CA chain, CRL and OCSP
+ * (issue 4). Thin handlers: parse → authenticate → call the service → render.
+ */
+import type { Request, Response } from 'express';
+import type { IssuanceService, IssuedView } from '../../issuance/issuance_service.ts';
+import { REVOCATION_REASONS } from '../../issuance/issuance_service.ts';
+import { KeywardError } from '../../kernel/errors.ts';
+import type { Authenticator } from '../authenticate.ts';
+import { param, type RouteSpec } from '../route.ts';
+
+const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
+const certificateSchema = {
+  type: 'object',
+  properties: {
+    serialNumber: { type: 'string', pattern: '^[0-9a-f]+$' }, certificate: { type: 'string' }, chain: { type: 'array', items: { type: 'string' } },
+    notBefore: { type: 'string', format: 'date-time' }, notAfter: { type: 'string', format: 'date-time' }, policy: { type: 'string' },
+    subject: { type: 'string' }, sans: { type: 'array', items: { type: 'string' } }, status: { enum: ['valid', 'revoked', 'expired'] },
+    revokedAt: { type: 'string' }, revocationReason: { type: 'string' },
+  },
+};
+const requestSchema = {
+  type: 'object',
+  properties: { requestId: { type: 'string' }, status: { enum: ['pending', 'issued', 'rejected'] }, policy: { type: 'string' }, subject: { type: 'string' }, certificate: certificateSchema },
+};
+const dn = { type: 'array', minItems: 1, maxItems: 20, items: { type: 'object', additionalProperties: false, required: ['type', 'value'], properties: { type: { type: 'string' }, value: { type: 'string', minLength: 1, maxLength: 256 } } } };
+const sanInput = {
+  type: 'object', additionalProperties: false,
+  properties: Object.fromEntries(['dns', 'ip', 'uri', 'email'].map((k) => [k, { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 1000 } }])),
+};
+const page = { first: { type: 'string', pattern: '^\\d{1,6}$' }, max: { type: 'string', pattern: '^\\d{1,3}$' } };
+
+/** CSR from a JSON body `{csr}` or a raw application/pkcs10 body (PEM or DER). */
+function csrInput(req: Request): { csr: string | Uint8Array; policy?: string; validityDays?: number; endEntity?: string } {
+  if (Buffer.isBuffer(req.body)) {
+    const q = req.query as Record<string, string | undefined>;
+    const validity = q.validityDays === undefined ? undefined : Number(q.validityDays);
+    return { csr: new Uint8Array(req.body), policy: q.policy, validityDays: validity, endEntity: q.endEntity };
+  }
+  return req.body;
+}
+
+function sendCertificate(req: Request, res: Response, status: number, view: IssuedView): void {
+  if (req.accepts(['application/json', 'application/pem-certificate-chain']) === 'application/pem-certificate-chain') {
+    res.status(status).type('application/pem-certificate-chain').send(view.certificate + view.chain.join(''));
+    return;
+  }
+  res.status(status).json(view);
+}
+
+function num(v: unknown, fallback: number, max: number): number {
+  return v === undefined ? fallback : Math.min(Number(v), max);
+}
+
+export function certificateRoutes(deps: { auth: Authenticator; issuance: IssuanceService }): RouteSpec[] {
+  const { auth, issuance } = deps;
+  const base = '/v1/realms/:realm';
+  return [
+    {
+      method: 'get', path: `${base}/ca`, tag: 'certificates', auth: 'none', summary: "The realm's CA chain (PEM), issuing CA first",
+      responses: { 200: { description: 'The chain', schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } } } },
+      handler: async (req, res) => {
+        const chain = await issuance.chain(param(req, 'realm'));
+        if (req.accepts(['application/json', 'application/pem-certificate-chain']) === 'application/pem-certificate-chain') res.type('application/pem-certificate-chain').send(chain.join(''));
+        else res.json({ chain });
+      },
+    },
+    {
+      method: 'post', path: `${base}/certificates`, tag: 'certificates', auth: 'bearer',
+      summary: 'Issue a certificate for a CSR (201), or open a request when the policy needs approval (202)',
+      rawBodies: ['application/pkcs10', 'application/x-pem-file'],
+      body: {
+        type: 'object', additionalProperties: false, required: ['csr'],
+        properties: { csr: pemString, policy: { type: 'string', maxLength: 100 }, validityDays: { type: 'integer', minimum: 1, maximum: 3650 }, endEntity: { type: 'string', maxLength: 100 } },
+      },
+      responses: { 201: { description: 'Issued', schema: certificateSchema }, 202: { description: 'Waiting for approval', schema: requestSchema } },
+      handler: async (req, res) => {
+        const p = await auth.principal(req);
+        const realm = param(req, 'realm');
+        const out = await issuance.issue(realm, p, csrInput(req));
+        if (out.kind === 'pending') {
+          res.status(202).location(`/v1/realms/${encodeURIComponent(realm)}/certificate-requests/${out.request.requestId}`).json(out.request);
+          return;
+        }
+        res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${out.certificate.serialNumber}`);
+        sendCertificate(req, res, 201, out.certificate);
+      },
+    },
+    {
+      method: 'get', path: `${base}/certificates`, tag: 'certificates', auth: 'bearer',
+      summary: 'Search certificates (requesters see their own; revokers, approvers and admins all)',
+      query: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          ...page, status: { enum: ['valid', 'revoked', 'expired'] }, subject: { type: 'string', maxLength: 200 }, san: { type: 'string', maxLength: 300 },
+          requester: { type: 'string', maxLength: 200 }, policy: { type: 'string', maxLength: 100 }, endEntity: { type: 'string', maxLength: 100 },
+          expiringBefore: { type: 'string', format: 'date-time', pattern: '^\\d{4}-\\d{2}-\\d{2}' },
+        },
+      },
+      responses: { 200: { description: 'A page of certificates', schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } } } },
+      handler: async (req, res) => {
+        const p = await auth.principal(req);
+        const q = req.query as Record<string, string | undefined>;
+        const expiringBefore = q.expiringBefore ? new Date(q.expiringBefore) : undefined;
+        if (expiringBefore && Number.isNaN(expiringBefore.getTime())) throw new KeywardError('request.malformed', 'expiringBefore must be an ISO 8601 date', { extras: { field: 'expiringBefore' } });
+        const first = num(q.first, 0, 1e6);
+        const max = num(q.max, 50, 500);
+        const items = await issuance.search(param(req, 'realm'), p, {
+          status: q.status as never, subject: q.subject, san: q.san, requester: q.requester, policy: q.policy, endEntity: q.endEntity, expiringBefore, first, max,
+        });
+        res.json({ items, first, max });
+      },
+    },
+    {
+      method: 'get', path: `${base}/certificates/:serial`, tag: 'certificates', auth: 'bearer', summary: 'One certificate: PEM and metadata (Accept: application/pem-certificate-chain for PEM only)',
+      responses: { 200: { description: 'The certificate', schema: certificateSchema } },
+      handler: async (req, res) => {
+        const p = await auth.principal(req);
+        sendCertificate(req, res, 200, await issuance.get(param(req, 'realm'), p, param(req, 'serial')));
+      },
+    },
+    {
+      method: 'post', path: `${base}/certificates/:serial/revoke`, tag: 'certificates', auth: 'bearer',
+      summary: 'Revoke (own certificates as requester, any as keyward-revoker); idempotent',
+      body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCATION_REASONS] } } },
+      responses: { 200: { description: 'The certificate, now revoked', schema: certificateSchema } },
+      handler: async (req, res) => {
+        const p = await auth.principal(req);
+        res.json(await issuance.revoke(param(req, 'realm'), p, param(req, 'serial'), req.body?.reason ?? 'unspecified'));
+      },
+    },
+    {
+      method: 'get', path: `${base}/crl`, tag: 'revocation', auth: 'none', summary: 'The current CRL (DER); its number only grows',
+      responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl' } },
+      handler: async (req, res) => {
+        const der = await issuance.crl(param(req, 'realm'));
+        res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
+      },
+    },
+    ...ocspRoutes(`${base}/ocsp`, (req) => param(req, 'realm'), issuance),
+    ...ocspRoutes('/v1/ocsp', () => undefined, issuance),
+    // ------------------------------------------------------------ certificate requests
+    {
+      method: 'get', path: `${base}/certificate-requests`, tag: 'certificate-requests', auth: 'bearer', summary: 'Certificate requests (approvers see all, requesters their own)',
+      query: { type: 'object', additionalProperties: false, properties: { ...page, status: { enum: ['pending', 'issued', 'rejected'] } } },
+      responses: { 200: { description: 'Requests', schema: { type: 'object', properties: { items: { type: 'array', items: requestSchema } } } } },
+      handler: async (req, res) => {
+        const p = await auth.principal(req);
+        const q = req.query as Record<string, string | undefined>;
+        res.json({ items: await issuance.listRequests(param(req, 'realm'), p, q.status, num(q.first, 0, 1e6), num(q.max, 50, 500)) });
+      },
+    },
+    {
+      method: 'get', path: `${base}/certificate-requests/:id`, tag: 'certificate-requests', auth: 'bearer', summary: 'One request; includes the certificate once issued',
+      responses: { 200: { description: 'The request', schema: requestSchema } },
+      handler: async (req, res) => {
+        res.json(await issuance.getRequest(param(req, 'realm'), await auth.principal(req), param(req, 'id')));
+      },
+    },
+    {
+      method: 'post', path: `${base}/certificate-requests/:id/approve`, tag: 'certificate-requests', auth: 'bearer', summary: 'Approve and issue (keyward-approver, not the requester)',
+      responses: { 200: { description: 'Issued', schema: requestSchema } },
+      handler: async (req, res) => {
+        res.json(await issuance.approve(param(req, 'realm'), await auth.principal(req), param(req, 'id')));
+      },
+    },
+    {
+      method: 'post', path: `${base}/certificate-requests/:id/reject`, tag: 'certificate-requests', auth: 'bearer', summary: 'Reject with a reason (keyward-approver, not the requester)',
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } } },
+      responses: { 200: { description: 'Rejected', schema: requestSchema } },
+      handler: async (req, res) => {
+        res.json(await issuance.reject(param(req, 'realm'), await auth.principal(req), param(req, 'id'), req.body.reason));
+      },
+    },
+    // ------------------------------------------------------------ end entities
+    {
+      method: 'post', path: `${base}/end-entities`, tag: 'end-entities', auth: 'bearer', summary: 'Create an end entity: a named subject and SANs bound to a policy (keyward-entity-admin)',
+      body: { type: 'object', additionalProperties: false, required: ['name', 'subject', 'policy'], properties: { name: { type: 'string', maxLength: 100 }, subject: dn, sans: sanInput, policy: { type: 'string', maxLength: 100 } } },
+      responses: { 201: { description: 'Created', schema: { type: 'object' } } },
+      handler: async (req, res) => {
+        const e = await issuance.createEndEntity(param(req, 'realm'), await auth.principal(req), req.body);
+        res.status(201).json(entityView(e));
+      },
+    },
+    {
+      method: 'get', path: `${base}/end-entities`, tag: 'end-entities', auth: 'bearer', summary: 'End entities of the realm',
+      responses: { 200: { description: 'End entities', schema: { type: 'object' } } },
+      handler: async (req, res) => {
+        res.json({ items: (await issuance.listEndEntities(param(req, 'realm'), await auth.principal(req))).map(entityView) });
+      },
+    },
+    {
+      method: 'get', path: `${base}/end-entities/:name`, tag: 'end-entities', auth: 'bearer', summary: 'One end entity',
+      responses: { 200: { description: 'The end entity', schema: { type: 'object' } } },
+      handler: async (req, res) => {
+        res.json(entityView(await issuance.getEndEntity(param(req, 'realm'), await auth.principal(req), param(req, 'name'))));
+      },
+    },
+    {
+      method: 'delete', path: `${base}/end-entities/:name`, tag: 'end-entities', auth: 'bearer', summary: 'Delete an end entity (its certificates stay)',
+      responses: { 204: { description: 'Deleted' } },
+      handler: async (req, res) => {
+        await issuance.deleteEndEntity(param(req, 'realm'), await auth.principal(req), param(req, 'name'));
+        res.status(204).end();
+      },
+    },
+    {
+      method: 'post', path: `${base}/end-entities/:name/certificates`, tag: 'end-entities', auth: 'bearer',
+      summary: 'Issue (or renew) for the entity: subject and SANs from the entity, only the key from the CSR',
+      rawBodies: ['application/pkcs10', 'application/x-pem-file'],
+      body: { type: 'object', additionalProperties: false, required: ['csr'], properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 } } },
+      responses: { 201: { description: 'Issued', schema: certificateSchema }, 202: { description: 'Waiting for approval', schema: requestSchema } },
+      handler: async (req, res) => {
+        const realm = param(req, 'realm');
+        const input = csrInput(req);
+        const out = await issuance.issue(realm, await auth.principal(req), { csr: input.csr, validityDays: input.validityDays, endEntity: param(req, 'name') });
+        if (out.kind === 'pending') res.status(202).json(out.request);
+        else sendCertificate(req, res, 201, out.certificate);
+      },
+    },
+    {
+      method: 'get', path: `${base}/end-entities/:name/certificates`, tag: 'end-entities', auth: 'bearer', summary: "The entity's certificates",
+      responses: { 200: { description: 'Certificates', schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } } } },
+      handler: async (req, res) => {
+        const realm = param(req, 'realm');
+        const p = await auth.principal(req);
+        await issuance.getEndEntity(realm, p, param(req, 'name'));
+        res.json({ items: await issuance.search(realm, p, { endEntity: param(req, 'name'), first: 0, max: 500 }) });
+      },
+    },
+  ];
+}
+
+function entityView(e: { realm: string; name: string; subject: unknown; sans: unknown; policy: string; createdAt: Date }) {
+  return { realm: e.realm, name: e.name, subject: e.subject, sans: e.sans, policy: e.policy, createdAt: e.createdAt.toISOString() };
+}
+
+/** RFC 6960 §A.1: POST with the DER request, or GET with it base64 (URL-encoded) in the path. */
+function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined, issuance: IssuanceService): RouteSpec[] {
+  const answer = async (realm: string | undefined, der: Uint8Array, res: Response) => {
+    let out: Uint8Array | undefined;
+    if (realm) out = await issuance.ocsp(realm, der);
+    else {
+      // The generic responder: the first realm CA that recognises the CertID answers.
+      for (const { realm: r } of await issuance.issuingCas()) {
+        const candidate = await issuance.ocsp(r, der);
+        out ??= candidate;
+        if (!isUnauthorized(candidate)) {
+          out = candidate;
+          break;
+        }
+      }
+      out ??= UNAUTHORIZED;
+    }
+    res.type('application/ocsp-response').setHeader('Cache-Control', 'no-cache').send(Buffer.from(out));
+  };
+  return [
+    {
+      method: 'post', path, tag: 'revocation', auth: 'none', summary: 'OCSP responder (RFC 6960), POST form', rawBodies: ['application/ocsp-request'],
+      responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response' } },
+      handler: async (req, res) => {
+        if (!Buffer.isBuffer(req.body)) throw new KeywardError('ocsp.malformed', 'Send the DER OCSP request with Content-Type: application/ocsp-request');
+        await answer(realmOf(req), new Uint8Array(req.body), res);
+      },
+    },
+    {
+      method: 'get', path: `${path}/*request`, tag: 'revocation', auth: 'none', summary: 'OCSP responder (RFC 6960), GET form with the base64 request in the path',
+      responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response' } },
+      handler: async (req, res) => {
+        const raw = decodeURIComponent(param(req, 'request'));
+        await answer(realmOf(req), new Uint8Array(Buffer.from(raw, 'base64')), res);
+      },
+    },
+  ];
+}
+
+/** OCSPResponse { responseStatus unauthorized(6) }. */
+const UNAUTHORIZED = new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x06]);
+function isUnauthorized(der: Uint8Array): boolean {
+  return der.length === 5 && der[4] === 0x06;
+}
