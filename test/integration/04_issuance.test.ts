@@ -410,6 +410,42 @@ describe('04 issuance', function () {
     });
   });
 
+  describe('importing a parent CA', () => {
+    it('issues under an operator-supplied CA that openssl then accepts as the trust anchor', async () => {
+      const r = unique('imp');
+      expect((await call(kw.url, 'PUT', `/v1/realms/${r}`, { token: op, body: {} })).status).to.equal(201);
+      await call(kw.url, 'PUT', `/v1/realms/${r}/policies/svc`, { token: op, body: SVC });
+      const caKey = write(dir, 'corp.key', '');
+      const caCert = write(dir, 'corp.pem', '');
+      await must(['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '3650', '-subj', '/CN=Corp Root/O=Corp',
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+      const leafOnly = write(dir, 'notca.pem', '');
+      const leafKey = write(dir, 'notca.key', '');
+      await must(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', leafKey, '-out', leafOnly, '-days', '30', '-subj', '/CN=not a ca', '-addext', 'basicConstraints=critical,CA:FALSE']);
+      const bad = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, { token: op, body: { certificate: readFileSync(leafOnly, 'utf8'), privateKey: readFileSync(leafKey, 'utf8') } });
+      expect(bad.status).to.equal(400);
+      expect(bad.body.code).to.equal('ca.invalid');
+      const mismatch = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, { token: op, body: { certificate: readFileSync(caCert, 'utf8'), privateKey: readFileSync(leafKey, 'utf8') } });
+      expect(mismatch.body.code).to.equal('ca.invalid');
+      const ok = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, { token: op, body: { certificate: readFileSync(caCert, 'utf8'), privateKey: readFileSync(caKey, 'utf8') } });
+      expect(ok.status, JSON.stringify(ok.body)).to.equal(201);
+      expect(ok.body.chain).to.have.length(2);
+      const issuingCa = write(dir, 'imp-issuing.pem', ok.body.chain[0]);
+      await client(r, 'imp-app', { roles: ['keyward-requester'] });
+      const req = await csr(dir, { subject: '/CN=a.svc.internal', sans: ['DNS:a.svc.internal'] });
+      const issued = await call(kw.url, 'POST', `/v1/realms/${r}/certificates`, { token: await token('imp-app', r), body: { csr: req.pem, policy: 'svc' } });
+      expect(issued.status).to.equal(201);
+      const leaf = write(dir, 'imp-leaf.pem', issued.body.certificate);
+      const v = await openssl(['verify', '-CAfile', caCert, '-untrusted', issuingCa, leaf]);
+      expect(v.stdout.trim(), v.stderr).to.equal(`${leaf}: OK`);
+      const again = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, { token: op, body: { certificate: readFileSync(caCert, 'utf8'), privateKey: readFileSync(caKey, 'utf8') } });
+      expect(again.status).to.equal(409);
+      expect(again.body.code).to.equal('ca.exists');
+      const notOperator = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, { token: await token('imp-app', r), body: { certificate: 'x', privateKey: 'y' } });
+      expect(notOperator.status).to.equal(403);
+    });
+  });
+
   describe('audit', () => {
     it('records issuance, approval, rejection and revocation with the actor', async () => {
       await kw.keyward.audit.seal(kw.keyward.db);

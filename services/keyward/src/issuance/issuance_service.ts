@@ -149,13 +149,32 @@ export class IssuanceService {
     await this.#realms.getManaged(realm);
     let issuing = await this.#store.findActiveCa(realm, 'issuing');
     if (!issuing) {
-      const root = await this.#root();
+      const root = (await this.#store.findActiveCa(realm, 'root')) ?? (await this.#root());
       const made = await this.#engine.createIssuing(realm, root, this.#clock.now());
       const ca: StoredCa = { id: newId(), realm, kind: 'issuing', chainPem: root.chainPem ? root.certificatePem + root.chainPem : root.certificatePem, imported: false, ...made };
       issuing = (await this.#store.insertCa(ca)) ? ca : (await this.#store.findActiveCa(realm, 'issuing'))!;
     }
     const chain = [issuing.certificatePem, ...splitPem(issuing.chainPem)];
     return { issuing, chain };
+  }
+
+  /**
+   * Imports an operator's CA as the parent of the realm's issuing CA (instead
+   * of the Keyward root). Only before the realm's first issuance: an existing
+   * issuing CA is never replaced silently.
+   */
+  async importParent(realm: string, p: Principal, input: { certificate: string; privateKey: string; chain?: string | undefined }): Promise<string[]> {
+    this.#authz.requireOperator(p);
+    await this.#realms.getManaged(realm);
+    if (await this.#store.findActiveCa(realm, 'issuing')) {
+      throw new KeywardError('ca.exists', `Realm ${realm} already has an issuing CA; a parent can be imported only before the first issuance`);
+    }
+    const made = await this.#engine.importParent(input.certificate, input.privateKey);
+    const ca: StoredCa = { id: newId(), realm, kind: 'root', chainPem: input.chain ?? '', imported: true, ...made };
+    if (!(await this.#store.insertCa(ca))) throw new KeywardError('ca.exists', `Realm ${realm} already has an imported parent CA`);
+    await this.#store.transaction((tx) => tx.audit({ action: 'ca.imported', actor: auditActor(p), realm, target: made.subject }));
+    this.#caCache.delete(realm);
+    return this.chain(realm);
   }
 
   /** `GET /v1/realms/{realm}/ca`: the chain, issuing CA first, root last. */

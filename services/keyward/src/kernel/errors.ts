@@ -63,6 +63,7 @@ export const ERROR_CATALOGUE = {
   'end_entity.not_found': { status: 404, title: 'No such end entity' },
   'ca.not_found': { status: 404, title: 'The realm has no CA yet' },
   'ca.invalid': { status: 400, title: 'The CA material is invalid' },
+  'ca.exists': { status: 409, title: 'The realm already has that CA' },
   'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
 
   // realm config as code

@@ -66,6 +66,15 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
+      method: 'put', path: `${base}/ca/parent`, tag: 'certificates', auth: 'bearer',
+      summary: "Operators: import a CA (PEM certificate and key) as the parent of the realm's issuing CA, before its first issuance",
+      body: { type: 'object', additionalProperties: false, required: ['certificate', 'privateKey'], properties: { certificate: pemString, privateKey: pemString, chain: { type: 'string', maxLength: 60_000 } } },
+      responses: { 201: { description: 'The new chain', schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } } } },
+      handler: async (req, res) => {
+        res.status(201).json({ chain: await issuance.importParent(param(req, 'realm'), await auth.principal(req), req.body) });
+      },
+    },
+    {
       method: 'post', path: `${base}/certificates`, tag: 'certificates', auth: 'bearer',
       summary: 'Issue a certificate for a CSR (201), or open a request when the policy needs approval (202)',
       rawBodies: ['application/pkcs10', 'application/x-pem-file'],

@@ -2,7 +2,7 @@
 
 CREATE TABLE cas (
   id              uuid PRIMARY KEY,
-  realm           text REFERENCES realms(name) ON DELETE RESTRICT,  -- NULL: the installation's root
+  realm           text REFERENCES realms(name) ON DELETE RESTRICT,  -- NULL: the installation's root; set: a parent imported for that realm
   kind            text NOT NULL CHECK (kind IN ('root', 'issuing')),
   subject         text NOT NULL,
   certificate_pem text NOT NULL,
@@ -14,8 +14,9 @@ CREATE TABLE cas (
   active          boolean NOT NULL DEFAULT true,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
--- One active root, one active issuing CA per realm; concurrent creation loses with 23505.
-CREATE UNIQUE INDEX cas_one_active_root ON cas (kind) WHERE active AND kind = 'root';
+-- One active root (installation-wide, or imported for a realm), one active issuing CA per realm;
+-- concurrent creation loses with 23505.
+CREATE UNIQUE INDEX cas_one_active_root ON cas (coalesce(realm, '')) WHERE active AND kind = 'root';
 CREATE UNIQUE INDEX cas_one_active_issuing ON cas (realm) WHERE active AND kind = 'issuing';
 
 CREATE TABLE end_entities (
