@@ -3,8 +3,9 @@ import { apiClients, policies, realms, whoami } from './api_clients.ts';
 import { bootstrap } from './bootstrap.ts';
 import { config } from './config.ts';
 import { dev } from './dev.ts';
+import { kek } from './kek.ts';
 import { migrate } from './migrate.ts';
 import { realmConfig } from './realm_config.ts';
 import { serve } from './serve.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami];
+export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, kek];
