@@ -103,7 +103,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         properties: {
           ...page, status: { enum: ['valid', 'revoked', 'expired'] }, subject: { type: 'string', maxLength: 200 }, san: { type: 'string', maxLength: 300 },
           requester: { type: 'string', maxLength: 200 }, policy: { type: 'string', maxLength: 100 }, endEntity: { type: 'string', maxLength: 100 },
-          expiringBefore: { type: 'string', format: 'date-time', pattern: '^\\d{4}-\\d{2}-\\d{2}' },
+          expiringBefore: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time' },
         },
       },
       responses: { 200: { description: 'A page of certificates', schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } } } },
