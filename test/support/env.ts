@@ -14,7 +14,7 @@ import { startKeycloak, testDatabase } from '../../services/keyward/src/devenv/i
 import { bootstrap } from '../../services/keyward/src/keycloak/bootstrap.ts';
 import { loadConfig } from '../../services/keyward/src/kernel/config.ts';
 import { createLogger } from '../../services/keyward/src/kernel/log.ts';
-import { closeServer, listen } from '../../services/keyward/src/server.ts';
+import { closeServer, listen, listenTls } from '../../services/keyward/src/server.ts';
 
 export interface IntegrationEnv {
   readonly keycloakUrl: string;
@@ -57,6 +57,8 @@ export async function stopAll(): Promise<void> {
 
 export interface RunningKeyward {
   readonly url: string;
+  /** The HTTPS listener, when KEYWARD_TLS_CERT/KEY were given. */
+  readonly tlsUrl: string | undefined;
   readonly keyward: Keyward;
   close(): Promise<void>;
 }
@@ -80,14 +82,18 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
   const server = await listen(keyward, '127.0.0.1', 0);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  const tls = config.tls.certFile ? await listenTls(keyward, '127.0.0.1', 0) : undefined;
+  const tlsAddress = tls?.address();
+  const tlsUrl = tlsAddress && typeof tlsAddress === 'object' ? `https://127.0.0.1:${tlsAddress.port}` : undefined;
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= (async () => {
     await closeServer(server, 1000);
+    if (tls) await closeServer(tls, 1000);
     await keyward.close();
     rmSync(dataDir, { recursive: true, force: true });
   })());
   cleanups.push(close);
-  return { url: `http://127.0.0.1:${port}`, keyward, close };
+  return { url: `http://127.0.0.1:${port}`, tlsUrl, keyward, close };
 }
 
 /** A client-credentials access token from the real Keycloak, as a client would get it. */
@@ -129,6 +135,38 @@ export async function call(base: string, method: string, path: string, options: 
     body = text;
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** A real user's access token (password grant through a public client with the keyward scope). */
+export async function userToken(realm: string, username: string, password: string): Promise<string> {
+  const env = await integrationEnv();
+  const res = await fetch(`${env.keycloakUrl}/realms/${realm}/protocol/openid-connect/token`, {
+    method: 'POST', body: new URLSearchParams({ grant_type: 'password', client_id: 'test-login', username, password }),
+  });
+  const body = (await res.json()) as { access_token?: string; error_description?: string };
+  if (!body.access_token) throw new Error(`no user token for ${username}: ${body.error_description}`);
+  return body.access_token;
+}
+
+/** Creates the public login client used by userToken() in a realm (Keyward's audience as a default scope). */
+export async function createLoginClient(realm: string): Promise<void> {
+  const r = await keycloakAdmin(`/${realm}/clients`, { method: 'POST', body: JSON.stringify({ clientId: 'test-login', publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false }) });
+  if (r.status !== 201) throw new Error(`cannot create the login client: ${r.status}`);
+  const [c] = (await (await keycloakAdmin(`/${realm}/clients?clientId=test-login`)).json()) as Array<{ id: string }>;
+  const [scope] = ((await (await keycloakAdmin(`/${realm}/client-scopes`)).json()) as Array<{ id: string; name: string }>).filter((x) => x.name === 'keyward');
+  await keycloakAdmin(`/${realm}/clients/${c!.id}/default-client-scopes/${scope!.id}`, { method: 'PUT' });
+}
+
+/** Creates a user with a password and realm roles; returns its id. */
+export async function createUser(realm: string, username: string, password: string, roles: string[] = []): Promise<string> {
+  const r = await keycloakAdmin(`/${realm}/users`, { method: 'POST', body: JSON.stringify({ username, enabled: true, email: `${username}@example.test`, emailVerified: true, firstName: username, lastName: 'Test', credentials: [{ type: 'password', value: password, temporary: false }] }) });
+  if (r.status !== 201) throw new Error(`cannot create user ${username}: ${r.status}`);
+  const id = r.headers.get('location')!.split('/').pop()!;
+  if (roles.length) {
+    const reps = await Promise.all(roles.map(async (n) => (await keycloakAdmin(`/${realm}/roles/${n}`)).json()));
+    await keycloakAdmin(`/${realm}/users/${id}/role-mappings/realm`, { method: 'POST', body: JSON.stringify(reps) });
+  }
+  return id;
 }
 
 /** A unique name for test objects. */

@@ -37,6 +37,9 @@ import { NodeCaEngine } from './crypto/ca_engine.ts';
 import { IssuanceService } from './issuance/issuance_service.ts';
 import { PgIssuanceStore } from './storage/issuance_store.ts';
 import { certificateRoutes } from './http/routes/certificates.ts';
+import { ClientCertificateService } from './client_cert/client_certificates.ts';
+import { PgClientCertStore } from './storage/client_cert_store.ts';
+import { clientCertificateRoutes } from './http/routes/client_certificates.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -54,6 +57,7 @@ export interface Keyward {
   readonly apiClients: ApiClientService;
   readonly realmConfig: RealmConfigService;
   readonly issuance: IssuanceService;
+  readonly clientCertificates: ClientCertificateService;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -135,12 +139,15 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
-  const auth = new Authenticator(verifier);
   const engine = new NodeCaEngine(loadKek(config, log));
   const issuance = new IssuanceService(
     { store: new PgIssuanceStore(db, audit), engine, realms, policies, apiClients, authz, clock },
     { publicUrl: config.publicUrl },
   );
+  const clientCertificates = new ClientCertificateService({
+    store: new PgClientCertStore(db, audit), engine, caFor: (realm) => issuance.clientAuthCa(realm), realms, authz, users: identity, identity, clock,
+  });
+  const auth = new Authenticator(verifier, { certificates: clientCertificates, clientCertHeader: config.clientCertHeader, trustedProxies: config.trustedProxies, log });
 
   const routes: RouteSpec[] = [];
   routes.push(...systemRoutes({
@@ -164,6 +171,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
     ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
     ...certificateRoutes({ auth, issuance }),
+    ...clientCertificateRoutes({ auth, certs: clientCertificates }),
   );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
   const sealer = setInterval(() => {
@@ -177,7 +185,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   crlSchedule.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, routes, app,
     async close() {
       clearInterval(sealer);
       clearInterval(crlSchedule);

@@ -67,9 +67,7 @@ interface PolicyRules {
   readonly san: SanSet;
 }
 
-export interface EngineCsr extends ParsedCsr {
-  readonly spki: Uint8Array;
-}
+export type EngineCsr = ParsedCsr;
 
 // ------------------------------------------------------------------ helpers
 
@@ -328,7 +326,24 @@ export class NodeCaEngine implements CaEngine {
     return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: 'EC-P384', notAfter };
   }
 
-  async createIssuing(realm: string, parent: StoredCa, now: Date): Promise<NewCa> {
+  generateKey(): { spki: Uint8Array; pkcs8: Uint8Array; keyType: string } {
+    const key = this.#newKey('EC-P256');
+    return {
+      spki: new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' })),
+      pkcs8: new Uint8Array(key.export({ format: 'der', type: 'pkcs8' })),
+      keyType: 'EC-P256',
+    };
+  }
+
+  seal(pkcs8: Uint8Array): unknown {
+    return protectKey(this.#kek, Buffer.from(pkcs8));
+  }
+
+  unseal(blob: unknown): Uint8Array {
+    return new Uint8Array(unprotectKey(this.#kek, blob));
+  }
+
+  async createIssuing(realm: string, parent: StoredCa, now: Date, label = 'Issuing CA'): Promise<NewCa> {
     const key = this.#newKey('EC-P256');
     const keys = await webKeys(key);
     const parentCert = this.#cert(parent);
@@ -336,7 +351,7 @@ export class NodeCaEngine implements CaEngine {
     let notAfter = new Date(now.getTime() + 10 * 365 * 86_400_000);
     if (notAfter > parentCert.notAfter) notAfter = parentCert.notAfter;
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(), subject: `CN=Keyward ${realm} Issuing CA, O=Keyward`, issuer: parentCert.subjectName,
+      serialNumber: randomSerial(), subject: `CN=Keyward ${realm} ${label}, O=Keyward`, issuer: parentCert.subjectName,
       notBefore: new Date(now.getTime() - 60_000), notAfter, publicKey: keys.publicKey, signingKey: parentKeys.privateKey,
       signingAlgorithm: signingOf(this.#privateKey(parent)).web,
       extensions: [
@@ -397,8 +412,8 @@ export class NodeCaEngine implements CaEngine {
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
       // RFC 5280 §4.2.1.6: with an empty subject the SAN extension is critical.
       ...(names.length ? [new x509.SubjectAlternativeNameExtension(names, p.subject.length === 0)] : []),
-      new x509.CRLDistributionPointsExtension([p.crlUrl]),
-      new x509.AuthorityInfoAccessExtension({ ocsp: [p.ocspUrl] }),
+      ...(p.crlUrl ? [new x509.CRLDistributionPointsExtension([p.crlUrl])] : []),
+      ...(p.ocspUrl ? [new x509.AuthorityInfoAccessExtension({ ocsp: [p.ocspUrl] })] : []),
     ];
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: p.serial, subject: subjectJson(p.subject), issuer: caCert.subjectName, notBefore: p.notBefore, notAfter: p.notAfter,

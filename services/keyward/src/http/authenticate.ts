@@ -1,9 +1,16 @@
 /**
- * Turns request credentials into a Principal. Today: `Authorization: Bearer
- * <JWT>` from a managed realm (or master, for operators). Every credential
- * kind yields the same Principal shape, so routes never care which was used.
+ * Turns request credentials into a Principal, whatever the kind, so routes
+ * never care which was used. In this order:
+ * 1. `Authorization: Bearer <JWT>` from a managed realm (or master, for operators);
+ * 2. a client certificate from the TLS handshake on the HTTPS listener;
+ * 3. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
+ *    (the certificate, URL-encoded PEM), or — the seed's way — the downloaded
+ *    .pem with its private key (URL-encoded or base64), whose key must match.
  */
 import type { Request } from 'express';
+import { BlockList, isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../kernel/log.ts';
 import type { Principal } from '../authn/principal.ts';
 import type { AccessTokenVerifier } from '../tokens/access_token_verifier.ts';
 import { invalidToken } from '../tokens/access_token_verifier.ts';
@@ -11,10 +18,66 @@ import { KeywardError } from '../kernel/errors.ts';
 
 const PRINCIPAL = Symbol('keyward.principal');
 
+/** Larger X-Client-Certificate headers are refused with 431 (an RSA-4096 bundle is about 6 KB). */
+export const CLIENT_CERT_HEADER_LIMIT = 12_288;
+
+export interface CertificateAuthenticator {
+  authenticate(der: Uint8Array, options?: { privateKeyPem?: string | undefined }): Promise<Principal>;
+}
+
+export interface AuthenticatorOptions {
+  readonly certificates?: CertificateAuthenticator | undefined;
+  readonly clientCertHeader?: 'bundle' | 'proxy' | 'off';
+  readonly trustedProxies?: readonly string[];
+  readonly log?: Logger;
+}
+
+/** Parses the header value: URL-encoded PEM, base64 of the PEM, or PEM with its line breaks folded to spaces. */
+export function decodeCertificateHeader(value: string): { certificateDer: Uint8Array; privateKeyPem: string | undefined } {
+  let text = value.trim();
+  try {
+    if (text.includes('%')) text = decodeURIComponent(text);
+    else if (!text.startsWith('-----BEGIN') && /^[A-Za-z0-9+/=_-]+$/.test(text)) text = Buffer.from(text, 'base64').toString('utf8');
+  } catch {
+    /* not URL-encoded after all */
+  }
+  const cert = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(text);
+  const body = cert?.[1]!.replace(/\s+/g, '');
+  if (!cert || !body || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
+    throw new KeywardError('client_certificate.malformed', 'X-Client-Certificate must hold a PEM certificate (URL-encoded, or base64 of the PEM)');
+  }
+  const key = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/.exec(text);
+  const privateKeyPem = key ? `-----BEGIN ${key[1]}-----\n${key[2]!.replace(/\s+/g, '').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END ${key[1]}-----\n` : undefined;
+  return { certificateDer: new Uint8Array(Buffer.from(body, 'base64')), privateKeyPem };
+}
+
 export class Authenticator {
   readonly #verifier: AccessTokenVerifier;
-  constructor(verifier: AccessTokenVerifier) {
+  readonly #certs: CertificateAuthenticator | undefined;
+  readonly #headerMode: 'bundle' | 'proxy' | 'off';
+  readonly #proxies = new BlockList();
+  readonly #hasProxies: boolean;
+  readonly #log: Logger | undefined;
+
+  constructor(verifier: AccessTokenVerifier, options: AuthenticatorOptions = {}) {
     this.#verifier = verifier;
+    this.#certs = options.certificates;
+    this.#headerMode = options.clientCertHeader ?? 'bundle';
+    this.#log = options.log;
+    for (const c of options.trustedProxies ?? []) {
+      const [addr, bits] = c.split('/');
+      const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
+      if (bits === undefined) this.#proxies.addAddress(addr!, family);
+      else this.#proxies.addSubnet(addr!, Number(bits), family);
+    }
+    this.#hasProxies = (options.trustedProxies ?? []).length > 0;
+  }
+
+  #fromProxy(req: Request): boolean {
+    if (!this.#hasProxies) return false;
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const family = isIP(addr);
+    return family !== 0 && this.#proxies.check(addr, family === 6 ? 'ipv6' : 'ipv4');
   }
 
   /** The caller, or 401 with a `WWW-Authenticate` challenge. Memoised per request. */
@@ -29,7 +92,9 @@ export class Authenticator {
   async #authenticate(req: Request): Promise<Principal> {
     const header = req.get('authorization');
     if (!header) {
-      throw new KeywardError('auth.missing', 'Send an access token: Authorization: Bearer <token>', { headers: { 'WWW-Authenticate': 'Bearer realm="keyward"' } });
+      const byCertificate = await this.#certificate(req);
+      if (byCertificate) return byCertificate;
+      throw new KeywardError('auth.missing', 'Send an access token (Authorization: Bearer <token>) or a client certificate', { headers: { 'WWW-Authenticate': 'Bearer realm="keyward"' } });
     }
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw invalidToken('The Authorization header must be "Bearer <token>"');
@@ -44,5 +109,31 @@ export class Authenticator {
       username: t.username,
       credentialRoles: t.realmRoles,
     });
+  }
+
+  async #certificate(req: Request): Promise<Principal | undefined> {
+    if (!this.#certs) return undefined;
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.encrypted && typeof socket.getPeerCertificate === 'function') {
+      const peer = socket.getPeerCertificate();
+      if (peer?.raw?.length) return this.#certs.authenticate(new Uint8Array(peer.raw)); // possession proven by the TLS handshake
+    }
+    const value = req.get('x-client-certificate');
+    if (value === undefined || this.#headerMode === 'off') return undefined;
+    if (value.length > CLIENT_CERT_HEADER_LIMIT) {
+      throw new KeywardError('client_certificate.header_too_large', `X-Client-Certificate may hold at most ${CLIENT_CERT_HEADER_LIMIT} characters`);
+    }
+    const fromProxy = this.#fromProxy(req);
+    if (this.#headerMode === 'proxy' && !fromProxy) {
+      this.#log?.warn('X-Client-Certificate ignored: not from a configured proxy', { remoteAddress: req.socket.remoteAddress });
+      return undefined;
+    }
+    const { certificateDer, privateKeyPem } = decodeCertificateHeader(value);
+    if (!fromProxy && privateKeyPem === undefined) {
+      // A certificate alone proves nothing: anyone may have it. Only a proxy that checked the handshake may send one.
+      this.#log?.warn('X-Client-Certificate without its private key from an address that is not a configured proxy', { remoteAddress: req.socket.remoteAddress });
+      throw new KeywardError('client_certificate.key_required', 'Send the whole downloaded .pem (certificate and private key) in X-Client-Certificate, or use TLS client authentication');
+    }
+    return this.#certs.authenticate(certificateDer, { privateKeyPem });
   }
 }

@@ -177,6 +177,20 @@ export class IssuanceService {
     return this.chain(realm);
   }
 
+  /**
+   * The realm's client-authentication CA (user client certificates, seed 000),
+   * kept apart from the issuing CA; created on first use under the same parent.
+   */
+  async clientAuthCa(realm: string): Promise<StoredCa> {
+    await this.#realms.getManaged(realm);
+    const found = await this.#store.findActiveCa(realm, 'client_auth');
+    if (found) return found;
+    const root = (await this.#store.findActiveCa(realm, 'root')) ?? (await this.#root());
+    const made = await this.#engine.createIssuing(realm, root, this.#clock.now(), 'Client Authentication CA');
+    const ca: StoredCa = { id: newId(), realm, kind: 'client_auth', chainPem: root.chainPem ? root.certificatePem + root.chainPem : root.certificatePem, imported: false, ...made };
+    return (await this.#store.insertCa(ca)) ? ca : (await this.#store.findActiveCa(realm, 'client_auth'))!;
+  }
+
   /** `GET /v1/realms/{realm}/ca`: the chain, issuing CA first, root last. */
   async chain(realm: string): Promise<string[]> {
     return (await this.issuingCa(realm)).chain;

@@ -8,7 +8,7 @@ export interface StoredCa {
   readonly id: string;
   /** undefined for the installation's root. */
   readonly realm: string | undefined;
-  readonly kind: 'root' | 'issuing';
+  readonly kind: 'root' | 'issuing' | 'client_auth';
   readonly subject: string;
   readonly certificatePem: string;
   /** PEM of the parents above this CA (empty for a root). */
@@ -118,7 +118,7 @@ export interface IssuanceTx {
 
 export interface IssuanceStore {
   transaction<T>(fn: (tx: IssuanceTx) => Promise<T>): Promise<T>;
-  findActiveCa(realm: string | undefined, kind: 'root' | 'issuing'): Promise<StoredCa | undefined>;
+  findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined>;
   findCaById(id: string): Promise<StoredCa | undefined>;
   /** Inserts a CA; resolves false when another replica created the active one first. */
   insertCa(ca: StoredCa): Promise<boolean>;
@@ -155,6 +155,8 @@ export interface ParsedCsr {
   /** `EC-P256`, `RSA-2048`, … or a description of an unsupported key. */
   readonly keyType: string;
   readonly pem: string;
+  /** The certified public key (SubjectPublicKeyInfo DER). */
+  readonly spki: Uint8Array;
 }
 
 export interface NewCa {
@@ -174,8 +176,8 @@ export interface IssueParams {
   readonly serial: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
-  readonly crlUrl: string;
-  readonly ocspUrl: string;
+  readonly crlUrl?: string | undefined;
+  readonly ocspUrl?: string | undefined;
 }
 
 export type OcspStatus = { readonly status: 'good' } | { readonly status: 'revoked'; readonly revokedAt: Date; readonly reason: string } | { readonly status: 'unknown' };
@@ -191,7 +193,13 @@ export interface CaEngine {
    */
   enforce(policy: unknown, request: { keyType: string; subject: readonly DnAttribute[]; sans: SanSet; validityDays: number }): void;
   createRoot(name: string, now: Date): Promise<NewCa>;
-  createIssuing(realm: string, parent: StoredCa, now: Date): Promise<NewCa>;
+  /** A CA under `parent` for a realm; `label` names its purpose ("Issuing CA", "Client Authentication CA"). */
+  createIssuing(realm: string, parent: StoredCa, now: Date, label?: string): Promise<NewCa>;
+  /** A fresh key pair for certificates whose key Keyward generates (seed 000). */
+  generateKey(): { readonly spki: Uint8Array; readonly pkcs8: Uint8Array; readonly keyType: string };
+  /** Seals a private key under the KEK, like CA keys. */
+  seal(pkcs8: Uint8Array): unknown;
+  unseal(blob: unknown): Uint8Array;
   /** Validates an operator-supplied parent CA (PEM certificate and key): `ca.invalid`. */
   importParent(certificatePem: string, keyPem: string): Promise<NewCa>;
   issue(ca: StoredCa, params: IssueParams): Promise<{ readonly der: Uint8Array; readonly pem: string }>;

@@ -37,6 +37,8 @@ export interface Config {
   readonly kek: string | undefined;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
+  readonly clientCertHeader: 'bundle' | 'proxy' | 'off';
+  readonly trustedProxies: readonly string[];
 }
 
 interface Setting {
@@ -128,6 +130,15 @@ export const SETTINGS = [
     description: 'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; required in production.' },
   { env: 'KEYWARD_LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Minimum log level.' },
   { env: 'KEYWARD_BODY_LIMIT_BYTES', default: '65536', parse: int(1024, 10485760), description: 'Largest accepted request body.' },
+  { env: 'KEYWARD_CLIENT_CERT_HEADER', default: 'bundle', parse: oneOf('bundle', 'proxy', 'off'),
+    description: 'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.' },
+  { env: 'KEYWARD_TRUSTED_PROXIES', default: '',
+    parse: (raw: string) => {
+      const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const c of list) if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c)) throw new Error(`must be a comma-separated list of IP addresses or CIDR ranges ("${c}" is not)`);
+      return list;
+    },
+    description: 'TLS-terminating proxies whose X-Client-Certificate header (URL-encoded PEM, as nginx $ssl_client_escaped_cert) is trusted.' },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
@@ -235,6 +246,8 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     kek: v.KEYWARD_KEK,
     logLevel: v.KEYWARD_LOG_LEVEL,
     bodyLimitBytes: v.KEYWARD_BODY_LIMIT_BYTES,
+    clientCertHeader: v.KEYWARD_CLIENT_CERT_HEADER,
+    trustedProxies: Object.freeze([...((v.KEYWARD_TRUSTED_PROXIES as string[] | undefined) ?? [])]),
   };
   if (mode === 'production') {
     if (!config.databaseUrl) throw new ConfigError('KEYWARD_DATABASE_URL', 'is required in production mode (the embedded PostgreSQL is for development)');

@@ -66,6 +66,23 @@ export const ERROR_CATALOGUE = {
   'ca.exists': { status: 409, title: 'The realm already has that CA' },
   'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
 
+  // automation credentials: client certificates (seeds 000 and 004)
+  'client_certificate.malformed': { status: 400, title: 'The client certificate is malformed' },
+  'client_certificate.untrusted': { status: 401, title: 'The client certificate is not issued by a trusted CA' },
+  'client_certificate.expired': { status: 401, title: 'The client certificate is expired or not yet valid' },
+  'client_certificate.revoked': { status: 401, title: 'The client certificate is revoked' },
+  'client_certificate.key_mismatch': { status: 401, title: 'The private key does not match the certificate' },
+  'client_certificate.key_required': { status: 401, title: 'The header must carry the private key too' },
+  'client_certificate.user_disabled': { status: 401, title: 'The user of the certificate no longer has access' },
+  'client_certificate.unknown_principal': { status: 403, title: 'No API client matches the certificate' },
+  'client_certificate.header_too_large': { status: 431, title: 'The X-Client-Certificate header is too large' },
+  'client_certificate.disabled': { status: 403, title: 'Client certificates are disabled in this realm' },
+  'client_certificate.expiry_exceeded': { status: 422, title: 'The expiry exceeds the maximum' },
+  'client_certificate.not_found': { status: 404, title: 'No such client certificate' },
+  'client_certificate.users_only': { status: 403, title: 'Only users create client certificates' },
+  'trusted_ca.not_found': { status: 404, title: 'No such trusted client CA' },
+  'trusted_ca.invalid': { status: 400, title: 'The trusted client CA is invalid' },
+
   // realm config as code
   'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },
 

@@ -234,6 +234,19 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     return sa.id!;
   }
 
+  /** A user as Keycloak has it now (client-certificate and PAT checks), or undefined when deleted. */
+  async findUser(realm: string, userId: string): Promise<{ id: string; username: string; enabled: boolean } | undefined> {
+    const u = await kc(`read a user of realm ${realm}`, async () => {
+      try {
+        return await this.#kc.users.findOne({ realm, id: userId });
+      } catch (err) {
+        if (keycloakStatus(err) === 404) return undefined;
+        throw err;
+      }
+    });
+    return u ? { id: u.id!, username: u.username!, enabled: u.enabled ?? true } : undefined;
+  }
+
   async effectiveRealmRoles(realm: string, userId: string): Promise<string[]> {
     const roles = await kc(`read the roles of a user in realm ${realm}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: userId }));
     return roles.map((r) => r.name!).sort();

@@ -86,7 +86,7 @@ export class PgIssuanceStore implements IssuanceStore {
     }));
   }
 
-  async findActiveCa(realm: string | undefined, kind: 'root' | 'issuing'): Promise<StoredCa | undefined> {
+  async findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined> {
     const r = realm === undefined
       ? await this.#db.query('SELECT * FROM cas WHERE active AND kind = $1 AND realm IS NULL', [kind])
       : await this.#db.query('SELECT * FROM cas WHERE active AND kind = $1 AND realm = $2', [kind, realm]);

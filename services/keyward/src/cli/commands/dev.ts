@@ -4,7 +4,7 @@ import { startKeycloak } from '../../devenv/keycloak.ts';
 import { bootstrap } from '../../keycloak/bootstrap.ts';
 import { loadConfig } from '../../kernel/config.ts';
 import { createLogger } from '../../kernel/log.ts';
-import { closeServer, listen } from '../../server.ts';
+import { closeServer, listen, listenTls } from '../../server.ts';
 import { out, parse, type Command } from '../command.ts';
 import { afterStart } from './dev_demo.ts';
 
@@ -60,6 +60,10 @@ Options:
       cleanups.push(() => keyward.close());
       const server = await listen(keyward);
       cleanups.push(() => closeServer(server, 3000));
+      if (config.tls.certFile) {
+        const tls = await listenTls(keyward);
+        cleanups.push(() => closeServer(tls, 3000));
+      }
       const keywardUrl = `http://${config.host}:${config.port}`;
       const demo = await afterStart({ keyward, keycloakUrl: keycloak.url, keywardUrl, operator: boot.operator!, progress, configDir: values['realm-config'] });
       out('');

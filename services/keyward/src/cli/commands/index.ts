@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { apiClients, policies, realms, whoami } from './api_clients.ts';
 import { bootstrap } from './bootstrap.ts';
+import { ca } from './ca.ts';
 import { config } from './config.ts';
 import { dev } from './dev.ts';
 import { kek } from './kek.ts';
@@ -8,4 +9,4 @@ import { migrate } from './migrate.ts';
 import { realmConfig } from './realm_config.ts';
 import { serve } from './serve.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, kek];
+export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, ca, kek];
