@@ -266,3 +266,48 @@ describe('05 automation credentials', function () {
     });
   });
 });
+
+describe('05 automation credentials: keyward login', function () {
+  this.timeout(600_000);
+
+  it('logs a user in with the device authorization grant, and the CLI then creates and uses a client certificate', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { approveDeviceLogin } = await import('../support/browser.ts');
+    const env = await integrationEnv();
+    const kw = await startKeyward();
+    const op = await operatorToken();
+    const realm = unique('login');
+    expect((await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: {} })).status).to.equal(201);
+    await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, { token: op, body: { enabled: true, maxExpirationDays: 10 } });
+    await createUser(realm, 'carol', 'carol-password-1', ['keyward-requester']);
+    const config = mkdtempSync(join(tmpdir(), 'keyward-cfg-'));
+    const { KEYWARD_CLIENT_ID: _id, KEYWARD_TOKEN: _token, ...base } = process.env;
+    const cliEnv = { ...base, XDG_CONFIG_HOME: config, KEYWARD_URL: kw.url, KEYWARD_KEYCLOAK_URL: env.keycloakUrl };
+    const child = spawn(BIN, ['login', '--realm', realm], { env: cliEnv });
+    let stdout = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        const m = /Open (\S+) in a browser/.exec(stdout);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`login exited ${code}: ${stdout}`)));
+    });
+    const page = await approveDeviceLogin(url, 'carol', 'carol-password-1');
+    expect(page).to.match(/success|successful/i);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stdout).to.equal(0);
+    expect(stdout).to.contain(`Logged in as carol of realm ${realm}`);
+    expect(statSync(join(config, 'keyward', 'credentials.json')).mode & 0o777).to.equal(0o600);
+    const me = await run(BIN, ['whoami'], cliEnv);
+    expect(JSON.parse(me.stdout)).to.include({ kind: 'user', username: 'carol', realm });
+    const pemFile = join(config, 'carol.pem');
+    const made = await run(BIN, ['client-certificates', 'create', '--days', '5', '--name', 'ci', '--out', pemFile], cliEnv);
+    expect(made.code, made.stderr).to.equal(0);
+    const viaHeader = await call(kw.url, 'GET', '/v1/whoami', { headers: { 'X-Client-Certificate': Buffer.from(readFileSync(pemFile)).toString('base64') } });
+    expect(viaHeader.body).to.include({ credential: 'client_certificate', username: 'carol' });
+    expect((await run(BIN, ['logout'], cliEnv)).stdout).to.contain('Logged out');
+  });
+});

@@ -6,6 +6,7 @@
  * with the stable code.
  */
 import * as oidc from 'openid-client';
+import { readLogin, writeLogin } from './credentials.ts';
 
 export class CliApiError extends Error {
   readonly code: string;
@@ -25,12 +26,30 @@ export interface Api {
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
+/** The token of `keyward login`, refreshed when it is about to expire. */
+async function storedLogin(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const login = readLogin(env);
+  if (!login) return undefined;
+  if (login.expiresAt - Date.now() > 10_000) return login.accessToken;
+  if (!login.refreshToken) throw new Error('the stored login has expired: run keyward login again');
+  const cfg = await oidc.discovery(new URL(`${login.keycloakUrl}/realms/${login.realm}`), login.clientId, undefined, oidc.None(),
+    new URL(login.keycloakUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined);
+  let t;
+  try {
+    t = await oidc.refreshTokenGrant(cfg, login.refreshToken);
+  } catch {
+    throw new Error('the stored login has expired: run keyward login again');
+  }
+  writeLogin({ ...login, accessToken: t.access_token, refreshToken: t.refresh_token ?? login.refreshToken, expiresAt: Date.now() + (t.expiresIn() ?? 60) * 1000 }, env);
+  return t.access_token;
+}
+
 export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
   const baseUrl = (env.KEYWARD_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
   let cached: { token: string; exp: number } | undefined;
   const token = async (): Promise<string | undefined> => {
     if (env.KEYWARD_TOKEN) return env.KEYWARD_TOKEN;
-    if (!env.KEYWARD_CLIENT_ID) return undefined;
+    if (!env.KEYWARD_CLIENT_ID) return storedLogin(env);
     if (cached && cached.exp - Date.now() > 10_000) return cached.token;
     if (!env.KEYWARD_KEYCLOAK_URL || !env.KEYWARD_CLIENT_SECRET) throw new Error('KEYWARD_CLIENT_ID needs KEYWARD_CLIENT_SECRET and KEYWARD_KEYCLOAK_URL (or set KEYWARD_TOKEN)');
     const kcUrl = env.KEYWARD_KEYCLOAK_URL.replace(/\/+$/, '');

@@ -118,6 +118,25 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     this.#scopeIds.set(realm, await ensureAudienceScope(this.#kc, realm, this.#audience));
   }
 
+  async ensureCliClient(realm: string): Promise<void> {
+    const clientId = 'keyward-cli';
+    const found = (await kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId }))).find((c) => c.clientId === clientId);
+    if (found) return;
+    const scopeId = await this.#scopeId(realm);
+    let id: string;
+    try {
+      ({ id } = await this.#kc.clients.create({
+        realm, clientId, name: 'Keyward command line', description: 'Public client for `keyward login` (OAuth 2.0 device authorization grant), managed by Keyward',
+        enabled: true, protocol: 'openid-connect', publicClient: true, standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true', 'oauth2.device.authorization.grant.enabled': 'true' },
+      }));
+    } catch (err) {
+      if (keycloakStatus(err) === 409) return; // created concurrently
+      throw await kc(`create client ${clientId}`, () => Promise.reject(err)).catch((e) => e);
+    }
+    await kc(`add the keyward scope to ${clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId }));
+  }
+
   async #scopeId(realm: string): Promise<string> {
     let id = this.#scopeIds.get(realm);
     if (!id) {

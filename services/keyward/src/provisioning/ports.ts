@@ -64,6 +64,8 @@ export interface IdentityAdmin {
   setDefaultRoles(realm: string, add: readonly string[], remove: readonly string[]): Promise<void>;
   /** Ensures the client scope carrying Keyward's audience; idempotent. */
   ensureAudienceScope(realm: string): Promise<void>;
+  /** Ensures the public client `keyward-cli` (device authorization grant) used by `keyward login`; idempotent. */
+  ensureCliClient(realm: string): Promise<void>;
 
   /** Creates client + service account + role mappings as one unit: on failure nothing is left behind. */
   createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string }>;

@@ -63,6 +63,7 @@ export class RealmService {
     }
     await this.#identity.ensureRealmRoles(name, Object.entries(ROLE_DESCRIPTIONS).map(([n, description]) => ({ name: n, description })));
     await this.#identity.ensureAudienceScope(name);
+    await this.#identity.ensureCliClient(name);
     const wanted = [...new Set(spec.defaultRoles ?? previous?.defaultRoles ?? [])].sort();
     const current = await this.#identity.getDefaultRoles(name);
     const add = wanted.filter((r) => !current.includes(r));

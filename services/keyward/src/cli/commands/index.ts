@@ -5,8 +5,9 @@ import { ca } from './ca.ts';
 import { config } from './config.ts';
 import { dev } from './dev.ts';
 import { kek } from './kek.ts';
+import { clientCertificates, login, logout } from './login.ts';
 import { migrate } from './migrate.ts';
 import { realmConfig } from './realm_config.ts';
 import { serve } from './serve.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, ca, kek];
+export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek];
