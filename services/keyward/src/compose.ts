@@ -136,7 +136,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const provisioningStore = new PgProvisioningStore(db, audit);
   const realms = new RealmService(identity, provisioningStore, authz);
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
-  const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz });
+  const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz, cacheSeconds: config.roleCacheSeconds });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
   const engine = new NodeCaEngine(loadKek(config, log));

@@ -14,6 +14,7 @@
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError, type ErrorCode } from '../kernel/errors.ts';
+import { TtlCache } from '../kernel/ttl_cache.ts';
 import { checkClientId } from './names.ts';
 import type { ClientInfo, GrantInfo, IdentityAdmin, ProvisioningStore } from './ports.ts';
 import type { PolicyService } from './policies.ts';
@@ -102,8 +103,11 @@ export class ApiClientService {
   readonly #realms: RealmService;
   readonly #policies: PolicyService;
   readonly #authz: Authorizer;
+  /** The default policy attribute of a caller's client, cached like roles (KEYWARD_ROLE_CACHE_SECONDS). */
+  readonly #defaults: TtlCache<string, PolicyRef | undefined>;
 
-  constructor(deps: { identity: IdentityAdmin; store: ProvisioningStore; realms: RealmService; policies: PolicyService; authz: Authorizer }) {
+  constructor(deps: { identity: IdentityAdmin; store: ProvisioningStore; realms: RealmService; policies: PolicyService; authz: Authorizer; cacheSeconds?: number }) {
+    this.#defaults = new TtlCache(1000 * (deps.cacheSeconds ?? 10));
     this.#identity = deps.identity;
     this.#store = deps.store;
     this.#realms = deps.realms;
@@ -182,6 +186,7 @@ export class ApiClientService {
       await this.#identity.deleteClient(realm, client).catch(() => {});
       throw err;
     }
+    this.#defaults.clear();
     this.#authz.invalidate();
     return { client: await this.#view(realm, client), secret };
   }
@@ -274,6 +279,7 @@ export class ApiClientService {
       attributes: { [DEFAULT_POLICY_ATTRIBUTE]: ref ? `${ref.realm}/${ref.name}` : '' },
     });
     await this.#store.transaction((tx) => tx.audit({ action: 'api_client.updated', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: clientId, details: { ...patch } }));
+    this.#defaults.clear();
     this.#authz.invalidate();
     return this.#view(realm, await this.#client(realm, clientId));
   }
@@ -284,6 +290,7 @@ export class ApiClientService {
     const c = await this.#client(realm, clientId);
     for (const g of await this.#grantsOf(realm, clientId)) await this.#identity.deleteGrant(g.realm, realm, clientId);
     await this.#identity.deleteClient(realm, c);
+    this.#defaults.clear();
     await this.#store.transaction((tx) => tx.audit({ action: 'api_client.deleted', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: clientId }));
     this.#authz.invalidate();
   }
@@ -309,8 +316,11 @@ export class ApiClientService {
    */
   async defaultPolicyOf(p: Principal): Promise<PolicyRef | undefined> {
     if (p.kind !== 'client' || !p.clientId) return undefined;
-    const c = await this.#identity.findClient(p.realm, p.clientId);
-    const ref = parsePolicyRef(c?.attributes[DEFAULT_POLICY_ATTRIBUTE]);
+    const clientId = p.clientId;
+    const ref = await this.#defaults.get(`${p.realm}\u0000${clientId}`, async () => {
+      const c = await this.#identity.findClient(p.realm, clientId);
+      return parsePolicyRef(c?.attributes[DEFAULT_POLICY_ATTRIBUTE]);
+    });
     if (!ref) return undefined;
     const granted = ref.realm === p.realm ? new Set<string>() : new Set((await this.#authz.rolesIn(p, ref.realm)).size ? [ref.realm] : []);
     await this.#checkPolicy(p.realm, granted, ref);

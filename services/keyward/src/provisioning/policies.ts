@@ -6,6 +6,7 @@
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError } from '../kernel/errors.ts';
+import { TtlCache } from '../kernel/ttl_cache.ts';
 import { POLICY_NAME } from './names.ts';
 import type { ProvisioningStore, StoredPolicy } from './ports.ts';
 import type { RealmService } from './realms.ts';
@@ -30,6 +31,8 @@ export class PolicyService {
   readonly #realms: RealmService;
   readonly #authz: Authorizer;
   readonly #validate: PolicyValidator;
+  /** A realm's policies for the issuance hot path; other replicas see a change within 5 s. */
+  readonly #cache = new TtlCache<string, StoredPolicy[]>(5_000);
 
   constructor(store: ProvisioningStore, realms: RealmService, authz: Authorizer, validate: PolicyValidator) {
     this.#store = store;
@@ -57,6 +60,7 @@ export class PolicyService {
       await tx.audit({ action: o === 'created' ? 'policy.created' : 'policy.updated', actor: by === 'system' ? { kind: 'system', id: source } : auditActor(by), realm, target: name, details: { policy: normalised } });
       return o;
     });
+    this.#cache.delete(realm);
     return { policy: policyView((await this.#store.findPolicy(realm, name))!), created: outcome === 'created' };
   }
 
@@ -89,15 +93,16 @@ export class PolicyService {
       if (d) await tx.audit({ action: 'policy.deleted', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: name });
       return d;
     });
+    this.#cache.delete(realm);
     if (!deleted) throw new KeywardError('policy.not_found', `Realm ${realm} has no policy ${name}`, { extras: { realm, name } });
   }
 
   /** Internal lookups for default-policy validation and issuance. */
-  find(realm: string, name: string): Promise<StoredPolicy | undefined> {
-    return this.#store.findPolicy(realm, name);
+  async find(realm: string, name: string): Promise<StoredPolicy | undefined> {
+    return (await this.#cache.get(realm, () => this.#store.listPolicies(realm))).find((p) => p.name === name);
   }
 
   async count(realm: string): Promise<number> {
-    return (await this.#store.listPolicies(realm)).length;
+    return (await this.#cache.get(realm, () => this.#store.listPolicies(realm))).length;
   }
 }

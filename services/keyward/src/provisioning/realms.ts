@@ -8,6 +8,7 @@
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLE_DESCRIPTIONS, type Authorizer } from '../authn/roles.ts';
 import { KeywardError } from '../kernel/errors.ts';
+import { TtlCache } from '../kernel/ttl_cache.ts';
 import { checkRealmName } from './names.ts';
 import type { IdentityAdmin, ManagedRealm, ProvisioningStore } from './ports.ts';
 
@@ -33,6 +34,8 @@ export class RealmService {
   readonly #identity: IdentityAdmin;
   readonly #store: ProvisioningStore;
   readonly #authz: Authorizer;
+  /** Managed realms change rarely; other replicas see a change within 5 s. */
+  readonly #cache = new TtlCache<string, ManagedRealm | undefined>(5_000);
 
   constructor(identity: IdentityAdmin, store: ProvisioningStore, authz: Authorizer) {
     this.#identity = identity;
@@ -42,13 +45,13 @@ export class RealmService {
 
   /** The managed realm, or 404 `realm.not_found`. */
   async getManaged(name: string): Promise<ManagedRealm> {
-    const r = await this.#store.findRealm(name);
+    const r = await this.#cache.get(name, () => this.#store.findRealm(name));
     if (!r) throw new KeywardError('realm.not_found', `Realm ${name} is not managed by Keyward`, { extras: { realm: name } });
     return r;
   }
 
   async isManaged(name: string): Promise<boolean> {
-    return (await this.#store.findRealm(name)) !== undefined;
+    return (await this.#cache.get(name, () => this.#store.findRealm(name))) !== undefined;
   }
 
   /** Creates or updates a managed realm (operators only, or the system when applying realm-config). */
@@ -80,6 +83,7 @@ export class RealmService {
       return outcome;
     });
     this.#authz.invalidate();
+    this.#cache.delete(name);
     return { realm: await this.view(name), created: result === 'created' };
   }
 
