@@ -2,6 +2,12 @@
  * The certificate policy document (issue 3 §5): its type, its JSON Schema
  * (reused by realm-config files and the OpenAPI document) and its parser,
  * which reports the first error with a JSON Pointer to the offending field.
+ *
+ * Matching rules (enforced by the validators in ./validators/): a DNS pattern
+ * `*.x` matches exactly one label in front of `x`; an IP entry is a CIDR range
+ * (IPv4 or IPv6) or one address; a URI pattern's `*` matches any run of
+ * characters; an e-mail entry is an address or `@domain`; an empty list allows
+ * none of that kind.
  */
 import { Ajv } from 'ajv';
 import { isIP } from 'node:net';
@@ -99,5 +105,24 @@ export function parsePolicy(document: unknown): Policy {
   p.subject.required.forEach((a, i) => {
     if (!p.subject.allowed.includes(a)) fail(`/subject/required/${i}`, `${a} is required but not allowed`);
   });
-  return structuredClone(p);
+  p.keyUsage.forEach((u, i) => {
+    // RFC 5280 §4.2.1.3: keyCertSign/cRLSign belong to CA certificates (and Keyward issues end-entity
+    // certificates only); encipherOnly/decipherOnly mean nothing without keyAgreement.
+    if (u === 'keyCertSign' || u === 'cRLSign') fail(`/keyUsage/${i}`, `${u} is for CA certificates; policies issue end-entity certificates`);
+    if ((u === 'encipherOnly' || u === 'decipherOnly') && !p.keyUsage.includes('keyAgreement')) fail(`/keyUsage/${i}`, `${u} needs keyAgreement`);
+  });
+  return deepFreeze(structuredClone(p));
+}
+
+/**
+ * Parsed policies are frozen: the issuance hot path caches what it derives
+ * from a policy (compiled SAN matchers, the KU/EKU extension DER) by object
+ * identity, which is only sound for objects that cannot change.
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }

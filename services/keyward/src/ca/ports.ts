@@ -1,0 +1,63 @@
+/**
+ * The small interfaces through which the wiring (storage, HTTP, an HSM)
+ * meets the CA domain (STYLE.md rule 8: ports are owned by their consumer).
+ * Nothing here knows a database, Express or Keycloak.
+ */
+import type { SignatureAlgorithm } from './algorithms.ts';
+import type { KeyBlob } from './key_protection.ts';
+import type { RevocationReason } from './revocation/reasons.ts';
+
+/**
+ * Signs with a CA key. `sign` receives the DER to be signed (a
+ * TBSCertificate, TBSCertList or ResponseData) and returns the value of the
+ * signature BIT STRING: for ECDSA the DER `Ecdsa-Sig-Value` (RFC 3279
+ * §2.2.3), for RSA the PKCS#1 v1.5 signature. A local key signs
+ * synchronously (`localSigner`); a PKCS#11 HSM or a cloud KMS may return a
+ * promise — every caller awaits it.
+ */
+export interface CaSigner {
+  /** `EC-P256`, `EC-P384`, `RSA-2048`, … */
+  readonly keyType: string;
+  readonly algorithm: SignatureAlgorithm;
+  /** SubjectPublicKeyInfo DER of the signing key, checked against the CA certificate when a CA is loaded. */
+  readonly spki: Uint8Array;
+  sign(data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+/**
+ * What must be stored for a CA so it can be loaded again (`openCa`). The
+ * private key is only ever stored as an envelope-encrypted blob (DESIGN.md
+ * principle 5).
+ */
+export interface CaRecord {
+  readonly certificatePem: string;
+  /** The certificates above this CA, nearest first (empty for a root). */
+  readonly chainPem: readonly string[];
+  readonly keyBlob: KeyBlob;
+  /** Which key-encryption key sealed `keyBlob` (also inside the blob), for rotation reports. */
+  readonly kekId: string;
+  /** `CN=…, O=…` in certificate order. */
+  readonly subject: string;
+  /** Subject key identifier, lowercase hex: what leaf AKIs and OCSP byKey responder ids carry. */
+  readonly subjectKeyId: string;
+  readonly serialHex: string;
+  readonly keyType: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** One revoked certificate, as the CRL builder needs it. */
+export interface RevokedCertificate {
+  readonly serialHex: string;
+  readonly revokedAt: Date;
+  readonly reason: RevocationReason;
+}
+
+/** A certificate's status, as the OCSP responder needs it. */
+export type CertificateStatus =
+  | { readonly status: 'good' }
+  | { readonly status: 'revoked'; readonly revokedAt: Date; readonly reason: RevocationReason }
+  | { readonly status: 'unknown' };
+
+/** Looks a serial up among the certificates of one CA (implemented over the certificate store). */
+export type CertificateStatusLookup = (serialHex: string) => CertificateStatus | Promise<CertificateStatus>;
