@@ -1,28 +1,47 @@
-/** Port helpers for the development harness. */
+/** Port helpers for the development harness (loopback only). */
 import { createServer } from 'node:net';
 
-/** A free TCP port on the loopback interface. */
+/**
+ * A TCP port that is free on 127.0.0.1 right now (the kernel picks it). Another
+ * process may take it before the caller binds it; the harness accepts that race.
+ *
+ * @example const port = await freePort();
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
+    srv.once('error', reject);
     srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('could not obtain a free port on 127.0.0.1'))));
     });
   });
 }
 
-/** Throws a clear error when `port` is taken on 127.0.0.1. */
-export function assertPortFree(port: number, variable: string): Promise<void> {
+/**
+ * Resolves when `port` can be bound on 127.0.0.1; otherwise rejects with a
+ * one-line error naming the variable that chooses another port.
+ *
+ * @example await assertPortFree(8080, 'KEYWARD_KEYCLOAK_PORT');
+ * // Error: port 8080 is already in use; stop what is using it or set KEYWARD_KEYCLOAK_PORT to another port (0 = any free port)
+ */
+export function assertPortFree(port: number, variableName: string): Promise<void> {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return Promise.reject(new Error(`${variableName}=${port} is not a TCP port; use 1-65535, or 0 for any free port`));
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE'
-        ? new Error(`port ${port} is already in use; stop what is using it or choose another port with ${variable}`)
-        : err);
+      if (err.code === 'EADDRINUSE') {
+        reject(new Error(`port ${port} is already in use; stop what is using it or set ${variableName} to another port (0 = any free port)`));
+      } else if (err.code === 'EACCES') {
+        reject(new Error(`port ${port} needs privileges to bind; set ${variableName} to a port above 1023 (0 = any free port)`));
+      } else {
+        reject(err);
+      }
     });
     srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
   });
