@@ -105,6 +105,12 @@ const cleanup = async () => {
 process.once('SIGINT', () => {
   void cleanup().then(() => process.exit(130));
 });
+process.once('SIGTERM', () => {
+  void cleanup().then(() => process.exit(143));
+});
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+});
 
 try {
   const boot = await bootstrap({ url: keycloak.url, adminUser: keycloak.adminUser, adminPassword: keycloak.adminPassword, clientId: 'keyward-control-plane', audience: 'keyward', operatorClientId: 'keyward-bench-operator' });

@@ -26,6 +26,8 @@ export interface IntegrationEnv {
 }
 
 const cleanups: Array<() => Promise<void>> = [];
+/** One key-encryption key per run: every Keyward of the run shares the database and so its sealed CA keys. */
+const RUN_KEK = randomBytes(32).toString('base64');
 let shared: Promise<IntegrationEnv> | undefined;
 
 const say = (line: string) => process.stderr.write(`  [integration] ${line}\n`);
@@ -73,7 +75,7 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
     KEYWARD_KEYCLOAK_CLIENT_SECRET: env.clientSecret,
     KEYWARD_PORT: '0',
     KEYWARD_DATA_DIR: dataDir,
-    KEYWARD_KEK: randomBytes(32).toString('base64'),
+    KEYWARD_KEK: RUN_KEK,
     KEYWARD_LOG_LEVEL: 'error',
     KEYWARD_ROLE_CACHE_SECONDS: '1',
     ...overrides,

@@ -44,7 +44,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendProblem(res, known, req.originalUrl);
       return;
     }
-    if (known) {
+    if (known && known.code !== 'server.error') {
       log.warn('request failed', { requestId, code: known.code, err: known.cause ?? known });
       sendProblem(res, known, req.originalUrl);
       return;
