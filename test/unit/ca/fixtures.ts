@@ -34,7 +34,7 @@ export const OCSP_URL = 'http://keyward.test/v1/ocsp';
 // ------------------------------------------------------------------ openssl
 
 export function openssl(args: readonly string[], input?: string | Uint8Array): string {
-  const r = spawnSync('openssl', args, { input: input === undefined ? undefined : Buffer.from(input), timeout: 60_000 });
+  const r = spawnSync('openssl', args, { input: input === undefined ? undefined : Buffer.from(input), timeout: 60_000, maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed (${r.status}): ${r.stderr.toString()}${r.stdout.toString()}`);
   return r.stdout.toString('latin1') + r.stderr.toString('latin1');
 }
