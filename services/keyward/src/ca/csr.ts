@@ -122,14 +122,14 @@ function readAttributes(buf: Uint8Array, attrs: Tlv, into: Requested): void {
     for (const ext of children(buf, exts)) {
       expectTag(ext, TAG.SEQUENCE, 'Extension');
       const parts = children(buf, ext);
+      if (parts.length < 2 || parts.length > 3) throw new DerError('an Extension has two or three fields');
       const id = readOid(buf, expectTag(parts[0], TAG.OID, 'extnID'));
       if (seen.has(id)) throw new DerError(`extension ${id} requested twice`);
       seen.add(id);
-      const value = parts.length === 3 ? (expectTag(parts[1], TAG.BOOLEAN, 'critical'), parts[2]) : parts[1];
-      if (parts.length < 2 || parts.length > 3) throw new DerError('an Extension has two or three fields');
-      expectTag(value, TAG.OCTET_STRING, 'extnValue');
+      if (parts.length === 3) expectTag(parts[1], TAG.BOOLEAN, 'critical');
+      const value = expectTag(parts[parts.length - 1], TAG.OCTET_STRING, 'extnValue');
       // Key usage and extended key usage requests are ignored on purpose: they come from the policy (issue 4 §3).
-      if (id === OID.subjectAltName) readSubjectAltName(buf, value!, into);
+      if (id === OID.subjectAltName) readSubjectAltName(buf, value, into);
     }
   }
 }

@@ -30,7 +30,7 @@ export { createRootCa, createIssuingCa, importParentCa, type NewCa } from './aut
 export { loadCa, openCa, caRecord, type CaContext } from './ca_context.ts';
 
 // issuance
-export { issueCertificate, type IssueRequest, type IssuedCertificate } from './issue.ts';
+export { issueCertificate, checkCsr, enforcePolicy, type IssueRequest, type IssuedCertificate } from './issue.ts';
 
 // revocation
 export { REVOCATION_REASONS, REASON_CODES, parseRevocationReason, reasonName, type RevocationReason } from './revocation/reasons.ts';

@@ -131,7 +131,13 @@ export function checkCsr(csr: Csr, sansOverridden: boolean): void {
   }
 }
 
-/** The policy validators, in a fixed order. */
+/**
+ * The policy validators, in a fixed order (key, subject, SANs, validity), and
+ * the rule that a certificate names something. Issuance runs them itself; a
+ * request that waits for approval runs them when it is made, so a pending
+ * request is one that would be issued.
+ * @example enforcePolicy(policy, { keyType: csr.keyType, subject: csr.subject, sans: csr.sans, validityDays: 30 });
+ */
 export function enforcePolicy(policy: Policy, request: { keyType: string; subject: readonly NameAttribute[]; sans: Sans; validityDays: number }): void {
   validateKey(policy, request.keyType);
   validateSubject(policy, request.subject);
