@@ -66,6 +66,8 @@ describe('revocation', () => {
           const ref = await reference(cas, withReasons, 42n, thisUpdate, nextUpdate);
           const ours = await buildCrl({ ca: cas.issuing, entries: withReasons, crlNumber: 42n, thisUpdate, nextUpdate });
           expect(tbsOf(ours)).to.equal(tbsOf(ref.rawData));
+          // RSA PKCS#1 v1.5 signatures are deterministic: there the whole CRL is the same
+          if (caType.startsWith('RSA-')) expect(Buffer.from(ours).equals(Buffer.from(ref.rawData))).to.equal(true);
         });
 
         it('leaves out the entry extensions of an entry without a reason, where the generator writes an empty (invalid) SEQUENCE', async () => {

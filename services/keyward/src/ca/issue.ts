@@ -14,8 +14,8 @@
  * name, AKI), one policy (keyUsage, extKeyUsage) or one URL (CRL distribution
  * point, AIA) is encoded once and copied. test/unit/ca/issue.test.ts proves
  * the TBSCertificate byte-identical to @peculiar/x509's
- * X509CertificateGenerator for the same inputs, and openssl verifies the
- * chains.
+ * X509CertificateGenerator for the same inputs (the whole certificate with an
+ * RSA CA, whose signatures are deterministic), and openssl verifies the chains.
  *
  * Extensions, in this order: basicConstraints cA=false (critical), keyUsage
  * (critical), extKeyUsage, subjectKeyIdentifier, authorityKeyIdentifier,
