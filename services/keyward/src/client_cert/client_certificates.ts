@@ -142,14 +142,14 @@ export class ClientCertificateService {
     }
     const now = this.#clock.now();
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
-    const notAfter = new Date(Math.min(notBefore.getTime() + 60_000 + input.expiresInDays * DAY, ca.notAfter.getTime()));
+    const notAfter = new Date(Math.min(notBefore.getTime() + input.expiresInDays * DAY, ca.notAfter.getTime()));
     const serial = newSerialHex();
     const id = newId();
     const { der, pem } = await this.#engine.issue(ca, {
       csr: { subject: [], sans: { dns: [], ip: [], uri: [], email: [] }, keyType, pem: '', spki },
       subject: [{ type: 'CN', value: p.username ?? p.subject }, { type: 'OU', value: `keyward client certificate ${id}` }],
       sans: { dns: [], ip: [], uri: [`urn:keyward:${p.realm}:user:${p.subject}`], email: [] },
-      keyUsage: ['digitalSignature'], extendedKeyUsage: ['clientAuth'], serial, notBefore, notAfter,
+      keyUsage: ['digitalSignature'], extendedKeyUsage: ['clientAuth'], serial, notBefore, notAfter, validityDays: input.expiresInDays,
       // No CRL or OCSP pointers: only Keyward relies on these certificates, and it checks revocation in its store.
     });
     const rec: ClientCertificateRecord = {

@@ -253,13 +253,13 @@ export class IssuanceService {
     const { issuing } = await this.issuingCa(realm);
     const now = this.#clock.now();
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000); // 1 minute back-dating for clock skew
-    let notAfter = new Date(notBefore.getTime() + 60_000 + validityDays * DAY);
+    let notAfter = new Date(notBefore.getTime() + validityDays * DAY);
     if (notAfter > issuing.notAfter) notAfter = issuing.notAfter; // never outlive the CA (RFC 5280 path validation)
     const serial = newSerialHex();
     const base = `${this.#publicUrl}/v1/realms/${encodeURIComponent(realm)}`;
     const { der } = await this.#engine.issue(issuing, {
-      csr, subject, sans, keyUsage: policy.doc.keyUsage, extendedKeyUsage: policy.doc.extendedKeyUsage,
-      serial, notBefore, notAfter, crlUrl: `${base}/crl`, ocspUrl: `${base}/ocsp`,
+      csr, policy: policy.doc, subject, sans, keyUsage: policy.doc.keyUsage, extendedKeyUsage: policy.doc.extendedKeyUsage,
+      serial, notBefore, notAfter, validityDays, crlUrl: `${base}/crl`, ocspUrl: `${base}/ocsp`,
     });
     const record: CertificateRecord = {
       serial, realm, caId: issuing.id, subject: subjectText(subject), sans: sanList(sans), policy: policy.name, endEntity: extra.endEntity,

@@ -169,13 +169,17 @@ export interface NewCa {
 
 export interface IssueParams {
   readonly csr: ParsedCsr;
+  /** The policy the certificate is issued under (its validators run once more at signing). */
+  readonly policy?: unknown;
   readonly subject: readonly DnAttribute[];
   readonly sans: SanSet;
   readonly keyUsage: readonly string[];
   readonly extendedKeyUsage: readonly string[];
   readonly serial: string;
   readonly notBefore: Date;
+  /** notBefore + validityDays, capped at the CA's own notAfter. */
   readonly notAfter: Date;
+  readonly validityDays: number;
   readonly crlUrl?: string | undefined;
   readonly ocspUrl?: string | undefined;
 }
