@@ -107,7 +107,7 @@ export function findJava(env: NodeJS.ProcessEnv = process.env, dirs: readonly st
   }
   found.sort((a, b) => b.version - a.version);
   if (found[0]) return found[0];
-  const which = spawnSync('sh', ['-c', 'command -v java'], { encoding: 'utf8' });
+  const which = spawnSync('/bin/sh', ['-c', 'command -v java'], { encoding: 'utf8', env: { PATH: env.PATH ?? '' } });
   const onPath = which.status === 0 ? which.stdout.trim() : '';
   if (onPath) {
     const home = join(realpathSync(onPath), '..', '..');

@@ -301,13 +301,16 @@ export async function prepareDistribution(options: { log?: ((line: string) => vo
       const t = Date.now();
       const dl = join(base, `dl-${randomBytes(4).toString('hex')}`);
       mkdirSync(dl);
-      await ticking(log, 'downloading', run('mvn', ['-B', '-C', '-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dl}`], {
-        env: { ...env, JAVA_HOME: env.JAVA_HOME || java.home },
-        what: `downloading ${artifact} with Maven`,
-        hint: 'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable, or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
-      }));
-      renameSync(join(dl, `keycloak-quarkus-dist-${version}.tar.gz`), tarball);
-      rmSync(dl, { recursive: true, force: true });
+      try {
+        await ticking(log, 'downloading', run('mvn', ['-B', '-C', '-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dl}`], {
+          env: { ...env, JAVA_HOME: env.JAVA_HOME || java.home },
+          what: `downloading ${artifact} with Maven`,
+          hint: 'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable, or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
+        }));
+        renameSync(join(dl, `keycloak-quarkus-dist-${version}.tar.gz`), tarball);
+      } finally {
+        rmSync(dl, { recursive: true, force: true });
+      }
       log(`downloaded in ${seconds(t)} s`);
     }
     const digest = await sha256(tarball);
@@ -323,18 +326,21 @@ export async function prepareDistribution(options: { log?: ((line: string) => vo
     log(`extracting Keycloak ${version}…`);
     const staging = join(base, `staging-${randomBytes(4).toString('hex')}`);
     mkdirSync(staging);
-    await run('tar', ['xzf', tarball, '-C', staging], { what: `extracting ${tarball}` });
-    const home = join(staging, `keycloak-${version}`);
-    if (!existsSync(join(home, 'bin', 'kc.sh'))) throw new Error(`${tarball} does not contain keycloak-${version}/bin/kc.sh; delete ${base} and run again`);
-    log(`building Keycloak (first run only, may take a minute or two; Java ${java.version} from ${java.home})…`);
-    const t = Date.now();
-    await ticking(log, 'building', run(join(home, 'bin', 'kc.sh'), ['build', '--db=dev-file', '--health-enabled=true', '--metrics-enabled=true'], {
-      env: { ...env, JAVA_HOME: java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP },
-      what: 'kc.sh build',
-    }));
-    log(`built in ${seconds(t)} s`);
-    renameSync(home, built);
-    rmSync(staging, { recursive: true, force: true });
+    try {
+      await run('tar', ['xzf', tarball, '-C', staging], { what: `extracting ${tarball}` });
+      const home = join(staging, `keycloak-${version}`);
+      if (!existsSync(join(home, 'bin', 'kc.sh'))) throw new Error(`${tarball} does not contain keycloak-${version}/bin/kc.sh; delete ${base} and run again`);
+      log(`building Keycloak (first run only, may take a minute or two; Java ${java.version} from ${java.home})…`);
+      const t = Date.now();
+      await ticking(log, 'building', run(join(home, 'bin', 'kc.sh'), ['build', '--db=dev-file', '--health-enabled=true', '--metrics-enabled=true'], {
+        env: { ...env, JAVA_HOME: java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP },
+        what: 'kc.sh build',
+      }));
+      log(`built in ${seconds(t)} s`);
+      renameSync(home, built); // the one step that makes it visible: a Ctrl-C before it leaves only staging-*
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
     return { home: built, version, java, fresh: true };
   });
 }
@@ -537,7 +543,7 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
     throw new Error(`could not run ${join(home, 'bin', 'kc.sh')}`);
   }
   child.unref(); // a forgotten stop() must not keep Node alive; the exit hook and the watchdog end Keycloak
-  const watchdog = spawn('sh', ['-c', WATCHDOG, 'keyward-watchdog', String(process.pid), String(pgid), temporary ? home : ''], { detached: true, stdio: 'ignore' });
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'keyward-watchdog', String(process.pid), String(pgid), temporary ? home : ''], { detached: true, stdio: 'ignore' });
   watchdog.unref();
 
   let exited: string | undefined;

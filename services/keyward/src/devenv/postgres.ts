@@ -160,7 +160,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   let watchdog: ChildProcess | undefined;
   if (child?.pid) {
     // Ends the server if Node dies without stopping it (even by SIGKILL).
-    watchdog = spawn('sh', ['-c', `node=$1 pg=$2
+    watchdog = spawn('/bin/sh', ['-c', `node=$1 pg=$2
 while kill -0 "$node" 2>/dev/null && kill -0 "$pg" 2>/dev/null; do sleep 1; done
 kill -0 "$pg" 2>/dev/null || exit 0
 kill -INT "$pg"; i=0; while [ $i -lt 15 ] && kill -0 "$pg" 2>/dev/null; do sleep 1; i=$((i+1)); done
