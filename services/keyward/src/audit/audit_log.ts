@@ -44,6 +44,15 @@ export class AuditLog {
     );
   }
 
+  /** The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip). */
+  insertSql(event: AuditEvent, offset: number): { sql: string; params: unknown[] } {
+    const n = (i: number) => `$${offset + i}`;
+    return {
+      sql: `INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES (${[1, 2, 3, 4, 5, 6, 7].map(n).join(', ')})`,
+      params: [newId(), this.#clock.now(), event.realm ?? null, JSON.stringify(event.actor), event.action, event.target ?? null, JSON.stringify(event.details ?? {})],
+    };
+  }
+
   /** Links unsealed events to the chain; returns how many were sealed. Safe to call from every replica. */
   async seal(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }, batch = 5000): Promise<number> {
     return db.tx(async (q) => {

@@ -14,8 +14,7 @@ import {
 } from 'node:crypto';
 import type { CaEngine, DnAttribute, IssueParams, NewCa, OcspStatus, ParsedCsr, RevokedEntry, SanSet, StoredCa } from '../issuance/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import { protectKey, unprotectKey } from './key_protection.ts';
-import { answerOcsp, buildCrl, issueCertificate, loadCa, localSigner, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
+import { answerOcsp, buildCrl, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
 import { enforcePolicy } from '../ca/issue.ts';
 import { compileSanMatcher } from '../ca/policy/matching.ts';
 
@@ -146,13 +145,13 @@ export class NodeCaEngine implements CaEngine {
   }
 
   #seal(key: KeyObject): unknown {
-    return protectKey(this.#kek, key.export({ format: 'der', type: 'pkcs8' }));
+    return protectKey(this.#kek, key);
   }
 
   #privateKey(ca: StoredCa): KeyObject {
     let k = this.#keys.get(ca.id);
     if (!k) {
-      k = createPrivateKey({ key: unprotectKey(this.#kek, ca.keyBlob), format: 'der', type: 'pkcs8' });
+      k = unprotectKey(this.#kek, ca.keyBlob);
       this.#keys.set(ca.id, k);
     }
     return k;
@@ -213,11 +212,11 @@ export class NodeCaEngine implements CaEngine {
   }
 
   seal(pkcs8: Uint8Array): unknown {
-    return protectKey(this.#kek, Buffer.from(pkcs8));
+    return protectKey(this.#kek, createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }));
   }
 
   unseal(blob: unknown): Uint8Array {
-    return new Uint8Array(unprotectKey(this.#kek, blob));
+    return new Uint8Array(unprotectKey(this.#kek, blob).export({ format: 'der', type: 'pkcs8' }));
   }
 
   async createIssuing(realm: string, parent: StoredCa, now: Date, label = 'Issuing CA'): Promise<NewCa> {

@@ -18,6 +18,7 @@ import { ROLES, type Authorizer } from '../authn/roles.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId, newSerialHex } from '../kernel/ids.ts';
+import { TtlCache } from '../kernel/ttl_cache.ts';
 import type { ApiClientService } from '../provisioning/api_clients.ts';
 import type { PolicyService } from '../provisioning/policies.ts';
 import type { RealmService } from '../provisioning/realms.ts';
@@ -88,6 +89,7 @@ export interface IssuanceOptions {
 }
 
 const DAY = 86_400_000;
+export const OCSP_CACHE_MS = 5_000;
 const subjectText = (s: readonly DnAttribute[]) => s.map((a) => `${a.type}=${a.value.replace(/([,+"\\<>;])/g, '\\$1')}`).join(', ');
 const sanList = (s: SanSet) => [...s.dns.map((v) => `dns:${v}`), ...s.ip.map((v) => `ip:${v}`), ...s.uri.map((v) => `uri:${v}`), ...s.email.map((v) => `email:${v}`)];
 const emptySans: SanSet = { dns: [], ip: [], uri: [], email: [] };
@@ -109,6 +111,12 @@ export class IssuanceService {
   readonly #publicUrl: string;
   readonly #crlValidityMs: number;
   readonly #caCache = new Map<string, Promise<{ issuing: StoredCa; chain: string[] }>>();
+  /**
+   * Signed OCSP responses by request (a request with a nonce is unique and
+   * never hits): responders may serve pre-produced responses (RFC 6960 §2.2).
+   * Bounded staleness OCSP_CACHE_MS; a revocation in this process clears it.
+   */
+  readonly #ocspCache = new TtlCache<string, Uint8Array>(OCSP_CACHE_MS, { max: 50_000 });
 
   constructor(deps: { store: IssuanceStore; engine: CaEngine; realms: RealmService; policies: PolicyService; apiClients: ApiClientService; authz: Authorizer; clock: Clock }, options: IssuanceOptions) {
     this.#store = deps.store;
@@ -265,11 +273,17 @@ export class IssuanceService {
       serial, realm, caId: issuing.id, subject: subjectText(subject), sans: sanList(sans), policy: policy.name, endEntity: extra.endEntity,
       requestId: extra.requestId, requester, keyType: csr.keyType, notBefore, notAfter, status: 'valid', revokedAt: undefined, revocationReason: undefined, der, createdAt: now,
     };
-    await this.#store.transaction(async (tx) => {
-      await tx.insertCertificate(record);
-      await extra.decide?.(tx, serial);
-      await tx.audit({ action: 'certificate.issued', actor: extra.actor, realm, target: serial, details: { policy: policy.name, subject: record.subject, sans: record.sans, notAfter: notAfter.toISOString(), endEntity: extra.endEntity, requestId: extra.requestId } });
-    });
+    const event = { action: 'certificate.issued', actor: extra.actor, realm, target: serial, details: { policy: policy.name, subject: record.subject, sans: record.sans, notAfter: notAfter.toISOString(), endEntity: extra.endEntity, requestId: extra.requestId } };
+    if (extra.decide) {
+      const decide = extra.decide;
+      await this.#store.transaction(async (tx) => {
+        await tx.insertCertificate(record);
+        await decide(tx, serial);
+        await tx.audit(event);
+      });
+    } else {
+      await this.#store.insertIssued(record, event);
+    }
     return record;
   }
 
@@ -437,7 +451,10 @@ export class IssuanceService {
       if (r?.changed) await tx.audit({ action: 'certificate.revoked', actor: auditActor(p), realm, target: s, details: { reason } });
       return r!;
     });
-    if (result.changed) await this.#refreshCrl(realm).catch(() => undefined); // the schedule retries
+    if (result.changed) {
+      this.#ocspCache.clear();
+      await this.#refreshCrl(realm).catch(() => undefined); // the schedule retries
+    }
     return this.#view(result.record);
   }
 
@@ -477,12 +494,13 @@ export class IssuanceService {
   /** OCSP (RFC 6960) for the issuing CA of `realm`. */
   async ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array> {
     const { issuing } = await this.issuingCa(realm);
-    return this.#engine.ocsp(issuing, requestDer, async (serialHex): Promise<OcspStatus> => {
+    const key = `${issuing.id}:${Buffer.from(requestDer).toString('base64')}`;
+    return this.#ocspCache.get(key, () => this.#engine.ocsp(issuing, requestDer, async (serialHex): Promise<OcspStatus> => {
       const r = await this.#store.findBySerial(issuing.id, normaliseSerial(serialHex));
       if (!r) return { status: 'unknown' };
       if (r.status === 'revoked') return { status: 'revoked', revokedAt: r.revokedAt!, reason: r.revocationReason ?? 'unspecified' };
       return { status: 'good' };
-    }, this.#clock.now());
+    }, this.#clock.now()));
   }
 
   /** Realms whose issuing CA exists, for OCSP requests that do not name a realm. */

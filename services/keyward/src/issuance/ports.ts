@@ -118,6 +118,8 @@ export interface IssuanceTx {
 
 export interface IssuanceStore {
   transaction<T>(fn: (tx: IssuanceTx) => Promise<T>): Promise<T>;
+  /** Stores an issued certificate and its audit event atomically in one round trip (the hot path). */
+  insertIssued(rec: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>, audit: AuditEventInput): Promise<void>;
   findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined>;
   findCaById(id: string): Promise<StoredCa | undefined>;
   /** Inserts a CA; resolves false when another replica created the active one first. */

@@ -168,7 +168,7 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     });
   }
 
-  async createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string }> {
+  async createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string; serviceAccountId: string }> {
     const roles = await this.#rolesByName(realm, spec.roles); // validate before creating anything
     const scopeId = await this.#scopeId(realm);
     let id: string;
@@ -189,9 +189,12 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
       await kc(`add the keyward scope to ${spec.clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId }));
       const sa = await kc(`read the service account of ${spec.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id }));
       if (roles.length) await kc(`grant roles to ${spec.clientId}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: sa.id!, roles }));
-      const secret = await kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id }));
-      const created = await kc(`read client ${spec.clientId}`, () => this.#kc.clients.findOne({ realm, id }));
-      return { client: this.#info(created!, true), secret: secret.value! };
+      const secret = spec.secret ?? (await kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id }))).value!;
+      const client: ClientInfo = {
+        id, clientId: spec.clientId, name: spec.name ?? spec.clientId, description: spec.description || undefined, enabled: true,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes }, hasKeywardScope: true, serviceAccountsEnabled: true,
+      };
+      return { client, secret, serviceAccountId: sa.id! };
     } catch (err) {
       // Compensate: a half-made client must not stay in Keycloak.
       await this.#kc.clients.del({ realm, id }).catch(() => {});

@@ -159,8 +159,8 @@ export class ApiClientService {
     checkClientId(input.clientId);
     const grants = await this.#grantsByRealm(realm, input.crossRealmRoles ?? [], by);
     if (input.defaultPolicy) await this.#checkPolicy(realm, new Set(grants.keys()), input.defaultPolicy);
-    if (await this.#identity.findClient(realm, input.clientId)) throw new KeywardError('api_client.exists', `Realm ${realm} already has a client ${input.clientId}`);
-    const { client, secret } = await this.#identity.createApiClient(realm, {
+    // A duplicate client id is refused by Keycloak itself (409 → api_client.exists), before any grant is made.
+    const { client, secret, serviceAccountId } = await this.#identity.createApiClient(realm, {
       clientId: input.clientId,
       name: input.name,
       description: mirroredDescription(input.description, input.defaultPolicy),
@@ -188,7 +188,15 @@ export class ApiClientService {
     }
     this.#defaults.clear();
     this.#authz.invalidate();
-    return { client: await this.#view(realm, client), secret };
+    // The view from what was just made (no re-read of every realm's grants): one call for the effective roles.
+    const roles = await this.#identity.effectiveRealmRoles(realm, serviceAccountId);
+    const view: ApiClientView = {
+      realm, clientId: client.clientId, name: client.name, description: input.description || undefined, enabled: true, managed: true, source: input.source ?? 'api',
+      roles, assignedRoles: [...new Set(input.roles ?? [])].sort(),
+      crossRealmRoles: [...grants].flatMap(([r, rs]) => [...new Set(rs)].map((role) => ({ realm: r, role }))),
+      defaultPolicy: input.defaultPolicy ? { ...input.defaultPolicy, status: 'valid' } : undefined,
+    };
+    return { client: view, secret };
   }
 
   async #client(realm: string, clientId: string): Promise<ClientInfo> {

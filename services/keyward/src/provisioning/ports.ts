@@ -68,7 +68,7 @@ export interface IdentityAdmin {
   ensureCliClient(realm: string): Promise<void>;
 
   /** Creates client + service account + role mappings as one unit: on failure nothing is left behind. */
-  createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string }>;
+  createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string; serviceAccountId: string }>;
   findClient(realm: string, clientId: string): Promise<ClientInfo | undefined>;
   /** Clients that carry Keyward's audience scope (created by Keyward or ticked in the console). */
   listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]>;

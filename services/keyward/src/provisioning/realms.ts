@@ -36,6 +36,7 @@ export class RealmService {
   readonly #authz: Authorizer;
   /** Managed realms change rarely; other replicas see a change within 5 s. */
   readonly #cache = new TtlCache<string, ManagedRealm | undefined>(5_000);
+  readonly #all = new TtlCache<'all', ManagedRealm[]>(5_000);
 
   constructor(identity: IdentityAdmin, store: ProvisioningStore, authz: Authorizer) {
     this.#identity = identity;
@@ -84,6 +85,7 @@ export class RealmService {
     });
     this.#authz.invalidate();
     this.#cache.delete(name);
+    this.#all.clear();
     return { realm: await this.view(name), created: result === 'created' };
   }
 
@@ -97,6 +99,6 @@ export class RealmService {
   }
 
   async list(): Promise<ManagedRealm[]> {
-    return this.#store.listRealms();
+    return this.#all.get('all', () => this.#store.listRealms());
   }
 }

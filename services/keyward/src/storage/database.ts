@@ -60,6 +60,9 @@ export function openDatabase(url: string, options: { max?: number; log?: Logger 
       } catch (err) {
         throw translate(err);
       }
+      // A checked-out client that loses its connection emits 'error'; without a listener that would end the process.
+      const onError = (err: Error) => options.log?.warn('database connection failed during a transaction', { err });
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const q: Queryable = {
@@ -78,6 +81,7 @@ export function openDatabase(url: string, options: { max?: number; log?: Logger 
         await client.query('ROLLBACK').catch(() => {});
         throw translate(err);
       } finally {
+        client.removeListener('error', onError);
         client.release();
       }
     },

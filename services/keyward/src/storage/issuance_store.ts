@@ -1,6 +1,7 @@
 /** PostgreSQL implementation of the issuance store port. */
 import type { AuditLog } from '../audit/audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
+import type { AuditEventInput } from '../provisioning/ports.ts';
 import type { CertificateFilter, CertificateRecord, EndEntityRecord, IssuanceStore, IssuanceTx, RequestRecord, RevokedEntry, StoredCa, StoredCrl } from '../issuance/ports.ts';
 import { isUniqueViolation, type Database, type Queryable } from './database.ts';
 
@@ -84,6 +85,18 @@ export class PgIssuanceStore implements IssuanceStore {
       },
       audit: (event) => this.#audit.record(q as never, event),
     }));
+  }
+
+  async insertIssued(c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>, audit: AuditEventInput): Promise<void> {
+    // One statement is one transaction: both rows, or neither (a data-modifying CTE).
+    const params: unknown[] = [c.serial, c.realm, c.caId, c.subject, JSON.stringify(c.sans), c.policy, c.endEntity ?? null, c.requestId ?? null, JSON.stringify(c.requester),
+      `${c.requester.realm}/${c.requester.id}`, c.keyType, c.notBefore, c.notAfter, c.der];
+    const a = this.#audit.insertSql(audit, params.length);
+    await this.#db.query(
+      `WITH cert AS (INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING serial)
+       ${a.sql}`,
+      [...params, ...a.params]);
   }
 
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadKek, openStore } from '../../compose.ts';
-import { kekId, rewrap } from '../../crypto/key_protection.ts';
+import { kekId, rewrap } from '../../ca/index.ts';
 import { loadConfig } from '../../kernel/config.ts';
 import { createLogger } from '../../kernel/log.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
