@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -232,6 +232,36 @@ describe('devenv: the development harness', function () {
         await db.stop();
       } finally {
         rmSync(clusterDir(dataDir), { recursive: true, force: true });
+        rmSync(parent, { recursive: true, force: true });
+      }
+    });
+
+    it('runs the embedded PostgreSQL in its own process group and stops it when Node is SIGKILLed', async () => {
+      const parent = mkdtempSync(join(tmpdir(), 'keyward-pg-kill-'));
+      if (process.getuid?.() === 0) chmodSync(parent, 0o755);
+      const script = `
+        const { startEmbeddedPostgres } = await import(${JSON.stringify(new URL('../../services/keyward/src/devenv/postgres.ts', import.meta.url).href)});
+        await startEmbeddedPostgres({ dataDir: ${JSON.stringify(join(parent, 'data'))} });
+        process.stdout.write('ready\\n');
+        setInterval(() => {}, 1000);
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+          child.once('exit', (code) => reject(new Error(`the child exited (${code}) before PostgreSQL was ready`)));
+        });
+        const postmaster = Number(readFileSync(join(clusterDir(join(parent, 'data')), 'postmaster.pid'), 'utf8').split('\n')[0]);
+        const pgids = spawnSync('ps', ['-o', 'pgid=', '-p', `${postmaster},${child.pid}`], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+        expect(new Set(pgids).size, 'postmaster and Node in different process groups').to.equal(2);
+        child.kill('SIGKILL');
+        const t = Date.now();
+        while (groupMembers(postmaster).length > 0 && Date.now() - t < 20_000) await sleep(100);
+        say(`after SIGKILL of Node: PostgreSQL gone in ${Date.now() - t} ms`);
+        expect(groupMembers(postmaster)).to.deep.equal([]);
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(clusterDir(join(parent, 'data')), { recursive: true, force: true });
         rmSync(parent, { recursive: true, force: true });
       }
     });

