@@ -87,16 +87,66 @@ export class PgIssuanceStore implements IssuanceStore {
     }));
   }
 
-  async insertIssued(c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>, audit: AuditEventInput): Promise<void> {
-    // One statement is one transaction: both rows, or neither (a data-modifying CTE).
-    const params: unknown[] = [c.serial, c.realm, c.caId, c.subject, JSON.stringify(c.sans), c.policy, c.endEntity ?? null, c.requestId ?? null, JSON.stringify(c.requester),
-      `${c.requester.realm}/${c.requester.id}`, c.keyType, c.notBefore, c.notAfter, c.der];
-    const a = this.#audit.insertSql(audit, params.length);
+  /**
+   * Stores issued certificates with their audit events. Concurrent calls are
+   * coalesced: while one batch is being written, new ones queue, and the next
+   * batch goes in one statement (a data-modifying CTE: all rows or none), so a
+   * renewal wave costs one commit per batch rather than one per certificate.
+   * Every caller is answered only after its own rows are committed. When a
+   * batch fails, its rows are retried one by one so that only the offending
+   * request fails.
+   */
+  insertIssued(c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>, audit: AuditEventInput): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ c, audit, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  readonly #pending: Array<{ c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>; audit: AuditEventInput; resolve: () => void; reject: (e: unknown) => void }> = [];
+  #flushing = false;
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#pending.length) {
+        const batch = this.#pending.splice(0, 200);
+        try {
+          await this.#insertBatch(batch);
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          for (const b of batch) await this.#insertBatch([b]).then(b.resolve, b.reject);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #insertBatch(batch: ReadonlyArray<{ c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>; audit: AuditEventInput }>): Promise<void> {
+    const params: unknown[] = [];
+    const certRows: string[] = [];
+    for (const { c } of batch) {
+      const base = params.length;
+      params.push(c.serial, c.realm, c.caId, c.subject, JSON.stringify(c.sans), c.policy, c.endEntity ?? null, c.requestId ?? null, JSON.stringify(c.requester),
+        `${c.requester.realm}/${c.requester.id}`, c.keyType, c.notBefore, c.notAfter, c.der);
+      certRows.push(`(${Array.from({ length: 14 }, (_, i) => `$${base + i + 1}`).join(',')})`);
+    }
+    const auditRows: string[] = [];
+    for (const { audit } of batch) {
+      const a = this.#audit.insertSql(audit, params.length);
+      params.push(...a.params);
+      auditRows.push(a.sql.slice(a.sql.indexOf('VALUES') + 7));
+    }
     await this.#db.query(
       `WITH cert AS (INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING serial)
-       ${a.sql}`,
-      [...params, ...a.params]);
+         VALUES ${certRows.join(',')} RETURNING serial)
+       INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ${auditRows.join(',')}`,
+      params);
   }
 
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined> {
