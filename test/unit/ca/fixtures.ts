@@ -45,8 +45,13 @@ export function opensslStatus(args: readonly string[]): { status: number; output
   return { status: r.status ?? -1, output: r.stdout + r.stderr };
 }
 
+/** A temporary directory, made on first use (suites skipped by --grep leave nothing behind). */
 export class Workdir {
-  readonly path = mkdtempSync(join(tmpdir(), 'keyward-ca-'));
+  #path: string | undefined;
+  get path(): string {
+    this.#path ??= mkdtempSync(join(tmpdir(), 'keyward-ca-'));
+    return this.#path;
+  }
   file(name: string, content: string | Uint8Array): string {
     const p = join(this.path, name);
     writeFileSync(p, content);
@@ -59,7 +64,8 @@ export class Workdir {
     return join(this.path, name);
   }
   remove(): void {
-    rmSync(this.path, { recursive: true, force: true });
+    if (this.#path) rmSync(this.#path, { recursive: true, force: true });
+    this.#path = undefined;
   }
 }
 
