@@ -403,6 +403,17 @@ describe('04 issuance', function () {
       void goodFile;
     });
 
+    it('answers the GET form of OCSP (base64 request in the path)', async () => {
+      const reqFile = write(dir, 'ocsp.req', '');
+      await must(['ocsp', '-issuer', issuingFile, '-cert', revokedFile, '-no_nonce', '-reqout', reqFile]);
+      const b64 = encodeURIComponent(readFileSync(reqFile).toString('base64'));
+      const res = await fetch(`${kw.url}/v1/realms/${realm}/ocsp/${b64}`);
+      expect(res.headers.get('content-type')).to.equal('application/ocsp-response');
+      const respFile = write(dir, 'ocsp.resp', new Uint8Array(await res.arrayBuffer()));
+      const text = await openssl(['ocsp', '-respin', respFile, '-issuer', issuingFile, '-CAfile', rootFile, '-VAfile', issuingFile, '-cert', revokedFile]);
+      expect(text.stdout).to.match(/: revoked/);
+    });
+
     it('answers a malformed OCSP request with the malformedRequest status', async () => {
       const res = await fetch(`${kw.url}/v1/realms/${realm}/ocsp`, { method: 'POST', body: Buffer.from('nonsense'), headers: { 'content-type': 'application/ocsp-request' } });
       expect(res.status).to.equal(200);
@@ -443,6 +454,29 @@ describe('04 issuance', function () {
       expect(again.body.code).to.equal('ca.exists');
       const notOperator = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, { token: await token('imp-app', r), body: { certificate: 'x', privateKey: 'y' } });
       expect(notOperator.status).to.equal(403);
+    });
+  });
+
+  describe('RSA issuing CAs', () => {
+    it('creates new issuing CAs with KEYWARD_CA_KEY_TYPE and issues under them', async () => {
+      const rsa = await startKeyward({ KEYWARD_CA_KEY_TYPE: 'RSA-2048' });
+      try {
+        const r = unique('rsa');
+        expect((await call(rsa.url, 'PUT', `/v1/realms/${r}`, { token: op, body: {} })).status).to.equal(201);
+        await call(rsa.url, 'PUT', `/v1/realms/${r}/policies/svc`, { token: op, body: SVC });
+        const made = await call(rsa.url, 'POST', `/v1/realms/${r}/api-clients`, { token: op, body: { clientId: 'rsa-app', roles: ['keyward-requester'] } });
+        secrets['rsa-app'] = made.body.secret;
+        const req = await csr(dir, { subject: '/CN=r.svc.internal', sans: ['DNS:r.svc.internal'] });
+        const issued = await call(rsa.url, 'POST', `/v1/realms/${r}/certificates`, { token: await token('rsa-app', r), body: { csr: req.pem, policy: 'svc' } });
+        expect(issued.status, JSON.stringify(issued.body)).to.equal(201);
+        expect(await must(['x509', '-noout', '-text'], issued.body.chain[0])).to.match(/Public-Key: \(2048 bit\)/);
+        expect(await must(['x509', '-noout', '-text'], issued.body.certificate)).to.contain('sha256WithRSAEncryption');
+        const chain = write(dir, 'rsa-chain.pem', issued.body.chain.join(''));
+        const leaf = write(dir, 'rsa-leaf.pem', issued.body.certificate);
+        expect((await openssl(['verify', '-CAfile', chain, leaf])).stdout.trim()).to.equal(`${leaf}: OK`);
+      } finally {
+        await rsa.close();
+      }
     });
   });
 

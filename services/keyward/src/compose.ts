@@ -139,7 +139,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz, cacheSeconds: config.roleCacheSeconds });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
-  const engine = new NodeCaEngine(loadKek(config, log));
+  const engine = new NodeCaEngine(loadKek(config, log), { issuingKeyType: config.caKeyType });
   const issuance = new IssuanceService(
     { store: new PgIssuanceStore(db, audit), engine, realms, policies, apiClients, authz, clock },
     { publicUrl: config.publicUrl },

