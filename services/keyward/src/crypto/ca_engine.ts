@@ -16,7 +16,6 @@ import type { CaEngine, DnAttribute, IssueParams, NewCa, OcspStatus, ParsedCsr, 
 import { KeywardError } from '../kernel/errors.ts';
 import { answerOcsp, buildCrl, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
 import { enforcePolicy } from '../ca/issue.ts';
-import { compileSanMatcher } from '../ca/policy/matching.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -41,13 +40,6 @@ const EKU: Readonly<Record<string, string>> = {
   serverAuth: x509.ExtendedKeyUsage.serverAuth, clientAuth: x509.ExtendedKeyUsage.clientAuth, codeSigning: x509.ExtendedKeyUsage.codeSigning,
   emailProtection: x509.ExtendedKeyUsage.emailProtection, timeStamping: x509.ExtendedKeyUsage.timeStamping, OCSPSigning: x509.ExtendedKeyUsage.ocspSigning,
 };
-
-interface PolicyRules {
-  readonly keyTypes: readonly string[];
-  readonly maxValidityDays: number;
-  readonly subject: { readonly required: readonly string[]; readonly allowed: readonly string[] };
-  readonly san: SanSet;
-}
 
 export type EngineCsr = ParsedCsr;
 
@@ -91,19 +83,6 @@ const toHex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Arr
 /** DER INTEGER contents → our serial form (lowercase hex without leading zero octets). */
 export const serialFromInteger = (b: ArrayBuffer | Uint8Array) => toHex(b).replace(/^(00)+(?=.)/, '').replace(/^0(?=.)/, '');
 
-// ------------------------------------------------------------------ Keyward's extra policy rule
-
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i;
-
-/** A CN that looks like a host name is a name too (clients still match on it): the policy's DNS rules apply. */
-export function checkHostnameCn(rules: PolicyRules, subject: readonly DnAttribute[]): void {
-  for (const cn of subject.filter((a) => a.type === 'CN')) {
-    if (HOSTNAME.test(cn.value) && !compileSanMatcher(rules.san).dns(cn.value)) {
-      throw new KeywardError('policy.subject_not_allowed', `Subject CN ${cn.value} is a host name outside the policy's DNS names`, { extras: { attribute: 'CN' } });
-    }
-  }
-}
-
 // ------------------------------------------------------------------ the engine
 
 export class NodeCaEngine implements CaEngine {
@@ -139,9 +118,7 @@ export class NodeCaEngine implements CaEngine {
   }
 
   enforce(policy: unknown, request: { keyType: string; subject: readonly DnAttribute[]; sans: SanSet; validityDays: number }): void {
-    enforcePolicy(policy as Policy, request);
-    // Keyward's extra rule: a CN that looks like a host name is held to the DNS rules.
-    checkHostnameCn(policy as PolicyRules, request.subject);
+    enforcePolicy(policy as Policy, request); // includes the host-name CN rule (ca/policy/validators/subject.ts)
   }
 
   #newKey(type: string): KeyObject {
