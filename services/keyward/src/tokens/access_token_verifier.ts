@@ -13,6 +13,10 @@
  *   cached keys keep working while Keycloak is unreachable; an unknown `kid`
  *   triggers at most one refresh per cooldown (jose's `cooldownDuration`).
  *   No usable key at all while Keycloak is down → 503 `keycloak.unavailable`.
+ * - A token that verified is remembered (by its exact bytes) until it expires,
+ *   so a client reusing its token — as client-credentials clients do — pays
+ *   the signature check once. Nothing is weakened: a JWT is valid until `exp`
+ *   anyway, and the entry never outlives it.
  */
 import { createRemoteJWKSet, customFetch, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { KeywardError } from '../kernel/errors.ts';
@@ -56,6 +60,8 @@ export class AccessTokenVerifier {
   readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
   readonly #prefix: string;
   #fetches = 0;
+  readonly #verified = new Map<string, VerifiedAccessToken>();
+  static readonly MAX_REMEMBERED = 10_000;
 
   constructor(options: AccessTokenVerifierOptions) {
     if (options.algorithms.some((a) => a === 'none' || a.startsWith('HS'))) throw new TypeError('only asymmetric algorithms may be allowed');
@@ -94,9 +100,25 @@ export class AccessTokenVerifier {
   /** Forgets a realm's keys (realm deleted or unmanaged). */
   forget(realm: string): void {
     this.#jwks.delete(realm);
+    for (const [k, v] of this.#verified) if (v.realm === realm) this.#verified.delete(k);
   }
 
   async verify(token: string): Promise<VerifiedAccessToken> {
+    const known = this.#verified.get(token);
+    if (known) {
+      if (known.expiresAt.getTime() + this.#options.clockSkewSeconds * 1000 > Date.now()) return known;
+      this.#verified.delete(token);
+    }
+    const result = await this.#verify(token);
+    if (this.#verified.size >= AccessTokenVerifier.MAX_REMEMBERED) {
+      const now = Date.now();
+      for (const [k, v] of this.#verified) if (v.expiresAt.getTime() <= now || this.#verified.size >= AccessTokenVerifier.MAX_REMEMBERED) this.#verified.delete(k);
+    }
+    this.#verified.set(token, result);
+    return result;
+  }
+
+  async #verify(token: string): Promise<VerifiedAccessToken> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
