@@ -40,6 +40,8 @@ export interface Config {
   readonly clientCertHeader: 'bundle' | 'proxy' | 'off';
   readonly caKeyType: string;
   readonly trustedProxies: readonly string[];
+  readonly patSweepSeconds: number;
+  readonly approvalTtlSeconds: number;
 }
 
 interface Setting {
@@ -142,6 +144,10 @@ export const SETTINGS = [
     description: 'TLS-terminating proxies whose X-Client-Certificate header (URL-encoded PEM, as nginx $ssl_client_escaped_cert) is trusted.' },
   { env: 'KEYWARD_CA_KEY_TYPE', default: 'EC-P256', parse: oneOf('EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'),
     description: 'Key type of new issuing and client-authentication CAs (existing CAs keep theirs). The Keyward root is ECDSA P-384.' },
+  { env: 'KEYWARD_PAT_SWEEP_SECONDS', default: '60', parse: int(0, 86400),
+    description: 'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the sweep off (tokens are still refused at their next use).' },
+  { env: 'KEYWARD_APPROVAL_TTL_SECONDS', default: '86400', parse: int(1, 2592000),
+    description: 'How long a change proposed under dual control waits for a second admin before it expires (default 24 h).' },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
@@ -158,7 +164,7 @@ export const CLI_SETTINGS = [
 const TOOLING_VARIABLES = new Set([
   ...CLI_SETTINGS.map((s) => s.env), 'KEYWARD_NODE_QUIET',
   'KEYWARD_KEYCLOAK_VERSION', 'KEYWARD_CACHE_DIR', 'KEYWARD_JAVA_HOME', 'KEYWARD_TEST_DATABASE_URL',
-  'KEYWARD_KEYCLOAK_PORT', 'KEYWARD_NODE_VERSION', 'KEYWARD_BENCH_QUICK',
+  'KEYWARD_KEYCLOAK_PORT', 'KEYWARD_NODE_VERSION', 'KEYWARD_BENCH_QUICK', 'KEYWARD_BENCH_NODE_OPTIONS',
 ]);
 
 export class ConfigError extends Error {
@@ -252,6 +258,8 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     clientCertHeader: v.KEYWARD_CLIENT_CERT_HEADER,
     caKeyType: v.KEYWARD_CA_KEY_TYPE,
     trustedProxies: Object.freeze([...((v.KEYWARD_TRUSTED_PROXIES as string[] | undefined) ?? [])]),
+    patSweepSeconds: v.KEYWARD_PAT_SWEEP_SECONDS,
+    approvalTtlSeconds: v.KEYWARD_APPROVAL_TTL_SECONDS,
   };
   if (mode === 'production') {
     if (!config.databaseUrl) throw new ConfigError('KEYWARD_DATABASE_URL', 'is required in production mode (the embedded PostgreSQL is for development)');
