@@ -181,6 +181,26 @@ try {
     return out;
   })());
 
+  // 3a. The same with an RSA-2048 issuing CA (KEYWARD_CA_KEY_TYPE), same store.
+  {
+    const rkw = await compose(loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0', KEYWARD_CA_KEY_TYPE: 'RSA-2048' }), { log: silentLogger });
+    const rrealm = 'bench-rsa';
+    await rkw.realms.put(rrealm, { defaultRoles: ['keyward-requester'] }, 'system');
+    await rkw.policies.put(rrealm, 'svc', policy, 'system');
+    await rkw.issuance.issuingCa(rrealm);
+    const rp = { ...principal, realm: rrealm };
+    const made = await rkw.apiClients.create(rrealm, { clientId: 'bench-rsa-client' }, 'system');
+    void made;
+    const rc = await rkw.identity.findClient(rrealm, 'bench-rsa-client');
+    const rsub = await rkw.identity.serviceAccountId(rrealm, rc!);
+    record('in-process issuance, RSA-2048 CA, PostgreSQL (durable), 64 in flight', 'certs/s', await (async () => {
+      const out: number[] = [];
+      for (let r = 0; r < RUNS; r++) out.push((await asyncRate(() => rkw.issuance.issue(rrealm, { ...rp, subject: rsub, clientId: 'bench-rsa-client' }, { csr: csrs[i++ % csrs.length]!, policy: 'svc' }), 64, SECONDS / 2)).perSecond);
+      return out;
+    })());
+    await rkw.close();
+  }
+
   // 3b. The same on the embedded PostgreSQL.
   say('starting an embedded PostgreSQL for the embedded-store scenario…');
   const embedded = await startEmbeddedPostgres({ dataDir: `/tmp/keyward-bench-embedded-${process.pid}` });
