@@ -18,6 +18,11 @@ export interface Principal {
   readonly username: string | undefined;
   /** Realm roles carried by the credential itself (used only for master-realm operators). */
   readonly credentialRoles: readonly string[];
+  /**
+   * When a long-lived credential (personal access token, client certificate)
+   * stops being valid; a PAT created with it may not outlive it (issue 7).
+   */
+  readonly credentialExpiresAt?: Date | undefined;
 }
 
 /** A short, log-safe name: `client demo/orders-service`, `user demo/alice`. */

@@ -17,6 +17,8 @@ export const ROLES = {
   revoker: 'keyward-revoker',
   entityAdmin: 'keyward-entity-admin',
   admin: 'keyward-admin',
+  /** The seed's "User Administrator" (seed 002): PAT and client-certificate settings and users' tokens, nothing else. */
+  userAdmin: 'keyward-user-admin',
 } as const;
 
 export type KeywardRole = (typeof ROLES)[keyof typeof ROLES];
@@ -27,6 +29,7 @@ export const ROLE_DESCRIPTIONS: Record<KeywardRole, string> = {
   'keyward-revoker': 'Keyward: revoke any certificate of the realm',
   'keyward-entity-admin': 'Keyward: manage end entities',
   'keyward-admin': 'Keyward: manage API clients, policies, settings and device trust',
+  'keyward-user-admin': "Keyward: manage personal-access-token and client-certificate settings and users' tokens",
 };
 
 export const OPERATOR_ROLE = 'keyward-operator';
@@ -98,6 +101,14 @@ export class Authorizer {
     if (role === ROLES.admin && this.isOperator(p)) return;
     if (await this.hasRole(p, realm, role)) return;
     throw new KeywardError('auth.forbidden', `${describePrincipal(p)} does not hold ${role} in realm ${realm}`, { extras: { realm, role } });
+  }
+
+  /** Throws 403 `auth.forbidden` unless the principal is an operator or holds one of `roles` in `realm`. */
+  async requireAny(p: Principal, realm: string, roles: readonly KeywardRole[]): Promise<void> {
+    if (this.isOperator(p)) return;
+    const held = await this.rolesIn(p, realm);
+    if (roles.some((r) => held.has(r))) return;
+    throw new KeywardError('auth.forbidden', `${describePrincipal(p)} holds none of ${roles.join(', ')} in realm ${realm}`, { extras: { realm, roles } });
   }
 
   requireOperator(p: Principal): void {

@@ -83,6 +83,24 @@ export const ERROR_CATALOGUE = {
   'trusted_ca.not_found': { status: 404, title: 'No such trusted client CA' },
   'trusted_ca.invalid': { status: 400, title: 'The trusted client CA is invalid' },
 
+  // personal access tokens (seed 002, issue 7)
+  'pat.disabled': { status: 403, title: 'Personal access tokens are disabled in this realm' },
+  'pat.disabled_in_use': { status: 401, title: 'Personal access tokens are disabled in this realm; the token works again when they are re-enabled' },
+  'pat.expired': { status: 401, title: 'The personal access token has expired' },
+  'pat.invalid': { status: 401, title: 'The personal access token is invalid or revoked' },
+  'pat.expiry_exceeded': { status: 422, title: 'The expiry exceeds the maximum' },
+  'pat.not_found': { status: 404, title: 'No such personal access token' },
+  'pat.users_only': { status: 403, title: 'Only users create personal access tokens' },
+
+  // protected settings and dual control (issue 7)
+  'settings.invalid': { status: 400, title: 'The settings are invalid' },
+  'approval.not_found': { status: 404, title: 'No such approval' },
+  'approval.self_approval': { status: 403, title: 'The proposer cannot approve its own change' },
+  'approval.expired': { status: 409, title: 'The approval has expired' },
+  'approval.not_pending': { status: 409, title: 'The approval is no longer pending' },
+  'approval.already_pending': { status: 409, title: 'A change of this setting is already waiting for approval' },
+  'approval.stale': { status: 409, title: 'The setting changed since the change was proposed' },
+
   // realm config as code
   'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },
 
