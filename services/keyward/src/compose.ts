@@ -40,6 +40,14 @@ import { certificateRoutes } from './http/routes/certificates.ts';
 import { ClientCertificateService } from './client_cert/client_certificates.ts';
 import { PgClientCertStore } from './storage/client_cert_store.ts';
 import { clientCertificateRoutes } from './http/routes/client_certificates.ts';
+import { ApprovalService } from './approvals/approvals.ts';
+import { ProtectedSettings } from './settings/protected_settings.ts';
+import { PersonalAccessTokenService } from './pat/personal_access_tokens.ts';
+import { PgApprovalStore } from './storage/approval_store.ts';
+import { PgSettingsStore } from './storage/settings_store.ts';
+import { PgPatStore } from './storage/pat_store.ts';
+import { personalAccessTokenRoutes } from './http/routes/personal_access_tokens.ts';
+import { settingsRoutes } from './http/routes/settings.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -58,6 +66,9 @@ export interface Keyward {
   readonly realmConfig: RealmConfigService;
   readonly issuance: IssuanceService;
   readonly clientCertificates: ClientCertificateService;
+  readonly approvals: ApprovalService;
+  readonly settings: ProtectedSettings;
+  readonly pats: PersonalAccessTokenService;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -147,7 +158,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const clientCertificates = new ClientCertificateService({
     store: new PgClientCertStore(db, audit), engine, caFor: (realm) => issuance.clientAuthCa(realm), realms, authz, users: identity, identity, clock,
   });
-  const auth = new Authenticator(verifier, { certificates: clientCertificates, clientCertHeader: config.clientCertHeader, trustedProxies: config.trustedProxies, log });
+  const approvals = new ApprovalService({ store: new PgApprovalStore(db, audit), clock, ttlSeconds: config.approvalTtlSeconds });
+  const settings = new ProtectedSettings({ store: new PgSettingsStore(db, audit), approvals, realms, authz });
+  const pats = new PersonalAccessTokenService({ store: new PgPatStore(db, audit), settings, realms, authz, users: identity, clock, log });
+  const auth = new Authenticator(verifier, { certificates: clientCertificates, pats, clientCertHeader: config.clientCertHeader, trustedProxies: config.trustedProxies, log });
 
   const routes: RouteSpec[] = [];
   routes.push(...systemRoutes({
@@ -171,7 +185,9 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
     ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
     ...certificateRoutes({ auth, issuance }),
-    ...clientCertificateRoutes({ auth, certs: clientCertificates }),
+    ...clientCertificateRoutes({ auth, certs: clientCertificates, settings }),
+    ...personalAccessTokenRoutes({ auth, pats }),
+    ...settingsRoutes({ auth, settings, approvals }),
   );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
   const sealer = setInterval(() => {
@@ -183,12 +199,25 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     issuance.refreshDueCrls().catch((err) => log.warn('CRL refresh failed; will retry', { err }));
   }, 10 * 60_000);
   crlSchedule.unref();
+  // Issue 7: tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire.
+  let sweeping: Promise<unknown> | undefined;
+  const patSweep = config.patSweepSeconds > 0 ? setInterval(() => {
+    sweeping ??= Promise.all([
+      pats.sweep().catch((err) => log.warn('personal access token sweep failed; will retry', { err })),
+      approvals.expireDue().catch((err) => log.warn('approval expiry failed; will retry', { err })),
+    ]).finally(() => {
+      sweeping = undefined;
+    });
+  }, config.patSweepSeconds * 1000) : undefined;
+  patSweep?.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, approvals, settings, pats, routes, app,
     async close() {
       clearInterval(sealer);
       clearInterval(crlSchedule);
+      clearInterval(patSweep);
+      await sweeping;
       await audit.seal(db).catch(() => 0);
       await store.stop();
     },

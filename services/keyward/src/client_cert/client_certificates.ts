@@ -300,7 +300,10 @@ export class ClientCertificateService {
       if (rec.revokedAt) throw new KeywardError('client_certificate.revoked', `The client certificate was revoked on ${rec.revokedAt.toISOString()}`);
       const user = await this.#users.findUser(rec.realm, rec.userId);
       if (!user?.enabled) throw new KeywardError('client_certificate.user_disabled', `User ${rec.username} of realm ${rec.realm} no longer exists or is disabled`);
-      return Object.freeze({ credential: 'client_certificate', kind: 'user', realm: rec.realm, subject: rec.userId, clientId: undefined, username: user.username, credentialRoles: [] });
+      return Object.freeze({
+        credential: 'client_certificate', kind: 'user', realm: rec.realm, subject: rec.userId, clientId: undefined, username: user.username, credentialRoles: [],
+        credentialExpiresAt: new Date(cert.validTo), // a PAT created with this certificate may not outlive it (issue 7)
+      });
     }
 
     // 2. A certificate under a cluster CA that a realm trusts (seed 004): CN user-<client>.

@@ -1,7 +1,8 @@
 /**
  * Turns request credentials into a Principal, whatever the kind, so routes
  * never care which was used. In this order:
- * 1. `Authorization: Bearer <JWT>` from a managed realm (or master, for operators);
+ * 1. `Authorization: Bearer <JWT>` from a managed realm (or master, for operators),
+ *    or `Authorization: Bearer kwp_…`, a personal access token (issue 7);
  * 2. a client certificate from the TLS handshake on the HTTPS listener;
  * 3. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
  *    (the certificate, URL-encoded PEM), or — the seed's way — the downloaded
@@ -25,8 +26,13 @@ export interface CertificateAuthenticator {
   authenticate(der: Uint8Array, options?: { privateKeyPem?: string | undefined }): Promise<Principal>;
 }
 
+export interface PatAuthenticator {
+  authenticate(token: string): Promise<Principal>;
+}
+
 export interface AuthenticatorOptions {
   readonly certificates?: CertificateAuthenticator | undefined;
+  readonly pats?: PatAuthenticator | undefined;
   readonly clientCertHeader?: 'bundle' | 'proxy' | 'off';
   readonly trustedProxies?: readonly string[];
   readonly log?: Logger;
@@ -54,6 +60,7 @@ export function decodeCertificateHeader(value: string): { certificateDer: Uint8A
 export class Authenticator {
   readonly #verifier: AccessTokenVerifier;
   readonly #certs: CertificateAuthenticator | undefined;
+  readonly #pats: PatAuthenticator | undefined;
   readonly #headerMode: 'bundle' | 'proxy' | 'off';
   readonly #proxies = new BlockList();
   readonly #hasProxies: boolean;
@@ -62,6 +69,7 @@ export class Authenticator {
   constructor(verifier: AccessTokenVerifier, options: AuthenticatorOptions = {}) {
     this.#verifier = verifier;
     this.#certs = options.certificates;
+    this.#pats = options.pats;
     this.#headerMode = options.clientCertHeader ?? 'bundle';
     this.#log = options.log;
     for (const c of options.trustedProxies ?? []) {
@@ -98,6 +106,7 @@ export class Authenticator {
     }
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw invalidToken('The Authorization header must be "Bearer <token>"');
+    if (this.#pats && m[1]!.startsWith('kwp_')) return this.#pats.authenticate(m[1]!);
     const t = await this.#verifier.verify(m[1]!);
     const isClient = typeof t.claims.client_id === 'string' || (t.username ?? '').startsWith('service-account-');
     return Object.freeze({

@@ -50,7 +50,7 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
     security: [{ bearer: [] }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (Keycloak access token)' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (Keycloak access token) or kwp_… (personal access token)' } },
       schemas: { Problem: problemSchema },
     },
   };

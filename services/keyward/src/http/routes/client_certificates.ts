@@ -1,7 +1,9 @@
 /** Client certificates of users (seed 000), their settings, and trusted client CAs (seed 004). */
 import type { ClientCertificateService } from '../../client_cert/client_certificates.ts';
+import type { ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { param, type RouteSpec } from '../route.ts';
+import { sendChange } from './settings.ts';
 
 const view = {
   type: 'object',
@@ -15,7 +17,7 @@ const settings = {
   properties: { enabled: { type: 'boolean' }, maxExpirationDays: { type: 'integer', minimum: 1, maximum: 3650 } },
 };
 
-export function clientCertificateRoutes(deps: { auth: Authenticator; certs: ClientCertificateService }): RouteSpec[] {
+export function clientCertificateRoutes(deps: { auth: Authenticator; certs: ClientCertificateService; settings?: ProtectedSettings | undefined }): RouteSpec[] {
   const { auth, certs } = deps;
   return [
     {
@@ -64,11 +66,14 @@ export function clientCertificateRoutes(deps: { auth: Authenticator; certs: Clie
       },
     },
     {
-      method: 'put', path: '/v1/realms/:realm/settings/client-certificates', tag: 'client-certificates', auth: 'bearer', summary: 'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin)',
+      method: 'put', path: '/v1/realms/:realm/settings/client-certificates', tag: 'client-certificates', auth: 'bearer',
+      summary: 'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin); under dual control the change waits for a second admin (issue 7)',
       body: settings,
-      responses: { 200: { description: 'Settings', schema: settings } },
+      responses: { 200: { description: 'Settings', schema: settings }, 202: { description: 'Waiting for approval under dual control', schema: { type: 'object', properties: { approvalId: { type: 'string' }, status: { const: 'pending' } } } } },
       handler: async (req, res) => {
-        res.json(await certs.putSettings(param(req, 'realm'), await auth.principal(req), req.body));
+        const realm = param(req, 'realm');
+        if (deps.settings) sendChange(res, realm, await deps.settings.change(realm, 'client_certificates', req.body, await auth.principal(req)));
+        else res.json(await certs.putSettings(realm, await auth.principal(req), req.body));
       },
     },
     {
