@@ -9,5 +9,8 @@ import { clientCertificates, login, logout } from './login.ts';
 import { migrate } from './migrate.ts';
 import { realmConfig } from './realm_config.ts';
 import { serve } from './serve.ts';
+import { pat } from './pat.ts';
+import { settings } from './settings.ts';
+import { approvals } from './approvals.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek];
+export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek, pat, settings, approvals];
