@@ -50,12 +50,14 @@ describe('dual control (domain)', () => {
     expect(w.approvalStore.audit.map((e) => e.action)).to.include('approval.expired');
   });
 
-  it('marks due approvals expired in the sweep, with an event', async () => {
+  it('marks due approvals expired in the sweep, with an event; approving one then still says approval.expired', async () => {
     const w = await guarded(60);
-    await propose(w, 'ada', { enabled: true });
+    const a = await propose(w, 'ada', { enabled: true });
     w.clock.advance(61_000);
     expect(await w.approvals.expireDue()).to.equal(1);
     expect(await w.approvals.expireDue()).to.equal(0);
+    expect((await refusal(w.approvals.approve(REALM, a.id, user('ulla')))).code).to.equal('approval.expired');
+    expect((await refusal(w.approvals.reject(REALM, a.id, user('ulla'), undefined))).code).to.equal('approval.expired');
   });
 
   it('takes exactly one of two concurrent decisions', async () => {

@@ -160,10 +160,11 @@ export class ApprovalService {
   }
 
   #assertPending(a: ApprovalRecord): void {
-    if (a.status !== 'pending') {
+    // Expired whether or not the sweep has already marked it so.
+    if (a.status !== 'pending' && a.status !== 'expired') {
       throw new KeywardError('approval.not_pending', `Approval ${a.id} was already ${a.status}${a.decidedAt ? ` on ${a.decidedAt.toISOString()}` : ''}`, { extras: { status: a.status } });
     }
-    if (a.expiresAt <= this.#clock.now()) {
+    if (a.status === 'expired' || a.expiresAt <= this.#clock.now()) {
       throw new KeywardError('approval.expired', `Approval ${a.id} expired on ${a.expiresAt.toISOString()}; propose the change again`, { extras: { expiresAt: a.expiresAt.toISOString() } });
     }
   }
