@@ -128,6 +128,21 @@ describe('personal access tokens (domain)', () => {
       expect(denied.map((a) => a.details)).to.deep.equal([{ reason: 'wrong_secret', name: undefined }, { reason: 'wrong_secret', name: undefined, suppressedSinceLast: 2 }]);
     });
 
+    it('audits tokens that name no stored token without a realm, at most 60 a minute, counting the rest', async () => {
+      const w = await enabled();
+      for (let i = 0; i < 70; i++) await refusal(w.pats.authenticate(`kwp_${i.toString(16).padStart(16, '0')}_${'a'.repeat(43)}`));
+      await refusal(w.pats.authenticate('kwp_garbage'));
+      await new Promise((r) => setImmediate(r));
+      const denied = () => w.patStore.audits.filter((a) => a.action === 'personal_access_token.use_denied');
+      expect(denied()).to.have.length(60);
+      expect(denied()[0]).to.deep.include({ target: '0000000000000000', details: { reason: 'unknown_token' } });
+      expect(denied()[0]!.realm).to.equal(undefined);
+      w.clock.advance(60_000);
+      await refusal(w.pats.authenticate('kwp_garbage'));
+      await new Promise((r) => setImmediate(r));
+      expect(denied().at(-1)).to.deep.include({ target: undefined, details: { reason: 'malformed', suppressedSinceLast: 11 } });
+    });
+
     const losses: Array<[string, (w: ReturnType<typeof world>) => void, string]> = [
       ['deleted', (w) => w.directory.users.delete('id-alice'), 'user_deleted'],
       ['disabled', (w) => w.directory.users.set('id-alice', { id: 'id-alice', username: 'alice', enabled: false }), 'user_disabled'],

@@ -39,6 +39,8 @@ const DAY = 86_400_000;
 export const LAST_USED_RESOLUTION_MS = 60_000;
 /** A refused use of the same token for the same reason is audited at most once per this interval. */
 const DENIAL_AUDIT_INTERVAL_MS = 60_000;
+/** Refusals of tokens that name no stored token, audited per interval at most (the rest are counted). */
+const UNKNOWN_AUDIT_BUDGET = 60;
 const KEYWARD_ROLES: ReadonlySet<string> = new Set(Object.values(ROLES));
 const ADMINS = [ROLES.admin, ROLES.userAdmin] as const;
 
@@ -82,6 +84,7 @@ export class PersonalAccessTokenService {
   readonly #touched = new Map<string, number>();
   /** `id reason` → when this replica last audited a refusal. */
   readonly #denials = new Map<string, { at: number; suppressed: number }>();
+  readonly #unknown = { start: 0, used: 0, suppressed: 0 };
 
   constructor(deps: { store: PatStore; settings: ProtectedSettings; realms: RealmService; authz: Authorizer; users: PatUserDirectory; clock: Clock; log?: Logger | undefined }) {
     this.#store = deps.store;
@@ -246,6 +249,7 @@ export class PersonalAccessTokenService {
     const found = id === undefined ? undefined : await this.#store.findForAuthentication(id);
     if (!patMatches(token, found?.record.hash)) {
       if (found) this.#deny(found.record, 'wrong_secret');
+      else this.#denyUnknown(id);
       throw new KeywardError('pat.invalid', 'The personal access token is invalid or revoked', { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } });
     }
     const r = found!.record;
@@ -292,19 +296,57 @@ export class PersonalAccessTokenService {
    * per token and reason (a script retrying an expired token cannot flood the trail).
    */
   #deny(r: PatRecord, reason: 'wrong_secret' | 'expired' | 'disabled'): void {
-    const key = `${r.id} ${reason}`;
+    const suppressed = this.#admit(`${r.id} ${reason}`);
+    if (suppressed === undefined) return;
+    this.#record({
+      action: 'personal_access_token.use_denied', actor: { kind: 'user:pat', id: r.userId, realm: r.realm, name: r.username }, realm: r.realm, target: r.id,
+      details: { reason, name: r.name, ...(suppressed ? { suppressedSinceLast: suppressed } : {}) },
+    });
+  }
+
+  /**
+   * Audits a token that names no stored token: malformed, or an unknown id
+   * (never issued, or revoked — its id then matches the revocation event). It
+   * names no realm or user; besides the per-id limit, at most
+   * UNKNOWN_AUDIT_BUDGET such events a minute are written, the rest counted.
+   */
+  #denyUnknown(id: string | undefined): void {
+    const t = this.#clock.now().getTime();
+    const w = this.#unknown;
+    if (t - w.start >= DENIAL_AUDIT_INTERVAL_MS) {
+      w.start = t;
+      w.used = 0;
+    }
+    if (w.used >= UNKNOWN_AUDIT_BUDGET) {
+      w.suppressed++;
+      return;
+    }
+    const suppressed = this.#admit(`unknown ${id ?? 'malformed'}`);
+    if (suppressed === undefined) return;
+    w.used++;
+    const total = suppressed + w.suppressed;
+    w.suppressed = 0;
+    this.#record({
+      action: 'personal_access_token.use_denied', actor: { kind: 'anonymous', id: 'unknown' }, target: id,
+      details: { reason: id === undefined ? 'malformed' : 'unknown_token', ...(total ? { suppressedSinceLast: total } : {}) },
+    });
+  }
+
+  /** The number of refusals suppressed since the last audited one for `key`, or undefined when this one is suppressed too. */
+  #admit(key: string): number | undefined {
     const t = this.#clock.now().getTime();
     const last = this.#denials.get(key);
     if (last && t - last.at < DENIAL_AUDIT_INTERVAL_MS) {
       last.suppressed++;
-      return;
+      return undefined;
     }
     this.#denials.set(key, { at: t, suppressed: 0 });
     if (this.#denials.size > 10_000) for (const [k, v] of this.#denials) if (t - v.at >= DENIAL_AUDIT_INTERVAL_MS) this.#denials.delete(k);
-    this.#store.audit({
-      action: 'personal_access_token.use_denied', actor: { kind: 'user:pat', id: r.userId, realm: r.realm, name: r.username }, realm: r.realm, target: r.id,
-      details: { reason, name: r.name, ...(last?.suppressed ? { suppressedSinceLast: last.suppressed } : {}) },
-    }).catch((err) => this.#log?.warn('could not audit a refused personal access token', { patId: r.id, err }));
+    return last?.suppressed ?? 0;
+  }
+
+  #record(event: AuditEventInput): void {
+    this.#store.audit(event).catch((err) => this.#log?.warn('could not audit a refused personal access token', { patId: event.target, err }));
   }
 }
 
