@@ -10,17 +10,16 @@
 import "reflect-metadata"; // @peculiar/x509 resolves its providers through tsyringe, which needs it first
 import * as x509 from '@peculiar/x509';
 import {
-  createHash, createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject,
+  createPrivateKey, randomBytes, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject,
 } from 'node:crypto';
 import type { CaEngine, DnAttribute, IssueParams, NewCa, OcspStatus, ParsedCsr, RevokedEntry, SanSet, StoredCa } from '../issuance/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import { answerOcsp, buildCrl, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
+import { answerOcsp, buildCrl, createIssuingCa, createRootCa, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, type CaKeyType, type CaRecord, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
 import { enforcePolicy } from '../ca/issue.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type Algorithm = webcrypto.Algorithm;
 type EcdsaParams = webcrypto.EcdsaParams;
 
@@ -169,58 +168,19 @@ export class NodeCaEngine implements CaEngine {
     return c;
   }
 
+  /** The installation's root, built by the CA domain (ECDSA P-384, 20 years). */
   async createRoot(name: string, now: Date): Promise<NewCa> {
-    const key = this.#newKey('EC-P384');
-    const keys = await webKeys(key);
-    const notAfter = new Date(now.getTime() + 20 * 365 * 86_400_000);
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: randomSerial(), name: `CN=${name} ${createHash('sha256').update(Buffer.from(key.export({ format: 'der', type: 'pkcs8' }))).digest('hex').slice(0, 8)}, O=Keyward`,
-      notBefore: new Date(now.getTime() - 60_000), notAfter, keys: keys as CryptoKeyPair, signingAlgorithm: signingOf(key).web,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      ],
-    });
-    return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: 'EC-P384', notAfter };
-  }
-
-  generateKey(): { spki: Uint8Array; pkcs8: Uint8Array; keyType: string } {
-    const key = this.#newKey('EC-P256');
-    return {
-      spki: new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' })),
-      pkcs8: new Uint8Array(key.export({ format: 'der', type: 'pkcs8' })),
-      keyType: 'EC-P256',
-    };
-  }
-
-  seal(pkcs8: Uint8Array): unknown {
-    return protectKey(this.#kek, createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }));
-  }
-
-  unseal(blob: unknown): Uint8Array {
-    return new Uint8Array(unprotectKey(this.#kek, blob).export({ format: 'der', type: 'pkcs8' }));
+    const tag = randomBytes(4).toString('hex'); // several installations' roots stay distinguishable
+    const made = await createRootCa({ subject: [{ type: 'CN', value: `${name} ${tag}` }, { type: 'O', value: 'Keyward' }], now: backdated(now), kek: this.#kek, keyType: 'EC-P384' });
+    return this.#stored(made.record);
   }
 
   async createIssuing(realm: string, parent: StoredCa, now: Date, label = 'Issuing CA'): Promise<NewCa> {
-    const key = this.#newKey(this.#issuingKeyType);
-    const keys = await webKeys(key);
-    const parentCert = this.#cert(parent);
-    const parentKeys = await this.#web(parent);
-    let notAfter = new Date(now.getTime() + 10 * 365 * 86_400_000);
-    if (notAfter > parentCert.notAfter) notAfter = parentCert.notAfter;
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(), subject: `CN=Keyward ${realm} ${label}, O=Keyward`, issuer: parentCert.subjectName,
-      notBefore: new Date(now.getTime() - 60_000), notAfter, publicKey: keys.publicKey, signingKey: parentKeys.privateKey,
-      signingAlgorithm: signingOf(this.#privateKey(parent)).web,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(parentCert),
-      ],
+    const made = await createIssuingCa({
+      parent: this.#context(parent), subject: [{ type: 'CN', value: `Keyward ${realm} ${label}` }, { type: 'O', value: 'Keyward' }],
+      now: backdated(now), kek: this.#kek, keyType: this.#issuingKeyType as CaKeyType,
     });
-    return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: keyTypeOf(key), notAfter };
+    return this.#stored(made.record);
   }
 
   async importParent(certificatePem: string, keyPem: string): Promise<NewCa> {
@@ -249,6 +209,27 @@ export class NodeCaEngine implements CaEngine {
       throw new KeywardError('ca.invalid', `CA keys of type ${keyTypeOf(key)} are not supported (EC P-256/P-384, RSA 2048–4096)`);
     }
     return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: keyTypeOf(key), notAfter: cert.notAfter };
+  }
+
+  generateKey(): { spki: Uint8Array; pkcs8: Uint8Array; keyType: string } {
+    const key = this.#newKey('EC-P256');
+    return {
+      spki: new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' })),
+      pkcs8: new Uint8Array(key.export({ format: 'der', type: 'pkcs8' })),
+      keyType: 'EC-P256',
+    };
+  }
+
+  seal(pkcs8: Uint8Array): unknown {
+    return this.#seal(createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' }));
+  }
+
+  unseal(blob: unknown): Uint8Array {
+    return new Uint8Array(unprotectKey(this.#kek, blob).export({ format: 'der', type: 'pkcs8' }));
+  }
+
+  #stored(r: CaRecord): NewCa {
+    return { subject: r.subject, certificatePem: r.certificatePem.endsWith('\n') ? r.certificatePem : r.certificatePem + '\n', keyBlob: r.keyBlob, keyType: r.keyType, notAfter: r.notAfter };
   }
 
   async issue(ca: StoredCa, p: IssueParams): Promise<{ der: Uint8Array; pem: string }> {
@@ -312,10 +293,13 @@ export class NodeCaEngine implements CaEngine {
   }
 }
 
-function randomSerial(): string {
-  const b = Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)));
-  b[0] = (b[0]! & 0x3f) | 0x40;
-  return b.toString('hex');
+
+/**
+ * CAs start two minutes in the past: leaves are back-dated one minute for
+ * clients' clock skew, and a leaf must not start before its issuer.
+ */
+function backdated(now: Date): Date {
+  return new Date(now.getTime() - 120_000);
 }
 
 /** Our ordered attributes → an x509 JsonName (one attribute per RDN, order kept). */
