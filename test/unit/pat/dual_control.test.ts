@@ -1,17 +1,6 @@
 /** Dual control and protected settings with a frozen clock (issue 7). */
 import { expect } from 'chai';
-import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
-import { REALM, user, world } from './fakes.ts';
-
-async function refusal(p: Promise<unknown>): Promise<KeywardError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KeywardError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
+import { REALM, refusal, user, world } from './fakes.ts';
 
 describe('dual control (domain)', () => {
   async function guarded(ttlSeconds = 3600) {

@@ -8,6 +8,7 @@ import type { ApprovalRecord, ApprovalStore, Decision } from '../../../services/
 import type { Principal } from '../../../services/keyward/src/authn/principal.ts';
 import { Authorizer } from '../../../services/keyward/src/authn/roles.ts';
 import { frozenClock } from '../../../services/keyward/src/kernel/clock.ts';
+import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
 import { PersonalAccessTokenService } from '../../../services/keyward/src/pat/personal_access_tokens.ts';
 import type { PatRecord, PatStore, PatUser } from '../../../services/keyward/src/pat/ports.ts';
 import type { AuditEventInput, IdentityAdmin, ProvisioningStore } from '../../../services/keyward/src/provisioning/ports.ts';
@@ -161,4 +162,15 @@ export function world(options: { ttlSeconds?: number } = {}) {
   const patStore = new MemoryPats(settingsStore);
   const pats = new PersonalAccessTokenService({ store: patStore, settings, realms, authz, users: directory, clock });
   return { clock, directory, authz, settingsStore, approvalStore, approvals, settings, patStore, pats };
+}
+
+/** The KeywardError a promise is refused with (fails when it resolves). */
+export async function refusal(p: Promise<unknown>): Promise<KeywardError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof KeywardError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
 }

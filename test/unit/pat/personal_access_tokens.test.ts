@@ -1,19 +1,8 @@
 /** The PAT rules with a frozen clock and in-memory adapters (issue 7). */
 import { expect } from 'chai';
-import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
-import { REALM, user, world } from './fakes.ts';
+import { REALM, refusal, user, world } from './fakes.ts';
 
 const DAY = 86_400_000;
-
-async function refusal(p: Promise<unknown>): Promise<KeywardError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KeywardError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('personal access tokens (domain)', () => {
   async function enabled(max = 366) {

@@ -14,7 +14,7 @@ import {
 } from 'node:crypto';
 import type { CaEngine, DnAttribute, IssueParams, NewCa, OcspStatus, ParsedCsr, RevokedEntry, SanSet, StoredCa } from '../issuance/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import { answerOcsp, buildCrl, createIssuingCa, createRootCa, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, type CaKeyType, type CaRecord, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
+import { answerOcsp, buildCrl, toPem, createIssuingCa, createRootCa, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, type CaKeyType, type CaRecord, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
 import { enforcePolicy } from '../ca/issue.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -44,10 +44,6 @@ export type EngineCsr = ParsedCsr;
 
 // ------------------------------------------------------------------ helpers
 
-export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
 
 /** `EC-P256`, `EC-P384`, `RSA-2048`, `Ed25519`, … */
 export function keyTypeOf(key: KeyObject): string {
@@ -275,7 +271,7 @@ export class NodeCaEngine implements CaEngine {
       publicKey, signingKey: keys.privateKey, signingAlgorithm: signingOf(this.#privateKey(ca)).web, extensions,
     });
     const der = new Uint8Array(cert.rawData);
-    return { der, pem: derToPem(der) };
+    return { der, pem: toPem(der, 'CERTIFICATE') };
   }
 
   async crl(ca: StoredCa, entries: readonly RevokedEntry[], crlNumber: bigint, thisUpdate: Date, nextUpdate: Date): Promise<Uint8Array> {

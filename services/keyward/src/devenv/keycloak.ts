@@ -30,6 +30,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findJava, type JavaHome } from './java.ts';
 import { assertPortFree, freePort } from './ports.ts';
+import { alive, sleep } from './process.ts';
 
 /** The pinned Keycloak version (Maven Central serves it; Java 25 supported since 26.6). */
 export const DEFAULT_KEYCLOAK_VERSION = '26.7.3';
@@ -81,7 +82,6 @@ export function keycloakVersion(env: NodeJS.ProcessEnv = process.env): string {
   return v;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const seconds = (since: number) => Math.round((Date.now() - since) / 1000);
 
 /**
@@ -203,15 +203,6 @@ function sha256(file: string): Promise<string> {
     const h = createHash('sha256');
     createReadStream(file).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readPid(file: string): number | undefined {

@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { assertPortFree, freePort } from './ports.ts';
+import { alive, sleep } from './process.ts';
 
 export interface RunningPostgres {
   /** `postgres://postgres:…@127.0.0.1:<port>/keyward` (the `keyward` database exists). */
@@ -34,16 +35,6 @@ export interface EmbeddedPostgresOptions {
 }
 
 const PASSWORD = 'keyward-dev';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** True when a user other than the owner may enter every directory on the way to `dir`. */
 function reachableByOthers(dir: string): boolean {

@@ -19,6 +19,7 @@ import type { Clock } from '../kernel/clock.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId, newSerialHex } from '../kernel/ids.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
+import { toPem } from '../ca/index.ts';
 import type { ApiClientService } from '../provisioning/api_clients.ts';
 import type { PolicyService } from '../provisioning/policies.ts';
 import type { RealmService } from '../provisioning/realms.ts';
@@ -95,10 +96,6 @@ const sanList = (s: SanSet) => [...s.dns.map((v) => `dns:${v}`), ...s.ip.map((v)
 const emptySans: SanSet = { dns: [], ip: [], uri: [], email: [] };
 const requesterOf = (p: Principal): RequesterRef => ({ kind: `${p.kind}:${p.credential}`, realm: p.realm, id: p.subject, name: p.kind === 'client' ? p.clientId : p.username });
 
-export function pem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
 
 export class IssuanceService {
   readonly #store: IssuanceStore;
@@ -291,7 +288,7 @@ export class IssuanceService {
     const { chain } = await this.issuingCa(r.realm);
     const status = r.status === 'revoked' ? 'revoked' : r.notAfter <= this.#clock.now() ? 'expired' : 'valid';
     return {
-      serialNumber: r.serial, certificate: pem(r.der), chain, notBefore: r.notBefore.toISOString(), notAfter: r.notAfter.toISOString(),
+      serialNumber: r.serial, certificate: toPem(r.der, 'CERTIFICATE'), chain, notBefore: r.notBefore.toISOString(), notAfter: r.notAfter.toISOString(),
       policy: r.policy, subject: r.subject, sans: r.sans, status, endEntity: r.endEntity, requester: r.requester,
       revokedAt: r.revokedAt?.toISOString(), revocationReason: r.revocationReason,
     };
