@@ -66,7 +66,7 @@ export class MemoryApprovals implements ApprovalStore {
     if (!r || r.realm !== realm || r.status !== 'pending' || r.expiresAt <= d.at) return undefined;
     const next: ApprovalRecord = { ...r, status: d.status, decidedBy: d.by, decidedAt: d.at, reason: d.status === 'rejected' ? d.reason : undefined };
     this.rows.set(id, next);
-    if (d.status === 'approved') this.settings.values.set(`${d.effect.realm}/${d.effect.name}`, d.effect.value);
+    if (d.status === 'approved' && d.effect.type === 'setting') this.settings.values.set(`${d.effect.realm}/${d.effect.name}`, d.effect.value);
     this.audit.push(...audit);
     return next;
   }

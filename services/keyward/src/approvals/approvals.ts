@@ -32,6 +32,8 @@ export interface ApprovalKind {
    * does not) and returns its effect and the audit events of the change.
    */
   prepare(a: ApprovalRecord, approver: Principal): Promise<{ effect: ApprovalEffect; audit: readonly AuditEventInput[] }>;
+  /** Undoes what `prepare` did outside the store (e.g. a Keycloak client) when the decision is not stored after all. */
+  abandon?(effect: ApprovalEffect): Promise<void>;
 }
 
 export interface ApprovalView {
@@ -75,8 +77,14 @@ export class ApprovalService {
     this.#kinds.set(kind, handler);
   }
 
+  /** `devices.accept/<id>` is of the registered kind `devices.accept`. */
+  static #base(kind: string): string {
+    const slash = kind.indexOf('/');
+    return slash < 0 ? kind : kind.slice(0, slash);
+  }
+
   #kind(kind: string): ApprovalKind {
-    const k = this.#kinds.get(kind);
+    const k = this.#kinds.get(ApprovalService.#base(kind));
     if (!k) throw new TypeError(`approval kind ${kind} is not registered`);
     return k;
   }
@@ -137,7 +145,7 @@ export class ApprovalService {
     if (options.status !== undefined && !STATUSES.includes(options.status)) throw new TypeError(`unknown approval status ${options.status}`);
     const kinds = await this.#reviewableKinds(p, realm);
     const rows = await this.#store.list(realm, { status: options.status, at: this.#clock.now(), max: options.max ?? 200 });
-    return rows.filter((a) => kinds.has(a.kind)).map((a) => this.view(a));
+    return rows.filter((a) => kinds.has(ApprovalService.#base(a.kind))).map((a) => this.view(a));
   }
 
   /** The pending approval of a kind, if any (settings show it next to their value). */
@@ -149,7 +157,7 @@ export class ApprovalService {
 
   async #find(realm: string, id: string): Promise<ApprovalRecord> {
     const a = ID.test(id) ? await this.#store.get(realm, id) : undefined;
-    if (!a || !this.#kinds.has(a.kind)) throw new KeywardError('approval.not_found', `Realm ${realm} has no approval ${id}`);
+    if (!a || !this.#kinds.has(ApprovalService.#base(a.kind))) throw new KeywardError('approval.not_found', `Realm ${realm} has no approval ${id}`);
     return a;
   }
 
@@ -184,11 +192,20 @@ export class ApprovalService {
     const { effect, audit } = await kind.prepare(a, p);
     const at = this.#clock.now();
     const by = auditActor(p);
-    const decided = await this.#store.decide(realm, id, { status: 'approved', by, at, effect }, [
-      { action: 'approval.approved', actor: by, realm, target: id, details: { kind: a.kind, proposedBy: a.proposedBy, ...a.payload } },
-      ...audit,
-    ]);
-    if (!decided) this.#assertPending(await this.#find(realm, id)); // lost a race: say what happened instead
+    let decided: ApprovalRecord | undefined;
+    try {
+      decided = await this.#store.decide(realm, id, { status: 'approved', by, at, effect }, [
+        { action: 'approval.approved', actor: by, realm, target: id, details: { kind: a.kind, proposedBy: a.proposedBy, ...a.payload } },
+        ...audit,
+      ]);
+    } catch (err) {
+      await kind.abandon?.(effect);
+      throw err;
+    }
+    if (!decided) {
+      await kind.abandon?.(effect);
+      this.#assertPending(await this.#find(realm, id)); // lost a race: say what happened instead
+    }
     return this.view(decided ?? (await this.#find(realm, id)));
   }
 

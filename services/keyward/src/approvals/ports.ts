@@ -1,4 +1,5 @@
 /** What dual-control approvals need from storage. */
+import type { TrustedDevice } from '../devices/ports.ts';
 import type { AuditEventInput } from '../provisioning/ports.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
@@ -14,7 +15,11 @@ export interface ApprovalActor {
 export interface ApprovalRecord {
   readonly id: string;
   readonly realm: string;
-  /** What the approval protects, e.g. `settings.personal_access_tokens`; at most one pending per realm and kind. */
+  /**
+   * What the approval protects, e.g. `settings.personal_access_tokens`, or
+   * `devices.accept/<id>` (a registered kind, `/`, a subject); at most one
+   * pending per realm and kind.
+   */
   readonly kind: string;
   /** The proposed change, as the kind describes it (for settings: `{from, to}`). */
   readonly payload: Readonly<Record<string, unknown>>;
@@ -33,7 +38,10 @@ export interface ApprovalRecord {
  * transaction that marks the approval approved (DESIGN.md principle 3).
  * Later kinds (device acceptance) add their own variants.
  */
-export type ApprovalEffect = { readonly type: 'setting'; readonly realm: string; readonly name: string; readonly value: unknown };
+export type ApprovalEffect =
+  | { readonly type: 'setting'; readonly realm: string; readonly name: string; readonly value: unknown }
+  /** Device onboarding: the pending certificate becomes trusted (its Keycloak client already exists). */
+  | { readonly type: 'device_accept'; readonly device: TrustedDevice };
 
 export type Decision =
   | { readonly status: 'approved'; readonly by: ApprovalActor; readonly at: Date; readonly effect: ApprovalEffect }

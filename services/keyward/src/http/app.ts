@@ -8,7 +8,7 @@ import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../kernel/log.ts';
 import type { Metrics } from './metrics.ts';
-import { errorHandler, notFoundHandler } from './problem.ts';
+import { errorHandler, notFoundHandler, type ErrorRenderer } from './problem.ts';
 import { mount, type RouteSpec } from './route.ts';
 
 export interface AppOptions {
@@ -18,6 +18,8 @@ export interface AppOptions {
   readonly bodyLimitBytes: number;
   /** Addresses whose X-Forwarded-For is trusted (Express "trust proxy"). */
   readonly trustProxy?: string[];
+  /** Paths that render their errors in another product's format. */
+  readonly errorRenderers?: readonly ErrorRenderer[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -44,12 +46,12 @@ export function createApp(options: AppOptions): express.Express {
     next();
   });
   app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
-  // CSRs and OCSP requests may come as they are: PEM or DER (RFC 2986 / RFC 6960 media types).
-  app.use(express.raw({ limit: options.bodyLimitBytes, type: ['application/pkcs10', 'application/x-pem-file', 'application/ocsp-request'] }));
+  // CSRs, OCSP requests and device certificates may come as they are: PEM or DER (RFC 2986 / RFC 6960 / RFC 2585 media types).
+  app.use(express.raw({ limit: options.bodyLimitBytes, type: ['application/pkcs10', 'application/x-pem-file', 'application/ocsp-request', 'application/pkix-cert'] }));
   const router = express.Router();
   mount(router, options.routes);
   app.use(router);
   app.use(notFoundHandler);
-  app.use(errorHandler(options.log));
+  app.use(errorHandler(options.log, options.errorRenderers));
   return app;
 }

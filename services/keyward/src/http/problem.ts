@@ -4,7 +4,7 @@
  * generic `server.error` body; the cause is logged with the request id, never
  * sent (oidc-provider's err_out.js does the same).
  */
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { KeywardError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/log.ts';
 
@@ -32,7 +32,16 @@ function fromFramework(err: unknown): KeywardError | undefined {
   return undefined;
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+/**
+ * Paths that keep another product's error format (the SKLM-compatible device
+ * path, seed 001) render errors themselves; everything else is problem+json.
+ */
+export interface ErrorRenderer {
+  readonly pathPrefix: string;
+  render(req: Request, res: Response, err: KeywardError): void;
+}
+
+export function errorHandler(log: Logger, renderers: readonly ErrorRenderer[] = []): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = err instanceof KeywardError ? err : fromFramework(err);
     const requestId = String(res.getHeader('X-Request-Id') ?? '');
@@ -40,17 +49,19 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       log.error('error after response started', { requestId, err });
       return;
     }
+    const renderer = renderers.find((r) => req.path.startsWith(r.pathPrefix));
+    const send = (e: KeywardError) => (renderer ? renderer.render(req, res, e) : sendProblem(res, e, req.originalUrl));
     if (known && known.status < 500) {
-      sendProblem(res, known, req.originalUrl);
+      send(known);
       return;
     }
     if (known && known.code !== 'server.error') {
       log.warn('request failed', { requestId, code: known.code, err: known.cause ?? known });
-      sendProblem(res, known, req.originalUrl);
+      send(known);
       return;
     }
     log.error('unhandled error', { requestId, method: req.method, path: req.path, err });
-    sendProblem(res, new KeywardError('server.error', `An unexpected error occurred; quote request id ${requestId} when reporting it`), req.originalUrl);
+    send(new KeywardError('server.error', `An unexpected error occurred; quote request id ${requestId} when reporting it`));
   };
 }
 
