@@ -6,37 +6,16 @@
  *   the user's current authority.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   call, createLoginClient, createUser, integrationEnv, keycloakAdmin, operatorToken, startKeyward, unique, userToken, type RunningKeyward,
 } from '../support/env.ts';
+import { curl, run } from '../support/curl.ts';
 import { csr, must, work, write } from '../support/openssl.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-  });
-}
-
-/** curl as the seed shows it; returns status and parsed body. */
-async function curl(url: string, args: string[]): Promise<{ status: number; body: any; stderr: string }> {
-  const r = await run('curl', ['-s', '-w', '\n%{http_code}', ...args, url]);
-  const lines = r.stdout.trimEnd().split('\n');
-  const status = Number(lines.pop());
-  const text = lines.join('\n');
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status, body, stderr: r.stderr };
-}
 
 describe('05 automation credentials', function () {
   this.timeout(600_000);

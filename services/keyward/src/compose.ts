@@ -48,6 +48,11 @@ import { PgSettingsStore } from './storage/settings_store.ts';
 import { PgPatStore } from './storage/pat_store.ts';
 import { personalAccessTokenRoutes } from './http/routes/personal_access_tokens.ts';
 import { settingsRoutes } from './http/routes/settings.ts';
+import { DeviceOnboardingService } from './devices/device_onboarding.ts';
+import { KeycloakDeviceDirectory } from './keycloak/device_clients.ts';
+import { PgDeviceStore } from './storage/device_store.ts';
+import { deviceRoutes } from './http/routes/devices.ts';
+import { sklmErrorRenderer, sklmRoutes } from './http/routes/sklm.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -69,6 +74,7 @@ export interface Keyward {
   readonly approvals: ApprovalService;
   readonly settings: ProtectedSettings;
   readonly pats: PersonalAccessTokenService;
+  readonly devices: DeviceOnboardingService;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -161,7 +167,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const approvals = new ApprovalService({ store: new PgApprovalStore(db, audit), clock, ttlSeconds: config.approvalTtlSeconds });
   const settings = new ProtectedSettings({ store: new PgSettingsStore(db, audit), approvals, realms, authz });
   const pats = new PersonalAccessTokenService({ store: new PgPatStore(db, audit), settings, realms, authz, users: identity, clock, log });
-  const auth = new Authenticator(verifier, { certificates: clientCertificates, pats, clientCertHeader: config.clientCertHeader, trustedProxies: config.trustedProxies, log });
+  const devices = new DeviceOnboardingService({
+    store: new PgDeviceStore(db, audit), directory: new KeycloakDeviceDirectory(keycloak.client), settings, approvals, realms, authz, clock, log,
+    pushesPerMinute: config.devices.pushesPerMinute,
+  });
+  const auth = new Authenticator(verifier, { certificates: clientCertificates, devices, pats, clientCertHeader: config.clientCertHeader, trustedProxies: config.trustedProxies, log });
 
   const routes: RouteSpec[] = [];
   routes.push(...systemRoutes({
@@ -188,8 +198,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...clientCertificateRoutes({ auth, certs: clientCertificates, settings }),
     ...personalAccessTokenRoutes({ auth, pats }),
     ...settingsRoutes({ auth, settings, approvals }),
+    ...deviceRoutes({ auth, devices, settings }),
+    ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
   );
-  const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes });
+  const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes, errorRenderers: sklmErrorRenderer });
   const sealer = setInterval(() => {
     audit.seal(db).catch((err) => log.warn('audit sealing failed; will retry', { err }));
   }, 1000);
@@ -212,7 +224,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   patSweep?.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, approvals, settings, pats, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, approvals, settings, pats, devices, routes, app,
     async close() {
       clearInterval(sealer);
       clearInterval(crlSchedule);

@@ -3,7 +3,9 @@
  * never care which was used. In this order:
  * 1. `Authorization: Bearer <JWT>` from a managed realm (or master, for operators),
  *    or `Authorization: Bearer kwp_…`, a personal access token (issue 7);
- * 2. a client certificate from the TLS handshake on the HTTPS listener;
+ * 2. a client certificate from the TLS handshake on the HTTPS listener: a
+ *    trusted device certificate (issue 8, pinned by fingerprint) first, then
+ *    the client-certificate credentials;
  * 3. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
  *    (the certificate, URL-encoded PEM), or — the seed's way — the downloaded
  *    .pem with its private key (URL-encoded or base64), whose key must match.
@@ -30,8 +32,14 @@ export interface PatAuthenticator {
   authenticate(token: string): Promise<Principal>;
 }
 
+/** Devices accepted into a trust store (issue 8): undefined when the certificate is no device's. */
+export interface DeviceAuthenticator {
+  authenticate(der: Uint8Array): Promise<Principal | undefined>;
+}
+
 export interface AuthenticatorOptions {
   readonly certificates?: CertificateAuthenticator | undefined;
+  readonly devices?: DeviceAuthenticator | undefined;
   readonly pats?: PatAuthenticator | undefined;
   readonly clientCertHeader?: 'bundle' | 'proxy' | 'off';
   readonly trustedProxies?: readonly string[];
@@ -60,6 +68,7 @@ export function decodeCertificateHeader(value: string): { certificateDer: Uint8A
 export class Authenticator {
   readonly #verifier: AccessTokenVerifier;
   readonly #certs: CertificateAuthenticator | undefined;
+  readonly #devices: DeviceAuthenticator | undefined;
   readonly #pats: PatAuthenticator | undefined;
   readonly #headerMode: 'bundle' | 'proxy' | 'off';
   readonly #proxies = new BlockList();
@@ -69,6 +78,7 @@ export class Authenticator {
   constructor(verifier: AccessTokenVerifier, options: AuthenticatorOptions = {}) {
     this.#verifier = verifier;
     this.#certs = options.certificates;
+    this.#devices = options.devices;
     this.#pats = options.pats;
     this.#headerMode = options.clientCertHeader ?? 'bundle';
     this.#log = options.log;
@@ -120,15 +130,48 @@ export class Authenticator {
     });
   }
 
+  /**
+   * The certificate chain the caller proved possession of, its own first:
+   * from the TLS handshake, or the certificate a configured proxy forwards.
+   * Empty when there is none. Used by device onboarding's hello.
+   */
+  presentedChain(req: Request): Uint8Array[] {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.encrypted && typeof socket.getPeerCertificate === 'function') {
+      const chain: Uint8Array[] = [];
+      let c = socket.getPeerCertificate(true) as (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown }) | undefined;
+      const seen = new Set<unknown>();
+      while (c?.raw?.length && !seen.has(c) && chain.length < 16) {
+        seen.add(c);
+        if (chain.length > 0 && Buffer.compare(c.raw, Buffer.from(chain[chain.length - 1]!)) === 0) break; // self-signed: its own issuer
+        chain.push(new Uint8Array(c.raw));
+        c = c.issuerCertificate as typeof c;
+      }
+      return chain;
+    }
+    const value = req.get('x-client-certificate');
+    if (value !== undefined && this.#headerMode !== 'off' && this.#fromProxy(req) && value.length <= CLIENT_CERT_HEADER_LIMIT) {
+      return [decodeCertificateHeader(value).certificateDer];
+    }
+    return [];
+  }
+
   async #certificate(req: Request): Promise<Principal | undefined> {
-    if (!this.#certs) return undefined;
+    if (!this.#certs && !this.#devices) return undefined;
     const socket = req.socket as Partial<TLSSocket>;
     if (socket.encrypted && typeof socket.getPeerCertificate === 'function') {
       const peer = socket.getPeerCertificate();
-      if (peer?.raw?.length) return this.#certs.authenticate(new Uint8Array(peer.raw)); // possession proven by the TLS handshake
+      if (peer?.raw?.length) {
+        // Possession proven by the TLS handshake.
+        const der = new Uint8Array(peer.raw);
+        const device = await this.#devices?.authenticate(der);
+        if (device) return device;
+        if (this.#certs) return this.#certs.authenticate(der);
+        throw new KeywardError('client_certificate.untrusted', 'The client certificate is not trusted');
+      }
     }
     const value = req.get('x-client-certificate');
-    if (value === undefined || this.#headerMode === 'off') return undefined;
+    if (value === undefined || this.#headerMode === 'off' || !this.#certs) return undefined;
     if (value.length > CLIENT_CERT_HEADER_LIMIT) {
       throw new KeywardError('client_certificate.header_too_large', `X-Client-Certificate may hold at most ${CLIENT_CERT_HEADER_LIMIT} characters`);
     }
@@ -138,6 +181,10 @@ export class Authenticator {
       return undefined;
     }
     const { certificateDer, privateKeyPem } = decodeCertificateHeader(value);
+    if (fromProxy && privateKeyPem === undefined) {
+      const device = await this.#devices?.authenticate(certificateDer); // the proxy checked the handshake
+      if (device) return device;
+    }
     if (!fromProxy && privateKeyPem === undefined) {
       // A certificate alone proves nothing: anyone may have it. Only a proxy that checked the handshake may send one.
       this.#log?.warn('X-Client-Certificate without its private key from an address that is not a configured proxy', { remoteAddress: req.socket.remoteAddress });

@@ -42,6 +42,7 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   readonly patSweepSeconds: number;
   readonly approvalTtlSeconds: number;
+  readonly devices: { readonly defaultRealm: string | undefined; readonly pushesPerMinute: number };
 }
 
 interface Setting {
@@ -148,6 +149,10 @@ export const SETTINGS = [
     description: 'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the sweep off (tokens are still refused at their next use).' },
   { env: 'KEYWARD_APPROVAL_TTL_SECONDS', default: '86400', parse: int(1, 2592000),
     description: 'How long a change proposed under dual control waits for a second admin before it expires (default 24 h).' },
+  { env: 'KEYWARD_DEVICE_DEFAULT_REALM', default: undefined,
+    description: 'Realm served by the SKLM-compatible device onboarding path /SKLM/rest/v1/pendingClientCertificates (unset: that path answers 404).' },
+  { env: 'KEYWARD_DEVICE_PUSH_RATE', default: '30', parse: int(1, 100000),
+    description: 'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 device.rate_limited.' },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
@@ -260,6 +265,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     trustedProxies: Object.freeze([...((v.KEYWARD_TRUSTED_PROXIES as string[] | undefined) ?? [])]),
     patSweepSeconds: v.KEYWARD_PAT_SWEEP_SECONDS,
     approvalTtlSeconds: v.KEYWARD_APPROVAL_TTL_SECONDS,
+    devices: { defaultRealm: v.KEYWARD_DEVICE_DEFAULT_REALM, pushesPerMinute: v.KEYWARD_DEVICE_PUSH_RATE },
   };
   if (mode === 'production') {
     if (!config.databaseUrl) throw new ConfigError('KEYWARD_DATABASE_URL', 'is required in production mode (the embedded PostgreSQL is for development)');

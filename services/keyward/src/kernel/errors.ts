@@ -101,6 +101,27 @@ export const ERROR_CATALOGUE = {
   'approval.already_pending': { status: 409, title: 'A change of this setting is already waiting for approval' },
   'approval.stale': { status: 409, title: 'The setting changed since the change was proposed' },
 
+  // device onboarding (seed 001, issue 8)
+  'device.pending': { status: 403, title: 'The device certificate waits for an admin to accept it' },
+  'device.certificate_required': { status: 401, title: 'A device certificate is required' },
+  'device.certificate_malformed': { status: 400, title: 'The device certificate is malformed' },
+  'device.certificate_expired': { status: 422, title: 'The device certificate is expired or not yet valid' },
+  'device.certificate_is_ca': { status: 422, title: 'The device certificate is a CA certificate' },
+  'device.certificate_weak_key': { status: 422, title: 'The device certificate\'s key is too weak or unsupported' },
+  'device.chain_too_large': { status: 413, title: 'The pushed certificate chain is too large' },
+  'device.onboarding_disabled': { status: 403, title: 'Device onboarding is disabled in this realm' },
+  'device.pending_limit': { status: 409, title: 'The realm has too many pending client certificates' },
+  'device.rate_limited': { status: 429, title: 'Too many certificate pushes from this address' },
+  'device.rejected': { status: 403, title: 'The certificate was rejected by an admin' },
+  'device.already_trusted': { status: 409, title: 'The certificate is already trusted' },
+  'device.alias_invalid': { status: 400, title: 'The alias is invalid' },
+  'device.alias_in_use': { status: 409, title: 'The alias is already in use' },
+  'device.pending_not_found': { status: 404, title: 'No such pending client certificate' },
+  'device.trusted_not_found': { status: 404, title: 'No such trusted client certificate' },
+  'device.client_not_found': { status: 404, title: 'No such device client' },
+  'device.client_disabled': { status: 401, title: 'The device client is disabled or deleted in Keycloak' },
+  'device.default_realm_unset': { status: 404, title: 'The SKLM-compatible path has no realm (KEYWARD_DEVICE_DEFAULT_REALM)' },
+
   // realm config as code
   'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },
 

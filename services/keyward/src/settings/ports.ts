@@ -2,7 +2,7 @@
 import type { AuditEventInput } from '../provisioning/ports.ts';
 
 /** The realm settings Keyward protects with dual control. */
-export type SettingName = 'personal_access_tokens' | 'client_certificates' | 'dual_control';
+export type SettingName = 'personal_access_tokens' | 'client_certificates' | 'dual_control' | 'devices';
 
 export interface SettingsStore {
   /** The stored value, or undefined when the realm still has the defaults. */

@@ -4,7 +4,8 @@
  *
  * - `personal_access_tokens` {enabled, maxExpirationDays}: disabled by default, maximum 366 days;
  * - `client_certificates` {enabled, maxExpirationDays}: the same defaults (seed 000);
- * - `dual_control` {enabled}: off by default.
+ * - `dual_control` {enabled}: off by default;
+ * - `devices` {enabled, maxPending, rejectForHours}: device onboarding (issue 8), off by default.
  *
  * PAT and client-certificate settings are changed by `keyward-admin` or
  * `keyward-user-admin` (the seed's Administrator and User Administrator), the
@@ -32,10 +33,19 @@ export interface DualControlSettings {
   readonly enabled: boolean;
 }
 
+export interface DeviceSettings {
+  readonly enabled: boolean;
+  /** Most pending client certificates a realm keeps (pushes beyond it are refused). */
+  readonly maxPending: number;
+  /** How long a rejected certificate is not queued again. */
+  readonly rejectForHours: number;
+}
+
 export interface SettingValues {
   personal_access_tokens: ExpirySettings;
   client_certificates: ExpirySettings;
   dual_control: DualControlSettings;
+  devices: DeviceSettings;
 }
 
 /** Largest maximum expiry an admin may set (10 years). */
@@ -78,6 +88,21 @@ function expirySettings(input: unknown, current: ExpirySettings): ExpirySettings
   return Object.freeze({ enabled: boolean(o, 'enabled', current.enabled), maxExpirationDays: days });
 }
 
+function wholeNumber(o: Record<string, unknown>, key: string, current: number, min: number, max: number): number {
+  const v = o[key] ?? current;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(`/${key}`, `${key} must be a whole number from ${min} to ${max}`, { minimum: min, maximum: max });
+  return v;
+}
+
+function deviceSettings(input: unknown, current: DeviceSettings): DeviceSettings {
+  const o = object(input, ['enabled', 'maxPending', 'rejectForHours']);
+  return Object.freeze({
+    enabled: boolean(o, 'enabled', current.enabled),
+    maxPending: wholeNumber(o, 'maxPending', current.maxPending, 1, 100_000),
+    rejectForHours: wholeNumber(o, 'rejectForHours', current.rejectForHours, 0, 8760),
+  });
+}
+
 export const SETTING_DEFINITIONS: { readonly [N in SettingName]: Definition<N> } = {
   personal_access_tokens: {
     defaults: Object.freeze({ enabled: false, maxExpirationDays: 366 }),
@@ -96,6 +121,12 @@ export const SETTING_DEFINITIONS: { readonly [N in SettingName]: Definition<N> }
     editors: [ROLES.admin],
     action: 'dual_control_settings.updated',
     parse: (input, current) => Object.freeze({ enabled: boolean(object(input, ['enabled']), 'enabled', current.enabled) }),
+  },
+  devices: {
+    defaults: Object.freeze({ enabled: false, maxPending: 100, rejectForHours: 24 }),
+    editors: [ROLES.admin],
+    action: 'device_settings.updated',
+    parse: deviceSettings,
   },
 };
 

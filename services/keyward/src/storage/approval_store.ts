@@ -3,6 +3,7 @@ import type { ApprovalRecord, ApprovalStatus, ApprovalStore, Decision } from '..
 import type { AuditLog } from '../audit/audit_log.ts';
 import type { AuditEventInput } from '../provisioning/ports.ts';
 import { isUniqueViolation, type Database, type Queryable } from './database.ts';
+import { applyAcceptance } from './device_store.ts';
 import { writeSetting } from './settings_store.ts';
 
 interface Row {
@@ -73,6 +74,7 @@ export class PgApprovalStore implements ApprovalStore {
       if (d.status === 'approved') {
         const e = d.effect;
         if (e.type === 'setting') await writeSetting(q, e.realm, e.name, e.value);
+        else if (e.type === 'device_accept') await applyAcceptance(q, e.device);
       }
       for (const event of audit) await this.#audit.record(q as never, event);
       return record(r);

@@ -12,5 +12,6 @@ import { serve } from './serve.ts';
 import { pat } from './pat.ts';
 import { settings } from './settings.ts';
 import { approvals } from './approvals.ts';
+import { devices } from './devices.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek, pat, settings, approvals];
+export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek, pat, settings, approvals, devices];
