@@ -46,7 +46,8 @@ export const DEFAULT_DEVICE_GROUP = 'PEER_TO_PEER';
 /** Approval kind of an acceptance under dual control: `devices.accept/<pending id>`. */
 export const ACCEPT_APPROVAL = 'devices.accept';
 
-export interface PendingView {
+/** What both views show of the certificate itself. */
+interface CertificateView {
   readonly uuid: string;
   readonly subject: string;
   readonly issuer: string;
@@ -54,22 +55,18 @@ export interface PendingView {
   readonly sha256Fingerprint: string;
   readonly notBefore: string;
   readonly notAfter: string;
+}
+
+export interface PendingView extends CertificateView {
   readonly firstSeen: string;
   readonly lastSeen: string;
   readonly sourceAddress: string;
   readonly via: 'tls' | 'upload';
 }
 
-export interface TrustedView {
+export interface TrustedView extends CertificateView {
   readonly alias: string;
-  readonly uuid: string;
   readonly clientId: string;
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  readonly sha256Fingerprint: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
   readonly deviceGroup: string | undefined;
   readonly deviceRole: string | undefined;
   readonly acceptedAt: string;
