@@ -13,6 +13,7 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findJava } from '../../services/keyward/src/devenv/index.ts';
 import { call, clientToken, integrationEnv, keycloakAdmin, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
 import { curl, run } from '../support/curl.ts';
 import { must, work, write } from '../support/openssl.ts';
@@ -144,6 +145,19 @@ describe('11 device onboarding', function () {
       const sa = await (await keycloakAdmin(`/${realm}/clients/${c.id}/service-account-user`)).json() as any;
       const groups = await (await keycloakAdmin(`/${realm}/users/${sa.id}/groups`)).json() as any[];
       expect(groups.map((g) => g.path)).to.deep.equal(['/PEER_TO_PEER/TAPE']);
+    });
+
+    it("gives Keycloak a subject DN that Java's X500Principal (Keycloak's exact comparison) reads as the certificate's subject", async () => {
+      const tricky = await device(dir, 'tricky', '/C=DE/O=Acme, Inc./OU=Tape/CN=dev\\+1/emailAddress=ops@acme.example/serialNumber=SN-42');
+      const up = await curl(`${kw.url}/v1/realms/${realm}/devices/certificates`, ['-H', 'content-type: application/x-pem-file', '--data-binary', `@${tricky.crt}`]);
+      const r = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, { token: op, body: { alias: 'tricky', uuid: up.body.uuid } });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const dn = (await findClient(realm, r.body.clientId)).attributes['x509.subjectdn'];
+      expect(dn).to.equal('SERIALNUMBER=SN-42,EMAILADDRESS=ops@acme.example,CN=dev\\+1,OU=Tape,O=Acme\\, Inc.,C=DE');
+      const java = join(findJava().home, 'bin', 'java');
+      const check = await run(java, [fileURLToPath(new URL('../support/DnCheck.java', import.meta.url)), tricky.crt, dn]);
+      expect(check.stdout.trim(), check.stderr).to.equal('match');
+      expect((await call(kw.url, 'DELETE', `/v1/realms/${realm}/trusted-client-certificates/tricky`, { token: op })).status).to.equal(204);
     });
 
     it('authenticates the same curl as the device client on /v1/whoami, and hello says it is trusted', async () => {

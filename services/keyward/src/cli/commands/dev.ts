@@ -4,9 +4,10 @@ import { startKeycloak } from '../../devenv/keycloak.ts';
 import { bootstrap } from '../../keycloak/bootstrap.ts';
 import { loadConfig } from '../../kernel/config.ts';
 import { createLogger } from '../../kernel/log.ts';
-import { closeServer, listen, listenTls } from '../../server.ts';
+import { closeServer, listen, listenTls, PortInUseError } from '../../server.ts';
 import { out, parse, type Command } from '../command.ts';
 import { afterStart } from './dev_demo.ts';
+import { ensureDevTls } from '../dev_tls.ts';
 
 export const dev: Command = {
   name: 'dev',
@@ -19,8 +20,11 @@ answers, else the official distribution fetched with Maven and cached under
 ~/.cache/keyward), bootstraps Keyward's client with the development admin
 (admin/admin unless KEYWARD_KEYCLOAK_ADMIN_USER/PASSWORD say otherwise), starts
 Keyward on an embedded PostgreSQL (unless KEYWARD_DATABASE_URL is set), applies
-the demo realm from realm-config/, and prints how to use it. Ctrl-C stops
-everything. Development mode only.
+the demo realm from realm-config/, and prints how to use it. Without
+KEYWARD_TLS_CERT it also serves HTTPS on KEYWARD_TLS_PORT (default 3443) with a
+self-signed development certificate kept under the data directory, for client
+certificates and device onboarding, and the SKLM-compatible device path serves
+the demo realm unless KEYWARD_DEVICE_DEFAULT_REALM says otherwise. Ctrl-C stops everything. Development mode only.
 
 Options:
   --keycloak-port PORT   Keycloak's HTTP port (default 8080, or KEYWARD_KEYCLOAK_PORT)
@@ -53,23 +57,40 @@ Options:
         url: keycloak.url, adminUser: keycloak.adminUser, adminPassword: keycloak.adminPassword,
         clientId: base.keycloak.clientId, audience: base.audience, operatorClientId: 'keyward-operator-cli',
       });
-      const config = loadConfig(process.env, { KEYWARD_KEYCLOAK_URL: keycloak.url, KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret });
+      const devTls = base.tls.certFile ? undefined : await ensureDevTls(base.dataDir);
+      if (devTls?.created) progress(`made a development TLS certificate: ${devTls.certFile}`);
+      const config = loadConfig(process.env, {
+        KEYWARD_KEYCLOAK_URL: keycloak.url, KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
+        ...(devTls ? { KEYWARD_TLS_CERT: devTls.certFile, KEYWARD_TLS_KEY: devTls.keyFile } : {}),
+        ...(base.devices.defaultRealm ? {} : { KEYWARD_DEVICE_DEFAULT_REALM: 'demo' }), // the SKLM-compatible path serves the demo realm
+      });
       const log = createLogger({ level: values['quiet-logs'] ? 'warn' : config.logLevel });
       progress('starting Keyward…');
       const keyward = await compose(config, { log });
       cleanups.push(() => keyward.close());
       const server = await listen(keyward);
       cleanups.push(() => closeServer(server, 3000));
+      let tlsUrl: string | undefined;
       if (config.tls.certFile) {
-        const tls = await listenTls(keyward);
-        cleanups.push(() => closeServer(tls, 3000));
+        try {
+          const tls = await listenTls(keyward);
+          cleanups.push(() => closeServer(tls, 3000));
+          tlsUrl = `https://${config.host}:${config.tls.port}`;
+        } catch (err) {
+          if (!(devTls && err instanceof PortInUseError)) throw err;
+          progress(`HTTPS not started: ${err.message}`); // only the optional development listener may be skipped
+        }
       }
       const keywardUrl = `http://${config.host}:${config.port}`;
-      const demo = await afterStart({ keyward, keycloakUrl: keycloak.url, keywardUrl, operator: boot.operator!, progress, configDir: values['realm-config'] });
+      const demo = await afterStart({
+        keyward, keycloakUrl: keycloak.url, keywardUrl, operator: boot.operator!, progress, configDir: values['realm-config'],
+        tls: tlsUrl ? { url: tlsUrl, certFile: config.tls.certFile! } : undefined,
+      });
       out('');
       out('Keyward is up.');
       out(`  Keycloak admin console: ${keycloak.url}/admin/  (login ${keycloak.adminUser} / ${keycloak.adminPassword}, development only)`);
       out(`  Keyward API:            ${keywardUrl}  (OpenAPI: ${keywardUrl}/v1/openapi.json, readiness: ${keywardUrl}/readyz)`);
+      if (tlsUrl) out(`  Keyward HTTPS:          ${tlsUrl}  (client certificates, device onboarding; server certificate ${config.tls.certFile})`);
       for (const line of demo) out(line);
       out('');
       out('Press Ctrl-C to stop Keycloak and Keyward.');

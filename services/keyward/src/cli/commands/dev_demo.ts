@@ -12,6 +12,8 @@ export interface DemoContext {
   readonly operator: { readonly clientId: string; readonly clientSecret: string };
   readonly progress: (line: string) => void;
   readonly configDir?: string | undefined;
+  /** The HTTPS listener, when it runs. */
+  readonly tls?: { readonly url: string; readonly certFile: string } | undefined;
 }
 
 /** Applies the realm-config files; returns the lines to print, with a ready-to-paste example of a real call. */
@@ -43,6 +45,17 @@ export async function afterStart(ctx: DemoContext): Promise<string[]> {
         `  curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/pkcs10" --data-binary @svc.csr ${ctx.keywardUrl}/v1/realms/${demo.realm}/certificates`,
       );
     }
+  }
+  if (demo && ctx.tls) {
+    lines.push(
+      '',
+      `Onboard a device in realm ${demo.realm} (device onboarding is off by default; the CLI line needs the exports above):`,
+      `  npx keyward devices settings --realm ${demo.realm} --enable`,
+      `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key -out device.crt -subj "/O=Demo/CN=device-1" -days 30 -addext basicConstraints=critical,CA:FALSE`,
+      `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key ${ctx.tls.url}/v1/realms/${demo.realm}/devices/hello   # 403 device.pending`,
+      `  npx keyward devices pending --realm ${demo.realm}; npx keyward devices accept CERTIFICATE-… --alias device-1 --realm ${demo.realm}`,
+      `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key ${ctx.tls.url}/v1/whoami`,
+    );
   }
   return lines;
 }
