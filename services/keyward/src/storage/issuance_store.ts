@@ -23,6 +23,46 @@ const request = (r: any): RequestRecord => ({
 const entity = (r: any): EndEntityRecord => ({ realm: r.realm, name: r.name, subject: r.subject, sans: r.sans, policy: r.policy, createdBy: r.created_by, createdAt: r.created_at });
 const crl = (r: any): StoredCrl => ({ caId: r.ca_id, crlNumber: BigInt(r.crl_number), thisUpdate: r.this_update, nextUpdate: r.next_update, der: r.der, revocations: Number(r.revocations) });
 
+type IssuedRow = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
+interface PendingIssued { c: IssuedRow; audit: AuditEventInput; resolve: () => void; reject: (e: unknown) => void }
+
+/** Batches of issued certificates being written at once, at most (each on its own connection). */
+const MAX_WRITES = 3;
+/** While a batch is being written, the next one waits for this many certificates (bigger batches, fewer commits). */
+const MIN_OVERLAPPING_BATCH = 16;
+/**
+ * Batch sizes are powers of two up to this: each size is one prepared
+ * statement per connection (parsed and planned once), and a handful of sizes
+ * keeps that set small.
+ */
+const MAX_BATCH = 64;
+const CERT_INSERT_COLUMNS = 14;
+
+/**
+ * The statement for `n` certificates and their audit events: one
+ * data-modifying CTE, all rows or none. The audit rows are the audit log's
+ * own insert (`audit.insertSql`), one VALUES list per certificate.
+ */
+function insertIssuedSql(n: number, audit: AuditLog): string {
+  const rows: string[] = [];
+  const events: string[] = [];
+  let head = '';
+  for (let r = 0; r < n; r++) {
+    const base = r * CERT_INSERT_COLUMNS;
+    rows.push(`(${Array.from({ length: CERT_INSERT_COLUMNS }, (_, k) => `$${base + k + 1}`).join(',')})`);
+    const { sql, params } = audit.insertSql({ action: '', actor: { kind: '', id: '' } }, n * CERT_INSERT_COLUMNS + r * AUDIT_COLUMNS);
+    if (params.length !== AUDIT_COLUMNS) throw new Error(`AuditLog.insertSql writes ${params.length} columns, not ${AUDIT_COLUMNS}`);
+    const at = sql.lastIndexOf(' VALUES ');
+    head = sql.slice(0, at);
+    events.push(sql.slice(at + 8));
+  }
+  return `WITH cert AS (INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
+    VALUES ${rows.join(',')} RETURNING serial)
+  ${head} VALUES ${events.join(',')}`;
+}
+/** Columns of an audit event row (AuditLog.insertSql). */
+const AUDIT_COLUMNS = 7;
+
 const CERT_COLUMNS = 'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, revoked_at, revocation_reason, der, created_at';
 
 export class PgIssuanceStore implements IssuanceStore {
@@ -89,64 +129,69 @@ export class PgIssuanceStore implements IssuanceStore {
 
   /**
    * Stores issued certificates with their audit events. Concurrent calls are
-   * coalesced: while one batch is being written, new ones queue, and the next
-   * batch goes in one statement (a data-modifying CTE: all rows or none), so a
-   * renewal wave costs one commit per batch rather than one per certificate.
+   * coalesced into batches, each one prepared statement (a data-modifying
+   * CTE: all rows or none) and one commit. Batching adapts to the load: with
+   * nothing being written a certificate goes out at once (no added latency
+   * when idle); while batches are being written, the next one leaves when
+   * enough certificates have queued, so up to MAX_WRITES batches overlap —
+   * the database commits one while this process builds and signs the next.
    * Every caller is answered only after its own rows are committed. When a
    * batch fails, its rows are retried one by one so that only the offending
    * request fails.
    */
-  insertIssued(c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>, audit: AuditEventInput): Promise<void> {
+  insertIssued(c: IssuedRow, audit: AuditEventInput): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ c, audit, resolve, reject });
-      if (!this.#flushing) void this.#flush();
+      this.#pump();
     });
   }
 
-  readonly #pending: Array<{ c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>; audit: AuditEventInput; resolve: () => void; reject: (e: unknown) => void }> = [];
-  #flushing = false;
+  readonly #pending: PendingIssued[] = [];
+  #writing = 0;
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      while (this.#pending.length) {
-        const batch = this.#pending.splice(0, 200);
-        try {
-          await this.#insertBatch(batch);
-          for (const b of batch) b.resolve();
-        } catch (err) {
-          if (batch.length === 1) {
-            batch[0]!.reject(err);
-            continue;
-          }
-          for (const b of batch) await this.#insertBatch([b]).then(b.resolve, b.reject);
-        }
-      }
-    } finally {
-      this.#flushing = false;
+  #pump(): void {
+    while (this.#pending.length && this.#writing < MAX_WRITES && (this.#writing === 0 || this.#pending.length >= MIN_OVERLAPPING_BATCH)) {
+      let size = 1;
+      while (size * 2 <= Math.min(this.#pending.length, MAX_BATCH)) size *= 2;
+      const batch = this.#pending.splice(0, size);
+      this.#writing++;
+      void this.#write(batch).finally(() => {
+        this.#writing--;
+        this.#pump();
+      });
     }
   }
 
-  async #insertBatch(batch: ReadonlyArray<{ c: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>; audit: AuditEventInput }>): Promise<void> {
+  async #write(batch: PendingIssued[]): Promise<void> {
+    try {
+      await this.#insertBatch(batch);
+      for (const b of batch) b.resolve();
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      for (const b of batch) await this.#insertBatch([b]).then(b.resolve, b.reject);
+    }
+  }
+
+  readonly #sql = new Map<number, string>();
+
+  async #insertBatch(batch: readonly PendingIssued[]): Promise<void> {
     const params: unknown[] = [];
-    const certRows: string[] = [];
     for (const { c } of batch) {
-      const base = params.length;
       params.push(c.serial, c.realm, c.caId, c.subject, JSON.stringify(c.sans), c.policy, c.endEntity ?? null, c.requestId ?? null, JSON.stringify(c.requester),
         `${c.requester.realm}/${c.requester.id}`, c.keyType, c.notBefore, c.notAfter, c.der);
-      certRows.push(`(${Array.from({ length: 14 }, (_, i) => `$${base + i + 1}`).join(',')})`);
     }
-    const auditRows: string[] = [];
-    for (const { audit } of batch) {
-      const a = this.#audit.insertSql(audit, params.length);
-      params.push(...a.params);
-      auditRows.push(a.sql.slice(a.sql.indexOf('VALUES') + 7));
+    for (const { audit } of batch) params.push(...this.#audit.insertSql(audit, 0).params);
+    const n = batch.length;
+    let text = this.#sql.get(n);
+    if (!text) {
+      text = insertIssuedSql(n, this.#audit);
+      this.#sql.set(n, text);
     }
-    await this.#db.query(
-      `WITH cert AS (INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
-         VALUES ${certRows.join(',')} RETURNING serial)
-       INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ${auditRows.join(',')}`,
-      params);
+    // A named statement: PostgreSQL parses and plans it once per connection (the wrapper hands the query config to pg as is).
+    await this.#db.query({ name: `keyward.insert_issued.${n}`, text } as unknown as string, params);
   }
 
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined> {
