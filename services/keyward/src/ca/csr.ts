@@ -134,16 +134,57 @@ function readAttributes(buf: Uint8Array, attrs: Tlv, into: Requested): void {
   }
 }
 
+/** What proving possession needs: the signed bytes, the digest, the key and the signature. */
+export interface CsrSignatureCheck {
+  /** node:crypto digest name, or null when the algorithm hashes itself (Ed25519). */
+  readonly digest: string | null;
+  /** certificationRequestInfo DER. */
+  readonly tbs: Uint8Array;
+  /** SubjectPublicKeyInfo DER. */
+  readonly spki: Uint8Array;
+  /** The signature BIT STRING contents. */
+  readonly signature: Uint8Array;
+}
+
+/** The outcome of a signature check: `unusable-key` when node:crypto cannot load the key. */
+export type CsrSignatureResult = 'valid' | 'invalid' | 'unusable-key';
+
+function publicKeyOf(spki: Uint8Array): KeyObject | undefined {
+  try {
+    return createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.length), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Verifies a CSR's signature with its own public key (synchronous node:crypto). */
+export function verifyCsrSignature(check: CsrSignatureCheck): CsrSignatureResult {
+  const key = publicKeyOf(check.spki);
+  if (!key) return 'unusable-key';
+  try {
+    return verify(check.digest, check.tbs, key, check.signature) ? 'valid' : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+
 /**
- * Decodes a PEM or DER CSR and verifies its signature with its own public key.
- * @example
- * const csr = parseCsr(pem);
- * csr.keyType // 'EC-P256'
- * csr.sans.dns // ['api.apps.example.internal']
- * @throws KeywardError csr.malformed (not PEM/DER PKCS#10), csr.bad_signature (no proof of
- *   possession, or a digest too weak to prove it), policy.key_not_allowed (a public key node:crypto cannot load)
+ * Checks a CSR's signature as {@link verifyCsrSignature} does, possibly
+ * elsewhere (crypto/offload.ts runs verifyCsrSignature on a worker thread
+ * under load); it must give the same answer.
  */
-export function parseCsr(input: string | Uint8Array): Csr {
+export type CsrSignatureVerifier = (check: CsrSignatureCheck) => CsrSignatureResult | Promise<CsrSignatureResult>;
+
+interface DecodedCsr {
+  readonly der: Uint8Array;
+  readonly subject: NameAttribute[];
+  readonly requested: Requested;
+  readonly spki: Uint8Array;
+  readonly signatureAlgorithm: string;
+  readonly check: CsrSignatureCheck | undefined;
+}
+
+function decodeCsr(input: string | Uint8Array): DecodedCsr {
   const der = toDer(input);
   let subject: NameAttribute[];
   let spki: Uint8Array;
@@ -175,40 +216,64 @@ export function parseCsr(input: string | Uint8Array): Csr {
     if (err instanceof DerError) throw malformed(err.message, err);
     throw err;
   }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.length), format: 'der', type: 'spki' });
-  } catch (err) {
-    throw new KeywardError('policy.key_not_allowed', 'The CSR carries a public key of a type Keyward cannot use', { cause: err, extras: { keyType: 'unknown' } });
-  }
-  const keyType = keyTypeOfSpki(spki);
   const digest = CSR_SIGNATURE_DIGESTS[signatureAlgorithm];
-  if (digest === undefined && !/^(EC|RSA)-/.test(keyType)) {
+  return { der, subject, requested, spki, signatureAlgorithm, check: digest === undefined ? undefined : { digest, tbs, spki, signature } };
+}
+
+const unusableKey = (): KeywardError =>
+  new KeywardError('policy.key_not_allowed', 'The CSR carries a public key of a type Keyward cannot use', { extras: { keyType: 'unknown' } });
+
+/** The refusal of a CSR whose signature algorithm cannot prove possession (no digest known for it). */
+function noProof(d: DecodedCsr): KeywardError {
+  if (!publicKeyOf(d.spki)) return unusableKey();
+  const keyType = keyTypeOfSpki(d.spki); // only once node:crypto has loaded the key
+  if (!/^(EC|RSA)-/.test(keyType)) {
     // DSA, GOST, …: no policy can allow the key, and that is the more useful answer (issue 4 §9).
-    throw new KeywardError('policy.key_not_allowed', `The CSR carries a ${keyType} key, which Keyward does not certify`, { extras: { keyType } });
+    return new KeywardError('policy.key_not_allowed', `The CSR carries a ${keyType} key, which Keyward does not certify`, { extras: { keyType } });
   }
-  if (digest === undefined) {
-    throw new KeywardError('csr.bad_signature', `The CSR is signed with ${signatureAlgorithm}, which cannot prove possession (use ECDSA or RSA with SHA-256 or stronger)`, {
-      extras: { signatureAlgorithm },
-    });
-  }
-  let ok: boolean;
-  try {
-    ok = verify(digest, tbs, key, signature);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new KeywardError('csr.bad_signature', 'The CSR signature does not verify with its own public key (no proof of possession)');
+  return new KeywardError('csr.bad_signature', `The CSR is signed with ${d.signatureAlgorithm}, which cannot prove possession (use ECDSA or RSA with SHA-256 or stronger)`, {
+    extras: { signatureAlgorithm: d.signatureAlgorithm },
+  });
+}
+
+function verifiedCsr(d: DecodedCsr, result: CsrSignatureResult): Csr {
+  if (result === 'unusable-key') throw unusableKey();
+  if (result !== 'valid') throw new KeywardError('csr.bad_signature', 'The CSR signature does not verify with its own public key (no proof of possession)');
   const csr: Csr = Object.freeze({
-    subject: Object.freeze(subject),
-    sans: Object.freeze({ dns: Object.freeze(requested.dns), ip: Object.freeze(requested.ip), uri: Object.freeze(requested.uri), email: Object.freeze(requested.email) }),
-    unsupportedSans: Object.freeze(requested.unsupported),
-    spki,
-    keyType,
-    signatureAlgorithm,
-    der,
-    pem: toPem(der, 'CERTIFICATE REQUEST'),
+    subject: Object.freeze(d.subject),
+    sans: Object.freeze({ dns: Object.freeze(d.requested.dns), ip: Object.freeze(d.requested.ip), uri: Object.freeze(d.requested.uri), email: Object.freeze(d.requested.email) }),
+    unsupportedSans: Object.freeze(d.requested.unsupported),
+    spki: d.spki,
+    keyType: keyTypeOfSpki(d.spki), // the key loaded (the signature verified with it)
+    signatureAlgorithm: d.signatureAlgorithm,
+    der: d.der,
+    pem: toPem(d.der, 'CERTIFICATE REQUEST'),
   });
   verified.add(csr);
   return csr;
+}
+
+/**
+ * Decodes a PEM or DER CSR and verifies its signature with its own public key.
+ * @example
+ * const csr = parseCsr(pem);
+ * csr.keyType // 'EC-P256'
+ * csr.sans.dns // ['api.apps.example.internal']
+ * @throws KeywardError csr.malformed (not PEM/DER PKCS#10), csr.bad_signature (no proof of
+ *   possession, or a digest too weak to prove it), policy.key_not_allowed (a public key node:crypto cannot load)
+ */
+export function parseCsr(input: string | Uint8Array): Csr {
+  const d = decodeCsr(input);
+  if (!d.check) throw noProof(d);
+  return verifiedCsr(d, verifyCsrSignature(d.check));
+}
+
+/**
+ * {@link parseCsr} with the signature checked by `verifier` (on a worker
+ * thread under load): same checks, same order, same errors.
+ */
+export async function parseCsrAsync(input: string | Uint8Array, verifier: CsrSignatureVerifier): Promise<Csr> {
+  const d = decodeCsr(input);
+  if (!d.check) throw noProof(d);
+  return verifiedCsr(d, await verifier(d.check));
 }

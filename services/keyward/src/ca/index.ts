@@ -16,7 +16,7 @@ export { sanStrings, type Sans } from './san.ts';
 export { toPem } from './pem.ts';
 
 // CSRs
-export { parseCsr, MAX_CSR_BYTES, type Csr } from './csr.ts';
+export { parseCsr, parseCsrAsync, verifyCsrSignature, MAX_CSR_BYTES, type Csr, type CsrSignatureCheck, type CsrSignatureResult, type CsrSignatureVerifier } from './csr.ts';
 
 // CA keys, their protection and signing
 export { generateCaKey, keyTypeOf, CA_KEY_TYPES, type CaKeyType } from './keys.ts';

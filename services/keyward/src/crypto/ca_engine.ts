@@ -3,7 +3,9 @@
  * proof of possession, the policy validators, CA creation and import,
  * certificate, CRL and OCSP signing. ASN.1 through the maintained
  * @peculiar/asn1-* schemas and @peculiar/x509; signatures through node:crypto
- * (synchronous, the fastest primitive on the hot path).
+ * (synchronous, the fastest primitive), on worker threads under load
+ * (offload.ts: the CSR check and the signature of concurrent issuances use
+ * the other cores).
  *
  * CA private keys are decrypted once per process and kept as KeyObjects.
  */
@@ -14,8 +16,9 @@ import {
 } from 'node:crypto';
 import type { CaEngine, DnAttribute, IssueParams, NewCa, OcspStatus, ParsedCsr, RevokedEntry, SanSet, StoredCa } from '../issuance/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import { answerOcsp, buildCrl, toPem, createIssuingCa, createRootCa, issueCertificate, loadCa, localSigner, protectKey, unprotectKey, type CaKeyType, type CaRecord, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason } from '../ca/index.ts';
+import { answerOcsp, buildCrl, toPem, createIssuingCa, createRootCa, issueCertificate, loadCa, protectKey, unprotectKey, type CaKeyType, type CaRecord, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason, parseCsrAsync as parseVerifiedCsrAsync } from '../ca/index.ts';
 import { enforcePolicy } from '../ca/issue.ts';
+import { sharedOffload, type CryptoOffload } from './offload.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -89,12 +92,17 @@ export class NodeCaEngine implements CaEngine {
   readonly #verified = new WeakMap<ParsedCsr, Csr>();
 
   readonly #issuingKeyType: string;
+  readonly #offload: CryptoOffload;
 
-  /** @param options.issuingKeyType key type of new issuing CAs (KEYWARD_CA_KEY_TYPE). */
-  constructor(kek: Buffer, options: { issuingKeyType?: string } = {}) {
+  /**
+   * @param options.issuingKeyType key type of new issuing CAs (KEYWARD_CA_KEY_TYPE).
+   * @param options.offload when CSR checks and CA signatures leave the main thread (default: the process's, see offload.ts).
+   */
+  constructor(kek: Buffer, options: { issuingKeyType?: string; offload?: CryptoOffload } = {}) {
     if (kek.length !== 32) throw new TypeError('the key-encryption key must be 32 bytes');
     this.#kek = kek;
     this.#issuingKeyType = options.issuingKeyType ?? 'EC-P256';
+    this.#offload = options.offload ?? sharedOffload();
   }
 
   /**
@@ -103,7 +111,15 @@ export class NodeCaEngine implements CaEngine {
    * fast path, which accepts only CSRs it verified itself.
    */
   parseCsr(input: string | Uint8Array): EngineCsr {
-    const csr = parseVerifiedCsr(input);
+    return this.#parsed(parseVerifiedCsr(input));
+  }
+
+  /** {@link parseCsr} with the proof of possession checked on another core under load. */
+  async parseCsrAsync(input: string | Uint8Array): Promise<EngineCsr> {
+    return this.#parsed(await parseVerifiedCsrAsync(input, this.#offload.verifyCsr));
+  }
+
+  #parsed(csr: Csr): EngineCsr {
     if (csr.unsupportedSans.length) {
       throw new KeywardError('policy.san_not_allowed', `The CSR asks for ${[...new Set(csr.unsupportedSans)].join(', ')} names; Keyward certifies DNS, IP, URI and e-mail names only`, { extras: { san: csr.unsupportedSans[0] } });
     }
@@ -149,7 +165,7 @@ export class NodeCaEngine implements CaEngine {
     let c = this.#contexts.get(ca.id);
     if (!c) {
       const chainPem = ca.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
-      c = loadCa({ certificatePem: ca.certificatePem, chainPem }, localSigner(this.#privateKey(ca)));
+      c = loadCa({ certificatePem: ca.certificatePem, chainPem }, this.#offload.signer(this.#privateKey(ca)));
       this.#contexts.set(ca.id, c);
     }
     return c;

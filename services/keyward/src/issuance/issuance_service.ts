@@ -232,7 +232,7 @@ export class IssuanceService {
     let entity: EndEntityRecord | undefined;
     if (input.endEntity) entity = await this.#endEntity(realm, input.endEntity);
     const policy = await this.#policyFor(realm, p, input.policy ?? entity?.policy);
-    const csr = this.#engine.parseCsr(input.csr);
+    const csr = await this.#engine.parseCsrAsync(input.csr);
     const subject = entity ? entity.subject : csr.subject;
     const sans = entity ? entity.sans : csr.sans;
     const validityDays = this.#validity(policy.doc, input.validityDays);

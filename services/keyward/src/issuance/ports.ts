@@ -192,6 +192,8 @@ export type OcspStatus = { readonly status: 'good' } | { readonly status: 'revok
 export interface CaEngine {
   /** Parses a PEM or DER CSR and verifies its signature: `csr.malformed`, `csr.bad_signature`. */
   parseCsr(input: string | Uint8Array): ParsedCsr;
+  /** {@link parseCsr}, the signature possibly checked on another thread (the issuance hot path). */
+  parseCsrAsync(input: string | Uint8Array): Promise<ParsedCsr>;
   /**
    * Runs the policy validators (key type and size, subject, SANs, validity) on
    * what would be certified: `policy.key_not_allowed`, `policy.subject_not_allowed`,
