@@ -12,13 +12,22 @@
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { KeywardError } from '../kernel/errors.ts';
+import { TtlCache } from '../kernel/ttl_cache.ts';
 import type { ApiClientSpec, ClientInfo, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
-import { kc, keycloakStatus } from './errors.ts';
+import { kc, keycloakStatus, translateKeycloakError } from './errors.ts';
 import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
 
 export const GRANT_PREFIX = 'keyward-grant.';
 const GRANT_REALM_ATTR = 'keyward.grant.realm';
 const GRANT_CLIENT_ATTR = 'keyward.grant.client';
+
+/**
+ * How long a realm's role list (names → ids) is reused when roles are granted
+ * by name. A name missing from it, or a grant Keycloak refuses because a
+ * listed role is gone, re-reads the list at once, so a cached list never
+ * refuses a role that exists nor grants one that does not.
+ */
+const ROLE_LIST_MS = 10_000;
 
 /** Test-only fault injection: a step that throws simulates Keycloak failing half-way. */
 export interface IdentityAdminFaults {
@@ -31,11 +40,24 @@ function flatAttributes(attrs: Record<string, unknown> | undefined): Record<stri
   return out;
 }
 
+/** Promise.all that waits for every call to end (so compensation never races one still running), then throws the first failure. */
+async function settled<T extends readonly unknown[]>(...calls: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(calls);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** How long the effective roles of a just-created service account wait for effectiveRealmRoles (read once). */
+const FRESH_ROLES_MS = 10_000;
+
 export class KeycloakIdentityAdmin implements IdentityAdmin {
   readonly #kc: KcAdminClient;
   readonly #audience: string;
   readonly #faults: IdentityAdminFaults;
   readonly #scopeIds = new Map<string, string>();
+  readonly #roleLists = new TtlCache<string, Array<{ id?: string; name?: string; composite?: boolean }>>(ROLE_LIST_MS);
+  /** Effective realm roles of service accounts createApiClient just made, by realm and user id, until read once. */
+  readonly #freshRoles = new Map<string, { roles: string[]; expires: number }>();
 
   constructor(client: KcAdminClient, audience: string, faults: IdentityAdminFaults = {}) {
     this.#kc = client;
@@ -67,6 +89,7 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async ensureRealmRoles(realm: string, roles: readonly RoleInfo[]): Promise<void> {
+    this.#roleLists.delete(realm);
     const existing = new Set((await this.listRealmRoles(realm)).map((r) => r.name));
     for (const role of roles) {
       if (existing.has(role.name)) continue;
@@ -158,9 +181,15 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     return scopes.some((s) => s.name === this.#audience);
   }
 
-  async #rolesByName(realm: string, names: readonly string[]) {
+  /** Roles by name, from the realm's role list (reused for ROLE_LIST_MS; `fresh` reads it again). */
+  async #rolesByName(realm: string, names: readonly string[], fresh = false): Promise<Array<{ id: string; name: string }>> {
     if (names.length === 0) return [];
-    const all = await this.listRealmRoleReps(realm);
+    if (fresh) this.#roleLists.delete(realm);
+    let all = await this.#roleLists.get(realm, () => this.listRealmRoleReps(realm));
+    if (!fresh && names.some((n) => !all.some((x) => x.name === n))) {
+      this.#roleLists.delete(realm); // created since the list was read?
+      all = await this.#roleLists.get(realm, () => this.listRealmRoleReps(realm));
+    }
     return names.map((n) => {
       const r = all.find((x) => x.name === n);
       if (!r) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${n}`, { extras: { role: n, realm } });
@@ -168,8 +197,34 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     });
   }
 
+  /** Grants realm roles by name; when Keycloak says a listed role is gone (404), once more from a fresh list. */
+  async #grantRealmRoles(realm: string, userId: string, names: readonly string[], what: string): Promise<void> {
+    const roles = await this.#rolesByName(realm, names);
+    if (!roles.length) return;
+    try {
+      await this.#kc.users.addRealmRoleMappings({ realm, id: userId, roles });
+    } catch (err) {
+      if (keycloakStatus(err) !== 404) throw translateKeycloakError(what, err);
+      const again = await this.#rolesByName(realm, names, true);
+      await kc(what, () => this.#kc.users.addRealmRoleMappings({ realm, id: userId, roles: again }));
+    }
+  }
+
+  /**
+   * Creates the client, then — together, as far as they are independent —
+   * adds the keyward scope and reads the service account; grants the roles,
+   * reads the secret and reads the service account's effective roles. A
+   * failure removes the client once every call has ended.
+   *
+   * The effective roles are what effectiveRealmRoles answers next for this
+   * service account without another call: the new account's own (its
+   * default role and what that brings, read while the grant runs) plus the
+   * granted roles. Only when no granted role is composite — else the grant
+   * could bring more, and effectiveRealmRoles reads Keycloak.
+   */
   async createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string; serviceAccountId: string }> {
-    const roles = await this.#rolesByName(realm, spec.roles); // validate before creating anything
+    await this.#rolesByName(realm, spec.roles); // validate before creating anything
+    const simple = (await this.#roleLists.get(realm, () => this.listRealmRoleReps(realm))).every((r) => !r.composite || !spec.roles.includes(r.name!));
     const scopeId = await this.#scopeId(realm);
     let id: string;
     try {
@@ -186,10 +241,21 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     }
     try {
       await this.#faults.afterClientCreated?.(realm, spec.clientId);
-      await kc(`add the keyward scope to ${spec.clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId }));
-      const sa = await kc(`read the service account of ${spec.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id }));
-      if (roles.length) await kc(`grant roles to ${spec.clientId}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: sa.id!, roles }));
-      const secret = spec.secret ?? (await kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id }))).value!;
+      const [, sa] = await settled(
+        kc(`add the keyward scope to ${spec.clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId })),
+        kc(`read the service account of ${spec.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id })),
+      );
+      const [, read, own] = await settled(
+        this.#grantRealmRoles(realm, sa.id!, spec.roles, `grant roles to ${spec.clientId}`),
+        spec.secret ? Promise.resolve(undefined) : kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id })),
+        simple ? kc(`read the roles of ${spec.clientId}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: sa.id! })) : Promise.resolve(undefined),
+      );
+      const secret = spec.secret ?? read!.value!;
+      if (own) {
+        const now = Date.now();
+        for (const [k, v] of this.#freshRoles) if (v.expires <= now) this.#freshRoles.delete(k);
+        this.#freshRoles.set(`${realm}\u0000${sa.id!}`, { roles: [...new Set([...own.map((r) => r.name!), ...spec.roles])].sort(), expires: now + FRESH_ROLES_MS });
+      }
       const client: ClientInfo = {
         id, clientId: spec.clientId, name: spec.name ?? spec.clientId, description: spec.description || undefined, enabled: true,
         attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes }, hasKeywardScope: true, serviceAccountsEnabled: true,
@@ -270,6 +336,12 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async effectiveRealmRoles(realm: string, userId: string): Promise<string[]> {
+    const key = `${realm}\u0000${userId}`;
+    const fresh = this.#freshRoles.get(key);
+    if (fresh) {
+      this.#freshRoles.delete(key);
+      if (fresh.expires > Date.now()) return [...fresh.roles];
+    }
     const roles = await kc(`read the roles of a user in realm ${realm}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: userId }));
     return roles.map((r) => r.name!).sort();
   }
@@ -280,12 +352,11 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async addRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void> {
-    const reps = await this.#rolesByName(realm, roles);
-    if (reps.length) await kc(`grant roles in realm ${realm}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: userId, roles: reps }));
+    await this.#grantRealmRoles(realm, userId, roles, `grant roles in realm ${realm}`);
   }
 
   async removeRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void> {
-    const reps = await this.#rolesByName(realm, roles);
+    const reps = await this.#rolesByName(realm, roles, true);
     if (reps.length) await kc(`remove roles in realm ${realm}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: userId, roles: reps }));
   }
 
@@ -325,7 +396,7 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   async putGrant(realm: string, fromRealm: string, clientId: string, roles: readonly string[]): Promise<GrantInfo> {
     const defaultRole = `default-roles-${realm}`;
     if (roles.includes(defaultRole)) throw new KeywardError('role.not_grantable', `A cross-realm grant never includes the default role ${defaultRole}`);
-    const reps = await this.#rolesByName(realm, roles);
+    const reps = await this.#rolesByName(realm, roles, true);
     const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
     let holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find((c) => c.clientId === holderId);
     let createdId: string | undefined;

@@ -171,6 +171,10 @@ export class ApiClientService {
       },
       secret: input.secret,
     });
+    // The view from what was just made (no re-read of every realm's grants): one call for the effective
+    // home-realm roles, read while the cross-realm grants and the audit event are written.
+    const effective = this.#identity.effectiveRealmRoles(realm, serviceAccountId);
+    effective.catch(() => {}); // awaited below, or dropped with the client
     const made: string[] = [];
     try {
       for (const [grantRealm, roles] of grants) {
@@ -182,14 +186,14 @@ export class ApiClientService {
         details: { roles: input.roles ?? [], crossRealmRoles: input.crossRealmRoles ?? [], defaultPolicy: input.defaultPolicy },
       }));
     } catch (err) {
+      await effective.catch(() => {});
       for (const g of made) await this.#identity.deleteGrant(g, realm, input.clientId).catch(() => {});
       await this.#identity.deleteClient(realm, client).catch(() => {});
       throw err;
     }
     this.#defaults.clear();
     this.#authz.invalidate();
-    // The view from what was just made (no re-read of every realm's grants): one call for the effective roles.
-    const roles = await this.#identity.effectiveRealmRoles(realm, serviceAccountId);
+    const roles = await effective;
     const view: ApiClientView = {
       realm, clientId: client.clientId, name: client.name, description: input.description || undefined, enabled: true, managed: true, source: input.source ?? 'api',
       roles, assignedRoles: [...new Set(input.roles ?? [])].sort(),
