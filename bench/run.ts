@@ -79,6 +79,7 @@ async function asyncRate(fn: () => Promise<unknown>, concurrency: number, second
   return { perSecond: latencies.length / ((performance.now() - start) / 1000), latencies, errors };
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN);
@@ -306,35 +307,33 @@ try {
   record(`server RSS under concurrency 64 for ${soak} s (max)`, 'MB', [Math.max(...samples)], { firstHalfMaxMb: round(firstMax), secondHalfMaxMb: round(secondMax) });
 
   // 7. Provisioning: API clients per second through Keyward against the direct admin REST calls.
-  const viaKeyward = record('provisioning through Keyward (create API client)', 'clients/s', await (async () => {
-    const out: number[] = [];
-    for (let r = 0; r < Math.min(RUNS, 3); r++) {
-      const n = QUICK ? 5 : 15;
-      const t = performance.now();
-      for (let k = 0; k < n; k++) await kw.apiClients.create(realm, { clientId: `p${r}-${k}-${randomBytes(2).toString('hex')}`, roles: ['keyward-revoker'] }, 'system');
-      out.push(n / ((performance.now() - t) / 1000));
-    }
-    return out;
-  })());
+  //    The direct side is the fewest calls for the same client (confidential, service account,
+  //    the keyward audience scope, one realm role, its secret), with the same overlap of
+  //    independent calls as Keyward's: create; scope ‖ service account; role mapping ‖ secret.
+  //    Keyward adds validation, the audit event and the answer's effective roles. Samples of
+  //    PROVISIONING_CLIENTS clients, Keyward and direct alternating, so both see the same Keycloak.
+  const PROVISIONING_CLIENTS = QUICK ? 20 : 40;
   const admin = kw.keycloak.client;
   const scope = (await admin.clientScopes.findOneByName({ realm, name: 'keyward' }))!;
   const role = (await admin.roles.findOneByName({ realm, name: 'keyward-revoker' }))!;
-  const direct = record('provisioning with the minimum admin REST calls (same result)', 'clients/s', await (async () => {
-    const out: number[] = [];
-    for (let r = 0; r < Math.min(RUNS, 3); r++) {
-      const n = QUICK ? 5 : 15;
-      const t = performance.now();
-      for (let k = 0; k < n; k++) {
-        const { id } = await admin.clients.create({ realm, clientId: `d${r}-${k}-${randomBytes(2).toString('hex')}`, publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false, directAccessGrantsEnabled: false });
-        await admin.clients.addDefaultClientScope({ realm, id, clientScopeId: scope.id! });
-        const sa = await admin.clients.getServiceAccountUser({ realm, id });
-        await admin.users.addRealmRoleMappings({ realm, id: sa.id!, roles: [{ id: role.id!, name: role.name! }] });
-        await admin.clients.getClientSecret({ realm, id });
-      }
-      out.push(n / ((performance.now() - t) / 1000));
+  const viaKeywardRuns: number[] = [];
+  const directRuns: number[] = [];
+  for (let r = -1; r < Math.min(RUNS, 3); r++) { // r = -1 warms both paths up (connections, JIT) and is not recorded
+    let t = performance.now();
+    const n = r < 0 ? 3 : PROVISIONING_CLIENTS;
+    for (let k = 0; k < n; k++) await kw.apiClients.create(realm, { clientId: `p${r}-${k}-${randomBytes(2).toString('hex')}`, roles: ['keyward-revoker'] }, 'system');
+    if (r >= 0) viaKeywardRuns.push(PROVISIONING_CLIENTS / ((performance.now() - t) / 1000));
+    t = performance.now();
+    for (let k = 0; k < n; k++) {
+      const { id } = await admin.clients.create({ realm, clientId: `d${r}-${k}-${randomBytes(2).toString('hex')}`, publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false, directAccessGrantsEnabled: false });
+      const [, sa] = await Promise.all([admin.clients.addDefaultClientScope({ realm, id, clientScopeId: scope.id! }), admin.clients.getServiceAccountUser({ realm, id })]);
+      await Promise.all([admin.users.addRealmRoleMappings({ realm, id: sa.id!, roles: [{ id: role.id!, name: role.name! }] }), admin.clients.getClientSecret({ realm, id })]);
     }
-    return out;
-  })());
+    if (r >= 0) directRuns.push(PROVISIONING_CLIENTS / ((performance.now() - t) / 1000));
+  }
+  const viaKeyward = record('provisioning through Keyward (create API client)', 'clients/s', viaKeywardRuns, { clientsPerSample: PROVISIONING_CLIENTS });
+  const direct = record('provisioning with the minimum admin REST calls (same result)', 'clients/s', directRuns, { clientsPerSample: PROVISIONING_CLIENTS });
+  const provisioningRatio = median(viaKeywardRuns.map((x, k) => directRuns[k]! / x));
 
   // 8. Revocation status: CRL generation for 10,000 and 100,000 entries; OCSP responses per second.
   const { issuing } = await kw.issuance.issuingCa(realm);
@@ -504,7 +503,7 @@ try {
     { name: 'JWKS fetches in steady state', target: '0 after the initial fetch', measured: `${jwksFetches} fetch(es) in all`, met: jwksFetches <= 1 },
     { name: 'CRL of 100,000 entries', target: '<= 2 s', measured: `${crlTimes[100_000]!.median} s`, met: crlTimes[100_000]!.median <= 2 },
     { name: 'OCSP', target: '>= 5000 responses/s', measured: `${ocsp.median} resp/s`, met: ocsp.median >= 5000 },
-    { name: 'provisioning cost vs direct admin REST', target: '<= 1.5x', measured: `${round(direct.median / viaKeyward.median)}x`, met: direct.median / viaKeyward.median <= 1.5 },
+    { name: 'provisioning cost vs direct admin REST', target: '<= 1.5x', measured: `${round(provisioningRatio)}x (median of per-sample ratios; ${viaKeyward.median} vs ${direct.median} clients/s)`, met: provisioningRatio <= 1.5 },
     { name: 'server RSS under 64-concurrency load', target: '<= 256 MB, no growth in the second half', measured: `${scenarios.find((s) => s.name.startsWith('server RSS under'))!.median} MB (halves ${round(firstMax)} / ${round(secondMax)} MB)`, met: Math.max(firstMax, secondMax) <= 256 && secondMax <= firstMax * 1.05 },
   ];
   void lib;
