@@ -129,7 +129,26 @@ export class NodeCaEngine implements CaEngine {
   }
 
   enforce(policy: unknown, request: { keyType: string; subject: readonly DnAttribute[]; sans: SanSet; validityDays: number }): void {
-    enforcePolicy(policy as Policy, request); // includes the host-name CN rule (ca/policy/validators/subject.ts)
+    enforcePolicy(this.#policy(policy), request); // includes the host-name CN rule (ca/policy/validators/subject.ts)
+  }
+
+  readonly #policies = new WeakMap<object, Policy>();
+
+  /**
+   * A frozen copy of a stored policy document, one per document object: the
+   * CA domain compiles a frozen policy's SAN rules and encodes its key usages
+   * once, not per certificate (the policy service hands out the same object
+   * while it caches it).
+   */
+  #policy(doc: unknown): Policy {
+    if (typeof doc !== 'object' || doc === null) return doc as Policy;
+    if (Object.isFrozen(doc)) return doc as Policy;
+    let p = this.#policies.get(doc);
+    if (!p) {
+      p = deepFreeze(structuredClone(doc)) as Policy;
+      this.#policies.set(doc, p);
+    }
+    return p;
   }
 
   #newKey(type: string): KeyObject {
@@ -249,7 +268,7 @@ export class NodeCaEngine implements CaEngine {
     if (verified && p.policy !== undefined && p.crlUrl && p.ocspUrl) {
       // The hot path: the CA domain's lean DER template, signed with node:crypto.
       const out = await issueCertificate({
-        ca: this.#context(ca), csr: verified, policy: p.policy as Policy,
+        ca: this.#context(ca), csr: verified, policy: this.#policy(p.policy),
         validityDays: p.validityDays, subjectOverride: p.subject, sansOverride: p.sans,
         serialHex: p.serial, now: p.notBefore, crlUrl: p.crlUrl, ocspUrl: p.ocspUrl,
       });
@@ -305,6 +324,14 @@ export class NodeCaEngine implements CaEngine {
   }
 }
 
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 /**
  * CAs start two minutes in the past: leaves are back-dated one minute for

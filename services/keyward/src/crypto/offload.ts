@@ -14,7 +14,8 @@
  * busy on a batch instead of waking per operation (per-operation hand-offs,
  * as with libuv's thread pool, cost more than they save on two cores).
  * Results are the same either way: the worker runs the CA domain's
- * verifyCsrSignature and signs as localSigner does.
+ * verifyCsrSignature and signs as localSigner does; operations of a worker
+ * that dies run inline, and a worker that fails to run turns offloading off.
  */
 import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -40,6 +41,7 @@ interface Lane {
 }
 
 interface Waiting {
+  readonly op: WorkerOp;
   readonly resolve: (value: never) => void;
   readonly reject: (err: unknown) => void;
   lane: Lane | undefined;
@@ -59,6 +61,9 @@ export class CryptoOffload {
   #inlineThisTurn = 0;
   #resetScheduled = false;
   #seq = 0;
+  /** Set when a worker could not start or died: from then on everything runs inline. */
+  #broken = false;
+  readonly #signers = new Map<number, CaSigner>();
 
   /** @param options.threads worker threads; default one fewer than the cores, at most 4 (none on one core: all inline). */
   constructor(options: { threads?: number } = {}) {
@@ -80,6 +85,7 @@ export class CryptoOffload {
       id = this.#keys.size + 1;
       this.#keyIds.set(privateKey, id);
       this.#keys.set(id, privateKey);
+      this.#signers.set(id, local);
     }
     const key = id;
     const hash = local.algorithm.hash;
@@ -92,13 +98,13 @@ export class CryptoOffload {
     });
   }
 
-  /** Stops the workers (operations in flight fail); later operations start new ones. */
+  /** Stops the workers (operations in flight finish inline); later bursts start new ones. */
   async close(): Promise<void> {
     await Promise.all(this.#lanes.splice(0).map((l) => l.worker.terminate()));
   }
 
   #offload(): boolean {
-    if (this.#threads === 0) return false;
+    if (this.#threads === 0 || this.#broken) return false;
     if (this.#waiting.size > 0) return true;
     if (this.#inlineThisTurn < INLINE_PER_TURN) {
       this.#inlineThisTurn++;
@@ -117,7 +123,7 @@ export class CryptoOffload {
   #submit<T>(op: WorkerOp): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push(op);
-      this.#waiting.set(op.seq, { resolve: resolve as (value: never) => void, reject, lane: undefined });
+      this.#waiting.set(op.seq, { op, resolve: resolve as (value: never) => void, reject, lane: undefined });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -132,8 +138,9 @@ export class CryptoOffload {
     if (!ops.length) return;
     try {
       while (this.#lanes.length < this.#threads) this.#lanes.push(this.#lane());
-    } catch (err) {
-      for (const op of ops) this.#settle(op.seq, { error: `cannot start a crypto worker: ${String(err)}` });
+    } catch {
+      this.#broken = true;
+      for (const op of ops) this.#runInline(op.seq);
       return;
     }
     // The batch is split over the lanes, the least busy first.
@@ -172,19 +179,29 @@ export class CryptoOffload {
     worker.on('message', (replies: WorkerReply[]) => {
       for (const [seq, result] of replies) this.#settle(seq, result);
     });
-    const fail = (err: unknown) => {
+    // A worker that fails or is stopped hands its operations back: they run here, with the same results.
+    const gone = (failed: boolean) => {
       const i = this.#lanes.indexOf(lane);
-      if (i >= 0) this.#lanes.splice(i, 1); // the next flush starts a fresh worker
-      for (const [seq, w] of this.#waiting) {
-        if (w.lane !== lane) continue;
-        this.#waiting.delete(seq);
-        w.reject(err);
-      }
+      if (i >= 0) this.#lanes.splice(i, 1);
+      if (failed) this.#broken = true; // a worker that cannot run is not started again and again
+      for (const [seq, w] of this.#waiting) if (w.lane === lane) this.#runInline(seq);
       lane.outstanding = 0;
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`crypto worker exited (code ${code})`)));
+    worker.on('error', () => gone(true));
+    worker.on('exit', () => gone(false));
     return lane;
+  }
+
+  #runInline(seq: number): void {
+    const w = this.#waiting.get(seq);
+    if (!w) return;
+    this.#waiting.delete(seq);
+    try {
+      if (w.op.kind === 'verify') w.resolve(verifyCsrSignature(w.op.check) as never);
+      else w.resolve(this.#signers.get(w.op.key)!.sign(w.op.data) as never);
+    } catch (err) {
+      w.reject(err);
+    }
   }
 }
 
