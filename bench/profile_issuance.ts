@@ -17,7 +17,6 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { generateKeyPairSync, randomBytes, sign, verify, webcrypto } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
@@ -26,6 +25,7 @@ import { compose } from '../services/keyward/src/compose.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import type { Principal } from '../services/keyward/src/authn/principal.ts';
+import { postgresCpuSeconds } from './proc.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -36,27 +36,6 @@ const arg = (name: string, fallback: number) => {
 const SECONDS = arg('--seconds', 4);
 const CONCURRENCY = arg('--concurrency', 64);
 const ROUNDS = 4;
-/** CPU seconds used so far by the PostgreSQL server processes on this machine (Linux /proc; 0 elsewhere). */
-function postgresCpuSeconds(): number {
-  let ticks = 0;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const close = stat.lastIndexOf(')');
-        if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
-        const f = stat.slice(close + 2).split(' ');
-        ticks += Number(f[11]) + Number(f[12]);
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    return 0;
-  }
-  return ticks / 100;
-}
 const say = (s: string) => process.stderr.write(`» ${s}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

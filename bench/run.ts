@@ -24,6 +24,7 @@ import { compose } from '../services/keyward/src/compose.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import type { Principal } from '../services/keyward/src/authn/principal.ts';
+import { postgresCpuSeconds } from './proc.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -176,11 +177,24 @@ try {
   // 3. In-process issuance: parse + proof of possession + policy + build + sign + durable store (PostgreSQL).
   await kw.issuance.issuingCa(realm);
   let i = 0;
+  const cpu = { process: 0, postgres: 0, certs: 0 };
   const inProcess = record('in-process issuance, P-256 CA, PostgreSQL (durable), 64 in flight', 'certs/s', await (async () => {
     const out: number[] = [];
-    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(() => kw.issuance.issue(realm, principal, { csr: csrs[i++ % csrs.length]! }), 64, SECONDS / 2)).perSecond);
+    for (let r = 0; r < RUNS; r++) {
+      const c0 = process.cpuUsage();
+      const pg0 = postgresCpuSeconds();
+      const res = await asyncRate(() => kw.issuance.issue(realm, principal, { csr: csrs[i++ % csrs.length]! }), 64, SECONDS / 2);
+      const c = process.cpuUsage(c0);
+      cpu.process += c.user + c.system;
+      cpu.postgres += (postgresCpuSeconds() - pg0) * 1e6;
+      cpu.certs += res.latencies.length;
+      out.push(res.perSecond);
+    }
     return out;
-  })());
+  })(), {});
+  // Where the CPU goes (all threads of this process, and the PostgreSQL server processes), per certificate.
+  inProcess.extra = { cpuUsPerCertKeyward: round(cpu.process / cpu.certs), cpuUsPerCertPostgres: round(cpu.postgres / cpu.certs) };
+  say(`  CPU per certificate: Keyward ${inProcess.extra.cpuUsPerCertKeyward} µs (all threads), PostgreSQL ${inProcess.extra.cpuUsPerCertPostgres} µs`);
 
   // 3a. The same with an RSA-2048 issuing CA (KEYWARD_CA_KEY_TYPE), same store.
   {
@@ -495,7 +509,7 @@ try {
   // Targets (issue 6), judged on this run's figures.
   const targets = [
     { name: 'HTTP issuance, P-256, concurrency 64, PostgreSQL', target: '>= 2000 certs/s and p99 <= 100 ms', measured: `${http[64]!.median} certs/s, p99 ${http[64]!.extra!.p99ms} ms`, met: http[64]!.median >= 2000 && Number(http[64]!.extra!.p99ms) <= 100 },
-    { name: 'in-process issuance vs same-run floor (verify + sign, 1 core x cores)', target: '>= 50 %', measured: `${round((100 * inProcess.median) / (floor.median * cpus().length))} % (${inProcess.median} vs ${round(floor.median * cpus().length)})`, met: inProcess.median >= 0.5 * floor.median * cpus().length },
+    { name: 'in-process issuance vs same-run floor (verify + sign, 1 core x cores)', target: '>= 50 %', measured: `${round((100 * inProcess.median) / (floor.median * cpus().length))} % (${inProcess.median} vs ${round(floor.median * cpus().length)}; CPU per certificate ${inProcess.extra!.cpuUsPerCertKeyward} µs Keyward + ${inProcess.extra!.cpuUsPerCertPostgres} µs PostgreSQL, floor ${round(1e6 / floor.median)} µs)`, met: inProcess.median >= 0.5 * floor.median * cpus().length },
     peer.same
       ? { name: 'Keyward vs cfssl serve doing the same work, concurrency 64', target: '>= 1.0x', measured: `${round(http[64]!.median / peer.same.median)}x (${http[64]!.median} vs ${peer.same.median} certs/s; vs bare cfssl ${round(http[64]!.median / peer.bare!.median)}x)`, met: http[64]!.median >= peer.same.median }
       : { name: 'Keyward vs cfssl serve doing the same work', target: '>= 1.0x', measured: `not measured: ${peer.missing}`, met: false },
