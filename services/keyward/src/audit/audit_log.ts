@@ -61,10 +61,21 @@ export class AuditLog {
       const last = await q.query<{ hash: string }>('SELECT hash FROM audit_events WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1');
       let prev = last.rows[0]?.hash ?? 'genesis';
       const rows = await q.query<AuditRow>('SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE hash IS NULL ORDER BY seq LIMIT $1', [batch]);
-      for (const row of rows.rows) {
-        const hash = chainHash(prev, row);
-        await q.query('UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE seq = $3', [prev, hash, row.seq]);
-        prev = hash;
+      // One UPDATE per chunk, not per event: sealing runs beside the issuance hot path.
+      for (let i = 0; i < rows.rows.length; i += 1000) {
+        const seqs: string[] = [];
+        const prevs: string[] = [];
+        const hashes: string[] = [];
+        for (const row of rows.rows.slice(i, i + 1000)) {
+          const hash = chainHash(prev, row);
+          seqs.push(row.seq);
+          prevs.push(prev);
+          hashes.push(hash);
+          prev = hash;
+        }
+        await q.query(
+          `UPDATE audit_events a SET prev_hash = v.p, hash = v.h FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(s, p, h) WHERE a.seq = v.s`,
+          [seqs, prevs, hashes]);
       }
       return rows.rows.length;
     });
