@@ -12,8 +12,11 @@ import pg from 'pg';
 import { KeywardError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/log.ts';
 
+/** SQL text, or a named statement that PostgreSQL prepares once per connection (hot paths). */
+export type Statement = string | { readonly name: string; readonly text: string };
+
 export interface Queryable {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: Statement, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 export interface Database extends Queryable {
@@ -43,9 +46,9 @@ function translate(err: unknown): unknown {
 export function openDatabase(url: string, options: { max?: number; log?: Logger } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
   pool.on('error', (err) => options.log?.warn('idle database connection failed', { err }));
-  const query = async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+  const query = async <R extends pg.QueryResultRow>(sql: Statement, params?: unknown[]) => {
     try {
-      return await pool.query<R>(sql, params);
+      return await pool.query<R>(typeof sql === 'string' ? sql : { name: sql.name, text: sql.text }, params);
     } catch (err) {
       throw translate(err);
     }
@@ -66,9 +69,9 @@ export function openDatabase(url: string, options: { max?: number; log?: Logger 
       try {
         await client.query('BEGIN');
         const q: Queryable = {
-          query: async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+          query: async <R extends pg.QueryResultRow>(sql: Statement, params?: unknown[]) => {
             try {
-              return await client.query<R>(sql, params);
+              return await client.query<R>(typeof sql === 'string' ? sql : { name: sql.name, text: sql.text }, params);
             } catch (err) {
               throw translate(err);
             }

@@ -191,7 +191,7 @@ export class PgIssuanceStore implements IssuanceStore {
       this.#sql.set(n, text);
     }
     // A named statement: PostgreSQL parses and plans it once per connection (the wrapper hands the query config to pg as is).
-    await this.#db.query({ name: `keyward.insert_issued.${n}`, text } as unknown as string, params);
+    await this.#db.query({ name: `keyward.insert_issued.${n}`, text }, params);
   }
 
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined> {
