@@ -285,6 +285,24 @@ describe('11 device onboarding', function () {
       expect((await pending()).length).to.equal(before);
     });
 
+    it('takes a DER upload (application/pkix-cert), and places a device accepted with only a role under PEER_TO_PEER', async () => {
+      const d = await device(dir, 'der', '/CN=der-device');
+      const der = join(dir, 'der.der');
+      await must(['x509', '-in', d.crt, '-outform', 'DER', '-out', der]);
+      const up = await curl(`${kw.url}/v1/realms/${realm}/devices/certificates`, ['-H', 'content-type: application/pkix-cert', '--data-binary', `@${der}`]);
+      expect(up.status, JSON.stringify(up.body)).to.equal(202);
+      expect(up.body).to.include({ subject: 'CN=der-device', sha256Fingerprint: d.fingerprint, via: 'upload' });
+      const r = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, { token: op, body: { alias: 'der device', uuid: up.body.uuid, deviceRole: 'SENSOR' } });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      expect(r.body).to.include({ deviceGroup: 'PEER_TO_PEER', deviceRole: 'SENSOR' });
+      const c = await findClient(realm, r.body.clientId);
+      const sa = await (await keycloakAdmin(`/${realm}/clients/${c.id}/service-account-user`)).json() as any;
+      const groups = await (await keycloakAdmin(`/${realm}/users/${sa.id}/groups`)).json() as any[];
+      expect(groups.map((g) => g.path)).to.deep.equal(['/PEER_TO_PEER/SENSOR']);
+      const bad = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, { token: op, body: { alias: 'y', uuid: up.body.uuid, deviceGroup: 'no/slash' } });
+      expect([bad.status, bad.body.code]).to.deep.equal([400, 'request.malformed']);
+    });
+
     it('caps pending certificates per realm with 409 device.pending_limit', async () => {
       const count = (await pending()).length;
       expect((await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/devices`, { token: op, body: { maxPending: Math.max(1, count) } })).status).to.equal(200);
