@@ -25,6 +25,7 @@ import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import type { Principal } from '../services/keyward/src/authn/principal.ts';
 import { postgresCpuSeconds } from './proc.ts';
+import { request } from './load.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -259,9 +260,8 @@ try {
   }, 240_000);
   tokenTimer.unref();
   const issueHttp = (url: string) => async () => {
-    const res = await fetch(`${url}/v1/realms/${realm}/certificates`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/pkcs10' }, body: csrs[i++ % csrs.length]! });
+    const res = await request(`${url}/v1/realms/${realm}/certificates`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/pkcs10' }, body: csrs[i++ % csrs.length]! });
     if (res.status !== 201) throw new Error(`HTTP ${res.status}`);
-    await res.arrayBuffer();
   };
   const idleRss = rssMb(server.pid);
   record('server RSS idle', 'MB', [idleRss]);
@@ -297,12 +297,12 @@ try {
   // 5. Token verification overhead: an authenticated cheap endpoint against an unauthenticated one.
   const authed = record('authenticated GET /v1/whoami, concurrency 16', 'req/s', await (async () => {
     const out: number[] = [];
-    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => { const res = await fetch(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }); await res.arrayBuffer(); }, 16)).perSecond);
+    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => { const res = await request(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }); if (res.status !== 200) throw new Error(`HTTP ${res.status}`); }, 16)).perSecond);
     return out;
   })());
   const open = record('unauthenticated GET /healthz, concurrency 16', 'req/s', await (async () => {
     const out: number[] = [];
-    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => { const res = await fetch(`${server.url}/healthz`); await res.arrayBuffer(); }, 16)).perSecond);
+    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => { const res = await request(`${server.url}/healthz`); if (res.status !== 200) throw new Error(`HTTP ${res.status}`); }, 16)).perSecond);
     return out;
   })());
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
@@ -387,8 +387,8 @@ try {
   record('OCSP responses over HTTP (POST), concurrency 16', 'resp/s', await (async () => {
     const out: number[] = [];
     for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => {
-      const res = await fetch(`${server.url}/v1/realms/${realm}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: ocspReq });
-      await res.arrayBuffer();
+      const res = await request(`${server.url}/v1/realms/${realm}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: ocspReq });
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     }, 16)).perSecond);
     return out;
   })());
@@ -462,8 +462,8 @@ try {
     const bareBodies = csrs.map((c) => JSON.stringify({ certificate_request: c }));
     const authBodies = bareBodies.map((b) => JSON.stringify({ token: createHmac('sha256', Buffer.from(hmacKey, 'hex')).update(b).digest('base64'), request: Buffer.from(b).toString('base64') }));
     const cfCall = (url: string, path: string, bodies: string[]) => async () => {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i++ % bodies.length]! });
-      const body = (await res.json()) as { success?: boolean };
+      const res = await request(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i++ % bodies.length]! });
+      const body = JSON.parse(res.body.toString('utf8')) as { success?: boolean };
       if (res.status !== 200 || !body.success) throw new Error(`cfssl answered ${res.status}`);
     };
     for (const [label, url, path, bodies] of [['bare', bareUrl, '/api/v1/cfssl/sign', bareBodies], ['same work', authUrl, '/api/v1/cfssl/authsign', authBodies]] as const) {
