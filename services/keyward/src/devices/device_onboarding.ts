@@ -336,10 +336,12 @@ export class DeviceOnboardingService {
   async untrust(realm: string, p: Principal, alias: string): Promise<void> {
     await this.#admin(realm, p);
     const t = await this.#trusted(realm, alias);
+    // The Keycloak client first: if the store then fails, the device is already refused
+    // (its client is gone) and a retry finishes the job; the other order could leave a client behind.
+    await this.#directory.deleteClient(realm, t.keycloakClientId);
     if (!(await this.#store.deleteTrusted(realm, t.alias, { action: 'device.untrusted', actor: auditActor(p), realm, target: t.alias, details: { clientId: t.clientId, fingerprint: t.fingerprint } }))) {
       throw new KeywardError('device.trusted_not_found', `Realm ${realm} trusts no client certificate with alias ${alias.slice(0, 100)}`);
     }
-    await this.#directory.deleteClient(realm, t.keycloakClientId);
   }
 
   /** Renames a device client (its clientId in Keycloak). */
