@@ -13,6 +13,7 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { toPem } from '../../services/keyward/src/ca/pem.ts';
 import { findJava } from '../../services/keyward/src/devenv/index.ts';
 import { call, clientToken, integrationEnv, keycloakAdmin, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
 import { curl, run } from '../support/curl.ts';
@@ -262,7 +263,7 @@ describe('11 device onboarding', function () {
       const exp = await upload(expired.toString('pem'));
       expect([exp.status, exp.body.code]).to.deep.equal([422, 'device.certificate_expired']);
       // Over TLS too: the handshake lets it through, Keyward refuses it.
-      const expiredKey = write(dir, 'expired.key', `-----BEGIN PRIVATE KEY-----\n${Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`);
+      const expiredKey = write(dir, 'expired.key', toPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY'));
       const expiredCrt = write(dir, 'expired.crt', expired.toString('pem'));
       const tls = await asDevice({ crt: expiredCrt, key: expiredKey, pem: '', fingerprint: '' }, `/v1/realms/${realm}/devices/hello`);
       expect([tls.status, tls.body.code]).to.deep.equal([422, 'device.certificate_expired']);

@@ -7,9 +7,11 @@
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toPem } from '../ca/pem.ts';
+import { newSerialHex } from '../kernel/ids.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -29,10 +31,8 @@ export async function ensureDevTls(dataDir: string): Promise<{ certFile: string;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const serial = randomBytes(16);
-  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial.toString('hex'), name: 'CN=Keyward development server', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 365 * DAY),
+    serialNumber: newSerialHex(), name: 'CN=Keyward development server', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 365 * DAY),
     keys, signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -41,8 +41,7 @@ export async function ensureDevTls(dataDir: string): Promise<{ certFile: string;
       new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'ip', value: '::1' }, { type: 'dns', value: 'localhost' }]),
     ],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+  writeFileSync(keyFile, toPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY'), { mode: 0o600 });
   writeFileSync(certFile, cert.toString('pem') + '\n', { mode: 0o644 });
   return { certFile, keyFile, created: true };
 }

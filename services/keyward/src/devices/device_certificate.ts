@@ -4,10 +4,11 @@
  * carry a key of sensible strength, and come with a short chain. The alias
  * rules of seed 001 live here too.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { decodeCertificate } from '../ca/certificate.ts';
 import { formatName, type NameAttribute } from '../ca/name.ts';
 import { pemBlocks, toPem } from '../ca/pem.ts';
+import { fingerprintOf } from '../client_cert/client_certificates.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { DeviceCertificate } from './ports.ts';
 
@@ -103,7 +104,7 @@ export function deviceCertificate(der: Uint8Array, now: Date): DeviceCertificate
   }
   if (!subject) throw malformed('The device certificate has an empty subject: Keycloak\'s X.509 client authenticator needs one');
   return {
-    fingerprint: createHash('sha256').update(der).digest('hex'),
+    fingerprint: fingerprintOf(der),
     certificatePem: toPem(new Uint8Array(x.raw), 'CERTIFICATE'),
     subject, issuer: lines(x.issuer).join(', '), serial: x.serialNumber.toLowerCase(), notBefore, notAfter, subjectRfc2253,
   };

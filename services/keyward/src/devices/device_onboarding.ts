@@ -22,11 +22,12 @@
  * it authenticates with (SKLM renames both; renaming a live Keycloak client
  * would lock its users out).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ApprovalService, ApprovalView } from '../approvals/approvals.ts';
 import type { ApprovalActor, ApprovalEffect, ApprovalRecord } from '../approvals/ports.ts';
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
+import { fingerprintOf } from '../client_cert/client_certificates.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
@@ -99,6 +100,7 @@ export const trustedView = (t: TrustedDevice): TrustedView => ({
 });
 
 const notFound = (uuid: string) => new KeywardError('device.pending_not_found', `No pending client certificate ${uuid.slice(0, 100)}`, { extras: { uuid: uuid.slice(0, 100) } });
+const trustedNotFound = (realm: string, alias: string) => new KeywardError('device.trusted_not_found', `Realm ${realm} trusts no client certificate with alias ${alias.slice(0, 100)}`);
 const aliasInUse = (alias: string) => new KeywardError('device.alias_in_use', `Client certificate alias already in use: ${alias}`, { extras: { alias } });
 
 export class DeviceOnboardingService {
@@ -148,7 +150,7 @@ export class DeviceOnboardingService {
     }
     this.#rateLimit(sourceAddress);
     checkChainSize(chain);
-    const trusted = await this.#store.findTrustedByFingerprint(createHash('sha256').update(chain[0]!).digest('hex'));
+    const trusted = await this.#store.findTrustedByFingerprint(fingerprintOf(chain[0]!));
     if (trusted) {
       if (trusted.realm !== realm) throw this.#trustedElsewhere(trusted);
       const client = await this.#directory.deviceClient(trusted.realm, trusted.keycloakClientId);
@@ -167,7 +169,7 @@ export class DeviceOnboardingService {
     this.#rateLimit(sourceAddress);
     const chain = uploadedChain(body);
     checkChainSize(chain);
-    const trusted = await this.#store.findTrustedByFingerprint(createHash('sha256').update(chain[0]!).digest('hex'));
+    const trusted = await this.#store.findTrustedByFingerprint(fingerprintOf(chain[0]!));
     if (trusted) {
       if (trusted.realm !== realm) throw this.#trustedElsewhere(trusted);
       throw new KeywardError('device.already_trusted', `The certificate is already trusted in realm ${realm} as ${trusted.alias}`, { extras: { alias: trusted.alias } });
@@ -328,7 +330,7 @@ export class DeviceOnboardingService {
 
   async #trusted(realm: string, alias: string): Promise<TrustedDevice> {
     const t = await this.#store.findTrusted(realm, alias.trim().toLowerCase());
-    if (!t) throw new KeywardError('device.trusted_not_found', `Realm ${realm} trusts no client certificate with alias ${alias.slice(0, 100)}`);
+    if (!t) throw trustedNotFound(realm, alias);
     return t;
   }
 
@@ -340,7 +342,7 @@ export class DeviceOnboardingService {
     // (its client is gone) and a retry finishes the job; the other order could leave a client behind.
     await this.#directory.deleteClient(realm, t.keycloakClientId);
     if (!(await this.#store.deleteTrusted(realm, t.alias, { action: 'device.untrusted', actor: auditActor(p), realm, target: t.alias, details: { clientId: t.clientId, fingerprint: t.fingerprint } }))) {
-      throw new KeywardError('device.trusted_not_found', `Realm ${realm} trusts no client certificate with alias ${alias.slice(0, 100)}`);
+      throw trustedNotFound(realm, alias);
     }
   }
 
@@ -367,7 +369,7 @@ export class DeviceOnboardingService {
    * client still present and enabled in Keycloak.
    */
   async authenticate(der: Uint8Array): Promise<Principal | undefined> {
-    const t = await this.#store.findTrustedByFingerprint(createHash('sha256').update(der).digest('hex'));
+    const t = await this.#store.findTrustedByFingerprint(fingerprintOf(der));
     if (!t) return undefined;
     const now = this.#clock.now();
     if (t.notAfter <= now || t.notBefore > now) {

@@ -8,7 +8,7 @@ import type { DeviceOnboardingService } from '../../devices/device_onboarding.ts
 import type { ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { param, type RouteSpec } from '../route.ts';
-import { sendChange } from './settings.ts';
+import { settingRoutes } from './settings.ts';
 
 const actor = { type: 'object', properties: { kind: { type: 'string' }, id: { type: 'string' }, realm: { type: 'string' }, name: { type: 'string' } } };
 const dateTime = { type: 'string', format: 'date-time' };
@@ -141,23 +141,8 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
         res.json(await devices.renameClient(param(req, 'realm'), await auth.principal(req), param(req, 'name'), (req.body as { name: unknown }).name));
       },
     },
-    {
-      method: 'get', path: `${realmBase}/settings/devices`, tag: 'settings', auth: 'bearer', summary: 'Device onboarding settings of the realm (and the pending change, if any)',
-      responses: { 200: { description: 'Settings', schema: { ...settingsBody, additionalProperties: undefined, properties: { ...settingsBody.properties, pendingApprovalId: { type: 'string' } } } } },
-      handler: async (req, res) => {
-        const { value, pending } = await settings.read(param(req, 'realm'), 'devices', await auth.principal(req));
-        res.json({ ...value, ...(pending ? { pendingApprovalId: pending.id } : {}) });
-      },
-    },
-    {
-      method: 'put', path: `${realmBase}/settings/devices`, tag: 'settings', auth: 'bearer',
-      summary: 'Change the device onboarding settings (keyward-admin); absent fields keep their value; under dual control the change waits for a second admin',
-      body: settingsBody,
-      responses: { 200: { description: 'Applied', schema: settingsBody }, 202: { description: 'Waiting for approval under dual control' } },
-      handler: async (req, res) => {
-        const realm = param(req, 'realm');
-        sendChange(res, realm, await settings.change(realm, 'devices', req.body, await auth.principal(req)));
-      },
-    },
+    ...settingRoutes({ auth, settings }, {
+      path: `${realmBase}/settings/devices`, name: 'devices', what: 'Device onboarding settings', who: 'keyward-admin; absent fields keep their value', body: settingsBody,
+    }),
   ];
 }

@@ -40,7 +40,8 @@ export function sendChange(res: Response, realm: string, outcome: ChangeOutcome<
   res.status(202).location(`/v1/realms/${encodeURIComponent(realm)}/approvals/${a.id}`).json({ approvalId: a.id, status: 'pending', expiresAt: a.expiresAt, change: a.change });
 }
 
-function settingRoutes(deps: { auth: Authenticator; settings: ProtectedSettings }, o: { path: string; name: SettingName; what: string; body: JsonSchema; who: string }): RouteSpec[] {
+/** GET and PUT of one protected setting (its value, the pending change, 202 under dual control). */
+export function settingRoutes(deps: { auth: Authenticator; settings: ProtectedSettings }, o: { path: string; name: SettingName; what: string; body: JsonSchema; who: string }): RouteSpec[] {
   const get = async (req: Request, res: Response) => {
     const { value, pending } = await deps.settings.read(param(req, 'realm'), o.name, await deps.auth.principal(req));
     res.json({ ...value, ...(pending ? { pendingApprovalId: pending.id } : {}) });

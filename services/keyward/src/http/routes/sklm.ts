@@ -83,7 +83,7 @@ const GERMAN: Partial<Record<string, string>> = {
   'server.error': 'Interner Serverfehler',
 };
 
-function sendSklm(_req: Request, res: Response, status: number, body: unknown, lang: Language): void {
+function sendSklm(res: Response, status: number, body: unknown, lang: Language): void {
   res.status(status).setHeader('Content-Language', lang);
   res.type('application/json').send(JSON.stringify(body));
 }
@@ -95,15 +95,15 @@ export const sklmErrorRenderer: ErrorRenderer[] = SKLM_PREFIXES.map((pathPrefix)
     const lang = negotiateLanguage(req.get('accept-language'));
     for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
     if (err.code === 'device.alias_in_use') {
-      sendSklm(req, res, 500, { code: 'CTGKM2306E', message: SKLM_MESSAGES.CTGKM2306E[lang](String(err.extras.alias ?? '')) }, lang);
+      sendSklm(res, 500, { code: 'CTGKM2306E', message: SKLM_MESSAGES.CTGKM2306E[lang](String(err.extras.alias ?? '')) }, lang);
       return;
     }
     if (err.code === 'device.pending_not_found') {
-      sendSklm(req, res, 500, { code: 'CTGKM2307E', message: SKLM_MESSAGES.CTGKM2307E[lang](String(err.extras.uuid ?? '')) }, lang);
+      sendSklm(res, 500, { code: 'CTGKM2307E', message: SKLM_MESSAGES.CTGKM2307E[lang](String(err.extras.uuid ?? '')) }, lang);
       return;
     }
     const german = lang === 'de' ? GERMAN[err.code] : undefined;
-    sendSklm(req, res, err.status, { code: err.code, message: german ?? err.detail }, german ? 'de' : 'en');
+    sendSklm(res, err.status, { code: err.code, message: german ?? err.detail }, german ? 'de' : 'en');
   },
 }));
 
@@ -142,17 +142,17 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
         handler: async (req: Request, res: Response) => {
           const out = await devices.accept(realm(), await principal(req), req.body as never);
           if (out.outcome === 'pending') {
-            sendSklm(req, res, 202, { code: '0', status: 'PendingApproval', approvalId: out.approval.id }, lang(req));
+            sendSklm(res, 202, { code: '0', status: 'PendingApproval', approvalId: out.approval.id }, lang(req));
             return;
           }
-          sendSklm(req, res, 200, SUCCEEDED, lang(req));
+          sendSklm(res, 200, SUCCEEDED, lang(req));
         },
       },
       {
         method: 'get', path, tag, auth: 'bearer', summary: 'Pending client certificates of KEYWARD_DEVICE_DEFAULT_REALM',
         responses: { 200: { description: 'Pending certificates, oldest first', schema: { type: 'array', items: pendingSchema } } },
         handler: async (req: Request, res: Response) => {
-          sendSklm(req, res, 200, await devices.listPending(realm(), await principal(req)), lang(req));
+          sendSklm(res, 200, await devices.listPending(realm(), await principal(req)), lang(req));
         },
       },
       {
@@ -160,7 +160,7 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
         responses: { 200: { description: '{"code": "0", "status": "Succeeded"}' }, 500: { description: 'CTGKM2307E (no such pending certificate)' } },
         handler: async (req: Request, res: Response) => {
           await devices.reject(realm(), await principal(req), param(req, 'uuid'));
-          sendSklm(req, res, 200, SUCCEEDED, lang(req));
+          sendSklm(res, 200, SUCCEEDED, lang(req));
         },
       },
     ];
