@@ -53,14 +53,21 @@ export class AuditLog {
     };
   }
 
-  /** Links unsealed events to the chain; returns how many were sealed. Safe to call from every replica. */
+  /**
+   * Links unsealed events to the chain's head, in seq order, and moves the
+   * head; returns how many were sealed. Safe to call from every replica (one
+   * sealer at a time). The chain is the order of sealing: an event whose
+   * transaction commits late is linked after events with higher seqs that
+   * were sealed before it became visible.
+   */
   async seal(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }, batch = 5000): Promise<number> {
     return db.tx(async (q) => {
       const locked = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7372796538) AS ok');
       if (!locked.rows[0]?.ok) return 0;
-      const last = await q.query<{ hash: string }>('SELECT hash FROM audit_events WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1');
-      let prev = last.rows[0]?.hash ?? 'genesis';
+      const head = await q.query<{ hash: string }>('SELECT hash FROM audit_chain_head');
+      let prev = head.rows[0]?.hash ?? 'genesis';
       const rows = await q.query<AuditRow>('SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE hash IS NULL ORDER BY seq LIMIT $1', [batch]);
+      if (!rows.rows.length) return 0;
       // One UPDATE per chunk, not per event: sealing runs beside the issuance hot path.
       for (let i = 0; i < rows.rows.length; i += 1000) {
         const seqs: string[] = [];
@@ -77,19 +84,36 @@ export class AuditLog {
           `UPDATE audit_events a SET prev_hash = v.p, hash = v.h FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(s, p, h) WHERE a.seq = v.s`,
           [seqs, prevs, hashes]);
       }
+      await q.query('INSERT INTO audit_chain_head (hash) VALUES ($1) ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, sealed_at = now()', [prev]);
       return rows.rows.length;
     });
   }
 
-  /** Recomputes the sealed chain; returns the seq of the first broken link, or undefined. */
+  /**
+   * Recomputes the sealed chain from its first link to the head; returns the
+   * seq of the first broken link (an edited event, a fork, an event missing
+   * from the chain, or a gap left by a deleted one), `'head'` when the chain
+   * ends short of the recorded head, or undefined when it is whole.
+   */
   async verify(q: Queryable): Promise<string | undefined> {
     const rows = await q.query<AuditRow & { prev_hash: string; hash: string }>('SELECT seq, id, at, realm, actor, action, target, details, prev_hash, hash FROM audit_events WHERE hash IS NOT NULL ORDER BY seq');
-    let prev = 'genesis';
+    const head = (await q.query<{ hash: string }>('SELECT hash FROM audit_chain_head')).rows[0]?.hash ?? 'genesis';
+    const next = new Map<string, AuditRow & { prev_hash: string; hash: string }>();
     for (const row of rows.rows) {
-      if (row.prev_hash !== prev || chainHash(prev, row) !== row.hash) return String(row.seq);
-      prev = row.hash;
+      if (next.has(row.prev_hash)) return String(row.seq); // a fork: two events claim the same predecessor
+      next.set(row.prev_hash, row);
     }
-    return undefined;
+    let prev = 'genesis';
+    const reached = new Set<string>();
+    for (let row = next.get(prev); row; row = next.get(prev)) {
+      if (chainHash(prev, row) !== row.hash) return String(row.seq);
+      prev = row.hash;
+      reached.add(String(row.seq));
+    }
+    // Sealed events the walk from the start did not reach: the first of them is where the chain breaks.
+    const stray = rows.rows.find((r) => !reached.has(String(r.seq)));
+    if (stray) return String(stray.seq);
+    return prev === head ? undefined : 'head';
   }
 }
 
