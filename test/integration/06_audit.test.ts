@@ -7,11 +7,14 @@
  * or fork of a sealed event is reported.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { AuditLog, type AuditEvent } from '../../services/keyward/src/audit/audit_log.ts';
 import { systemClock } from '../../services/keyward/src/kernel/clock.ts';
 import { migrate, openDatabase, type Database } from '../../services/keyward/src/storage/database.ts';
 import { testDatabase, type TestDatabase } from '../../services/keyward/src/devenv/index.ts';
 
+const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
 const event = (target: string): AuditEvent => ({ action: 'test.recorded', actor: { kind: 'system', id: 'test' }, realm: 'audit-test', target, details: { n: target } });
 
 describe('06 audit chain', function () {
@@ -30,6 +33,11 @@ describe('06 audit chain', function () {
     await database?.drop();
   });
 
+  /** `keyward audit verify` against the test database, as an operator runs it. */
+  const cli = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(BIN, ['audit', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, KEYWARD_DATABASE_URL: database.url, KEYWARD_LOG_LEVEL: 'error' }, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ status: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
+  });
   const seqOf = async (target: string) => (await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE target = $1', [target])).rows[0]!.seq;
   const unsealed = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_events WHERE hash IS NULL')).rows[0]!.n);
 
@@ -79,8 +87,18 @@ describe('06 audit chain', function () {
     const seq = await seqOf('edited');
     await db.query(`UPDATE audit_events SET details = '{"n":"forged"}' WHERE seq = $1`, [seq]);
     expect(await audit.verify(db)).to.equal(seq);
+    const broken = await cli(['verify']);
+    expect(broken.status, broken.stdout + broken.stderr).to.equal(1);
+    expect(broken.stderr).to.contain(`BROKEN at event seq ${seq}`);
     await db.query(`UPDATE audit_events SET details = '{"n":"edited"}' WHERE seq = $1`, [seq]);
     expect(await audit.verify(db)).to.equal(undefined);
+    await db.tx((q) => audit.record(q, event('unsealed')));
+    const whole = await cli(['verify']);
+    expect(whole.status, whole.stdout + whole.stderr).to.equal(0);
+    expect(whole.stdout).to.match(/The audit chain is whole: \d+ sealed event\(s\), 1 not yet sealed/);
+    const sealed = await cli(['verify', '--seal']);
+    expect(sealed.stdout).to.contain('Sealed 1 event(s)').and.to.match(/whole: \d+ sealed event\(s\), 0 not yet sealed/);
+    expect((await cli(['check'])).status).to.not.equal(0);
   });
 
   it('reports a deleted sealed event, in the middle of the chain or at its end', async () => {

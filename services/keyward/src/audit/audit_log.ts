@@ -89,6 +89,12 @@ export class AuditLog {
     });
   }
 
+  /** How many events are linked to the chain, and how many wait for the sealer. */
+  async counts(q: Queryable): Promise<{ sealed: number; unsealed: number }> {
+    const r = await q.query<{ sealed: string; unsealed: string }>('SELECT count(*) FILTER (WHERE hash IS NOT NULL) AS sealed, count(*) FILTER (WHERE hash IS NULL) AS unsealed FROM audit_events');
+    return { sealed: Number(r.rows[0]!.sealed), unsealed: Number(r.rows[0]!.unsealed) };
+  }
+
   /**
    * Recomputes the sealed chain from its first link to the head; returns the
    * seq of the first broken link (an edited event, a fork, an event missing

@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { audit } from './audit.ts';
 import { apiClients, policies, realms, whoami } from './api_clients.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ca } from './ca.ts';
@@ -14,4 +15,4 @@ import { settings } from './settings.ts';
 import { approvals } from './approvals.ts';
 import { devices } from './devices.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek, pat, settings, approvals, devices];
+export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek, pat, settings, approvals, devices, audit];
