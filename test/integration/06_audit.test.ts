@@ -3,8 +3,9 @@
  * interleavings of concurrent writers: an event's seq is drawn when it is
  * inserted, but it becomes visible when its transaction commits, so the
  * sealer can link a higher seq before a lower one. The chain follows the
- * order of sealing; verification follows the links, and any edit, deletion
- * or fork of a sealed event is reported.
+ * sealer seals a range only once every transaction that could still commit
+ * an event in it has ended, and records it in one seal row (events are never
+ * rewritten); verification names any edited, deleted or added event.
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
@@ -39,9 +40,9 @@ describe('06 audit chain', function () {
       (err, stdout, stderr) => resolve({ status: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
   });
   const seqOf = async (target: string) => (await db.query<{ seq: string }>('SELECT seq FROM audit_events WHERE target = $1', [target])).rows[0]!.seq;
-  const unsealed = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_events WHERE hash IS NULL')).rows[0]!.n);
+  const unsealed = async () => (await audit.status(db)).unsealed;
 
-  it('stays valid when an event with a lower seq commits after a higher one was sealed', async () => {
+  it('seals no range an uncommitted event may still join, and then seals it in seq order', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let inserted!: () => void;
@@ -49,16 +50,48 @@ describe('06 audit chain', function () {
     const slow = db.tx(async (q) => {
       await audit.record(q, event('late'));
       inserted();
-      await held; // still uncommitted while the next event commits and is sealed
+      await held; // still uncommitted while the next event commits
     });
     await started;
     await db.tx((q) => audit.record(q, event('early')));
-    expect(await audit.seal(db)).to.be.greaterThan(0);
+    expect(await audit.seal(db)).to.equal(0); // 'early' is committed, but 'late' (a lower seq) may still commit
     release();
     await slow;
     expect(Number(await seqOf('late'))).to.be.lessThan(Number(await seqOf('early')));
-    expect(await audit.seal(db)).to.equal(1);
+    expect(await audit.seal(db)).to.equal(2);
+    const seal = (await db.query<{ seqs: string[] }>('SELECT seqs FROM audit_seals ORDER BY last_seq DESC LIMIT 1')).rows[0]!;
+    expect(seal.seqs).to.deep.equal([await seqOf('late'), await seqOf('early')]);
     await db.tx((q) => audit.record(q, event('after')));
+    const version = async () => (await db.query<{ v: string }>("SELECT xmin::text AS v FROM audit_events WHERE target = 'after'")).rows[0]!.v;
+    const before = await version();
+    expect(await audit.seal(db)).to.equal(1);
+    expect(await version()).to.equal(before); // sealing never rewrites an event
+    expect(await audit.verify(db)).to.equal(undefined);
+  });
+
+  it('under steady writers, seals up to a horizon read earlier once its own writers have ended', async () => {
+    const holder = (target: string) => {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let inserted!: () => void;
+      const started = new Promise<void>((r) => (inserted = r));
+      const done = db.tx(async (q) => {
+        await audit.record(q, event(target));
+        inserted();
+        await held;
+      });
+      return { started, release: async () => { release(); await done; } };
+    };
+    const a = holder('steady-a');
+    await a.started;
+    expect(await audit.seal(db)).to.equal(0); // a's horizon is kept, waiting for a
+    await a.release();
+    const b = holder('steady-b');
+    await b.started;
+    expect(await audit.seal(db)).to.equal(1); // the fresh horizon waits for b; a's is settled
+    const sealed = (await db.query<{ seqs: string[] }>('SELECT seqs FROM audit_seals ORDER BY last_seq DESC LIMIT 1')).rows[0]!.seqs;
+    expect(sealed).to.deep.equal([await seqOf('steady-a')]);
+    await b.release();
     expect(await audit.seal(db)).to.equal(1);
     expect(await audit.verify(db)).to.equal(undefined);
   });
@@ -95,35 +128,66 @@ describe('06 audit chain', function () {
     await db.tx((q) => audit.record(q, event('unsealed')));
     const whole = await cli(['verify']);
     expect(whole.status, whole.stdout + whole.stderr).to.equal(0);
-    expect(whole.stdout).to.match(/The audit chain is whole: \d+ sealed event\(s\), 1 not yet sealed/);
+    expect(whole.stdout).to.match(/The audit chain is whole: \d+ sealed event\(s\), 1 not yet sealed; head [0-9a-f]{64}/);
+    const head = /head ([0-9a-f]{64})/.exec(whole.stdout)![1]!;
+    expect((await cli(['verify', '--head', head])).status).to.equal(0);
+    const elsewhere = await cli(['verify', '--head', 'ab'.repeat(32)]);
+    expect(elsewhere.status).to.equal(1);
+    expect(elsewhere.stderr).to.contain('does NOT pass through head');
+    expect((await cli(['verify', '--head', 'nope'])).status).to.equal(2);
     const sealed = await cli(['verify', '--seal']);
     expect(sealed.stdout).to.contain('Sealed 1 event(s)').and.to.match(/whole: \d+ sealed event\(s\), 0 not yet sealed/);
     expect((await cli(['check'])).status).to.not.equal(0);
   });
 
-  it('reports a deleted sealed event, in the middle of the chain or at its end', async () => {
+  it('reports a deleted sealed event, in the middle of a seal or at its end', async () => {
     for (const t of ['d1', 'd2', 'd3']) await db.tx((q) => audit.record(q, event(t)));
     await audit.seal(db);
-    const middle = (await db.query<Record<string, unknown>>('SELECT * FROM audit_events WHERE target = $1', ['d2'])).rows[0]!;
+    const row = async (t: string) => (await db.query<Record<string, unknown>>('SELECT * FROM audit_events WHERE target = $1', [t])).rows[0]!;
+    const middle = await row('d2');
+    const last = await row('d3');
     await db.query('DELETE FROM audit_events WHERE seq = $1', [middle.seq]);
-    expect(await audit.verify(db)).to.equal(await seqOf('d3'));
-    const last = (await db.query<Record<string, unknown>>('SELECT * FROM audit_events WHERE target = $1', ['d3'])).rows[0]!;
+    expect(await audit.verify(db)).to.equal(middle.seq);
     await db.query('DELETE FROM audit_events WHERE seq = $1', [last.seq]);
-    expect(await audit.verify(db)).to.equal('head');
+    expect(await audit.verify(db)).to.equal(middle.seq);
     // Put both back as they were: the chain is whole again.
-    for (const row of [middle, last]) {
-      await db.query('INSERT INTO audit_events (seq, id, at, realm, actor, action, target, details, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
-        [row.seq, row.id, row.at, row.realm, JSON.stringify(row.actor), row.action, row.target, JSON.stringify(row.details), row.prev_hash, row.hash]);
+    for (const r of [middle, last]) {
+      await db.query('INSERT INTO audit_events (seq, id, at, realm, actor, action, target, details) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)',
+        [r.seq, r.id, r.at, r.realm, JSON.stringify(r.actor), r.action, r.target, JSON.stringify(r.details)]);
     }
+    expect(await audit.verify(db)).to.equal(undefined);
+    await db.query('DELETE FROM audit_events WHERE seq = $1', [last.seq]);
+    expect(await audit.verify(db)).to.equal(last.seq);
+    await db.query('INSERT INTO audit_events (seq, id, at, realm, actor, action, target, details) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)',
+      [last.seq, last.id, last.at, last.realm, JSON.stringify(last.actor), last.action, last.target, JSON.stringify(last.details)]);
     expect(await audit.verify(db)).to.equal(undefined);
   });
 
-  it('reports a fork: two sealed events linked to the same predecessor', async () => {
-    await db.tx((q) => audit.record(q, event('f1')));
+  it('seals across the seqs of rolled-back transactions, and reports an event added in such a gap', async () => {
+    await db.tx((q) => audit.record(q, event('g1')));
+    const lost = await db.tx(async (q) => {
+      await audit.record(q, event('rolled-back'));
+      throw new Error('roll back');
+    }).catch(() => 'rolled back');
+    expect(lost).to.equal('rolled back');
+    await db.tx((q) => audit.record(q, event('g2')));
+    expect(await audit.seal(db)).to.equal(2);
+    expect(await audit.verify(db)).to.equal(undefined);
+    const gap = String(Number(await seqOf('g1')) + 1);
+    expect(Number(gap)).to.be.lessThan(Number(await seqOf('g2')));
+    await db.query(`INSERT INTO audit_events (seq, id, at, realm, actor, action, target) VALUES ($1, gen_random_uuid(), now(), 'audit-test', '{"kind":"user","id":"x"}', 'certificate.revoked', 'forged')`, [gap]);
+    expect(await audit.verify(db)).to.equal(gap);
+    await db.query('DELETE FROM audit_events WHERE seq = $1', [gap]);
+    expect(await audit.verify(db)).to.equal(undefined);
+  });
+
+  it('reports a seal whose link to the one before was cut', async () => {
+    await db.tx((q) => audit.record(q, event('s1')));
     await audit.seal(db);
-    const f1 = (await db.query<{ prev_hash: string }>('SELECT prev_hash FROM audit_events WHERE target = $1', ['f1'])).rows[0]!;
-    await db.tx((q) => audit.record(q, event('f2')));
-    await db.query('UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE target = $3', [f1.prev_hash, 'x'.repeat(64), 'f2']);
-    expect(await audit.verify(db)).to.equal(await seqOf('f2'));
+    const first = (await db.query<{ last_seq: string; seqs: string[]; prev_hash: string }>('SELECT last_seq, seqs, prev_hash FROM audit_seals ORDER BY last_seq LIMIT 1')).rows[0]!;
+    await db.query("UPDATE audit_seals SET prev_hash = 'rewritten' WHERE last_seq = $1", [first.last_seq]);
+    expect(await audit.verify(db)).to.equal(first.seqs[0]);
+    await db.query('UPDATE audit_seals SET prev_hash = $1 WHERE last_seq = $2', [first.prev_hash, first.last_seq]);
+    expect(await audit.verify(db)).to.equal(undefined);
   });
 });

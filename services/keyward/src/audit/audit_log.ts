@@ -2,8 +2,19 @@
  * The audit trail: append-only events named `noun.verb_past`, hash-chained.
  *
  * `record` inserts within the caller's transaction (the event exists if and
- * only if the change does). `seal` links unsealed rows in order; `verify`
- * recomputes the chain. Event names are listed in the README.
+ * only if the change does); events are written once and never updated.
+ * `seal` links the events of a settled range of seqs into a SHA-256 chain
+ * and records the range in one `audit_seals` row; `verify` recomputes the
+ * chain and names the first event that was edited, inserted or deleted.
+ * Event names are listed in the README.
+ *
+ * Settled: an event's seq is drawn when it is inserted, but the event is seen
+ * when its transaction commits, so a range can still gain an event after the
+ * sealer has read it. The sealer reads the sequence's last value L, then the
+ * transactions holding a write lock on audit_events (a writer takes it before
+ * it draws a seq and keeps it until it ends); once they have all ended, every
+ * event with seq <= L is committed or will never exist, and the range up to L
+ * can be sealed in seq order.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../kernel/clock.ts';
@@ -53,74 +64,124 @@ export class AuditLog {
     };
   }
 
+  /** A horizon whose writers had not ended when it was read (see {@link seal}). */
+  #pending: { horizon: string; writers: string[] } | undefined;
+
   /**
-   * Links unsealed events to the chain's head, in seq order, and moves the
-   * head; returns how many were sealed. Safe to call from every replica (one
-   * sealer at a time). The chain is the order of sealing: an event whose
-   * transaction commits late is linked after events with higher seqs that
-   * were sealed before it became visible.
+   * Seals the events of the settled range after the last seal (at most
+   * `batch`), in seq order; returns how many it sealed. Safe to call from
+   * every replica: one sealer at a time (an advisory lock), the others return 0.
    */
   async seal(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }, batch = 5000): Promise<number> {
     return db.tx(async (q) => {
       const locked = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7372796538) AS ok');
       if (!locked.rows[0]?.ok) return 0;
-      const head = await q.query<{ hash: string }>('SELECT hash FROM audit_chain_head');
-      let prev = head.rows[0]?.hash ?? 'genesis';
-      const rows = await q.query<AuditRow>('SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE hash IS NULL ORDER BY seq LIMIT $1', [batch]);
-      if (!rows.rows.length) return 0;
-      // One UPDATE per chunk, not per event: sealing runs beside the issuance hot path.
-      for (let i = 0; i < rows.rows.length; i += 1000) {
-        const seqs: string[] = [];
-        const prevs: string[] = [];
-        const hashes: string[] = [];
-        for (const row of rows.rows.slice(i, i + 1000)) {
-          const hash = chainHash(prev, row);
-          seqs.push(row.seq);
-          prevs.push(prev);
-          hashes.push(hash);
-          prev = hash;
-        }
-        await q.query(
-          `UPDATE audit_events a SET prev_hash = v.p, hash = v.h FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(s, p, h) WHERE a.seq = v.s`,
-          [seqs, prevs, hashes]);
-      }
-      await q.query('INSERT INTO audit_chain_head (hash) VALUES ($1) ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, sealed_at = now()', [prev]);
-      return rows.rows.length;
+      const horizon = await this.#settledHorizon(q);
+      if (horizon === undefined) return 0;
+      const last = (await q.query<{ last_seq: string; hash: string }>('SELECT last_seq, hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1')).rows[0];
+      const from = last?.last_seq ?? '0';
+      if (BigInt(horizon) <= BigInt(from)) return 0;
+      const rows = (await q.query<AuditRow>(
+        'SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3', [from, horizon, batch])).rows;
+      if (!rows.length) return 0; // only seqs of rolled-back transactions: the next range starts at the same place
+      let prev = last?.hash ?? 'genesis';
+      const first = prev;
+      const hashes = Buffer.allocUnsafe(32 * rows.length);
+      rows.forEach((row, i) => {
+        prev = chainHash(prev, row);
+        hashes.write(prev, 32 * i, 'hex');
+      });
+      const upTo = rows.length === batch ? rows[rows.length - 1]!.seq : horizon;
+      await q.query('INSERT INTO audit_seals (last_seq, first_seq, seqs, hashes, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)',
+        [upTo, (BigInt(from) + 1n).toString(), rows.map((r) => r.seq), hashes, first, prev]);
+      return rows.length;
     });
   }
 
-  /** How many events are linked to the chain, and how many wait for the sealer. */
-  async counts(q: Queryable): Promise<{ sealed: number; unsealed: number }> {
-    const r = await q.query<{ sealed: string; unsealed: string }>('SELECT count(*) FILTER (WHERE hash IS NOT NULL) AS sealed, count(*) FILTER (WHERE hash IS NULL) AS unsealed FROM audit_events');
-    return { sealed: Number(r.rows[0]!.sealed), unsealed: Number(r.rows[0]!.unsealed) };
+  /**
+   * The highest seq below which no event can still appear, or undefined when
+   * the writers of every horizon read so far are still running. Waits up to
+   * SETTLE_WAIT_MS for the writers of a fresh horizon (transactions are short);
+   * a horizon whose writers outlast that is kept and sealed by a later call.
+   */
+  async #settledHorizon(q: Queryable): Promise<string | undefined> {
+    // The sequence first, the writers second: a writer that drew a seq up to L holds its lock now, or has ended.
+    const l = (await q.query<{ l: string }>('SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS l FROM audit_events_seq_seq')).rows[0]!.l;
+    let writers = (await q.query<{ v: string }>(
+      "SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()")).rows.map((r) => r.v);
+    for (const deadline = Date.now() + SETTLE_WAIT_MS; writers.length && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 5));
+      writers = await running(q, writers);
+    }
+    if (!writers.length) {
+      this.#pending = undefined;
+      return l;
+    }
+    const earlier = this.#pending;
+    if (earlier) {
+      earlier.writers = await running(q, earlier.writers);
+      if (!earlier.writers.length) {
+        this.#pending = { horizon: l, writers };
+        return earlier.horizon;
+      }
+      return undefined;
+    }
+    this.#pending = { horizon: l, writers };
+    return undefined;
+  }
+
+  /** How many events are sealed, how many wait for the sealer, and the chain's head (its latest value). */
+  async status(q: Queryable): Promise<{ sealed: number; unsealed: number; head: string }> {
+    const r = await q.query<{ sealed: string; unsealed: string; head: string }>(
+      `SELECT count(e.seq) FILTER (WHERE e.seq <= h.last_seq) AS sealed, count(e.seq) FILTER (WHERE e.seq > h.last_seq) AS unsealed, h.hash AS head
+         FROM (SELECT coalesce(max(last_seq), 0) AS last_seq, coalesce((SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1), 'genesis') AS hash FROM audit_seals) h
+         LEFT JOIN audit_events e ON true GROUP BY h.hash`);
+    const row = r.rows[0]!;
+    return { sealed: Number(row.sealed), unsealed: Number(row.unsealed), head: row.head };
+  }
+
+  /** Whether the chain's head was ever `hash` (a value printed by `keyward audit verify`); verify the chain too. */
+  async passesThrough(q: Queryable, hash: string): Promise<boolean> {
+    return (await q.query('SELECT 1 FROM audit_seals WHERE hash = $1', [hash])).rows.length > 0;
   }
 
   /**
-   * Recomputes the sealed chain from its first link to the head; returns the
-   * seq of the first broken link (an edited event, a fork, an event missing
-   * from the chain, or a gap left by a deleted one), `'head'` when the chain
-   * ends short of the recorded head, or undefined when it is whole.
+   * Recomputes the chain seal by seal; returns the seq of the first event that
+   * was edited, inserted into or deleted from a sealed range (or the first seq
+   * of a seal whose link to the one before is broken), or undefined when the
+   * chain is whole. Reads one seal's events at a time.
    */
   async verify(q: Queryable): Promise<string | undefined> {
-    const rows = await q.query<AuditRow & { prev_hash: string; hash: string }>('SELECT seq, id, at, realm, actor, action, target, details, prev_hash, hash FROM audit_events WHERE hash IS NOT NULL ORDER BY seq');
-    const head = (await q.query<{ hash: string }>('SELECT hash FROM audit_chain_head')).rows[0]?.hash ?? 'genesis';
-    const next = new Map<string, AuditRow & { prev_hash: string; hash: string }>();
-    for (const row of rows.rows) {
-      if (next.has(row.prev_hash)) return String(row.seq); // a fork: two events claim the same predecessor
-      next.set(row.prev_hash, row);
-    }
+    const seals = (await q.query<{ last_seq: string; first_seq: string; seqs: string[]; hashes: Buffer; prev_hash: string; hash: string }>(
+      'SELECT last_seq, first_seq, seqs, hashes, prev_hash, hash FROM audit_seals ORDER BY last_seq')).rows;
     let prev = 'genesis';
-    const reached = new Set<string>();
-    for (let row = next.get(prev); row; row = next.get(prev)) {
-      if (chainHash(prev, row) !== row.hash) return String(row.seq);
-      prev = row.hash;
-      reached.add(String(row.seq));
+    let next = 1n;
+    for (const seal of seals) {
+      if (seal.prev_hash !== prev || BigInt(seal.first_seq) !== next) return seal.seqs[0] ?? seal.first_seq;
+      const rows = (await q.query<AuditRow>(
+        'SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq', [seal.first_seq, seal.last_seq])).rows;
+      for (let i = 0; i < Math.max(rows.length, seal.seqs.length); i++) {
+        const row = rows[i];
+        const listed = seal.seqs[i];
+        if (row === undefined || (listed !== undefined && BigInt(listed) < BigInt(row.seq))) return listed; // a sealed event is gone
+        if (listed === undefined || BigInt(row.seq) < BigInt(listed)) return row.seq; // an event added to a sealed range
+        prev = chainHash(prev, row);
+        if (seal.hashes.toString('hex', 32 * i, 32 * i + 32) !== prev) return row.seq;
+      }
+      if (prev !== seal.hash) return seal.last_seq;
+      next = BigInt(seal.last_seq) + 1n;
     }
-    // Sealed events the walk from the start did not reach: the first of them is where the chain breaks.
-    const stray = rows.rows.find((r) => !reached.has(String(r.seq)));
-    if (stray) return String(stray.seq);
-    return prev === head ? undefined : 'head';
+    return undefined;
   }
+}
+
+/** How long a sealer waits for the writers of a fresh horizon to end. */
+const SETTLE_WAIT_MS = 250;
+
+/** The transactions of `vxids` still running. */
+async function running(q: Queryable, vxids: readonly string[]): Promise<string[]> {
+  const r = await q.query<{ v: string }>('SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE virtualtransaction = ANY($1)', [vxids]);
+  return r.rows.map((x) => x.v);
 }
 
 interface AuditRow extends Record<string, unknown> {
