@@ -294,17 +294,17 @@ try {
     return out;
   })());
 
-  // 5. Token verification overhead: an authenticated cheap endpoint against an unauthenticated one.
-  const authed = record('authenticated GET /v1/whoami, concurrency 16', 'req/s', await (async () => {
-    const out: number[] = [];
-    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => { const res = await request(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }); if (res.status !== 200) throw new Error(`HTTP ${res.status}`); }, 16)).perSecond);
-    return out;
-  })());
-  const open = record('unauthenticated GET /healthz, concurrency 16', 'req/s', await (async () => {
-    const out: number[] = [];
-    for (let r = 0; r < RUNS; r++) out.push((await asyncRate(async () => { const res = await request(`${server.url}/healthz`); if (res.status !== 200) throw new Error(`HTTP ${res.status}`); }, 16)).perSecond);
-    return out;
-  })());
+  // 5. Token verification overhead: an authenticated cheap endpoint against an unauthenticated one,
+  // run in alternation so that both see the same machine; the ratio is the median of the pairs'.
+  const authedRuns: number[] = [];
+  const openRuns: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    authedRuns.push((await asyncRate(async () => { const res = await request(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }); if (res.status !== 200) throw new Error(`HTTP ${res.status}`); }, 16)).perSecond);
+    openRuns.push((await asyncRate(async () => { const res = await request(`${server.url}/healthz`); if (res.status !== 200) throw new Error(`HTTP ${res.status}`); }, 16)).perSecond);
+  }
+  const authed = record('authenticated GET /v1/whoami, concurrency 16', 'req/s', authedRuns);
+  const open = record('unauthenticated GET /healthz, concurrency 16', 'req/s', openRuns);
+  const authCost = median(openRuns.map((o, i) => o / authedRuns[i]!));
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   const jwksFetches = Number(/keyward_jwks_fetches (\d+)/.exec(metrics)?.[1] ?? NaN);
   record('JWKS fetches during the run (one server)', 'fetches', [jwksFetches]);
@@ -513,7 +513,7 @@ try {
     peer.same
       ? { name: 'Keyward vs cfssl serve doing the same work, concurrency 64', target: '>= 1.0x', measured: `${round(http[64]!.median / peer.same.median)}x (${http[64]!.median} vs ${peer.same.median} certs/s; vs bare cfssl ${round(http[64]!.median / peer.bare!.median)}x)`, met: http[64]!.median >= peer.same.median }
       : { name: 'Keyward vs cfssl serve doing the same work', target: '>= 1.0x', measured: `not measured: ${peer.missing}`, met: false },
-    { name: 'authenticated request cost vs unauthenticated', target: '<= 1.3x', measured: `${round(open.median / authed.median)}x`, met: open.median / authed.median <= 1.3 },
+    { name: 'authenticated request cost vs unauthenticated', target: '<= 1.3x', measured: `${round(authCost)}x (median of alternating pairs; ${Math.round(authed.median)} vs ${Math.round(open.median)} req/s)`, met: authCost <= 1.3 },
     { name: 'JWKS fetches in steady state', target: '0 after the initial fetch', measured: `${jwksFetches} fetch(es) in all`, met: jwksFetches <= 1 },
     { name: 'CRL of 100,000 entries', target: '<= 2 s', measured: `${crlTimes[100_000]!.median} s`, met: crlTimes[100_000]!.median <= 2 },
     { name: 'OCSP', target: '>= 5000 responses/s', measured: `${ocsp.median} resp/s`, met: ocsp.median >= 5000 },
