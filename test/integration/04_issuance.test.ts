@@ -5,12 +5,15 @@
  * through `openssl ocsp`.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT, decodeJwt } from 'jose';
 import { call, clientToken, keycloakAdmin, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
 import { csr, must, openssl, work, write } from '../support/openssl.ts';
 
+const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
 const SVC = {
   keyTypes: ['EC-P256', 'EC-P384', 'RSA-2048'], maxValidityDays: 30,
   subject: { required: ['CN'], allowed: ['CN', 'OU'] },
@@ -488,6 +491,75 @@ describe('04 issuance', function () {
       for (const a of ['certificate.issued', 'certificate_request.created', 'certificate_request.approved', 'certificate_request.rejected', 'certificate.revoked', 'end_entity.created']) expect(actions).to.include(a);
       expect(rows.find((r) => r.action === 'certificate_request.approved')!.actor.name).to.equal('approver');
       expect(await kw.keyward.audit.verify(kw.keyward.db)).to.equal(undefined);
+    });
+
+    describe('reading the trail', () => {
+      before(async () => {
+        await client(realm, 'realm-admin', { roles: ['keyward-admin'] });
+        await kw.keyward.audit.seal(kw.keyward.db);
+      });
+      const events = async (q: string, who?: string, path = `/v1/realms/${realm}/audit-events`) =>
+        call(kw.url, 'GET', `${path}${q}`, { token: who ? await token(who) : op });
+
+      it("gives a realm's keyward-admin its events, newest first, sealed or not, filtered by action, noun, target and time", async () => {
+        const all = await events('?max=500', 'realm-admin');
+        expect(all.status, JSON.stringify(all.body)).to.equal(200);
+        expect(all.body.items.length).to.be.greaterThan(5);
+        for (const e of all.body.items) expect(e.realm).to.equal(realm);
+        const at = all.body.items.map((e: { at: string }) => e.at);
+        expect(at).to.deep.equal([...at].sort().reverse());
+        const issued = all.body.items.find((e: { action: string }) => e.action === 'certificate.issued');
+        expect(issued).to.include({ sealed: true });
+        expect(issued.actor).to.include({ realm });
+        expect(issued.details).to.have.property('policy');
+
+        const nouns = await events('?action=certificate', 'realm-admin');
+        expect(new Set(nouns.body.items.map((e: { action: string }) => e.action))).to.deep.equal(new Set(['certificate.issued', 'certificate.revoked']));
+        const revoked = await events('?action=certificate.revoked', 'realm-admin');
+        expect(revoked.body.items.length).to.be.greaterThan(0);
+        for (const e of revoked.body.items) expect(e.action).to.equal('certificate.revoked');
+        const one = await events(`?target=${issued.target}`, 'realm-admin');
+        expect(one.body.items.map((e: { seq: string }) => e.seq)).to.include(issued.seq);
+        expect((await events(`?since=${new Date(Date.now() + 60_000).toISOString()}`, 'realm-admin')).body.items).to.deep.equal([]);
+        const page = await events('?first=1&max=2', 'realm-admin');
+        expect(page.body).to.include({ first: 1, max: 2 });
+        expect(page.body.items.map((e: { seq: string }) => e.seq)).to.deep.equal(all.body.items.slice(1, 3).map((e: { seq: string }) => e.seq));
+      });
+
+      it('refuses bad filters with 400 request.malformed naming the field', async () => {
+        for (const [q, field] of [['?action=Certificate%20issued', 'action'], ['?since=2026-12-02&until=2026-12-01', 'since'], ['?since=2026-13-45', 'since'], ['?max=0', 'max'], ['?max=5000', '/max'], ['?colour=red', '/colour']] as const) {
+          const res = await events(q, 'realm-admin');
+          expect(res.status, q).to.equal(400);
+          expect(res.body, q).to.include({ code: 'request.malformed', field });
+        }
+      });
+
+      it('refuses callers without keyward-admin, and every realm but operators on /v1/audit-events', async () => {
+        const requester = await events('', 'app');
+        expect(requester.status).to.equal(403);
+        expect(requester.body.code).to.equal('auth.forbidden');
+        expect((await call(kw.url, 'GET', `/v1/realms/${realm}/audit-events`)).status).to.equal(401);
+        expect((await events('', 'realm-admin', '/v1/audit-events')).status).to.equal(403);
+        expect((await events('', undefined, '/v1/realms/no-such-realm-x/audit-events')).status).to.equal(404);
+        const everything = await events(`?action=realm.managed&max=500`, undefined, '/v1/audit-events');
+        expect(everything.status).to.equal(200);
+        expect(everything.body.items.map((e: { realm: string }) => e.realm)).to.include.members([realm, partner]);
+      });
+
+      it('reads the trail from the command line', async () => {
+        const env = { PATH: process.env.PATH, HOME: process.env.HOME, KEYWARD_URL: kw.url, KEYWARD_TOKEN: await token('realm-admin') };
+        const run = (args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+          execFile(BIN, args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ status: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
+        });
+        const text = await run(['audit', 'events', '--realm', realm, '--action', 'certificate.revoked']);
+        expect(text.status, text.stderr).to.equal(0);
+        expect(text.stdout).to.match(new RegExp(`^\\S+  ${realm}  certificate\\.revoked  [0-9a-f]{32}  by `, 'm'));
+        const json = await run(['audit', 'events', '--realm', realm, '--max', '3', '--json']);
+        expect(JSON.parse(json.stdout)).to.have.length(3);
+        const refused = await run(['audit', 'events']);
+        expect(refused.status).to.equal(1);
+        expect(refused.stderr).to.contain('auth.forbidden');
+      });
     });
   });
 });

@@ -53,6 +53,8 @@ import { KeycloakDeviceDirectory } from './keycloak/device_clients.ts';
 import { PgDeviceStore } from './storage/device_store.ts';
 import { deviceRoutes } from './http/routes/devices.ts';
 import { sklmErrorRenderer, sklmRoutes } from './http/routes/sklm.ts';
+import { auditRoutes } from './http/routes/audit.ts';
+import { AuditEvents } from './audit/audit_events.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -62,6 +64,7 @@ export interface Keyward {
   readonly keycloak: AdminSession;
   readonly verifier: AccessTokenVerifier;
   readonly audit: AuditLog;
+  readonly auditEvents: AuditEvents;
   readonly metrics: Metrics;
   readonly identity: KeycloakIdentityAdmin;
   readonly authz: Authorizer;
@@ -152,6 +155,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const authz = new Authorizer({ identity, cacheSeconds: config.roleCacheSeconds });
   const provisioningStore = new PgProvisioningStore(db, audit);
   const realms = new RealmService(identity, provisioningStore, authz);
+  const auditEvents = new AuditEvents({ db, authz, realms });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
   const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz, cacheSeconds: config.roleCacheSeconds });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
@@ -200,6 +204,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...settingsRoutes({ auth, settings, approvals }),
     ...deviceRoutes({ auth, devices, settings }),
     ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
+    ...auditRoutes({ auth, events: auditEvents }),
   );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes, errorRenderers: sklmErrorRenderer });
   const sealer = setInterval(() => {
@@ -224,7 +229,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   patSweep?.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, approvals, settings, pats, devices, routes, app,
+    config, log, clock, db, keycloak, verifier, audit, auditEvents, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, approvals, settings, pats, devices, routes, app,
     async close() {
       clearInterval(sealer);
       clearInterval(crlSchedule);

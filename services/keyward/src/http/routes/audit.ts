@@ -1,0 +1,57 @@
+/** `GET /v1/realms/{realm}/audit-events` (keyward-admin) and `GET /v1/audit-events` (operators): the audit trail, newest first. */
+import type { AuditEvents } from '../../audit/audit_events.ts';
+import { KeywardError } from '../../kernel/errors.ts';
+import type { Authenticator } from '../authenticate.ts';
+import { param, type RouteSpec } from '../route.ts';
+
+const query = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    action: { type: 'string', maxLength: 100, description: 'An action (certificate.issued), or a noun (certificate) for all its verbs' },
+    target: { type: 'string', maxLength: 300 },
+    since: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time, inclusive' },
+    until: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time, inclusive' },
+    first: { type: 'string', pattern: '^\\d{1,6}$' },
+    max: { type: 'string', pattern: '^\\d{1,3}$', description: 'Page size, at most 500 (default 100)' },
+  },
+};
+const eventSchema = {
+  type: 'object', properties: {
+    seq: { type: 'string' }, id: { type: 'string' }, at: { type: 'string' }, realm: { type: 'string' }, actor: { type: 'object' }, action: { type: 'string' },
+    target: { type: 'string' }, details: { type: 'object' }, sealed: { type: 'boolean' },
+  },
+};
+const responses = { 200: { description: 'A page of audit events, newest first', schema: { type: 'object', properties: { items: { type: 'array', items: eventSchema }, first: { type: 'integer' }, max: { type: 'integer' } } } } };
+
+function time(v: string | undefined, field: string): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new KeywardError('request.malformed', `${field} must be an ISO 8601 date or date-time`, { extras: { field } });
+  return d;
+}
+
+export function auditRoutes(deps: { auth: Authenticator; events: AuditEvents }): RouteSpec[] {
+  const list = (inRealm: boolean) => async (req: Parameters<RouteSpec['handler']>[0], res: Parameters<RouteSpec['handler']>[1]) => {
+    const p = await deps.auth.principal(req);
+    const q = req.query as Record<string, string | undefined>;
+    const first = q.first === undefined ? 0 : Number(q.first);
+    const max = q.max === undefined ? 100 : Math.min(Number(q.max), 500);
+    if (max < 1) throw new KeywardError('request.malformed', 'max must be between 1 and 500', { extras: { field: 'max' } });
+    const items = await deps.events.list(inRealm ? param(req, 'realm') : undefined, p, {
+      action: q.action, target: q.target, since: time(q.since, 'since'), until: time(q.until, 'until'), first, max,
+    });
+    res.json({ items, first, max });
+  };
+  return [
+    {
+      method: 'get', path: '/v1/realms/:realm/audit-events', tag: 'audit', auth: 'bearer', query, responses,
+      summary: "The realm's audit events, newest first (keyward-admin, operators)",
+      handler: list(true),
+    },
+    {
+      method: 'get', path: '/v1/audit-events', tag: 'audit', auth: 'bearer', query, responses,
+      summary: 'Every audit event, with or without a realm, newest first (operators)',
+      handler: list(false),
+    },
+  ];
+}
