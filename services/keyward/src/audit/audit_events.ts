@@ -74,11 +74,12 @@ export class AuditEvents {
     if (f.since) add('e.at >= ?', f.since);
     if (f.until) add('e.at <= ?', f.until);
     params.push(f.max, f.first);
+    // A realm's page walks its (realm, at) index; every realm's walks the seq key backwards (no sort of the whole trail).
     const rows = await this.#db.query<{ seq: string; id: string; at: Date; realm: string | null; actor: unknown; action: string; target: string | null; details: unknown; sealed: boolean }>(
       `SELECT e.seq, e.id, e.at, e.realm, e.actor, e.action, e.target, e.details, e.seq <= s.last_seq AS sealed
          FROM audit_events e, (SELECT coalesce(max(last_seq), 0) AS last_seq FROM audit_seals) s
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY e.at DESC, e.seq DESC LIMIT $${params.length - 1} OFFSET $${params.length}`, params);
+        ORDER BY ${realm !== undefined ? 'e.at DESC, e.seq DESC' : 'e.seq DESC'} LIMIT $${params.length - 1} OFFSET $${params.length}`, params);
     return rows.rows.map((r) => ({
       seq: r.seq, id: r.id, at: r.at.toISOString(), realm: r.realm ?? undefined, actor: r.actor, action: r.action, target: r.target ?? undefined, details: r.details, sealed: r.sealed,
     }));
