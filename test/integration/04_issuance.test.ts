@@ -521,6 +521,9 @@ describe('04 issuance', function () {
         const one = await events(`?target=${issued.target}`, 'realm-admin');
         expect(one.body.items.map((e: { seq: string }) => e.seq)).to.include(issued.seq);
         expect((await events(`?since=${new Date(Date.now() + 60_000).toISOString()}`, 'realm-admin')).body.items).to.deep.equal([]);
+        const today = issued.at.slice(0, 10);
+        const day = await events(`?since=${today}&until=${today}&target=${issued.target}`, 'realm-admin');
+        expect(day.body.items.map((e: { seq: string }) => e.seq), 'a date alone as until covers the whole day').to.include(issued.seq);
         const page = await events('?first=1&max=2', 'realm-admin');
         expect(page.body).to.include({ first: 1, max: 2 });
         expect(page.body.items.map((e: { seq: string }) => e.seq)).to.deep.equal(all.body.items.slice(1, 3).map((e: { seq: string }) => e.seq));

@@ -10,7 +10,7 @@ const query = {
     action: { type: 'string', maxLength: 100, description: 'An action (certificate.issued), or a noun (certificate) for all its verbs' },
     target: { type: 'string', maxLength: 300 },
     since: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time, inclusive' },
-    until: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time, inclusive' },
+    until: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date-time, or a date for the whole day (UTC); inclusive' },
     first: { type: 'string', pattern: '^\\d{1,6}$' },
     max: { type: 'string', pattern: '^\\d{1,3}$', description: 'Page size, at most 500 (default 100)' },
   },
@@ -23,11 +23,12 @@ const eventSchema = {
 };
 const responses = { 200: { description: 'A page of audit events, newest first', schema: { type: 'object', properties: { items: { type: 'array', items: eventSchema }, first: { type: 'integer' }, max: { type: 'integer' } } } } };
 
-function time(v: string | undefined, field: string): Date | undefined {
+/** An ISO 8601 bound; a date alone is the whole day (UTC): `until=2026-12-01` includes that day's events. */
+function time(v: string | undefined, field: 'since' | 'until'): Date | undefined {
   if (v === undefined) return undefined;
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw new KeywardError('request.malformed', `${field} must be an ISO 8601 date or date-time`, { extras: { field } });
-  return d;
+  return field === 'until' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(d.getTime() + 86_399_999) : d;
 }
 
 export function auditRoutes(deps: { auth: Authenticator; events: AuditEvents }): RouteSpec[] {
