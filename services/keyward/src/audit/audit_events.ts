@@ -8,6 +8,7 @@
 import type { Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError } from '../kernel/errors.ts';
+import type { Page } from '../kernel/page.ts';
 import type { RealmService } from '../provisioning/realms.ts';
 import type { Queryable } from './audit_log.ts';
 
@@ -24,14 +25,12 @@ export interface AuditEventView {
   readonly sealed: boolean;
 }
 
-export interface AuditEventFilter {
+export interface AuditEventFilter extends Page {
   /** `certificate.issued`, or the noun alone (`certificate`) for all its verbs. */
   readonly action?: string | undefined;
   readonly target?: string | undefined;
   readonly since?: Date | undefined;
   readonly until?: Date | undefined;
-  readonly first: number;
-  readonly max: number;
 }
 
 const ACTION = /^[a-z][a-z_]*(\.[a-z][a-z_]*)?$/;

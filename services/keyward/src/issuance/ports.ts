@@ -3,6 +3,7 @@
  * storage/issuance_store.ts implements it on PostgreSQL.
  */
 import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { Page } from '../kernel/page.ts';
 
 export interface StoredCa {
   readonly id: string;
@@ -46,7 +47,7 @@ export interface CertificateRecord {
   readonly createdAt: Date;
 }
 
-export interface CertificateFilter {
+export interface CertificateFilter extends Page {
   readonly status?: 'valid' | 'revoked' | 'expired' | undefined;
   readonly subject?: string | undefined;
   readonly san?: string | undefined;
@@ -54,8 +55,6 @@ export interface CertificateFilter {
   readonly policy?: string | undefined;
   readonly endEntity?: string | undefined;
   readonly expiringBefore?: Date | undefined;
-  readonly first: number;
-  readonly max: number;
 }
 
 export interface RequestRecord {

@@ -3,3 +3,4 @@ export * from './config.ts';
 export * from './log.ts';
 export * from './clock.ts';
 export * from './ids.ts';
+export * from './page.ts';

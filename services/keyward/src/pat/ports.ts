@@ -1,5 +1,6 @@
 /** What personal access tokens need from storage and from the identity provider (owned here, STYLE.md rule 8). */
 import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { Page } from '../kernel/page.ts';
 
 export interface PatRecord {
   readonly id: string;
@@ -18,9 +19,7 @@ export interface PatRecord {
 
 export type PatSort = 'expiresAt' | '-expiresAt' | 'createdAt' | '-createdAt' | 'username' | '-username' | 'lastUsedAt' | '-lastUsedAt';
 
-export interface PatQuery {
-  readonly first: number;
-  readonly max: number;
+export interface PatQuery extends Page {
   readonly sort: PatSort;
   readonly username?: string | undefined;
 }
