@@ -55,6 +55,7 @@ import { deviceRoutes } from './http/routes/devices.ts';
 import { sklmErrorRenderer, sklmRoutes } from './http/routes/sklm.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { AuditEvents } from './audit/audit_events.ts';
+import { PgAuditEventStore } from './storage/audit_event_store.ts';
 
 export interface Keyward {
   readonly config: Config;
@@ -155,7 +156,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const authz = new Authorizer({ identity, cacheSeconds: config.roleCacheSeconds });
   const provisioningStore = new PgProvisioningStore(db, audit);
   const realms = new RealmService(identity, provisioningStore, authz);
-  const auditEvents = new AuditEvents({ db, authz, realms });
+  const auditEvents = new AuditEvents({ store: new PgAuditEventStore(db), authz, realms });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
   const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz, cacheSeconds: config.roleCacheSeconds });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);

@@ -133,9 +133,9 @@ export class AuditLog {
   /** How many events are sealed, how many wait for the sealer, and the chain's head (its latest value). */
   async status(q: Queryable): Promise<{ sealed: number; unsealed: number; head: string }> {
     const r = await q.query<{ sealed: string; unsealed: string; head: string }>(
-      `SELECT count(e.seq) FILTER (WHERE e.seq <= h.last_seq) AS sealed, count(e.seq) FILTER (WHERE e.seq > h.last_seq) AS unsealed, h.hash AS head
-         FROM (SELECT coalesce(max(last_seq), 0) AS last_seq, coalesce((SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1), 'genesis') AS hash FROM audit_seals) h
-         LEFT JOIN audit_events e ON true GROUP BY h.hash`);
+      `SELECT count(*) FILTER (WHERE seq <= ${SEALED_UP_TO}) AS sealed, count(*) FILTER (WHERE seq > ${SEALED_UP_TO}) AS unsealed,
+              coalesce((SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1), 'genesis') AS head
+         FROM audit_events`);
     const row = r.rows[0]!;
     return { sealed: Number(row.sealed), unsealed: Number(row.unsealed), head: row.head };
   }
@@ -174,6 +174,9 @@ export class AuditLog {
     return undefined;
   }
 }
+
+/** SQL for the highest sealed seq: every event up to it is in a seal. */
+export const SEALED_UP_TO = '(SELECT coalesce(max(last_seq), 0) FROM audit_seals)';
 
 /** How long a sealer waits for the writers of a fresh horizon to end. */
 const SETTLE_WAIT_MS = 250;

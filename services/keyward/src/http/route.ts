@@ -89,6 +89,14 @@ export function mount(router: Router, specs: readonly RouteSpec[]): void {
 export const openApiPath = (path: string): string => path.replace(/:([A-Za-z_]\w*)/g, '{$1}');
 
 /** A string route parameter (Express 5 types them loosely). */
+/** The query parameters of a paged listing (`first`, `max`), as strings of digits. */
+export const PAGE_QUERY = { first: { type: 'string', pattern: '^\\d{1,6}$' }, max: { type: 'string', pattern: '^\\d{1,3}$' } } as const;
+
+/** A numeric query parameter validated by its schema: `fallback` when absent, at most `max`. */
+export function queryNumber(v: unknown, fallback: number, max: number): number {
+  return v === undefined ? fallback : Math.min(Number(v), max);
+}
+
 export function param(req: Request, name: string): string {
   const v = (req.params as Record<string, string | string[] | undefined>)[name];
   return Array.isArray(v) ? v.join('/') : (v ?? '');

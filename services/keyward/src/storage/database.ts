@@ -42,6 +42,33 @@ function translate(err: unknown): unknown {
   return err;
 }
 
+/**
+ * The WHERE clause of a filtered listing: `add('col = ?', v)` binds v as the
+ * next parameter (each `?` of the fragment names it); `where()` is the clause,
+ * empty when nothing was added; `page(max, first)` binds LIMIT and OFFSET.
+ */
+export function conditions(initial: readonly string[] = [], initialParams: readonly unknown[] = []) {
+  const parts = [...initial];
+  const params = [...initialParams];
+  return {
+    params,
+    add(sql: string, value: unknown): void {
+      params.push(value);
+      parts.push(sql.replaceAll('?', `$${params.length}`));
+    },
+    raw(sql: string): void {
+      parts.push(sql);
+    },
+    where(): string {
+      return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+    },
+    page(max: number, first: number): string {
+      params.push(max, first);
+      return `LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    },
+  };
+}
+
 /** Opens a pool on `url`. Does not connect until the first query. */
 export function openDatabase(url: string, options: { max?: number; log?: Logger } = {}): Database {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });

@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../provisioning/ports.ts';
 import type { CertificateFilter, CertificateRecord, EndEntityRecord, IssuanceStore, IssuanceTx, RequestRecord, RevokedEntry, StoredCa, StoredCrl } from '../issuance/ports.ts';
-import { isUniqueViolation, type Database, type Queryable } from './database.ts';
+import { conditions, isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ca = (r: any): StoredCa => ({
@@ -229,26 +229,18 @@ export class PgIssuanceStore implements IssuanceStore {
   }
 
   async searchCertificates(realm: string, f: CertificateFilter, now: Date): Promise<CertificateRecord[]> {
-    const where = ['realm = $1'];
-    const params: unknown[] = [realm];
-    const add = (sql: string, v: unknown) => {
-      params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (f.status === 'revoked') where.push("status = 'revoked'");
+    const c = conditions(['realm = $1'], [realm]);
+    const add = c.add;
+    if (f.status === 'revoked') c.raw("status = 'revoked'");
     if (f.status === 'valid') add("status = 'valid' AND not_after > ?", now);
     if (f.status === 'expired') add("status = 'valid' AND not_after <= ?", now);
     if (f.subject) add("subject ILIKE '%' || ? || '%'", f.subject);
     if (f.san) add('sans @> ?::jsonb', JSON.stringify([f.san]));
-    if (f.requester) {
-      params.push(f.requester);
-      where.push(`(requester->>'name' = $${params.length} OR requester->>'id' = $${params.length})`);
-    }
+    if (f.requester) add("(requester->>'name' = ? OR requester->>'id' = ?)", f.requester);
     if (f.policy) add('policy = ?', f.policy);
     if (f.endEntity) add('end_entity = ?', f.endEntity);
     if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
-    params.push(f.max, f.first);
-    const r = await this.#db.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE ${where.join(' AND ')} ORDER BY created_at DESC, serial LIMIT $${params.length - 1} OFFSET $${params.length}`, params);
+    const r = await this.#db.query(`SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`, c.params);
     return r.rows.map(cert);
   }
 

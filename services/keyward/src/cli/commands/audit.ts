@@ -65,7 +65,6 @@ with no --realm every event (operators). --action takes an action
       const trail = new AuditLog(systemClock);
       if (values.seal) out(`Sealed ${await trail.seal(store.db)} event(s)`);
       const broken = await trail.verify(store.db);
-      const { sealed, unsealed, head } = await trail.status(store.db);
       if (broken !== undefined) {
         process.stderr.write(`The audit chain is BROKEN at event seq ${broken} (edited, deleted from its sealed range, or added to it)\n`);
         return 1;
@@ -74,6 +73,7 @@ with no --realm every event (operators). --action takes an action
         process.stderr.write(`The audit chain does NOT pass through head ${values.head}: the history up to it was rewritten\n`);
         return 1;
       }
+      const { sealed, unsealed, head } = await trail.status(store.db);
       out(`The audit chain is whole: ${sealed} sealed event(s), ${unsealed} not yet sealed; head ${head}`);
       return 0;
     } finally {

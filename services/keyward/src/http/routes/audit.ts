@@ -2,7 +2,7 @@
 import type { AuditEvents } from '../../audit/audit_events.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
-import { param, type RouteSpec } from '../route.ts';
+import { PAGE_QUERY, param, queryNumber, type RouteSpec } from '../route.ts';
 
 const query = {
   type: 'object', additionalProperties: false,
@@ -11,8 +11,8 @@ const query = {
     target: { type: 'string', maxLength: 300 },
     since: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time, inclusive' },
     until: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date-time, or a date for the whole day (UTC); inclusive' },
-    first: { type: 'string', pattern: '^\\d{1,6}$' },
-    max: { type: 'string', pattern: '^\\d{1,3}$', description: 'Page size, at most 500 (default 100)' },
+    first: PAGE_QUERY.first,
+    max: { ...PAGE_QUERY.max, description: 'Page size, at most 500 (default 100)' },
   },
 };
 const eventSchema = {
@@ -35,8 +35,8 @@ export function auditRoutes(deps: { auth: Authenticator; events: AuditEvents }):
   const list = (inRealm: boolean) => async (req: Parameters<RouteSpec['handler']>[0], res: Parameters<RouteSpec['handler']>[1]) => {
     const p = await deps.auth.principal(req);
     const q = req.query as Record<string, string | undefined>;
-    const first = q.first === undefined ? 0 : Number(q.first);
-    const max = q.max === undefined ? 100 : Math.min(Number(q.max), 500);
+    const first = queryNumber(q.first, 0, 1e6);
+    const max = queryNumber(q.max, 100, 500);
     if (max < 1) throw new KeywardError('request.malformed', 'max must be between 1 and 500', { extras: { field: 'max' } });
     const items = await deps.events.list(inRealm ? param(req, 'realm') : undefined, p, {
       action: q.action, target: q.target, since: time(q.since, 'since'), until: time(q.until, 'until'), first, max,

@@ -7,7 +7,7 @@ import type { IssuanceService, IssuedView } from '../../issuance/issuance_servic
 import { REVOCATION_REASONS } from '../../issuance/issuance_service.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
-import { param, type RouteSpec } from '../route.ts';
+import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
 const certificateSchema = {
@@ -28,7 +28,6 @@ const sanInput = {
   type: 'object', additionalProperties: false,
   properties: Object.fromEntries(['dns', 'ip', 'uri', 'email'].map((k) => [k, { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 1000 } }])),
 };
-const page = { first: { type: 'string', pattern: '^\\d{1,6}$' }, max: { type: 'string', pattern: '^\\d{1,3}$' } };
 
 /** CSR from a JSON body `{csr}` or a raw application/pkcs10 body (PEM or DER). */
 function csrInput(req: Request): { csr: string | Uint8Array; policy?: string; validityDays?: number; endEntity?: string } {
@@ -46,10 +45,6 @@ function sendCertificate(req: Request, res: Response, status: number, view: Issu
     return;
   }
   res.status(status).json(view);
-}
-
-function num(v: unknown, fallback: number, max: number): number {
-  return v === undefined ? fallback : Math.min(Number(v), max);
 }
 
 export function certificateRoutes(deps: { auth: Authenticator; issuance: IssuanceService }): RouteSpec[] {
@@ -101,7 +96,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       query: {
         type: 'object', additionalProperties: false,
         properties: {
-          ...page, status: { enum: ['valid', 'revoked', 'expired'] }, subject: { type: 'string', maxLength: 200 }, san: { type: 'string', maxLength: 300 },
+          ...PAGE_QUERY, status: { enum: ['valid', 'revoked', 'expired'] }, subject: { type: 'string', maxLength: 200 }, san: { type: 'string', maxLength: 300 },
           requester: { type: 'string', maxLength: 200 }, policy: { type: 'string', maxLength: 100 }, endEntity: { type: 'string', maxLength: 100 },
           expiringBefore: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time' },
         },
@@ -151,7 +146,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
     // ------------------------------------------------------------ certificate requests
     {
       method: 'get', path: `${base}/certificate-requests`, tag: 'certificate-requests', auth: 'bearer', summary: 'Certificate requests (approvers see all, requesters their own)',
-      query: { type: 'object', additionalProperties: false, properties: { ...page, status: { enum: ['pending', 'issued', 'rejected'] } } },
+      query: { type: 'object', additionalProperties: false, properties: { ...PAGE_QUERY, status: { enum: ['pending', 'issued', 'rejected'] } } },
       responses: { 200: { description: 'Requests', schema: { type: 'object', properties: { items: { type: 'array', items: requestSchema } } } } },
       handler: async (req, res) => {
         const p = await auth.principal(req);
