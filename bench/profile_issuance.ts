@@ -43,7 +43,9 @@ async function makeCsr(i: number): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: `CN=s${i}.bench.internal`, keys: keys as never, signingAlgorithm: alg,
+    name: `CN=s${i}.bench.internal`,
+    keys: keys as never,
+    signingAlgorithm: alg,
     extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: `s${i}.bench.internal` }])],
   });
   return csr.toString('pem');
@@ -52,25 +54,59 @@ async function makeCsr(i: number): Promise<string> {
 const keycloak = await startKeycloak({ log: say });
 const database = await testDatabase({ log: say });
 try {
-  const boot = await bootstrap({ url: keycloak.url, adminUser: keycloak.adminUser, adminPassword: keycloak.adminPassword, clientId: 'keyward-control-plane', audience: 'keyward', operatorClientId: 'keyward-bench-operator' });
-  const config = loadConfig({ HOME: process.env.HOME }, {
-    KEYWARD_DATABASE_URL: database.url, KEYWARD_KEYCLOAK_URL: keycloak.url, KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
-    KEYWARD_KEK: randomBytes(32).toString('base64'), KEYWARD_LOG_LEVEL: 'error', KEYWARD_DATA_DIR: `/tmp/keyward-bench-${process.pid}`, KEYWARD_ROLE_CACHE_SECONDS: '10', KEYWARD_PORT: '0',
+  const boot = await bootstrap({
+    url: keycloak.url,
+    adminUser: keycloak.adminUser,
+    adminPassword: keycloak.adminPassword,
+    clientId: 'keyward-control-plane',
+    audience: 'keyward',
+    operatorClientId: 'keyward-bench-operator',
   });
+  const config = loadConfig(
+    { HOME: process.env.HOME },
+    {
+      KEYWARD_DATABASE_URL: database.url,
+      KEYWARD_KEYCLOAK_URL: keycloak.url,
+      KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
+      KEYWARD_KEK: randomBytes(32).toString('base64'),
+      KEYWARD_LOG_LEVEL: 'error',
+      KEYWARD_DATA_DIR: `/tmp/keyward-bench-${process.pid}`,
+      KEYWARD_ROLE_CACHE_SECONDS: '10',
+      KEYWARD_PORT: '0',
+    },
+  );
   const kw = await compose(config, { log: silentLogger });
   // --no-seal: the audit sealer (a background job, one UPDATE per event) skipped, to measure its share.
   if (process.argv.includes('--no-seal')) (kw.audit as { seal: unknown }).seal = async () => 0;
   try {
     const realm = 'bench';
     await kw.realms.put(realm, { defaultRoles: ['keyward-requester'] }, 'system');
-    await kw.policies.put(realm, 'svc', {
-      keyTypes: ['EC-P256'], maxValidityDays: 30, subject: { required: ['CN'], allowed: ['CN'] },
-      san: { dns: ['*.bench.internal'], ip: [], uri: [], email: [] }, keyUsage: ['digitalSignature'], extendedKeyUsage: ['serverAuth', 'clientAuth'], approval: 'none',
-    }, 'system');
+    await kw.policies.put(
+      realm,
+      'svc',
+      {
+        keyTypes: ['EC-P256'],
+        maxValidityDays: 30,
+        subject: { required: ['CN'], allowed: ['CN'] },
+        san: { dns: ['*.bench.internal'], ip: [], uri: [], email: [] },
+        keyUsage: ['digitalSignature'],
+        extendedKeyUsage: ['serverAuth', 'clientAuth'],
+        approval: 'none',
+      },
+      'system',
+    );
     const clientId = `bench-client-${randomBytes(3).toString('hex')}`;
     await kw.apiClients.create(realm, { clientId, defaultPolicy: { realm, name: 'svc' } }, 'system');
     const saId = await kw.identity.serviceAccountId(realm, (await kw.identity.findClient(realm, clientId))!);
-    const principal: Principal = { credential: 'bearer', kind: 'client', realm, subject: saId, clientId, username: `service-account-${clientId}`, credentialRoles: [] };
+    const principal: Principal = {
+      credential: 'bearer',
+      kind: 'client',
+      realm,
+      subject: saId,
+      clientId,
+      username: `service-account-${clientId}`,
+      credentialRoles: [],
+    };
     const csrs = await Promise.all(Array.from({ length: 200 }, (_, i) => makeCsr(i)));
     await kw.issuance.issuingCa(realm);
 
@@ -97,17 +133,19 @@ try {
       const end = performance.now() + ms;
       const start = performance.now();
       let n = 0;
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        while (performance.now() < end) {
-          try {
-            await kw.issuance.issue(realm, principal, { csr: csrs[i++ % csrs.length]! });
-            n++;
-            total++;
-          } catch (err) {
-            if (errors++ === 0) say(`first error: ${String(err)}`);
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (performance.now() < end) {
+            try {
+              await kw.issuance.issue(realm, principal, { csr: csrs[i++ % csrs.length]! });
+              n++;
+              total++;
+            } catch (err) {
+              if (errors++ === 0) say(`first error: ${String(err)}`);
+            }
           }
-        }
-      }));
+        }),
+      );
       return n / ((performance.now() - start) / 1000);
     };
     await issueSlice(500); // warm
@@ -125,12 +163,16 @@ try {
       cpuMicros += c.user + c.system;
       pgSeconds += postgresCpuSeconds() - pg0;
     }
-    process.stdout.write(`CPU per certificate: this process ${Math.round(cpuMicros / total)} µs (all threads), PostgreSQL ${Math.round((pgSeconds * 1e6) / total)} µs (${total} certificates)\n`);
+    process.stdout.write(
+      `CPU per certificate: this process ${Math.round(cpuMicros / total)} µs (all threads), PostgreSQL ${Math.round((pgSeconds * 1e6) / total)} µs (${total} certificates)\n`,
+    );
     const cores = cpus().length;
     const ratios = issued.map((x, k) => x / (floors[k]! * cores));
     process.stdout.write(`floor (verify + sign, 1 core)      ${Math.round(median(floors))} /s\n`);
     process.stdout.write(`in-process issuance, ${CONCURRENCY} in flight   ${Math.round(median(issued))} /s (${errors} errors)\n`);
-    process.stdout.write(`ratio to floor x ${cores} cores          ${(100 * median(ratios)).toFixed(1)} % (rounds: ${ratios.map((x) => (100 * x).toFixed(1)).join(', ')})\n`);
+    process.stdout.write(
+      `ratio to floor x ${cores} cores          ${(100 * median(ratios)).toFixed(1)} % (rounds: ${ratios.map((x) => (100 * x).toFixed(1)).join(', ')})\n`,
+    );
   } finally {
     await kw.close();
   }

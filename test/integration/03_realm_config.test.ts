@@ -9,7 +9,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, clientToken, integrationEnv, keycloakAdmin, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
+import {
+  call,
+  clientToken,
+  integrationEnv,
+  keycloakAdmin,
+  operatorToken,
+  startKeyward,
+  unique,
+  type RunningKeyward,
+} from '../support/env.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
 
@@ -22,8 +31,13 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number |
   });
 }
 const POLICY = {
-  keyTypes: ['EC-P256'], maxValidityDays: 30, subject: { required: ['CN'], allowed: ['CN'] },
-  san: { dns: ['*.cfg.internal'], ip: [], uri: [], email: [] }, keyUsage: ['digitalSignature'], extendedKeyUsage: ['clientAuth'], approval: 'none',
+  keyTypes: ['EC-P256'],
+  maxValidityDays: 30,
+  subject: { required: ['CN'], allowed: ['CN'] },
+  san: { dns: ['*.cfg.internal'], ip: [], uri: [], email: [] },
+  keyUsage: ['digitalSignature'],
+  extendedKeyUsage: ['clientAuth'],
+  approval: 'none',
 };
 
 describe('03 realm config as code', function () {
@@ -33,11 +47,28 @@ describe('03 realm config as code', function () {
   const realm = unique('cfg');
   const other = unique('cfgb');
   const files = () => [
-    { name: `${realm}.json`, content: { realm, displayName: 'Config realm', defaultRoles: ['keyward-requester'], policies: { svc: POLICY }, apiClients: [
-      { clientId: 'cfg-app', description: 'from config', roles: ['keyward-revoker'], defaultPolicy: { realm, name: 'svc' } },
-      { clientId: 'cfg-fixed', secretFromEnv: 'CFG_FIXED_SECRET' },
-    ] } },
-    { name: `${other}.json`, content: { realm: other, apiClients: [{ clientId: 'cfg-peer', crossRealmRoles: [{ realm, role: 'keyward-requester' }], defaultPolicy: { realm, name: 'svc' } }] } },
+    {
+      name: `${realm}.json`,
+      content: {
+        realm,
+        displayName: 'Config realm',
+        defaultRoles: ['keyward-requester'],
+        policies: { svc: POLICY },
+        apiClients: [
+          { clientId: 'cfg-app', description: 'from config', roles: ['keyward-revoker'], defaultPolicy: { realm, name: 'svc' } },
+          { clientId: 'cfg-fixed', secretFromEnv: 'CFG_FIXED_SECRET' },
+        ],
+      },
+    },
+    {
+      name: `${other}.json`,
+      content: {
+        realm: other,
+        apiClients: [
+          { clientId: 'cfg-peer', crossRealmRoles: [{ realm, role: 'keyward-requester' }], defaultPolicy: { realm, name: 'svc' } },
+        ],
+      },
+    },
   ];
   const secrets = { [`${realm}/cfg-fixed`]: 'a-secret-from-the-environment-0123' };
 
@@ -50,7 +81,14 @@ describe('03 realm config as code', function () {
     const plan = await call(kw.url, 'POST', '/v1/realm-config/plan', { token: op, body: { files: files() } });
     expect(plan.status, JSON.stringify(plan.body)).to.equal(200);
     const summary = plan.body.changes.map((c: any) => `${c.action} ${c.kind} ${c.id}`);
-    expect(summary).to.include.members([`create realm ${realm}`, `create realm ${other}`, 'create policy svc', 'create api_client cfg-app', 'create api_client cfg-fixed', 'create api_client cfg-peer']);
+    expect(summary).to.include.members([
+      `create realm ${realm}`,
+      `create realm ${other}`,
+      'create policy svc',
+      'create api_client cfg-app',
+      'create api_client cfg-fixed',
+      'create api_client cfg-peer',
+    ]);
     const applied = await call(kw.url, 'POST', '/v1/realm-config/apply', { token: op, body: { files: files(), secrets } });
     expect(applied.status, JSON.stringify(applied.body)).to.equal(200);
     expect(applied.body.generatedSecrets.map((s: any) => s.clientId).sort()).to.deep.equal(['cfg-app', 'cfg-peer']);
@@ -71,7 +109,9 @@ describe('03 realm config as code', function () {
     const [c] = (await (await keycloakAdmin(`/${realm}/clients?clientId=cfg-app`)).json()) as any[];
     const sa = (await (await keycloakAdmin(`/${realm}/clients/${c.id}/service-account-user`)).json()) as any;
     const role = await (await keycloakAdmin(`/${realm}/roles/keyward-revoker`)).json();
-    expect((await keycloakAdmin(`/${realm}/users/${sa.id}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([role]) })).status).to.equal(204);
+    expect(
+      (await keycloakAdmin(`/${realm}/users/${sa.id}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([role]) })).status,
+    ).to.equal(204);
     const plan = await call(kw.url, 'POST', '/v1/realm-config/plan', { token: op, body: { files: files() } });
     expect(plan.body.changes).to.have.length(1);
     expect(plan.body.changes[0]).to.deep.include({ action: 'update', kind: 'api_client', id: 'cfg-app' });
@@ -114,7 +154,13 @@ describe('03 realm config as code', function () {
     const dir = mkdtempSync(join(tmpdir(), 'keyward-cfg-'));
     const third = unique('cli');
     writeFileSync(join(dir, 'realm.json'), JSON.stringify({ realm: third, policies: { svc: POLICY } }));
-    const cliEnv = { ...process.env, KEYWARD_URL: kw.url, KEYWARD_KEYCLOAK_URL: env.keycloakUrl, KEYWARD_CLIENT_ID: env.operator.clientId, KEYWARD_CLIENT_SECRET: env.operator.clientSecret };
+    const cliEnv = {
+      ...process.env,
+      KEYWARD_URL: kw.url,
+      KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
+      KEYWARD_CLIENT_ID: env.operator.clientId,
+      KEYWARD_CLIENT_SECRET: env.operator.clientSecret,
+    };
     const plan = await cli(['realm-config', 'plan', dir, '--check'], cliEnv);
     expect(plan.status, plan.stderr).to.equal(1);
     expect(plan.stdout, plan.stderr).to.contain(`+ realm ${third}`);

@@ -10,7 +10,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  call, createLoginClient, createUser, integrationEnv, keycloakAdmin, operatorToken, startKeyward, unique, userToken, type RunningKeyward,
+  call,
+  createLoginClient,
+  createUser,
+  integrationEnv,
+  keycloakAdmin,
+  operatorToken,
+  startKeyward,
+  unique,
+  userToken,
+  type RunningKeyward,
 } from '../support/env.ts';
 import { curl, run } from '../support/curl.ts';
 import { csr, must, work, write } from '../support/openssl.ts';
@@ -28,14 +37,29 @@ describe('05 automation credentials', function () {
   before(async () => {
     const env = await integrationEnv();
     // The CA files first: Keyward's HTTPS listener serves the control certificate.
-    for (const args of [['initialize', 'test-cluster'], ['create-control-certificate', '127.0.0.1'], ['create-api-certificate', 'deployer'], ['create-api-certificate', 'stranger']]) {
+    for (const args of [
+      ['initialize', 'test-cluster'],
+      ['create-control-certificate', '127.0.0.1'],
+      ['create-api-certificate', 'deployer'],
+      ['create-api-certificate', 'stranger'],
+    ]) {
       const r = await run(BIN, ['ca', ...args, '--dir', dir]);
       expect(r.code, r.stderr).to.equal(0);
     }
-    kw = await startKeyward({ KEYWARD_TLS_CERT: join(dir, 'control-127.0.0.1.crt'), KEYWARD_TLS_KEY: join(dir, 'control-127.0.0.1.key'), KEYWARD_TLS_PORT: '0' });
+    kw = await startKeyward({
+      KEYWARD_TLS_CERT: join(dir, 'control-127.0.0.1.crt'),
+      KEYWARD_TLS_KEY: join(dir, 'control-127.0.0.1.key'),
+      KEYWARD_TLS_PORT: '0',
+    });
     op = await operatorToken();
     expect((await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: {} })).status).to.equal(201);
-    cliEnv = { ...process.env, KEYWARD_URL: kw.url, KEYWARD_KEYCLOAK_URL: env.keycloakUrl, KEYWARD_CLIENT_ID: env.operator.clientId, KEYWARD_CLIENT_SECRET: env.operator.clientSecret };
+    cliEnv = {
+      ...process.env,
+      KEYWARD_URL: kw.url,
+      KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
+      KEYWARD_CLIENT_ID: env.operator.clientId,
+      KEYWARD_CLIENT_SECRET: env.operator.clientSecret,
+    };
   });
 
   describe('keyward ca (seed 004)', () => {
@@ -43,38 +67,93 @@ describe('05 automation credentials', function () {
       const subject = await must(['x509', '-in', join(dir, 'deployer.crt'), '-noout', '-subject']);
       const uuid = /OU\s*=\s*([0-9a-f-]{36})/.exec(await must(['x509', '-in', join(dir, 'cluster.crt'), '-noout', '-subject']))![1];
       expect(subject.trim()).to.equal(`subject=OU = ${uuid}, CN = user-deployer`);
-      expect((readFileSync(join(dir, 'deployer.key')) && (await import('node:fs')).statSync(join(dir, 'deployer.key')).mode & 0o777)).to.equal(0o600);
-      await must(['pkcs12', '-export', '-in', join(dir, 'deployer.crt'), '-inkey', join(dir, 'deployer.key'), '-out', join(dir, 'deployer.p12'), '-passout', 'pass:x']);
+      expect(
+        readFileSync(join(dir, 'deployer.key')) && (await import('node:fs')).statSync(join(dir, 'deployer.key')).mode & 0o777,
+      ).to.equal(0o600);
+      await must([
+        'pkcs12',
+        '-export',
+        '-in',
+        join(dir, 'deployer.crt'),
+        '-inkey',
+        join(dir, 'deployer.key'),
+        '-out',
+        join(dir, 'deployer.p12'),
+        '-passout',
+        'pass:x',
+      ]);
     });
 
     it('authenticates curl --cacert cluster.crt --cert --key as the API client of the trusting realm', async () => {
-      const made = await call(kw.url, 'POST', `/v1/realms/${realm}/api-clients`, { token: op, body: { clientId: 'deployer', roles: ['keyward-requester'] } });
+      const made = await call(kw.url, 'POST', `/v1/realms/${realm}/api-clients`, {
+        token: op,
+        body: { clientId: 'deployer', roles: ['keyward-requester'] },
+      });
       expect(made.status).to.equal(201);
-      const untrusted = await curl(`${kw.tlsUrl}/v1/whoami`, ['--cacert', join(dir, 'cluster.crt'), '--cert', join(dir, 'deployer.crt'), '--key', join(dir, 'deployer.key')]);
+      const untrusted = await curl(`${kw.tlsUrl}/v1/whoami`, [
+        '--cacert',
+        join(dir, 'cluster.crt'),
+        '--cert',
+        join(dir, 'deployer.crt'),
+        '--key',
+        join(dir, 'deployer.key'),
+      ]);
       expect(untrusted.status).to.equal(401);
       expect(untrusted.body.code).to.equal('client_certificate.untrusted');
       const trust = await run(BIN, ['ca', 'trust', '--realm', realm, join(dir, 'cluster.crt')], cliEnv);
       expect(trust.code, trust.stderr).to.equal(0);
-      const me = await curl(`${kw.tlsUrl}/v1/whoami`, ['--cacert', join(dir, 'cluster.crt'), '--cert', join(dir, 'deployer.crt'), '--key', join(dir, 'deployer.key')]);
+      const me = await curl(`${kw.tlsUrl}/v1/whoami`, [
+        '--cacert',
+        join(dir, 'cluster.crt'),
+        '--cert',
+        join(dir, 'deployer.crt'),
+        '--key',
+        join(dir, 'deployer.key'),
+      ]);
       expect(me.status, me.stderr).to.equal(200);
       expect(me.body).to.include({ credential: 'client_certificate', kind: 'client', realm, clientId: 'deployer' });
       expect(me.body.roles[realm]).to.include('keyward-requester');
     });
 
     it('issues a certificate to that client over mutual TLS', async () => {
-      await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: {
-        keyTypes: ['EC-P256'], maxValidityDays: 30, subject: { required: ['CN'], allowed: ['CN'] }, san: { dns: ['*.auto.internal'], ip: [], uri: [], email: [] },
-        keyUsage: ['digitalSignature'], extendedKeyUsage: ['serverAuth'], approval: 'none',
-      } });
+      await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/svc`, {
+        token: op,
+        body: {
+          keyTypes: ['EC-P256'],
+          maxValidityDays: 30,
+          subject: { required: ['CN'], allowed: ['CN'] },
+          san: { dns: ['*.auto.internal'], ip: [], uri: [], email: [] },
+          keyUsage: ['digitalSignature'],
+          extendedKeyUsage: ['serverAuth'],
+          approval: 'none',
+        },
+      });
       const req = await csr(dir, { subject: '/CN=a.auto.internal', sans: ['DNS:a.auto.internal'] });
-      const res = await curl(`${kw.tlsUrl}/v1/realms/${realm}/certificates?policy=svc`, ['--cacert', join(dir, 'cluster.crt'), '--cert', join(dir, 'deployer.crt'), '--key', join(dir, 'deployer.key'),
-        '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${req.csrFile}`]);
+      const res = await curl(`${kw.tlsUrl}/v1/realms/${realm}/certificates?policy=svc`, [
+        '--cacert',
+        join(dir, 'cluster.crt'),
+        '--cert',
+        join(dir, 'deployer.crt'),
+        '--key',
+        join(dir, 'deployer.key'),
+        '-H',
+        'Content-Type: application/pkcs10',
+        '--data-binary',
+        `@${req.csrFile}`,
+      ]);
       expect(res.status, JSON.stringify(res.body)).to.equal(201);
       expect(res.body.requester.name).to.equal('deployer');
     });
 
     it('refuses a CN that names no API client with 403 client_certificate.unknown_principal', async () => {
-      const r = await curl(`${kw.tlsUrl}/v1/whoami`, ['--cacert', join(dir, 'cluster.crt'), '--cert', join(dir, 'stranger.crt'), '--key', join(dir, 'stranger.key')]);
+      const r = await curl(`${kw.tlsUrl}/v1/whoami`, [
+        '--cacert',
+        join(dir, 'cluster.crt'),
+        '--cert',
+        join(dir, 'stranger.crt'),
+        '--key',
+        join(dir, 'stranger.key'),
+      ]);
       expect(r.status).to.equal(403);
       expect(r.body.code).to.equal('client_certificate.unknown_principal');
     });
@@ -82,14 +161,24 @@ describe('05 automation credentials', function () {
     it('stops trusting at once when the realm removes the CA', async () => {
       const del = await call(kw.url, 'DELETE', `/v1/realms/${realm}/trusted-client-cas/test-cluster`, { token: op });
       expect(del.status).to.equal(204);
-      const r = await curl(`${kw.tlsUrl}/v1/whoami`, ['--cacert', join(dir, 'cluster.crt'), '--cert', join(dir, 'deployer.crt'), '--key', join(dir, 'deployer.key')]);
+      const r = await curl(`${kw.tlsUrl}/v1/whoami`, [
+        '--cacert',
+        join(dir, 'cluster.crt'),
+        '--cert',
+        join(dir, 'deployer.crt'),
+        '--key',
+        join(dir, 'deployer.key'),
+      ]);
       expect(r.status).to.equal(401);
       const again = await run(BIN, ['ca', 'trust', '--realm', realm, join(dir, 'cluster.crt')], cliEnv);
       expect(again.code).to.equal(0);
     });
 
     it('refuses a non-CA certificate as a trusted CA', async () => {
-      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}/trusted-client-cas/bad`, { token: op, body: { certificate: readFileSync(join(dir, 'deployer.crt'), 'utf8') } });
+      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}/trusted-client-cas/bad`, {
+        token: op,
+        body: { certificate: readFileSync(join(dir, 'deployer.crt'), 'utf8') },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.code).to.equal('trusted_ca.invalid');
     });
@@ -107,17 +196,39 @@ describe('05 automation credentials', function () {
       aliceId = await createUser(realm, 'alice', 'alice-password-1', ['keyward-requester']);
       await createUser(realm, 'root-admin', 'admin-password-1', ['keyward-admin']);
       alice = await userToken(realm, 'alice', 'alice-password-1');
-      await must(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'foreign.key'), '-out', join(dir, 'foreign.crt'), '-days', '5', '-subj', '/CN=user-deployer']);
+      await must([
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'foreign.key'),
+        '-out',
+        join(dir, 'foreign.crt'),
+        '-days',
+        '5',
+        '-subj',
+        '/CN=user-deployer',
+      ]);
     });
 
     it('is disabled until an admin enables it', async () => {
       const r = await call(kw.url, 'POST', '/v1/client-certificates', { token: alice, body: { expiresInDays: 10 } });
       expect(r.status).to.equal(403);
       expect(r.body.code).to.equal('client_certificate.disabled');
-      const notAdmin = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, { token: alice, body: { enabled: true, maxExpirationDays: 30 } });
+      const notAdmin = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, {
+        token: alice,
+        body: { enabled: true, maxExpirationDays: 30 },
+      });
       expect(notAdmin.status).to.equal(403);
       const admin = await userToken(realm, 'root-admin', 'admin-password-1');
-      const on = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, { token: admin, body: { enabled: true, maxExpirationDays: 30 } });
+      const on = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, {
+        token: admin,
+        body: { enabled: true, maxExpirationDays: 30 },
+      });
       expect(on.status).to.equal(200);
     });
 
@@ -130,7 +241,10 @@ describe('05 automation credentials', function () {
     });
 
     it('creates a named certificate with a generated key; the .pem downloads again at any time', async () => {
-      const r = await call(kw.url, 'POST', '/v1/client-certificates', { token: alice, body: { name: 'nightly-backup', expiresInDays: 30 } });
+      const r = await call(kw.url, 'POST', '/v1/client-certificates', {
+        token: alice,
+        body: { name: 'nightly-backup', expiresInDays: 30 },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
       expect(r.body).to.include({ name: 'nightly-backup', expiresInDays: 30, status: 'valid', username: 'alice', mode: 'generated' });
       expect(r.body.pem).to.contain('BEGIN CERTIFICATE').and.to.contain('BEGIN PRIVATE KEY');
@@ -161,7 +275,9 @@ describe('05 automation credentials', function () {
 
     it('follows role changes in Keycloak at once (within the role cache)', async () => {
       const role = await (await keycloakAdmin(`/${realm}/roles/keyward-requester`)).json();
-      expect((await keycloakAdmin(`/${realm}/users/${aliceId}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([role]) })).status).to.equal(204);
+      expect(
+        (await keycloakAdmin(`/${realm}/users/${aliceId}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([role]) })).status,
+      ).to.equal(204);
       await new Promise((r) => setTimeout(r, 1500));
       const me = await call(kw.url, 'GET', '/v1/whoami', { headers: header(bundle) });
       expect(me.body.roles[realm] ?? []).to.not.include('keyward-requester');
@@ -170,9 +286,24 @@ describe('05 automation credentials', function () {
 
     const refusals: Array<[string, () => Record<string, string>, number, string]> = [
       ['a header that is not a certificate', () => ({ 'X-Client-Certificate': 'not a certificate' }), 400, 'client_certificate.malformed'],
-      ['the certificate without its key from an address that is not a proxy', () => header(bundle.slice(0, bundle.indexOf('-----BEGIN PRIVATE KEY'))), 401, 'client_certificate.key_required'],
-      ['a key that does not match', () => header(bundle.slice(0, bundle.indexOf('-----BEGIN PRIVATE KEY')) + readFileSync(join(dir, 'stranger.key'), 'utf8')), 401, 'client_certificate.key_mismatch'],
-      ['a certificate of another CA', () => header(readFileSync(join(dir, 'foreign.crt'), 'utf8') + readFileSync(join(dir, 'foreign.key'), 'utf8')), 401, 'client_certificate.untrusted'],
+      [
+        'the certificate without its key from an address that is not a proxy',
+        () => header(bundle.slice(0, bundle.indexOf('-----BEGIN PRIVATE KEY'))),
+        401,
+        'client_certificate.key_required',
+      ],
+      [
+        'a key that does not match',
+        () => header(bundle.slice(0, bundle.indexOf('-----BEGIN PRIVATE KEY')) + readFileSync(join(dir, 'stranger.key'), 'utf8')),
+        401,
+        'client_certificate.key_mismatch',
+      ],
+      [
+        'a certificate of another CA',
+        () => header(readFileSync(join(dir, 'foreign.crt'), 'utf8') + readFileSync(join(dir, 'foreign.key'), 'utf8')),
+        401,
+        'client_certificate.untrusted',
+      ],
       ['a header over the limit', () => ({ 'X-Client-Certificate': 'A'.repeat(13_000) }), 431, 'client_certificate.header_too_large'],
     ];
     for (const [what, headers, status, code] of refusals) {
@@ -185,7 +316,10 @@ describe('05 automation credentials', function () {
 
     it('keeps the key on the client when a CSR is sent', async () => {
       const req = await csr(dir, { subject: '/CN=ignored' });
-      const r = await call(kw.url, 'POST', '/v1/client-certificates', { token: alice, body: { name: 'from-csr', expiresInDays: 5, csr: req.pem } });
+      const r = await call(kw.url, 'POST', '/v1/client-certificates', {
+        token: alice,
+        body: { name: 'from-csr', expiresInDays: 5, csr: req.pem },
+      });
       expect(r.status).to.equal(201);
       expect(r.body.mode).to.equal('csr');
       expect(r.body.pem).to.not.contain('PRIVATE KEY');
@@ -193,7 +327,7 @@ describe('05 automation credentials', function () {
       expect(me.body.username).to.equal('alice');
     });
 
-    it('shows admins every user\'s certificates', async () => {
+    it("shows admins every user's certificates", async () => {
       const admin = await userToken(realm, 'root-admin', 'admin-password-1');
       const r = await call(kw.url, 'GET', `/v1/realms/${realm}/client-certificates`, { token: admin });
       expect(r.body.items.map((c: any) => `${c.username}/${c.name}`)).to.include.members(['alice/nightly-backup', 'alice/from-csr']);
@@ -221,10 +355,15 @@ describe('05 automation credentials', function () {
 
     it('honours a bare certificate only from a configured proxy in proxy mode', async () => {
       await keycloakAdmin(`/${realm}/users/${aliceId}`, { method: 'PUT', body: JSON.stringify({ enabled: true }) });
-      const fresh = await call(kw.url, 'POST', '/v1/client-certificates', { token: await userToken(realm, 'alice', 'alice-password-1'), body: { expiresInDays: 2 } });
+      const fresh = await call(kw.url, 'POST', '/v1/client-certificates', {
+        token: await userToken(realm, 'alice', 'alice-password-1'),
+        body: { expiresInDays: 2 },
+      });
       const certOnly = fresh.body.pem.slice(0, fresh.body.pem.indexOf('-----BEGIN PRIVATE KEY'));
       const strict = await startKeyward({ KEYWARD_CLIENT_CERT_HEADER: 'proxy' });
-      const ignored = await call(strict.url, 'GET', '/v1/whoami', { headers: { 'X-Client-Certificate': encodeURIComponent(fresh.body.pem) } });
+      const ignored = await call(strict.url, 'GET', '/v1/whoami', {
+        headers: { 'X-Client-Certificate': encodeURIComponent(fresh.body.pem) },
+      });
       expect(ignored.status).to.equal(401);
       expect(ignored.body.code).to.equal('auth.missing');
       await strict.close();
@@ -259,7 +398,10 @@ describe('05 automation credentials: keyward login', function () {
     const op = await operatorToken();
     const realm = unique('login');
     expect((await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: {} })).status).to.equal(201);
-    await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, { token: op, body: { enabled: true, maxExpirationDays: 10 } });
+    await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/client-certificates`, {
+      token: op,
+      body: { enabled: true, maxExpirationDays: 10 },
+    });
     await createUser(realm, 'carol', 'carol-password-1', ['keyward-requester']);
     const config = mkdtempSync(join(tmpdir(), 'keyward-cfg-'));
     const { KEYWARD_CLIENT_ID: _id, KEYWARD_TOKEN: _token, ...base } = process.env;
@@ -285,7 +427,9 @@ describe('05 automation credentials: keyward login', function () {
     const pemFile = join(config, 'carol.pem');
     const made = await run(BIN, ['client-certificates', 'create', '--days', '5', '--name', 'ci', '--out', pemFile], cliEnv);
     expect(made.code, made.stderr).to.equal(0);
-    const viaHeader = await call(kw.url, 'GET', '/v1/whoami', { headers: { 'X-Client-Certificate': Buffer.from(readFileSync(pemFile)).toString('base64') } });
+    const viaHeader = await call(kw.url, 'GET', '/v1/whoami', {
+      headers: { 'X-Client-Certificate': Buffer.from(readFileSync(pemFile)).toString('base64') },
+    });
     expect(viaHeader.body).to.include({ credential: 'client_certificate', username: 'carol' });
     expect((await run(BIN, ['logout'], cliEnv)).stdout).to.contain('Logged out');
   });

@@ -10,7 +10,16 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { frozenClock } from '../../services/keyward/src/kernel/clock.ts';
 import {
-  call, clientToken, createLoginClient, createUser, keycloakAdmin, operatorToken, startKeyward, unique, userToken, type RunningKeyward,
+  call,
+  clientToken,
+  createLoginClient,
+  createUser,
+  keycloakAdmin,
+  operatorToken,
+  startKeyward,
+  unique,
+  userToken,
+  type RunningKeyward,
 } from '../support/env.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
@@ -21,8 +30,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function cli(args: string[], token: string, url: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const { KEYWARD_CLIENT_ID: _id, KEYWARD_CLIENT_SECRET: _s, ...env } = process.env;
   return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...env, KEYWARD_URL: url, KEYWARD_TOKEN: token }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      BIN,
+      args,
+      { env: { ...env, KEYWARD_URL: url, KEYWARD_TOKEN: token }, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -51,13 +64,16 @@ describe('10 personal access tokens', function () {
   async function changePatSettings(body: Record<string, unknown>) {
     const proposed = await call(kw.url, 'PUT', settingsPath, { token: await token('ada'), body });
     expect(proposed.status, JSON.stringify(proposed.body)).to.equal(202);
-    const approved = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${proposed.body.approvalId}/approve`, { token: await token('ulla') });
+    const approved = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${proposed.body.approvalId}/approve`, {
+      token: await token('ulla'),
+    });
     expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
     return approved.body;
   }
 
   async function auditActions(): Promise<Array<{ action: string; target: string; details: any; actor: any }>> {
-    return (await kw.keyward.db.query('SELECT action, target, details, actor FROM audit_events WHERE realm = $1 ORDER BY seq', [realm])).rows as never;
+    return (await kw.keyward.db.query('SELECT action, target, details, actor FROM audit_events WHERE realm = $1 ORDER BY seq', [realm]))
+      .rows as never;
   }
 
   async function adminRows(as = 'ada', query = '') {
@@ -73,10 +89,19 @@ describe('10 personal access tokens', function () {
     expect((await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: {} })).status).to.equal(201);
     await createLoginClient(realm);
     const users: Array<[string, string[]]> = [
-      ['ada', ['keyward-admin']], ['abe', ['keyward-admin']], ['ulla', ['keyward-user-admin']],
-      ['alice', ['keyward-requester']], ['bob', ['keyward-requester']], ['carol', ['keyward-admin']],
-      ['dave', ['keyward-requester']], ['erin', ['keyward-requester']], ['frank', ['keyward-requester']],
-      ['gina', ['keyward-requester']], ['hank', ['keyward-requester']], ['ivan', []], ['nora', []],
+      ['ada', ['keyward-admin']],
+      ['abe', ['keyward-admin']],
+      ['ulla', ['keyward-user-admin']],
+      ['alice', ['keyward-requester']],
+      ['bob', ['keyward-requester']],
+      ['carol', ['keyward-admin']],
+      ['dave', ['keyward-requester']],
+      ['erin', ['keyward-requester']],
+      ['frank', ['keyward-requester']],
+      ['gina', ['keyward-requester']],
+      ['hank', ['keyward-requester']],
+      ['ivan', []],
+      ['nora', []],
     ];
     for (const [u, roles] of users) ids[u] = await createUser(realm, u, password(u), roles);
   });
@@ -93,7 +118,9 @@ describe('10 personal access tokens', function () {
       const s = await call(kw.url, 'GET', settingsPath, { token: alice });
       expect(s.status).to.equal(200);
       expect(s.body).to.deep.equal({ enabled: false, maxExpirationDays: 366 });
-      expect((await call(kw.url, 'GET', `/v1/realms/${realm}/settings/dual-control`, { token: alice })).body).to.deep.equal({ enabled: false });
+      expect((await call(kw.url, 'GET', `/v1/realms/${realm}/settings/dual-control`, { token: alice })).body).to.deep.equal({
+        enabled: false,
+      });
       const r = await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: alice, body: { expiresInDays: 10 } });
       expect(r.status).to.equal(403);
       expect(r.body.code).to.equal('pat.disabled');
@@ -105,7 +132,10 @@ describe('10 personal access tokens', function () {
       const r = await call(kw.url, 'PUT', settingsPath, { token: await token('alice'), body: { enabled: true } });
       expect(r.status).to.equal(403);
       expect(r.body.code).to.equal('auth.forbidden');
-      const d = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/dual-control`, { token: await token('ulla'), body: { enabled: true } });
+      const d = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/dual-control`, {
+        token: await token('ulla'),
+        body: { enabled: true },
+      });
       expect(d.status).to.equal(403);
       expect(d.body.code).to.equal('auth.forbidden');
       const other = await call(kw.url, 'GET', `/v1/realms/${unique('nope')}/settings/personal-access-tokens`, { token: op });
@@ -131,7 +161,10 @@ describe('10 personal access tokens', function () {
     }
 
     it('turns dual control on at once (switching it on only adds protection)', async () => {
-      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/dual-control`, { token: await token('ada'), body: { enabled: true } });
+      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/dual-control`, {
+        token: await token('ada'),
+        body: { enabled: true },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body).to.deep.equal({ enabled: true });
     });
@@ -154,7 +187,11 @@ describe('10 personal access tokens', function () {
       expect(r.status).to.equal(200);
       const [a] = r.body.items;
       expect(a).to.include({ id: approvalId, realm, kind: 'settings.personal_access_tokens', status: 'pending' });
-      expect(a.change).to.deep.equal({ setting: 'personal_access_tokens', from: { enabled: false, maxExpirationDays: 366 }, to: { enabled: true, maxExpirationDays: 90 } });
+      expect(a.change).to.deep.equal({
+        setting: 'personal_access_tokens',
+        from: { enabled: false, maxExpirationDays: 366 },
+        to: { enabled: true, maxExpirationDays: 90 },
+      });
       expect(a.proposedBy).to.include({ kind: 'user:bearer', id: ids.ada, realm, name: 'ada' });
       expect(new Date(a.expiresAt).getTime() - new Date(a.createdAt).getTime()).to.equal(86_400_000);
       const denied = await call(kw.url, 'GET', `/v1/realms/${realm}/approvals`, { token: await token('alice') });
@@ -183,13 +220,18 @@ describe('10 personal access tokens', function () {
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body.status).to.equal('approved');
       expect(r.body.decidedBy).to.include({ name: 'ulla', id: ids.ulla });
-      expect((await call(kw.url, 'GET', settingsPath, { token: await token('alice') })).body).to.deep.equal({ enabled: true, maxExpirationDays: 90 });
+      expect((await call(kw.url, 'GET', settingsPath, { token: await token('alice') })).body).to.deep.equal({
+        enabled: true,
+        maxExpirationDays: 90,
+      });
       for (const verb of ['approve', 'reject']) {
         const again = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${approvalId}/${verb}`, { token: await token('abe') });
         expect(again.status).to.equal(409);
         expect(again.body.code).to.equal('approval.not_pending');
       }
-      const missing = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/00000000-0000-4000-8000-000000000000/approve`, { token: await token('ulla') });
+      const missing = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/00000000-0000-4000-8000-000000000000/approve`, {
+        token: await token('ulla'),
+      });
       expect(missing.status).to.equal(404);
       expect(missing.body.code).to.equal('approval.not_found');
     });
@@ -197,21 +239,31 @@ describe('10 personal access tokens', function () {
     it('rejects a change (with a reason), and lets the proposer withdraw one', async () => {
       const p1 = await call(kw.url, 'PUT', settingsPath, { token: await token('ulla'), body: { enabled: true, maxExpirationDays: 30 } });
       expect(p1.status).to.equal(202);
-      const rejected = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p1.body.approvalId}/reject`, { token: await token('ada'), body: { reason: 'too short for the nightly jobs' } });
+      const rejected = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p1.body.approvalId}/reject`, {
+        token: await token('ada'),
+        body: { reason: 'too short for the nightly jobs' },
+      });
       expect(rejected.status).to.equal(200);
       expect(rejected.body).to.include({ status: 'rejected', reason: 'too short for the nightly jobs' });
       const p2 = await call(kw.url, 'PUT', settingsPath, { token: await token('ulla'), body: { enabled: false } });
-      const withdrawn = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p2.body.approvalId}/reject`, { token: await token('ulla') });
+      const withdrawn = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p2.body.approvalId}/reject`, {
+        token: await token('ulla'),
+      });
       expect(withdrawn.status).to.equal(200);
       expect(withdrawn.body.status).to.equal('rejected');
-      expect((await call(kw.url, 'GET', settingsPath, { token: await token('alice') })).body).to.deep.equal({ enabled: true, maxExpirationDays: 90 });
+      expect((await call(kw.url, 'GET', settingsPath, { token: await token('alice') })).body).to.deep.equal({
+        enabled: true,
+        maxExpirationDays: 90,
+      });
     });
 
     it('answers a change that changes nothing with 200 and creates no approval', async () => {
       const r = await call(kw.url, 'PUT', settingsPath, { token: await token('ada'), body: { enabled: true, maxExpirationDays: 90 } });
       expect(r.status).to.equal(200);
       expect(r.body).to.deep.equal({ enabled: true, maxExpirationDays: 90 });
-      expect((await call(kw.url, 'GET', `/v1/realms/${realm}/approvals?status=pending`, { token: await token('ada') })).body.items).to.deep.equal([]);
+      expect(
+        (await call(kw.url, 'GET', `/v1/realms/${realm}/approvals?status=pending`, { token: await token('ada') })).body.items,
+      ).to.deep.equal([]);
     });
 
     it('protects the client-certificate settings the same way', async () => {
@@ -234,13 +286,18 @@ describe('10 personal access tokens', function () {
         const p = await call(short.url, 'PUT', settingsPath, { token: await token('ada'), body: { enabled: true, maxExpirationDays: 60 } });
         expect(p.status).to.equal(202);
         await sleep(1500);
-        const late = await call(short.url, 'POST', `/v1/realms/${realm}/approvals/${p.body.approvalId}/approve`, { token: await token('ulla') });
+        const late = await call(short.url, 'POST', `/v1/realms/${realm}/approvals/${p.body.approvalId}/approve`, {
+          token: await token('ulla'),
+        });
         expect(late.status).to.equal(409);
         expect(late.body.code).to.equal('approval.expired');
         const listed = await call(short.url, 'GET', `/v1/realms/${realm}/approvals?status=expired`, { token: await token('ulla') });
         expect(listed.body.items.map((a: any) => a.id)).to.include(p.body.approvalId);
         // An expired approval does not block the next proposal; it is marked expired (and audited) then.
-        const next = await call(short.url, 'PUT', settingsPath, { token: await token('ada'), body: { enabled: true, maxExpirationDays: 60 } });
+        const next = await call(short.url, 'PUT', settingsPath, {
+          token: await token('ada'),
+          body: { enabled: true, maxExpirationDays: 60 },
+        });
         expect(next.status).to.equal(202);
         await call(short.url, 'POST', `/v1/realms/${realm}/approvals/${next.body.approvalId}/reject`, { token: await token('ada') });
       } finally {
@@ -251,18 +308,29 @@ describe('10 personal access tokens', function () {
 
     it('records every change and decision in the audit trail', async () => {
       const actions = (await auditActions()).map((e) => e.action);
-      for (const a of ['dual_control_settings.updated', 'approval.proposed', 'approval.approved', 'approval.rejected', 'approval.expired',
-        'personal_access_token_settings.updated', 'client_certificate_settings.updated']) {
+      for (const a of [
+        'dual_control_settings.updated',
+        'approval.proposed',
+        'approval.approved',
+        'approval.rejected',
+        'approval.expired',
+        'personal_access_token_settings.updated',
+        'client_certificate_settings.updated',
+      ]) {
         expect(actions, a).to.include(a);
       }
       const applied = (await auditActions()).find((e) => e.action === 'personal_access_token_settings.updated')!;
       expect(applied.actor.name).to.equal('ulla');
-      expect(applied.details).to.deep.include({ from: { enabled: false, maxExpirationDays: 366 }, to: { enabled: true, maxExpirationDays: 90 }, approvalId });
+      expect(applied.details).to.deep.include({
+        from: { enabled: false, maxExpirationDays: 366 },
+        to: { enabled: true, maxExpirationDays: 90 },
+        approvalId,
+      });
       expect(applied.details.proposedBy.name).to.equal('ada');
     });
   });
 
-  describe('a user\'s tokens', () => {
+  describe("a user's tokens", () => {
     let ci: { id: string; token: string; expiresAt: string };
     let backup: { id: string; token: string };
 
@@ -292,7 +360,11 @@ describe('10 personal access tokens', function () {
     }
 
     it('refuses a body that is not JSON with 400 request.malformed', async () => {
-      const r = await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('alice'), body: '{"expiresInDays": ', headers: { 'content-type': 'application/json' } });
+      const r = await call(kw.url, 'POST', '/v1/personal-access-tokens', {
+        token: await token('alice'),
+        body: '{"expiresInDays": ',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.code).to.equal('request.malformed');
     });
@@ -318,7 +390,9 @@ describe('10 personal access tokens', function () {
     });
 
     it('stores only a SHA-256 hash of the token', async () => {
-      const rows = (await kw.keyward.db.query('SELECT row_to_json(t)::text AS j, token_hash FROM personal_access_tokens t WHERE id = $1', [ci.id])).rows as Array<{ j: string; token_hash: Buffer }>;
+      const rows = (
+        await kw.keyward.db.query('SELECT row_to_json(t)::text AS j, token_hash FROM personal_access_tokens t WHERE id = $1', [ci.id])
+      ).rows as Array<{ j: string; token_hash: Buffer }>;
       expect(rows).to.have.length(1);
       const secret = ci.token.split('_')[2]!;
       expect(rows[0]!.j).to.not.contain(secret);
@@ -337,7 +411,11 @@ describe('10 personal access tokens', function () {
     });
 
     it('records lastUsedAt without a write per request', async () => {
-      const { value: first } = await until('lastUsedAt', async () => (await adminRows()).items.find((t) => t.id === ci.id)?.lastUsedAt ?? undefined, 5000);
+      const { value: first } = await until(
+        'lastUsedAt',
+        async () => (await adminRows()).items.find((t) => t.id === ci.id)?.lastUsedAt ?? undefined,
+        5000,
+      );
       for (let i = 0; i < 5; i++) expect((await call(kw.url, 'GET', '/v1/whoami', { token: ci.token })).status).to.equal(200);
       await sleep(300);
       expect((await adminRows()).items.find((t) => t.id === ci.id)!.lastUsedAt).to.equal(first);
@@ -357,14 +435,32 @@ describe('10 personal access tokens', function () {
       expect(answers[0]).to.deep.equal(answers[1]);
       expect(answers[1]).to.deep.equal(answers[2]);
       expect(answers[0].code).to.equal('pat.invalid');
-      await until('the use_denied event', async () => (await auditActions()).find((e) => e.action === 'personal_access_token.use_denied' && e.target === ci.id && e.details.reason === 'wrong_secret'), 5000);
+      await until(
+        'the use_denied event',
+        async () =>
+          (await auditActions()).find(
+            (e) => e.action === 'personal_access_token.use_denied' && e.target === ci.id && e.details.reason === 'wrong_secret',
+          ),
+        5000,
+      );
       // The unknown id names no realm: its event is stored without one.
-      await until('the unknown-token event', async () => (await kw.keyward.db.query(
-        `SELECT 1 FROM audit_events WHERE action = 'personal_access_token.use_denied' AND target = '0123456789abcdef' AND realm IS NULL AND details->>'reason' = 'unknown_token'`)).rows[0], 5000);
+      await until(
+        'the unknown-token event',
+        async () =>
+          (
+            await kw.keyward.db.query(
+              `SELECT 1 FROM audit_events WHERE action = 'personal_access_token.use_denied' AND target = '0123456789abcdef' AND realm IS NULL AND details->>'reason' = 'unknown_token'`,
+            )
+          ).rows[0],
+        5000,
+      );
     });
 
     it("revokes one's own token, which stops at once; another user's token is 404 pat.not_found", async () => {
-      const bobs = await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('bob'), body: { name: 'bob-ci', expiresInDays: 10 } });
+      const bobs = await call(kw.url, 'POST', '/v1/personal-access-tokens', {
+        token: await token('bob'),
+        body: { name: 'bob-ci', expiresInDays: 10 },
+      });
       const alice = await token('alice');
       const foreign = await call(kw.url, 'DELETE', `/v1/personal-access-tokens/${bobs.body.id}`, { token: alice });
       expect(foreign.status).to.equal(404);
@@ -375,7 +471,9 @@ describe('10 personal access tokens', function () {
       const used = await call(kw.url, 'GET', '/v1/whoami', { token: backup.token });
       expect(used.status).to.equal(401);
       expect(used.body.code).to.equal('pat.invalid');
-      expect((await call(kw.url, 'DELETE', `/v1/personal-access-tokens/${backup.id}`, { token: alice })).body.code).to.equal('pat.not_found');
+      expect((await call(kw.url, 'DELETE', `/v1/personal-access-tokens/${backup.id}`, { token: alice })).body.code).to.equal(
+        'pat.not_found',
+      );
     });
 
     let child: { id: string; token: string };
@@ -433,9 +531,24 @@ describe('10 personal access tokens', function () {
       const expiries = page.items.map((t) => t.expiresAt);
       expect(expiries).to.deep.equal([...expiries].sort());
       for (const row of page.items) {
-        expect(row).to.have.all.keys('id', 'username', 'name', 'createdAt', 'expiresInDays', 'expiresAt', 'lastUsedAt', 'status', 'exceedsMaximum');
+        expect(row).to.have.all.keys(
+          'id',
+          'username',
+          'name',
+          'createdAt',
+          'expiresInDays',
+          'expiresAt',
+          'lastUsedAt',
+          'status',
+          'exceedsMaximum',
+        );
       }
-      expect(page.items.map((t) => `${t.username}/${t.name}`)).to.include.members(['alice/ci', 'alice/child', 'bob/bob-ci', 'bob/bob-long']);
+      expect(page.items.map((t) => `${t.username}/${t.name}`)).to.include.members([
+        'alice/ci',
+        'alice/child',
+        'bob/bob-ci',
+        'bob/bob-long',
+      ]);
       const desc = await adminRows('ada', '?sort=-expiresAt&first=1&max=2');
       expect(desc.items).to.have.length(2);
       expect(desc.items[0].expiresAt).to.equal([...expiries].sort().reverse()[1]);
@@ -456,27 +569,50 @@ describe('10 personal access tokens', function () {
     });
 
     it('refuses every token with 401 pat.disabled_in_use while PATs are disabled, and honours them again when re-enabled', async () => {
-      const alicePat = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('alice'), body: { name: 'toggle', expiresInDays: 5 } })).body;
+      const alicePat = (
+        await call(kw.url, 'POST', '/v1/personal-access-tokens', {
+          token: await token('alice'),
+          body: { name: 'toggle', expiresInDays: 5 },
+        })
+      ).body;
       await changePatSettings({ enabled: false });
       const r = await call(kw.url, 'GET', '/v1/whoami', { token: alicePat.token });
       expect(r.status).to.equal(401);
       expect(r.body.code).to.equal('pat.disabled_in_use');
-      expect((await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('alice'), body: { expiresInDays: 1 } })).body.code).to.equal('pat.disabled');
+      expect(
+        (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('alice'), body: { expiresInDays: 1 } })).body.code,
+      ).to.equal('pat.disabled');
       expect((await adminRows()).items.map((t) => t.id)).to.include(alicePat.id);
       await changePatSettings({ enabled: true });
       expect((await call(kw.url, 'GET', '/v1/whoami', { token: alicePat.token })).status).to.equal(200);
-      await until('the disabled use_denied event', async () => (await auditActions()).find((e) => e.action === 'personal_access_token.use_denied' && e.details.reason === 'disabled'), 5000);
+      await until(
+        'the disabled use_denied event',
+        async () => (await auditActions()).find((e) => e.action === 'personal_access_token.use_denied' && e.details.reason === 'disabled'),
+        5000,
+      );
     });
 
     it('revokes the tokens of several users at once, and tokens by id', async () => {
-      const alice = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('alice'), body: { expiresInDays: 5 } })).body;
-      const bob = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('bob'), body: { expiresInDays: 5 } })).body;
-      const ulla = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('ulla'), body: { name: 'ulla-1', expiresInDays: 5 } })).body;
-      const ulla2 = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('ulla'), body: { name: 'ulla-2', expiresInDays: 5 } })).body;
+      const alice = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('alice'), body: { expiresInDays: 5 } }))
+        .body;
+      const bob = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('bob'), body: { expiresInDays: 5 } }))
+        .body;
+      const ulla = (
+        await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('ulla'), body: { name: 'ulla-1', expiresInDays: 5 } })
+      ).body;
+      const ulla2 = (
+        await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token('ulla'), body: { name: 'ulla-2', expiresInDays: 5 } })
+      ).body;
       for (const t of [alice, bob, ulla]) expect((await call(kw.url, 'GET', '/v1/whoami', { token: t.token })).status).to.equal(200);
-      const empty = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, { token: await token('ada'), body: { usernames: [] } });
+      const empty = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, {
+        token: await token('ada'),
+        body: { usernames: [] },
+      });
       expect(empty.status).to.equal(400);
-      const byUser = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, { token: await token('ada'), body: { usernames: ['alice', 'bob'] } });
+      const byUser = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, {
+        token: await token('ada'),
+        body: { usernames: ['alice', 'bob'] },
+      });
       expect(byUser.status, JSON.stringify(byUser.body)).to.equal(200);
       expect(byUser.body.revoked).to.be.at.least(4);
       expect(new Set(byUser.body.items.map((t: any) => t.username))).to.deep.equal(new Set(['alice', 'bob']));
@@ -486,11 +622,17 @@ describe('10 personal access tokens', function () {
         expect(r.body.code).to.equal('pat.invalid');
       }
       expect((await adminRows()).items.filter((t) => t.username === 'alice' || t.username === 'bob')).to.deep.equal([]);
-      const byId = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, { token: await token('ulla'), body: { ids: [ulla.id] } });
+      const byId = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, {
+        token: await token('ulla'),
+        body: { ids: [ulla.id] },
+      });
       expect(byId.body.revoked).to.equal(1);
       expect((await call(kw.url, 'GET', '/v1/whoami', { token: ulla.token })).status).to.equal(401);
       expect((await call(kw.url, 'GET', '/v1/whoami', { token: ulla2.token })).status).to.equal(200);
-      const denied = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, { token: await token('alice'), body: { usernames: ['ulla'] } });
+      const denied = await call(kw.url, 'POST', `/v1/realms/${realm}/personal-access-tokens/revoke`, {
+        token: await token('alice'),
+        body: { usernames: ['ulla'] },
+      });
       expect(denied.status).to.equal(403);
       const revoked = (await auditActions()).filter((e) => e.action === 'personal_access_token.revoked' && e.details.reason === 'admin');
       expect(revoked.map((e) => e.details.owner)).to.include.members(['alice', 'bob', 'ulla']);
@@ -499,7 +641,10 @@ describe('10 personal access tokens', function () {
 
   describe('removal with access', () => {
     const makePat = async (u: string) => {
-      const r = await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: await token(u), body: { name: `${u}-pat`, expiresInDays: 10 } });
+      const r = await call(kw.url, 'POST', '/v1/personal-access-tokens', {
+        token: await token(u),
+        body: { name: `${u}-pat`, expiresInDays: 10 },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
       expect((await call(kw.url, 'GET', '/v1/whoami', { token: r.body.token })).status).to.equal(200);
       return r.body as { id: string; token: string };
@@ -521,7 +666,10 @@ describe('10 personal access tokens', function () {
 
     it('stops the token of a user whose only keyward-* role was removed (after the role cache)', async () => {
       const t = await makePat('gina');
-      await keycloakAdmin(`/${realm}/users/${ids.gina}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([await role('keyward-requester')]) });
+      await keycloakAdmin(`/${realm}/users/${ids.gina}/role-mappings/realm`, {
+        method: 'DELETE',
+        body: JSON.stringify([await role('keyward-requester')]),
+      });
       await sleep(1500);
       const r = await call(kw.url, 'GET', '/v1/whoami', { token: t.token });
       expect(r.status).to.equal(401);
@@ -535,18 +683,32 @@ describe('10 personal access tokens', function () {
     it('removes the tokens of deleted, disabled and role-less users from the admin view within the sweep interval, unused', async () => {
       const [erin, frank, hank] = [await makePat('erin'), await makePat('frank'), await makePat('hank')];
       expect((await keycloakAdmin(`/${realm}/users/${ids.erin}`, { method: 'DELETE' })).status).to.equal(204);
-      expect((await keycloakAdmin(`/${realm}/users/${ids.frank}`, { method: 'PUT', body: JSON.stringify({ enabled: false }) })).status).to.equal(204);
-      await keycloakAdmin(`/${realm}/users/${ids.hank}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([await role('keyward-requester')]) });
+      expect(
+        (await keycloakAdmin(`/${realm}/users/${ids.frank}`, { method: 'PUT', body: JSON.stringify({ enabled: false }) })).status,
+      ).to.equal(204);
+      await keycloakAdmin(`/${realm}/users/${ids.hank}/role-mappings/realm`, {
+        method: 'DELETE',
+        body: JSON.stringify([await role('keyward-requester')]),
+      });
       const sweeper = await startKeyward({ KEYWARD_PAT_SWEEP_SECONDS: '2' });
       try {
-        const { ms } = await until('the sweep', async () => ((await listed('erin')) || (await listed('frank')) || (await listed('hank')) ? undefined : true), 10_000);
+        const { ms } = await until(
+          'the sweep',
+          async () => ((await listed('erin')) || (await listed('frank')) || (await listed('hank')) ? undefined : true),
+          10_000,
+        );
         expect(ms).to.be.below(6000); // the documented interval (2 s here) plus a sweep's work
       } finally {
         await sweeper.close();
       }
-      const reasons = Object.fromEntries((await auditActions()).filter((e) => e.action === 'personal_access_token.revoked' && ['erin', 'frank', 'hank'].includes(e.details.owner)).map((e) => [e.details.owner, e.details.reason]));
+      const reasons = Object.fromEntries(
+        (await auditActions())
+          .filter((e) => e.action === 'personal_access_token.revoked' && ['erin', 'frank', 'hank'].includes(e.details.owner))
+          .map((e) => [e.details.owner, e.details.reason]),
+      );
       expect(reasons).to.deep.equal({ erin: 'user_deleted', frank: 'user_disabled', hank: 'no_keyward_role' });
-      for (const t of [erin, frank, hank]) expect((await call(kw.url, 'GET', '/v1/whoami', { token: t.token })).body.code).to.equal('pat.invalid');
+      for (const t of [erin, frank, hank])
+        expect((await call(kw.url, 'GET', '/v1/whoami', { token: t.token })).body.code).to.equal('pat.invalid');
     });
 
     it("follows the seed's group case: losing a direct higher role keeps the token, limited to the group's access", async () => {
@@ -554,13 +716,19 @@ describe('10 personal access tokens', function () {
       const g = await keycloakAdmin(`/${realm}/groups`, { method: 'POST', body: JSON.stringify({ name: 'operators' }) });
       expect(g.status).to.equal(201);
       const groupId = g.headers.get('location')!.split('/').pop()!;
-      await keycloakAdmin(`/${realm}/groups/${groupId}/role-mappings/realm`, { method: 'POST', body: JSON.stringify([await role('keyward-requester')]) });
+      await keycloakAdmin(`/${realm}/groups/${groupId}/role-mappings/realm`, {
+        method: 'POST',
+        body: JSON.stringify([await role('keyward-requester')]),
+      });
       expect((await keycloakAdmin(`/${realm}/users/${ids.carol}/groups/${groupId}`, { method: 'PUT' })).status).to.equal(204);
       const t = await makePat('carol');
       expect((await call(kw.url, 'GET', `/v1/realms/${realm}/personal-access-tokens`, { token: t.token })).status).to.equal(200);
 
       // An admin removes carol's direct access; the group still has access.
-      await keycloakAdmin(`/${realm}/users/${ids.carol}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([await role('keyward-admin')]) });
+      await keycloakAdmin(`/${realm}/users/${ids.carol}/role-mappings/realm`, {
+        method: 'DELETE',
+        body: JSON.stringify([await role('keyward-admin')]),
+      });
       await sleep(1500);
       const me = await call(kw.url, 'GET', '/v1/whoami', { token: t.token });
       expect(me.status, JSON.stringify(me.body)).to.equal(200);
@@ -581,7 +749,10 @@ describe('10 personal access tokens', function () {
     it("deletes the tokens of a group's members when the admin deletes the group", async () => {
       const g = await keycloakAdmin(`/${realm}/groups`, { method: 'POST', body: JSON.stringify({ name: 'contractors' }) });
       const groupId = g.headers.get('location')!.split('/').pop()!;
-      await keycloakAdmin(`/${realm}/groups/${groupId}/role-mappings/realm`, { method: 'POST', body: JSON.stringify([await role('keyward-requester')]) });
+      await keycloakAdmin(`/${realm}/groups/${groupId}/role-mappings/realm`, {
+        method: 'POST',
+        body: JSON.stringify([await role('keyward-requester')]),
+      });
       await keycloakAdmin(`/${realm}/users/${ids.ivan}/groups/${groupId}`, { method: 'PUT' });
       await makePat('ivan');
       expect((await keycloakAdmin(`/${realm}/groups/${groupId}`, { method: 'DELETE' })).status).to.equal(204);
@@ -651,14 +822,22 @@ describe('10 personal access tokens', function () {
       const path = `/v1/realms/${realm}/settings/dual-control`;
       const p = await call(kw.url, 'PUT', path, { token: await token('ada'), body: { enabled: false } });
       expect(p.status).to.equal(202);
-      const byUserAdmin = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p.body.approvalId}/approve`, { token: await token('ulla') });
+      const byUserAdmin = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p.body.approvalId}/approve`, {
+        token: await token('ulla'),
+      });
       expect(byUserAdmin.status).to.equal(403);
       expect(byUserAdmin.body.code).to.equal('auth.forbidden');
-      expect((await call(kw.url, 'GET', path, { token: await token('ada') })).body).to.deep.equal({ enabled: true, pendingApprovalId: p.body.approvalId });
+      expect((await call(kw.url, 'GET', path, { token: await token('ada') })).body).to.deep.equal({
+        enabled: true,
+        pendingApprovalId: p.body.approvalId,
+      });
       const ok = await call(kw.url, 'POST', `/v1/realms/${realm}/approvals/${p.body.approvalId}/approve`, { token: await token('abe') });
       expect(ok.status, JSON.stringify(ok.body)).to.equal(200);
       expect((await call(kw.url, 'GET', path, { token: await token('ada') })).body).to.deep.equal({ enabled: false });
-      const direct = await call(kw.url, 'PUT', settingsPath, { token: await token('ulla'), body: { enabled: true, maxExpirationDays: 366 } });
+      const direct = await call(kw.url, 'PUT', settingsPath, {
+        token: await token('ulla'),
+        body: { enabled: true, maxExpirationDays: 366 },
+      });
       expect(direct.status).to.equal(200);
       expect(direct.body).to.deep.equal({ enabled: true, maxExpirationDays: 366 });
     });

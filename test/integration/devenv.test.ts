@@ -13,8 +13,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import {
-  assertPortFree, clusterDir, findJava, freePort, javaVersionOf, parseJavaVersion, parseReleaseFile, startEmbeddedPostgres, startKeycloak,
-  startKeycloakDistribution, SUPPORTED_JAVA, testDatabase, type KeycloakHandle,
+  assertPortFree,
+  clusterDir,
+  findJava,
+  freePort,
+  javaVersionOf,
+  parseJavaVersion,
+  parseReleaseFile,
+  startEmbeddedPostgres,
+  startKeycloak,
+  startKeycloakDistribution,
+  SUPPORTED_JAVA,
+  testDatabase,
+  type KeycloakHandle,
 } from '../../services/keyward/src/devenv/index.ts';
 
 const say = (line: string) => process.stderr.write(`      [devenv] ${line}\n`);
@@ -37,7 +48,11 @@ async function occupiedPort(): Promise<{ port: number; close(): Promise<void> }>
 /** Process ids in a process group (ps is the independent witness). */
 function groupMembers(pgid: number): number[] {
   const out = spawnSync('ps', ['-eo', 'pid=,pgid='], { encoding: 'utf8' }).stdout;
-  return out.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter(([, g]) => g === pgid).map(([p]) => p!);
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter(([, g]) => g === pgid)
+    .map(([p]) => p!);
 }
 
 /** The JVM of the instance whose KC_HOME is `home`: its pid and process group. */
@@ -109,21 +124,36 @@ describe('devenv: the development harness', function () {
         expect(findJava({}, [root])).to.deep.equal({ home: join(root, 'jdk-25'), version: 25, source: root });
       });
       it('takes JAVA_HOME when its version is supported, even an older one', () => {
-        expect(findJava({ JAVA_HOME: join(root, 'jdk-17') }, [root])).to.include({ home: join(root, 'jdk-17'), version: 17, source: 'JAVA_HOME' });
+        expect(findJava({ JAVA_HOME: join(root, 'jdk-17') }, [root])).to.include({
+          home: join(root, 'jdk-17'),
+          version: 17,
+          source: 'JAVA_HOME',
+        });
       });
       it('passes over a JAVA_HOME of an unsupported version', () => {
         expect(findJava({ JAVA_HOME: join(root, 'jdk-11') }, [root]).version).to.equal(25);
       });
       it('takes KEYWARD_JAVA_HOME before JAVA_HOME', () => {
-        expect(findJava({ KEYWARD_JAVA_HOME: join(root, 'jdk-21'), JAVA_HOME: join(root, 'jdk-25') }, [root])).to.include({ version: 21, source: 'KEYWARD_JAVA_HOME' });
+        expect(findJava({ KEYWARD_JAVA_HOME: join(root, 'jdk-21'), JAVA_HOME: join(root, 'jdk-25') }, [root])).to.include({
+          version: 21,
+          source: 'KEYWARD_JAVA_HOME',
+        });
       });
       it('refuses an unsupported KEYWARD_JAVA_HOME with a message naming the variable', () => {
-        expect(() => findJava({ KEYWARD_JAVA_HOME: join(root, 'java-8') }, [root])).to.throw(/^KEYWARD_JAVA_HOME=.*java-8 is Java 8; Keycloak needs Java 25, 21 or 17/);
+        expect(() => findJava({ KEYWARD_JAVA_HOME: join(root, 'java-8') }, [root])).to.throw(
+          /^KEYWARD_JAVA_HOME=.*java-8 is Java 8; Keycloak needs Java 25, 21 or 17/,
+        );
         expect(() => findJava({ KEYWARD_JAVA_HOME: join(root, 'not-a-jdk') }, [root])).to.throw(/not a JDK \(no bin\/java\)/);
       });
       it('falls back to the java on PATH, and says what to do when there is none', () => {
-        expect(findJava({ PATH: join(root, 'jdk-21', 'bin') }, [])).to.deep.equal({ home: join(root, 'jdk-21'), version: 21, source: 'PATH' });
-        expect(() => findJava({ PATH: join(root, 'java-8', 'bin') }, [])).to.throw(/^no supported JDK found \(Keycloak needs Java 25, 21 or 17\): install one .* or set KEYWARD_JAVA_HOME/);
+        expect(findJava({ PATH: join(root, 'jdk-21', 'bin') }, [])).to.deep.equal({
+          home: join(root, 'jdk-21'),
+          version: 21,
+          source: 'PATH',
+        });
+        expect(() => findJava({ PATH: join(root, 'java-8', 'bin') }, [])).to.throw(
+          /^no supported JDK found \(Keycloak needs Java 25, 21 or 17\): install one .* or set KEYWARD_JAVA_HOME/,
+        );
         expect(() => findJava({ PATH: join(root, 'nowhere') }, [])).to.throw(/^no supported JDK found/);
       });
     });
@@ -147,9 +177,14 @@ describe('devenv: the development harness', function () {
     it('names the variable to set when a fixed port is taken', async () => {
       const busy = await occupiedPort();
       try {
-        await assertPortFree(busy.port, 'KEYWARD_KEYCLOAK_PORT').then(() => expect.fail('no error'), (err: Error) => {
-          expect(err.message).to.equal(`port ${busy.port} is already in use; stop what is using it or set KEYWARD_KEYCLOAK_PORT to another port (0 = any free port)`);
-        });
+        await assertPortFree(busy.port, 'KEYWARD_KEYCLOAK_PORT').then(
+          () => expect.fail('no error'),
+          (err: Error) => {
+            expect(err.message).to.equal(
+              `port ${busy.port} is already in use; stop what is using it or set KEYWARD_KEYCLOAK_PORT to another port (0 = any free port)`,
+            );
+          },
+        );
       } finally {
         await busy.close();
       }
@@ -160,7 +195,10 @@ describe('devenv: the development harness', function () {
       const busy = await occupiedPort();
       const t = Date.now();
       try {
-        const err = await startKeycloakDistribution({ port: busy.port }).then(() => undefined, (e: Error) => e);
+        const err = await startKeycloakDistribution({ port: busy.port }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         expect(err?.message).to.match(new RegExp(`^port ${busy.port} is already in use; .*set KEYWARD_KEYCLOAK_PORT`));
         expect(err?.message).not.to.include('\n');
         expect(Date.now() - t).to.be.below(2000);
@@ -227,7 +265,10 @@ describe('devenv: the development harness', function () {
         await c.end();
 
         // A second server on the same live directory is refused with a reason.
-        const err = await startEmbeddedPostgres({ dataDir }).then(() => undefined, (e: Error) => e);
+        const err = await startEmbeddedPostgres({ dataDir }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         expect(err?.message).to.match(/^a PostgreSQL \(pid \d+\) is already running on .*; stop that one/);
         await db.stop();
       } finally {
@@ -252,7 +293,9 @@ describe('devenv: the development harness', function () {
           child.once('exit', (code) => reject(new Error(`the child exited (${code}) before PostgreSQL was ready`)));
         });
         const postmaster = Number(readFileSync(join(clusterDir(join(parent, 'data')), 'postmaster.pid'), 'utf8').split('\n')[0]);
-        const pgids = spawnSync('ps', ['-o', 'pgid=', '-p', `${postmaster},${child.pid}`], { encoding: 'utf8' }).stdout.trim().split(/\s+/);
+        const pgids = spawnSync('ps', ['-o', 'pgid=', '-p', `${postmaster},${child.pid}`], { encoding: 'utf8' })
+          .stdout.trim()
+          .split(/\s+/);
         expect(new Set(pgids).size, 'postmaster and Node in different process groups').to.equal(2);
         child.kill('SIGKILL');
         const t = Date.now();
@@ -269,7 +312,14 @@ describe('devenv: the development harness', function () {
     it('refuses a taken port for the embedded PostgreSQL with a one-line reason', async () => {
       const busy = await occupiedPort();
       try {
-        const err = await startEmbeddedPostgres({ dataDir: join(tmpdir(), 'keyward-never-created'), port: busy.port, portVariable: 'KEYWARD_TEST_PG_PORT' }).then(() => undefined, (e: Error) => e);
+        const err = await startEmbeddedPostgres({
+          dataDir: join(tmpdir(), 'keyward-never-created'),
+          port: busy.port,
+          portVariable: 'KEYWARD_TEST_PG_PORT',
+        }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         expect(err?.message).to.match(new RegExp(`^port ${busy.port} is already in use; .*KEYWARD_TEST_PG_PORT`));
       } finally {
         await busy.close();
@@ -290,8 +340,15 @@ describe('devenv: the development harness', function () {
       it('fails loudly, in one line, when the named server does not answer', async () => {
         const port = await freePort();
         process.env.KEYWARD_KEYCLOAK_URL = `http://127.0.0.1:${port}/`;
-        const err = await startKeycloak().then(() => undefined, (e: Error) => e);
-        expect(err?.message).to.match(new RegExp(`^KEYWARD_KEYCLOAK_URL=http://127.0.0.1:${port} does not answer \\(.*ECONNREFUSED\\); start that Keycloak or unset KEYWARD_KEYCLOAK_URL`));
+        const err = await startKeycloak().then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        expect(err?.message).to.match(
+          new RegExp(
+            `^KEYWARD_KEYCLOAK_URL=http://127.0.0.1:${port} does not answer \\(.*ECONNREFUSED\\); start that Keycloak or unset KEYWARD_KEYCLOAK_URL`,
+          ),
+        );
         expect(err?.message).not.to.include('\n');
       });
     });
@@ -368,7 +425,8 @@ describe('devenv: the development harness', function () {
         kc = await startKeycloakDistribution({ persistentDir, log: say });
         const token = await adminToken(kc);
         const created = await fetch(`${kc.url}/admin/realms`, {
-          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ realm: 'devenv-kept', enabled: true }),
         });
         expect(created.status).to.equal(201);
@@ -382,10 +440,18 @@ describe('devenv: the development harness', function () {
         expect((await fetch(`${kc.url}/realms/devenv-kept`)).status).to.equal(200);
         // The instance is taken while it runs.
         const err = await new Promise<Error | undefined>((resolve) => {
-          const child = spawn(process.execPath, ['--input-type=module', '-e', `
+          const child = spawn(
+            process.execPath,
+            [
+              '--input-type=module',
+              '-e',
+              `
             const { startKeycloakDistribution } = await import(${JSON.stringify(new URL('../../services/keyward/src/devenv/keycloak.ts', import.meta.url).href)});
             startKeycloakDistribution({ persistentDir: ${JSON.stringify(persistentDir)} }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); });
-          `], { stdio: ['ignore', 'ignore', 'pipe'] });
+          `,
+            ],
+            { stdio: ['ignore', 'ignore', 'pipe'] },
+          );
           let stderr = '';
           child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
           child.on('exit', (code) => resolve(code === 3 ? new Error(stderr.trim()) : undefined));
@@ -415,7 +481,7 @@ describe('devenv: the development harness', function () {
       });
       const home = dirname((JSON.parse(line) as { logFile: string }).logFile);
       const jvm = keycloakJvm(home);
-      expect(jvm, 'the JVM of the child\'s instance').to.not.equal(undefined);
+      expect(jvm, "the JVM of the child's instance").to.not.equal(undefined);
       child.kill('SIGKILL');
       const t = Date.now();
       while ((groupMembers(jvm!.pgid).length > 0 || existsSync(home)) && Date.now() - t < 40_000) await sleep(250);
@@ -425,4 +491,3 @@ describe('devenv: the development harness', function () {
     });
   });
 });
-

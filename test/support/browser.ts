@@ -17,7 +17,11 @@ export async function approveDeviceLogin(verificationUrl: string, username: stri
     let current = url;
     let options: RequestInit = init;
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(current, { ...options, redirect: 'manual', headers: { ...(options.headers as Record<string, string>), cookie: cookie() } });
+      const res = await fetch(current, {
+        ...options,
+        redirect: 'manual',
+        headers: { ...(options.headers as Record<string, string>), cookie: cookie() },
+      });
       remember(res);
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {
@@ -36,11 +40,16 @@ export async function approveDeviceLogin(verificationUrl: string, username: stri
   };
   let page = await go(verificationUrl);
   page = await go(formAction(page), {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ username, password, credentialId: '' }).toString(),
   });
   if (/name="accept"|id="kc-login"[^>]*value="Yes"/i.test(page.html) && /consent|grant/i.test(page.html)) {
-    page = await go(formAction(page), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'accept=Yes' });
+    page = await go(formAction(page), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'accept=Yes',
+    });
   }
   return page.html;
 }

@@ -1,14 +1,23 @@
 /** Commands as a real client runs them (async: the server under test runs in this process). */
 import { execFile } from 'node:child_process';
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(cmd, args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
 /** curl with the given arguments; returns status, parsed body (JSON when it is) and, with `-D -` style needs, the raw output. */
-export async function curl(url: string, args: string[]): Promise<{ status: number; body: any; stderr: string; headers: Record<string, string> }> {
+export async function curl(
+  url: string,
+  args: string[],
+): Promise<{ status: number; body: any; stderr: string; headers: Record<string, string> }> {
   const r = await run('curl', ['-s', '-D', '-', '-w', '\n%{http_code}', ...args, url]);
   const lines = r.stdout.trimEnd().split('\n');
   const status = Number(lines.pop());

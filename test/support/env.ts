@@ -41,12 +41,20 @@ export function integrationEnv(): Promise<IntegrationEnv> {
     cleanups.push(() => database.drop());
     say(`PostgreSQL (${database.source}), fresh database for this run`);
     const boot = await bootstrap({
-      url: keycloak.url, adminUser: keycloak.adminUser, adminPassword: keycloak.adminPassword,
-      clientId: 'keyward-control-plane', audience: 'keyward', operatorClientId: 'keyward-operator-test',
+      url: keycloak.url,
+      adminUser: keycloak.adminUser,
+      adminPassword: keycloak.adminPassword,
+      clientId: 'keyward-control-plane',
+      audience: 'keyward',
+      operatorClientId: 'keyward-operator-test',
     });
     return {
-      keycloakUrl: keycloak.url, adminUser: keycloak.adminUser, adminPassword: keycloak.adminPassword,
-      databaseUrl: database.url, clientSecret: boot.clientSecret, operator: boot.operator!,
+      keycloakUrl: keycloak.url,
+      adminUser: keycloak.adminUser,
+      adminPassword: keycloak.adminPassword,
+      databaseUrl: database.url,
+      clientSecret: boot.clientSecret,
+      operator: boot.operator!,
     };
   })();
   return shared;
@@ -69,17 +77,20 @@ export interface RunningKeyward {
 export async function startKeyward(overrides: Record<string, string> = {}, options: Partial<ComposeOptions> = {}): Promise<RunningKeyward> {
   const env = await integrationEnv();
   const dataDir = mkdtempSync(join(tmpdir(), 'keyward-test-'));
-  const config = loadConfig({ HOME: process.env.HOME }, {
-    KEYWARD_DATABASE_URL: env.databaseUrl,
-    KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
-    KEYWARD_KEYCLOAK_CLIENT_SECRET: env.clientSecret,
-    KEYWARD_PORT: '0',
-    KEYWARD_DATA_DIR: dataDir,
-    KEYWARD_KEK: RUN_KEK,
-    KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_ROLE_CACHE_SECONDS: '1',
-    ...overrides,
-  });
+  const config = loadConfig(
+    { HOME: process.env.HOME },
+    {
+      KEYWARD_DATABASE_URL: env.databaseUrl,
+      KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
+      KEYWARD_KEYCLOAK_CLIENT_SECRET: env.clientSecret,
+      KEYWARD_PORT: '0',
+      KEYWARD_DATA_DIR: dataDir,
+      KEYWARD_KEK: RUN_KEK,
+      KEYWARD_LOG_LEVEL: 'error',
+      KEYWARD_ROLE_CACHE_SECONDS: '1',
+      ...overrides,
+    },
+  );
   const keyward = await compose(config, { log: createLogger({ level: config.logLevel }), ...options });
   const server = await listen(keyward, '127.0.0.1', 0);
   const address = server.address();
@@ -88,12 +99,13 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
   const tlsAddress = tls?.address();
   const tlsUrl = tlsAddress && typeof tlsAddress === 'object' ? `https://127.0.0.1:${tlsAddress.port}` : undefined;
   let closed: Promise<void> | undefined;
-  const close = () => (closed ??= (async () => {
-    await closeServer(server, 1000);
-    if (tls) await closeServer(tls, 1000);
-    await keyward.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  })());
+  const close = () =>
+    (closed ??= (async () => {
+      await closeServer(server, 1000);
+      if (tls) await closeServer(tls, 1000);
+      await keyward.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    })());
   cleanups.push(close);
   return { url: `http://127.0.0.1:${port}`, tlsUrl, keyward, close };
 }
@@ -101,7 +113,9 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
 /** A client-credentials access token from the real Keycloak, as a client would get it. */
 export async function clientToken(realm: string, clientId: string, secret: string): Promise<string> {
   const env = await integrationEnv();
-  const config = await oidc.discovery(new URL(`${env.keycloakUrl}/realms/${realm}`), clientId, undefined, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
+  const config = await oidc.discovery(new URL(`${env.keycloakUrl}/realms/${realm}`), clientId, undefined, oidc.ClientSecretBasic(secret), {
+    execute: [oidc.allowInsecureRequests],
+  });
   return (await oidc.clientCredentialsGrant(config)).access_token;
 }
 
@@ -119,14 +133,26 @@ export async function keycloakAdmin(path: string, init: RequestInit = {}): Promi
     body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: env.adminUser, password: env.adminPassword }),
   });
   const { access_token } = (await tokenRes.json()) as { access_token: string };
-  return fetch(`${env.keycloakUrl}/admin/realms${path}`, { ...init, headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json', ...init.headers } });
+  return fetch(`${env.keycloakUrl}/admin/realms${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json', ...init.headers },
+  });
 }
 
 /** JSON request to Keyward; returns status, headers and parsed body. */
-export async function call(base: string, method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
   const res = await fetch(base + path, {
     method,
-    headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    headers: {
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
     body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
   });
   const text = await res.text();
@@ -143,7 +169,8 @@ export async function call(base: string, method: string, path: string, options: 
 export async function userToken(realm: string, username: string, password: string): Promise<string> {
   const env = await integrationEnv();
   const res = await fetch(`${env.keycloakUrl}/realms/${realm}/protocol/openid-connect/token`, {
-    method: 'POST', body: new URLSearchParams({ grant_type: 'password', client_id: 'test-login', username, password }),
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'test-login', username, password }),
   });
   const body = (await res.json()) as { access_token?: string; error_description?: string };
   if (!body.access_token) throw new Error(`no user token for ${username}: ${body.error_description}`);
@@ -152,16 +179,32 @@ export async function userToken(realm: string, username: string, password: strin
 
 /** Creates the public login client used by userToken() in a realm (Keyward's audience as a default scope). */
 export async function createLoginClient(realm: string): Promise<void> {
-  const r = await keycloakAdmin(`/${realm}/clients`, { method: 'POST', body: JSON.stringify({ clientId: 'test-login', publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false }) });
+  const r = await keycloakAdmin(`/${realm}/clients`, {
+    method: 'POST',
+    body: JSON.stringify({ clientId: 'test-login', publicClient: true, directAccessGrantsEnabled: true, standardFlowEnabled: false }),
+  });
   if (r.status !== 201) throw new Error(`cannot create the login client: ${r.status}`);
   const [c] = (await (await keycloakAdmin(`/${realm}/clients?clientId=test-login`)).json()) as Array<{ id: string }>;
-  const [scope] = ((await (await keycloakAdmin(`/${realm}/client-scopes`)).json()) as Array<{ id: string; name: string }>).filter((x) => x.name === 'keyward');
+  const [scope] = ((await (await keycloakAdmin(`/${realm}/client-scopes`)).json()) as Array<{ id: string; name: string }>).filter(
+    (x) => x.name === 'keyward',
+  );
   await keycloakAdmin(`/${realm}/clients/${c!.id}/default-client-scopes/${scope!.id}`, { method: 'PUT' });
 }
 
 /** Creates a user with a password and realm roles; returns its id. */
 export async function createUser(realm: string, username: string, password: string, roles: string[] = []): Promise<string> {
-  const r = await keycloakAdmin(`/${realm}/users`, { method: 'POST', body: JSON.stringify({ username, enabled: true, email: `${username}@example.test`, emailVerified: true, firstName: username, lastName: 'Test', credentials: [{ type: 'password', value: password, temporary: false }] }) });
+  const r = await keycloakAdmin(`/${realm}/users`, {
+    method: 'POST',
+    body: JSON.stringify({
+      username,
+      enabled: true,
+      email: `${username}@example.test`,
+      emailVerified: true,
+      firstName: username,
+      lastName: 'Test',
+      credentials: [{ type: 'password', value: password, temporary: false }],
+    }),
+  });
   if (r.status !== 201) throw new Error(`cannot create user ${username}: ${r.status}`);
   const id = r.headers.get('location')!.split('/').pop()!;
   if (roles.length) {

@@ -22,12 +22,28 @@ export async function must(args: string[], input?: string | Buffer): Promise<str
 }
 
 /** `openssl req` with a fresh key; returns the CSR PEM and the key file. */
-export async function csr(dir: string, opts: { subject: string; sans?: string[]; key?: string; extra?: string[] }): Promise<{ pem: string; keyFile: string; csrFile: string }> {
+export async function csr(
+  dir: string,
+  opts: { subject: string; sans?: string[]; key?: string; extra?: string[] },
+): Promise<{ pem: string; keyFile: string; csrFile: string }> {
   const keyFile = join(dir, `k${Math.random().toString(36).slice(2)}.key`);
   const csrFile = keyFile.replace(/\.key$/, '.csr');
   const key = opts.key ?? 'ec:P-256';
   const keyArgs = key.startsWith('ec:') ? ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${key.slice(3)}`] : ['-newkey', key];
-  await must(['req', '-new', ...keyArgs, '-nodes', '-keyout', keyFile, '-subj', opts.subject, ...(opts.sans?.length ? ['-addext', `subjectAltName=${opts.sans.join(',')}`] : []), ...(opts.extra ?? []), '-out', csrFile]);
+  await must([
+    'req',
+    '-new',
+    ...keyArgs,
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-subj',
+    opts.subject,
+    ...(opts.sans?.length ? ['-addext', `subjectAltName=${opts.sans.join(',')}`] : []),
+    ...(opts.extra ?? []),
+    '-out',
+    csrFile,
+  ]);
   return { pem: readFileSync(csrFile, 'utf8'), keyFile, csrFile };
 }
 

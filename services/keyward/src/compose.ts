@@ -141,7 +141,12 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     await store.stop();
     throw err;
   }
-  const keycloak = createAdminSession({ url: keycloakUrl, clientId: config.keycloak.clientId, clientSecret, timeoutMs: config.keycloak.timeoutMs });
+  const keycloak = createAdminSession({
+    url: keycloakUrl,
+    clientId: config.keycloak.clientId,
+    clientSecret,
+    timeoutMs: config.keycloak.timeoutMs,
+  });
   const audit = new AuditLog(clock);
   const metrics = new Metrics();
   const verifier = new AccessTokenVerifier({
@@ -158,7 +163,14 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const realms = new RealmService(identity, provisioningStore, authz);
   const auditEvents = new AuditEvents({ store: new PgAuditEventStore(db), authz, realms });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
-  const apiClients = new ApiClientService({ identity, store: provisioningStore, realms, policies, authz, cacheSeconds: config.roleCacheSeconds });
+  const apiClients = new ApiClientService({
+    identity,
+    store: provisioningStore,
+    realms,
+    policies,
+    authz,
+    cacheSeconds: config.roleCacheSeconds,
+  });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
   const engine = new NodeCaEngine(loadKek(config, log), { issuingKeyType: config.caKeyType });
@@ -167,31 +179,54 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     { publicUrl: config.publicUrl },
   );
   const clientCertificates = new ClientCertificateService({
-    store: new PgClientCertStore(db, audit), engine, caFor: (realm) => issuance.clientAuthCa(realm), realms, authz, users: identity, identity, clock,
+    store: new PgClientCertStore(db, audit),
+    engine,
+    caFor: (realm) => issuance.clientAuthCa(realm),
+    realms,
+    authz,
+    users: identity,
+    identity,
+    clock,
   });
   const approvals = new ApprovalService({ store: new PgApprovalStore(db, audit), clock, ttlSeconds: config.approvalTtlSeconds });
   const settings = new ProtectedSettings({ store: new PgSettingsStore(db, audit), approvals, realms, authz });
   const pats = new PersonalAccessTokenService({ store: new PgPatStore(db, audit), settings, realms, authz, users: identity, clock, log });
   const devices = new DeviceOnboardingService({
-    store: new PgDeviceStore(db, audit), directory: new KeycloakDeviceDirectory(keycloak.client), settings, approvals, realms, authz, clock, log,
+    store: new PgDeviceStore(db, audit),
+    directory: new KeycloakDeviceDirectory(keycloak.client),
+    settings,
+    approvals,
+    realms,
+    authz,
+    clock,
+    log,
     pushesPerMinute: config.devices.pushesPerMinute,
   });
-  const auth = new Authenticator(verifier, { certificates: clientCertificates, devices, pats, clientCertHeader: config.clientCertHeader, trustedProxies: config.trustedProxies, log });
+  const auth = new Authenticator(verifier, {
+    certificates: clientCertificates,
+    devices,
+    pats,
+    clientCertHeader: config.clientCertHeader,
+    trustedProxies: config.trustedProxies,
+    log,
+  });
 
   const routes: RouteSpec[] = [];
-  routes.push(...systemRoutes({
-    metrics,
-    version: VERSION,
-    openapi: () => buildOpenApi(routes, VERSION),
-    checks: {
-      store: () => db.ping(),
-      keycloak: async () => {
-        const res = await fetch(`${keycloakUrl}/realms/master/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2500) });
-        if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
+  routes.push(
+    ...systemRoutes({
+      metrics,
+      version: VERSION,
+      openapi: () => buildOpenApi(routes, VERSION),
+      checks: {
+        store: () => db.ping(),
+        keycloak: async () => {
+          const res = await fetch(`${keycloakUrl}/realms/master/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2500) });
+          if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
+        },
       },
-    },
-    gauges: () => ({ keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches } }),
-  }));
+      gauges: () => ({ keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches } }),
+    }),
+  );
 
   routes.push(
     ...whoamiRoutes({ auth, authz, realms }),
@@ -219,18 +254,43 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   crlSchedule.unref();
   // Issue 7: tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire.
   let sweeping: Promise<unknown> | undefined;
-  const patSweep = config.patSweepSeconds > 0 ? setInterval(() => {
-    sweeping ??= Promise.all([
-      pats.sweep().catch((err) => log.warn('personal access token sweep failed; will retry', { err })),
-      approvals.expireDue().catch((err) => log.warn('approval expiry failed; will retry', { err })),
-    ]).finally(() => {
-      sweeping = undefined;
-    });
-  }, config.patSweepSeconds * 1000) : undefined;
+  const patSweep =
+    config.patSweepSeconds > 0
+      ? setInterval(() => {
+          sweeping ??= Promise.all([
+            pats.sweep().catch((err) => log.warn('personal access token sweep failed; will retry', { err })),
+            approvals.expireDue().catch((err) => log.warn('approval expiry failed; will retry', { err })),
+          ]).finally(() => {
+            sweeping = undefined;
+          });
+        }, config.patSweepSeconds * 1000)
+      : undefined;
   patSweep?.unref();
 
   return {
-    config, log, clock, db, keycloak, verifier, audit, auditEvents, metrics, identity, authz, realms, policies, apiClients, realmConfig, issuance, clientCertificates, approvals, settings, pats, devices, routes, app,
+    config,
+    log,
+    clock,
+    db,
+    keycloak,
+    verifier,
+    audit,
+    auditEvents,
+    metrics,
+    identity,
+    authz,
+    realms,
+    policies,
+    apiClients,
+    realmConfig,
+    issuance,
+    clientCertificates,
+    approvals,
+    settings,
+    pats,
+    devices,
+    routes,
+    app,
     async close() {
       clearInterval(sealer);
       clearInterval(crlSchedule);

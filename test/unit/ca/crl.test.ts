@@ -2,31 +2,72 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList, CRLNumber } from '@peculiar/asn1-x509';
 import { expect } from 'chai';
 import {
-  buildCrl, issueCertificate, parseCsr, parseRevocationReason, REASON_CODES, REVOCATION_REASONS, type CaKeyType, type RevokedCertificate, type RevocationReason,
+  buildCrl,
+  issueCertificate,
+  parseCsr,
+  parseRevocationReason,
+  REASON_CODES,
+  REVOCATION_REASONS,
+  type CaKeyType,
+  type RevokedCertificate,
+  type RevocationReason,
 } from '../../../services/keyward/src/ca/index.ts';
 import { crlTemplate } from '../../../services/keyward/src/ca/revocation/crl.ts';
 import { newSerialHex } from '../../../services/keyward/src/kernel/ids.ts';
 import {
-  CRL_URL, DAY, expectCode, NOW, OCSP_URL, openssl, opensslCsr, opensslStatus, policy, testCas, webSigning, Workdir, x509, type TestCas,
+  CRL_URL,
+  DAY,
+  expectCode,
+  NOW,
+  OCSP_URL,
+  openssl,
+  opensslCsr,
+  opensslStatus,
+  policy,
+  testCas,
+  webSigning,
+  Workdir,
+  x509,
+  type TestCas,
 } from './fixtures.ts';
 
 /** openssl's wording of each reason in `openssl crl -text`. */
 const OPENSSL_REASONS: Record<RevocationReason, string | undefined> = {
-  unspecified: undefined, keyCompromise: 'Key Compromise', cACompromise: 'CA Compromise', affiliationChanged: 'Affiliation Changed',
-  superseded: 'Superseded', cessationOfOperation: 'Cessation Of Operation', certificateHold: 'Certificate Hold', removeFromCRL: 'Remove From CRL',
-  privilegeWithdrawn: 'Privilege Withdrawn', aACompromise: 'AA Compromise',
+  unspecified: undefined,
+  keyCompromise: 'Key Compromise',
+  cACompromise: 'CA Compromise',
+  affiliationChanged: 'Affiliation Changed',
+  superseded: 'Superseded',
+  cessationOfOperation: 'Cessation Of Operation',
+  certificateHold: 'Certificate Hold',
+  removeFromCRL: 'Remove From CRL',
+  privilegeWithdrawn: 'Privilege Withdrawn',
+  aACompromise: 'AA Compromise',
 };
 
 const tbsOf = (der: Uint8Array | ArrayBuffer) => Buffer.from(AsnConvert.parse(der, CertificateList).tbsCertListRaw!).toString('hex');
 
 /** The slow path: @peculiar/x509's CRL generator for the same inputs. */
-async function reference(cas: TestCas, entries: readonly RevokedCertificate[], crlNumber: bigint, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
+async function reference(
+  cas: TestCas,
+  entries: readonly RevokedCertificate[],
+  crlNumber: bigint,
+  thisUpdate: Date,
+  nextUpdate: Date,
+): Promise<x509.X509Crl> {
   const caCert = new x509.X509Certificate(cas.issuing.certificatePem);
   const signing = webSigning(cas.issuingKey);
   return x509.X509CrlGenerator.create({
-    issuer: caCert.subjectName, thisUpdate, nextUpdate, signingKey: await signing.key, signingAlgorithm: signing.algorithm,
+    issuer: caCert.subjectName,
+    thisUpdate,
+    nextUpdate,
+    signingKey: await signing.key,
+    signingAlgorithm: signing.algorithm,
     entries: entries.map((e) => ({ serialNumber: e.serialHex, revocationDate: e.revokedAt, reason: REASON_CODES[e.reason] })),
-    extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert), new x509.Extension('2.5.29.20', false, AsnConvert.serialize(new CRLNumber(Number(crlNumber))))],
+    extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      new x509.Extension('2.5.29.20', false, AsnConvert.serialize(new CRLNumber(Number(crlNumber)))),
+    ],
   });
 }
 
@@ -48,7 +89,11 @@ describe('revocation', () => {
   });
 
   describe('CRL (buildCrl)', () => {
-    const entries: RevokedCertificate[] = REVOCATION_REASONS.map((reason, i) => ({ serialHex: newSerialHex(), revokedAt: new Date(NOW.getTime() - i * 3_600_000), reason }));
+    const entries: RevokedCertificate[] = REVOCATION_REASONS.map((reason, i) => ({
+      serialHex: newSerialHex(),
+      revokedAt: new Date(NOW.getTime() - i * 3_600_000),
+      reason,
+    }));
     const thisUpdate = NOW;
     const nextUpdate = new Date(NOW.getTime() + DAY);
 
@@ -82,7 +127,17 @@ describe('revocation', () => {
 
         it('is read by openssl crl, which lists every serial with its reason and verifies the signature', () => {
           const file = dir.file(`crl-${caType}.der`, der);
-          const text = openssl(['crl', '-inform', 'DER', '-in', file, '-noout', '-text', '-CAfile', dir.file(`issuing-${caType}.pem`, cas.issuing.certificatePem)]);
+          const text = openssl([
+            'crl',
+            '-inform',
+            'DER',
+            '-in',
+            file,
+            '-noout',
+            '-text',
+            '-CAfile',
+            dir.file(`issuing-${caType}.pem`, cas.issuing.certificatePem),
+          ]);
           expect(text).to.include('verify OK');
           expect(text).to.match(/X509v3 CRL Number: \n\s+42\n/);
           expect(text).to.include(`Issuer: CN = Test Issuing ${caType}, O = Keyward Tests, C = DE`);
@@ -115,10 +170,37 @@ describe('revocation', () => {
 
     it('makes openssl verify refuse a revoked certificate (-crl_check)', async () => {
       const cas = await testCas();
-      const leaf = await issueCertificate({ ca: cas.issuing, csr: parseCsr(opensslCsr(dir).pem), policy: policy(), validityDays: 30, serialHex: newSerialHex(), now: NOW, crlUrl: CRL_URL, ocspUrl: OCSP_URL });
-      const crl = await buildCrl({ ca: cas.issuing, entries: [{ serialHex: leaf.serialHex, revokedAt: NOW, reason: 'keyCompromise' }], crlNumber: 1n, thisUpdate: NOW, nextUpdate: new Date(NOW.getTime() + DAY) });
+      const leaf = await issueCertificate({
+        ca: cas.issuing,
+        csr: parseCsr(opensslCsr(dir).pem),
+        policy: policy(),
+        validityDays: 30,
+        serialHex: newSerialHex(),
+        now: NOW,
+        crlUrl: CRL_URL,
+        ocspUrl: OCSP_URL,
+      });
+      const crl = await buildCrl({
+        ca: cas.issuing,
+        entries: [{ serialHex: leaf.serialHex, revokedAt: NOW, reason: 'keyCompromise' }],
+        crlNumber: 1n,
+        thisUpdate: NOW,
+        nextUpdate: new Date(NOW.getTime() + DAY),
+      });
       const crlPem = openssl(['crl', '-inform', 'DER', '-outform', 'PEM'], crl);
-      const args = ['verify', '-crl_check', '-attime', String(NOW.getTime() / 1000 + 60), '-CAfile', dir.file('root.pem', cas.rootRecord.certificatePem), '-untrusted', dir.file('issuing.pem', cas.issuing.certificatePem), '-CRLfile', dir.file('crl.pem', crlPem), dir.file('leaf.pem', leaf.certificatePem)];
+      const args = [
+        'verify',
+        '-crl_check',
+        '-attime',
+        String(NOW.getTime() / 1000 + 60),
+        '-CAfile',
+        dir.file('root.pem', cas.rootRecord.certificatePem),
+        '-untrusted',
+        dir.file('issuing.pem', cas.issuing.certificatePem),
+        '-CRLfile',
+        dir.file('crl.pem', crlPem),
+        dir.file('leaf.pem', leaf.certificatePem),
+      ];
       const r = opensslStatus(args);
       expect(r.status).to.not.equal(0);
       expect(r.output).to.include('certificate revoked');
@@ -134,9 +216,16 @@ describe('revocation', () => {
 
     it('writes 100,000 entries that openssl counts', async () => {
       const cas = await testCas();
-      const many: RevokedCertificate[] = Array.from({ length: 100_000 }, (_, i) => ({ serialHex: newSerialHex(), revokedAt: new Date(NOW.getTime() - i * 1000), reason: REVOCATION_REASONS[i % REVOCATION_REASONS.length]! }));
+      const many: RevokedCertificate[] = Array.from({ length: 100_000 }, (_, i) => ({
+        serialHex: newSerialHex(),
+        revokedAt: new Date(NOW.getTime() - i * 1000),
+        reason: REVOCATION_REASONS[i % REVOCATION_REASONS.length]!,
+      }));
       const der = await buildCrl({ ca: cas.issuing, entries: many, crlNumber: 2n ** 70n, thisUpdate, nextUpdate });
-      const text = openssl(['crl', '-inform', 'DER', '-noout', '-text', '-CAfile', dir.file('issuing-many.pem', cas.issuing.certificatePem)], der);
+      const text = openssl(
+        ['crl', '-inform', 'DER', '-noout', '-text', '-CAfile', dir.file('issuing-many.pem', cas.issuing.certificatePem)],
+        der,
+      );
       expect(text).to.include('verify OK');
       expect(text.match(/Serial Number: /g)).to.have.length(100_000);
       expect(text).to.match(/X509v3 CRL Number: \n\s+0x400000000000000000\n|X509v3 CRL Number: \n\s+1180591620717411303424\n/);

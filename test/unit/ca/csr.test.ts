@@ -9,7 +9,9 @@ import { expectCode, opensslCsr, pemToDer, rsaKeyPem, Workdir, x509 } from './fi
 async function libraryView(pem: string, verify = true) {
   const req = new x509.Pkcs10CertificateRequest(pem);
   const names = { E: 'emailAddress', '2.5.4.5': 'serialNumber' } as Record<string, string>;
-  const subject = req.subjectName.toJSON().flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type: names[type] ?? type, value }))));
+  const subject = req.subjectName
+    .toJSON()
+    .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type: names[type] ?? type, value }))));
   const ext = req.extensions.find((e) => e.type === '2.5.29.17');
   const json = ext ? new x509.SubjectAlternativeNameExtension(ext.rawData).names.toJSON() : [];
   return {
@@ -37,18 +39,70 @@ describe('CSR (parseCsr)', () => {
   const dir = new Workdir();
   after(() => dir.remove());
 
-  const allSans = ['DNS:api.apps.example.internal', 'DNS:web.apps.example.internal', 'IP:10.1.2.3', 'IP:fd00::1:2', 'URI:spiffe://example.internal/ns/prod/sa/api', 'email:ops@example.internal'];
-  const fixtures: Array<{ what: string; key: string; subject?: string; sans?: string[]; digest?: string; extra?: string[]; keyType: string; webCryptoCurve?: false }> = [
+  const allSans = [
+    'DNS:api.apps.example.internal',
+    'DNS:web.apps.example.internal',
+    'IP:10.1.2.3',
+    'IP:fd00::1:2',
+    'URI:spiffe://example.internal/ns/prod/sa/api',
+    'email:ops@example.internal',
+  ];
+  const fixtures: Array<{
+    what: string;
+    key: string;
+    subject?: string;
+    sans?: string[];
+    digest?: string;
+    extra?: string[];
+    keyType: string;
+    webCryptoCurve?: false;
+  }> = [
     { what: 'an EC P-256 CSR with every kind of SAN', key: 'ec:P-256', sans: allSans, keyType: 'EC-P256' },
     { what: 'an EC P-384 CSR', key: 'ec:P-384', sans: ['DNS:api.example.internal'], keyType: 'EC-P384' },
     { what: 'an RSA-2048 CSR', key: 'rsa:2048', keyType: 'RSA-2048' },
     { what: 'an RSA-3072 CSR signed with SHA-384', key: 'rsa:3072', digest: 'sha384', keyType: 'RSA-3072' },
     { what: 'an EC P-256 CSR signed with SHA-512', key: 'ec:P-256', digest: 'sha512', keyType: 'EC-P256' },
-    { what: 'a CSR with a long subject in order', key: 'ec:P-256', subject: '/DC=internal/DC=example/C=DE/ST=Berlin/L=Berlin/O=Example GmbH/OU=Ops/CN=api.apps.example.internal/emailAddress=ops@example.internal/serialNumber=A-1234', keyType: 'EC-P256' },
-    { what: 'a CSR with a UTF-8 subject', key: 'ec:P-256', subject: '/CN=Jürgen Müller/O=Bäckerei Ünal', extra: ['-utf8'], keyType: 'EC-P256' },
-    { what: 'a CSR with a multi-valued RDN (flattened in order)', key: 'ec:P-256', subject: '/O=Example/CN=api+OU=Ops', extra: ['-multivalue-rdn'], keyType: 'EC-P256' },
-    { what: 'a CSR with an empty subject and a SAN', key: 'ec:P-256', subject: '/', sans: ['DNS:api.example.internal'], keyType: 'EC-P256' },
-    { what: 'a CSR asking for CA powers and its own key usages (read, not honoured)', key: 'ec:P-256', extra: ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign,cRLSign', '-addext', 'extendedKeyUsage=codeSigning'], keyType: 'EC-P256' },
+    {
+      what: 'a CSR with a long subject in order',
+      key: 'ec:P-256',
+      subject:
+        '/DC=internal/DC=example/C=DE/ST=Berlin/L=Berlin/O=Example GmbH/OU=Ops/CN=api.apps.example.internal/emailAddress=ops@example.internal/serialNumber=A-1234',
+      keyType: 'EC-P256',
+    },
+    {
+      what: 'a CSR with a UTF-8 subject',
+      key: 'ec:P-256',
+      subject: '/CN=Jürgen Müller/O=Bäckerei Ünal',
+      extra: ['-utf8'],
+      keyType: 'EC-P256',
+    },
+    {
+      what: 'a CSR with a multi-valued RDN (flattened in order)',
+      key: 'ec:P-256',
+      subject: '/O=Example/CN=api+OU=Ops',
+      extra: ['-multivalue-rdn'],
+      keyType: 'EC-P256',
+    },
+    {
+      what: 'a CSR with an empty subject and a SAN',
+      key: 'ec:P-256',
+      subject: '/',
+      sans: ['DNS:api.example.internal'],
+      keyType: 'EC-P256',
+    },
+    {
+      what: 'a CSR asking for CA powers and its own key usages (read, not honoured)',
+      key: 'ec:P-256',
+      extra: [
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=keyCertSign,cRLSign',
+        '-addext',
+        'extendedKeyUsage=codeSigning',
+      ],
+      keyType: 'EC-P256',
+    },
     { what: 'a weak RSA-1024 CSR (parsed; the policy refuses it)', key: 'rsa:1024', keyType: 'RSA-1024' },
     { what: 'an RSA CSR with public exponent 3 (parsed; no policy can allow it)', key: rsaKeyPem(2048, 3), keyType: 'RSA-2048-e3' },
     { what: 'a P-521 CSR', key: 'ec:P-521', keyType: 'EC-P521' },
@@ -69,16 +123,26 @@ describe('CSR (parseCsr)', () => {
   }
 
   it('reads the subject in certificate order with policy names', () => {
-    const csr = parseCsr(opensslCsr(dir, { subject: '/C=DE/O=Example/OU=Ops/CN=api/emailAddress=ops@example.internal/serialNumber=7/DC=example' }).pem);
+    const csr = parseCsr(
+      opensslCsr(dir, { subject: '/C=DE/O=Example/OU=Ops/CN=api/emailAddress=ops@example.internal/serialNumber=7/DC=example' }).pem,
+    );
     expect(csr.subject).to.deep.equal([
-      { type: 'C', value: 'DE' }, { type: 'O', value: 'Example' }, { type: 'OU', value: 'Ops' }, { type: 'CN', value: 'api' },
-      { type: 'emailAddress', value: 'ops@example.internal' }, { type: 'serialNumber', value: '7' }, { type: 'DC', value: 'example' },
+      { type: 'C', value: 'DE' },
+      { type: 'O', value: 'Example' },
+      { type: 'OU', value: 'Ops' },
+      { type: 'CN', value: 'api' },
+      { type: 'emailAddress', value: 'ops@example.internal' },
+      { type: 'serialNumber', value: '7' },
+      { type: 'DC', value: 'example' },
     ]);
   });
 
   it('names attribute types it has no name for by OID', () => {
     const csr = parseCsr(opensslCsr(dir, { subject: '/CN=api/title=Boss' }).pem);
-    expect(csr.subject).to.deep.equal([{ type: 'CN', value: 'api' }, { type: '2.5.4.12', value: 'Boss' }]);
+    expect(csr.subject).to.deep.equal([
+      { type: 'CN', value: 'api' },
+      { type: '2.5.4.12', value: 'Boss' },
+    ]);
   });
 
   it('writes IPv6 SANs in RFC 5952 form', () => {
@@ -87,7 +151,10 @@ describe('CSR (parseCsr)', () => {
   });
 
   it('records SAN kinds Keyward does not certify instead of dropping them', () => {
-    const csr = parseCsr(opensslCsr(dir, { sans: ['DNS:api.example.internal', 'otherName:1.3.6.1.4.1.311.20.2.3;UTF8:alice@example.internal', 'RID:1.2.3.4'] }).pem);
+    const csr = parseCsr(
+      opensslCsr(dir, { sans: ['DNS:api.example.internal', 'otherName:1.3.6.1.4.1.311.20.2.3;UTF8:alice@example.internal', 'RID:1.2.3.4'] })
+        .pem,
+    );
     expect(csr.sans.dns).to.deep.equal(['api.example.internal']);
     expect(csr.unsupportedSans).to.deep.equal(['otherName', 'registeredID']);
   });
@@ -125,7 +192,10 @@ describe('CSR (parseCsr)', () => {
       ['random bytes', () => new Uint8Array(200).fill(0x41)],
       ['a truncated DER', () => der.subarray(0, der.length - 10)],
       ['DER with trailing bytes', () => Buffer.concat([der, Buffer.from([0, 0])])],
-      ['BER with an indefinite length', () => Buffer.concat([Buffer.from([0x30, 0x80]), der.subarray(der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2), Buffer.from([0, 0])])],
+      [
+        'BER with an indefinite length',
+        () => Buffer.concat([Buffer.from([0x30, 0x80]), der.subarray(der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2), Buffer.from([0, 0])]),
+      ],
       ['a CSR larger than 64 KiB', () => Buffer.concat([Buffer.from([0x30, 0x83, 0x01, 0x10, 0x00]), Buffer.alloc(0x11000)])],
     ];
     for (const [what, input] of malformed) {
@@ -163,7 +233,7 @@ describe('CSR (parseCsr)', () => {
       expectCode(() => parseCsr(bad), 'csr.bad_signature');
     });
 
-    it("refuses a CSR carrying another key than the one that signed it with csr.bad_signature", () => {
+    it('refuses a CSR carrying another key than the one that signed it with csr.bad_signature', () => {
       const other = parseCsr(opensslCsr(dir).pem).spki;
       const mine = parseCsr(pem).spki;
       const swapped = Buffer.from(der);
@@ -178,7 +248,9 @@ describe('CSR (parseCsr)', () => {
     });
 
     it('refuses a DSA key with policy.key_not_allowed', () => {
-      const key = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+      const key = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 })
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString();
       expectCode(() => parseCsr(opensslCsr(dir, { key }).pem), 'policy.key_not_allowed', { keyType: 'dsa' });
     });
 

@@ -1,9 +1,27 @@
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { CRLNumber, KeyUsage, Time } from '@peculiar/asn1-x509';
 import { expect } from 'chai';
-import { DerError, children, readOid, readRoot, readString, readTime, readTlv, readUnsignedHex } from '../../../services/keyward/src/ca/der/reader.ts';
 import {
-  generalizedTime, integer, integerFromHex, namedBitString, octetString, oid, sequence, time, tlv, utf8String,
+  DerError,
+  children,
+  readOid,
+  readRoot,
+  readString,
+  readTime,
+  readTlv,
+  readUnsignedHex,
+} from '../../../services/keyward/src/ca/der/reader.ts';
+import {
+  generalizedTime,
+  integer,
+  integerFromHex,
+  namedBitString,
+  octetString,
+  oid,
+  sequence,
+  time,
+  tlv,
+  utf8String,
 } from '../../../services/keyward/src/ca/der/writer.ts';
 
 const hex = (b: Uint8Array | ArrayBuffer) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex');
@@ -18,7 +36,17 @@ describe('DER', () => {
     });
 
     it('writes minimal positive INTEGERs with a sign octet only when needed', () => {
-      const table: Array<[string, string]> = [['00', '020100'], ['01', '020101'], ['7f', '02017f'], ['80', '02020080'], ['0080', '02020080'], ['000001', '020101'], ['4a'.repeat(16), `0210${'4a'.repeat(16)}`], ['ff'.repeat(20), `021500${'ff'.repeat(20)}`], ['abc', '02020abc']];
+      const table: Array<[string, string]> = [
+        ['00', '020100'],
+        ['01', '020101'],
+        ['7f', '02017f'],
+        ['80', '02020080'],
+        ['0080', '02020080'],
+        ['000001', '020101'],
+        ['4a'.repeat(16), `0210${'4a'.repeat(16)}`],
+        ['ff'.repeat(20), `021500${'ff'.repeat(20)}`],
+        ['abc', '02020abc'],
+      ];
       for (const [input, expected] of table) expect(hex(integerFromHex(input)), input).to.equal(expected);
       for (const n of [0, 1, 127, 128, 255, 256, 65_537]) {
         expect(hex(integer(n)), String(n)).to.equal(hex(AsnConvert.serialize(new CRLNumber(n))));
@@ -35,7 +63,14 @@ describe('DER', () => {
     });
 
     it('encodes object identifiers as the ASN.1 library does', () => {
-      for (const id of ['2.5.29.17', '1.2.840.113549.1.1.11', '1.3.6.1.5.5.7.48.1.2', '2.999.1', '0.9.2342.19200300.100.1.25', '1.2.840.10045.3.1.7']) {
+      for (const id of [
+        '2.5.29.17',
+        '1.2.840.113549.1.1.11',
+        '1.3.6.1.5.5.7.48.1.2',
+        '2.999.1',
+        '0.9.2342.19200300.100.1.25',
+        '1.2.840.10045.3.1.7',
+      ]) {
         const ours = oid(id);
         expect(readOid(ours, readRoot(ours, 0x06)), id).to.equal(id);
       }
@@ -44,11 +79,21 @@ describe('DER', () => {
     });
 
     it('writes UTCTime through 2049 and GeneralizedTime from 2050, to the second (RFC 5280 §4.1.2.5)', () => {
-      for (const iso of ['1950-01-01T00:00:00Z', '2026-03-01T12:34:56.789Z', '2049-12-31T23:59:59Z', '2050-01-01T00:00:00Z', '2126-02-03T04:05:06Z']) {
+      for (const iso of [
+        '1950-01-01T00:00:00Z',
+        '2026-03-01T12:34:56.789Z',
+        '2049-12-31T23:59:59Z',
+        '2050-01-01T00:00:00Z',
+        '2126-02-03T04:05:06Z',
+      ]) {
         const d = new Date(iso);
         expect(hex(time(d)), iso).to.equal(hex(AsnConvert.serialize(new Time(new Date(Math.floor(d.getTime() / 1000) * 1000)))));
       }
-      expect(Buffer.from(generalizedTime(new Date('2026-03-01T12:34:56.789Z'))).subarray(2).toString()).to.equal('20260301123456Z');
+      expect(
+        Buffer.from(generalizedTime(new Date('2026-03-01T12:34:56.789Z')))
+          .subarray(2)
+          .toString(),
+      ).to.equal('20260301123456Z');
     });
 
     it('writes named bit strings without trailing zero bits, as KeyUsage needs (X.690 §11.2.2)', () => {
@@ -69,7 +114,9 @@ describe('DER', () => {
       expect(readOid(valid, id!)).to.equal('2.5.4.3');
       expect(readString(valid, text!)).to.equal('héllo');
       expect(readUnsignedHex(valid, n!)).to.equal('80');
-      expect(readTime(time(new Date('2049-01-02T03:04:05Z')), readTlv(time(new Date('2049-01-02T03:04:05Z')), 0)).toISOString()).to.equal('2049-01-02T03:04:05.000Z');
+      expect(readTime(time(new Date('2049-01-02T03:04:05Z')), readTlv(time(new Date('2049-01-02T03:04:05Z')), 0)).toISOString()).to.equal(
+        '2049-01-02T03:04:05.000Z',
+      );
     });
 
     const bad: Array<[string, Uint8Array]> = [
@@ -105,4 +152,3 @@ describe('DER', () => {
     });
   });
 });
-

@@ -13,7 +13,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createIssuingCa, createRootCa, parsePolicy, unprotectKey, type CaContext, type CaKeyType, type CaRecord, type Policy,
+  createIssuingCa,
+  createRootCa,
+  parsePolicy,
+  unprotectKey,
+  type CaContext,
+  type CaKeyType,
+  type CaRecord,
+  type Policy,
 } from '../../../services/keyward/src/ca/index.ts';
 import { KeywardError, type ErrorCode } from '../../../services/keyward/src/kernel/errors.ts';
 
@@ -34,7 +41,11 @@ export const OCSP_URL = 'http://keyward.test/v1/ocsp';
 // ------------------------------------------------------------------ openssl
 
 export function openssl(args: readonly string[], input?: string | Uint8Array): string {
-  const r = spawnSync('openssl', args, { input: input === undefined ? undefined : Buffer.from(input), timeout: 60_000, maxBuffer: 1 << 28 });
+  const r = spawnSync('openssl', args, {
+    input: input === undefined ? undefined : Buffer.from(input),
+    timeout: 60_000,
+    maxBuffer: 1 << 28,
+  });
   if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed (${r.status}): ${r.stderr.toString()}${r.stdout.toString()}`);
   return r.stdout.toString('latin1') + r.stderr.toString('latin1');
 }
@@ -86,8 +97,10 @@ export function opensslCsr(dir: Workdir, o: CsrOptions = {}): { pem: string; key
   const key = o.key ?? 'ec:P-256';
   const keyFile = dir.at(`k${n}.pem`);
   if (key.startsWith('-----BEGIN')) writeFileSync(keyFile, key);
-  else if (key.startsWith('ec:')) openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${key.slice(3)}`, '-out', keyFile]);
-  else if (key.startsWith('rsa:')) openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${key.slice(4)}`, '-out', keyFile]);
+  else if (key.startsWith('ec:'))
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${key.slice(3)}`, '-out', keyFile]);
+  else if (key.startsWith('rsa:'))
+    openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${key.slice(4)}`, '-out', keyFile]);
   else openssl(['genpkey', '-algorithm', key, '-out', keyFile]);
   const out = dir.at(`r${n}.csr`);
   const args = ['req', '-new', '-key', keyFile, '-subj', o.subject ?? '/CN=api.apps.example.internal', '-out', out];
@@ -124,14 +137,33 @@ export function testCas(issuingKeyType: CaKeyType = 'EC-P256', rootKeyType: CaKe
   let p = cas.get(key);
   if (!p) {
     p = (async () => {
-      const root = await createRootCa({ subject: [{ type: 'CN', value: `Test Root ${rootKeyType}` }, { type: 'O', value: 'Keyward Tests' }], keyType: rootKeyType, now: new Date(NOW.getTime() - DAY), kek: KEK });
+      const root = await createRootCa({
+        subject: [
+          { type: 'CN', value: `Test Root ${rootKeyType}` },
+          { type: 'O', value: 'Keyward Tests' },
+        ],
+        keyType: rootKeyType,
+        now: new Date(NOW.getTime() - DAY),
+        kek: KEK,
+      });
       const issuing = await createIssuingCa({
-        parent: root.ca, subject: [{ type: 'CN', value: `Test Issuing ${issuingKeyType}` }, { type: 'O', value: 'Keyward Tests' }, { type: 'C', value: 'DE' }],
-        keyType: issuingKeyType, now: new Date(NOW.getTime() - DAY), kek: KEK,
+        parent: root.ca,
+        subject: [
+          { type: 'CN', value: `Test Issuing ${issuingKeyType}` },
+          { type: 'O', value: 'Keyward Tests' },
+          { type: 'C', value: 'DE' },
+        ],
+        keyType: issuingKeyType,
+        now: new Date(NOW.getTime() - DAY),
+        kek: KEK,
       });
       return {
-        root: root.ca, rootRecord: root.record, issuing: issuing.ca, issuingRecord: issuing.record,
-        issuingKey: unprotectKey(KEK, issuing.record.keyBlob), rootKey: unprotectKey(KEK, root.record.keyBlob),
+        root: root.ca,
+        rootRecord: root.record,
+        issuing: issuing.ca,
+        issuingRecord: issuing.record,
+        issuingKey: unprotectKey(KEK, issuing.record.keyBlob),
+        rootKey: unprotectKey(KEK, root.record.keyBlob),
       };
     })();
     cas.set(key, p);
@@ -144,9 +176,15 @@ export function webSigning(key: KeyObject): { key: Promise<CryptoKey>; algorithm
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails!.namedCurve === 'secp384r1' ? 'P-384' : 'P-256';
     const hash = curve === 'P-384' ? 'SHA-384' : 'SHA-256';
-    return { key: key.toCryptoKey({ name: 'ECDSA', namedCurve: curve }, false, ['sign']) as unknown as Promise<CryptoKey>, algorithm: { name: 'ECDSA', hash } as EcdsaParams };
+    return {
+      key: key.toCryptoKey({ name: 'ECDSA', namedCurve: curve }, false, ['sign']) as unknown as Promise<CryptoKey>,
+      algorithm: { name: 'ECDSA', hash } as EcdsaParams,
+    };
   }
-  return { key: key.toCryptoKey({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']) as unknown as Promise<CryptoKey>, algorithm: { name: 'RSASSA-PKCS1-v1_5' } };
+  return {
+    key: key.toCryptoKey({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']) as unknown as Promise<CryptoKey>,
+    algorithm: { name: 'RSASSA-PKCS1-v1_5' },
+  };
 }
 
 // ------------------------------------------------------------------ policies
@@ -155,7 +193,12 @@ export const POLICY_DOCUMENT = {
   keyTypes: ['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072'],
   maxValidityDays: 90,
   subject: { required: ['CN'], allowed: ['CN', 'O', 'OU', 'C', 'ST', 'L', 'serialNumber', 'emailAddress', 'DC'] },
-  san: { dns: ['*.apps.example.internal', 'api.example.internal'], ip: ['10.0.0.0/8', 'fd00::/8'], uri: ['spiffe://example.internal/*'], email: ['@example.internal'] },
+  san: {
+    dns: ['*.apps.example.internal', 'api.example.internal'],
+    ip: ['10.0.0.0/8', 'fd00::/8'],
+    uri: ['spiffe://example.internal/*'],
+    email: ['@example.internal'],
+  },
   keyUsage: ['digitalSignature', 'keyEncipherment'],
   extendedKeyUsage: ['serverAuth', 'clientAuth'],
   approval: 'none',
@@ -180,7 +223,11 @@ export function expectCode(fn: () => unknown, code: ErrorCode, extras?: Record<s
   return expect.fail(`expected ${code}, but nothing was thrown`);
 }
 
-export async function expectCodeAsync(fn: () => Promise<unknown>, code: ErrorCode, extras?: Record<string, unknown>): Promise<KeywardError> {
+export async function expectCodeAsync(
+  fn: () => Promise<unknown>,
+  code: ErrorCode,
+  extras?: Record<string, unknown>,
+): Promise<KeywardError> {
   try {
     await fn();
   } catch (err) {
@@ -191,4 +238,3 @@ export async function expectCodeAsync(fn: () => Promise<unknown>, code: ErrorCod
   }
   return expect.fail(`expected ${code}, but nothing was resolved`);
 }
-

@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import {
-  CA_KEY_TYPES, generateCaKey, kekId, keyTypeOf, localSigner, protectKey, rewrap, unprotectKey, type KeyBlob,
+  CA_KEY_TYPES,
+  generateCaKey,
+  kekId,
+  keyTypeOf,
+  localSigner,
+  protectKey,
+  rewrap,
+  unprotectKey,
+  type KeyBlob,
 } from '../../../services/keyward/src/ca/index.ts';
 import { keyTypeOfSpki, spkiOf } from '../../../services/keyward/src/ca/keys.ts';
 import { KEK } from './fixtures.ts';
@@ -14,7 +22,9 @@ describe('CA keys', () => {
         const key = await generateCaKey(type);
         expect(keyTypeOf(key)).to.equal(type);
         const signer = localSigner(key);
-        expect(signer.algorithm.name).to.equal(type === 'EC-P384' ? 'ecdsa-with-SHA384' : type === 'EC-P256' ? 'ecdsa-with-SHA256' : 'sha256WithRSAEncryption');
+        expect(signer.algorithm.name).to.equal(
+          type === 'EC-P384' ? 'ecdsa-with-SHA384' : type === 'EC-P256' ? 'ecdsa-with-SHA256' : 'sha256WithRSAEncryption',
+        );
         const data = Buffer.from('tbs');
         const sig = signer.sign(data) as Uint8Array;
         expect(verify(signer.algorithm.hash, data, createPublicKey(key), sig)).to.equal(true);
@@ -65,7 +75,9 @@ describe('CA keys', () => {
     it('seals a key under the KEK and opens it again', async () => {
       const key = await generateCaKey('EC-P256');
       const blob = protectKey(KEK, key);
-      expect(blob.kek).to.equal(kekId(KEK)).and.match(/^[0-9a-f]{16}$/);
+      expect(blob.kek)
+        .to.equal(kekId(KEK))
+        .and.match(/^[0-9a-f]{16}$/);
       expect(JSON.stringify(blob)).not.to.include(key.export({ format: 'der', type: 'pkcs8' }).toString('base64').slice(40, 80));
       expect(unprotectKey(KEK, JSON.parse(JSON.stringify(blob))).equals(key)).to.equal(true);
     });

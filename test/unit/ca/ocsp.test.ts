@@ -2,8 +2,19 @@ import { BasicOCSPResponse, OCSPRequest, OCSPResponse } from '@peculiar/asn1-ocs
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { expect } from 'chai';
 import {
-  answerOcsp, buildOcspResponse, isIssuedBy, issueCertificate, ocspErrorResponse, ocspRequestFromGetPath, parseCsr, parseOcspRequest, REASON_CODES, REVOCATION_REASONS,
-  type CaKeyType, type CertificateStatus, type IssuedCertificate,
+  answerOcsp,
+  buildOcspResponse,
+  isIssuedBy,
+  issueCertificate,
+  ocspErrorResponse,
+  ocspRequestFromGetPath,
+  parseCsr,
+  parseOcspRequest,
+  REASON_CODES,
+  REVOCATION_REASONS,
+  type CaKeyType,
+  type CertificateStatus,
+  type IssuedCertificate,
 } from '../../../services/keyward/src/ca/index.ts';
 import { explicit, NULL, octetString, oid, sequence, tlv } from '../../../services/keyward/src/ca/der/writer.ts';
 import { newSerialHex } from '../../../services/keyward/src/kernel/ids.ts';
@@ -17,10 +28,22 @@ describe('OCSP', () => {
   after(() => dir.remove());
 
   async function leaf(cas: TestCas): Promise<{ issued: IssuedCertificate; file: string }> {
-    const issued = await issueCertificate({ ca: cas.issuing, csr: parseCsr(opensslCsr(dir).pem), policy: policy(), validityDays: 30, serialHex: newSerialHex(), now: now(), crlUrl: CRL_URL, ocspUrl: OCSP_URL });
+    const issued = await issueCertificate({
+      ca: cas.issuing,
+      csr: parseCsr(opensslCsr(dir).pem),
+      policy: policy(),
+      validityDays: 30,
+      serialHex: newSerialHex(),
+      now: now(),
+      crlUrl: CRL_URL,
+      ocspUrl: OCSP_URL,
+    });
     return { issued, file: dir.file(`leaf-${issued.serialHex}.pem`, issued.certificatePem) };
   }
-  const files = (cas: TestCas, tag: string) => ({ issuer: dir.file(`issuing-${tag}.pem`, cas.issuing.certificatePem), root: dir.file(`root-${tag}.pem`, cas.rootRecord.certificatePem) });
+  const files = (cas: TestCas, tag: string) => ({
+    issuer: dir.file(`issuing-${tag}.pem`, cas.issuing.certificatePem),
+    root: dir.file(`root-${tag}.pem`, cas.rootRecord.certificatePem),
+  });
 
   /** `openssl ocsp -reqout`: a request as a real client makes it. */
   function request(args: string[]): Buffer {
@@ -45,13 +68,30 @@ describe('OCSP', () => {
         const der = request(args);
         const ours = parseOcspRequest(der);
         const lib = AsnConvert.parse(der, OCSPRequest);
-        expect(ours.certIds.map((c) => ({ alg: c.hashAlgorithm, name: Buffer.from(c.issuerNameHash).toString('hex'), key: Buffer.from(c.issuerKeyHash).toString('hex'), serial: c.serialHex, der: Buffer.from(c.der).toString('hex') })), args.join(' '))
-          .to.deep.equal(lib.tbsRequest.requestList.map((r) => ({
-            alg: r.reqCert.hashAlgorithm.algorithm, name: Buffer.from(r.reqCert.issuerNameHash.buffer).toString('hex'), key: Buffer.from(r.reqCert.issuerKeyHash.buffer).toString('hex'),
-            serial: Buffer.from(r.reqCert.serialNumber).toString('hex').replace(/^00(?=..)/, ''), der: Buffer.from(AsnConvert.serialize(r.reqCert)).toString('hex'),
-          })));
+        expect(
+          ours.certIds.map((c) => ({
+            alg: c.hashAlgorithm,
+            name: Buffer.from(c.issuerNameHash).toString('hex'),
+            key: Buffer.from(c.issuerKeyHash).toString('hex'),
+            serial: c.serialHex,
+            der: Buffer.from(c.der).toString('hex'),
+          })),
+          args.join(' '),
+        ).to.deep.equal(
+          lib.tbsRequest.requestList.map((r) => ({
+            alg: r.reqCert.hashAlgorithm.algorithm,
+            name: Buffer.from(r.reqCert.issuerNameHash.buffer).toString('hex'),
+            key: Buffer.from(r.reqCert.issuerKeyHash.buffer).toString('hex'),
+            serial: Buffer.from(r.reqCert.serialNumber)
+              .toString('hex')
+              .replace(/^00(?=..)/, ''),
+            der: Buffer.from(AsnConvert.serialize(r.reqCert)).toString('hex'),
+          })),
+        );
         const nonce = lib.tbsRequest.requestExtensions?.find((e) => e.extnID === '1.3.6.1.5.5.7.48.1.2');
-        expect(ours.nonceExtension ? Buffer.from(ours.nonceExtension).toString('hex') : undefined).to.equal(nonce ? Buffer.from(AsnConvert.serialize(nonce)).toString('hex') : undefined);
+        expect(ours.nonceExtension ? Buffer.from(ours.nonceExtension).toString('hex') : undefined).to.equal(
+          nonce ? Buffer.from(AsnConvert.serialize(nonce)).toString('hex') : undefined,
+        );
         expect(ours.certIds.every((c) => isIssuedBy(c, cas.issuing))).to.equal(true);
       }
       expect(parseOcspRequest(request(['-issuer', f.issuer, '-serial', '0x0102'])).certIds[0]!.serialHex).to.equal('0102');
@@ -87,19 +127,33 @@ describe('OCSP', () => {
         ['a truncated request', (d) => d.subarray(0, d.length - 3)],
         ['trailing bytes', (d) => Buffer.concat([d, Buffer.from([0])])],
         ['an empty request list', () => Buffer.from('30043002' + '3000', 'hex')],
-        ['a CertID with a negative serial', () => {
-          const certId = sequence(sequence(oid('1.3.14.3.2.26'), NULL), octetString(Buffer.alloc(20)), octetString(Buffer.alloc(20)), tlv(0x02, Buffer.from([0xff])));
-          return sequence(sequence(sequence(sequence(certId))));
-        }],
-        ['a nonce of 100 octets', (d) => {
-          const certId = parseOcspRequest(d).certIds[0]!.der;
-          const nonce = sequence(oid('1.3.6.1.5.5.7.48.1.2'), octetString(octetString(Buffer.alloc(100, 1))));
-          return sequence(sequence(sequence(sequence(certId)), explicit(2, sequence(nonce))));
-        }],
-        ['65 CertIDs', (d) => {
-          const request = sequence(parseOcspRequest(d).certIds[0]!.der);
-          return sequence(sequence(sequence(...Array<Buffer>(65).fill(request))));
-        }],
+        [
+          'a CertID with a negative serial',
+          () => {
+            const certId = sequence(
+              sequence(oid('1.3.14.3.2.26'), NULL),
+              octetString(Buffer.alloc(20)),
+              octetString(Buffer.alloc(20)),
+              tlv(0x02, Buffer.from([0xff])),
+            );
+            return sequence(sequence(sequence(sequence(certId))));
+          },
+        ],
+        [
+          'a nonce of 100 octets',
+          (d) => {
+            const certId = parseOcspRequest(d).certIds[0]!.der;
+            const nonce = sequence(oid('1.3.6.1.5.5.7.48.1.2'), octetString(octetString(Buffer.alloc(100, 1))));
+            return sequence(sequence(sequence(sequence(certId)), explicit(2, sequence(nonce))));
+          },
+        ],
+        [
+          '65 CertIDs',
+          (d) => {
+            const request = sequence(parseOcspRequest(d).certIds[0]!.der);
+            return sequence(sequence(sequence(...Array<Buffer>(65).fill(request))));
+          },
+        ],
         ['a certificate instead of a request', () => Buffer.from('3003020100', 'hex')],
       ];
       for (const [what, make] of cases) {
@@ -132,8 +186,16 @@ describe('OCSP', () => {
       const statuses: Array<[string, CertificateStatus, RegExp]> = [
         ['good', { status: 'good' }, /: good\n/],
         ['unknown', { status: 'unknown' }, /: unknown\n/],
-        ['revoked with its time and reason', { status: 'revoked', revokedAt: new Date('2026-05-04T03:02:01Z'), reason: 'keyCompromise' }, /: revoked\n[\s\S]*Reason: keyCompromise\n\s+Revocation Time: May  4 03:02:01 2026 GMT/],
-        ['revoked without a reason (unspecified)', { status: 'revoked', revokedAt: new Date('2026-05-04T03:02:01Z'), reason: 'unspecified' }, /: revoked\n\s+This Update: .*\n\s+Next Update: .*\n\s+Revocation Time: May  4 03:02:01 2026 GMT/],
+        [
+          'revoked with its time and reason',
+          { status: 'revoked', revokedAt: new Date('2026-05-04T03:02:01Z'), reason: 'keyCompromise' },
+          /: revoked\n[\s\S]*Reason: keyCompromise\n\s+Revocation Time: May  4 03:02:01 2026 GMT/,
+        ],
+        [
+          'revoked without a reason (unspecified)',
+          { status: 'revoked', revokedAt: new Date('2026-05-04T03:02:01Z'), reason: 'unspecified' },
+          /: revoked\n\s+This Update: .*\n\s+Next Update: .*\n\s+Revocation Time: May  4 03:02:01 2026 GMT/,
+        ],
       ];
       for (const [what, status, expected] of statuses) {
         it(`answers ${what}, and openssl ocsp verifies the response against the chain`, async () => {
@@ -142,7 +204,18 @@ describe('OCSP', () => {
           const seen: string[] = [];
           const resp = await answerOcsp(cas.issuing, der, (serial) => (seen.push(serial), status), now());
           expect(seen).to.deep.equal([l.issued.serialHex]);
-          const out = openssl(['ocsp', '-respin', dir.file(`resp-${l.issued.serialHex}.der`, resp), '-issuer', f.issuer, '-cert', l.file, '-CAfile', f.root, '-no_nonce']);
+          const out = openssl([
+            'ocsp',
+            '-respin',
+            dir.file(`resp-${l.issued.serialHex}.der`, resp),
+            '-issuer',
+            f.issuer,
+            '-cert',
+            l.file,
+            '-CAfile',
+            f.root,
+            '-no_nonce',
+          ]);
           expect(out).to.include('Response verify OK');
           expect(out).to.match(expected);
         });
@@ -152,15 +225,48 @@ describe('OCSP', () => {
         const l = await leaf(cas);
         const der = request(['-issuer', f.issuer, '-cert', l.file]);
         const resp = await answerOcsp(cas.issuing, der, () => ({ status: 'good' }), now());
-        expect(openssl(['ocsp', '-respin', dir.file('nonce.der', resp), '-reqin', dir.file('nonce-req.der', der), '-CAfile', f.root, '-verify_other', f.issuer])).to.include('Response verify OK');
+        expect(
+          openssl([
+            'ocsp',
+            '-respin',
+            dir.file('nonce.der', resp),
+            '-reqin',
+            dir.file('nonce-req.der', der),
+            '-CAfile',
+            f.root,
+            '-verify_other',
+            f.issuer,
+          ]),
+        ).to.include('Response verify OK');
         const other = request(['-issuer', f.issuer, '-cert', l.file]);
-        expect(() => openssl(['ocsp', '-respin', dir.file('nonce.der', resp), '-reqin', dir.file('other-req.der', other), '-CAfile', f.root, '-verify_other', f.issuer])).to.throw(/Nonce Verify error/);
+        expect(() =>
+          openssl([
+            'ocsp',
+            '-respin',
+            dir.file('nonce.der', resp),
+            '-reqin',
+            dir.file('other-req.der', other),
+            '-CAfile',
+            f.root,
+            '-verify_other',
+            f.issuer,
+          ]),
+        ).to.throw(/Nonce Verify error/);
       });
 
       it('is DER the ASN.1 library reads and writes back unchanged, with responderID byKey and the CA signature algorithm', async () => {
         const l = await leaf(cas);
         const req = parseOcspRequest(request(['-issuer', f.issuer, '-cert', l.file]));
-        const resp = await buildOcspResponse({ ca: cas.issuing, responses: req.certIds.map((certId) => ({ certId, status: { status: 'revoked', revokedAt: now(), reason: 'superseded' } as const })), nonceExtension: req.nonceExtension, now: now(), validitySeconds: 600 });
+        const resp = await buildOcspResponse({
+          ca: cas.issuing,
+          responses: req.certIds.map((certId) => ({
+            certId,
+            status: { status: 'revoked', revokedAt: now(), reason: 'superseded' } as const,
+          })),
+          nonceExtension: req.nonceExtension,
+          now: now(),
+          validitySeconds: 600,
+        });
         const parsed = AsnConvert.parse(resp, OCSPResponse);
         expect(Buffer.from(AsnConvert.serialize(parsed)).equals(Buffer.from(resp))).to.equal(true);
         const basic = AsnConvert.parse(parsed.responseBytes!.response, BasicOCSPResponse);
@@ -184,7 +290,11 @@ describe('OCSP', () => {
     const der = request(['-issuer', fMine.issuer, '-cert', mine.file, '-issuer', fOther.issuer, '-cert', theirs.file, '-no_nonce']);
     const resp = await answerOcsp(cas.issuing, der, () => ({ status: 'good' }), now());
     const basic = AsnConvert.parse(AsnConvert.parse(resp, OCSPResponse).responseBytes!.response, BasicOCSPResponse);
-    expect(basic.tbsResponseData.responses.map((r) => (r.certStatus.good === null ? 'good' : r.certStatus.unknown === null ? 'unknown' : 'revoked'))).to.deep.equal(['good', 'unknown']);
+    expect(
+      basic.tbsResponseData.responses.map((r) =>
+        r.certStatus.good === null ? 'good' : r.certStatus.unknown === null ? 'unknown' : 'revoked',
+      ),
+    ).to.deep.equal(['good', 'unknown']);
   });
 
   it('answers unauthorized when no CertID names this CA, and malformedRequest for garbage', async () => {
@@ -194,14 +304,22 @@ describe('OCSP', () => {
     const unauthorized = await answerOcsp(cas.issuing, foreign, () => expect.fail('no lookup for a foreign CA'), now());
     expect(AsnConvert.parse(unauthorized, OCSPResponse).responseStatus).to.equal(6);
     expect(Buffer.from(unauthorized).toString('hex')).to.equal('30030a0106');
-    expect(opensslStatus(['ocsp', '-respin', dir.file('unauth.der', unauthorized), '-resp_text', '-noverify']).output).to.include('unauthorized (6)');
+    expect(opensslStatus(['ocsp', '-respin', dir.file('unauth.der', unauthorized), '-resp_text', '-noverify']).output).to.include(
+      'unauthorized (6)',
+    );
     const malformed = await answerOcsp(cas.issuing, Buffer.from('garbage'), () => ({ status: 'good' }), now());
     expect(Buffer.from(malformed).toString('hex')).to.equal('30030a0101');
-    expect(opensslStatus(['ocsp', '-respin', dir.file('malformed.der', malformed), '-resp_text', '-noverify']).output).to.include('malformedrequest (1)');
+    expect(opensslStatus(['ocsp', '-respin', dir.file('malformed.der', malformed), '-resp_text', '-noverify']).output).to.include(
+      'malformedrequest (1)',
+    );
   });
 
   it('writes every error status, and refuses "successful" as one (misuse)', () => {
-    expect(['malformedRequest', 'internalError', 'tryLater', 'sigRequired', 'unauthorized'].map((s) => Buffer.from(ocspErrorResponse(s as never)).toString('hex'))).to.deep.equal(['30030a0101', '30030a0102', '30030a0103', '30030a0105', '30030a0106']);
+    expect(
+      ['malformedRequest', 'internalError', 'tryLater', 'sigRequired', 'unauthorized'].map((s) =>
+        Buffer.from(ocspErrorResponse(s as never)).toString('hex'),
+      ),
+    ).to.deep.equal(['30030a0101', '30030a0102', '30030a0103', '30030a0105', '30030a0106']);
     expect(() => ocspErrorResponse('successful' as never)).to.throw(TypeError);
   });
 
@@ -209,7 +327,11 @@ describe('OCSP', () => {
     const cas = await testCas();
     const req = parseOcspRequest(request(['-issuer', files(cas, 'reasons').issuer, '-serial', '0x01', '-no_nonce']));
     for (const reason of REVOCATION_REASONS) {
-      const resp = await buildOcspResponse({ ca: cas.issuing, responses: [{ certId: req.certIds[0]!, status: { status: 'revoked', revokedAt: now(), reason } }], now: now() });
+      const resp = await buildOcspResponse({
+        ca: cas.issuing,
+        responses: [{ certId: req.certIds[0]!, status: { status: 'revoked', revokedAt: now(), reason } }],
+        now: now(),
+      });
       // openssl names codes 0–8 and prints the others as (UNKNOWN) with their code.
       const text = openssl(['ocsp', '-respin', dir.file('reason.der', resp), '-resp_text', '-noverify']);
       if (reason === 'unspecified') expect(text).to.include('Cert Status: revoked').and.not.include('Revocation Reason');

@@ -1,7 +1,14 @@
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import {
-  parsePolicy, policyJsonSchema, validateKey, validateSans, validateSubject, validateValidity, type NameAttribute, type Sans,
+  parsePolicy,
+  policyJsonSchema,
+  validateKey,
+  validateSans,
+  validateSubject,
+  validateValidity,
+  type NameAttribute,
+  type Sans,
 } from '../../../services/keyward/src/ca/index.ts';
 import { expectCode, policy, POLICY_DOCUMENT } from './fixtures.ts';
 
@@ -16,7 +23,9 @@ describe('certificate policy', () => {
     });
 
     it('accepts an optional description', () => {
-      expect(parsePolicy({ ...structuredClone(POLICY_DOCUMENT), description: 'TLS servers of the apps cluster' }).description).to.equal('TLS servers of the apps cluster');
+      expect(parsePolicy({ ...structuredClone(POLICY_DOCUMENT), description: 'TLS servers of the apps cluster' }).description).to.equal(
+        'TLS servers of the apps cluster',
+      );
     });
 
     const doc = structuredClone(POLICY_DOCUMENT) as Record<string, unknown> & typeof POLICY_DOCUMENT;
@@ -31,7 +40,11 @@ describe('certificate policy', () => {
       ['an unknown field', { ...doc, colour: 'blue' }, '/colour'],
       ['a bad approval', { ...doc, approval: 'maybe' }, '/approval'],
       ['an unknown subject attribute', { ...doc, subject: { required: [], allowed: ['CN', 'title'] } }, '/subject/allowed/1'],
-      ['a required subject attribute that is not allowed', { ...doc, subject: { required: ['O'], allowed: ['CN'] } }, '/subject/required/0'],
+      [
+        'a required subject attribute that is not allowed',
+        { ...doc, subject: { required: ['O'], allowed: ['CN'] } },
+        '/subject/required/0',
+      ],
       ['a DNS pattern with a wildcard inside', { ...doc, san: { ...doc.san, dns: ['a.*.b'] } }, '/san/dns/0'],
       ['a DNS pattern with a partial-label wildcard', { ...doc, san: { ...doc.san, dns: ['api-*.example.internal'] } }, '/san/dns/0'],
       ['a second bad DNS pattern', { ...doc, san: { ...doc.san, dns: ['ok.example', 'bad name'] } }, '/san/dns/1'],
@@ -66,8 +79,15 @@ describe('certificate policy', () => {
   describe('validateKey', () => {
     const p = policy({ keyTypes: ['EC-P256', 'RSA-3072'] });
     const table: Array<[string, boolean]> = [
-      ['EC-P256', true], ['RSA-3072', true], ['EC-P384', false], ['RSA-2048', false], ['RSA-1024', false],
-      ['RSA-3072-e3', false], ['EC-secp256k1', false], ['ed25519', false], ['unknown-1.2.3', false],
+      ['EC-P256', true],
+      ['RSA-3072', true],
+      ['EC-P384', false],
+      ['RSA-2048', false],
+      ['RSA-1024', false],
+      ['RSA-3072-e3', false],
+      ['EC-secp256k1', false],
+      ['ed25519', false],
+      ['unknown-1.2.3', false],
     ];
     for (const [keyType, allowed] of table) {
       it(`${allowed ? 'allows' : 'refuses with policy.key_not_allowed'} ${keyType}`, () => {
@@ -80,19 +100,109 @@ describe('certificate policy', () => {
   describe('validateSubject', () => {
     const p = policy({ subject: { required: ['CN', 'O'], allowed: ['CN', 'O', 'OU', 'C', 'emailAddress'] } });
     const table: Array<[string, NameAttribute[], string | undefined]> = [
-      ['the required attributes', [{ type: 'CN', value: 'billing' }, { type: 'O', value: 'Example' }], undefined],
-      ['allowed optional attributes in any order', [{ type: 'O', value: 'Example' }, { type: 'OU', value: 'Ops' }, { type: 'CN', value: 'billing' }, { type: 'C', value: 'DE' }], undefined],
-      ['a CN that is a host name the DNS patterns allow', [{ type: 'CN', value: 'api.apps.example.internal' }, { type: 'O', value: 'Example' }], undefined],
-      ['a unicode organisation', [{ type: 'CN', value: 'billing' }, { type: 'O', value: 'Müller & Söhne' }], undefined],
+      [
+        'the required attributes',
+        [
+          { type: 'CN', value: 'billing' },
+          { type: 'O', value: 'Example' },
+        ],
+        undefined,
+      ],
+      [
+        'allowed optional attributes in any order',
+        [
+          { type: 'O', value: 'Example' },
+          { type: 'OU', value: 'Ops' },
+          { type: 'CN', value: 'billing' },
+          { type: 'C', value: 'DE' },
+        ],
+        undefined,
+      ],
+      [
+        'a CN that is a host name the DNS patterns allow',
+        [
+          { type: 'CN', value: 'api.apps.example.internal' },
+          { type: 'O', value: 'Example' },
+        ],
+        undefined,
+      ],
+      [
+        'a unicode organisation',
+        [
+          { type: 'CN', value: 'billing' },
+          { type: 'O', value: 'Müller & Söhne' },
+        ],
+        undefined,
+      ],
       ['a missing required attribute', [{ type: 'CN', value: 'billing' }], 'O'],
-      ['an attribute the policy does not allow', [{ type: 'CN', value: 'billing' }, { type: 'O', value: 'Example' }, { type: 'L', value: 'Berlin' }], 'L'],
-      ['an attribute type without a name', [{ type: 'CN', value: 'billing' }, { type: 'O', value: 'Example' }, { type: '2.5.4.12', value: 'Boss' }], '2.5.4.12'],
-      ['a CN that is a host name outside the DNS patterns', [{ type: 'CN', value: 'www.evil.example' }, { type: 'O', value: 'Example' }], 'CN'],
-      ['a CN longer than 64 characters', [{ type: 'CN', value: 'x'.repeat(65) }, { type: 'O', value: 'Example' }], 'CN'],
-      ['an empty value', [{ type: 'CN', value: '' }, { type: 'O', value: 'Example' }], 'CN'],
-      ['a country that is not a two-letter code', [{ type: 'CN', value: 'billing' }, { type: 'O', value: 'Example' }, { type: 'C', value: 'Germany' }], 'C'],
-      ['a control character', [{ type: 'CN', value: 'bill\ning' }, { type: 'O', value: 'Example' }], 'CN'],
-      ['a non-ASCII emailAddress', [{ type: 'CN', value: 'billing' }, { type: 'O', value: 'Example' }, { type: 'emailAddress', value: 'jürgen@example.internal' }], 'emailAddress'],
+      [
+        'an attribute the policy does not allow',
+        [
+          { type: 'CN', value: 'billing' },
+          { type: 'O', value: 'Example' },
+          { type: 'L', value: 'Berlin' },
+        ],
+        'L',
+      ],
+      [
+        'an attribute type without a name',
+        [
+          { type: 'CN', value: 'billing' },
+          { type: 'O', value: 'Example' },
+          { type: '2.5.4.12', value: 'Boss' },
+        ],
+        '2.5.4.12',
+      ],
+      [
+        'a CN that is a host name outside the DNS patterns',
+        [
+          { type: 'CN', value: 'www.evil.example' },
+          { type: 'O', value: 'Example' },
+        ],
+        'CN',
+      ],
+      [
+        'a CN longer than 64 characters',
+        [
+          { type: 'CN', value: 'x'.repeat(65) },
+          { type: 'O', value: 'Example' },
+        ],
+        'CN',
+      ],
+      [
+        'an empty value',
+        [
+          { type: 'CN', value: '' },
+          { type: 'O', value: 'Example' },
+        ],
+        'CN',
+      ],
+      [
+        'a country that is not a two-letter code',
+        [
+          { type: 'CN', value: 'billing' },
+          { type: 'O', value: 'Example' },
+          { type: 'C', value: 'Germany' },
+        ],
+        'C',
+      ],
+      [
+        'a control character',
+        [
+          { type: 'CN', value: 'bill\ning' },
+          { type: 'O', value: 'Example' },
+        ],
+        'CN',
+      ],
+      [
+        'a non-ASCII emailAddress',
+        [
+          { type: 'CN', value: 'billing' },
+          { type: 'O', value: 'Example' },
+          { type: 'emailAddress', value: 'jürgen@example.internal' },
+        ],
+        'emailAddress',
+      ],
     ];
     for (const [what, subject, refused] of table) {
       it(refused ? `refuses ${what} with policy.subject_not_allowed` : `allows ${what}`, () => {
@@ -124,7 +234,11 @@ describe('certificate policy', () => {
       ['a mailbox at the allowed domain', { email: ['alice@example.internal'] }, undefined],
       ['a mailbox at a subdomain', { email: ['alice@sub.example.internal'] }, 'email:alice@sub.example.internal'],
       ['something that is not a mailbox', { email: ['alice@@example.internal'] }, 'email:alice@@example.internal'],
-      ['all kinds at once', { dns: ['x.apps.example.internal'], ip: ['10.0.0.1'], uri: ['spiffe://example.internal/a'], email: ['b@example.internal'] }, undefined],
+      [
+        'all kinds at once',
+        { dns: ['x.apps.example.internal'], ip: ['10.0.0.1'], uri: ['spiffe://example.internal/a'], email: ['b@example.internal'] },
+        undefined,
+      ],
     ];
     for (const [what, s, refused] of table) {
       it(refused ? `refuses ${what} with policy.san_not_allowed` : `allows ${what}`, () => {

@@ -5,7 +5,15 @@ import { CryptoOffload } from '../../../services/keyward/src/crypto/offload.ts';
 import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
 import { expectCodeAsync, opensslCsr, pemToDer, Workdir } from '../ca/fixtures.ts';
 
-const view = (c: Csr) => ({ subject: c.subject, sans: c.sans, unsupported: c.unsupportedSans, spki: Buffer.from(c.spki).toString('hex'), keyType: c.keyType, alg: c.signatureAlgorithm, pem: c.pem });
+const view = (c: Csr) => ({
+  subject: c.subject,
+  sans: c.sans,
+  unsupported: c.unsupportedSans,
+  spki: Buffer.from(c.spki).toString('hex'),
+  keyType: c.keyType,
+  alg: c.signatureAlgorithm,
+  pem: c.pem,
+});
 
 describe('crypto offload (CSR checks and CA signatures on a worker thread under load)', () => {
   const dir = new Workdir();
@@ -16,7 +24,12 @@ describe('crypto offload (CSR checks and CA signatures on a worker thread under 
     dir.remove();
   });
   before(() => {
-    pems = [opensslCsr(dir).pem, opensslCsr(dir, { key: 'rsa:2048', sans: ['DNS:a.example.internal', 'IP:10.1.2.3'] }).pem, opensslCsr(dir, { key: 'ed25519' }).pem, opensslCsr(dir, { key: 'ec:P-384' }).pem];
+    pems = [
+      opensslCsr(dir).pem,
+      opensslCsr(dir, { key: 'rsa:2048', sans: ['DNS:a.example.internal', 'IP:10.1.2.3'] }).pem,
+      opensslCsr(dir, { key: 'ed25519' }).pem,
+      opensslCsr(dir, { key: 'ec:P-384' }).pem,
+    ];
   });
 
   it('parses a burst of CSRs exactly as parseCsr does, part of them on the worker', async () => {
@@ -30,10 +43,26 @@ describe('crypto offload (CSR checks and CA signatures on a worker thread under 
     const badSignature = Buffer.from(der);
     badSignature[badSignature.length - 1]! ^= 0x01;
     const sha1 = opensslCsr(dir, { digest: 'sha1' }).pem;
-    const dsa = opensslCsr(dir, { key: generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }).pem;
-    const cases: Array<[string | Uint8Array, string]> = [[badSignature, 'csr.bad_signature'], [sha1, 'csr.bad_signature'], [dsa, 'policy.key_not_allowed'], [Buffer.from('not a csr'), 'csr.malformed']];
+    const dsa = opensslCsr(dir, {
+      key: generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 })
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString(),
+    }).pem;
+    const cases: Array<[string | Uint8Array, string]> = [
+      [badSignature, 'csr.bad_signature'],
+      [sha1, 'csr.bad_signature'],
+      [dsa, 'policy.key_not_allowed'],
+      [Buffer.from('not a csr'), 'csr.malformed'],
+    ];
     const burst = [...cases, ...cases, ...cases];
-    const outcomes = await Promise.all(burst.map(([input]) => parseCsrAsync(input, offload.verifyCsr).then(() => 'accepted', (err: unknown) => (err instanceof KeywardError ? err.code : String(err)))));
+    const outcomes = await Promise.all(
+      burst.map(([input]) =>
+        parseCsrAsync(input, offload.verifyCsr).then(
+          () => 'accepted',
+          (err: unknown) => (err instanceof KeywardError ? err.code : String(err)),
+        ),
+      ),
+    );
     expect(outcomes).to.deep.equal(burst.map(([, code]) => code));
     for (const [input, code] of cases) {
       let sync = 'accepted';
@@ -80,7 +109,10 @@ describe('crypto offload (CSR checks and CA signatures on a worker thread under 
     const none = new CryptoOffload({ threads: 0 });
     const signer = none.signer(privateKey);
     for (let i = 0; i < 10; i++) expect(signer.sign(Buffer.from(`x${i}`))).to.be.instanceOf(Uint8Array);
-    for (let i = 0; i < 10; i++) expect(none.verifyCsr({ digest: 'sha256', tbs: Buffer.from('t'), spki: Buffer.from('k'), signature: Buffer.from('s') })).to.equal('unusable-key');
+    for (let i = 0; i < 10; i++)
+      expect(none.verifyCsr({ digest: 'sha256', tbs: Buffer.from('t'), spki: Buffer.from('k'), signature: Buffer.from('s') })).to.equal(
+        'unusable-key',
+      );
   });
 
   it('finishes operations in flight inline when the workers stop, and starts new ones afterwards', async () => {
@@ -92,7 +124,8 @@ describe('crypto offload (CSR checks and CA signatures on a worker thread under 
     await new Promise((r) => setImmediate(r)); // the batch is posted
     await own.close();
     const during = await Promise.all(inFlight);
-    for (const [i, s] of during.entries()) expect(verify('sha256', Buffer.from(`during ${i}`), { key: publicKey, dsaEncoding: 'der' }, s)).to.equal(true);
+    for (const [i, s] of during.entries())
+      expect(verify('sha256', Buffer.from(`during ${i}`), { key: publicKey, dsaEncoding: 'der' }, s)).to.equal(true);
     const after = await Promise.all(Array.from({ length: 8 }, (_, i) => signer.sign(Buffer.from(`again ${i}`))));
     expect(after).to.have.length(8);
     await own.close();
@@ -106,6 +139,9 @@ describe('crypto offload (CSR checks and CA signatures on a worker thread under 
       err = e;
     }
     expect(err).to.be.instanceOf(TypeError);
-    await expectCodeAsync(() => parseCsrAsync('-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n', offload.verifyCsr), 'csr.malformed');
+    await expectCodeAsync(
+      () => parseCsrAsync('-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n', offload.verifyCsr),
+      'csr.malformed',
+    );
   });
 });

@@ -4,7 +4,15 @@ import { must, work } from '../../support/openssl.ts';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
-  checkChainSize, clientIdForAlias, colonHex, deviceCertificate, normalizeAlias, parseUuid, renderUuid, rfc2253, uploadedChain,
+  checkChainSize,
+  clientIdForAlias,
+  colonHex,
+  deviceCertificate,
+  normalizeAlias,
+  parseUuid,
+  renderUuid,
+  rfc2253,
+  uploadedChain,
 } from '../../../services/keyward/src/devices/device_certificate.ts';
 import { isKeywardError } from '../../../services/keyward/src/kernel/errors.ts';
 import { RateLimiter } from '../../../services/keyward/src/kernel/rate_limiter.ts';
@@ -28,7 +36,10 @@ describe('device onboarding: aliases (seed 001)', () => {
 
   it('refuses slashes, backslashes, the reserved key-group form, empty and control characters', () => {
     for (const a of ['a/b', 'a\\b', 'aaa000000000000000002', 'ABC123456789012345678', '', '   ', 'a\u0007b', 'x'.repeat(129), 42]) {
-      expect(refusal(() => normalizeAlias(a)), String(a)).to.equal('device.alias_invalid');
+      expect(
+        refusal(() => normalizeAlias(a)),
+        String(a),
+      ).to.equal('device.alias_invalid');
     }
     // Close to the reserved form but not it.
     expect(normalizeAlias('aaa00000000000000002')).to.equal('aaa00000000000000002');
@@ -61,7 +72,24 @@ describe('device onboarding: pushed certificates', () => {
 
   async function selfSigned(subject: string, extra: string[]): Promise<string> {
     const crt = join(dir, `${Math.random().toString(36).slice(2)}.crt`);
-    await must(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', crt.replace(/crt$/, 'key'), '-out', crt, '-subj', subject, '-days', '30', ...extra]);
+    await must([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      crt.replace(/crt$/, 'key'),
+      '-out',
+      crt,
+      '-subj',
+      subject,
+      '-days',
+      '30',
+      ...extra,
+    ]);
     return readFileSync(crt, 'utf8');
   }
 
@@ -82,7 +110,9 @@ describe('device onboarding: pushed certificates', () => {
     expect(refusal(() => deviceCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]), now))).to.equal('device.certificate_malformed');
     expect(refusal(() => uploadedChain('no pem here'))).to.equal('device.certificate_malformed');
     expect(refusal(() => uploadedChain(new Uint8Array()))).to.equal('device.certificate_malformed');
-    expect(refusal(() => uploadedChain(`${ca}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`))).to.equal('device.certificate_malformed');
+    expect(refusal(() => uploadedChain(`${ca}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`))).to.equal(
+      'device.certificate_malformed',
+    );
     const one = uploadedChain(ca)[0]!;
     expect(() => checkChainSize([one, one, one, one])).not.to.throw();
     expect(refusal(() => checkChainSize([one, one, one, one, one]))).to.equal('device.chain_too_large');
@@ -97,8 +127,19 @@ describe('device onboarding: pushed certificates', () => {
   });
 
   it('renders RFC 2253 like Java: last RDN first, keywords, escapes', () => {
-    expect(rfc2253([{ type: 'C', value: 'DE' }, { type: 'O', value: 'A;B' }, { type: 'CN', value: ' lead' }])).to.equal('CN=\\ lead,O=A\\;B,C=DE');
-    expect(rfc2253([{ type: 'emailAddress', value: 'a@b' }, { type: '2.5.4.97', value: 'x' }])).to.equal('2.5.4.97=x,EMAILADDRESS=a@b');
+    expect(
+      rfc2253([
+        { type: 'C', value: 'DE' },
+        { type: 'O', value: 'A;B' },
+        { type: 'CN', value: ' lead' },
+      ]),
+    ).to.equal('CN=\\ lead,O=A\\;B,C=DE');
+    expect(
+      rfc2253([
+        { type: 'emailAddress', value: 'a@b' },
+        { type: '2.5.4.97', value: 'x' },
+      ]),
+    ).to.equal('2.5.4.97=x,EMAILADDRESS=a@b');
   });
 });
 

@@ -6,7 +6,13 @@ const kek = Buffer.alloc(32, 7).toString('base64');
 describe('config', () => {
   it('has defaults that run on a laptop', () => {
     const c = loadConfig({ HOME: '/users/u' });
-    expect(c).to.deep.include({ mode: 'development', host: '127.0.0.1', port: 3000, audience: 'keyward', publicUrl: 'http://127.0.0.1:3000' });
+    expect(c).to.deep.include({
+      mode: 'development',
+      host: '127.0.0.1',
+      port: 3000,
+      audience: 'keyward',
+      publicUrl: 'http://127.0.0.1:3000',
+    });
     expect(c.dataDir).to.equal('/users/u/.local/share/keyward');
     expect(c.keycloak.adminUser).to.equal('admin');
     expect(Object.isFrozen(c) && Object.isFrozen(c.keycloak)).to.equal(true);
@@ -24,7 +30,11 @@ describe('config', () => {
     [{ KEYWARD_PROT: '3000' }, 'KEYWARD_PROT', /is not a Keyward setting/],
     [{ KEYWARD_MODE: 'production' }, 'KEYWARD_DATABASE_URL', /required in production/],
     [{ KEYWARD_MODE: 'production', KEYWARD_DATABASE_URL: 'postgres://db/k' }, 'KEYWARD_KEK', /required in production/],
-    [{ KEYWARD_MODE: 'production', KEYWARD_DATABASE_URL: 'postgres://db/k', KEYWARD_KEK: kek, KEYWARD_KEYCLOAK_ADMIN_PASSWORD: 'admin' }, 'KEYWARD_KEYCLOAK_ADMIN_PASSWORD', /development password/],
+    [
+      { KEYWARD_MODE: 'production', KEYWARD_DATABASE_URL: 'postgres://db/k', KEYWARD_KEK: kek, KEYWARD_KEYCLOAK_ADMIN_PASSWORD: 'admin' },
+      'KEYWARD_KEYCLOAK_ADMIN_PASSWORD',
+      /development password/,
+    ],
   ];
   for (const [env, variable, message] of bad) {
     it(`refuses ${JSON.stringify(env)} naming ${variable}`, () => {
@@ -36,7 +46,9 @@ describe('config', () => {
       }
       expect(err).to.be.instanceOf(ConfigError);
       expect((err as ConfigError).variable).to.equal(variable);
-      expect((err as Error).message).to.match(message).and.to.match(new RegExp(`^${variable} `));
+      expect((err as Error).message)
+        .to.match(message)
+        .and.to.match(new RegExp(`^${variable} `));
     });
   }
 

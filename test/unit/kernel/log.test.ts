@@ -4,8 +4,22 @@ import { createLogger, redact } from '../../../services/keyward/src/kernel/log.t
 describe('log', () => {
   it('redacts secrets by key name and by shape', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
-    const out = redact({ clientSecret: 's3cr3t', password: 'p', nested: { authorization: `Bearer ${jwt}` }, msg: `token ${jwt} and kwp_abc_def`, ok: 'visible', enabled: true });
-    expect(out).to.deep.equal({ clientSecret: '[redacted]', password: '[redacted]', nested: { authorization: '[redacted]' }, msg: 'token [redacted] and [redacted]', ok: 'visible', enabled: true });
+    const out = redact({
+      clientSecret: 's3cr3t',
+      password: 'p',
+      nested: { authorization: `Bearer ${jwt}` },
+      msg: `token ${jwt} and kwp_abc_def`,
+      ok: 'visible',
+      enabled: true,
+    });
+    expect(out).to.deep.equal({
+      clientSecret: '[redacted]',
+      password: '[redacted]',
+      nested: { authorization: '[redacted]' },
+      msg: 'token [redacted] and [redacted]',
+      ok: 'visible',
+      enabled: true,
+    });
   });
 
   it('redacts PEM private keys inside errors', () => {

@@ -5,7 +5,13 @@ import { REALM, refusal, user, world } from './fakes.ts';
 describe('dual control (domain)', () => {
   async function guarded(ttlSeconds = 3600) {
     const w = world({ ttlSeconds });
-    for (const [n, roles] of [['ada', ['keyward-admin']], ['abe', ['keyward-admin']], ['ulla', ['keyward-user-admin']], ['alice', ['keyward-requester']]] as const) w.directory.add(n, [...roles]);
+    for (const [n, roles] of [
+      ['ada', ['keyward-admin']],
+      ['abe', ['keyward-admin']],
+      ['ulla', ['keyward-user-admin']],
+      ['alice', ['keyward-requester']],
+    ] as const)
+      w.directory.add(n, [...roles]);
     expect((await w.settings.change(REALM, 'dual_control', { enabled: true }, user('ada'))).outcome).to.equal('applied');
     return w;
   }
@@ -52,7 +58,10 @@ describe('dual control (domain)', () => {
   it('takes exactly one of two concurrent decisions', async () => {
     const w = await guarded();
     const a = await propose(w, 'ada', { enabled: true });
-    const results = await Promise.allSettled([w.approvals.approve(REALM, a.id, user('ulla')), w.approvals.reject(REALM, a.id, user('abe'), 'no')]);
+    const results = await Promise.allSettled([
+      w.approvals.approve(REALM, a.id, user('ulla')),
+      w.approvals.reject(REALM, a.id, user('abe'), 'no'),
+    ]);
     expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(failed.reason.code).to.equal('approval.not_pending');
@@ -110,8 +119,15 @@ describe('dual control (domain)', () => {
     it('keeps absent fields, and answers a change that changes nothing without writing', async () => {
       const w = world();
       w.directory.add('ada', ['keyward-admin']);
-      expect(await w.settings.change(REALM, 'personal_access_tokens', { enabled: true }, user('ada'))).to.deep.include({ outcome: 'applied', changed: true, value: { enabled: true, maxExpirationDays: 366 } });
-      expect(await w.settings.change(REALM, 'personal_access_tokens', { maxExpirationDays: 366 }, user('ada'))).to.deep.include({ outcome: 'applied', changed: false });
+      expect(await w.settings.change(REALM, 'personal_access_tokens', { enabled: true }, user('ada'))).to.deep.include({
+        outcome: 'applied',
+        changed: true,
+        value: { enabled: true, maxExpirationDays: 366 },
+      });
+      expect(await w.settings.change(REALM, 'personal_access_tokens', { maxExpirationDays: 366 }, user('ada'))).to.deep.include({
+        outcome: 'applied',
+        changed: false,
+      });
       expect(w.settingsStore.audit.map((a) => a.action)).to.deep.equal(['personal_access_token_settings.updated']);
     });
   });

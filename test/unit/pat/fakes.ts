@@ -19,7 +19,16 @@ import { ProtectedSettings } from '../../../services/keyward/src/settings/protec
 export const REALM = 'demo';
 
 export function user(name: string, extra: Partial<Principal> = {}): Principal {
-  return { credential: 'bearer', kind: 'user', realm: REALM, subject: `id-${name}`, clientId: undefined, username: name, credentialRoles: [], ...extra };
+  return {
+    credential: 'bearer',
+    kind: 'user',
+    realm: REALM,
+    subject: `id-${name}`,
+    clientId: undefined,
+    username: name,
+    credentialRoles: [],
+    ...extra,
+  };
 }
 
 export class MemorySettings implements SettingsStore {
@@ -59,14 +68,24 @@ export class MemoryApprovals implements ApprovalStore {
     return r?.realm === realm ? r : undefined;
   }
   async list(realm: string, o: { status?: string | undefined; at: Date; max: number }) {
-    return [...this.rows.values()].filter((r) => r.realm === realm && (!o.status || r.status === o.status)).reverse().slice(0, o.max);
+    return [...this.rows.values()]
+      .filter((r) => r.realm === realm && (!o.status || r.status === o.status))
+      .reverse()
+      .slice(0, o.max);
   }
   async decide(realm: string, id: string, d: Decision, audit: readonly AuditEventInput[]) {
     const r = this.rows.get(id);
     if (!r || r.realm !== realm || r.status !== 'pending' || r.expiresAt <= d.at) return undefined;
-    const next: ApprovalRecord = { ...r, status: d.status, decidedBy: d.by, decidedAt: d.at, reason: d.status === 'rejected' ? d.reason : undefined };
+    const next: ApprovalRecord = {
+      ...r,
+      status: d.status,
+      decidedBy: d.by,
+      decidedAt: d.at,
+      reason: d.status === 'rejected' ? d.reason : undefined,
+    };
     this.rows.set(id, next);
-    if (d.status === 'approved' && d.effect.type === 'setting') this.settings.values.set(`${d.effect.realm}/${d.effect.name}`, d.effect.value);
+    if (d.status === 'approved' && d.effect.type === 'setting')
+      this.settings.values.set(`${d.effect.realm}/${d.effect.name}`, d.effect.value);
     this.audit.push(...audit);
     return next;
   }
@@ -104,9 +123,16 @@ export class MemoryPats implements PatStore {
     const items = [...this.rows.values()].filter((r) => r.realm === realm);
     return { items, total: items.length };
   }
-  async delete(sel: { realm: string; ids?: readonly string[] | undefined; usernames?: readonly string[] | undefined; userId?: string | undefined }, audit: (r: PatRecord) => AuditEventInput) {
-    const hit = [...this.rows.values()].filter((r) => r.realm === sel.realm && (sel.userId === undefined || r.userId === sel.userId)
-      && (!(sel.ids || sel.usernames) || sel.ids?.includes(r.id) || sel.usernames?.includes(r.username)));
+  async delete(
+    sel: { realm: string; ids?: readonly string[] | undefined; usernames?: readonly string[] | undefined; userId?: string | undefined },
+    audit: (r: PatRecord) => AuditEventInput,
+  ) {
+    const hit = [...this.rows.values()].filter(
+      (r) =>
+        r.realm === sel.realm &&
+        (sel.userId === undefined || r.userId === sel.userId) &&
+        (!(sel.ids || sel.usernames) || sel.ids?.includes(r.id) || sel.usernames?.includes(r.username)),
+    );
     for (const r of hit) {
       this.rows.delete(r.id);
       this.audits.push(audit(r));
@@ -152,7 +178,10 @@ export function world(options: { ttlSeconds?: number } = {}) {
   const directory = new FakeDirectory();
   const authz = new Authorizer({ identity: directory as unknown as IdentityAdmin, cacheSeconds: 0 });
   const provisioning = {
-    findRealm: async (name: string) => (name === REALM ? { name, displayName: undefined, defaultRoles: [], source: 'api', createdAt: new Date(0), updatedAt: new Date(0) } : undefined),
+    findRealm: async (name: string) =>
+      name === REALM
+        ? { name, displayName: undefined, defaultRoles: [], source: 'api', createdAt: new Date(0), updatedAt: new Date(0) }
+        : undefined,
   } as unknown as ProvisioningStore;
   const realms = new RealmService(directory as unknown as IdentityAdmin, provisioning, authz);
   const settingsStore = new MemorySettings();

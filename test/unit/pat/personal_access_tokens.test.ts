@@ -54,7 +54,13 @@ describe('personal access tokens (domain)', () => {
     it('computes the expiry from the creation time and the days', async () => {
       const w = await enabled();
       const t = await w.pats.create(user('alice'), { name: '  nightly  ', expiresInDays: 7 });
-      expect(t).to.include({ name: 'nightly', createdAt: '2026-11-01T00:00:00.000Z', expiresAt: '2026-11-08T00:00:00.000Z', status: 'active', lastUsedAt: null });
+      expect(t).to.include({
+        name: 'nightly',
+        createdAt: '2026-11-01T00:00:00.000Z',
+        expiresAt: '2026-11-08T00:00:00.000Z',
+        status: 'active',
+        lastUsedAt: null,
+      });
     });
   });
 
@@ -114,7 +120,10 @@ describe('personal access tokens (domain)', () => {
       await refusal(w.pats.authenticate(wrong));
       await new Promise((r) => setImmediate(r));
       const denied = w.patStore.audits.filter((a) => a.action === 'personal_access_token.use_denied');
-      expect(denied.map((a) => a.details)).to.deep.equal([{ reason: 'wrong_secret', name: undefined }, { reason: 'wrong_secret', name: undefined, suppressedSinceLast: 2 }]);
+      expect(denied.map((a) => a.details)).to.deep.equal([
+        { reason: 'wrong_secret', name: undefined },
+        { reason: 'wrong_secret', name: undefined, suppressedSinceLast: 2 },
+      ]);
     });
 
     it('audits tokens that name no stored token without a realm, at most 60 a minute, counting the rest', async () => {
@@ -135,7 +144,11 @@ describe('personal access tokens (domain)', () => {
     const losses: Array<[string, (w: ReturnType<typeof world>) => void, string]> = [
       ['deleted', (w) => w.directory.users.delete('id-alice'), 'user_deleted'],
       ['disabled', (w) => w.directory.users.set('id-alice', { id: 'id-alice', username: 'alice', enabled: false }), 'user_disabled'],
-      ['left without a keyward-* role', (w) => w.directory.roles.set('id-alice', ['offline_access', 'default-roles-demo']), 'no_keyward_role'],
+      [
+        'left without a keyward-* role',
+        (w) => w.directory.roles.set('id-alice', ['offline_access', 'default-roles-demo']),
+        'no_keyward_role',
+      ],
     ];
     for (const [what, change, reason] of losses) {
       it(`deletes every token of a user ${what} at the next use (${reason})`, async () => {
@@ -145,7 +158,12 @@ describe('personal access tokens (domain)', () => {
         change(w);
         expect((await refusal(w.pats.authenticate(a.token))).code).to.equal('pat.invalid');
         expect(w.patStore.rows.size).to.equal(0);
-        expect(w.patStore.audits.filter((e) => e.action === 'personal_access_token.revoked').map((e) => [e.actor.kind, e.details!.reason])).to.deep.equal([['system', reason], ['system', reason]]);
+        expect(
+          w.patStore.audits.filter((e) => e.action === 'personal_access_token.revoked').map((e) => [e.actor.kind, e.details!.reason]),
+        ).to.deep.equal([
+          ['system', reason],
+          ['system', reason],
+        ]);
       });
     }
   });

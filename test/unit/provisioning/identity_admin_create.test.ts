@@ -2,12 +2,21 @@ import { expect } from 'chai';
 import { KeycloakIdentityAdmin } from '../../../services/keyward/src/keycloak/identity_admin.ts';
 import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
 
-interface Role { id: string; name: string; composite?: boolean }
+interface Role {
+  id: string;
+  name: string;
+  composite?: boolean;
+}
 
 /** Just enough of the admin client for createApiClient / effectiveRealmRoles, with a call log. */
 function fakeKeycloak() {
   const calls: string[] = [];
-  const roles: Role[] = [{ id: 'r-default', name: 'default-roles-demo', composite: true }, { id: 'r-offline', name: 'offline_access' }, { id: 'r-req', name: 'keyward-requester' }, { id: 'r-rev', name: 'keyward-revoker' }];
+  const roles: Role[] = [
+    { id: 'r-default', name: 'default-roles-demo', composite: true },
+    { id: 'r-offline', name: 'offline_access' },
+    { id: 'r-req', name: 'keyward-requester' },
+    { id: 'r-rev', name: 'keyward-revoker' },
+  ];
   const own = ['default-roles-demo', 'offline_access', 'keyward-requester'];
   const mapped = new Map<string, Set<string>>();
   const state = { failRoleMapping: false, deleted: [] as string[], staleOnce: false };
@@ -18,10 +27,15 @@ function fakeKeycloak() {
     roles: { find: async () => (calls.push('roles.find'), roles.map((r) => ({ ...r }))) },
     clients: {
       create: async () => (calls.push('clients.create'), { id: `c${++n}` }),
-      addDefaultClientScope: async () => { calls.push('clients.addDefaultClientScope'); },
+      addDefaultClientScope: async () => {
+        calls.push('clients.addDefaultClientScope');
+      },
       getServiceAccountUser: async ({ id }: { id: string }) => (calls.push('clients.getServiceAccountUser'), { id: `sa-${id}` }),
       getClientSecret: async () => (calls.push('clients.getClientSecret'), { value: 's3cret' }),
-      del: async ({ id }: { id: string }) => { calls.push('clients.del'); state.deleted.push(id); },
+      del: async ({ id }: { id: string }) => {
+        calls.push('clients.del');
+        state.deleted.push(id);
+      },
     },
     users: {
       addRealmRoleMappings: async ({ id, roles: granted }: { id: string; roles: Array<{ id: string; name: string }> }) => {
@@ -42,16 +56,28 @@ function fakeKeycloak() {
   return { client, calls, roles, state };
 }
 
-const spec = (clientId: string, roles: string[]) => ({ clientId, name: undefined, description: '', roles, attributes: {}, secret: undefined });
+const spec = (clientId: string, roles: string[]) => ({
+  clientId,
+  name: undefined,
+  description: '',
+  roles,
+  attributes: {},
+  secret: undefined,
+});
 
 describe('Keycloak identity adapter: creating API clients', () => {
-  it('answers the new service account\'s effective roles without another call (own roles plus the granted ones)', async () => {
+  it("answers the new service account's effective roles without another call (own roles plus the granted ones)", async () => {
     const kc = fakeKeycloak();
     const admin = new KeycloakIdentityAdmin(kc.client as never, 'keyward');
     const made = await admin.createApiClient('demo', spec('a', ['keyward-revoker']));
     expect(made.secret).to.equal('s3cret');
     const before = kc.calls.length;
-    expect(await admin.effectiveRealmRoles('demo', made.serviceAccountId)).to.deep.equal(['default-roles-demo', 'keyward-requester', 'keyward-revoker', 'offline_access']);
+    expect(await admin.effectiveRealmRoles('demo', made.serviceAccountId)).to.deep.equal([
+      'default-roles-demo',
+      'keyward-requester',
+      'keyward-revoker',
+      'offline_access',
+    ]);
     expect(kc.calls.length).to.equal(before);
     // read once: the next answer comes from Keycloak
     expect(await admin.effectiveRealmRoles('demo', made.serviceAccountId)).to.include('keyward-revoker');

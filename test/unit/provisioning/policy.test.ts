@@ -2,10 +2,18 @@ import { expect } from 'chai';
 import { parsePolicy } from '../../../services/keyward/src/ca/index.ts';
 
 const valid = {
-  keyTypes: ['EC-P256', 'RSA-2048'], maxValidityDays: 90,
+  keyTypes: ['EC-P256', 'RSA-2048'],
+  maxValidityDays: 90,
   subject: { required: ['CN'], allowed: ['CN', 'O'] },
-  san: { dns: ['*.apps.example.internal', 'api.example.internal'], ip: ['10.0.0.0/8', 'fd00::/8'], uri: ['spiffe://example.internal/*'], email: [] },
-  keyUsage: ['digitalSignature', 'keyEncipherment'], extendedKeyUsage: ['serverAuth', 'clientAuth'], approval: 'none',
+  san: {
+    dns: ['*.apps.example.internal', 'api.example.internal'],
+    ip: ['10.0.0.0/8', 'fd00::/8'],
+    uri: ['spiffe://example.internal/*'],
+    email: [],
+  },
+  keyUsage: ['digitalSignature', 'keyEncipherment'],
+  extendedKeyUsage: ['serverAuth', 'clientAuth'],
+  approval: 'none',
 };
 
 describe('certificate policy document', () => {
@@ -23,7 +31,11 @@ describe('certificate policy document', () => {
     ['a bad CIDR', { ...valid, san: { ...valid.san, ip: ['10.0.0.0/33'] } }, '/san/ip/0'],
     ['a bad DNS pattern', { ...valid, san: { ...valid.san, dns: ['a.*.b'] } }, '/san/dns/0'],
     ['a URI pattern without scheme', { ...valid, san: { ...valid.san, uri: ['example/*'] } }, '/san/uri/0'],
-    ['a required subject attribute that is not allowed', { ...valid, subject: { required: ['O'], allowed: ['CN'] } }, '/subject/required/0'],
+    [
+      'a required subject attribute that is not allowed',
+      { ...valid, subject: { required: ['O'], allowed: ['CN'] } },
+      '/subject/required/0',
+    ],
     ['an unknown key usage', { ...valid, keyUsage: ['everything'] }, '/keyUsage/0'],
   ];
   for (const [what, doc, path] of cases) {

@@ -24,16 +24,32 @@ describe('access token verifier', () => {
   }
 
   const claims = (over: Record<string, unknown> = {}) => ({
-    iss: `${base}/realms/r1`, aud: ['account', 'keyward'], azp: 'svc', sub: 'sa-1', typ: 'Bearer', realm_access: { roles: ['a'] }, ...over,
+    iss: `${base}/realms/r1`,
+    aud: ['account', 'keyward'],
+    azp: 'svc',
+    sub: 'sa-1',
+    typ: 'Bearer',
+    realm_access: { roles: ['a'] },
+    ...over,
   });
   const sign = (payload: Record<string, unknown>, kid = 'k1', key = signer, exp = '5m') =>
     new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt().setExpirationTime(exp).sign(key);
 
-  const verifier = (managed = ['r1'], cooldownMs = 60_000) => new AccessTokenVerifier({
-    keycloakUrl: base, audience: 'keyward', algorithms: ['RS256', 'ES256'], clockSkewSeconds: 5, acceptsRealm: (r) => managed.includes(r), cooldownMs,
-  });
+  const verifier = (managed = ['r1'], cooldownMs = 60_000) =>
+    new AccessTokenVerifier({
+      keycloakUrl: base,
+      audience: 'keyward',
+      algorithms: ['RS256', 'ES256'],
+      clockSkewSeconds: 5,
+      acceptsRealm: (r) => managed.includes(r),
+      cooldownMs,
+    });
 
-  const code = async (p: Promise<unknown>) => p.then(() => 'accepted', (e: { code?: string }) => e.code);
+  const code = async (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (e: { code?: string }) => e.code,
+    );
 
   before(async () => {
     signer = await addKey('k1');
@@ -102,7 +118,12 @@ describe('access token verifier', () => {
     ['a foreign issuer', () => sign(claims({ iss: 'https://evil.example/realms/r1' })), 'auth.unknown_issuer'],
     ['an ID token', () => sign(claims({ typ: 'ID' })), 'auth.invalid_token'],
     ['a token without azp', () => sign(claims({ azp: undefined })), 'auth.invalid_token'],
-    ['alg none', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims(), exp: 9e9, iat: 1 })).toString('base64url')}.`, 'auth.invalid_token'],
+    [
+      'alg none',
+      async () =>
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims(), exp: 9e9, iat: 1 })).toString('base64url')}.`,
+      'auth.invalid_token',
+    ],
     ['not a JWT', async () => 'abc.def', 'auth.invalid_token'],
   ];
   for (const [what, make, expected] of refusals) {
@@ -112,6 +133,9 @@ describe('access token verifier', () => {
   }
 
   it('refuses to be configured with HMAC or none (misuse is a TypeError)', () => {
-    expect(() => new AccessTokenVerifier({ keycloakUrl: base, audience: 'k', algorithms: ['HS256'], clockSkewSeconds: 0, acceptsRealm: () => true })).to.throw(TypeError);
+    expect(
+      () =>
+        new AccessTokenVerifier({ keycloakUrl: base, audience: 'k', algorithms: ['HS256'], clockSkewSeconds: 0, acceptsRealm: () => true }),
+    ).to.throw(TypeError);
   });
 });

@@ -92,8 +92,17 @@ export class ApprovalService {
   view(a: ApprovalRecord): ApprovalView {
     const status = a.status === 'pending' && a.expiresAt <= this.#clock.now() ? 'expired' : a.status;
     return {
-      id: a.id, realm: a.realm, kind: a.kind, status, change: a.payload, proposedBy: a.proposedBy, createdAt: a.createdAt.toISOString(), expiresAt: a.expiresAt.toISOString(),
-      decidedBy: a.decidedBy, decidedAt: a.decidedAt?.toISOString(), reason: a.reason,
+      id: a.id,
+      realm: a.realm,
+      kind: a.kind,
+      status,
+      change: a.payload,
+      proposedBy: a.proposedBy,
+      createdAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
+      decidedBy: a.decidedBy,
+      decidedAt: a.decidedAt?.toISOString(),
+      reason: a.reason,
     };
   }
 
@@ -106,22 +115,47 @@ export class ApprovalService {
     this.#kind(kind);
     const now = this.#clock.now();
     const a: ApprovalRecord = {
-      id: newId(), realm, kind, payload, proposedBy: auditActor(p), createdAt: now, expiresAt: new Date(now.getTime() + this.#ttlMs), status: 'pending',
-      decidedBy: undefined, decidedAt: undefined, reason: undefined,
+      id: newId(),
+      realm,
+      kind,
+      payload,
+      proposedBy: auditActor(p),
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.#ttlMs),
+      status: 'pending',
+      decidedBy: undefined,
+      decidedAt: undefined,
+      reason: undefined,
     };
     const blocked = await this.#store.insertPending(
       a,
-      { action: 'approval.proposed', actor: auditActor(p), realm, target: a.id, details: { kind, ...payload, expiresAt: a.expiresAt.toISOString() } },
+      {
+        action: 'approval.proposed',
+        actor: auditActor(p),
+        realm,
+        target: a.id,
+        details: { kind, ...payload, expiresAt: a.expiresAt.toISOString() },
+      },
       (e) => this.#expiredEvent(e),
     );
     if (blocked) {
-      throw new KeywardError('approval.already_pending', `Approval ${blocked.blockedBy} for ${kind} in realm ${realm} is still pending: approve or reject it first`, { extras: { approvalId: blocked.blockedBy } });
+      throw new KeywardError(
+        'approval.already_pending',
+        `Approval ${blocked.blockedBy} for ${kind} in realm ${realm} is still pending: approve or reject it first`,
+        { extras: { approvalId: blocked.blockedBy } },
+      );
     }
     return this.view(a);
   }
 
   #expiredEvent(e: ApprovalRecord): AuditEventInput {
-    return { action: 'approval.expired', actor: SYSTEM_ACTOR, realm: e.realm, target: e.id, details: { kind: e.kind, proposedBy: e.proposedBy } };
+    return {
+      action: 'approval.expired',
+      actor: SYSTEM_ACTOR,
+      realm: e.realm,
+      target: e.id,
+      details: { kind: e.kind, proposedBy: e.proposedBy },
+    };
   }
 
   /** May `p` review at least one kind in `realm`? Each kind's check, or 403 when none passes. */
@@ -141,8 +175,13 @@ export class ApprovalService {
   }
 
   /** Approvals of the realm that the caller may review, newest first. */
-  async list(realm: string, p: Principal, options: { status?: ApprovalStatus | undefined; max?: number | undefined } = {}): Promise<ApprovalView[]> {
-    if (options.status !== undefined && !STATUSES.includes(options.status)) throw new TypeError(`unknown approval status ${options.status}`);
+  async list(
+    realm: string,
+    p: Principal,
+    options: { status?: ApprovalStatus | undefined; max?: number | undefined } = {},
+  ): Promise<ApprovalView[]> {
+    if (options.status !== undefined && !STATUSES.includes(options.status))
+      throw new TypeError(`unknown approval status ${options.status}`);
     const kinds = await this.#reviewableKinds(p, realm);
     const rows = await this.#store.list(realm, { status: options.status, at: this.#clock.now(), max: options.max ?? 200 });
     return rows.filter((a) => kinds.has(ApprovalService.#base(a.kind))).map((a) => this.view(a));
@@ -157,7 +196,8 @@ export class ApprovalService {
 
   async #find(realm: string, id: string): Promise<ApprovalRecord> {
     const a = ID.test(id) ? await this.#store.get(realm, id) : undefined;
-    if (!a || !this.#kinds.has(ApprovalService.#base(a.kind))) throw new KeywardError('approval.not_found', `Realm ${realm} has no approval ${id}`);
+    if (!a || !this.#kinds.has(ApprovalService.#base(a.kind)))
+      throw new KeywardError('approval.not_found', `Realm ${realm} has no approval ${id}`);
     return a;
   }
 
@@ -170,10 +210,16 @@ export class ApprovalService {
   #assertPending(a: ApprovalRecord): void {
     // Expired whether or not the sweep has already marked it so.
     if (a.status !== 'pending' && a.status !== 'expired') {
-      throw new KeywardError('approval.not_pending', `Approval ${a.id} was already ${a.status}${a.decidedAt ? ` on ${a.decidedAt.toISOString()}` : ''}`, { extras: { status: a.status } });
+      throw new KeywardError(
+        'approval.not_pending',
+        `Approval ${a.id} was already ${a.status}${a.decidedAt ? ` on ${a.decidedAt.toISOString()}` : ''}`,
+        { extras: { status: a.status } },
+      );
     }
     if (a.status === 'expired' || a.expiresAt <= this.#clock.now()) {
-      throw new KeywardError('approval.expired', `Approval ${a.id} expired on ${a.expiresAt.toISOString()}; propose the change again`, { extras: { expiresAt: a.expiresAt.toISOString() } });
+      throw new KeywardError('approval.expired', `Approval ${a.id} expired on ${a.expiresAt.toISOString()}; propose the change again`, {
+        extras: { expiresAt: a.expiresAt.toISOString() },
+      });
     }
   }
 
@@ -186,7 +232,10 @@ export class ApprovalService {
     const kind = this.#kind(a.kind);
     await kind.authorize(p, realm);
     if (sameActor(a.proposedBy, p)) {
-      throw new KeywardError('approval.self_approval', `Approval ${id} was proposed by ${a.proposedBy.name ?? a.proposedBy.id}: a different admin must approve it`);
+      throw new KeywardError(
+        'approval.self_approval',
+        `Approval ${id} was proposed by ${a.proposedBy.name ?? a.proposedBy.id}: a different admin must approve it`,
+      );
     }
     this.#assertPending(a);
     const { effect, audit } = await kind.prepare(a, p);
@@ -216,7 +265,13 @@ export class ApprovalService {
     this.#assertPending(a);
     const by = auditActor(p);
     const decided = await this.#store.decide(realm, id, { status: 'rejected', by, at: this.#clock.now(), reason }, [
-      { action: 'approval.rejected', actor: by, realm, target: id, details: { kind: a.kind, proposedBy: a.proposedBy, reason, withdrawn: sameActor(a.proposedBy, p) } },
+      {
+        action: 'approval.rejected',
+        actor: by,
+        realm,
+        target: id,
+        details: { kind: a.kind, proposedBy: a.proposedBy, reason, withdrawn: sameActor(a.proposedBy, p) },
+      },
     ]);
     if (!decided) this.#assertPending(await this.#find(realm, id));
     return this.view(decided ?? (await this.#find(realm, id)));

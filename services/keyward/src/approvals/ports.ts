@@ -53,7 +53,11 @@ export interface ApprovalStore {
    * inserts `a` as pending, in one transaction. Returns the id of the pending
    * approval that blocks it instead when there is one.
    */
-  insertPending(a: ApprovalRecord, audit: AuditEventInput, expiredAudit: (e: ApprovalRecord) => AuditEventInput): Promise<{ blockedBy: string } | undefined>;
+  insertPending(
+    a: ApprovalRecord,
+    audit: AuditEventInput,
+    expiredAudit: (e: ApprovalRecord) => AuditEventInput,
+  ): Promise<{ blockedBy: string } | undefined>;
   get(realm: string, id: string): Promise<ApprovalRecord | undefined>;
   list(realm: string, options: { status?: ApprovalStatus | undefined; at: Date; max: number }): Promise<ApprovalRecord[]>;
   /**

@@ -63,9 +63,14 @@ export class AuditEvents {
       await this.#authz.require(p, realm, ROLES.admin);
     }
     if (f.action !== undefined && !ACTION.test(f.action)) {
-      throw new KeywardError('request.malformed', `"${f.action.slice(0, 100)}" is not an audit action (noun.verb_past, or the noun alone)`, { extras: { field: 'action' } });
+      throw new KeywardError(
+        'request.malformed',
+        `"${f.action.slice(0, 100)}" is not an audit action (noun.verb_past, or the noun alone)`,
+        { extras: { field: 'action' } },
+      );
     }
-    if (f.since && f.until && f.since > f.until) throw new KeywardError('request.malformed', 'since must not be later than until', { extras: { field: 'since' } });
+    if (f.since && f.until && f.since > f.until)
+      throw new KeywardError('request.malformed', 'since must not be later than until', { extras: { field: 'since' } });
     return this.#store.listEvents(realm, f);
   }
 }

@@ -21,7 +21,10 @@ import type { Clock } from '../kernel/clock.ts';
 import { newId } from '../kernel/ids.ts';
 
 export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
 export interface AuditActor {
@@ -49,10 +52,15 @@ export class AuditLog {
 
   /** Records one event inside the caller's transaction. */
   async record(q: Queryable, event: AuditEvent): Promise<void> {
-    await q.query(
-      'INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [newId(), this.#clock.now(), event.realm ?? null, JSON.stringify(event.actor), event.action, event.target ?? null, JSON.stringify(event.details ?? {})],
-    );
+    await q.query('INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      newId(),
+      this.#clock.now(),
+      event.realm ?? null,
+      JSON.stringify(event.actor),
+      event.action,
+      event.target ?? null,
+      JSON.stringify(event.details ?? {}),
+    ]);
   }
 
   /** The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip). */
@@ -60,7 +68,15 @@ export class AuditLog {
     const n = (i: number) => `$${offset + i}`;
     return {
       sql: `INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES (${[1, 2, 3, 4, 5, 6, 7].map(n).join(', ')})`,
-      params: [newId(), this.#clock.now(), event.realm ?? null, JSON.stringify(event.actor), event.action, event.target ?? null, JSON.stringify(event.details ?? {})],
+      params: [
+        newId(),
+        this.#clock.now(),
+        event.realm ?? null,
+        JSON.stringify(event.actor),
+        event.action,
+        event.target ?? null,
+        JSON.stringify(event.details ?? {}),
+      ],
     };
   }
 
@@ -78,11 +94,17 @@ export class AuditLog {
       if (!locked.rows[0]?.ok) return 0;
       const horizon = await this.#settledHorizon(q);
       if (horizon === undefined) return 0;
-      const last = (await q.query<{ last_seq: string; hash: string }>('SELECT last_seq, hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1')).rows[0];
+      const last = (
+        await q.query<{ last_seq: string; hash: string }>('SELECT last_seq, hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1')
+      ).rows[0];
       const from = last?.last_seq ?? '0';
       if (BigInt(horizon) <= BigInt(from)) return 0;
-      const rows = (await q.query<AuditRow>(
-        'SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3', [from, horizon, batch])).rows;
+      const rows = (
+        await q.query<AuditRow>(
+          'SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
+          [from, horizon, batch],
+        )
+      ).rows;
       if (!rows.length) return 0; // only seqs of rolled-back transactions: the next range starts at the same place
       let prev = last?.hash ?? 'genesis';
       const first = prev;
@@ -92,8 +114,14 @@ export class AuditLog {
         hashes.write(prev, 32 * i, 'hex');
       });
       const upTo = rows.length === batch ? rows[rows.length - 1]!.seq : horizon;
-      await q.query('INSERT INTO audit_seals (last_seq, first_seq, seqs, hashes, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)',
-        [upTo, (BigInt(from) + 1n).toString(), rows.map((r) => r.seq), hashes, first, prev]);
+      await q.query('INSERT INTO audit_seals (last_seq, first_seq, seqs, hashes, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)', [
+        upTo,
+        (BigInt(from) + 1n).toString(),
+        rows.map((r) => r.seq),
+        hashes,
+        first,
+        prev,
+      ]);
       return rows.length;
     });
   }
@@ -106,9 +134,13 @@ export class AuditLog {
    */
   async #settledHorizon(q: Queryable): Promise<string | undefined> {
     // The sequence first, the writers second: a writer that drew a seq up to L holds its lock now, or has ended.
-    const l = (await q.query<{ l: string }>('SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS l FROM audit_events_seq_seq')).rows[0]!.l;
-    let writers = (await q.query<{ v: string }>(
-      "SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()")).rows.map((r) => r.v);
+    const l = (await q.query<{ l: string }>('SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS l FROM audit_events_seq_seq'))
+      .rows[0]!.l;
+    let writers = (
+      await q.query<{ v: string }>(
+        "SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()",
+      )
+    ).rows.map((r) => r.v);
     for (const deadline = Date.now() + SETTLE_WAIT_MS; writers.length && Date.now() < deadline;) {
       await new Promise((r) => setTimeout(r, 5));
       writers = await running(q, writers);
@@ -135,7 +167,8 @@ export class AuditLog {
     const r = await q.query<{ sealed: string; unsealed: string; head: string }>(
       `SELECT count(*) FILTER (WHERE seq <= ${SEALED_UP_TO}) AS sealed, count(*) FILTER (WHERE seq > ${SEALED_UP_TO}) AS unsealed,
               coalesce((SELECT hash FROM audit_seals ORDER BY last_seq DESC LIMIT 1), 'genesis') AS head
-         FROM audit_events`);
+         FROM audit_events`,
+    );
     const row = r.rows[0]!;
     return { sealed: Number(row.sealed), unsealed: Number(row.unsealed), head: row.head };
   }
@@ -152,14 +185,21 @@ export class AuditLog {
    * chain is whole. Reads one seal's events at a time.
    */
   async verify(q: Queryable): Promise<string | undefined> {
-    const seals = (await q.query<{ last_seq: string; first_seq: string; seqs: string[]; hashes: Buffer; prev_hash: string; hash: string }>(
-      'SELECT last_seq, first_seq, seqs, hashes, prev_hash, hash FROM audit_seals ORDER BY last_seq')).rows;
+    const seals = (
+      await q.query<{ last_seq: string; first_seq: string; seqs: string[]; hashes: Buffer; prev_hash: string; hash: string }>(
+        'SELECT last_seq, first_seq, seqs, hashes, prev_hash, hash FROM audit_seals ORDER BY last_seq',
+      )
+    ).rows;
     let prev = 'genesis';
     let next = 1n;
     for (const seal of seals) {
       if (seal.prev_hash !== prev || BigInt(seal.first_seq) !== next) return seal.seqs[0] ?? seal.first_seq;
-      const rows = (await q.query<AuditRow>(
-        'SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq', [seal.first_seq, seal.last_seq])).rows;
+      const rows = (
+        await q.query<AuditRow>(
+          'SELECT seq, id, at, realm, actor, action, target, details FROM audit_events WHERE seq >= $1 AND seq <= $2 ORDER BY seq',
+          [seal.first_seq, seal.last_seq],
+        )
+      ).rows;
       for (let i = 0; i < Math.max(rows.length, seal.seqs.length); i++) {
         const row = rows[i];
         const listed = seal.seqs[i];
@@ -183,7 +223,9 @@ const SETTLE_WAIT_MS = 250;
 
 /** The transactions of `vxids` still running. */
 async function running(q: Queryable, vxids: readonly string[]): Promise<string[]> {
-  const r = await q.query<{ v: string }>('SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE virtualtransaction = ANY($1)', [vxids]);
+  const r = await q.query<{ v: string }>('SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE virtualtransaction = ANY($1)', [
+    vxids,
+  ]);
   return r.rows.map((x) => x.v);
 }
 

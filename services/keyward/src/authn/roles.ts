@@ -63,14 +63,17 @@ export class Authorizer {
     const now = this.#now();
     if (hit && hit.expires > now) return hit.roles;
     if (hit?.pending) return hit.pending;
-    const pending = this.#load(p, realm).then((roles) => {
-      this.#cache.set(key, { roles, expires: this.#now() + this.#ttl });
-      if (this.#cache.size > 50_000) this.#evict();
-      return roles;
-    }, (err) => {
-      this.#cache.delete(key);
-      throw err;
-    });
+    const pending = this.#load(p, realm).then(
+      (roles) => {
+        this.#cache.set(key, { roles, expires: this.#now() + this.#ttl });
+        if (this.#cache.size > 50_000) this.#evict();
+        return roles;
+      },
+      (err) => {
+        this.#cache.delete(key);
+        throw err;
+      },
+    );
     this.#cache.set(key, { roles: hit?.roles ?? new Set(), expires: 0, pending });
     return pending;
   }
@@ -100,7 +103,9 @@ export class Authorizer {
   async require(p: Principal, realm: string, role: KeywardRole): Promise<void> {
     if (role === ROLES.admin && this.isOperator(p)) return;
     if (await this.hasRole(p, realm, role)) return;
-    throw new KeywardError('auth.forbidden', `${describePrincipal(p)} does not hold ${role} in realm ${realm}`, { extras: { realm, role } });
+    throw new KeywardError('auth.forbidden', `${describePrincipal(p)} does not hold ${role} in realm ${realm}`, {
+      extras: { realm, role },
+    });
   }
 
   /** Throws 403 `auth.forbidden` unless the principal is an operator or holds one of `roles` in `realm`. */
@@ -108,10 +113,15 @@ export class Authorizer {
     if (this.isOperator(p)) return;
     const held = await this.rolesIn(p, realm);
     if (roles.some((r) => held.has(r))) return;
-    throw new KeywardError('auth.forbidden', `${describePrincipal(p)} holds none of ${roles.join(', ')} in realm ${realm}`, { extras: { realm, roles } });
+    throw new KeywardError('auth.forbidden', `${describePrincipal(p)} holds none of ${roles.join(', ')} in realm ${realm}`, {
+      extras: { realm, roles },
+    });
   }
 
   requireOperator(p: Principal): void {
-    if (!this.isOperator(p)) throw new KeywardError('auth.forbidden', `${describePrincipal(p)} is not a Keyward operator (master realm role ${OPERATOR_ROLE})`, { extras: { role: OPERATOR_ROLE } });
+    if (!this.isOperator(p))
+      throw new KeywardError('auth.forbidden', `${describePrincipal(p)} is not a Keyward operator (master realm role ${OPERATOR_ROLE})`, {
+        extras: { role: OPERATOR_ROLE },
+      });
   }
 }

@@ -19,7 +19,12 @@ export interface SignatureAlgorithm {
 export const SIGNATURE_ALGORITHMS: Readonly<Record<SignatureAlgorithmName, SignatureAlgorithm>> = {
   'ecdsa-with-SHA256': { name: 'ecdsa-with-SHA256', oid: OID.ecdsaWithSha256, hash: 'sha256', der: sequence(oid(OID.ecdsaWithSha256)) },
   'ecdsa-with-SHA384': { name: 'ecdsa-with-SHA384', oid: OID.ecdsaWithSha384, hash: 'sha384', der: sequence(oid(OID.ecdsaWithSha384)) },
-  'sha256WithRSAEncryption': { name: 'sha256WithRSAEncryption', oid: OID.sha256WithRsa, hash: 'sha256', der: sequence(oid(OID.sha256WithRsa), NULL) },
+  sha256WithRSAEncryption: {
+    name: 'sha256WithRSAEncryption',
+    oid: OID.sha256WithRsa,
+    hash: 'sha256',
+    der: sequence(oid(OID.sha256WithRsa), NULL),
+  },
 };
 
 /**
@@ -40,7 +45,11 @@ export function signatureAlgorithmFor(keyType: string): SignatureAlgorithm {
  * them gives no trustworthy proof of possession.
  */
 export const CSR_SIGNATURE_DIGESTS: Readonly<Record<string, string | null>> = {
-  [OID.ecdsaWithSha256]: 'sha256', [OID.ecdsaWithSha384]: 'sha384', [OID.ecdsaWithSha512]: 'sha512',
-  [OID.sha256WithRsa]: 'sha256', [OID.sha384WithRsa]: 'sha384', [OID.sha512WithRsa]: 'sha512',
+  [OID.ecdsaWithSha256]: 'sha256',
+  [OID.ecdsaWithSha384]: 'sha384',
+  [OID.ecdsaWithSha512]: 'sha512',
+  [OID.sha256WithRsa]: 'sha256',
+  [OID.sha384WithRsa]: 'sha384',
+  [OID.sha512WithRsa]: 'sha512',
   [OID.ed25519]: null,
 };

@@ -54,15 +54,27 @@ function publicKeyBitsOf(spki: Uint8Array): Uint8Array {
 }
 
 async function signCaCertificate(o: {
-  serialHex: string; issuer: { name: Uint8Array; signer: CaSigner; keyId: Uint8Array | undefined }; subject: readonly NameAttribute[];
-  notBefore: Date; notAfter: Date; spki: Uint8Array; pathLength: number | undefined; usages: readonly (keyof typeof KEY_USAGE_BITS)[];
+  serialHex: string;
+  issuer: { name: Uint8Array; signer: CaSigner; keyId: Uint8Array | undefined };
+  subject: readonly NameAttribute[];
+  notBefore: Date;
+  notAfter: Date;
+  spki: Uint8Array;
+  pathLength: number | undefined;
+  usages: readonly (keyof typeof KEY_USAGE_BITS)[];
 }): Promise<string> {
   const ski = keyIdentifier(publicKeyBitsOf(o.spki));
   const exts = [basicConstraints(true, o.pathLength), keyUsage(o.usages.map((u) => KEY_USAGE_BITS[u])), subjectKeyIdentifier(ski)];
   if (o.issuer.keyId) exts.push(authorityKeyIdentifier(o.issuer.keyId));
   const tbs = sequence(
-    VERSION_3, integerFromHex(o.serialHex), o.issuer.signer.algorithm.der, o.issuer.name,
-    sequence(time(o.notBefore), time(o.notAfter)), encodeName(o.subject), o.spki, explicit(3, tlvOf(TAG.SEQUENCE, exts)),
+    VERSION_3,
+    integerFromHex(o.serialHex),
+    o.issuer.signer.algorithm.der,
+    o.issuer.name,
+    sequence(time(o.notBefore), time(o.notAfter)),
+    encodeName(o.subject),
+    o.spki,
+    explicit(3, tlvOf(TAG.SEQUENCE, exts)),
   );
   const signature = await o.issuer.signer.sign(tbs);
   return toPem(assembleSigned(tbs, o.issuer.signer.algorithm.der, signature), 'CERTIFICATE');
@@ -88,8 +100,13 @@ export async function createRootCa(o: {
   const signer = localSigner(key);
   const notBefore = truncate(o.now);
   const certificatePem = await signCaCertificate({
-    serialHex: o.serialHex ?? newSerialHex(), issuer: { name: encodeName(o.subject), signer, keyId: undefined }, subject: o.subject,
-    notBefore, notAfter: new Date(notBefore.getTime() + (o.validityDays ?? 7300) * DAY), spki: signer.spki, pathLength: undefined,
+    serialHex: o.serialHex ?? newSerialHex(),
+    issuer: { name: encodeName(o.subject), signer, keyId: undefined },
+    subject: o.subject,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + (o.validityDays ?? 7300) * DAY),
+    spki: signer.spki,
+    pathLength: undefined,
     usages: ['keyCertSign', 'cRLSign'],
   });
   const ca = loadCa({ certificatePem, chainPem: [] }, signer);
@@ -122,8 +139,14 @@ export async function createIssuingCa(o: {
   if (notAfter > o.parent.notAfter) notAfter = o.parent.notAfter;
   if (notAfter <= notBefore) throw new TypeError('the parent CA has expired');
   const certificatePem = await signCaCertificate({
-    serialHex: o.serialHex ?? newSerialHex(), issuer: { name: o.parent.der.name, signer: o.parent.signer, keyId: o.parent.subjectKeyId }, subject: o.subject,
-    notBefore, notAfter, spki: signer.spki, pathLength: 0, usages: ['digitalSignature', 'keyCertSign', 'cRLSign'],
+    serialHex: o.serialHex ?? newSerialHex(),
+    issuer: { name: o.parent.der.name, signer: o.parent.signer, keyId: o.parent.subjectKeyId },
+    subject: o.subject,
+    notBefore,
+    notAfter,
+    spki: signer.spki,
+    pathLength: 0,
+    usages: ['digitalSignature', 'keyCertSign', 'cRLSign'],
   });
   const ca = loadCa({ certificatePem, chainPem: [o.parent.certificatePem, ...o.parent.chainPem] }, signer);
   return { record: caRecord(ca, protectKey(o.kek, key)), ca };
@@ -136,7 +159,12 @@ export async function createIssuingCa(o: {
  *   pathLenConstraint of 0, a key that is not the certificate's, an unsupported key type, or a
  *   certificate not valid at `now`
  */
-export function importParentCa(o: { readonly certificatePem: string; readonly keyPem: string; readonly now: Date; readonly kek: Uint8Array }): NewCa {
+export function importParentCa(o: {
+  readonly certificatePem: string;
+  readonly keyPem: string;
+  readonly now: Date;
+  readonly kek: Uint8Array;
+}): NewCa {
   const [first, ...chain] = certificatesFromPem(o.certificatePem);
   const cert = first!.decoded;
   let key: KeyObject;
@@ -149,7 +177,8 @@ export function importParentCa(o: { readonly certificatePem: string; readonly ke
   if (!bc?.ca) throw new KeywardError('ca.invalid', 'The certificate is not a CA certificate (basicConstraints cA is not set)');
   if (bc.pathLength === 0) throw new KeywardError('ca.invalid', 'The CA certificate allows no CA below it (pathLenConstraint 0)');
   const ku = keyUsageBitsOf(cert);
-  if (ku && !ku.has(KEY_USAGE_BITS.keyCertSign)) throw new KeywardError('ca.invalid', 'The CA certificate does not allow certificate signing (keyUsage keyCertSign)');
+  if (ku && !ku.has(KEY_USAGE_BITS.keyCertSign))
+    throw new KeywardError('ca.invalid', 'The CA certificate does not allow certificate signing (keyUsage keyCertSign)');
   const certKey = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
   if (!certKey.equals(createPublicKey(key))) throw new KeywardError('ca.invalid', 'The private key does not belong to the CA certificate');
   try {
@@ -158,9 +187,14 @@ export function importParentCa(o: { readonly certificatePem: string; readonly ke
     throw new KeywardError('ca.invalid', `CA keys of type ${keyTypeOf(key)} are not supported (EC-P256, EC-P384, RSA-2048/3072/4096)`);
   }
   if (o.now < cert.notBefore || o.now > cert.notAfter) {
-    throw new KeywardError('ca.invalid', `The CA certificate is not valid now (${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()})`);
+    throw new KeywardError(
+      'ca.invalid',
+      `The CA certificate is not valid now (${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()})`,
+    );
   }
-  const ca = loadCa({ certificatePem: toPem(first!.der, 'CERTIFICATE'), chainPem: chain.map((c) => toPem(c.der, 'CERTIFICATE')) }, localSigner(key));
+  const ca = loadCa(
+    { certificatePem: toPem(first!.der, 'CERTIFICATE'), chainPem: chain.map((c) => toPem(c.der, 'CERTIFICATE')) },
+    localSigner(key),
+  );
   return { record: caRecord(ca, protectKey(o.kek, key)), ca };
 }
-

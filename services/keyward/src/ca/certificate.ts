@@ -5,7 +5,20 @@
  * assembling a signed certificate from a TBSCertificate.
  */
 import { createHash } from 'node:crypto';
-import { DerError, children, contents, expectTag, readOctetAlignedBits, readOid, readRoot, readSmallInteger, readTime, readTlv, readUnsignedHex, whole } from './der/reader.ts';
+import {
+  DerError,
+  children,
+  contents,
+  expectTag,
+  readOctetAlignedBits,
+  readOid,
+  readRoot,
+  readSmallInteger,
+  readTime,
+  readTlv,
+  readUnsignedHex,
+  whole,
+} from './der/reader.ts';
 import { bitString, sequence, TAG } from './der/writer.ts';
 import { decodeName, type NameAttribute } from './name.ts';
 import { OID } from './oids.ts';
@@ -38,7 +51,8 @@ export function decodeCertificate(der: Uint8Array): DecodedCertificate {
   let i = 0;
   if (f[0]?.tag === 0xa0) {
     const v = children(der, f[0]);
-    if (v.length !== 1 || readSmallInteger(der, expectTag(v[0], TAG.INTEGER, 'version')) !== 2) throw new DerError('only X.509 v3 certificates are used here');
+    if (v.length !== 1 || readSmallInteger(der, expectTag(v[0], TAG.INTEGER, 'version')) !== 2)
+      throw new DerError('only X.509 v3 certificates are used here');
     i = 1;
   } else throw new DerError('only X.509 v3 certificates are used here');
   const serialHex = readUnsignedHex(der, expectTag(f[i], TAG.INTEGER, 'serialNumber'));
@@ -75,7 +89,10 @@ export function decodeCertificate(der: Uint8Array): DecodedCertificate {
     spki: whole(der, spkiTlv),
     publicKeyBits,
     extensions,
-    signatureAlgorithm: readOid(der, expectTag(children(der, expectTag(sigAlg, TAG.SEQUENCE, 'signatureAlgorithm'))[0], TAG.OID, 'algorithm')),
+    signatureAlgorithm: readOid(
+      der,
+      expectTag(children(der, expectTag(sigAlg, TAG.SEQUENCE, 'signatureAlgorithm'))[0], TAG.OID, 'algorithm'),
+    ),
   };
 }
 

@@ -12,7 +12,19 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { KeywardError } from '../kernel/errors.ts';
 import { CSR_SIGNATURE_DIGESTS } from './algorithms.ts';
-import { DerError, children, contents, expectTag, readOid, readOctetAlignedBits, readRoot, readSmallInteger, readTlv, whole, type Tlv } from './der/reader.ts';
+import {
+  DerError,
+  children,
+  contents,
+  expectTag,
+  readOid,
+  readOctetAlignedBits,
+  readRoot,
+  readSmallInteger,
+  readTlv,
+  whole,
+  type Tlv,
+} from './der/reader.ts';
 import { TAG } from './der/writer.ts';
 import { keyTypeOfSpki } from './keys.ts';
 import { decodeName, type NameAttribute } from './name.ts';
@@ -47,8 +59,15 @@ const verified = new WeakSet<Csr>();
 export const isVerifiedCsr = (csr: Csr): boolean => verified.has(csr);
 
 const GENERAL_NAME_KINDS: Readonly<Record<number, string>> = {
-  0xa0: 'otherName', 0x81: 'rfc822Name', 0x82: 'dNSName', 0xa3: 'x400Address', 0xa4: 'directoryName', 0xa5: 'ediPartyName',
-  0x86: 'uniformResourceIdentifier', 0x87: 'iPAddress', 0x88: 'registeredID',
+  0xa0: 'otherName',
+  0x81: 'rfc822Name',
+  0x82: 'dNSName',
+  0xa3: 'x400Address',
+  0xa4: 'directoryName',
+  0xa5: 'ediPartyName',
+  0x86: 'uniformResourceIdentifier',
+  0x87: 'iPAddress',
+  0x88: 'registeredID',
 };
 
 const malformed = (detail: string, cause?: unknown): KeywardError =>
@@ -59,9 +78,11 @@ function toDer(input: string | Uint8Array): Uint8Array {
   if (input.length > MAX_CSR_BYTES * 2) throw malformed(`it is larger than ${MAX_CSR_BYTES} bytes`);
   let text: string | undefined;
   if (typeof input === 'string') text = input;
-  else if (input.length > 11 && Buffer.from(input.buffer, input.byteOffset, 11).toString('latin1') === '-----BEGIN ') text = Buffer.from(input).toString('latin1');
+  else if (input.length > 11 && Buffer.from(input.buffer, input.byteOffset, 11).toString('latin1') === '-----BEGIN ')
+    text = Buffer.from(input).toString('latin1');
   let der: Uint8Array | undefined;
-  if (text === undefined) der = (input as Uint8Array).slice(); // our own copy: the Csr is immutable
+  if (text === undefined)
+    der = (input as Uint8Array).slice(); // our own copy: the Csr is immutable
   else if (text.includes('-----BEGIN')) der = fromPem(text, /(?:NEW )?CERTIFICATE REQUEST/);
   else if (/^[A-Za-z0-9+/\s]+={0,2}\s*$/.test(text)) der = new Uint8Array(Buffer.from(text, 'base64'));
   if (!der || der.length === 0) throw malformed('expected a PEM "CERTIFICATE REQUEST" block or DER');
@@ -91,10 +112,18 @@ function readSubjectAltName(buf: Uint8Array, value: Tlv, into: Requested): void 
   if (list.length === 0) throw new DerError('empty subjectAltName');
   for (const n of list) {
     switch (n.tag) {
-      case 0x82: into.dns.push(ascii(buf, n, 'a dNSName')); break;
-      case 0x87: into.ip.push(bytesToIp(contents(buf, n))); break;
-      case 0x86: into.uri.push(ascii(buf, n, 'a URI')); break;
-      case 0x81: into.email.push(ascii(buf, n, 'an rfc822Name')); break;
+      case 0x82:
+        into.dns.push(ascii(buf, n, 'a dNSName'));
+        break;
+      case 0x87:
+        into.ip.push(bytesToIp(contents(buf, n)));
+        break;
+      case 0x86:
+        into.uri.push(ascii(buf, n, 'a URI'));
+        break;
+      case 0x81:
+        into.email.push(ascii(buf, n, 'an rfc822Name'));
+        break;
       default: {
         const kind = GENERAL_NAME_KINDS[n.tag];
         if (!kind) throw new DerError(`unknown GeneralName tag 0x${n.tag.toString(16)}`);
@@ -221,7 +250,9 @@ function decodeCsr(input: string | Uint8Array): DecodedCsr {
 }
 
 const unusableKey = (): KeywardError =>
-  new KeywardError('policy.key_not_allowed', 'The CSR carries a public key of a type Keyward cannot use', { extras: { keyType: 'unknown' } });
+  new KeywardError('policy.key_not_allowed', 'The CSR carries a public key of a type Keyward cannot use', {
+    extras: { keyType: 'unknown' },
+  });
 
 /** The refusal of a CSR whose signature algorithm cannot prove possession (no digest known for it). */
 function noProof(d: DecodedCsr): KeywardError {
@@ -229,19 +260,31 @@ function noProof(d: DecodedCsr): KeywardError {
   const keyType = keyTypeOfSpki(d.spki); // only once node:crypto has loaded the key
   if (!/^(EC|RSA)-/.test(keyType)) {
     // DSA, GOST, …: no policy can allow the key, and that is the more useful answer (issue 4 §9).
-    return new KeywardError('policy.key_not_allowed', `The CSR carries a ${keyType} key, which Keyward does not certify`, { extras: { keyType } });
+    return new KeywardError('policy.key_not_allowed', `The CSR carries a ${keyType} key, which Keyward does not certify`, {
+      extras: { keyType },
+    });
   }
-  return new KeywardError('csr.bad_signature', `The CSR is signed with ${d.signatureAlgorithm}, which cannot prove possession (use ECDSA or RSA with SHA-256 or stronger)`, {
-    extras: { signatureAlgorithm: d.signatureAlgorithm },
-  });
+  return new KeywardError(
+    'csr.bad_signature',
+    `The CSR is signed with ${d.signatureAlgorithm}, which cannot prove possession (use ECDSA or RSA with SHA-256 or stronger)`,
+    {
+      extras: { signatureAlgorithm: d.signatureAlgorithm },
+    },
+  );
 }
 
 function verifiedCsr(d: DecodedCsr, result: CsrSignatureResult): Csr {
   if (result === 'unusable-key') throw unusableKey();
-  if (result !== 'valid') throw new KeywardError('csr.bad_signature', 'The CSR signature does not verify with its own public key (no proof of possession)');
+  if (result !== 'valid')
+    throw new KeywardError('csr.bad_signature', 'The CSR signature does not verify with its own public key (no proof of possession)');
   const csr: Csr = Object.freeze({
     subject: Object.freeze(d.subject),
-    sans: Object.freeze({ dns: Object.freeze(d.requested.dns), ip: Object.freeze(d.requested.ip), uri: Object.freeze(d.requested.uri), email: Object.freeze(d.requested.email) }),
+    sans: Object.freeze({
+      dns: Object.freeze(d.requested.dns),
+      ip: Object.freeze(d.requested.ip),
+      uri: Object.freeze(d.requested.uri),
+      email: Object.freeze(d.requested.email),
+    }),
     unsupportedSans: Object.freeze(d.requested.unsupported),
     spki: d.spki,
     keyType: keyTypeOfSpki(d.spki), // the key loaded (the signature verified with it)

@@ -3,7 +3,22 @@
  * each a complete `Extension` TLV. The builders are small and pure so the
  * hot path can precompute the constant ones per CA, per policy and per URL.
  */
-import { enumerated, extension, implicitIa5, integer, namedBitString, octetString, oid, sequence, tlv, tlvOf, contextConstructed, contextPrimitive, TAG, TRUE } from './der/writer.ts';
+import {
+  enumerated,
+  extension,
+  implicitIa5,
+  integer,
+  namedBitString,
+  octetString,
+  oid,
+  sequence,
+  tlv,
+  tlvOf,
+  contextConstructed,
+  contextPrimitive,
+  TAG,
+  TRUE,
+} from './der/writer.ts';
 import { OID } from './oids.ts';
 import { encodeSans, type Sans } from './san.ts';
 
@@ -25,7 +40,8 @@ export const extendedKeyUsage = (oids: readonly string[]): Buffer => extension(O
 export const subjectKeyIdentifier = (keyId: Uint8Array): Buffer => extension(OID.subjectKeyIdentifier, false, octetString(keyId));
 
 /** authorityKeyIdentifier with keyIdentifier [0] only (§4.2.1.1). */
-export const authorityKeyIdentifier = (keyId: Uint8Array): Buffer => extension(OID.authorityKeyIdentifier, false, sequence(tlv(contextPrimitive(0), keyId)));
+export const authorityKeyIdentifier = (keyId: Uint8Array): Buffer =>
+  extension(OID.authorityKeyIdentifier, false, sequence(tlv(contextPrimitive(0), keyId)));
 
 /** subjectAltName (§4.2.1.6): critical exactly when the subject is empty. */
 export const subjectAltName = (sans: Sans, critical: boolean): Buffer => extension(OID.subjectAltName, critical, encodeSans(sans));
@@ -33,7 +49,11 @@ export const subjectAltName = (sans: Sans, critical: boolean): Buffer => extensi
 /** cRLDistributionPoints (§4.2.1.13): one DistributionPoint with a fullName URI. */
 export function crlDistributionPoints(url: string): Buffer {
   // DistributionPoint { distributionPoint [0] (a CHOICE: explicit) { fullName [0] IMPLICIT GeneralNames { [6] URI } } }
-  return extension(OID.cRLDistributionPoints, false, sequence(sequence(tlv(contextConstructed(0), tlv(contextConstructed(0), implicitIa5(6, url))))));
+  return extension(
+    OID.cRLDistributionPoints,
+    false,
+    sequence(sequence(tlv(contextConstructed(0), tlv(contextConstructed(0), implicitIa5(6, url))))),
+  );
 }
 
 /** authorityInfoAccess (§4.2.2.1) with the OCSP responder and, optionally, where the issuer's certificate is. */

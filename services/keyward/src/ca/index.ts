@@ -4,7 +4,17 @@
  * or Keycloak — those reach it through the ports in ./ports.ts.
  */
 // policies (issue 3 §5)
-export { parsePolicy, policyJsonSchema, isCidr, KEY_TYPES, KEY_USAGES, EXTENDED_KEY_USAGES, SUBJECT_ATTRIBUTES, type Policy, type KeyType } from './policy/policy.ts';
+export {
+  parsePolicy,
+  policyJsonSchema,
+  isCidr,
+  KEY_TYPES,
+  KEY_USAGES,
+  EXTENDED_KEY_USAGES,
+  SUBJECT_ATTRIBUTES,
+  type Policy,
+  type KeyType,
+} from './policy/policy.ts';
 export { validateKey } from './policy/validators/key.ts';
 export { validateSubject } from './policy/validators/subject.ts';
 export { validateSans } from './policy/validators/san.ts';
@@ -16,7 +26,16 @@ export { sanStrings, type Sans } from './san.ts';
 export { toPem } from './pem.ts';
 
 // CSRs
-export { parseCsr, parseCsrAsync, verifyCsrSignature, MAX_CSR_BYTES, type Csr, type CsrSignatureCheck, type CsrSignatureResult, type CsrSignatureVerifier } from './csr.ts';
+export {
+  parseCsr,
+  parseCsrAsync,
+  verifyCsrSignature,
+  MAX_CSR_BYTES,
+  type Csr,
+  type CsrSignatureCheck,
+  type CsrSignatureResult,
+  type CsrSignatureVerifier,
+} from './csr.ts';
 
 // CA keys, their protection and signing
 export { generateCaKey, keyTypeOf, CA_KEY_TYPES, type CaKeyType } from './keys.ts';
@@ -36,6 +55,14 @@ export { issueCertificate, checkCsr, enforcePolicy, type IssueRequest, type Issu
 export { REVOCATION_REASONS, REASON_CODES, parseRevocationReason, reasonName, type RevocationReason } from './revocation/reasons.ts';
 export { buildCrl, type CrlRequest } from './revocation/crl.ts';
 export {
-  parseOcspRequest, ocspRequestFromGetPath, isIssuedBy, buildOcspResponse, ocspErrorResponse, answerOcsp,
-  type CertId, type OcspRequest, type OcspErrorStatus, type OcspResponseRequest,
+  parseOcspRequest,
+  ocspRequestFromGetPath,
+  isIssuedBy,
+  buildOcspResponse,
+  ocspErrorResponse,
+  answerOcsp,
+  type CertId,
+  type OcspRequest,
+  type OcspErrorStatus,
+  type OcspResponseRequest,
 } from './revocation/ocsp.ts';

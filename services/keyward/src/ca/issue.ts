@@ -28,7 +28,15 @@ import type { CaContext } from './ca_context.ts';
 import { isVerifiedCsr, type Csr } from './csr.ts';
 import { children, readOctetAlignedBits, readTlv } from './der/reader.ts';
 import { explicit, integerFromHex, sequence, time, tlvOf, TAG } from './der/writer.ts';
-import { authorityInfoAccess, basicConstraints, crlDistributionPoints, extendedKeyUsage, keyUsage, subjectAltName, subjectKeyIdentifier } from './extensions.ts';
+import {
+  authorityInfoAccess,
+  basicConstraints,
+  crlDistributionPoints,
+  extendedKeyUsage,
+  keyUsage,
+  subjectAltName,
+  subjectKeyIdentifier,
+} from './extensions.ts';
 import { encodeName, formatName, type NameAttribute } from './name.ts';
 import { EKU_OIDS, KEY_USAGE_BITS } from './oids.ts';
 import { toPem } from './pem.ts';
@@ -95,14 +103,16 @@ function usageExtensions(policy: Policy): Buffer[] {
   const out: Buffer[] = [];
   if (policy.keyUsage.length) out.push(keyUsage(policy.keyUsage.map((u) => KEY_USAGE_BITS[u])));
   if (policy.extendedKeyUsage.length) out.push(extendedKeyUsage(policy.extendedKeyUsage.map((e) => EKU_OIDS[e])));
-  if (Object.isFrozen(policy) && Object.isFrozen(policy.keyUsage) && Object.isFrozen(policy.extendedKeyUsage)) policyExtensions.set(policy, out);
+  if (Object.isFrozen(policy) && Object.isFrozen(policy.keyUsage) && Object.isFrozen(policy.extendedKeyUsage))
+    policyExtensions.set(policy, out);
   return out;
 }
 
 const urlExtensions = new Map<string, Buffer>();
 
 function checkUrl(url: string, what: string): void {
-  if (typeof url !== 'string' || !/^https?:\/\/[\x21-\x7e]+$/.test(url)) throw new TypeError(`${what} must be an http(s) URL of printable ASCII`);
+  if (typeof url !== 'string' || !/^https?:\/\/[\x21-\x7e]+$/.test(url))
+    throw new TypeError(`${what} must be an http(s) URL of printable ASCII`);
 }
 
 /** cRLDistributionPoints + authorityInfoAccess for a pair of URLs (a handful per installation). */
@@ -125,9 +135,13 @@ function revocationExtensions(crlUrl: string, ocspUrl: string): Buffer {
 export function checkCsr(csr: Csr, sansOverridden: boolean): void {
   if (!isVerifiedCsr(csr)) throw new TypeError('issueCertificate needs a Csr made by parseCsr (its proof of possession verified)');
   if (!sansOverridden && csr.unsupportedSans.length) {
-    throw new KeywardError('policy.san_not_allowed', `The CSR asks for ${[...new Set(csr.unsupportedSans)].join(', ')} names; Keyward certifies DNS, IP, URI and e-mail names only`, {
-      extras: { san: csr.unsupportedSans[0] },
-    });
+    throw new KeywardError(
+      'policy.san_not_allowed',
+      `The CSR asks for ${[...new Set(csr.unsupportedSans)].join(', ')} names; Keyward certifies DNS, IP, URI and e-mail names only`,
+      {
+        extras: { san: csr.unsupportedSans[0] },
+      },
+    );
   }
 }
 
@@ -138,13 +152,18 @@ export function checkCsr(csr: Csr, sansOverridden: boolean): void {
  * request is one that would be issued.
  * @example enforcePolicy(policy, { keyType: csr.keyType, subject: csr.subject, sans: csr.sans, validityDays: 30 });
  */
-export function enforcePolicy(policy: Policy, request: { keyType: string; subject: readonly NameAttribute[]; sans: Sans; validityDays: number }): void {
+export function enforcePolicy(
+  policy: Policy,
+  request: { keyType: string; subject: readonly NameAttribute[]; sans: Sans; validityDays: number },
+): void {
   validateKey(policy, request.keyType);
   validateSubject(policy, request.subject);
   validateSans(policy, request.sans);
   validateValidity(policy, request.validityDays);
   if (request.subject.length === 0 && sanCount(request.sans) === 0) {
-    throw new KeywardError('policy.subject_not_allowed', 'A certificate needs a subject or at least one subject alternative name', { extras: { attribute: 'CN' } });
+    throw new KeywardError('policy.subject_not_allowed', 'A certificate needs a subject or at least one subject alternative name', {
+      extras: { attribute: 'CN' },
+    });
   }
 }
 
@@ -155,7 +174,12 @@ function publicKeyBits(spki: Uint8Array): Uint8Array {
 
 /** The end-entity TBSCertificate. */
 function leafTemplate(r: IssueRequest, subject: readonly NameAttribute[], sans: Sans, notBefore: Date, notAfter: Date): Buffer {
-  const exts: Uint8Array[] = [BASIC_CONSTRAINTS_LEAF, ...usageExtensions(r.policy), subjectKeyIdentifier(keyIdentifier(publicKeyBits(r.csr.spki))), r.ca.der.authorityKeyIdExtension];
+  const exts: Uint8Array[] = [
+    BASIC_CONSTRAINTS_LEAF,
+    ...usageExtensions(r.policy),
+    subjectKeyIdentifier(keyIdentifier(publicKeyBits(r.csr.spki))),
+    r.ca.der.authorityKeyIdExtension,
+  ];
   if (sanCount(sans)) exts.push(subjectAltName(sans, subject.length === 0));
   exts.push(revocationExtensions(r.crlUrl, r.ocspUrl));
   return sequence(

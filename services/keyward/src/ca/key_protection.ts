@@ -102,7 +102,9 @@ export function unprotectKey(kek: Uint8Array, blob: unknown): KeyObject {
   const b = asKeyBlob(blob);
   const id = kekId(k);
   if (b.kek !== id) {
-    throw new TypeError(`this CA key is sealed under KEK ${b.kek}, but the configured key-encryption key is ${id}: configure that key, or rewrap the blob`);
+    throw new TypeError(
+      `this CA key is sealed under KEK ${b.kek}, but the configured key-encryption key is ${id}: configure that key, or rewrap the blob`,
+    );
   }
   const dataKey = open(k, b.wrapped, `kek:${id}`);
   let pkcs8: Buffer | undefined;
@@ -125,7 +127,8 @@ export function rewrap(oldKek: Uint8Array, newKek: Uint8Array, blob: unknown): K
   const oldId = kekId(oldKek);
   const newId = kekId(newKek);
   if (b.kek === newId) return b;
-  if (b.kek !== oldId) throw new TypeError(`this CA key is sealed under KEK ${b.kek}, neither the old (${oldId}) nor the new (${newId}) key`);
+  if (b.kek !== oldId)
+    throw new TypeError(`this CA key is sealed under KEK ${b.kek}, neither the old (${oldId}) nor the new (${newId}) key`);
   const dataKey = open(checkKek(oldKek), b.wrapped, `kek:${oldId}`);
   try {
     return { ...b, kek: newId, wrapped: seal(checkKek(newKek), dataKey, `kek:${newId}`) };

@@ -60,13 +60,21 @@ export function spkiOf(key: KeyObject): Uint8Array {
 }
 
 const CURVE_OIDS: Readonly<Record<string, string>> = {
-  '1.2.840.10045.3.1.7': 'EC-P256', '1.3.132.0.34': 'EC-P384', '1.3.132.0.35': 'EC-P521', '1.3.132.0.10': 'EC-secp256k1',
+  '1.2.840.10045.3.1.7': 'EC-P256',
+  '1.3.132.0.34': 'EC-P384',
+  '1.3.132.0.35': 'EC-P521',
+  '1.3.132.0.10': 'EC-secp256k1',
 };
 
 /** node's asymmetricKeyType names for the other algorithms, by SPKI algorithm OID. */
 const OTHER_KEY_TYPES: Readonly<Record<string, string>> = {
-  [OID.ed25519]: 'ed25519', '1.3.101.113': 'ed448', '1.3.101.110': 'x25519', '1.3.101.111': 'x448',
-  '1.2.840.10040.4.1': 'dsa', '1.2.840.113549.1.1.10': 'rsa-pss', '1.2.840.10046.2.1': 'dh',
+  [OID.ed25519]: 'ed25519',
+  '1.3.101.113': 'ed448',
+  '1.3.101.110': 'x25519',
+  '1.3.101.111': 'x448',
+  '1.2.840.10040.4.1': 'dsa',
+  '1.2.840.113549.1.1.10': 'rsa-pss',
+  '1.2.840.10046.2.1': 'dh',
 };
 
 /**

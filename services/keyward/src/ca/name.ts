@@ -18,14 +18,29 @@ export interface NameAttribute {
 
 /** Short name → OID for the attributes policies can name. */
 export const NAME_ATTRIBUTE_OIDS: Readonly<Record<string, string>> = {
-  CN: '2.5.4.3', O: '2.5.4.10', OU: '2.5.4.11', C: '2.5.4.6', ST: '2.5.4.8', L: '2.5.4.7', serialNumber: '2.5.4.5',
-  emailAddress: '1.2.840.113549.1.9.1', DC: '0.9.2342.19200300.100.1.25',
+  CN: '2.5.4.3',
+  O: '2.5.4.10',
+  OU: '2.5.4.11',
+  C: '2.5.4.6',
+  ST: '2.5.4.8',
+  L: '2.5.4.7',
+  serialNumber: '2.5.4.5',
+  emailAddress: '1.2.840.113549.1.9.1',
+  DC: '0.9.2342.19200300.100.1.25',
 };
 const NAMES_BY_OID: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(NAME_ATTRIBUTE_OIDS).map(([k, v]) => [v, k]));
 
 /** RFC 5280 Appendix A upper bounds, in characters. */
 export const NAME_UPPER_BOUNDS: Readonly<Record<string, number>> = {
-  CN: 64, O: 64, OU: 64, C: 2, ST: 128, L: 128, serialNumber: 64, emailAddress: 255, DC: 63,
+  CN: 64,
+  O: 64,
+  OU: 64,
+  C: 2,
+  ST: 128,
+  L: 128,
+  serialNumber: 64,
+  emailAddress: 255,
+  DC: 63,
 };
 
 const DOTTED = /^[0-2](\.(0|[1-9]\d*))+$/;
@@ -65,7 +80,10 @@ function encodeValue(a: NameAttribute): Buffer {
 
 /** Name ::= SEQUENCE OF RDN, one AttributeTypeAndValue per RDN, order kept. */
 export function encodeName(attributes: readonly NameAttribute[]): Buffer {
-  return tlvOf(TAG.SEQUENCE, attributes.map((a) => set(sequence(oid(attributeOid(a.type)), encodeValue(a)))));
+  return tlvOf(
+    TAG.SEQUENCE,
+    attributes.map((a) => set(sequence(oid(attributeOid(a.type)), encodeValue(a)))),
+  );
 }
 
 /** Decodes a Name (multi-valued RDNs are flattened, order kept). Throws DerError. */
@@ -87,7 +105,11 @@ export function decodeName(buf: Uint8Array, name: Tlv): NameAttribute[] {
   return out;
 }
 
-const escapeValue = (v: string): string => v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+const escapeValue = (v: string): string =>
+  v
+    .replace(/([,+"\\<>;=])/g, '\\$1')
+    .replace(/^([ #])/, '\\$1')
+    .replace(/ $/, '\\ ');
 
 /**
  * Renders a name as `CN=…, O=…` in certificate order (as @peculiar/x509 and

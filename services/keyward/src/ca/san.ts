@@ -13,13 +13,23 @@ export interface Sans {
   readonly email: readonly string[];
 }
 
-export const NO_SANS: Sans = Object.freeze({ dns: Object.freeze([]), ip: Object.freeze([]), uri: Object.freeze([]), email: Object.freeze([]) });
+export const NO_SANS: Sans = Object.freeze({
+  dns: Object.freeze([]),
+  ip: Object.freeze([]),
+  uri: Object.freeze([]),
+  email: Object.freeze([]),
+});
 
 export const sanCount = (s: Sans): number => s.dns.length + s.ip.length + s.uri.length + s.email.length;
 
 /** `dns:…`, `ip:…`, `uri:…`, `email:…` — the flat form stores and searches use. */
 export function sanStrings(s: Sans): string[] {
-  return [...s.dns.map((v) => `dns:${v}`), ...s.ip.map((v) => `ip:${v}`), ...s.uri.map((v) => `uri:${v}`), ...s.email.map((v) => `email:${v}`)];
+  return [
+    ...s.dns.map((v) => `dns:${v}`),
+    ...s.ip.map((v) => `ip:${v}`),
+    ...s.uri.map((v) => `uri:${v}`),
+    ...s.email.map((v) => `email:${v}`),
+  ];
 }
 
 /** IPv4 or IPv6 text → 4 or 16 octets; undefined when it is neither. */

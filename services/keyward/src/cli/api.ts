@@ -32,15 +32,28 @@ async function storedLogin(env: NodeJS.ProcessEnv): Promise<string | undefined> 
   if (!login) return undefined;
   if (login.expiresAt - Date.now() > 10_000) return login.accessToken;
   if (!login.refreshToken) throw new Error('the stored login has expired: run keyward login again');
-  const cfg = await oidc.discovery(new URL(`${login.keycloakUrl}/realms/${login.realm}`), login.clientId, undefined, oidc.None(),
-    new URL(login.keycloakUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined);
+  const cfg = await oidc.discovery(
+    new URL(`${login.keycloakUrl}/realms/${login.realm}`),
+    login.clientId,
+    undefined,
+    oidc.None(),
+    new URL(login.keycloakUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
+  );
   let t;
   try {
     t = await oidc.refreshTokenGrant(cfg, login.refreshToken);
   } catch {
     throw new Error('the stored login has expired: run keyward login again');
   }
-  writeLogin({ ...login, accessToken: t.access_token, refreshToken: t.refresh_token ?? login.refreshToken, expiresAt: Date.now() + (t.expiresIn() ?? 60) * 1000 }, env);
+  writeLogin(
+    {
+      ...login,
+      accessToken: t.access_token,
+      refreshToken: t.refresh_token ?? login.refreshToken,
+      expiresAt: Date.now() + (t.expiresIn() ?? 60) * 1000,
+    },
+    env,
+  );
   return t.access_token;
 }
 
@@ -51,11 +64,17 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
     if (env.KEYWARD_TOKEN) return env.KEYWARD_TOKEN;
     if (!env.KEYWARD_CLIENT_ID) return storedLogin(env);
     if (cached && cached.exp - Date.now() > 10_000) return cached.token;
-    if (!env.KEYWARD_KEYCLOAK_URL || !env.KEYWARD_CLIENT_SECRET) throw new Error('KEYWARD_CLIENT_ID needs KEYWARD_CLIENT_SECRET and KEYWARD_KEYCLOAK_URL (or set KEYWARD_TOKEN)');
+    if (!env.KEYWARD_KEYCLOAK_URL || !env.KEYWARD_CLIENT_SECRET)
+      throw new Error('KEYWARD_CLIENT_ID needs KEYWARD_CLIENT_SECRET and KEYWARD_KEYCLOAK_URL (or set KEYWARD_TOKEN)');
     const kcUrl = env.KEYWARD_KEYCLOAK_URL.replace(/\/+$/, '');
     const realm = env.KEYWARD_CLIENT_REALM ?? 'master';
-    const cfg = await oidc.discovery(new URL(`${kcUrl}/realms/${realm}`), env.KEYWARD_CLIENT_ID, undefined, oidc.ClientSecretBasic(env.KEYWARD_CLIENT_SECRET),
-      new URL(kcUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    const cfg = await oidc.discovery(
+      new URL(`${kcUrl}/realms/${realm}`),
+      env.KEYWARD_CLIENT_ID,
+      undefined,
+      oidc.ClientSecretBasic(env.KEYWARD_CLIENT_SECRET),
+      new URL(kcUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
+    );
     const t = await oidc.clientCredentialsGrant(cfg);
     cached = { token: t.access_token, exp: Date.now() + (t.expiresIn() ?? 60) * 1000 };
     return cached.token;
@@ -68,11 +87,20 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
       try {
         res = await fetch(baseUrl + path, {
           method,
-          headers: { accept: 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          headers: {
+            accept: 'application/json',
+            ...(t ? { authorization: `Bearer ${t}` } : {}),
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       } catch (err) {
-        throw new CliApiError(0, 'cli.unreachable', `cannot reach Keyward at ${baseUrl} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`, undefined);
+        throw new CliApiError(
+          0,
+          'cli.unreachable',
+          `cannot reach Keyward at ${baseUrl} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`,
+          undefined,
+        );
       }
       const text = await res.text();
       let parsed: any;

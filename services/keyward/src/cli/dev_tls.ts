@@ -23,7 +23,8 @@ export async function ensureDevTls(dataDir: string): Promise<{ certFile: string;
   const keyFile = join(dir, 'server.key');
   if (existsSync(certFile) && existsSync(keyFile)) {
     try {
-      if (new Date(new X509Certificate(readFileSync(certFile)).validTo).getTime() - Date.now() > 7 * DAY) return { certFile, keyFile, created: false };
+      if (new Date(new X509Certificate(readFileSync(certFile)).validTo).getTime() - Date.now() > 7 * DAY)
+        return { certFile, keyFile, created: false };
     } catch {
       /* unreadable: make a new one */
     }
@@ -32,13 +33,21 @@ export async function ensureDevTls(dataDir: string): Promise<{ certFile: string;
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: newSerialHex(), name: 'CN=Keyward development server', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 365 * DAY),
-    keys, signingAlgorithm: alg,
+    serialNumber: newSerialHex(),
+    name: 'CN=Keyward development server',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 365 * DAY),
+    keys,
+    signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'ip', value: '::1' }, { type: 'dns', value: 'localhost' }]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'ip', value: '::1' },
+        { type: 'dns', value: 'localhost' },
+      ]),
     ],
   });
   writeFileSync(keyFile, toPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY'), { mode: 0o600 });

@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const e = err as Error;
     process.stderr.write(`keyward ${name}: ${e?.message ?? String(err)}\n`);
-    if (process.env.KEYWARD_LOG_LEVEL === "debug" && e?.stack) process.stderr.write(e.stack + "\n");
+    if (process.env.KEYWARD_LOG_LEVEL === 'debug' && e?.stack) process.stderr.write(e.stack + '\n');
     return 1;
   }
 }

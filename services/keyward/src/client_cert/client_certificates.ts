@@ -57,8 +57,14 @@ export class ClientCertificateService {
   readonly #clients = new Map<string, { at: number; value: Promise<{ subject: string } | undefined> }>();
 
   constructor(deps: {
-    store: ClientCertStore; engine: CaEngine; caFor: (realm: string) => Promise<StoredCa>; realms: RealmService; authz: Authorizer;
-    users: UserDirectory; identity: IdentityAdmin; clock: Clock;
+    store: ClientCertStore;
+    engine: CaEngine;
+    caFor: (realm: string) => Promise<StoredCa>;
+    realms: RealmService;
+    authz: Authorizer;
+    users: UserDirectory;
+    identity: IdentityAdmin;
+    clock: Clock;
   }) {
     this.#store = deps.store;
     this.#engine = deps.engine;
@@ -94,9 +100,16 @@ export class ClientCertificateService {
     await this.#realms.getManaged(realm);
     await this.#requireAdmin(p, realm);
     if (!Number.isInteger(s.maxExpirationDays) || s.maxExpirationDays < 1 || s.maxExpirationDays > 3650) {
-      throw new KeywardError('request.malformed', 'maxExpirationDays must be a whole number from 1 to 3650', { extras: { field: '/maxExpirationDays' } });
+      throw new KeywardError('request.malformed', 'maxExpirationDays must be a whole number from 1 to 3650', {
+        extras: { field: '/maxExpirationDays' },
+      });
     }
-    await this.#store.putSettings(realm, s, { action: 'client_certificate_settings.updated', actor: auditActor(p), realm, details: { ...s } });
+    await this.#store.putSettings(realm, s, {
+      action: 'client_certificate_settings.updated',
+      actor: auditActor(p),
+      realm,
+      details: { ...s },
+    });
     return s;
   }
 
@@ -105,8 +118,16 @@ export class ClientCertificateService {
   #view(r: ClientCertificateRecord): ClientCertificateView {
     const status = r.revokedAt ? 'revoked' : r.expiresAt <= this.#clock.now() ? 'expired' : 'valid';
     return {
-      id: r.id, realm: r.realm, username: r.username, name: r.name, serialNumber: r.serial, mode: r.mode, createdAt: r.createdAt.toISOString(),
-      expiresInDays: r.expiresInDays, expiresAt: r.expiresAt.toISOString(), status,
+      id: r.id,
+      realm: r.realm,
+      username: r.username,
+      name: r.name,
+      serialNumber: r.serial,
+      mode: r.mode,
+      createdAt: r.createdAt.toISOString(),
+      expiresInDays: r.expiresInDays,
+      expiresAt: r.expiresAt.toISOString(),
+      status,
     };
   }
 
@@ -114,14 +135,32 @@ export class ClientCertificateService {
    * Creates a client certificate for the calling user: Keyward generates the
    * key (re-downloadable .pem, key sealed like CA keys) unless a CSR is given.
    */
-  async create(p: Principal, input: { name?: string | undefined; expiresInDays: number; csr?: string | undefined }): Promise<{ view: ClientCertificateView; pem: string; maximum: number }> {
-    if (p.kind !== 'user') throw new KeywardError('client_certificate.users_only', 'Client certificates carry a user\'s authority: create them with a user\'s token');
+  async create(
+    p: Principal,
+    input: { name?: string | undefined; expiresInDays: number; csr?: string | undefined },
+  ): Promise<{ view: ClientCertificateView; pem: string; maximum: number }> {
+    if (p.kind !== 'user')
+      throw new KeywardError(
+        'client_certificate.users_only',
+        "Client certificates carry a user's authority: create them with a user's token",
+      );
     await this.#realms.getManaged(p.realm);
     const settings = await this.settings(p.realm);
-    if (!settings.enabled) throw new KeywardError('client_certificate.disabled', `Client certificates are disabled in realm ${p.realm}; a keyward-admin enables them`);
-    if (!Number.isInteger(input.expiresInDays) || input.expiresInDays < 1) throw new KeywardError('request.malformed', 'expiresInDays must be a whole number of days, at least 1', { extras: { field: '/expiresInDays' } });
+    if (!settings.enabled)
+      throw new KeywardError(
+        'client_certificate.disabled',
+        `Client certificates are disabled in realm ${p.realm}; a keyward-admin enables them`,
+      );
+    if (!Number.isInteger(input.expiresInDays) || input.expiresInDays < 1)
+      throw new KeywardError('request.malformed', 'expiresInDays must be a whole number of days, at least 1', {
+        extras: { field: '/expiresInDays' },
+      });
     if (input.expiresInDays > settings.maxExpirationDays) {
-      throw new KeywardError('client_certificate.expiry_exceeded', `expiresInDays may be at most ${settings.maxExpirationDays} in realm ${p.realm}`, { extras: { maximum: settings.maxExpirationDays } });
+      throw new KeywardError(
+        'client_certificate.expiry_exceeded',
+        `expiresInDays may be at most ${settings.maxExpirationDays} in realm ${p.realm}`,
+        { extras: { maximum: settings.maxExpirationDays } },
+      );
     }
     const ca = await this.#caFor(p.realm);
     let spki: Uint8Array;
@@ -131,14 +170,19 @@ export class ClientCertificateService {
     if (input.csr) {
       const csr = this.#engine.parseCsr(input.csr);
       if (!['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'].includes(csr.keyType)) {
-        throw new KeywardError('policy.key_not_allowed', `Key type ${csr.keyType} is not allowed for client certificates (EC P-256/P-384, RSA 2048–4096)`);
+        throw new KeywardError(
+          'policy.key_not_allowed',
+          `Key type ${csr.keyType} is not allowed for client certificates (EC P-256/P-384, RSA 2048–4096)`,
+        );
       }
       ({ spki, keyType } = csr);
     } else {
       const k = this.#engine.generateKey();
       ({ spki, keyType } = k);
       keyBlob = this.#engine.seal(k.pkcs8);
-      keyPem = createPrivateKey({ key: Buffer.from(k.pkcs8), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+      keyPem = createPrivateKey({ key: Buffer.from(k.pkcs8), format: 'der', type: 'pkcs8' })
+        .export({ format: 'pem', type: 'pkcs8' })
+        .toString();
     }
     const now = this.#clock.now();
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
@@ -147,16 +191,43 @@ export class ClientCertificateService {
     const id = newId();
     const { der, pem } = await this.#engine.issue(ca, {
       csr: { subject: [], sans: { dns: [], ip: [], uri: [], email: [] }, keyType, pem: '', spki },
-      subject: [{ type: 'CN', value: p.username ?? p.subject }, { type: 'OU', value: `keyward client certificate ${id}` }],
+      subject: [
+        { type: 'CN', value: p.username ?? p.subject },
+        { type: 'OU', value: `keyward client certificate ${id}` },
+      ],
       sans: { dns: [], ip: [], uri: [`urn:keyward:${p.realm}:user:${p.subject}`], email: [] },
-      keyUsage: ['digitalSignature'], extendedKeyUsage: ['clientAuth'], serial, notBefore, notAfter, validityDays: input.expiresInDays,
+      keyUsage: ['digitalSignature'],
+      extendedKeyUsage: ['clientAuth'],
+      serial,
+      notBefore,
+      notAfter,
+      validityDays: input.expiresInDays,
       // No CRL or OCSP pointers: only Keyward relies on these certificates, and it checks revocation in its store.
     });
     const rec: ClientCertificateRecord = {
-      id, realm: p.realm, userId: p.subject, username: p.username ?? p.subject, name: input.name, serial, caId: ca.id, fingerprint: fingerprintOf(der),
-      mode: input.csr ? 'csr' : 'generated', certificatePem: pem, keyBlob, expiresInDays: input.expiresInDays, createdAt: now, expiresAt: notAfter, revokedAt: undefined,
+      id,
+      realm: p.realm,
+      userId: p.subject,
+      username: p.username ?? p.subject,
+      name: input.name,
+      serial,
+      caId: ca.id,
+      fingerprint: fingerprintOf(der),
+      mode: input.csr ? 'csr' : 'generated',
+      certificatePem: pem,
+      keyBlob,
+      expiresInDays: input.expiresInDays,
+      createdAt: now,
+      expiresAt: notAfter,
+      revokedAt: undefined,
     };
-    await this.#store.insert(rec, { action: 'client_certificate.created', actor: auditActor(p), realm: p.realm, target: id, details: { name: input.name, expiresInDays: input.expiresInDays, mode: rec.mode, serial } });
+    await this.#store.insert(rec, {
+      action: 'client_certificate.created',
+      actor: auditActor(p),
+      realm: p.realm,
+      target: id,
+      details: { name: input.name, expiresInDays: input.expiresInDays, mode: rec.mode, serial },
+    });
     return { view: this.#view(rec), pem: pem + (keyPem ?? ''), maximum: settings.maxExpirationDays };
   }
 
@@ -166,14 +237,19 @@ export class ClientCertificateService {
 
   async #own(p: Principal, id: string): Promise<ClientCertificateRecord> {
     const r = /^[0-9a-f-]{36}$/i.test(id) ? await this.#store.get(id) : undefined;
-    if (!r || r.realm !== p.realm || r.userId !== p.subject) throw new KeywardError('client_certificate.not_found', `No client certificate ${id} of the caller`);
+    if (!r || r.realm !== p.realm || r.userId !== p.subject)
+      throw new KeywardError('client_certificate.not_found', `No client certificate ${id} of the caller`);
     return r;
   }
 
   /** The .pem again: certificate, chain, and (generated mode) the private key. */
   async pem(p: Principal, id: string): Promise<string> {
     const r = await this.#own(p, id);
-    const key = r.keyBlob ? createPrivateKey({ key: Buffer.from(this.#engine.unseal(r.keyBlob)), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString() : '';
+    const key = r.keyBlob
+      ? createPrivateKey({ key: Buffer.from(this.#engine.unseal(r.keyBlob)), format: 'der', type: 'pkcs8' })
+          .export({ format: 'pem', type: 'pkcs8' })
+          .toString()
+      : '';
     return r.certificatePem + key;
   }
 
@@ -190,7 +266,13 @@ export class ClientCertificateService {
       }
     }
     const at = this.#clock.now();
-    await this.#store.revoke(id, at, { action: 'client_certificate.revoked', actor: auditActor(p), realm: r.realm, target: id, details: { serial: r.serial, owner: r.username } });
+    await this.#store.revoke(id, at, {
+      action: 'client_certificate.revoked',
+      actor: auditActor(p),
+      realm: r.realm,
+      target: id,
+      details: { serial: r.serial, owner: r.username },
+    });
     return this.#view((await this.#store.get(id))!);
   }
 
@@ -206,7 +288,8 @@ export class ClientCertificateService {
   async putTrustedCa(realm: string, name: string, p: Principal, pem: string): Promise<{ ca: TrustedClientCa; created: boolean }> {
     await this.#realms.getManaged(realm);
     await this.#requireAdmin(p, realm);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new KeywardError('request.malformed', `"${name.slice(0, 100)}" is not a valid name`, { extras: { field: 'name' } });
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name))
+      throw new KeywardError('request.malformed', `"${name.slice(0, 100)}" is not a valid name`, { extras: { field: 'name' } });
     let x: X509Certificate;
     try {
       x = new X509Certificate(pem);
@@ -214,9 +297,23 @@ export class ClientCertificateService {
       throw new KeywardError('trusted_ca.invalid', 'The body is not a PEM X.509 certificate', { cause: err });
     }
     if (!x.ca) throw new KeywardError('trusted_ca.invalid', 'The certificate is not a CA certificate (basicConstraints cA is not set)');
-    if (new Date(x.validTo) <= this.#clock.now()) throw new KeywardError('trusted_ca.invalid', `The CA certificate expired on ${new Date(x.validTo).toISOString()}`);
-    const ca: TrustedClientCa = { realm, name, certificatePem: x.toString(), subject: x.subject, fingerprint: fingerprintOf(new Uint8Array(x.raw)), createdAt: this.#clock.now() };
-    const outcome = await this.#store.putTrustedCa(ca, { action: 'trusted_client_ca.put', actor: auditActor(p), realm, target: name, details: { subject: x.subject, fingerprint: ca.fingerprint } });
+    if (new Date(x.validTo) <= this.#clock.now())
+      throw new KeywardError('trusted_ca.invalid', `The CA certificate expired on ${new Date(x.validTo).toISOString()}`);
+    const ca: TrustedClientCa = {
+      realm,
+      name,
+      certificatePem: x.toString(),
+      subject: x.subject,
+      fingerprint: fingerprintOf(new Uint8Array(x.raw)),
+      createdAt: this.#clock.now(),
+    };
+    const outcome = await this.#store.putTrustedCa(ca, {
+      action: 'trusted_client_ca.put',
+      actor: auditActor(p),
+      realm,
+      target: name,
+      details: { subject: x.subject, fingerprint: ca.fingerprint },
+    });
     this.#trusted = undefined;
     return { ca, created: outcome === 'created' };
   }
@@ -230,7 +327,9 @@ export class ClientCertificateService {
   async deleteTrustedCa(realm: string, name: string, p: Principal): Promise<void> {
     await this.#realms.getManaged(realm);
     await this.#requireAdmin(p, realm);
-    if (!(await this.#store.deleteTrustedCa(realm, name, { action: 'trusted_client_ca.deleted', actor: auditActor(p), realm, target: name }))) {
+    if (
+      !(await this.#store.deleteTrustedCa(realm, name, { action: 'trusted_client_ca.deleted', actor: auditActor(p), realm, target: name }))
+    ) {
       throw new KeywardError('trusted_ca.not_found', `Realm ${realm} has no trusted client CA ${name}`);
     }
     this.#trusted = undefined;
@@ -241,7 +340,9 @@ export class ClientCertificateService {
   #trustedCas() {
     const now = Date.now();
     if (!this.#trusted || now - this.#trusted.at > 10_000) {
-      const list = this.#store.listTrustedCas(undefined).then((cas) => cas.map((ca) => ({ ca, x509: new X509Certificate(ca.certificatePem) })));
+      const list = this.#store
+        .listTrustedCas(undefined)
+        .then((cas) => cas.map((ca) => ({ ca, x509: new X509Certificate(ca.certificatePem) })));
       this.#trusted = { at: now, list };
       list.catch(() => {
         this.#trusted = undefined;
@@ -284,24 +385,43 @@ export class ClientCertificateService {
       } catch {
         matches = false;
       }
-      if (!matches) throw new KeywardError('client_certificate.key_mismatch', 'The private key in the header does not belong to the certificate');
+      if (!matches)
+        throw new KeywardError('client_certificate.key_mismatch', 'The private key in the header does not belong to the certificate');
     }
     const now = this.#clock.now();
-    const expired = () => new KeywardError('client_certificate.expired', `The client certificate is valid from ${new Date(cert.validFrom).toISOString()} to ${new Date(cert.validTo).toISOString()}`);
+    const expired = () =>
+      new KeywardError(
+        'client_certificate.expired',
+        `The client certificate is valid from ${new Date(cert.validFrom).toISOString()} to ${new Date(cert.validTo).toISOString()}`,
+      );
 
     // 1. A user's client certificate (seed 000), found by its fingerprint and re-verified.
     const rec = await this.#store.findByFingerprint(fingerprintOf(new Uint8Array(cert.raw)));
     if (rec) {
       const ca = await this.#caFor(rec.realm);
       if (ca.id !== rec.caId || !cert.verify(new X509Certificate(ca.certificatePem).publicKey)) {
-        throw new KeywardError('client_certificate.untrusted', 'The client certificate does not chain to the realm\'s client-authentication CA');
+        throw new KeywardError(
+          'client_certificate.untrusted',
+          "The client certificate does not chain to the realm's client-authentication CA",
+        );
       }
       if (new Date(cert.validFrom) > now || new Date(cert.validTo) <= now) throw expired();
-      if (rec.revokedAt) throw new KeywardError('client_certificate.revoked', `The client certificate was revoked on ${rec.revokedAt.toISOString()}`);
+      if (rec.revokedAt)
+        throw new KeywardError('client_certificate.revoked', `The client certificate was revoked on ${rec.revokedAt.toISOString()}`);
       const user = await this.#users.findUser(rec.realm, rec.userId);
-      if (!user?.enabled) throw new KeywardError('client_certificate.user_disabled', `User ${rec.username} of realm ${rec.realm} no longer exists or is disabled`);
+      if (!user?.enabled)
+        throw new KeywardError(
+          'client_certificate.user_disabled',
+          `User ${rec.username} of realm ${rec.realm} no longer exists or is disabled`,
+        );
       return Object.freeze({
-        credential: 'client_certificate', kind: 'user', realm: rec.realm, subject: rec.userId, clientId: undefined, username: user.username, credentialRoles: [],
+        credential: 'client_certificate',
+        kind: 'user',
+        realm: rec.realm,
+        subject: rec.userId,
+        clientId: undefined,
+        username: user.username,
+        credentialRoles: [],
         credentialExpiresAt: new Date(cert.validTo), // a PAT created with this certificate may not outlive it (issue 7)
       });
     }
@@ -314,11 +434,21 @@ export class ClientCertificateService {
       const m = /^user-(.+)$/.exec(cn);
       const client = m ? await this.#apiClient(ca.realm, m[1]!) : undefined;
       if (!m || !client) {
-        throw new KeywardError('client_certificate.unknown_principal', `Realm ${ca.realm} has no API client for the certificate's CN "${cn.slice(0, 100)}" (expected user-<client id>)`);
+        throw new KeywardError(
+          'client_certificate.unknown_principal',
+          `Realm ${ca.realm} has no API client for the certificate's CN "${cn.slice(0, 100)}" (expected user-<client id>)`,
+        );
       }
-      return Object.freeze({ credential: 'client_certificate', kind: 'client', realm: ca.realm, subject: client.subject, clientId: m[1]!, username: undefined, credentialRoles: [] });
+      return Object.freeze({
+        credential: 'client_certificate',
+        kind: 'client',
+        realm: ca.realm,
+        subject: client.subject,
+        clientId: m[1]!,
+        username: undefined,
+        credentialRoles: [],
+      });
     }
     throw new KeywardError('client_certificate.untrusted', 'The client certificate is not issued by a CA that any realm trusts');
   }
 }
-

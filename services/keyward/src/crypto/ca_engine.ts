@@ -9,14 +9,40 @@
  *
  * CA private keys are decrypted once per process and kept as KeyObjects.
  */
-import "reflect-metadata"; // @peculiar/x509 resolves its providers through tsyringe, which needs it first
+import 'reflect-metadata'; // @peculiar/x509 resolves its providers through tsyringe, which needs it first
 import * as x509 from '@peculiar/x509';
-import {
-  createPrivateKey, randomBytes, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject,
-} from 'node:crypto';
-import type { CaEngine, DnAttribute, IssueParams, NewCa, OcspStatus, ParsedCsr, RevokedEntry, SanSet, StoredCa } from '../issuance/ports.ts';
+import { createPrivateKey, randomBytes, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import type {
+  CaEngine,
+  DnAttribute,
+  IssueParams,
+  NewCa,
+  OcspStatus,
+  ParsedCsr,
+  RevokedEntry,
+  SanSet,
+  StoredCa,
+} from '../issuance/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import { answerOcsp, buildCrl, toPem, createIssuingCa, createRootCa, issueCertificate, loadCa, protectKey, unprotectKey, type CaKeyType, type CaRecord, parseCsr as parseVerifiedCsr, type CaContext, type Csr, type Policy, type RevocationReason, parseCsrAsync as parseVerifiedCsrAsync } from '../ca/index.ts';
+import {
+  answerOcsp,
+  buildCrl,
+  toPem,
+  createIssuingCa,
+  createRootCa,
+  issueCertificate,
+  loadCa,
+  protectKey,
+  unprotectKey,
+  type CaKeyType,
+  type CaRecord,
+  parseCsr as parseVerifiedCsr,
+  type CaContext,
+  type Csr,
+  type Policy,
+  type RevocationReason,
+  parseCsrAsync as parseVerifiedCsrAsync,
+} from '../ca/index.ts';
 import { enforcePolicy } from '../ca/issue.ts';
 import { sharedOffload, type CryptoOffload } from './offload.ts';
 
@@ -28,30 +54,50 @@ type EcdsaParams = webcrypto.EcdsaParams;
 
 /** Attribute type OIDs and the short names policies use. */
 export const DN_OIDS: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.6': 'C', '2.5.4.8': 'ST', '2.5.4.7': 'L', '2.5.4.5': 'serialNumber',
-  '1.2.840.113549.1.9.1': 'emailAddress', '0.9.2342.19200300.100.1.25': 'DC',
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.6': 'C',
+  '2.5.4.8': 'ST',
+  '2.5.4.7': 'L',
+  '2.5.4.5': 'serialNumber',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+  '0.9.2342.19200300.100.1.25': 'DC',
 };
 const DN_NAMES = Object.fromEntries(Object.entries(DN_OIDS).map(([k, v]) => [v, k]));
 
 const KU: Readonly<Record<string, number>> = {
-  digitalSignature: x509.KeyUsageFlags.digitalSignature, nonRepudiation: x509.KeyUsageFlags.nonRepudiation, keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
-  dataEncipherment: x509.KeyUsageFlags.dataEncipherment, keyAgreement: x509.KeyUsageFlags.keyAgreement, keyCertSign: x509.KeyUsageFlags.keyCertSign,
-  cRLSign: x509.KeyUsageFlags.cRLSign, encipherOnly: x509.KeyUsageFlags.encipherOnly, decipherOnly: x509.KeyUsageFlags.decipherOnly,
+  digitalSignature: x509.KeyUsageFlags.digitalSignature,
+  nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
+  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
+  dataEncipherment: x509.KeyUsageFlags.dataEncipherment,
+  keyAgreement: x509.KeyUsageFlags.keyAgreement,
+  keyCertSign: x509.KeyUsageFlags.keyCertSign,
+  cRLSign: x509.KeyUsageFlags.cRLSign,
+  encipherOnly: x509.KeyUsageFlags.encipherOnly,
+  decipherOnly: x509.KeyUsageFlags.decipherOnly,
 };
 const EKU: Readonly<Record<string, string>> = {
-  serverAuth: x509.ExtendedKeyUsage.serverAuth, clientAuth: x509.ExtendedKeyUsage.clientAuth, codeSigning: x509.ExtendedKeyUsage.codeSigning,
-  emailProtection: x509.ExtendedKeyUsage.emailProtection, timeStamping: x509.ExtendedKeyUsage.timeStamping, OCSPSigning: x509.ExtendedKeyUsage.ocspSigning,
+  serverAuth: x509.ExtendedKeyUsage.serverAuth,
+  clientAuth: x509.ExtendedKeyUsage.clientAuth,
+  codeSigning: x509.ExtendedKeyUsage.codeSigning,
+  emailProtection: x509.ExtendedKeyUsage.emailProtection,
+  timeStamping: x509.ExtendedKeyUsage.timeStamping,
+  OCSPSigning: x509.ExtendedKeyUsage.ocspSigning,
 };
 
 export type EngineCsr = ParsedCsr;
 
 // ------------------------------------------------------------------ helpers
 
-
 /** `EC-P256`, `EC-P384`, `RSA-2048`, `Ed25519`, … */
 export function keyTypeOf(key: KeyObject): string {
   const d = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'ec') return ({ prime256v1: 'EC-P256', secp384r1: 'EC-P384', secp521r1: 'EC-P521' } as Record<string, string>)[d.namedCurve ?? ''] ?? `EC-${d.namedCurve}`;
+  if (key.asymmetricKeyType === 'ec')
+    return (
+      ({ prime256v1: 'EC-P256', secp384r1: 'EC-P384', secp521r1: 'EC-P521' } as Record<string, string>)[d.namedCurve ?? ''] ??
+      `EC-${d.namedCurve}`
+    );
   if (key.asymmetricKeyType === 'rsa') return `RSA-${d.modulusLength}`;
   if (key.asymmetricKeyType === 'rsa-pss') return `RSA-PSS-${d.modulusLength}`;
   return String(key.asymmetricKeyType);
@@ -62,24 +108,30 @@ function signingOf(key: KeyObject): { hash: string; web: Algorithm | EcdsaParams
   const t = keyTypeOf(key);
   if (t === 'EC-P384') return { hash: 'sha384', web: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams, oid: '1.2.840.10045.4.3.3' };
   if (t.startsWith('EC-')) return { hash: 'sha256', web: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams, oid: '1.2.840.10045.4.3.2' };
-  if (t.startsWith('RSA-')) return { hash: 'sha256', web: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm, oid: '1.2.840.113549.1.1.11' };
+  if (t.startsWith('RSA-'))
+    return { hash: 'sha256', web: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as Algorithm, oid: '1.2.840.113549.1.1.11' };
   throw new TypeError(`unsupported CA key type ${t}`);
 }
 
 async function webKeys(priv: KeyObject): Promise<{ privateKey: CryptoKey; publicKey: CryptoKey }> {
   const t = keyTypeOf(priv);
-  const alg = t.startsWith('EC-') ? { name: 'ECDSA', namedCurve: t === 'EC-P384' ? 'P-384' : t === 'EC-P521' ? 'P-521' : 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const alg = t.startsWith('EC-')
+    ? { name: 'ECDSA', namedCurve: t === 'EC-P384' ? 'P-384' : t === 'EC-P521' ? 'P-521' : 'P-256' }
+    : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const pkcs8 = priv.export({ format: 'der', type: 'pkcs8' });
   const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
   return {
-    privateKey: await webcrypto.subtle.importKey('pkcs8', pkcs8, alg, false, ['sign']) as unknown as CryptoKey,
-    publicKey: await webcrypto.subtle.importKey('spki', spki, alg, true, ['verify']) as unknown as CryptoKey,
+    privateKey: (await webcrypto.subtle.importKey('pkcs8', pkcs8, alg, false, ['sign'])) as unknown as CryptoKey,
+    publicKey: (await webcrypto.subtle.importKey('spki', spki, alg, true, ['verify'])) as unknown as CryptoKey,
   };
 }
 
 const toHex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex');
 /** DER INTEGER contents → our serial form (lowercase hex without leading zero octets). */
-export const serialFromInteger = (b: ArrayBuffer | Uint8Array) => toHex(b).replace(/^(00)+(?=.)/, '').replace(/^0(?=.)/, '');
+export const serialFromInteger = (b: ArrayBuffer | Uint8Array) =>
+  toHex(b)
+    .replace(/^(00)+(?=.)/, '')
+    .replace(/^0(?=.)/, '');
 
 // ------------------------------------------------------------------ the engine
 
@@ -121,7 +173,11 @@ export class NodeCaEngine implements CaEngine {
 
   #parsed(csr: Csr): EngineCsr {
     if (csr.unsupportedSans.length) {
-      throw new KeywardError('policy.san_not_allowed', `The CSR asks for ${[...new Set(csr.unsupportedSans)].join(', ')} names; Keyward certifies DNS, IP, URI and e-mail names only`, { extras: { san: csr.unsupportedSans[0] } });
+      throw new KeywardError(
+        'policy.san_not_allowed',
+        `The CSR asks for ${[...new Set(csr.unsupportedSans)].join(', ')} names; Keyward certifies DNS, IP, URI and e-mail names only`,
+        { extras: { san: csr.unsupportedSans[0] } },
+      );
     }
     const parsed: EngineCsr = { subject: csr.subject, sans: csr.sans, keyType: csr.keyType, pem: csr.pem, spki: csr.spki };
     this.#verified.set(parsed, csr);
@@ -153,7 +209,8 @@ export class NodeCaEngine implements CaEngine {
 
   #newKey(type: string): KeyObject {
     if (type.startsWith('RSA-')) return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(4)) }).privateKey;
-    if (type === 'EC-P256' || type === 'EC-P384') return generateKeyPairSync('ec', { namedCurve: type === 'EC-P384' ? 'P-384' : 'P-256' }).privateKey;
+    if (type === 'EC-P256' || type === 'EC-P384')
+      return generateKeyPairSync('ec', { namedCurve: type === 'EC-P384' ? 'P-384' : 'P-256' }).privateKey;
     throw new TypeError(`unsupported CA key type ${type}`);
   }
 
@@ -202,14 +259,28 @@ export class NodeCaEngine implements CaEngine {
   /** The installation's root, built by the CA domain (ECDSA P-384, 20 years). */
   async createRoot(name: string, now: Date): Promise<NewCa> {
     const tag = randomBytes(4).toString('hex'); // several installations' roots stay distinguishable
-    const made = await createRootCa({ subject: [{ type: 'CN', value: `${name} ${tag}` }, { type: 'O', value: 'Keyward' }], now: backdated(now), kek: this.#kek, keyType: 'EC-P384' });
+    const made = await createRootCa({
+      subject: [
+        { type: 'CN', value: `${name} ${tag}` },
+        { type: 'O', value: 'Keyward' },
+      ],
+      now: backdated(now),
+      kek: this.#kek,
+      keyType: 'EC-P384',
+    });
     return this.#stored(made.record);
   }
 
   async createIssuing(realm: string, parent: StoredCa, now: Date, label = 'Issuing CA'): Promise<NewCa> {
     const made = await createIssuingCa({
-      parent: this.#context(parent), subject: [{ type: 'CN', value: `Keyward ${realm} ${label}` }, { type: 'O', value: 'Keyward' }],
-      now: backdated(now), kek: this.#kek, keyType: this.#issuingKeyType as CaKeyType,
+      parent: this.#context(parent),
+      subject: [
+        { type: 'CN', value: `Keyward ${realm} ${label}` },
+        { type: 'O', value: 'Keyward' },
+      ],
+      now: backdated(now),
+      kek: this.#kek,
+      keyType: this.#issuingKeyType as CaKeyType,
     });
     return this.#stored(made.record);
   }
@@ -230,7 +301,8 @@ export class NodeCaEngine implements CaEngine {
     const bc = cert.getExtension(x509.BasicConstraintsExtension);
     if (!bc?.ca) throw new KeywardError('ca.invalid', 'The certificate is not a CA certificate (basicConstraints cA is not set)');
     const ku = cert.getExtension(x509.KeyUsagesExtension);
-    if (ku && !(ku.usages & x509.KeyUsageFlags.keyCertSign)) throw new KeywardError('ca.invalid', 'The CA certificate does not allow certificate signing (keyUsage keyCertSign)');
+    if (ku && !(ku.usages & x509.KeyUsageFlags.keyCertSign))
+      throw new KeywardError('ca.invalid', 'The CA certificate does not allow certificate signing (keyUsage keyCertSign)');
     const certSpki = Buffer.from(cert.publicKey.rawData);
     const keySpki = createPublicKey(key).export({ format: 'der', type: 'spki' });
     if (!certSpki.equals(keySpki)) throw new KeywardError('ca.invalid', 'The private key does not belong to the CA certificate');
@@ -239,7 +311,13 @@ export class NodeCaEngine implements CaEngine {
     } catch {
       throw new KeywardError('ca.invalid', `CA keys of type ${keyTypeOf(key)} are not supported (EC P-256/P-384, RSA 2048–4096)`);
     }
-    return { subject: cert.subject, certificatePem: cert.toString('pem') + '\n', keyBlob: this.#seal(key), keyType: keyTypeOf(key), notAfter: cert.notAfter };
+    return {
+      subject: cert.subject,
+      certificatePem: cert.toString('pem') + '\n',
+      keyBlob: this.#seal(key),
+      keyType: keyTypeOf(key),
+      notAfter: cert.notAfter,
+    };
   }
 
   generateKey(): { spki: Uint8Array; pkcs8: Uint8Array; keyType: string } {
@@ -260,7 +338,13 @@ export class NodeCaEngine implements CaEngine {
   }
 
   #stored(r: CaRecord): NewCa {
-    return { subject: r.subject, certificatePem: r.certificatePem.endsWith('\n') ? r.certificatePem : r.certificatePem + '\n', keyBlob: r.keyBlob, keyType: r.keyType, notAfter: r.notAfter };
+    return {
+      subject: r.subject,
+      certificatePem: r.certificatePem.endsWith('\n') ? r.certificatePem : r.certificatePem + '\n',
+      keyBlob: r.keyBlob,
+      keyType: r.keyType,
+      notAfter: r.notAfter,
+    };
   }
 
   async issue(ca: StoredCa, p: IssueParams): Promise<{ der: Uint8Array; pem: string }> {
@@ -268,9 +352,16 @@ export class NodeCaEngine implements CaEngine {
     if (verified && p.policy !== undefined && p.crlUrl && p.ocspUrl) {
       // The hot path: the CA domain's lean DER template, signed with node:crypto.
       const out = await issueCertificate({
-        ca: this.#context(ca), csr: verified, policy: this.#policy(p.policy),
-        validityDays: p.validityDays, subjectOverride: p.subject, sansOverride: p.sans,
-        serialHex: p.serial, now: p.notBefore, crlUrl: p.crlUrl, ocspUrl: p.ocspUrl,
+        ca: this.#context(ca),
+        csr: verified,
+        policy: this.#policy(p.policy),
+        validityDays: p.validityDays,
+        subjectOverride: p.subject,
+        sansOverride: p.sans,
+        serialHex: p.serial,
+        now: p.notBefore,
+        crlUrl: p.crlUrl,
+        ocspUrl: p.ocspUrl,
       });
       return { der: out.der, pem: out.certificatePem };
     }
@@ -293,7 +384,14 @@ export class NodeCaEngine implements CaEngine {
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
       ...(ku ? [new x509.KeyUsagesExtension(ku, true)] : []),
-      ...(p.extendedKeyUsage.length ? [new x509.ExtendedKeyUsageExtension(p.extendedKeyUsage.map((e) => EKU[e]!), false)] : []),
+      ...(p.extendedKeyUsage.length
+        ? [
+            new x509.ExtendedKeyUsageExtension(
+              p.extendedKeyUsage.map((e) => EKU[e]!),
+              false,
+            ),
+          ]
+        : []),
       await x509.SubjectKeyIdentifierExtension.create(publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
       // RFC 5280 §4.2.1.6: with an empty subject the SAN extension is critical.
@@ -302,8 +400,15 @@ export class NodeCaEngine implements CaEngine {
       ...(p.ocspUrl ? [new x509.AuthorityInfoAccessExtension({ ocsp: [p.ocspUrl] })] : []),
     ];
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: p.serial, subject: subjectJson(p.subject), issuer: caCert.subjectName, notBefore: p.notBefore, notAfter: p.notAfter,
-      publicKey, signingKey: keys.privateKey, signingAlgorithm: signingOf(this.#privateKey(ca)).web, extensions,
+      serialNumber: p.serial,
+      subject: subjectJson(p.subject),
+      issuer: caCert.subjectName,
+      notBefore: p.notBefore,
+      notAfter: p.notAfter,
+      publicKey,
+      signingKey: keys.privateKey,
+      signingAlgorithm: signingOf(this.#privateKey(ca)).web,
+      extensions,
     });
     const der = new Uint8Array(cert.rawData);
     return { der, pem: toPem(der, 'CERTIFICATE') };
@@ -311,19 +416,26 @@ export class NodeCaEngine implements CaEngine {
 
   async crl(ca: StoredCa, entries: readonly RevokedEntry[], crlNumber: bigint, thisUpdate: Date, nextUpdate: Date): Promise<Uint8Array> {
     return buildCrl({
-      ca: this.#context(ca), crlNumber, thisUpdate, nextUpdate,
+      ca: this.#context(ca),
+      crlNumber,
+      thisUpdate,
+      nextUpdate,
       entries: entries.map((e) => ({ serialHex: e.serial, revokedAt: e.revokedAt, reason: e.reason as RevocationReason })),
     });
   }
 
   async ocsp(ca: StoredCa, requestDer: Uint8Array, lookup: (serialHex: string) => Promise<OcspStatus>, now: Date): Promise<Uint8Array> {
-    return answerOcsp(this.#context(ca), requestDer, async (serialHex) => {
-      const s = await lookup(serialHex);
-      return s.status === 'revoked' ? { status: 'revoked', revokedAt: s.revokedAt, reason: s.reason as RevocationReason } : s;
-    }, now);
+    return answerOcsp(
+      this.#context(ca),
+      requestDer,
+      async (serialHex) => {
+        const s = await lookup(serialHex);
+        return s.status === 'revoked' ? { status: 'revoked', revokedAt: s.revokedAt, reason: s.reason as RevocationReason } : s;
+      },
+      now,
+    );
   }
 }
-
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {

@@ -20,7 +20,14 @@
 import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { localSigner, verifyCsrSignature, type CaSigner, type CsrSignatureCheck, type CsrSignatureResult, type CsrSignatureVerifier } from '../ca/index.ts';
+import {
+  localSigner,
+  verifyCsrSignature,
+  type CaSigner,
+  type CsrSignatureCheck,
+  type CsrSignatureResult,
+  type CsrSignatureVerifier,
+} from '../ca/index.ts';
 
 export type WorkerOp =
   | { readonly seq: number; readonly kind: 'verify'; readonly check: CsrSignatureCheck }
@@ -73,7 +80,11 @@ export class CryptoOffload {
   /** The CSR signature verifier for parseCsrAsync. */
   readonly verifyCsr: CsrSignatureVerifier = (check) => {
     if (!this.#offload()) return verifyCsrSignature(check);
-    return this.#submit<CsrSignatureResult>({ seq: ++this.#seq, kind: 'verify', check: { digest: check.digest, tbs: compact(check.tbs), spki: compact(check.spki), signature: compact(check.signature) } });
+    return this.#submit<CsrSignatureResult>({
+      seq: ++this.#seq,
+      kind: 'verify',
+      check: { digest: check.digest, tbs: compact(check.tbs), spki: compact(check.spki), signature: compact(check.signature) },
+    });
   };
 
   /** A CaSigner over a local key: inline as localSigner, on a worker under load. */
@@ -94,7 +105,7 @@ export class CryptoOffload {
       algorithm: local.algorithm,
       spki: local.spki,
       sign: (data: Uint8Array): Uint8Array | Promise<Uint8Array> =>
-        (this.#offload() ? this.#submit<Uint8Array>({ seq: ++this.#seq, kind: 'sign', key, hash, data: compact(data) }) : local.sign(data)),
+        this.#offload() ? this.#submit<Uint8Array>({ seq: ++this.#seq, kind: 'sign', key, hash, data: compact(data) }) : local.sign(data),
     });
   }
 

@@ -23,8 +23,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync,
-  readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +93,8 @@ export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
 /** KEYWARD_KEYCLOAK_VERSION, else {@link DEFAULT_KEYCLOAK_VERSION}. */
 export function keycloakVersion(env: NodeJS.ProcessEnv = process.env): string {
   const v = env.KEYWARD_KEYCLOAK_VERSION || DEFAULT_KEYCLOAK_VERSION;
-  if (!/^\d+\.\d+\.\d+$/.test(v)) throw new Error(`KEYWARD_KEYCLOAK_VERSION=${v} is not a release version like ${DEFAULT_KEYCLOAK_VERSION}`);
+  if (!/^\d+\.\d+\.\d+$/.test(v))
+    throw new Error(`KEYWARD_KEYCLOAK_VERSION=${v} is not a release version like ${DEFAULT_KEYCLOAK_VERSION}`);
   return v;
 }
 
@@ -118,14 +134,18 @@ async function useExternal(external: string, adminUser: string, adminPassword: s
   const url = external.replace(/\/+$/, '');
   const problem = await probe(url, 5000);
   if (problem) {
-    throw new Error(`KEYWARD_KEYCLOAK_URL=${url} does not answer (${url}/realms/master/.well-known/openid-configuration: ${problem}); start that Keycloak or unset KEYWARD_KEYCLOAK_URL to have one started`);
+    throw new Error(
+      `KEYWARD_KEYCLOAK_URL=${url} does not answer (${url}/realms/master/.well-known/openid-configuration: ${problem}); start that Keycloak or unset KEYWARD_KEYCLOAK_URL to have one started`,
+    );
   }
   log(`using the Keycloak at ${url} (KEYWARD_KEYCLOAK_URL)`);
   return { url, adminUser, adminPassword, source: 'external', stop: async () => {} };
 }
 
 /** Undefined when no container engine answers (fast: the runtime probe rejects in milliseconds). */
-async function startWithDocker(options: StartKeycloakOptions & { adminUser: string; adminPassword: string; log: (l: string) => void }): Promise<KeycloakHandle | undefined> {
+async function startWithDocker(
+  options: StartKeycloakOptions & { adminUser: string; adminPassword: string; log: (l: string) => void },
+): Promise<KeycloakHandle | undefined> {
   let tc: typeof import('testcontainers');
   try {
     tc = await import('testcontainers');
@@ -142,8 +162,11 @@ async function startWithDocker(options: StartKeycloakOptions & { adminUser: stri
   try {
     const container = await new tc.GenericContainer(`quay.io/keycloak/keycloak:${version}`)
       .withEnvironment({
-        KC_BOOTSTRAP_ADMIN_USERNAME: options.adminUser, KC_BOOTSTRAP_ADMIN_PASSWORD: options.adminPassword,
-        KC_HEALTH_ENABLED: 'true', KC_METRICS_ENABLED: 'true', JAVA_OPTS_KC_HEAP: HEAP,
+        KC_BOOTSTRAP_ADMIN_USERNAME: options.adminUser,
+        KC_BOOTSTRAP_ADMIN_PASSWORD: options.adminPassword,
+        KC_HEALTH_ENABLED: 'true',
+        KC_METRICS_ENABLED: 'true',
+        JAVA_OPTS_KC_HEAP: HEAP,
       })
       .withCommand(['start-dev'])
       .withExposedPorts(options.port ? { container: 8080, host: options.port } : 8080, 9000)
@@ -154,7 +177,10 @@ async function startWithDocker(options: StartKeycloakOptions & { adminUser: stri
     log(`Keycloak ready in ${seconds(started)} s at ${url} (Docker)`);
     let stopped: Promise<void> | undefined;
     return {
-      url, adminUser: options.adminUser, adminPassword: options.adminPassword, source: 'docker',
+      url,
+      adminUser: options.adminUser,
+      adminPassword: options.adminPassword,
+      source: 'docker',
       stop: () => (stopped ??= container.stop().then(() => {})),
     };
   } catch (err) {
@@ -178,7 +204,11 @@ export interface PreparedDistribution {
 }
 
 /** Runs a command, keeping the tail of its output; rejects with that tail. */
-function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; what: string; hint?: string }): Promise<string> {
+function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; what: string; hint?: string },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     const keep = (d: Buffer) => {
@@ -188,12 +218,20 @@ function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessE
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'ENOENT' ? `${opts.what}: \`${cmd}\` is not installed${opts.hint ? `; ${opts.hint}` : ''}` : `${opts.what}: ${err.message}`));
+      reject(
+        new Error(
+          err.code === 'ENOENT'
+            ? `${opts.what}: \`${cmd}\` is not installed${opts.hint ? `; ${opts.hint}` : ''}`
+            : `${opts.what}: ${err.message}`,
+        ),
+      );
     });
     child.once('close', (code, signal) => {
       if (code === 0) return resolve(out);
       const tail = out.trim().split('\n').slice(-25).join('\n');
-      reject(new Error(`${opts.what} failed (${signal ?? `exit code ${code}`})${opts.hint ? `; ${opts.hint}` : ''}${tail ? `\n${tail}` : ''}`));
+      reject(
+        new Error(`${opts.what} failed (${signal ?? `exit code ${code}`})${opts.hint ? `; ${opts.hint}` : ''}${tail ? `\n${tail}` : ''}`),
+      );
     });
   });
 }
@@ -201,7 +239,10 @@ function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessE
 function sha256(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(file).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
   });
 }
 
@@ -268,7 +309,9 @@ async function ticking<T>(log: (l: string) => void, doing: string, work: Promise
  * place, so an interrupted run never leaves a half-built cache. Concurrent runs
  * wait for one another (file lock).
  */
-export async function prepareDistribution(options: { log?: ((line: string) => void) | undefined; env?: NodeJS.ProcessEnv } = {}): Promise<PreparedDistribution> {
+export async function prepareDistribution(
+  options: { log?: ((line: string) => void) | undefined; env?: NodeJS.ProcessEnv } = {},
+): Promise<PreparedDistribution> {
   const log = options.log ?? (() => {});
   const env = options.env ?? process.env;
   const version = keycloakVersion(env);
@@ -293,11 +336,26 @@ export async function prepareDistribution(options: { log?: ((line: string) => vo
       const dl = join(base, `dl-${randomBytes(4).toString('hex')}`);
       mkdirSync(dl);
       try {
-        await ticking(log, 'downloading', run('mvn', ['-B', '-C', '-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${dl}`], {
-          env: { ...env, JAVA_HOME: env.JAVA_HOME || java.home },
-          what: `downloading ${artifact} with Maven`,
-          hint: 'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable, or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
-        }));
+        await ticking(
+          log,
+          'downloading',
+          run(
+            'mvn',
+            [
+              '-B',
+              '-C',
+              '-q',
+              'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
+              `-Dartifact=${artifact}`,
+              `-DoutputDirectory=${dl}`,
+            ],
+            {
+              env: { ...env, JAVA_HOME: env.JAVA_HOME || java.home },
+              what: `downloading ${artifact} with Maven`,
+              hint: 'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable, or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
+            },
+          ),
+        );
         renameSync(join(dl, `keycloak-quarkus-dist-${version}.tar.gz`), tarball);
       } finally {
         rmSync(dl, { recursive: true, force: true });
@@ -309,7 +367,9 @@ export async function prepareDistribution(options: { log?: ((line: string) => vo
       const expected = readFileSync(pin, 'utf8').trim();
       if (expected !== digest) {
         rmSync(tarball, { force: true });
-        throw new Error(`the cached Keycloak ${version} tarball has SHA-256 ${digest}, not the ${expected} recorded when it was first downloaded; it was removed: run again to download it anew (and if it differs again, delete ${pin} only once you trust the new file)`);
+        throw new Error(
+          `the cached Keycloak ${version} tarball has SHA-256 ${digest}, not the ${expected} recorded when it was first downloaded; it was removed: run again to download it anew (and if it differs again, delete ${pin} only once you trust the new file)`,
+        );
       }
     } else {
       writeFileSync(pin, `${digest}\n`);
@@ -320,13 +380,18 @@ export async function prepareDistribution(options: { log?: ((line: string) => vo
     try {
       await run('tar', ['xzf', tarball, '-C', staging], { what: `extracting ${tarball}` });
       const home = join(staging, `keycloak-${version}`);
-      if (!existsSync(join(home, 'bin', 'kc.sh'))) throw new Error(`${tarball} does not contain keycloak-${version}/bin/kc.sh; delete ${base} and run again`);
+      if (!existsSync(join(home, 'bin', 'kc.sh')))
+        throw new Error(`${tarball} does not contain keycloak-${version}/bin/kc.sh; delete ${base} and run again`);
       log(`building Keycloak (first run only, may take a minute or two; Java ${java.version} from ${java.home})…`);
       const t = Date.now();
-      await ticking(log, 'building', run(join(home, 'bin', 'kc.sh'), ['build', '--db=dev-file', '--health-enabled=true', '--metrics-enabled=true'], {
-        env: { ...env, JAVA_HOME: java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP },
-        what: 'kc.sh build',
-      }));
+      await ticking(
+        log,
+        'building',
+        run(join(home, 'bin', 'kc.sh'), ['build', '--db=dev-file', '--health-enabled=true', '--metrics-enabled=true'], {
+          env: { ...env, JAVA_HOME: java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP },
+          what: 'kc.sh build',
+        }),
+      );
       log(`built in ${seconds(t)} s`);
       renameSync(home, built); // the one step that makes it visible: a Ctrl-C before it leaves only staging-*
     } finally {
@@ -390,7 +455,9 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
   const marker = join(dir, MARKER);
   const owner = readPid(join(dir, OWNER));
   if (owner && owner !== process.pid && alive(owner)) {
-    throw new Error(`the Keycloak instance in ${dir} is in use by another running Keyward (pid ${owner}); stop that one first, or use another data directory (KEYWARD_DATA_DIR)`);
+    throw new Error(
+      `the Keycloak instance in ${dir} is in use by another running Keyward (pid ${owner}); stop that one first, or use another data directory (KEYWARD_DATA_DIR)`,
+    );
   }
   if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === dist.version) {
     return existsSync(join(dir, 'data', 'h2'));
@@ -510,21 +577,34 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
   log(`starting Keycloak ${dist.version} on ${url} (Java ${dist.java.version}; log: ${logFile})…`);
   let child: ChildProcess;
   try {
-    child = spawn(join(home, 'bin', 'kc.sh'), [
-      'start', '--optimized', '--http-enabled=true', '--http-host=127.0.0.1', `--http-port=${port}`,
-      `--http-management-port=${management}`, `--hostname=${url}`,
-      // Production mode defaults to a clustered Infinispan cache whose JGroups
-      // sockets bind to a non-loopback address (port 7800, and 57800 on every
-      // interface); a dev/test instance stays local. (A runtime option in 26.7.)
-      '--cache=local',
-    ], {
-      detached: true, // own process group: we signal the group, Ctrl-C in a terminal does not reach it directly
-      stdio: ['ignore', out, out],
-      env: {
-        ...process.env, JAVA_HOME: dist.java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP,
-        KC_BOOTSTRAP_ADMIN_USERNAME: adminUser, KC_BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
+    child = spawn(
+      join(home, 'bin', 'kc.sh'),
+      [
+        'start',
+        '--optimized',
+        '--http-enabled=true',
+        '--http-host=127.0.0.1',
+        `--http-port=${port}`,
+        `--http-management-port=${management}`,
+        `--hostname=${url}`,
+        // Production mode defaults to a clustered Infinispan cache whose JGroups
+        // sockets bind to a non-loopback address (port 7800, and 57800 on every
+        // interface); a dev/test instance stays local. (A runtime option in 26.7.)
+        '--cache=local',
+      ],
+      {
+        detached: true, // own process group: we signal the group, Ctrl-C in a terminal does not reach it directly
+        stdio: ['ignore', out, out],
+        env: {
+          ...process.env,
+          JAVA_HOME: dist.java.home,
+          JAVA_OPTS: undefined,
+          JAVA_OPTS_KC_HEAP: HEAP,
+          KC_BOOTSTRAP_ADMIN_USERNAME: adminUser,
+          KC_BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
+        },
       },
-    });
+    );
   } finally {
     closeSync(out);
   }
@@ -534,7 +614,10 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
     throw new Error(`could not run ${join(home, 'bin', 'kc.sh')}`);
   }
   child.unref(); // a forgotten stop() must not keep Node alive; the exit hook and the watchdog end Keycloak
-  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'keyward-watchdog', String(process.pid), String(pgid), temporary ? home : ''], { detached: true, stdio: 'ignore' });
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'keyward-watchdog', String(process.pid), String(pgid), temporary ? home : ''], {
+    detached: true,
+    stdio: 'ignore',
+  });
   watchdog.unref();
 
   let exited: string | undefined;
@@ -558,21 +641,22 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
   process.once('SIGTERM', onSignal);
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    detach();
-    if (groupAlive(pgid)) {
-      signalGroup(pgid, 'SIGTERM');
-      const deadline = Date.now() + STOP_GRACE_MS;
-      while (groupAlive(pgid) && Date.now() < deadline) await sleep(100);
+  const stop = () =>
+    (stopping ??= (async () => {
+      detach();
       if (groupAlive(pgid)) {
-        signalGroup(pgid, 'SIGKILL');
-        for (let i = 0; i < 50 && groupAlive(pgid); i++) await sleep(100);
+        signalGroup(pgid, 'SIGTERM');
+        const deadline = Date.now() + STOP_GRACE_MS;
+        while (groupAlive(pgid) && Date.now() < deadline) await sleep(100);
+        if (groupAlive(pgid)) {
+          signalGroup(pgid, 'SIGKILL');
+          for (let i = 0; i < 50 && groupAlive(pgid); i++) await sleep(100);
+        }
       }
-    }
-    if (watchdog.pid) signalGroup(watchdog.pid, 'SIGKILL');
-    if (temporary) rmSync(home, { recursive: true, force: true });
-    else rmSync(join(home, OWNER), { force: true });
-  })());
+      if (watchdog.pid) signalGroup(watchdog.pid, 'SIGKILL');
+      if (temporary) rmSync(home, { recursive: true, force: true });
+      else rmSync(join(home, OWNER), { force: true });
+    })());
 
   const fail = async (why: string): Promise<never> => {
     const tail = tailOf(logFile);

@@ -36,7 +36,9 @@ export function assertPortFree(port: number, variableName: string): Promise<void
     srv.unref();
     srv.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') {
-        reject(new Error(`port ${port} is already in use; stop what is using it or set ${variableName} to another port (0 = any free port)`));
+        reject(
+          new Error(`port ${port} is already in use; stop what is using it or set ${variableName} to another port (0 = any free port)`),
+        );
       } else if (err.code === 'EACCES') {
         reject(new Error(`port ${port} needs privileges to bind; set ${variableName} to a port above 1023 (0 = any free port)`));
       } else {

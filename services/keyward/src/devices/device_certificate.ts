@@ -19,15 +19,20 @@ export const MAX_CHAIN_BYTES = 32_768;
 /** Clock skew tolerated on a pushed certificate's notBefore. */
 const SKEW_MS = 5 * 60_000;
 
-const malformed = (detail: string, cause?: unknown) => new KeywardError('device.certificate_malformed', detail, cause === undefined ? {} : { cause });
+const malformed = (detail: string, cause?: unknown) =>
+  new KeywardError('device.certificate_malformed', detail, cause === undefined ? {} : { cause });
 
 /** Checks the size of a chain (device certificate first), before any parsing. */
 export function checkChainSize(ders: readonly Uint8Array[]): void {
   const bytes = ders.reduce((n, d) => n + d.length, 0);
   if (ders.length > MAX_CHAIN_CERTIFICATES || bytes > MAX_CHAIN_BYTES) {
-    throw new KeywardError('device.chain_too_large', `A device may push at most ${MAX_CHAIN_CERTIFICATES} certificates and ${MAX_CHAIN_BYTES} bytes (got ${ders.length} certificates, ${bytes} bytes)`, {
-      extras: { maxCertificates: MAX_CHAIN_CERTIFICATES, maxBytes: MAX_CHAIN_BYTES },
-    });
+    throw new KeywardError(
+      'device.chain_too_large',
+      `A device may push at most ${MAX_CHAIN_CERTIFICATES} certificates and ${MAX_CHAIN_BYTES} bytes (got ${ders.length} certificates, ${bytes} bytes)`,
+      {
+        extras: { maxCertificates: MAX_CHAIN_CERTIFICATES, maxBytes: MAX_CHAIN_BYTES },
+      },
+    );
   }
 }
 
@@ -44,14 +49,29 @@ export function uploadedChain(body: string | Uint8Array): Uint8Array[] {
   const blocks = pemBlocks(body, /CERTIFICATE/);
   if (blocks.length === 0) throw malformed('The body holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
   if (blocks.some((b) => b === undefined)) throw malformed('A PEM certificate block does not hold valid base64');
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(body)) throw malformed('The body holds a private key: push only the certificate; the key never leaves the device');
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(body))
+    throw malformed('The body holds a private key: push only the certificate; the key never leaves the device');
   return blocks as Uint8Array[];
 }
 
 const RFC2253_KEYWORDS: Readonly<Record<string, string>> = {
-  CN: 'CN', C: 'C', L: 'L', ST: 'ST', O: 'O', OU: 'OU', DC: 'DC', emailAddress: 'EMAILADDRESS', serialNumber: 'SERIALNUMBER', '0.9.2342.19200300.100.1.1': 'UID', '2.5.4.9': 'STREET',
+  CN: 'CN',
+  C: 'C',
+  L: 'L',
+  ST: 'ST',
+  O: 'O',
+  OU: 'OU',
+  DC: 'DC',
+  emailAddress: 'EMAILADDRESS',
+  serialNumber: 'SERIALNUMBER',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '2.5.4.9': 'STREET',
 };
-const escape2253 = (v: string): string => v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+const escape2253 = (v: string): string =>
+  v
+    .replace(/([,+"\\<>;=])/g, '\\$1')
+    .replace(/^([ #])/, '\\$1')
+    .replace(/ $/, '\\ ');
 
 /**
  * A subject in RFC 2253 form, as Java's X500Principal renders it and
@@ -59,7 +79,10 @@ const escape2253 = (v: string): string => v.replace(/([,+"\\<>;=])/g, '\\$1').re
  * spaces after commas (`O=Acme,CN=device-7`).
  */
 export function rfc2253(attributes: readonly NameAttribute[]): string {
-  return [...attributes].reverse().map((a) => `${RFC2253_KEYWORDS[a.type] ?? a.type}=${escape2253(a.value)}`).join(',');
+  return [...attributes]
+    .reverse()
+    .map((a) => `${RFC2253_KEYWORDS[a.type] ?? a.type}=${escape2253(a.value)}`)
+    .join(',');
 }
 
 /**
@@ -76,19 +99,35 @@ export function deviceCertificate(der: Uint8Array, now: Date): DeviceCertificate
   }
   const notBefore = new Date(x.validFrom);
   const notAfter = new Date(x.validTo);
-  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw malformed('The device certificate has an unreadable validity');
-  if (notAfter <= now) throw new KeywardError('device.certificate_expired', `The device certificate expired on ${notAfter.toISOString()}`, { extras: { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() } });
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime()))
+    throw malformed('The device certificate has an unreadable validity');
+  if (notAfter <= now)
+    throw new KeywardError('device.certificate_expired', `The device certificate expired on ${notAfter.toISOString()}`, {
+      extras: { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() },
+    });
   if (notBefore.getTime() > now.getTime() + SKEW_MS) {
-    throw new KeywardError('device.certificate_expired', `The device certificate is not valid before ${notBefore.toISOString()}`, { extras: { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() } });
+    throw new KeywardError('device.certificate_expired', `The device certificate is not valid before ${notBefore.toISOString()}`, {
+      extras: { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() },
+    });
   }
-  if (x.ca) throw new KeywardError('device.certificate_is_ca', 'The certificate is a CA certificate (basicConstraints cA is set): a device pushes its own end-entity certificate');
+  if (x.ca)
+    throw new KeywardError(
+      'device.certificate_is_ca',
+      'The certificate is a CA certificate (basicConstraints cA is set): a device pushes its own end-entity certificate',
+    );
   const key = x.publicKey;
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if ((key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (bits ?? 0) < 2048) {
-    throw new KeywardError('device.certificate_weak_key', `The device certificate has an RSA key of ${bits} bits; at least 2048 are required`);
+    throw new KeywardError(
+      'device.certificate_weak_key',
+      `The device certificate has an RSA key of ${bits} bits; at least 2048 are required`,
+    );
   }
   if (!['rsa', 'rsa-pss', 'ec', 'ed25519', 'ed448'].includes(key.asymmetricKeyType ?? '')) {
-    throw new KeywardError('device.certificate_weak_key', `The device certificate's key type ${key.asymmetricKeyType ?? 'unknown'} is not supported (RSA ≥ 2048, EC, Ed25519, Ed448)`);
+    throw new KeywardError(
+      'device.certificate_weak_key',
+      `The device certificate's key type ${key.asymmetricKeyType ?? 'unknown'} is not supported (RSA ≥ 2048, EC, Ed25519, Ed448)`,
+    );
   }
   const lines = (s: string) => s.split('\n').filter(Boolean);
   let subject: string;
@@ -102,11 +141,16 @@ export function deviceCertificate(der: Uint8Array, now: Date): DeviceCertificate
     subject = lines(x.subject).join(', ');
     subjectRfc2253 = lines(x.subject).reverse().join(',');
   }
-  if (!subject) throw malformed('The device certificate has an empty subject: Keycloak\'s X.509 client authenticator needs one');
+  if (!subject) throw malformed("The device certificate has an empty subject: Keycloak's X.509 client authenticator needs one");
   return {
     fingerprint: fingerprintOf(der),
     certificatePem: toPem(new Uint8Array(x.raw), 'CERTIFICATE'),
-    subject, issuer: lines(x.issuer).join(', '), serial: x.serialNumber.toLowerCase(), notBefore, notAfter, subjectRfc2253,
+    subject,
+    issuer: lines(x.issuer).join(', '),
+    serial: x.serialNumber.toLowerCase(),
+    notBefore,
+    notAfter,
+    subjectRfc2253,
   };
 }
 
@@ -124,7 +168,8 @@ const RESERVED_ALIAS = /^[A-Za-z]{3}[0-9]{18}$/;
 export function normalizeAlias(input: unknown): string {
   if (typeof input !== 'string') throw new KeywardError('device.alias_invalid', 'alias must be a string', { extras: { field: '/alias' } });
   const alias = input.trim().toLowerCase();
-  const refuse = (why: string) => new KeywardError('device.alias_invalid', `The alias "${input.slice(0, 100)}" ${why}`, { extras: { field: '/alias' } });
+  const refuse = (why: string) =>
+    new KeywardError('device.alias_invalid', `The alias "${input.slice(0, 100)}" ${why}`, { extras: { field: '/alias' } });
   if (alias.length === 0) throw refuse('is empty');
   if ([...alias].length > 128) throw refuse('is longer than 128 characters');
   if (/[/\\]/.test(alias)) throw refuse('contains a forward slash or backslash');
@@ -138,10 +183,15 @@ export function normalizeAlias(input: unknown): string {
  * other than `a-z 0-9 . _ -` turned into one `-` (`my cert1` → `my-cert1`).
  */
 export function clientIdForAlias(alias: string): string {
-  const id = alias.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|-+$/g, '').slice(0, 64);
+  const id = alias
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+|-+$/g, '')
+    .slice(0, 64);
   if (!id) return 'device';
   return id.startsWith('keyward-') ? `device-${id}` : id; // keyward-* names belong to Keyward's own clients
-
 }
 
 /** Device groups and roles become Keycloak group names. */
@@ -149,7 +199,9 @@ const GROUP = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export function checkGroupName(value: unknown, field: 'deviceGroup' | 'deviceRole'): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string' || !GROUP.test(value)) {
-    throw new KeywardError('request.malformed', `${field} must be 1 to 64 letters, digits, "_", "." or "-" (e.g. PEER_TO_PEER)`, { extras: { field: `/${field}` } });
+    throw new KeywardError('request.malformed', `${field} must be 1 to 64 letters, digits, "_", "." or "-" (e.g. PEER_TO_PEER)`, {
+      extras: { field: `/${field}` },
+    });
   }
   return value;
 }

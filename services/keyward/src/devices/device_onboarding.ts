@@ -38,7 +38,15 @@ import type { AuditEventInput } from '../provisioning/ports.ts';
 import type { RealmService } from '../provisioning/realms.ts';
 import type { ProtectedSettings } from '../settings/protected_settings.ts';
 import {
-  checkChainSize, checkGroupName, clientIdForAlias, colonHex, deviceCertificate, normalizeAlias, parseUuid, renderUuid, uploadedChain,
+  checkChainSize,
+  checkGroupName,
+  clientIdForAlias,
+  colonHex,
+  deviceCertificate,
+  normalizeAlias,
+  parseUuid,
+  renderUuid,
+  uploadedChain,
 } from './device_certificate.ts';
 import type { DeviceDirectory, DeviceStore, PendingDevice, TrustedDevice } from './ports.ts';
 
@@ -82,26 +90,48 @@ export interface AcceptInput {
 }
 
 export type AcceptOutcome =
-  | { readonly outcome: 'accepted'; readonly device: TrustedView }
-  | { readonly outcome: 'pending'; readonly approval: ApprovalView };
+  { readonly outcome: 'accepted'; readonly device: TrustedView } | { readonly outcome: 'pending'; readonly approval: ApprovalView };
 
 export type HelloOutcome = { readonly status: 'trusted'; readonly realm: string; readonly alias: string; readonly clientId: string };
 
 const pendingView = (d: PendingDevice): PendingView => ({
-  uuid: renderUuid(d.id), subject: d.subject, issuer: d.issuer, serialNumber: d.serial, sha256Fingerprint: colonHex(d.fingerprint),
-  notBefore: d.notBefore.toISOString(), notAfter: d.notAfter.toISOString(), firstSeen: d.firstSeen.toISOString(), lastSeen: d.lastSeen.toISOString(),
-  sourceAddress: d.sourceAddress, via: d.via,
+  uuid: renderUuid(d.id),
+  subject: d.subject,
+  issuer: d.issuer,
+  serialNumber: d.serial,
+  sha256Fingerprint: colonHex(d.fingerprint),
+  notBefore: d.notBefore.toISOString(),
+  notAfter: d.notAfter.toISOString(),
+  firstSeen: d.firstSeen.toISOString(),
+  lastSeen: d.lastSeen.toISOString(),
+  sourceAddress: d.sourceAddress,
+  via: d.via,
 });
 
 export const trustedView = (t: TrustedDevice): TrustedView => ({
-  alias: t.alias, uuid: renderUuid(t.id), clientId: t.clientId, subject: t.subject, issuer: t.issuer, serialNumber: t.serial, sha256Fingerprint: colonHex(t.fingerprint),
-  notBefore: t.notBefore.toISOString(), notAfter: t.notAfter.toISOString(), deviceGroup: t.deviceGroup, deviceRole: t.deviceRole,
-  acceptedAt: t.acceptedAt.toISOString(), acceptedBy: t.acceptedBy,
+  alias: t.alias,
+  uuid: renderUuid(t.id),
+  clientId: t.clientId,
+  subject: t.subject,
+  issuer: t.issuer,
+  serialNumber: t.serial,
+  sha256Fingerprint: colonHex(t.fingerprint),
+  notBefore: t.notBefore.toISOString(),
+  notAfter: t.notAfter.toISOString(),
+  deviceGroup: t.deviceGroup,
+  deviceRole: t.deviceRole,
+  acceptedAt: t.acceptedAt.toISOString(),
+  acceptedBy: t.acceptedBy,
 });
 
-const notFound = (uuid: string) => new KeywardError('device.pending_not_found', `No pending client certificate ${uuid.slice(0, 100)}`, { extras: { uuid: uuid.slice(0, 100) } });
-const trustedNotFound = (realm: string, alias: string) => new KeywardError('device.trusted_not_found', `Realm ${realm} trusts no client certificate with alias ${alias.slice(0, 100)}`);
-const aliasInUse = (alias: string) => new KeywardError('device.alias_in_use', `Client certificate alias already in use: ${alias}`, { extras: { alias } });
+const notFound = (uuid: string) =>
+  new KeywardError('device.pending_not_found', `No pending client certificate ${uuid.slice(0, 100)}`, {
+    extras: { uuid: uuid.slice(0, 100) },
+  });
+const trustedNotFound = (realm: string, alias: string) =>
+  new KeywardError('device.trusted_not_found', `Realm ${realm} trusts no client certificate with alias ${alias.slice(0, 100)}`);
+const aliasInUse = (alias: string) =>
+  new KeywardError('device.alias_in_use', `Client certificate alias already in use: ${alias}`, { extras: { alias } });
 
 export class DeviceOnboardingService {
   readonly #store: DeviceStore;
@@ -117,8 +147,15 @@ export class DeviceOnboardingService {
   readonly #inflight = new Map<string, Promise<unknown>>();
 
   constructor(deps: {
-    store: DeviceStore; directory: DeviceDirectory; settings: ProtectedSettings; approvals: ApprovalService; realms: RealmService; authz: Authorizer; clock: Clock;
-    log?: Logger; pushesPerMinute: number;
+    store: DeviceStore;
+    directory: DeviceDirectory;
+    settings: ProtectedSettings;
+    approvals: ApprovalService;
+    realms: RealmService;
+    authz: Authorizer;
+    clock: Clock;
+    log?: Logger;
+    pushesPerMinute: number;
   }) {
     this.#store = deps.store;
     this.#directory = deps.directory;
@@ -146,7 +183,10 @@ export class DeviceOnboardingService {
   async hello(realm: string, chain: readonly Uint8Array[], sourceAddress: string): Promise<HelloOutcome> {
     await this.#realms.getManaged(realm);
     if (chain.length === 0) {
-      throw new KeywardError('device.certificate_required', 'Connect with the device\'s client certificate (TLS client authentication), or upload it to /v1/realms/{realm}/devices/certificates');
+      throw new KeywardError(
+        'device.certificate_required',
+        "Connect with the device's client certificate (TLS client authentication), or upload it to /v1/realms/{realm}/devices/certificates",
+      );
     }
     this.#rateLimit(sourceAddress);
     checkChainSize(chain);
@@ -158,9 +198,13 @@ export class DeviceOnboardingService {
       return { status: 'trusted', realm, alias: trusted.alias, clientId: client.clientId };
     }
     const { pending } = await this.#push(realm, chain, sourceAddress, 'tls');
-    throw new KeywardError('device.pending', `The device certificate waits for a keyward-admin of realm ${realm} to accept it (uuid ${renderUuid(pending.id)})`, {
-      extras: { uuid: renderUuid(pending.id), firstSeen: pending.firstSeen.toISOString() },
-    });
+    throw new KeywardError(
+      'device.pending',
+      `The device certificate waits for a keyward-admin of realm ${realm} to accept it (uuid ${renderUuid(pending.id)})`,
+      {
+        extras: { uuid: renderUuid(pending.id), firstSeen: pending.firstSeen.toISOString() },
+      },
+    );
   }
 
   /** A device that cannot do TLS client authentication uploads its certificate (PEM, or DER). */
@@ -172,7 +216,9 @@ export class DeviceOnboardingService {
     const trusted = await this.#store.findTrustedByFingerprint(fingerprintOf(chain[0]!));
     if (trusted) {
       if (trusted.realm !== realm) throw this.#trustedElsewhere(trusted);
-      throw new KeywardError('device.already_trusted', `The certificate is already trusted in realm ${realm} as ${trusted.alias}`, { extras: { alias: trusted.alias } });
+      throw new KeywardError('device.already_trusted', `The certificate is already trusted in realm ${realm} as ${trusted.alias}`, {
+        extras: { alias: trusted.alias },
+      });
     }
     const { pending, queued } = await this.#push(realm, chain, sourceAddress, 'upload');
     return { pending: pendingView(pending), created: queued };
@@ -181,35 +227,70 @@ export class DeviceOnboardingService {
   #rateLimit(sourceAddress: string): void {
     const wait = this.#limiter.take(sourceAddress);
     if (wait > 0) {
-      throw new KeywardError('device.rate_limited', `Too many certificate pushes from ${sourceAddress}; try again in ${wait} s`, { headers: { 'Retry-After': String(wait) }, extras: { retryAfterSeconds: wait } });
+      throw new KeywardError('device.rate_limited', `Too many certificate pushes from ${sourceAddress}; try again in ${wait} s`, {
+        headers: { 'Retry-After': String(wait) },
+        extras: { retryAfterSeconds: wait },
+      });
     }
   }
 
   #trustedElsewhere(t: TrustedDevice): KeywardError {
-    return new KeywardError('device.already_trusted', `The certificate is already trusted in another realm (${t.realm})`, { extras: { realm: t.realm } });
+    return new KeywardError('device.already_trusted', `The certificate is already trusted in another realm (${t.realm})`, {
+      extras: { realm: t.realm },
+    });
   }
 
   #clientGone(t: TrustedDevice, deleted: boolean): KeywardError {
-    return new KeywardError('device.client_disabled', `The device client of ${t.alias} in realm ${t.realm} is ${deleted ? 'deleted' : 'disabled'} in Keycloak`, { extras: { alias: t.alias } });
+    return new KeywardError(
+      'device.client_disabled',
+      `The device client of ${t.alias} in realm ${t.realm} is ${deleted ? 'deleted' : 'disabled'} in Keycloak`,
+      { extras: { alias: t.alias } },
+    );
   }
 
-  async #push(realm: string, chain: readonly Uint8Array[], sourceAddress: string, via: 'tls' | 'upload'): Promise<{ pending: PendingDevice; queued: boolean }> {
+  async #push(
+    realm: string,
+    chain: readonly Uint8Array[],
+    sourceAddress: string,
+    via: 'tls' | 'upload',
+  ): Promise<{ pending: PendingDevice; queued: boolean }> {
     const settings = await this.#settings.value(realm, 'devices');
-    if (!settings.enabled) throw new KeywardError('device.onboarding_disabled', `Device onboarding is disabled in realm ${realm}; a keyward-admin enables it (PUT /v1/realms/${realm}/settings/devices)`);
+    if (!settings.enabled)
+      throw new KeywardError(
+        'device.onboarding_disabled',
+        `Device onboarding is disabled in realm ${realm}; a keyward-admin enables it (PUT /v1/realms/${realm}/settings/devices)`,
+      );
     const now = this.#clock.now();
     const cert = deviceCertificate(chain[0]!, now); // bad input never reaches the store
     const id = newId();
-    const r = await this.#store.push(realm, cert, { at: now, sourceAddress, via, id, maxPending: settings.maxPending }, {
-      action: 'device.pushed', actor: { kind: 'device', id: cert.fingerprint, name: cert.subject.slice(0, 200) }, realm, target: renderUuid(id),
-      details: { subject: cert.subject, issuer: cert.issuer, serial: cert.serial, fingerprint: cert.fingerprint, sourceAddress, via },
-    });
+    const r = await this.#store.push(
+      realm,
+      cert,
+      { at: now, sourceAddress, via, id, maxPending: settings.maxPending },
+      {
+        action: 'device.pushed',
+        actor: { kind: 'device', id: cert.fingerprint, name: cert.subject.slice(0, 200) },
+        realm,
+        target: renderUuid(id),
+        details: { subject: cert.subject, issuer: cert.issuer, serial: cert.serial, fingerprint: cert.fingerprint, sourceAddress, via },
+      },
+    );
     if (r.outcome === 'full') {
-      throw new KeywardError('device.pending_limit', `Realm ${realm} already has ${settings.maxPending} pending client certificates: an admin accepts or rejects some first`, { extras: { maxPending: settings.maxPending } });
+      throw new KeywardError(
+        'device.pending_limit',
+        `Realm ${realm} already has ${settings.maxPending} pending client certificates: an admin accepts or rejects some first`,
+        { extras: { maxPending: settings.maxPending } },
+      );
     }
     if (r.outcome === 'rejected') {
-      throw new KeywardError('device.rejected', `An admin of realm ${realm} rejected this certificate; it is not queued again before ${r.until.toISOString()}`, { extras: { until: r.until.toISOString() } });
+      throw new KeywardError(
+        'device.rejected',
+        `An admin of realm ${realm} rejected this certificate; it is not queued again before ${r.until.toISOString()}`,
+        { extras: { until: r.until.toISOString() } },
+      );
     }
-    if (r.outcome === 'queued') this.#log?.info('device certificate pending', { realm, uuid: renderUuid(r.pending.id), subject: cert.subject, sourceAddress });
+    if (r.outcome === 'queued')
+      this.#log?.info('device certificate pending', { realm, uuid: renderUuid(r.pending.id), subject: cert.subject, sourceAddress });
     return { pending: r.pending, queued: r.outcome === 'queued' };
   }
 
@@ -233,7 +314,8 @@ export class DeviceOnboardingService {
   async accept(realm: string, p: Principal, input: AcceptInput): Promise<AcceptOutcome> {
     await this.#admin(realm, p);
     const alias = normalizeAlias(input.alias);
-    if (typeof input.uuid !== 'string') throw new KeywardError('request.malformed', 'uuid must be a string (CERTIFICATE-<uuid>)', { extras: { field: '/uuid' } });
+    if (typeof input.uuid !== 'string')
+      throw new KeywardError('request.malformed', 'uuid must be a string (CERTIFICATE-<uuid>)', { extras: { field: '/uuid' } });
     const uuid = input.uuid;
     const deviceRole = checkGroupName(input.deviceRole, 'deviceRole');
     const deviceGroup = checkGroupName(input.deviceGroup, 'deviceGroup') ?? (deviceRole ? DEFAULT_DEVICE_GROUP : undefined);
@@ -243,7 +325,12 @@ export class DeviceOnboardingService {
     if (await this.#store.findTrusted(realm, alias)) throw aliasInUse(alias);
     if ((await this.#settings.value(realm, 'dual_control')).enabled) {
       const approval = await this.#approvals.propose(realm, `${ACCEPT_APPROVAL}/${pending.id}`, p, {
-        uuid: renderUuid(pending.id), alias, deviceGroup: deviceGroup ?? null, deviceRole: deviceRole ?? null, subject: pending.subject, sha256Fingerprint: colonHex(pending.fingerprint),
+        uuid: renderUuid(pending.id),
+        alias,
+        deviceGroup: deviceGroup ?? null,
+        deviceRole: deviceRole ?? null,
+        subject: pending.subject,
+        sha256Fingerprint: colonHex(pending.fingerprint),
       });
       return { outcome: 'pending', approval };
     }
@@ -252,7 +339,11 @@ export class DeviceOnboardingService {
       const outcome = await this.#store.accept(device, [this.#acceptedEvent(device, auditActor(p), undefined)]);
       if (outcome !== 'accepted') throw this.#acceptRefusal(outcome, device);
     } catch (err) {
-      await this.#directory.deleteClient(realm, device.keycloakClientId).catch((e) => this.#log?.warn('could not remove a device client after a failed acceptance', { err: e, realm, clientId: device.clientId }));
+      await this.#directory
+        .deleteClient(realm, device.keycloakClientId)
+        .catch((e) =>
+          this.#log?.warn('could not remove a device client after a failed acceptance', { err: e, realm, clientId: device.clientId }),
+        );
       throw err;
     }
     return { outcome: 'accepted', device: trustedView(device) };
@@ -266,25 +357,55 @@ export class DeviceOnboardingService {
 
   #acceptedEvent(d: TrustedDevice, by: ApprovalActor, approvalId: string | undefined): AuditEventInput {
     return {
-      action: 'device.accepted', actor: by, realm: d.realm, target: d.alias,
-      details: { uuid: renderUuid(d.id), clientId: d.clientId, subject: d.subject, fingerprint: d.fingerprint, deviceGroup: d.deviceGroup, deviceRole: d.deviceRole, ...(approvalId ? { approvalId } : {}) },
+      action: 'device.accepted',
+      actor: by,
+      realm: d.realm,
+      target: d.alias,
+      details: {
+        uuid: renderUuid(d.id),
+        clientId: d.clientId,
+        subject: d.subject,
+        fingerprint: d.fingerprint,
+        deviceGroup: d.deviceGroup,
+        deviceRole: d.deviceRole,
+        ...(approvalId ? { approvalId } : {}),
+      },
     };
   }
 
   /** Creates the Keycloak client (suffixing its name on a collision) and describes the trusted entry. */
-  async #createClient(realm: string, pending: PendingDevice, o: { alias: string; deviceGroup: string | undefined; deviceRole: string | undefined; by: ApprovalActor }): Promise<TrustedDevice> {
+  async #createClient(
+    realm: string,
+    pending: PendingDevice,
+    o: { alias: string; deviceGroup: string | undefined; deviceRole: string | undefined; by: ApprovalActor },
+  ): Promise<TrustedDevice> {
     const base = clientIdForAlias(o.alias);
     checkClientId(base);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const clientId = attempt === 0 && !(await this.#directory.clientExists(realm, base)) ? base : `${base.slice(0, 57)}-${randomBytes(4).toString('hex').slice(0, 6)}`;
+      const clientId =
+        attempt === 0 && !(await this.#directory.clientExists(realm, base))
+          ? base
+          : `${base.slice(0, 57)}-${randomBytes(4).toString('hex').slice(0, 6)}`;
       const made = await this.#directory.createDeviceClient(realm, {
-        clientId, name: o.alias, subjectDn: pending.subjectRfc2253, fingerprint: pending.fingerprint, deviceGroup: o.deviceGroup, deviceRole: o.deviceRole,
+        clientId,
+        name: o.alias,
+        subjectDn: pending.subjectRfc2253,
+        fingerprint: pending.fingerprint,
+        deviceGroup: o.deviceGroup,
+        deviceRole: o.deviceRole,
         description: `Device ${pending.subject} (certificate ${colonHex(pending.fingerprint).slice(0, 23)}…), accepted into the trust store by Keyward as "${o.alias}"`,
       });
       if (made === 'exists') continue;
       return {
-        ...pending, alias: o.alias, keycloakClientId: made.id, clientId, serviceAccountId: made.serviceAccountId, deviceGroup: o.deviceGroup, deviceRole: o.deviceRole,
-        acceptedAt: this.#clock.now(), acceptedBy: o.by,
+        ...pending,
+        alias: o.alias,
+        keycloakClientId: made.id,
+        clientId,
+        serviceAccountId: made.serviceAccountId,
+        deviceGroup: o.deviceGroup,
+        deviceRole: o.deviceRole,
+        acceptedAt: this.#clock.now(),
+        acceptedBy: o.by,
       };
     }
     throw new KeywardError('store.conflict', `Could not find a free client name for ${base} in realm ${realm}`);
@@ -296,14 +417,24 @@ export class DeviceOnboardingService {
     const pending = id ? await this.#store.getPending(a.realm, id) : undefined;
     if (!pending) throw notFound(pl.uuid);
     if (await this.#store.findTrusted(a.realm, pl.alias)) throw aliasInUse(pl.alias);
-    const device = await this.#createClient(a.realm, pending, { alias: pl.alias, deviceGroup: pl.deviceGroup ?? undefined, deviceRole: pl.deviceRole ?? undefined, by: a.proposedBy });
+    const device = await this.#createClient(a.realm, pending, {
+      alias: pl.alias,
+      deviceGroup: pl.deviceGroup ?? undefined,
+      deviceRole: pl.deviceRole ?? undefined,
+      by: a.proposedBy,
+    });
     return { effect: { type: 'device_accept', device }, audit: [this.#acceptedEvent(device, auditActor(approver), a.id)] };
   }
 
   async #abandon(effect: ApprovalEffect): Promise<void> {
     if (effect.type !== 'device_accept') return;
-    await this.#directory.deleteClient(effect.device.realm, effect.device.keycloakClientId)
-      .catch((err) => this.#log?.warn('could not remove a device client after a failed approval', { err, realm: effect.device.realm, clientId: effect.device.clientId }));
+    await this.#directory.deleteClient(effect.device.realm, effect.device.keycloakClientId).catch((err) =>
+      this.#log?.warn('could not remove a device client after a failed approval', {
+        err,
+        realm: effect.device.realm,
+        clientId: effect.device.clientId,
+      }),
+    );
   }
 
   /** Rejects (deletes) a pending certificate; it is not queued again for the realm's `rejectForHours`. */
@@ -313,9 +444,17 @@ export class DeviceOnboardingService {
     const settings = await this.#settings.value(realm, 'devices');
     const until = new Date(this.#clock.now().getTime() + settings.rejectForHours * 3_600_000);
     const pending = id ? await this.#store.getPending(realm, id) : undefined;
-    if (!pending || !(await this.#store.reject(realm, pending.id, until, {
-      action: 'device.rejected', actor: auditActor(p), realm, target: uuid, details: { subject: pending.subject, fingerprint: pending.fingerprint, until: until.toISOString() },
-    }))) throw notFound(uuid);
+    if (
+      !pending ||
+      !(await this.#store.reject(realm, pending.id, until, {
+        action: 'device.rejected',
+        actor: auditActor(p),
+        realm,
+        target: uuid,
+        details: { subject: pending.subject, fingerprint: pending.fingerprint, until: until.toISOString() },
+      }))
+    )
+      throw notFound(uuid);
   }
 
   async listTrusted(realm: string, p: Principal): Promise<TrustedView[]> {
@@ -341,7 +480,15 @@ export class DeviceOnboardingService {
     // The Keycloak client first: if the store then fails, the device is already refused
     // (its client is gone) and a retry finishes the job; the other order could leave a client behind.
     await this.#directory.deleteClient(realm, t.keycloakClientId);
-    if (!(await this.#store.deleteTrusted(realm, t.alias, { action: 'device.untrusted', actor: auditActor(p), realm, target: t.alias, details: { clientId: t.clientId, fingerprint: t.fingerprint } }))) {
+    if (
+      !(await this.#store.deleteTrusted(realm, t.alias, {
+        action: 'device.untrusted',
+        actor: auditActor(p),
+        realm,
+        target: t.alias,
+        details: { clientId: t.clientId, fingerprint: t.fingerprint },
+      }))
+    ) {
       throw trustedNotFound(realm, alias);
     }
   }
@@ -349,7 +496,8 @@ export class DeviceOnboardingService {
   /** Renames a device client (its clientId in Keycloak). */
   async renameClient(realm: string, p: Principal, clientId: string, newClientId: unknown): Promise<TrustedView> {
     await this.#admin(realm, p);
-    if (typeof newClientId !== 'string') throw new KeywardError('request.malformed', 'name must be a string', { extras: { field: '/name' } });
+    if (typeof newClientId !== 'string')
+      throw new KeywardError('request.malformed', 'name must be a string', { extras: { field: '/name' } });
     checkClientId(newClientId);
     const t = await this.#store.findTrustedByClient(realm, clientId);
     if (!t) throw new KeywardError('device.client_not_found', `Realm ${realm} has no device client ${clientId.slice(0, 100)}`);
@@ -357,7 +505,13 @@ export class DeviceOnboardingService {
     if ((await this.#directory.renameClient(realm, t.keycloakClientId, newClientId)) === 'exists') {
       throw new KeywardError('api_client.exists', `Realm ${realm} already has a client ${newClientId}`);
     }
-    await this.#store.setClientId(realm, t.alias, newClientId, { action: 'device.client_renamed', actor: auditActor(p), realm, target: t.alias, details: { from: t.clientId, to: newClientId } });
+    await this.#store.setClientId(realm, t.alias, newClientId, {
+      action: 'device.client_renamed',
+      actor: auditActor(p),
+      realm,
+      target: t.alias,
+      details: { from: t.clientId, to: newClientId },
+    });
     return trustedView({ ...t, clientId: newClientId });
   }
 
@@ -373,7 +527,10 @@ export class DeviceOnboardingService {
     if (!t) return undefined;
     const now = this.#clock.now();
     if (t.notAfter <= now || t.notBefore > now) {
-      throw new KeywardError('client_certificate.expired', `The device certificate of ${t.alias} is valid from ${t.notBefore.toISOString()} to ${t.notAfter.toISOString()}`);
+      throw new KeywardError(
+        'client_certificate.expired',
+        `The device certificate of ${t.alias} is valid from ${t.notBefore.toISOString()} to ${t.notAfter.toISOString()}`,
+      );
     }
     const key = `${t.realm}\u0000${t.keycloakClientId}`;
     let lookup = this.#inflight.get(key) as Promise<Awaited<ReturnType<DeviceDirectory['deviceClient']>>> | undefined;
@@ -384,7 +541,13 @@ export class DeviceOnboardingService {
     const client = await lookup;
     if (!client?.enabled) throw this.#clientGone(t, client === undefined);
     return Object.freeze({
-      credential: 'device', kind: 'client', realm: t.realm, subject: t.serviceAccountId, clientId: client.clientId, username: undefined, credentialRoles: [],
+      credential: 'device',
+      kind: 'client',
+      realm: t.realm,
+      subject: t.serviceAccountId,
+      clientId: client.clientId,
+      username: undefined,
+      credentialRoles: [],
       credentialExpiresAt: t.notAfter,
     });
   }

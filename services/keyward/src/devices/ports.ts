@@ -53,13 +53,21 @@ export interface DeviceStore {
    * remembered as rejected; `seen` (lastSeen and source updated) when already
    * pending; else `queued` unless the realm already has `maxPending` entries.
    */
-  push(realm: string, cert: DeviceCertificate, at: { at: Date; sourceAddress: string; via: 'tls' | 'upload'; id: string; maxPending: number }, audit: AuditEventInput): Promise<PushOutcome>;
+  push(
+    realm: string,
+    cert: DeviceCertificate,
+    at: { at: Date; sourceAddress: string; via: 'tls' | 'upload'; id: string; maxPending: number },
+    audit: AuditEventInput,
+  ): Promise<PushOutcome>;
   listPending(realm: string): Promise<PendingDevice[]>;
   getPending(realm: string, id: string): Promise<PendingDevice | undefined>;
   /** Deletes the pending entry and remembers the fingerprint as rejected until `until`; false when there was none. */
   reject(realm: string, id: string, until: Date, audit: AuditEventInput): Promise<boolean>;
   /** Inserts the trusted entry and deletes the pending one, atomically; `alias_in_use` on a unique violation of the alias. */
-  accept(device: TrustedDevice, audit: readonly AuditEventInput[]): Promise<'accepted' | 'alias_in_use' | 'pending_not_found' | 'already_trusted'>;
+  accept(
+    device: TrustedDevice,
+    audit: readonly AuditEventInput[],
+  ): Promise<'accepted' | 'alias_in_use' | 'pending_not_found' | 'already_trusted'>;
   findTrustedByFingerprint(fingerprint: string): Promise<TrustedDevice | undefined>;
   findTrusted(realm: string, alias: string): Promise<TrustedDevice | undefined>;
   findTrustedByClient(realm: string, clientId: string): Promise<TrustedDevice | undefined>;

@@ -37,7 +37,11 @@ export function createApp(options: AppOptions): express.Express {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
-      options.metrics.inc('keyward_http_requests_total', 'HTTP requests by route and status', { method: req.method, route, status: String(res.statusCode) });
+      options.metrics.inc('keyward_http_requests_total', 'HTTP requests by route and status', {
+        method: req.method,
+        route,
+        status: String(res.statusCode),
+      });
       options.metrics.observe('keyward_http_request_duration_seconds', 'HTTP request latency', { method: req.method, route }, seconds);
       if (route !== '/healthz' && route !== '/metrics') {
         options.log.info('request', { requestId: id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) });
@@ -47,7 +51,12 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
   // CSRs, OCSP requests and device certificates may come as they are: PEM or DER (RFC 2986 / RFC 6960 / RFC 2585 media types).
-  app.use(express.raw({ limit: options.bodyLimitBytes, type: ['application/pkcs10', 'application/x-pem-file', 'application/ocsp-request', 'application/pkix-cert'] }));
+  app.use(
+    express.raw({
+      limit: options.bodyLimitBytes,
+      type: ['application/pkcs10', 'application/x-pem-file', 'application/ocsp-request', 'application/pkix-cert'],
+    }),
+  );
   const router = express.Router();
   mount(router, options.routes);
   app.use(router);

@@ -58,10 +58,15 @@ export function decodeCertificateHeader(value: string): { certificateDer: Uint8A
   const cert = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(text);
   const body = cert?.[1]!.replace(/\s+/g, '');
   if (!cert || !body || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
-    throw new KeywardError('client_certificate.malformed', 'X-Client-Certificate must hold a PEM certificate (URL-encoded, or base64 of the PEM)');
+    throw new KeywardError(
+      'client_certificate.malformed',
+      'X-Client-Certificate must hold a PEM certificate (URL-encoded, or base64 of the PEM)',
+    );
   }
   const key = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----([\s\S]*?)-----END \1-----/.exec(text);
-  const privateKeyPem = key ? `-----BEGIN ${key[1]}-----\n${key[2]!.replace(/\s+/g, '').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END ${key[1]}-----\n` : undefined;
+  const privateKeyPem = key
+    ? `-----BEGIN ${key[1]}-----\n${key[2]!.replace(/\s+/g, '').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END ${key[1]}-----\n`
+    : undefined;
   return { certificateDer: new Uint8Array(Buffer.from(body, 'base64')), privateKeyPem };
 }
 
@@ -112,7 +117,9 @@ export class Authenticator {
     if (!header) {
       const byCertificate = await this.#certificate(req);
       if (byCertificate) return byCertificate;
-      throw new KeywardError('auth.missing', 'Send an access token (Authorization: Bearer <token>) or a client certificate', { headers: { 'WWW-Authenticate': 'Bearer realm="keyward"' } });
+      throw new KeywardError('auth.missing', 'Send an access token (Authorization: Bearer <token>) or a client certificate', {
+        headers: { 'WWW-Authenticate': 'Bearer realm="keyward"' },
+      });
     }
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw invalidToken('The Authorization header must be "Bearer <token>"');
@@ -139,7 +146,8 @@ export class Authenticator {
     const socket = req.socket as Partial<TLSSocket>;
     if (socket.encrypted && typeof socket.getPeerCertificate === 'function') {
       const chain: Uint8Array[] = [];
-      let c = socket.getPeerCertificate(true) as (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown }) | undefined;
+      let c = socket.getPeerCertificate(true) as
+        (ReturnType<TLSSocket['getPeerCertificate']> & { issuerCertificate?: unknown }) | undefined;
       const seen = new Set<unknown>();
       while (c?.raw?.length && !seen.has(c) && chain.length < 16) {
         seen.add(c);
@@ -173,7 +181,10 @@ export class Authenticator {
     const value = req.get('x-client-certificate');
     if (value === undefined || this.#headerMode === 'off' || !this.#certs) return undefined;
     if (value.length > CLIENT_CERT_HEADER_LIMIT) {
-      throw new KeywardError('client_certificate.header_too_large', `X-Client-Certificate may hold at most ${CLIENT_CERT_HEADER_LIMIT} characters`);
+      throw new KeywardError(
+        'client_certificate.header_too_large',
+        `X-Client-Certificate may hold at most ${CLIENT_CERT_HEADER_LIMIT} characters`,
+      );
     }
     const fromProxy = this.#fromProxy(req);
     if (this.#headerMode === 'proxy' && !fromProxy) {
@@ -187,8 +198,13 @@ export class Authenticator {
     }
     if (!fromProxy && privateKeyPem === undefined) {
       // A certificate alone proves nothing: anyone may have it. Only a proxy that checked the handshake may send one.
-      this.#log?.warn('X-Client-Certificate without its private key from an address that is not a configured proxy', { remoteAddress: req.socket.remoteAddress });
-      throw new KeywardError('client_certificate.key_required', 'Send the whole downloaded .pem (certificate and private key) in X-Client-Certificate, or use TLS client authentication');
+      this.#log?.warn('X-Client-Certificate without its private key from an address that is not a configured proxy', {
+        remoteAddress: req.socket.remoteAddress,
+      });
+      throw new KeywardError(
+        'client_certificate.key_required',
+        'Send the whole downloaded .pem (certificate and private key) in X-Client-Certificate, or use TLS client authentication',
+      );
     }
     return this.#certs.authenticate(certificateDer, { privateKeyPem });
   }

@@ -4,11 +4,18 @@
  */
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) => Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+const key = (labels: Labels) =>
+  Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
+    .join(',');
 
 export class Metrics {
   readonly #counters = new Map<string, { help: string; values: Map<string, number> }>();
-  readonly #histograms = new Map<string, { help: string; buckets: number[]; series: Map<string, { counts: number[]; sum: number; count: number }> }>();
+  readonly #histograms = new Map<
+    string,
+    { help: string; buckets: number[]; series: Map<string, { counts: number[]; sum: number; count: number }> }
+  >();
 
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let c = this.#counters.get(name);
@@ -17,7 +24,13 @@ export class Metrics {
     c.values.set(k, (c.values.get(k) ?? 0) + by);
   }
 
-  observe(name: string, help: string, labels: Labels, value: number, buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]): void {
+  observe(
+    name: string,
+    help: string,
+    labels: Labels,
+    value: number,
+    buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  ): void {
     let h = this.#histograms.get(name);
     if (!h) this.#histograms.set(name, (h = { help, buckets, series: new Map() }));
     const k = key(labels);
@@ -39,7 +52,11 @@ export class Metrics {
       for (const [k, s] of h.series) {
         const sep = k ? ',' : '';
         h.buckets.forEach((b, i) => out.push(`${name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`));
-        out.push(`${name}_bucket{${k}${sep}le="+Inf"} ${s.count}`, `${name}_sum${k ? `{${k}}` : ''} ${s.sum}`, `${name}_count${k ? `{${k}}` : ''} ${s.count}`);
+        out.push(
+          `${name}_bucket{${k}${sep}le="+Inf"} ${s.count}`,
+          `${name}_sum${k ? `{${k}}` : ''} ${s.sum}`,
+          `${name}_count${k ? `{${k}}` : ''} ${s.count}`,
+        );
       }
     }
     for (const [name, g] of Object.entries(gauges)) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.value}`);

@@ -12,23 +12,30 @@ export const PROBLEM_TYPE_BASE = 'https://keyward.dev/problems/';
 
 export function sendProblem(res: Response, err: KeywardError, instance?: string): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).type('application/problem+json').send(JSON.stringify({
-    type: PROBLEM_TYPE_BASE + err.code,
-    title: err.title,
-    status: err.status,
-    code: err.code,
-    detail: err.detail,
-    ...(instance ? { instance } : {}),
-    ...err.extras,
-  }));
+  res
+    .status(err.status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: PROBLEM_TYPE_BASE + err.code,
+        title: err.title,
+        status: err.status,
+        code: err.code,
+        detail: err.detail,
+        ...(instance ? { instance } : {}),
+        ...err.extras,
+      }),
+    );
 }
 
 /** Maps body-parser and other framework errors to catalogue codes. */
 function fromFramework(err: unknown): KeywardError | undefined {
   const e = err as { type?: string; status?: number; message?: string; limit?: number };
-  if (e?.type === 'entity.too.large') return new KeywardError('request.too_large', `The request body exceeds ${e.limit} bytes`, { cause: err });
+  if (e?.type === 'entity.too.large')
+    return new KeywardError('request.too_large', `The request body exceeds ${e.limit} bytes`, { cause: err });
   if (e?.type === 'entity.parse.failed') return new KeywardError('request.malformed', 'The request body is not valid JSON', { cause: err });
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new KeywardError('request.unsupported_media_type', e.message ?? 'Unsupported encoding', { cause: err });
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return new KeywardError('request.unsupported_media_type', e.message ?? 'Unsupported encoding', { cause: err });
   return undefined;
 }
 

@@ -66,7 +66,10 @@ export function mount(router: Router, specs: readonly RouteSpec[]): void {
         if (spec.rawBodies?.some((t) => req.is(t)) && Buffer.isBuffer(req.body)) return next();
         if (req.body === undefined || Buffer.isBuffer(req.body)) {
           const accepted = ['application/json', ...(spec.rawBodies ?? [])].join(' or ');
-          throw new KeywardError(req.get('content-type') ? 'request.unsupported_media_type' : 'request.malformed', `A request body of type ${accepted} is required`);
+          throw new KeywardError(
+            req.get('content-type') ? 'request.unsupported_media_type' : 'request.malformed',
+            `A request body of type ${accepted} is required`,
+          );
         }
         check(req.body);
         next();

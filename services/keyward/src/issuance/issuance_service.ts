@@ -23,9 +23,32 @@ import { toPem } from '../ca/index.ts';
 import type { ApiClientService } from '../provisioning/api_clients.ts';
 import type { PolicyService } from '../provisioning/policies.ts';
 import type { RealmService } from '../provisioning/realms.ts';
-import type { CaEngine, CertificateFilter, CertificateRecord, DnAttribute, EndEntityRecord, IssuanceStore, OcspStatus, ParsedCsr, RequestRecord, RequesterRef, SanSet, StoredCa } from './ports.ts';
+import type {
+  CaEngine,
+  CertificateFilter,
+  CertificateRecord,
+  DnAttribute,
+  EndEntityRecord,
+  IssuanceStore,
+  OcspStatus,
+  ParsedCsr,
+  RequestRecord,
+  RequesterRef,
+  SanSet,
+  StoredCa,
+} from './ports.ts';
 
-export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'] as const;
+export const REVOCATION_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'privilegeWithdrawn',
+  'aACompromise',
+] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 interface PolicyDoc {
@@ -58,7 +81,8 @@ export interface IssuedView {
   readonly revocationReason?: string | undefined;
 }
 
-export type IssueOutcome = { readonly kind: 'issued'; readonly certificate: IssuedView } | { readonly kind: 'pending'; readonly request: RequestView };
+export type IssueOutcome =
+  { readonly kind: 'issued'; readonly certificate: IssuedView } | { readonly kind: 'pending'; readonly request: RequestView };
 
 export interface RequestView {
   readonly requestId: string;
@@ -92,10 +116,19 @@ export interface IssuanceOptions {
 const DAY = 86_400_000;
 export const OCSP_CACHE_MS = 5_000;
 const subjectText = (s: readonly DnAttribute[]) => s.map((a) => `${a.type}=${a.value.replace(/([,+"\\<>;])/g, '\\$1')}`).join(', ');
-const sanList = (s: SanSet) => [...s.dns.map((v) => `dns:${v}`), ...s.ip.map((v) => `ip:${v}`), ...s.uri.map((v) => `uri:${v}`), ...s.email.map((v) => `email:${v}`)];
+const sanList = (s: SanSet) => [
+  ...s.dns.map((v) => `dns:${v}`),
+  ...s.ip.map((v) => `ip:${v}`),
+  ...s.uri.map((v) => `uri:${v}`),
+  ...s.email.map((v) => `email:${v}`),
+];
 const emptySans: SanSet = { dns: [], ip: [], uri: [], email: [] };
-const requesterOf = (p: Principal): RequesterRef => ({ kind: `${p.kind}:${p.credential}`, realm: p.realm, id: p.subject, name: p.kind === 'client' ? p.clientId : p.username });
-
+const requesterOf = (p: Principal): RequesterRef => ({
+  kind: `${p.kind}:${p.credential}`,
+  realm: p.realm,
+  id: p.subject,
+  name: p.kind === 'client' ? p.clientId : p.username,
+});
 
 export class IssuanceService {
   readonly #store: IssuanceStore;
@@ -115,7 +148,18 @@ export class IssuanceService {
    */
   readonly #ocspCache = new TtlCache<string, Uint8Array>(OCSP_CACHE_MS, { max: 50_000 });
 
-  constructor(deps: { store: IssuanceStore; engine: CaEngine; realms: RealmService; policies: PolicyService; apiClients: ApiClientService; authz: Authorizer; clock: Clock }, options: IssuanceOptions) {
+  constructor(
+    deps: {
+      store: IssuanceStore;
+      engine: CaEngine;
+      realms: RealmService;
+      policies: PolicyService;
+      apiClients: ApiClientService;
+      authz: Authorizer;
+      clock: Clock;
+    },
+    options: IssuanceOptions,
+  ) {
     this.#store = deps.store;
     this.#engine = deps.engine;
     this.#realms = deps.realms;
@@ -156,7 +200,14 @@ export class IssuanceService {
     if (!issuing) {
       const root = (await this.#store.findActiveCa(realm, 'root')) ?? (await this.#root());
       const made = await this.#engine.createIssuing(realm, root, this.#clock.now());
-      const ca: StoredCa = { id: newId(), realm, kind: 'issuing', chainPem: root.chainPem ? root.certificatePem + root.chainPem : root.certificatePem, imported: false, ...made };
+      const ca: StoredCa = {
+        id: newId(),
+        realm,
+        kind: 'issuing',
+        chainPem: root.chainPem ? root.certificatePem + root.chainPem : root.certificatePem,
+        imported: false,
+        ...made,
+      };
       issuing = (await this.#store.insertCa(ca)) ? ca : (await this.#store.findActiveCa(realm, 'issuing'))!;
     }
     const chain = [issuing.certificatePem, ...splitPem(issuing.chainPem)];
@@ -168,11 +219,18 @@ export class IssuanceService {
    * of the Keyward root). Only before the realm's first issuance: an existing
    * issuing CA is never replaced silently.
    */
-  async importParent(realm: string, p: Principal, input: { certificate: string; privateKey: string; chain?: string | undefined }): Promise<string[]> {
+  async importParent(
+    realm: string,
+    p: Principal,
+    input: { certificate: string; privateKey: string; chain?: string | undefined },
+  ): Promise<string[]> {
     this.#authz.requireOperator(p);
     await this.#realms.getManaged(realm);
     if (await this.#store.findActiveCa(realm, 'issuing')) {
-      throw new KeywardError('ca.exists', `Realm ${realm} already has an issuing CA; a parent can be imported only before the first issuance`);
+      throw new KeywardError(
+        'ca.exists',
+        `Realm ${realm} already has an issuing CA; a parent can be imported only before the first issuance`,
+      );
     }
     const made = await this.#engine.importParent(input.certificate, input.privateKey);
     const ca: StoredCa = { id: newId(), realm, kind: 'root', chainPem: input.chain ?? '', imported: true, ...made };
@@ -192,7 +250,14 @@ export class IssuanceService {
     if (found) return found;
     const root = (await this.#store.findActiveCa(realm, 'root')) ?? (await this.#root());
     const made = await this.#engine.createIssuing(realm, root, this.#clock.now(), 'Client Authentication CA');
-    const ca: StoredCa = { id: newId(), realm, kind: 'client_auth', chainPem: root.chainPem ? root.certificatePem + root.chainPem : root.certificatePem, imported: false, ...made };
+    const ca: StoredCa = {
+      id: newId(),
+      realm,
+      kind: 'client_auth',
+      chainPem: root.chainPem ? root.certificatePem + root.chainPem : root.certificatePem,
+      imported: false,
+      ...made,
+    };
     return (await this.#store.insertCa(ca)) ? ca : (await this.#store.findActiveCa(realm, 'client_auth'))!;
   }
 
@@ -208,7 +273,8 @@ export class IssuanceService {
     if (!name) {
       const ref = await this.#clients.defaultPolicyOf(p);
       if (!ref) throw new KeywardError('policy.required', 'Name a policy: the caller has no default certificate policy');
-      if (ref.realm !== realm) throw new KeywardError('policy.required', `Name a policy: the caller's default policy belongs to realm ${ref.realm}, not ${realm}`);
+      if (ref.realm !== realm)
+        throw new KeywardError('policy.required', `Name a policy: the caller's default policy belongs to realm ${ref.realm}, not ${realm}`);
       name = ref.name;
     }
     const stored = await this.#policies.find(realm, name);
@@ -218,7 +284,10 @@ export class IssuanceService {
 
   #validity(doc: PolicyDoc, requested: number | undefined): number {
     const days = requested ?? doc.maxValidityDays;
-    if (!Number.isInteger(days) || days < 1) throw new KeywardError('request.malformed', 'validityDays must be a whole number of days, at least 1', { extras: { field: '/validityDays' } });
+    if (!Number.isInteger(days) || days < 1)
+      throw new KeywardError('request.malformed', 'validityDays must be a whole number of days, at least 1', {
+        extras: { field: '/validityDays' },
+      });
     return days;
   }
 
@@ -240,21 +309,55 @@ export class IssuanceService {
     if (policy.doc.approval === 'required') {
       const request = await this.#store.transaction(async (tx) => {
         const rec = {
-          id: newId(), realm, status: 'pending' as const, csrPem: csr.pem, policy: policy.name, validityDays, endEntity: entity?.name,
-          subject: subjectText(subject), sans: sanList(sans), requester: requesterOf(p), createdAt: this.#clock.now(),
+          id: newId(),
+          realm,
+          status: 'pending' as const,
+          csrPem: csr.pem,
+          policy: policy.name,
+          validityDays,
+          endEntity: entity?.name,
+          subject: subjectText(subject),
+          sans: sanList(sans),
+          requester: requesterOf(p),
+          createdAt: this.#clock.now(),
         };
         await tx.insertRequest(rec);
-        await tx.audit({ action: 'certificate_request.created', actor: auditActor(p), realm, target: rec.id, details: { policy: policy.name, subject: rec.subject, sans: rec.sans } });
+        await tx.audit({
+          action: 'certificate_request.created',
+          actor: auditActor(p),
+          realm,
+          target: rec.id,
+          details: { policy: policy.name, subject: rec.subject, sans: rec.sans },
+        });
         return rec;
       });
-      return { kind: 'pending', request: requestView({ ...request, decidedBy: undefined, reason: undefined, serial: undefined, decidedAt: undefined }) };
+      return {
+        kind: 'pending',
+        request: requestView({ ...request, decidedBy: undefined, reason: undefined, serial: undefined, decidedAt: undefined }),
+      };
     }
-    const record = await this.#sign(realm, csr, subject, sans, policy, validityDays, requesterOf(p), { endEntity: entity?.name, actor: auditActor(p) });
+    const record = await this.#sign(realm, csr, subject, sans, policy, validityDays, requesterOf(p), {
+      endEntity: entity?.name,
+      actor: auditActor(p),
+    });
     return { kind: 'issued', certificate: await this.#view(record) };
   }
 
-  async #sign(realm: string, csr: ParsedCsr, subject: readonly DnAttribute[], sans: SanSet, policy: { name: string; doc: PolicyDoc }, validityDays: number,
-    requester: RequesterRef, extra: { endEntity?: string | undefined; requestId?: string; actor: ReturnType<typeof auditActor>; decide?: (tx: Parameters<Parameters<IssuanceStore['transaction']>[0]>[0], serial: string) => Promise<void> }): Promise<CertificateRecord> {
+  async #sign(
+    realm: string,
+    csr: ParsedCsr,
+    subject: readonly DnAttribute[],
+    sans: SanSet,
+    policy: { name: string; doc: PolicyDoc },
+    validityDays: number,
+    requester: RequesterRef,
+    extra: {
+      endEntity?: string | undefined;
+      requestId?: string;
+      actor: ReturnType<typeof auditActor>;
+      decide?: (tx: Parameters<Parameters<IssuanceStore['transaction']>[0]>[0], serial: string) => Promise<void>;
+    },
+  ): Promise<CertificateRecord> {
     const { issuing } = await this.issuingCa(realm);
     const now = this.#clock.now();
     const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000); // 1 minute back-dating for clock skew
@@ -263,14 +366,52 @@ export class IssuanceService {
     const serial = newSerialHex();
     const base = `${this.#publicUrl}/v1/realms/${encodeURIComponent(realm)}`;
     const { der } = await this.#engine.issue(issuing, {
-      csr, policy: policy.doc, subject, sans, keyUsage: policy.doc.keyUsage, extendedKeyUsage: policy.doc.extendedKeyUsage,
-      serial, notBefore, notAfter, validityDays, crlUrl: `${base}/crl`, ocspUrl: `${base}/ocsp`,
+      csr,
+      policy: policy.doc,
+      subject,
+      sans,
+      keyUsage: policy.doc.keyUsage,
+      extendedKeyUsage: policy.doc.extendedKeyUsage,
+      serial,
+      notBefore,
+      notAfter,
+      validityDays,
+      crlUrl: `${base}/crl`,
+      ocspUrl: `${base}/ocsp`,
     });
     const record: CertificateRecord = {
-      serial, realm, caId: issuing.id, subject: subjectText(subject), sans: sanList(sans), policy: policy.name, endEntity: extra.endEntity,
-      requestId: extra.requestId, requester, keyType: csr.keyType, notBefore, notAfter, status: 'valid', revokedAt: undefined, revocationReason: undefined, der, createdAt: now,
+      serial,
+      realm,
+      caId: issuing.id,
+      subject: subjectText(subject),
+      sans: sanList(sans),
+      policy: policy.name,
+      endEntity: extra.endEntity,
+      requestId: extra.requestId,
+      requester,
+      keyType: csr.keyType,
+      notBefore,
+      notAfter,
+      status: 'valid',
+      revokedAt: undefined,
+      revocationReason: undefined,
+      der,
+      createdAt: now,
     };
-    const event = { action: 'certificate.issued', actor: extra.actor, realm, target: serial, details: { policy: policy.name, subject: record.subject, sans: record.sans, notAfter: notAfter.toISOString(), endEntity: extra.endEntity, requestId: extra.requestId } };
+    const event = {
+      action: 'certificate.issued',
+      actor: extra.actor,
+      realm,
+      target: serial,
+      details: {
+        policy: policy.name,
+        subject: record.subject,
+        sans: record.sans,
+        notAfter: notAfter.toISOString(),
+        endEntity: extra.endEntity,
+        requestId: extra.requestId,
+      },
+    };
     if (extra.decide) {
       const decide = extra.decide;
       await this.#store.transaction(async (tx) => {
@@ -288,9 +429,19 @@ export class IssuanceService {
     const { chain } = await this.issuingCa(r.realm);
     const status = r.status === 'revoked' ? 'revoked' : r.notAfter <= this.#clock.now() ? 'expired' : 'valid';
     return {
-      serialNumber: r.serial, certificate: toPem(r.der, 'CERTIFICATE'), chain, notBefore: r.notBefore.toISOString(), notAfter: r.notAfter.toISOString(),
-      policy: r.policy, subject: r.subject, sans: r.sans, status, endEntity: r.endEntity, requester: r.requester,
-      revokedAt: r.revokedAt?.toISOString(), revocationReason: r.revocationReason,
+      serialNumber: r.serial,
+      certificate: toPem(r.der, 'CERTIFICATE'),
+      chain,
+      notBefore: r.notBefore.toISOString(),
+      notAfter: r.notAfter.toISOString(),
+      policy: r.policy,
+      subject: r.subject,
+      sans: r.sans,
+      status,
+      endEntity: r.endEntity,
+      requester: r.requester,
+      revokedAt: r.revokedAt?.toISOString(),
+      revocationReason: r.revocationReason,
     };
   }
 
@@ -329,7 +480,9 @@ export class IssuanceService {
     this.#engine.enforce(policy.doc, { keyType: csr.keyType, subject, sans, validityDays: r.validityDays }); // the policy may have changed since
     let decided: RequestRecord | undefined;
     await this.#sign(realm, csr, subject, sans, policy, r.validityDays, r.requester, {
-      endEntity: r.endEntity, requestId: r.id, actor: auditActor(p),
+      endEntity: r.endEntity,
+      requestId: r.id,
+      actor: auditActor(p),
       decide: async (tx, serial) => {
         decided = await tx.decideRequest(realm, id, 'issued', requesterOf(p), this.#clock.now(), { serial });
         // Consumable: a request is issued exactly once; a concurrent approval rolls this one back.
@@ -357,7 +510,10 @@ export class IssuanceService {
     const r = await this.#store.getRequest(realm, id);
     if (!r) throw new KeywardError('certificate_request.not_found', `Realm ${realm} has no certificate request ${id}`);
     if (r.requester.realm === p.realm && r.requester.id === p.subject) {
-      throw new KeywardError('certificate_request.self_approval', `${describePrincipal(p)} requested ${id} and cannot decide it; another keyward-approver must`);
+      throw new KeywardError(
+        'certificate_request.self_approval',
+        `${describePrincipal(p)} requested ${id} and cannot decide it; another keyward-approver must`,
+      );
     }
     if (r.status !== 'pending') throw new KeywardError('certificate_request.not_pending', `Certificate request ${id} is ${r.status}`);
     return r;
@@ -374,15 +530,32 @@ export class IssuanceService {
   async createEndEntity(realm: string, p: Principal, input: EndEntityInput): Promise<EndEntityRecord> {
     await this.#realms.getManaged(realm);
     await this.#authz.require(p, realm, ROLES.entityAdmin);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(input.name)) throw new KeywardError('request.malformed', `"${input.name.slice(0, 100)}" is not a valid end entity name`, { extras: { field: '/name' } });
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(input.name))
+      throw new KeywardError('request.malformed', `"${input.name.slice(0, 100)}" is not a valid end entity name`, {
+        extras: { field: '/name' },
+      });
     const policy = await this.#policyFor(realm, p, input.policy);
     const sans: SanSet = { ...emptySans, ...input.sans };
     // The entity must be issuable under its policy (the key type is checked per CSR).
-    this.#engine.enforce(policy.doc, { keyType: 'EC-P256', subject: input.subject, sans, validityDays: 1 }, );
-    const rec: EndEntityRecord = { realm, name: input.name, subject: input.subject, sans, policy: policy.name, createdBy: requesterOf(p), createdAt: this.#clock.now() };
+    this.#engine.enforce(policy.doc, { keyType: 'EC-P256', subject: input.subject, sans, validityDays: 1 });
+    const rec: EndEntityRecord = {
+      realm,
+      name: input.name,
+      subject: input.subject,
+      sans,
+      policy: policy.name,
+      createdBy: requesterOf(p),
+      createdAt: this.#clock.now(),
+    };
     await this.#store.transaction(async (tx) => {
       await tx.insertEndEntity(rec);
-      await tx.audit({ action: 'end_entity.created', actor: auditActor(p), realm, target: input.name, details: { subject: subjectText(input.subject), sans: sanList(sans), policy: policy.name } });
+      await tx.audit({
+        action: 'end_entity.created',
+        actor: auditActor(p),
+        realm,
+        target: input.name,
+        details: { subject: subjectText(input.subject), sans: sanList(sans), policy: policy.name },
+      });
     });
     return rec;
   }
@@ -425,7 +598,13 @@ export class IssuanceService {
     await this.#realms.getManaged(realm);
     const r = await this.#store.getCertificate(realm, normaliseSerial(serial));
     const own = r && r.requester.realm === p.realm && r.requester.id === p.subject;
-    if (!r || (!own && !(await this.#authz.hasRole(p, realm, ROLES.revoker)) && !(await this.#authz.hasRole(p, realm, ROLES.admin)) && !(await this.#authz.hasRole(p, realm, ROLES.approver)))) {
+    if (
+      !r ||
+      (!own &&
+        !(await this.#authz.hasRole(p, realm, ROLES.revoker)) &&
+        !(await this.#authz.hasRole(p, realm, ROLES.admin)) &&
+        !(await this.#authz.hasRole(p, realm, ROLES.approver)))
+    ) {
       throw new KeywardError('certificate.not_found', `Realm ${realm} has no certificate ${serial} visible to the caller`);
     }
     return this.#view(r);
@@ -435,7 +614,10 @@ export class IssuanceService {
   async revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView> {
     await this.#realms.getManaged(realm);
     if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
-      throw new KeywardError('certificate.invalid_reason', `Unknown revocation reason ${reason}; use one of ${REVOCATION_REASONS.join(', ')}`);
+      throw new KeywardError(
+        'certificate.invalid_reason',
+        `Unknown revocation reason ${reason}; use one of ${REVOCATION_REASONS.join(', ')}`,
+      );
     }
     const s = normaliseSerial(serial);
     const existing = await this.#store.getCertificate(realm, s);
@@ -462,7 +644,11 @@ export class IssuanceService {
     const { issuing } = await this.issuingCa(realm);
     const current = await this.#store.latestCrl(issuing.id);
     const now = this.#clock.now().getTime();
-    if (current && current.nextUpdate.getTime() - now > this.#crlValidityMs / 2 && current.revocations === (await this.#store.countRevoked(issuing.id))) {
+    if (
+      current &&
+      current.nextUpdate.getTime() - now > this.#crlValidityMs / 2 &&
+      current.revocations === (await this.#store.countRevoked(issuing.id))
+    ) {
       return current.der;
     }
     return this.#refreshCrl(realm);
@@ -492,12 +678,19 @@ export class IssuanceService {
   async ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array> {
     const { issuing } = await this.issuingCa(realm);
     const key = `${issuing.id}:${Buffer.from(requestDer).toString('base64')}`;
-    return this.#ocspCache.get(key, () => this.#engine.ocsp(issuing, requestDer, async (serialHex): Promise<OcspStatus> => {
-      const r = await this.#store.findBySerial(issuing.id, normaliseSerial(serialHex));
-      if (!r) return { status: 'unknown' };
-      if (r.status === 'revoked') return { status: 'revoked', revokedAt: r.revokedAt!, reason: r.revocationReason ?? 'unspecified' };
-      return { status: 'good' };
-    }, this.#clock.now()));
+    return this.#ocspCache.get(key, () =>
+      this.#engine.ocsp(
+        issuing,
+        requestDer,
+        async (serialHex): Promise<OcspStatus> => {
+          const r = await this.#store.findBySerial(issuing.id, normaliseSerial(serialHex));
+          if (!r) return { status: 'unknown' };
+          if (r.status === 'revoked') return { status: 'revoked', revokedAt: r.revokedAt!, reason: r.revocationReason ?? 'unspecified' };
+          return { status: 'good' };
+        },
+        this.#clock.now(),
+      ),
+    );
   }
 
   /** Realms whose issuing CA exists, for OCSP requests that do not name a realm. */
@@ -512,18 +705,33 @@ export class IssuanceService {
 }
 
 export function normaliseSerial(s: string): string {
-  const hex = s.toLowerCase().replace(/[:\s]/g, '').replace(/^0+(?=.)/, '');
+  const hex = s
+    .toLowerCase()
+    .replace(/[:\s]/g, '')
+    .replace(/^0+(?=.)/, '');
   if (!/^[0-9a-f]{1,40}$/.test(hex)) throw new KeywardError('certificate.not_found', `"${s.slice(0, 60)}" is not a serial number (hex)`);
   return hex;
 }
 
 function splitPem(text: string): string[] {
-  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g)?.map((p) => (p.endsWith('\n') ? p : p + '\n')) ?? [];
+  return (
+    text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g)?.map((p) => (p.endsWith('\n') ? p : p + '\n')) ?? []
+  );
 }
 
 function requestView(r: RequestRecord): RequestView {
   return {
-    requestId: r.id, status: r.status, policy: r.policy, subject: r.subject, sans: r.sans, validityDays: r.validityDays, endEntity: r.endEntity,
-    requester: r.requester, decidedBy: r.decidedBy, reason: r.reason, createdAt: r.createdAt.toISOString(), decidedAt: r.decidedAt?.toISOString(),
+    requestId: r.id,
+    status: r.status,
+    policy: r.policy,
+    subject: r.subject,
+    sans: r.sans,
+    validityDays: r.validityDays,
+    endEntity: r.endEntity,
+    requester: r.requester,
+    decidedBy: r.decidedBy,
+    reason: r.reason,
+    createdAt: r.createdAt.toISOString(),
+    decidedAt: r.decidedAt?.toISOString(),
   };
 }

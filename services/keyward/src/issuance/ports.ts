@@ -79,7 +79,12 @@ export interface EndEntityRecord {
   readonly realm: string;
   readonly name: string;
   readonly subject: readonly { readonly type: string; readonly value: string }[];
-  readonly sans: { readonly dns: readonly string[]; readonly ip: readonly string[]; readonly uri: readonly string[]; readonly email: readonly string[] };
+  readonly sans: {
+    readonly dns: readonly string[];
+    readonly ip: readonly string[];
+    readonly uri: readonly string[];
+    readonly email: readonly string[];
+  };
   readonly policy: string;
   readonly createdBy: RequesterRef;
   readonly createdAt: Date;
@@ -106,7 +111,14 @@ export interface IssuanceTx {
   revoke(realm: string, serial: string, reason: string, at: Date): Promise<{ record: CertificateRecord; changed: boolean } | undefined>;
   insertRequest(rec: Omit<RequestRecord, 'decidedBy' | 'reason' | 'serial' | 'decidedAt'>): Promise<void>;
   /** Atomically moves a pending request on (UPDATE … WHERE status = 'pending'); undefined when it was not pending. */
-  decideRequest(realm: string, id: string, status: 'issued' | 'rejected', by: RequesterRef, at: Date, extra: { reason?: string; serial?: string }): Promise<RequestRecord | undefined>;
+  decideRequest(
+    realm: string,
+    id: string,
+    status: 'issued' | 'rejected',
+    by: RequesterRef,
+    at: Date,
+    extra: { reason?: string; serial?: string },
+  ): Promise<RequestRecord | undefined>;
   insertEndEntity(rec: EndEntityRecord): Promise<void>;
   deleteEndEntity(realm: string, name: string): Promise<boolean>;
   /** Stores a newly signed CRL with the next number; numbers only grow. */
@@ -118,7 +130,10 @@ export interface IssuanceTx {
 export interface IssuanceStore {
   transaction<T>(fn: (tx: IssuanceTx) => Promise<T>): Promise<T>;
   /** Stores an issued certificate and its audit event atomically in one round trip (the hot path). */
-  insertIssued(rec: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>, audit: AuditEventInput): Promise<void>;
+  insertIssued(
+    rec: Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>,
+    audit: AuditEventInput,
+  ): Promise<void>;
   findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined>;
   findCaById(id: string): Promise<StoredCa | undefined>;
   /** Inserts a CA; resolves false when another replica created the active one first. */
@@ -185,7 +200,10 @@ export interface IssueParams {
   readonly ocspUrl?: string | undefined;
 }
 
-export type OcspStatus = { readonly status: 'good' } | { readonly status: 'revoked'; readonly revokedAt: Date; readonly reason: string } | { readonly status: 'unknown' };
+export type OcspStatus =
+  | { readonly status: 'good' }
+  | { readonly status: 'revoked'; readonly revokedAt: Date; readonly reason: string }
+  | { readonly status: 'unknown' };
 
 /** The certificate-authority crypto, as issuance needs it (implemented over ca/ in crypto/ca_engine.ts). */
 export interface CaEngine {

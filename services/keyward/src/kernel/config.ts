@@ -93,83 +93,191 @@ function kek(raw: string): string {
 
 /** Every setting, documented next to its default. */
 export const SETTINGS = [
-  { env: 'KEYWARD_MODE', default: 'development', parse: oneOf('development', 'production'),
-    description: 'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud warning; production refuses them.' },
+  {
+    env: 'KEYWARD_MODE',
+    default: 'development',
+    parse: oneOf('development', 'production'),
+    description:
+      'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud warning; production refuses them.',
+  },
   { env: 'KEYWARD_HOST', default: '127.0.0.1', description: 'Address the HTTP listener binds to.' },
   { env: 'KEYWARD_PORT', default: '3000', parse: int(0, 65535), description: 'HTTP port.' },
-  { env: 'KEYWARD_PUBLIC_URL', default: undefined, parse: url(['http', 'https']),
-    description: 'Base URL clients use to reach Keyward (CRL and OCSP URLs in certificates). Default: http://KEYWARD_HOST:KEYWARD_PORT.' },
-  { env: 'KEYWARD_TLS_CERT', default: undefined, description: 'PEM certificate (chain) of the HTTPS listener; HTTPS is on when this and KEYWARD_TLS_KEY are set.' },
+  {
+    env: 'KEYWARD_PUBLIC_URL',
+    default: undefined,
+    parse: url(['http', 'https']),
+    description: 'Base URL clients use to reach Keyward (CRL and OCSP URLs in certificates). Default: http://KEYWARD_HOST:KEYWARD_PORT.',
+  },
+  {
+    env: 'KEYWARD_TLS_CERT',
+    default: undefined,
+    description: 'PEM certificate (chain) of the HTTPS listener; HTTPS is on when this and KEYWARD_TLS_KEY are set.',
+  },
   { env: 'KEYWARD_TLS_KEY', default: undefined, description: 'PEM private key of the HTTPS listener.', secret: false },
   { env: 'KEYWARD_TLS_PORT', default: '3443', parse: int(0, 65535), description: 'HTTPS port.' },
-  { env: 'KEYWARD_DATABASE_URL', default: undefined, parse: url(['postgres', 'postgresql']), secret: true,
-    description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL under KEYWARD_DATA_DIR (development mode only).' },
-  { env: 'KEYWARD_DATA_DIR', default: undefined,
-    description: 'Directory for the embedded PostgreSQL and the generated development key. Default: $XDG_DATA_HOME/keyward or ~/.local/share/keyward.' },
-  { env: 'KEYWARD_KEYCLOAK_URL', default: undefined, parse: url(['http', 'https']),
-    description: 'Base URL of Keycloak (e.g. http://127.0.0.1:8080). Required by serve and every command that talks to Keycloak.' },
-  { env: 'KEYWARD_KEYCLOAK_CLIENT_ID', default: 'keyward-control-plane',
-    description: 'Keyward\'s own confidential client in the master realm (created by `keyward bootstrap`).' },
-  { env: 'KEYWARD_KEYCLOAK_CLIENT_SECRET', default: undefined, secret: true,
-    description: 'Secret of that client (printed or written by `keyward bootstrap`).' },
-  { env: 'KEYWARD_KEYCLOAK_ADMIN_USER', default: undefined,
-    description: 'Keycloak admin used only by `keyward bootstrap` to create Keyward\'s client. Development default: admin.' },
-  { env: 'KEYWARD_KEYCLOAK_ADMIN_PASSWORD', default: undefined, secret: true,
-    description: 'Password of that admin. Development default: admin; refused in production.' },
+  {
+    env: 'KEYWARD_DATABASE_URL',
+    default: undefined,
+    parse: url(['postgres', 'postgresql']),
+    secret: true,
+    description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL under KEYWARD_DATA_DIR (development mode only).',
+  },
+  {
+    env: 'KEYWARD_DATA_DIR',
+    default: undefined,
+    description:
+      'Directory for the embedded PostgreSQL and the generated development key. Default: $XDG_DATA_HOME/keyward or ~/.local/share/keyward.',
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_URL',
+    default: undefined,
+    parse: url(['http', 'https']),
+    description: 'Base URL of Keycloak (e.g. http://127.0.0.1:8080). Required by serve and every command that talks to Keycloak.',
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_CLIENT_ID',
+    default: 'keyward-control-plane',
+    description: "Keyward's own confidential client in the master realm (created by `keyward bootstrap`).",
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_CLIENT_SECRET',
+    default: undefined,
+    secret: true,
+    description: 'Secret of that client (printed or written by `keyward bootstrap`).',
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_ADMIN_USER',
+    default: undefined,
+    description: "Keycloak admin used only by `keyward bootstrap` to create Keyward's client. Development default: admin.",
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_ADMIN_PASSWORD',
+    default: undefined,
+    secret: true,
+    description: 'Password of that admin. Development default: admin; refused in production.',
+  },
   { env: 'KEYWARD_KEYCLOAK_TIMEOUT_MS', default: '10000', parse: int(100, 600000), description: 'Timeout of one call to Keycloak.' },
   { env: 'KEYWARD_AUDIENCE', default: 'keyward', description: 'Audience that access tokens must carry.' },
   { env: 'KEYWARD_TOKEN_CLOCK_SKEW_SECONDS', default: '5', parse: int(0, 300), description: 'Tolerated clock skew for exp/nbf/iat.' },
-  { env: 'KEYWARD_TOKEN_ALGORITHMS', default: 'RS256,PS256,ES256,ES384,EdDSA',
+  {
+    env: 'KEYWARD_TOKEN_ALGORITHMS',
+    default: 'RS256,PS256,ES256,ES384,EdDSA',
     parse: (raw: string) => {
-      const algs = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const algs = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const allowed = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
       const bad = algs.filter((a) => !allowed.includes(a));
       if (algs.length === 0 || bad.length > 0) throw new Error(`must list asymmetric JWS algorithms from ${allowed.join(', ')}`);
       return algs;
     },
-    description: 'Allow-list of JWS algorithms for access tokens (asymmetric only; none and HMAC are never accepted).' },
-  { env: 'KEYWARD_ROLE_CACHE_SECONDS', default: '10', parse: int(0, 3600),
-    description: 'How long roles and cross-realm grants read from Keycloak are cached: the bounded staleness of a change made in the console.' },
-  { env: 'KEYWARD_KEK', default: undefined, parse: kek, secret: true,
-    description: 'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; required in production.' },
+    description: 'Allow-list of JWS algorithms for access tokens (asymmetric only; none and HMAC are never accepted).',
+  },
+  {
+    env: 'KEYWARD_ROLE_CACHE_SECONDS',
+    default: '10',
+    parse: int(0, 3600),
+    description:
+      'How long roles and cross-realm grants read from Keycloak are cached: the bounded staleness of a change made in the console.',
+  },
+  {
+    env: 'KEYWARD_KEK',
+    default: undefined,
+    parse: kek,
+    secret: true,
+    description:
+      'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; required in production.',
+  },
   { env: 'KEYWARD_LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Minimum log level.' },
   { env: 'KEYWARD_BODY_LIMIT_BYTES', default: '65536', parse: int(1024, 10485760), description: 'Largest accepted request body.' },
-  { env: 'KEYWARD_CLIENT_CERT_HEADER', default: 'bundle', parse: oneOf('bundle', 'proxy', 'off'),
-    description: 'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.' },
-  { env: 'KEYWARD_TRUSTED_PROXIES', default: '',
+  {
+    env: 'KEYWARD_CLIENT_CERT_HEADER',
+    default: 'bundle',
+    parse: oneOf('bundle', 'proxy', 'off'),
+    description:
+      'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.',
+  },
+  {
+    env: 'KEYWARD_TRUSTED_PROXIES',
+    default: '',
     parse: (raw: string) => {
-      const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
-      for (const c of list) if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c)) throw new Error(`must be a comma-separated list of IP addresses or CIDR ranges ("${c}" is not)`);
+      const list = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const c of list)
+        if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c))
+          throw new Error(`must be a comma-separated list of IP addresses or CIDR ranges ("${c}" is not)`);
       return list;
     },
-    description: 'TLS-terminating proxies whose X-Client-Certificate header (URL-encoded PEM, as nginx $ssl_client_escaped_cert) is trusted.' },
-  { env: 'KEYWARD_CA_KEY_TYPE', default: 'EC-P256', parse: oneOf('EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'),
-    description: 'Key type of new issuing and client-authentication CAs (existing CAs keep theirs). The Keyward root is ECDSA P-384.' },
-  { env: 'KEYWARD_PAT_SWEEP_SECONDS', default: '60', parse: int(0, 86400),
-    description: 'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the sweep off (tokens are still refused at their next use).' },
-  { env: 'KEYWARD_APPROVAL_TTL_SECONDS', default: '86400', parse: int(1, 2592000),
-    description: 'How long a change proposed under dual control waits for a second admin before it expires (default 24 h).' },
-  { env: 'KEYWARD_DEVICE_DEFAULT_REALM', default: undefined,
-    description: 'Realm served by the SKLM-compatible device onboarding path /SKLM/rest/v1/pendingClientCertificates (unset: that path answers 404).' },
-  { env: 'KEYWARD_DEVICE_PUSH_RATE', default: '30', parse: int(1, 100000),
-    description: 'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 device.rate_limited.' },
+    description:
+      'TLS-terminating proxies whose X-Client-Certificate header (URL-encoded PEM, as nginx $ssl_client_escaped_cert) is trusted.',
+  },
+  {
+    env: 'KEYWARD_CA_KEY_TYPE',
+    default: 'EC-P256',
+    parse: oneOf('EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'),
+    description: 'Key type of new issuing and client-authentication CAs (existing CAs keep theirs). The Keyward root is ECDSA P-384.',
+  },
+  {
+    env: 'KEYWARD_PAT_SWEEP_SECONDS',
+    default: '60',
+    parse: int(0, 86400),
+    description:
+      'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the sweep off (tokens are still refused at their next use).',
+  },
+  {
+    env: 'KEYWARD_APPROVAL_TTL_SECONDS',
+    default: '86400',
+    parse: int(1, 2592000),
+    description: 'How long a change proposed under dual control waits for a second admin before it expires (default 24 h).',
+  },
+  {
+    env: 'KEYWARD_DEVICE_DEFAULT_REALM',
+    default: undefined,
+    description:
+      'Realm served by the SKLM-compatible device onboarding path /SKLM/rest/v1/pendingClientCertificates (unset: that path answers 404).',
+  },
+  {
+    env: 'KEYWARD_DEVICE_PUSH_RATE',
+    default: '30',
+    parse: int(1, 100000),
+    description:
+      'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 device.rate_limited.',
+  },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
 /** Settings of the `keyward` command line when it talks to a Keyward server (read by cli/api.ts). */
 export const CLI_SETTINGS = [
   { env: 'KEYWARD_URL', default: 'http://127.0.0.1:3000', description: 'The Keyward server the CLI talks to.' },
-  { env: 'KEYWARD_TOKEN', default: undefined, description: 'An access token to send (else the CLI gets one with the client credentials below).' },
-  { env: 'KEYWARD_CLIENT_ID', default: undefined, description: 'API client the CLI authenticates as (client credentials against KEYWARD_KEYCLOAK_URL).' },
+  {
+    env: 'KEYWARD_TOKEN',
+    default: undefined,
+    description: 'An access token to send (else the CLI gets one with the client credentials below).',
+  },
+  {
+    env: 'KEYWARD_CLIENT_ID',
+    default: undefined,
+    description: 'API client the CLI authenticates as (client credentials against KEYWARD_KEYCLOAK_URL).',
+  },
   { env: 'KEYWARD_CLIENT_SECRET', default: undefined, description: 'Its secret.' },
   { env: 'KEYWARD_CLIENT_REALM', default: 'master', description: 'Its realm (master for operators).' },
 ] as const;
 
 /** Variables read by the tooling around Keyward (harness, scripts, CLI), not by the server; accepted silently. */
 const TOOLING_VARIABLES = new Set([
-  ...CLI_SETTINGS.map((s) => s.env), 'KEYWARD_NODE_QUIET',
-  'KEYWARD_KEYCLOAK_VERSION', 'KEYWARD_CACHE_DIR', 'KEYWARD_JAVA_HOME', 'KEYWARD_TEST_DATABASE_URL',
-  'KEYWARD_KEYCLOAK_PORT', 'KEYWARD_NODE_VERSION', 'KEYWARD_BENCH_QUICK', 'KEYWARD_BENCH_NODE_OPTIONS',
+  ...CLI_SETTINGS.map((s) => s.env),
+  'KEYWARD_NODE_QUIET',
+  'KEYWARD_KEYCLOAK_VERSION',
+  'KEYWARD_CACHE_DIR',
+  'KEYWARD_JAVA_HOME',
+  'KEYWARD_TEST_DATABASE_URL',
+  'KEYWARD_KEYCLOAK_PORT',
+  'KEYWARD_NODE_VERSION',
+  'KEYWARD_BENCH_QUICK',
+  'KEYWARD_BENCH_NODE_OPTIONS',
 ]);
 
 export class ConfigError extends Error {
@@ -205,10 +313,12 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     } catch (err) {
       throw new ConfigError('KEYWARD_CONFIG_FILE', `could not be read as JSON: ${(err as Error).message}`);
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('KEYWARD_CONFIG_FILE', 'must hold a JSON object');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new ConfigError('KEYWARD_CONFIG_FILE', 'must hold a JSON object');
     for (const [k, v] of Object.entries(parsed)) {
       if (!known.has(k)) throw new ConfigError('KEYWARD_CONFIG_FILE', `has unknown key ${k}`);
-      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ConfigError(k, 'in KEYWARD_CONFIG_FILE must be a string or number');
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+        throw new ConfigError(k, 'in KEYWARD_CONFIG_FILE must be a string or number');
       file[k] = String(v);
     }
   }
@@ -268,9 +378,11 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     devices: { defaultRealm: v.KEYWARD_DEVICE_DEFAULT_REALM, pushesPerMinute: v.KEYWARD_DEVICE_PUSH_RATE },
   };
   if (mode === 'production') {
-    if (!config.databaseUrl) throw new ConfigError('KEYWARD_DATABASE_URL', 'is required in production mode (the embedded PostgreSQL is for development)');
+    if (!config.databaseUrl)
+      throw new ConfigError('KEYWARD_DATABASE_URL', 'is required in production mode (the embedded PostgreSQL is for development)');
     if (!config.kek) throw new ConfigError('KEYWARD_KEK', 'is required in production mode');
-    if (config.keycloak.adminPassword === 'admin') throw new ConfigError('KEYWARD_KEYCLOAK_ADMIN_PASSWORD', 'must not be the development password in production mode');
+    if (config.keycloak.adminPassword === 'admin')
+      throw new ConfigError('KEYWARD_KEYCLOAK_ADMIN_PASSWORD', 'must not be the development password in production mode');
   }
   return deepFreeze(config);
 }
@@ -283,9 +395,21 @@ export function required<T>(value: T | undefined, variable: string, why: string)
 
 /** The settings table for the README (`keyward config --markdown`). */
 export function settingsMarkdown(): string {
-  const rows = (SETTINGS as readonly Setting[]).map((s) => `| \`${s.env}\` | ${s.default === undefined ? '—' : `\`${s.default}\``} | ${s.description} |`);
+  const rows = (SETTINGS as readonly Setting[]).map(
+    (s) => `| \`${s.env}\` | ${s.default === undefined ? '—' : `\`${s.default}\``} | ${s.description} |`,
+  );
   const cli = CLI_SETTINGS.map((s) => `| \`${s.env}\` | ${s.default === undefined ? '—' : `\`${s.default}\``} | ${s.description} |`);
-  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows, '', 'Command-line client settings:', '', '| Variable | Default | Meaning |', '| --- | --- | --- |', ...cli].join('\n');
+  return [
+    '| Variable | Default | Meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+    'Command-line client settings:',
+    '',
+    '| Variable | Default | Meaning |',
+    '| --- | --- | --- |',
+    ...cli,
+  ].join('\n');
 }
 
 function deepFreeze<T>(o: T): T {

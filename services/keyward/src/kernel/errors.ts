@@ -85,7 +85,10 @@ export const ERROR_CATALOGUE = {
 
   // personal access tokens (seed 002, issue 7)
   'pat.disabled': { status: 403, title: 'Personal access tokens are disabled in this realm' },
-  'pat.disabled_in_use': { status: 401, title: 'Personal access tokens are disabled in this realm; the token works again when they are re-enabled' },
+  'pat.disabled_in_use': {
+    status: 401,
+    title: 'Personal access tokens are disabled in this realm; the token works again when they are re-enabled',
+  },
   'pat.expired': { status: 401, title: 'The personal access token has expired' },
   'pat.invalid': { status: 401, title: 'The personal access token is invalid or revoked' },
   'pat.expiry_exceeded': { status: 422, title: 'The expiry exceeds the maximum' },
@@ -107,7 +110,7 @@ export const ERROR_CATALOGUE = {
   'device.certificate_malformed': { status: 400, title: 'The device certificate is malformed' },
   'device.certificate_expired': { status: 422, title: 'The device certificate is expired or not yet valid' },
   'device.certificate_is_ca': { status: 422, title: 'The device certificate is a CA certificate' },
-  'device.certificate_weak_key': { status: 422, title: 'The device certificate\'s key is too weak or unsupported' },
+  'device.certificate_weak_key': { status: 422, title: "The device certificate's key is too weak or unsupported" },
   'device.chain_too_large': { status: 413, title: 'The pushed certificate chain is too large' },
   'device.onboarding_disabled': { status: 403, title: 'Device onboarding is disabled in this realm' },
   'device.pending_limit': { status: 409, title: 'The realm has too many pending client certificates' },

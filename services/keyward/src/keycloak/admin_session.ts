@@ -31,9 +31,18 @@ export function oidcExecute(url: string): { execute?: Array<(c: oidc.Configurati
   return new URL(url).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {};
 }
 
-export async function discover(url: string, realm: string, clientId: string, auth: oidc.ClientAuth, timeoutMs: number): Promise<oidc.Configuration> {
+export async function discover(
+  url: string,
+  realm: string,
+  clientId: string,
+  auth: oidc.ClientAuth,
+  timeoutMs: number,
+): Promise<oidc.Configuration> {
   try {
-    return await oidc.discovery(new URL(`${url}/realms/${encodeURIComponent(realm)}`), clientId, undefined, auth, { ...oidcExecute(url), timeout: Math.ceil(timeoutMs / 1000) });
+    return await oidc.discovery(new URL(`${url}/realms/${encodeURIComponent(realm)}`), clientId, undefined, auth, {
+      ...oidcExecute(url),
+      timeout: Math.ceil(timeoutMs / 1000),
+    });
   } catch (err) {
     throw unavailable(`discover realm ${realm}`, err);
   }
@@ -51,7 +60,11 @@ export function createAdminSession(options: AdminSessionOptions): AdminSession {
       tokens = await oidc.clientCredentialsGrant(config);
     } catch (err) {
       if (err instanceof oidc.ResponseBodyError) {
-        throw new KeywardError('keycloak.rejected', `Keycloak refused Keyward's client credentials for ${options.clientId} (${err.error}); run keyward bootstrap`, { cause: err });
+        throw new KeywardError(
+          'keycloak.rejected',
+          `Keycloak refused Keyward's client credentials for ${options.clientId} (${err.error}); run keyward bootstrap`,
+          { cause: err },
+        );
       }
       throw unavailable('obtain an admin token', err);
     }

@@ -17,7 +17,18 @@ import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
 export const OPERATOR_ROLE = 'keyward-operator';
 
 /** Roles of the `<realm>-realm` client in master that Keyward needs on a realm it did not create. */
-export const REALM_ADMIN_ROLES = ['view-realm', 'manage-realm', 'view-clients', 'manage-clients', 'view-users', 'manage-users', 'query-clients', 'query-users', 'query-groups', 'view-events'];
+export const REALM_ADMIN_ROLES = [
+  'view-realm',
+  'manage-realm',
+  'view-clients',
+  'manage-clients',
+  'view-users',
+  'manage-users',
+  'query-clients',
+  'query-users',
+  'query-groups',
+  'view-events',
+];
 
 export interface BootstrapOptions {
   readonly url: string;
@@ -50,14 +61,24 @@ export async function adminLogin(url: string, username: string, password: string
   } catch (err) {
     const status = keycloakStatus(err);
     if (status === 401 || status === 400) {
-      throw new KeywardError('keycloak.rejected', `Keycloak refused the administrator login of ${username} (check KEYWARD_KEYCLOAK_ADMIN_USER / KEYWARD_KEYCLOAK_ADMIN_PASSWORD)`, { cause: err });
+      throw new KeywardError(
+        'keycloak.rejected',
+        `Keycloak refused the administrator login of ${username} (check KEYWARD_KEYCLOAK_ADMIN_USER / KEYWARD_KEYCLOAK_ADMIN_PASSWORD)`,
+        { cause: err },
+      );
     }
     return kc('log in as the Keycloak administrator', () => Promise.reject(err));
   }
   return client;
 }
 
-async function ensureServiceClient(admin: KcAdminClient, clientId: string, description: string, rotate: boolean, extra: Record<string, unknown> = {}): Promise<{ id: string; secret: string; created: boolean }> {
+async function ensureServiceClient(
+  admin: KcAdminClient,
+  clientId: string,
+  description: string,
+  rotate: boolean,
+  extra: Record<string, unknown> = {},
+): Promise<{ id: string; secret: string; created: boolean }> {
   const realm = 'master';
   const found = await kc(`find client ${clientId}`, () => admin.clients.find({ realm, clientId }));
   let id = found[0]?.id;
@@ -65,17 +86,29 @@ async function ensureServiceClient(admin: KcAdminClient, clientId: string, descr
   if (!id) {
     const res = await kc(`create client ${clientId}`, () =>
       admin.clients.create({
-        realm, clientId, name: clientId, description, enabled: true, protocol: 'openid-connect',
-        publicClient: false, clientAuthenticatorType: 'client-secret', serviceAccountsEnabled: true,
-        standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
-        attributes: { [MANAGED_ATTRIBUTE]: 'true' }, ...extra,
-      }));
+        realm,
+        clientId,
+        name: clientId,
+        description,
+        enabled: true,
+        protocol: 'openid-connect',
+        publicClient: false,
+        clientAuthenticatorType: 'client-secret',
+        serviceAccountsEnabled: true,
+        standardFlowEnabled: false,
+        implicitFlowEnabled: false,
+        directAccessGrantsEnabled: false,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true' },
+        ...extra,
+      }),
+    );
     id = res.id;
     created = true;
   }
-  const secret = rotate && !created
-    ? await kc(`rotate the secret of ${clientId}`, () => admin.clients.generateNewClientSecret({ realm, id: id! }))
-    : await kc(`read the secret of ${clientId}`, () => admin.clients.getClientSecret({ realm, id: id! }));
+  const secret =
+    rotate && !created
+      ? await kc(`rotate the secret of ${clientId}`, () => admin.clients.generateNewClientSecret({ realm, id: id! }))
+      : await kc(`read the secret of ${clientId}`, () => admin.clients.getClientSecret({ realm, id: id! }));
   if (!secret.value) throw new KeywardError('keycloak.rejected', `Keycloak returned no secret for ${clientId}`);
   return { id: id!, secret: secret.value, created };
 }
@@ -83,7 +116,9 @@ async function ensureServiceClient(admin: KcAdminClient, clientId: string, descr
 async function grantRealmRole(admin: KcAdminClient, saUserId: string, roleName: string): Promise<void> {
   const role = await kc(`find master role ${roleName}`, () => admin.roles.findOneByName({ realm: 'master', name: roleName }));
   if (!role?.id) throw new KeywardError('role.not_found', `master realm role ${roleName} does not exist`);
-  await kc(`grant ${roleName}`, () => admin.users.addRealmRoleMappings({ realm: 'master', id: saUserId, roles: [{ id: role.id!, name: role.name! }] }));
+  await kc(`grant ${roleName}`, () =>
+    admin.users.addRealmRoleMappings({ realm: 'master', id: saUserId, roles: [{ id: role.id!, name: role.name! }] }),
+  );
 }
 
 /**
@@ -98,20 +133,40 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
 
   const existingRole = await kc('find the operator role', () => admin.roles.findOneByName({ realm: 'master', name: OPERATOR_ROLE }));
   if (!existingRole) {
-    await kc('create the operator role', () => admin.roles.create({ realm: 'master', name: OPERATOR_ROLE, description: 'Keyward operator: manages realms, API clients and policies in every managed realm', attributes: { [MANAGED_ATTRIBUTE]: ['true'] } }));
+    await kc('create the operator role', () =>
+      admin.roles.create({
+        realm: 'master',
+        name: OPERATOR_ROLE,
+        description: 'Keyward operator: manages realms, API clients and policies in every managed realm',
+        attributes: { [MANAGED_ATTRIBUTE]: ['true'] },
+      }),
+    );
     log?.info('created master realm role', { role: OPERATOR_ROLE });
   }
   await ensureAudienceScope(admin, 'master', options.audience);
 
-  const cp = await ensureServiceClient(admin, options.clientId, 'Keyward control plane (managed by keyward bootstrap)', options.rotate ?? false);
-  const sa = await kc('find the service account of the control-plane client', () => admin.clients.getServiceAccountUser({ realm: 'master', id: cp.id }));
+  const cp = await ensureServiceClient(
+    admin,
+    options.clientId,
+    'Keyward control plane (managed by keyward bootstrap)',
+    options.rotate ?? false,
+  );
+  const sa = await kc('find the service account of the control-plane client', () =>
+    admin.clients.getServiceAccountUser({ realm: 'master', id: cp.id }),
+  );
   await grantRealmRole(admin, sa.id!, 'create-realm');
   for (const realm of options.realms ?? []) {
-    const mgmt = await kc(`find the management client of realm ${realm}`, () => admin.clients.find({ realm: 'master', clientId: `${realm}-realm` }));
+    const mgmt = await kc(`find the management client of realm ${realm}`, () =>
+      admin.clients.find({ realm: 'master', clientId: `${realm}-realm` }),
+    );
     if (!mgmt[0]?.id) throw new KeywardError('realm.not_found', `realm ${realm} does not exist in Keycloak`);
-    const roles = await kc(`list the management roles of realm ${realm}`, () => admin.clients.listRoles({ realm: 'master', id: mgmt[0]!.id! }));
+    const roles = await kc(`list the management roles of realm ${realm}`, () =>
+      admin.clients.listRoles({ realm: 'master', id: mgmt[0]!.id! }),
+    );
     const wanted = roles.filter((r) => REALM_ADMIN_ROLES.includes(r.name!)).map((r) => ({ id: r.id!, name: r.name! }));
-    await kc(`grant management of realm ${realm}`, () => admin.users.addClientRoleMappings({ realm: 'master', id: sa.id!, clientUniqueId: mgmt[0]!.id!, roles: wanted }));
+    await kc(`grant management of realm ${realm}`, () =>
+      admin.users.addClientRoleMappings({ realm: 'master', id: sa.id!, clientUniqueId: mgmt[0]!.id!, roles: wanted }),
+    );
   }
   log?.info(cp.created ? 'created the control-plane client' : 'control-plane client present', { clientId: options.clientId });
 
@@ -120,7 +175,9 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
     const op = await ensureServiceClient(admin, options.operatorClientId, 'Keyward operator API client (CLI and automation)', false, {
       defaultClientScopes: ['profile', 'roles', 'basic', options.audience],
     });
-    const opSa = await kc('find the service account of the operator client', () => admin.clients.getServiceAccountUser({ realm: 'master', id: op.id }));
+    const opSa = await kc('find the service account of the operator client', () =>
+      admin.clients.getServiceAccountUser({ realm: 'master', id: op.id }),
+    );
     await grantRealmRole(admin, opSa.id!, OPERATOR_ROLE);
     operator = { clientId: options.operatorClientId, clientSecret: op.secret };
   }

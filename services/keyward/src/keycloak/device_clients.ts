@@ -35,12 +35,24 @@ export class KeycloakDeviceDirectory implements DeviceDirectory {
     let id: string;
     try {
       ({ id } = await this.#kc.clients.create({
-        realm, clientId: spec.clientId, name: spec.name, description: spec.description, enabled: true,
-        protocol: 'openid-connect', publicClient: false, clientAuthenticatorType: 'client-x509', serviceAccountsEnabled: true,
-        standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
+        realm,
+        clientId: spec.clientId,
+        name: spec.name,
+        description: spec.description,
+        enabled: true,
+        protocol: 'openid-connect',
+        publicClient: false,
+        clientAuthenticatorType: 'client-x509',
+        serviceAccountsEnabled: true,
+        standardFlowEnabled: false,
+        implicitFlowEnabled: false,
+        directAccessGrantsEnabled: false,
         attributes: {
-          [MANAGED_ATTRIBUTE]: 'true', [DEVICE_ATTRIBUTE]: 'true', [DEVICE_FINGERPRINT_ATTRIBUTE]: spec.fingerprint,
-          'x509.subjectdn': spec.subjectDn, 'x509.allow.regex.pattern.comparison': 'false',
+          [MANAGED_ATTRIBUTE]: 'true',
+          [DEVICE_ATTRIBUTE]: 'true',
+          [DEVICE_FINGERPRINT_ATTRIBUTE]: spec.fingerprint,
+          'x509.subjectdn': spec.subjectDn,
+          'x509.allow.regex.pattern.comparison': 'false',
         },
       }));
     } catch (err) {
@@ -65,7 +77,9 @@ export class KeycloakDeviceDirectory implements DeviceDirectory {
   async #ensureGroup(realm: string, name: string, parentId: string | undefined): Promise<string> {
     const find = async () => {
       const list = parentId
-        ? await kc(`list sub-groups in realm ${realm}`, () => this.#kc.groups.listSubGroups({ realm, parentId, search: name, exact: true, max: 100 }))
+        ? await kc(`list sub-groups in realm ${realm}`, () =>
+            this.#kc.groups.listSubGroups({ realm, parentId, search: name, exact: true, max: 100 }),
+          )
         : await kc(`find group ${name} in realm ${realm}`, () => this.#kc.groups.find({ realm, search: name, exact: true, max: 100 }));
       return list.find((g) => g.name === name)?.id;
     };

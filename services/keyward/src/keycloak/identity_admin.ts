@@ -80,7 +80,15 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   async ensureRealm(realm: string, displayName: string | undefined): Promise<boolean> {
     if (await this.findRealm(realm)) return false;
     await kc(`create realm ${realm}`, () =>
-      this.#kc.realms.create({ realm, enabled: true, ...(displayName ? { displayName } : {}), adminEventsEnabled: true, adminEventsDetailsEnabled: true, attributes: { [MANAGED_ATTRIBUTE]: 'true' } }));
+      this.#kc.realms.create({
+        realm,
+        enabled: true,
+        ...(displayName ? { displayName } : {}),
+        adminEventsEnabled: true,
+        adminEventsDetailsEnabled: true,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true' },
+      }),
+    );
     return true;
   }
 
@@ -95,7 +103,12 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
       if (existing.has(role.name)) continue;
       await kc(`create role ${role.name} in realm ${realm}`, async () => {
         try {
-          await this.#kc.roles.create({ realm, name: role.name, description: role.description ?? '', attributes: { [MANAGED_ATTRIBUTE]: ['true'] } });
+          await this.#kc.roles.create({
+            realm,
+            name: role.name,
+            description: role.description ?? '',
+            attributes: { [MANAGED_ATTRIBUTE]: ['true'] },
+          });
         } catch (err) {
           if (keycloakStatus(err) !== 409) throw err; // created concurrently: fine
         }
@@ -104,7 +117,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async listRealmRoles(realm: string): Promise<RoleInfo[]> {
-    const roles = await kc(`list roles of realm ${realm}`, () => this.#kc.roles.find({ realm, briefRepresentation: true, max: 10_000 } as never));
+    const roles = await kc(`list roles of realm ${realm}`, () =>
+      this.#kc.roles.find({ realm, briefRepresentation: true, max: 10_000 } as never),
+    );
     return roles.map((r) => ({ name: r.name!, description: r.description || undefined }));
   }
 
@@ -124,13 +139,15 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     if (add.length === 0 && remove.length === 0) return;
     const id = await this.#defaultRoleId(realm);
     const all = await this.listRealmRoleReps(realm);
-    const pick = (names: readonly string[]) => names.map((n) => {
-      const r = all.find((x) => x.name === n);
-      if (!r) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${n}`, { extras: { role: n, realm } });
-      return { id: r.id!, name: r.name! };
-    });
+    const pick = (names: readonly string[]) =>
+      names.map((n) => {
+        const r = all.find((x) => x.name === n);
+        if (!r) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${n}`, { extras: { role: n, realm } });
+        return { id: r.id!, name: r.name! };
+      });
     if (add.length) await kc(`add default roles in realm ${realm}`, () => this.#kc.roles.createComposite({ realm, roleId: id }, pick(add)));
-    if (remove.length) await kc(`remove default roles in realm ${realm}`, () => this.#kc.roles.delCompositeRoles({ realm, id }, pick(remove)));
+    if (remove.length)
+      await kc(`remove default roles in realm ${realm}`, () => this.#kc.roles.delCompositeRoles({ realm, id }, pick(remove)));
   }
 
   private async listRealmRoleReps(realm: string) {
@@ -143,14 +160,24 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   async ensureCliClient(realm: string): Promise<void> {
     const clientId = 'keyward-cli';
-    const found = (await kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId }))).find((c) => c.clientId === clientId);
+    const found = (await kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId }))).find(
+      (c) => c.clientId === clientId,
+    );
     if (found) return;
     const scopeId = await this.#scopeId(realm);
     let id: string;
     try {
       ({ id } = await this.#kc.clients.create({
-        realm, clientId, name: 'Keyward command line', description: 'Public client for `keyward login` (OAuth 2.0 device authorization grant), managed by Keyward',
-        enabled: true, protocol: 'openid-connect', publicClient: true, standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
+        realm,
+        clientId,
+        name: 'Keyward command line',
+        description: 'Public client for `keyward login` (OAuth 2.0 device authorization grant), managed by Keyward',
+        enabled: true,
+        protocol: 'openid-connect',
+        publicClient: true,
+        standardFlowEnabled: false,
+        implicitFlowEnabled: false,
+        directAccessGrantsEnabled: false,
         attributes: { [MANAGED_ATTRIBUTE]: 'true', 'oauth2.device.authorization.grant.enabled': 'true' },
       }));
     } catch (err) {
@@ -171,13 +198,21 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   #info(c: ClientRepresentation, hasKeywardScope: boolean): ClientInfo {
     return {
-      id: c.id!, clientId: c.clientId!, name: c.name || undefined, description: c.description || undefined, enabled: c.enabled ?? true,
-      attributes: flatAttributes(c.attributes), hasKeywardScope, serviceAccountsEnabled: c.serviceAccountsEnabled ?? false,
+      id: c.id!,
+      clientId: c.clientId!,
+      name: c.name || undefined,
+      description: c.description || undefined,
+      enabled: c.enabled ?? true,
+      attributes: flatAttributes(c.attributes),
+      hasKeywardScope,
+      serviceAccountsEnabled: c.serviceAccountsEnabled ?? false,
     };
   }
 
   async #hasScope(realm: string, id: string): Promise<boolean> {
-    const scopes = await kc(`list client scopes of a client in realm ${realm}`, () => this.#kc.clients.listDefaultClientScopes({ realm, id }));
+    const scopes = await kc(`list client scopes of a client in realm ${realm}`, () =>
+      this.#kc.clients.listDefaultClientScopes({ realm, id }),
+    );
     return scopes.some((s) => s.name === this.#audience);
   }
 
@@ -224,41 +259,68 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
    */
   async createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string; serviceAccountId: string }> {
     await this.#rolesByName(realm, spec.roles); // validate before creating anything
-    const simple = (await this.#roleLists.get(realm, () => this.listRealmRoleReps(realm))).every((r) => !r.composite || !spec.roles.includes(r.name!));
+    const simple = (await this.#roleLists.get(realm, () => this.listRealmRoleReps(realm))).every(
+      (r) => !r.composite || !spec.roles.includes(r.name!),
+    );
     const scopeId = await this.#scopeId(realm);
     let id: string;
     try {
       ({ id } = await this.#kc.clients.create({
-        realm, clientId: spec.clientId, name: spec.name ?? spec.clientId, description: spec.description ?? '', enabled: true,
-        protocol: 'openid-connect', publicClient: false, clientAuthenticatorType: 'client-secret', serviceAccountsEnabled: true,
-        standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
+        realm,
+        clientId: spec.clientId,
+        name: spec.name ?? spec.clientId,
+        description: spec.description ?? '',
+        enabled: true,
+        protocol: 'openid-connect',
+        publicClient: false,
+        clientAuthenticatorType: 'client-secret',
+        serviceAccountsEnabled: true,
+        standardFlowEnabled: false,
+        implicitFlowEnabled: false,
+        directAccessGrantsEnabled: false,
         attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes },
         ...(spec.secret ? { secret: spec.secret } : {}),
       }));
     } catch (err) {
-      if (keycloakStatus(err) === 409) throw new KeywardError('api_client.exists', `Realm ${realm} already has a client ${spec.clientId}`, { cause: err });
+      if (keycloakStatus(err) === 409)
+        throw new KeywardError('api_client.exists', `Realm ${realm} already has a client ${spec.clientId}`, { cause: err });
       throw await kc(`create client ${spec.clientId}`, () => Promise.reject(err)).catch((e) => e);
     }
     try {
       await this.#faults.afterClientCreated?.(realm, spec.clientId);
       const [, sa] = await settled(
-        kc(`add the keyward scope to ${spec.clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId })),
+        kc(`add the keyward scope to ${spec.clientId}`, () =>
+          this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId }),
+        ),
         kc(`read the service account of ${spec.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id })),
       );
       const [, read, own] = await settled(
         this.#grantRealmRoles(realm, sa.id!, spec.roles, `grant roles to ${spec.clientId}`),
-        spec.secret ? Promise.resolve(undefined) : kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id })),
-        simple ? kc(`read the roles of ${spec.clientId}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: sa.id! })) : Promise.resolve(undefined),
+        spec.secret
+          ? Promise.resolve(undefined)
+          : kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id })),
+        simple
+          ? kc(`read the roles of ${spec.clientId}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: sa.id! }))
+          : Promise.resolve(undefined),
       );
       const secret = spec.secret ?? read!.value!;
       if (own) {
         const now = Date.now();
         for (const [k, v] of this.#freshRoles) if (v.expires <= now) this.#freshRoles.delete(k);
-        this.#freshRoles.set(`${realm}\u0000${sa.id!}`, { roles: [...new Set([...own.map((r) => r.name!), ...spec.roles])].sort(), expires: now + FRESH_ROLES_MS });
+        this.#freshRoles.set(`${realm}\u0000${sa.id!}`, {
+          roles: [...new Set([...own.map((r) => r.name!), ...spec.roles])].sort(),
+          expires: now + FRESH_ROLES_MS,
+        });
       }
       const client: ClientInfo = {
-        id, clientId: spec.clientId, name: spec.name ?? spec.clientId, description: spec.description || undefined, enabled: true,
-        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes }, hasKeywardScope: true, serviceAccountsEnabled: true,
+        id,
+        clientId: spec.clientId,
+        name: spec.name ?? spec.clientId,
+        description: spec.description || undefined,
+        enabled: true,
+        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes },
+        hasKeywardScope: true,
+        serviceAccountsEnabled: true,
       };
       return { client, secret, serviceAccountId: sa.id! };
     } catch (err) {
@@ -276,13 +338,24 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]> {
-    const all = await kc(`list clients of realm ${realm}`, () => this.#kc.clients.find({ realm, ...(options.search ? { clientId: options.search, search: true } : {}), max: 10_000 } as never));
+    const all = await kc(`list clients of realm ${realm}`, () =>
+      this.#kc.clients.find({ realm, ...(options.search ? { clientId: options.search, search: true } : {}), max: 10_000 } as never),
+    );
     const candidates = all.filter((c) => c.serviceAccountsEnabled && !c.clientId!.startsWith(GRANT_PREFIX));
-    const withScope = await Promise.all(candidates.map(async (c) => ((await this.#hasScope(realm, c.id!)) ? this.#info(c, true) : undefined)));
-    return withScope.filter((c): c is ClientInfo => c !== undefined).sort((a, b) => a.clientId.localeCompare(b.clientId)).slice(options.first, options.first + options.max);
+    const withScope = await Promise.all(
+      candidates.map(async (c) => ((await this.#hasScope(realm, c.id!)) ? this.#info(c, true) : undefined)),
+    );
+    return withScope
+      .filter((c): c is ClientInfo => c !== undefined)
+      .sort((a, b) => a.clientId.localeCompare(b.clientId))
+      .slice(options.first, options.first + options.max);
   }
 
-  async updateClient(realm: string, client: ClientInfo, changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> }): Promise<void> {
+  async updateClient(
+    realm: string,
+    client: ClientInfo,
+    changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> },
+  ): Promise<void> {
     const current = await kc(`read client ${client.clientId}`, () => this.#kc.clients.findOne({ realm, id: client.id }));
     if (!current) throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${client.clientId}`);
     const update: ClientRepresentation = { ...current };
@@ -318,7 +391,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async serviceAccountId(realm: string, client: ClientInfo): Promise<string> {
-    const sa = await kc(`read the service account of ${client.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id: client.id }));
+    const sa = await kc(`read the service account of ${client.clientId}`, () =>
+      this.#kc.clients.getServiceAccountUser({ realm, id: client.id }),
+    );
     return sa.id!;
   }
 
@@ -342,7 +417,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
       this.#freshRoles.delete(key);
       if (fresh.expires > Date.now()) return [...fresh.roles];
     }
-    const roles = await kc(`read the roles of a user in realm ${realm}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: userId }));
+    const roles = await kc(`read the roles of a user in realm ${realm}`, () =>
+      this.#kc.users.listCompositeRealmRoleMappings({ realm, id: userId }),
+    );
     return roles.map((r) => r.name!).sort();
   }
 
@@ -357,7 +434,8 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   async removeRealmRoles(realm: string, userId: string, roles: readonly string[]): Promise<void> {
     const reps = await this.#rolesByName(realm, roles, true);
-    if (reps.length) await kc(`remove roles in realm ${realm}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: userId, roles: reps }));
+    if (reps.length)
+      await kc(`remove roles in realm ${realm}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: userId, roles: reps }));
   }
 
   static grantHolderId(fromRealm: string, clientId: string): string {
@@ -381,7 +459,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async listGrants(realm: string): Promise<GrantInfo[]> {
-    const all = await kc(`list grants in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId: GRANT_PREFIX, search: true, max: 10_000 } as never));
+    const all = await kc(`list grants in realm ${realm}`, () =>
+      this.#kc.clients.find({ realm, clientId: GRANT_PREFIX, search: true, max: 10_000 } as never),
+    );
     const infos = await Promise.all(all.filter((c) => c.clientId!.startsWith(GRANT_PREFIX)).map((c) => this.#grantInfo(realm, c)));
     return infos.filter((g): g is GrantInfo => g !== undefined);
   }
@@ -395,31 +475,51 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   async putGrant(realm: string, fromRealm: string, clientId: string, roles: readonly string[]): Promise<GrantInfo> {
     const defaultRole = `default-roles-${realm}`;
-    if (roles.includes(defaultRole)) throw new KeywardError('role.not_grantable', `A cross-realm grant never includes the default role ${defaultRole}`);
+    if (roles.includes(defaultRole))
+      throw new KeywardError('role.not_grantable', `A cross-realm grant never includes the default role ${defaultRole}`);
     const reps = await this.#rolesByName(realm, roles, true);
     const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
-    let holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find((c) => c.clientId === holderId);
+    let holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find(
+      (c) => c.clientId === holderId,
+    );
     let createdId: string | undefined;
     if (!holder) {
-      const { id } = await kc(`create grant ${holderId} in realm ${realm}`, () => this.#kc.clients.create({
-        realm, clientId: holderId, name: `Grant to ${clientId} (realm ${fromRealm})`,
-        description: `Keyward cross-realm grant: API client ${clientId} of realm ${fromRealm} holds this client's service-account roles in realm ${realm}. Remove a role on the Service account roles tab, disable or delete this client to revoke.`,
-        enabled: true, protocol: 'openid-connect', publicClient: false, serviceAccountsEnabled: true,
-        standardFlowEnabled: false, implicitFlowEnabled: false, directAccessGrantsEnabled: false,
-        attributes: { [MANAGED_ATTRIBUTE]: 'true', [GRANT_REALM_ATTR]: fromRealm, [GRANT_CLIENT_ATTR]: clientId },
-      }));
+      const { id } = await kc(`create grant ${holderId} in realm ${realm}`, () =>
+        this.#kc.clients.create({
+          realm,
+          clientId: holderId,
+          name: `Grant to ${clientId} (realm ${fromRealm})`,
+          description: `Keyward cross-realm grant: API client ${clientId} of realm ${fromRealm} holds this client's service-account roles in realm ${realm}. Remove a role on the Service account roles tab, disable or delete this client to revoke.`,
+          enabled: true,
+          protocol: 'openid-connect',
+          publicClient: false,
+          serviceAccountsEnabled: true,
+          standardFlowEnabled: false,
+          implicitFlowEnabled: false,
+          directAccessGrantsEnabled: false,
+          attributes: { [MANAGED_ATTRIBUTE]: 'true', [GRANT_REALM_ATTR]: fromRealm, [GRANT_CLIENT_ATTR]: clientId },
+        }),
+      );
       createdId = id;
       holder = (await kc(`read grant ${holderId}`, () => this.#kc.clients.findOne({ realm, id })))!;
     }
     try {
-      const sa = await kc(`read the service account of ${holderId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id: holder!.id! }));
+      const sa = await kc(`read the service account of ${holderId}`, () =>
+        this.#kc.clients.getServiceAccountUser({ realm, id: holder!.id! }),
+      );
       const current = await this.directRealmRoles(realm, sa.id!);
       const all = await this.listRealmRoleReps(realm);
-      const remove = current.filter((r) => !roles.includes(r)).map((n) => all.find((x) => x.name === n)).filter((r) => r?.id).map((r) => ({ id: r!.id!, name: r!.name! }));
+      const remove = current
+        .filter((r) => !roles.includes(r))
+        .map((n) => all.find((x) => x.name === n))
+        .filter((r) => r?.id)
+        .map((r) => ({ id: r!.id!, name: r!.name! }));
       const add = reps.filter((r) => !current.includes(r.name));
-      if (remove.length) await kc(`update grant ${holderId}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: sa.id!, roles: remove }));
+      if (remove.length)
+        await kc(`update grant ${holderId}`, () => this.#kc.users.delRealmRoleMappings({ realm, id: sa.id!, roles: remove }));
       if (add.length) await kc(`update grant ${holderId}`, () => this.#kc.users.addRealmRoleMappings({ realm, id: sa.id!, roles: add }));
-      if (holder.enabled === false) await kc(`enable grant ${holderId}`, () => this.#kc.clients.update({ realm, id: holder!.id! }, { ...holder, enabled: true }));
+      if (holder.enabled === false)
+        await kc(`enable grant ${holderId}`, () => this.#kc.clients.update({ realm, id: holder!.id! }, { ...holder, enabled: true }));
     } catch (err) {
       if (createdId) await this.#kc.clients.del({ realm, id: createdId }).catch(() => {});
       throw err;
@@ -429,7 +529,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   async deleteGrant(realm: string, fromRealm: string, clientId: string): Promise<boolean> {
     const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
-    const holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find((c) => c.clientId === holderId);
+    const holder = (await kc(`find grant ${holderId}`, () => this.#kc.clients.find({ realm, clientId: holderId }))).find(
+      (c) => c.clientId === holderId,
+    );
     if (!holder) return false;
     await kc(`delete grant ${holderId}`, () => this.#kc.clients.del({ realm, id: holder.id! }));
     return true;

@@ -86,7 +86,15 @@ export class PersonalAccessTokenService {
   readonly #denials = new Map<string, { at: number; suppressed: number }>();
   readonly #unknown = { start: 0, used: 0, suppressed: 0 };
 
-  constructor(deps: { store: PatStore; settings: ProtectedSettings; realms: RealmService; authz: Authorizer; users: PatUserDirectory; clock: Clock; log?: Logger | undefined }) {
+  constructor(deps: {
+    store: PatStore;
+    settings: ProtectedSettings;
+    realms: RealmService;
+    authz: Authorizer;
+    users: PatUserDirectory;
+    clock: Clock;
+    log?: Logger | undefined;
+  }) {
     this.#store = deps.store;
     this.#settings = deps.settings;
     this.#realms = deps.realms;
@@ -98,8 +106,13 @@ export class PersonalAccessTokenService {
 
   #view(r: PatRecord): PatView {
     return {
-      id: r.id, name: r.name ?? null, createdAt: r.createdAt.toISOString(), expiresInDays: r.expiresInDays, expiresAt: r.expiresAt.toISOString(),
-      lastUsedAt: r.lastUsedAt?.toISOString() ?? null, status: r.expiresAt <= this.#clock.now() ? 'expired' : 'active',
+      id: r.id,
+      name: r.name ?? null,
+      createdAt: r.createdAt.toISOString(),
+      expiresInDays: r.expiresInDays,
+      expiresAt: r.expiresAt.toISOString(),
+      lastUsedAt: r.lastUsedAt?.toISOString() ?? null,
+      status: r.expiresAt <= this.#clock.now() ? 'expired' : 'active',
     };
   }
 
@@ -110,37 +123,61 @@ export class PersonalAccessTokenService {
    * @throws 403 `pat.users_only`, `pat.disabled`, `auth.forbidden` (no keyward-* role); 422 `pat.expiry_exceeded` with `maximum`
    */
   async create(p: Principal, input: { name?: string | undefined; expiresInDays: number }): Promise<CreatedPat> {
-    if (p.kind !== 'user') throw new KeywardError('pat.users_only', "Personal access tokens carry a user's authority: create them with a user's token");
+    if (p.kind !== 'user')
+      throw new KeywardError('pat.users_only', "Personal access tokens carry a user's authority: create them with a user's token");
     await this.#realms.getManaged(p.realm);
     const settings = await this.#settings.value(p.realm, 'personal_access_tokens');
-    if (!settings.enabled) throw new KeywardError('pat.disabled', `Personal access tokens are disabled in realm ${p.realm}; a keyward-admin or keyward-user-admin enables them`);
+    if (!settings.enabled)
+      throw new KeywardError(
+        'pat.disabled',
+        `Personal access tokens are disabled in realm ${p.realm}; a keyward-admin or keyward-user-admin enables them`,
+      );
     if (!Number.isInteger(input.expiresInDays) || input.expiresInDays < 1) {
-      throw new KeywardError('request.malformed', 'expiresInDays must be a whole number of days, at least 1', { extras: { field: '/expiresInDays' } });
+      throw new KeywardError('request.malformed', 'expiresInDays must be a whole number of days, at least 1', {
+        extras: { field: '/expiresInDays' },
+      });
     }
     if (!hasAccess(await this.#authz.rolesIn(p, p.realm))) {
-      throw new KeywardError('auth.forbidden', `User ${p.username ?? p.subject} holds no keyward-* role in realm ${p.realm}`, { extras: { realm: p.realm } });
+      throw new KeywardError('auth.forbidden', `User ${p.username ?? p.subject} holds no keyward-* role in realm ${p.realm}`, {
+        extras: { realm: p.realm },
+      });
     }
     const now = this.#clock.now();
     if (input.expiresInDays > settings.maxExpirationDays) {
-      throw new KeywardError('pat.expiry_exceeded', `expiresInDays may be at most ${settings.maxExpirationDays} in realm ${p.realm}`, { extras: { maximum: settings.maxExpirationDays } });
+      throw new KeywardError('pat.expiry_exceeded', `expiresInDays may be at most ${settings.maxExpirationDays} in realm ${p.realm}`, {
+        extras: { maximum: settings.maxExpirationDays },
+      });
     }
     if (p.credentialExpiresAt) {
       // Issue 7: a PAT cannot create another PAT with a longer life than its own (nor can a client certificate).
       const remaining = Math.max(0, Math.floor((p.credentialExpiresAt.getTime() - now.getTime()) / DAY));
       if (input.expiresInDays > remaining) {
-        throw new KeywardError('pat.expiry_exceeded',
+        throw new KeywardError(
+          'pat.expiry_exceeded',
           `A token created with a ${p.credential === 'pat' ? 'personal access token' : 'client certificate'} may not outlive it: expiresInDays may be at most ${remaining} (it expires ${p.credentialExpiresAt.toISOString()})`,
-          { extras: { maximum: remaining } });
+          { extras: { maximum: remaining } },
+        );
       }
     }
     const name = input.name?.trim() || undefined;
     const { id, token, hash } = generatePat();
     const r: PatRecord = {
-      id, realm: p.realm, userId: p.subject, username: p.username ?? p.subject, name, hash, expiresInDays: input.expiresInDays,
-      createdAt: now, expiresAt: new Date(now.getTime() + input.expiresInDays * DAY), lastUsedAt: undefined,
+      id,
+      realm: p.realm,
+      userId: p.subject,
+      username: p.username ?? p.subject,
+      name,
+      hash,
+      expiresInDays: input.expiresInDays,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + input.expiresInDays * DAY),
+      lastUsedAt: undefined,
     };
     await this.#store.insert(r, {
-      action: 'personal_access_token.created', actor: auditActor(p), realm: p.realm, target: id,
+      action: 'personal_access_token.created',
+      actor: auditActor(p),
+      realm: p.realm,
+      target: id,
       details: { name, expiresInDays: r.expiresInDays, expiresAt: r.expiresAt.toISOString(), createdWith: p.credential },
     });
     return { ...this.#view(r), token };
@@ -156,38 +193,63 @@ export class PersonalAccessTokenService {
 
   /** Revokes one of the caller's own tokens. @throws 404 `pat.not_found` */
   async revokeOwn(p: Principal, id: string): Promise<void> {
-    const deleted = p.kind === 'user' && /^[0-9a-f]{16}$/.test(id)
-      ? await this.#store.delete({ realm: p.realm, ids: [id], userId: p.subject }, (r) => this.#revoked(r, auditActor(p), 'owner'))
-      : [];
+    const deleted =
+      p.kind === 'user' && /^[0-9a-f]{16}$/.test(id)
+        ? await this.#store.delete({ realm: p.realm, ids: [id], userId: p.subject }, (r) => this.#revoked(r, auditActor(p), 'owner'))
+        : [];
     if (deleted.length === 0) throw new KeywardError('pat.not_found', `The caller has no personal access token ${id.slice(0, 40)}`);
   }
 
   #revoked(r: PatRecord, actor: AuditEventInput['actor'], reason: 'owner' | 'admin' | RemovalReason): AuditEventInput {
-    return { action: 'personal_access_token.revoked', actor, realm: r.realm, target: r.id, details: { owner: r.username, userId: r.userId, name: r.name, reason } };
+    return {
+      action: 'personal_access_token.revoked',
+      actor,
+      realm: r.realm,
+      target: r.id,
+      details: { owner: r.username, userId: r.userId, name: r.name, reason },
+    };
   }
 
   // ------------------------------------------------------------ the admin view (seed: "Viewing Users with Personal Access Tokens")
 
-  async adminList(realm: string, p: Principal, q: Partial<PatQuery> = {}): Promise<{ items: PatAdminView[]; total: number; first: number; max: number; maximumExpirationDays: number }> {
+  async adminList(
+    realm: string,
+    p: Principal,
+    q: Partial<PatQuery> = {},
+  ): Promise<{ items: PatAdminView[]; total: number; first: number; max: number; maximumExpirationDays: number }> {
     await this.#realms.getManaged(realm);
     await this.#authz.requireAny(p, realm, ADMINS);
     const query: PatQuery = { first: q.first ?? 0, max: Math.min(q.max ?? 100, 1000), sort: q.sort ?? 'expiresAt', username: q.username };
     if (!SORTS.includes(query.sort)) throw new TypeError(`unknown sort ${query.sort}`);
-    const [{ items, total }, s] = await Promise.all([this.#store.page(realm, query), this.#settings.value(realm, 'personal_access_tokens')]);
+    const [{ items, total }, s] = await Promise.all([
+      this.#store.page(realm, query),
+      this.#settings.value(realm, 'personal_access_tokens'),
+    ]);
     return {
       items: items.map((r) => ({ ...this.#view(r), username: r.username, exceedsMaximum: r.expiresInDays > s.maxExpirationDays })),
-      total, first: query.first, max: query.max, maximumExpirationDays: s.maxExpirationDays,
+      total,
+      first: query.first,
+      max: query.max,
+      maximumExpirationDays: s.maxExpirationDays,
     };
   }
 
   /** Revokes the tokens of one or more users, or by id, at once (seed: "Revoking Personal Access Tokens for Users"). */
-  async adminRevoke(realm: string, p: Principal, sel: { usernames?: readonly string[] | undefined; ids?: readonly string[] | undefined }): Promise<PatAdminView[]> {
+  async adminRevoke(
+    realm: string,
+    p: Principal,
+    sel: { usernames?: readonly string[] | undefined; ids?: readonly string[] | undefined },
+  ): Promise<PatAdminView[]> {
     await this.#realms.getManaged(realm);
     await this.#authz.requireAny(p, realm, ADMINS);
     if (!sel.usernames?.length && !sel.ids?.length) {
-      throw new KeywardError('request.malformed', 'Name the tokens to revoke: usernames, ids, or both', { extras: { field: '/usernames' } });
+      throw new KeywardError('request.malformed', 'Name the tokens to revoke: usernames, ids, or both', {
+        extras: { field: '/usernames' },
+      });
     }
-    const deleted = await this.#store.delete({ realm, ids: sel.ids, usernames: sel.usernames }, (r) => this.#revoked(r, auditActor(p), 'admin'));
+    const deleted = await this.#store.delete({ realm, ids: sel.ids, usernames: sel.usernames }, (r) =>
+      this.#revoked(r, auditActor(p), 'admin'),
+    );
     const { maxExpirationDays } = await this.#settings.value(realm, 'personal_access_tokens');
     return deleted.map((r) => ({ ...this.#view(r), username: r.username, exceedsMaximum: r.expiresInDays > maxExpirationDays }));
   }
@@ -250,27 +312,52 @@ export class PersonalAccessTokenService {
     if (!patMatches(token, found?.record.hash)) {
       if (found) this.#deny(found.record, 'wrong_secret');
       else this.#denyUnknown(id);
-      throw new KeywardError('pat.invalid', 'The personal access token is invalid or revoked', { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } });
+      throw new KeywardError('pat.invalid', 'The personal access token is invalid or revoked', {
+        headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' },
+      });
     }
     const r = found!.record;
     const now = this.#clock.now();
     if (r.expiresAt <= now) {
       this.#deny(r, 'expired');
-      throw new KeywardError('pat.expired', `The personal access token expired on ${r.expiresAt.toISOString()}`, { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } });
+      throw new KeywardError('pat.expired', `The personal access token expired on ${r.expiresAt.toISOString()}`, {
+        headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' },
+      });
     }
     if (!found!.enabled) {
       this.#deny(r, 'disabled');
-      throw new KeywardError('pat.disabled_in_use', `Personal access tokens are disabled in realm ${r.realm}; the token works again when they are re-enabled`, { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } });
+      throw new KeywardError(
+        'pat.disabled_in_use',
+        `Personal access tokens are disabled in realm ${r.realm}; the token works again when they are re-enabled`,
+        { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } },
+      );
     }
     // Never cached: a deleted or disabled user's token stops at once.
     const user = await this.#users.findUser(r.realm, r.userId);
     const principal: Principal = Object.freeze({
-      credential: 'pat', kind: 'user', realm: r.realm, subject: r.userId, clientId: undefined, username: user?.username ?? r.username, credentialRoles: [], credentialExpiresAt: r.expiresAt,
+      credential: 'pat',
+      kind: 'user',
+      realm: r.realm,
+      subject: r.userId,
+      clientId: undefined,
+      username: user?.username ?? r.username,
+      credentialRoles: [],
+      credentialExpiresAt: r.expiresAt,
     });
-    const reason: RemovalReason | undefined = !user ? 'user_deleted' : !user.enabled ? 'user_disabled' : hasAccess(await this.#authz.rolesIn(principal, r.realm)) ? undefined : 'no_keyward_role';
+    const reason: RemovalReason | undefined = !user
+      ? 'user_deleted'
+      : !user.enabled
+        ? 'user_disabled'
+        : hasAccess(await this.#authz.rolesIn(principal, r.realm))
+          ? undefined
+          : 'no_keyward_role';
     if (reason) {
       await this.removeUser(r.realm, r.userId, reason);
-      throw new KeywardError('pat.invalid', `User ${r.username} no longer has access to realm ${r.realm} (${reason.replace(/_/g, ' ')}); their personal access tokens were deleted`, { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } });
+      throw new KeywardError(
+        'pat.invalid',
+        `User ${r.username} no longer has access to realm ${r.realm} (${reason.replace(/_/g, ' ')}); their personal access tokens were deleted`,
+        { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } },
+      );
     }
     this.#touch(r, now);
     return principal;
@@ -299,7 +386,10 @@ export class PersonalAccessTokenService {
     const suppressed = this.#admit(`${r.id} ${reason}`);
     if (suppressed === undefined) return;
     this.#record({
-      action: 'personal_access_token.use_denied', actor: { kind: 'user:pat', id: r.userId, realm: r.realm, name: r.username }, realm: r.realm, target: r.id,
+      action: 'personal_access_token.use_denied',
+      actor: { kind: 'user:pat', id: r.userId, realm: r.realm, name: r.username },
+      realm: r.realm,
+      target: r.id,
       details: { reason, name: r.name, ...(suppressed ? { suppressedSinceLast: suppressed } : {}) },
     });
   }
@@ -327,7 +417,9 @@ export class PersonalAccessTokenService {
     const total = suppressed + w.suppressed;
     w.suppressed = 0;
     this.#record({
-      action: 'personal_access_token.use_denied', actor: { kind: 'anonymous', id: 'unknown' }, target: id,
+      action: 'personal_access_token.use_denied',
+      actor: { kind: 'anonymous', id: 'unknown' },
+      target: id,
       details: { reason: id === undefined ? 'malformed' : 'unknown_token', ...(total ? { suppressedSinceLast: total } : {}) },
     });
   }
@@ -346,9 +438,20 @@ export class PersonalAccessTokenService {
   }
 
   #record(event: AuditEventInput): void {
-    this.#store.audit(event).catch((err) => this.#log?.warn('could not audit a refused personal access token', { patId: event.target, err }));
+    this.#store
+      .audit(event)
+      .catch((err) => this.#log?.warn('could not audit a refused personal access token', { patId: event.target, err }));
   }
 }
 
-const SORTS: readonly PatSort[] = ['expiresAt', '-expiresAt', 'createdAt', '-createdAt', 'username', '-username', 'lastUsedAt', '-lastUsedAt'];
+const SORTS: readonly PatSort[] = [
+  'expiresAt',
+  '-expiresAt',
+  'createdAt',
+  '-createdAt',
+  'username',
+  '-username',
+  'lastUsedAt',
+  '-lastUsedAt',
+];
 export const PAT_SORTS = SORTS;

@@ -106,7 +106,14 @@ export class ApiClientService {
   /** The default policy attribute of a caller's client, cached like roles (KEYWARD_ROLE_CACHE_SECONDS). */
   readonly #defaults: TtlCache<string, PolicyRef | undefined>;
 
-  constructor(deps: { identity: IdentityAdmin; store: ProvisioningStore; realms: RealmService; policies: PolicyService; authz: Authorizer; cacheSeconds?: number }) {
+  constructor(deps: {
+    identity: IdentityAdmin;
+    store: ProvisioningStore;
+    realms: RealmService;
+    policies: PolicyService;
+    authz: Authorizer;
+    cacheSeconds?: number;
+  }) {
     this.#defaults = new TtlCache(1000 * (deps.cacheSeconds ?? 10));
     this.#identity = deps.identity;
     this.#store = deps.store;
@@ -123,27 +130,44 @@ export class ApiClientService {
   async #grantsByRealm(home: string, list: readonly CrossRealmRole[], by: Principal | 'system'): Promise<Map<string, string[]>> {
     const byRealm = new Map<string, string[]>();
     for (const { realm, role } of list) {
-      if (realm === home) throw new KeywardError('role.not_grantable', `Cross-realm roles must come from another realm than ${home}; use roles for home-realm roles`, { extras: { realm, role } });
-      if (role === `default-roles-${realm}`) throw new KeywardError('role.not_grantable', `A cross-realm grant never includes the default role of realm ${realm}`, { extras: { realm, role } });
+      if (realm === home)
+        throw new KeywardError(
+          'role.not_grantable',
+          `Cross-realm roles must come from another realm than ${home}; use roles for home-realm roles`,
+          { extras: { realm, role } },
+        );
+      if (role === `default-roles-${realm}`)
+        throw new KeywardError('role.not_grantable', `A cross-realm grant never includes the default role of realm ${realm}`, {
+          extras: { realm, role },
+        });
       (byRealm.get(realm) ?? byRealm.set(realm, []).get(realm)!).push(role);
     }
     for (const realm of byRealm.keys()) {
       await this.#realms.getManaged(realm);
       await this.#requireAdmin(by, realm);
       const known = new Set((await this.#identity.listRealmRoles(realm)).map((r) => r.name));
-      for (const role of byRealm.get(realm)!) if (!known.has(role)) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${role}`, { extras: { realm, role } });
+      for (const role of byRealm.get(realm)!)
+        if (!known.has(role)) throw new KeywardError('role.not_found', `Realm ${realm} has no role ${role}`, { extras: { realm, role } });
     }
     return byRealm;
   }
 
   /** Why `ref` cannot be the default policy of a client of `home` holding grants in `grantRealms`, or undefined. */
-  async #policyProblem(home: string, grantRealms: ReadonlySet<string>, ref: PolicyRef): Promise<{ code: ErrorCode; detail: string } | undefined> {
+  async #policyProblem(
+    home: string,
+    grantRealms: ReadonlySet<string>,
+    ref: PolicyRef,
+  ): Promise<{ code: ErrorCode; detail: string } | undefined> {
     if (!(await this.#realms.isManaged(ref.realm)) || (await this.#policies.count(ref.realm)) === 0) {
       return { code: 'policy.realm_has_no_policies', detail: `Realm ${ref.realm} has no certificate policies` };
     }
-    if (!(await this.#policies.find(ref.realm, ref.name))) return { code: 'policy.not_found', detail: `Realm ${ref.realm} has no policy ${ref.name}` };
+    if (!(await this.#policies.find(ref.realm, ref.name)))
+      return { code: 'policy.not_found', detail: `Realm ${ref.realm} has no policy ${ref.name}` };
     if (ref.realm !== home && !grantRealms.has(ref.realm)) {
-      return { code: 'policy.realm_not_granted', detail: `The client holds no role in realm ${ref.realm}, so it cannot use its policy ${ref.name}` };
+      return {
+        code: 'policy.realm_not_granted',
+        detail: `The client holds no role in realm ${ref.realm}, so it cannot use its policy ${ref.name}`,
+      };
     }
     return undefined;
   }
@@ -181,10 +205,15 @@ export class ApiClientService {
         await this.#identity.putGrant(grantRealm, realm, input.clientId, roles);
         made.push(grantRealm);
       }
-      await this.#store.transaction((tx) => tx.audit({
-        action: 'api_client.created', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: input.clientId,
-        details: { roles: input.roles ?? [], crossRealmRoles: input.crossRealmRoles ?? [], defaultPolicy: input.defaultPolicy },
-      }));
+      await this.#store.transaction((tx) =>
+        tx.audit({
+          action: 'api_client.created',
+          actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by),
+          realm,
+          target: input.clientId,
+          details: { roles: input.roles ?? [], crossRealmRoles: input.crossRealmRoles ?? [], defaultPolicy: input.defaultPolicy },
+        }),
+      );
     } catch (err) {
       await effective.catch(() => {});
       for (const g of made) await this.#identity.deleteGrant(g, realm, input.clientId).catch(() => {});
@@ -195,8 +224,15 @@ export class ApiClientService {
     this.#authz.invalidate();
     const roles = await effective;
     const view: ApiClientView = {
-      realm, clientId: client.clientId, name: client.name, description: input.description || undefined, enabled: true, managed: true, source: input.source ?? 'api',
-      roles, assignedRoles: [...new Set(input.roles ?? [])].sort(),
+      realm,
+      clientId: client.clientId,
+      name: client.name,
+      description: input.description || undefined,
+      enabled: true,
+      managed: true,
+      source: input.source ?? 'api',
+      roles,
+      assignedRoles: [...new Set(input.roles ?? [])].sort(),
       crossRealmRoles: [...grants].flatMap(([r, rs]) => [...new Set(rs)].map((role) => ({ realm: r, role }))),
       defaultPolicy: input.defaultPolicy ? { ...input.defaultPolicy, status: 'valid' } : undefined,
     };
@@ -205,7 +241,8 @@ export class ApiClientService {
 
   async #client(realm: string, clientId: string): Promise<ClientInfo> {
     const c = await this.#identity.findClient(realm, clientId);
-    if (!c || !c.hasKeywardScope) throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${clientId}`, { extras: { realm, clientId } });
+    if (!c || !c.hasKeywardScope)
+      throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${clientId}`, { extras: { realm, clientId } });
     return c;
   }
 
@@ -230,10 +267,15 @@ export class ApiClientService {
       defaultPolicy = { ...ref, status: problem ? (problem.code as DefaultPolicyView['status']) : 'valid' };
     }
     return {
-      realm, clientId: c.clientId, name: c.name, description: userDescription(c.description), enabled: c.enabled,
+      realm,
+      clientId: c.clientId,
+      name: c.name,
+      description: userDescription(c.description),
+      enabled: c.enabled,
       managed: c.attributes['keyward.managed'] === 'true',
       source: c.attributes['keyward.managed'] !== 'true' ? 'console' : c.attributes[SOURCE_ATTRIBUTE] === 'config' ? 'config' : 'api',
-      roles: effective, assignedRoles: direct.filter((r) => r !== `default-roles-${realm}`),
+      roles: effective,
+      assignedRoles: direct.filter((r) => r !== `default-roles-${realm}`),
       crossRealmRoles: live.flatMap((g) => g.roles.map((role) => ({ realm: g.realm, role }))),
       defaultPolicy,
     };
@@ -269,7 +311,9 @@ export class ApiClientService {
     const c = await this.#client(realm, clientId);
     const current = await this.#grantsOf(realm, clientId);
     const wantedGrants = patch.crossRealmRoles ? await this.#grantsByRealm(realm, patch.crossRealmRoles, by) : undefined;
-    const grantRealms = new Set(wantedGrants ? wantedGrants.keys() : current.filter((g) => g.enabled && g.roles.length).map((g) => g.realm));
+    const grantRealms = new Set(
+      wantedGrants ? wantedGrants.keys() : current.filter((g) => g.enabled && g.roles.length).map((g) => g.realm),
+    );
     const currentRef = parsePolicyRef(c.attributes[DEFAULT_POLICY_ATTRIBUTE]);
     const ref = patch.defaultPolicy === null ? undefined : (patch.defaultPolicy ?? currentRef);
     if (patch.defaultPolicy) await this.#checkPolicy(realm, grantRealms, patch.defaultPolicy);
@@ -277,8 +321,16 @@ export class ApiClientService {
       const saId = await this.#identity.serviceAccountId(realm, c);
       const direct = (await this.#identity.directRealmRoles(realm, saId)).filter((r) => r !== `default-roles-${realm}`);
       const wanted = [...new Set(patch.roles)];
-      await this.#identity.addRealmRoles(realm, saId, wanted.filter((r) => !direct.includes(r)));
-      await this.#identity.removeRealmRoles(realm, saId, direct.filter((r) => !wanted.includes(r)));
+      await this.#identity.addRealmRoles(
+        realm,
+        saId,
+        wanted.filter((r) => !direct.includes(r)),
+      );
+      await this.#identity.removeRealmRoles(
+        realm,
+        saId,
+        direct.filter((r) => !wanted.includes(r)),
+      );
     }
     if (wantedGrants) {
       for (const [b, roles] of wantedGrants) await this.#identity.putGrant(b, realm, clientId, roles);
@@ -290,7 +342,15 @@ export class ApiClientService {
       description: mirroredDescription(description, ref),
       attributes: { [DEFAULT_POLICY_ATTRIBUTE]: ref ? `${ref.realm}/${ref.name}` : '' },
     });
-    await this.#store.transaction((tx) => tx.audit({ action: 'api_client.updated', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: clientId, details: { ...patch } }));
+    await this.#store.transaction((tx) =>
+      tx.audit({
+        action: 'api_client.updated',
+        actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by),
+        realm,
+        target: clientId,
+        details: { ...patch },
+      }),
+    );
     this.#defaults.clear();
     this.#authz.invalidate();
     return this.#view(realm, await this.#client(realm, clientId));
@@ -303,7 +363,14 @@ export class ApiClientService {
     for (const g of await this.#grantsOf(realm, clientId)) await this.#identity.deleteGrant(g.realm, realm, clientId);
     await this.#identity.deleteClient(realm, c);
     this.#defaults.clear();
-    await this.#store.transaction((tx) => tx.audit({ action: 'api_client.deleted', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: clientId }));
+    await this.#store.transaction((tx) =>
+      tx.audit({
+        action: 'api_client.deleted',
+        actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by),
+        realm,
+        target: clientId,
+      }),
+    );
     this.#authz.invalidate();
   }
 
@@ -318,7 +385,9 @@ export class ApiClientService {
     await this.#requireAdmin(by, realm);
     const c = await this.#client(realm, clientId);
     const secret = await this.#identity.rotateSecret(realm, c);
-    await this.#store.transaction((tx) => tx.audit({ action: 'api_client.secret_rotated', actor: auditActor(by), realm, target: clientId }));
+    await this.#store.transaction((tx) =>
+      tx.audit({ action: 'api_client.secret_rotated', actor: auditActor(by), realm, target: clientId }),
+    );
     return secret;
   }
 

@@ -23,7 +23,12 @@ export interface PolicyView {
 }
 
 export const policyView = (p: StoredPolicy): PolicyView => ({
-  realm: p.realm, name: p.name, policy: p.document, source: p.source, createdAt: p.createdAt.toISOString(), updatedAt: p.updatedAt.toISOString(),
+  realm: p.realm,
+  name: p.name,
+  policy: p.document,
+  source: p.source,
+  createdAt: p.createdAt.toISOString(),
+  updatedAt: p.updatedAt.toISOString(),
 });
 
 export class PolicyService {
@@ -42,7 +47,10 @@ export class PolicyService {
   }
 
   static checkName(name: string): void {
-    if (!POLICY_NAME.test(name)) throw new KeywardError('policy.invalid', `"${name.slice(0, 120)}" is not a valid policy name (letters, digits, . _ -, at most 100)`, { extras: { path: '/name' } });
+    if (!POLICY_NAME.test(name))
+      throw new KeywardError('policy.invalid', `"${name.slice(0, 120)}" is not a valid policy name (letters, digits, . _ -, at most 100)`, {
+        extras: { path: '/name' },
+      });
   }
 
   /** Validates a policy document; returns the normalised document. */
@@ -50,14 +58,26 @@ export class PolicyService {
     return this.#validate(document);
   }
 
-  async put(realm: string, name: string, document: unknown, by: Principal | 'system', source: 'api' | 'config' = 'api'): Promise<{ policy: PolicyView; created: boolean }> {
+  async put(
+    realm: string,
+    name: string,
+    document: unknown,
+    by: Principal | 'system',
+    source: 'api' | 'config' = 'api',
+  ): Promise<{ policy: PolicyView; created: boolean }> {
     await this.#realms.getManaged(realm);
     if (by !== 'system') await this.#authz.require(by, realm, ROLES.admin);
     PolicyService.checkName(name);
     const normalised = this.#validate(document);
     const outcome = await this.#store.transaction(async (tx) => {
       const o = await tx.putPolicy(realm, name, normalised, source);
-      await tx.audit({ action: o === 'created' ? 'policy.created' : 'policy.updated', actor: by === 'system' ? { kind: 'system', id: source } : auditActor(by), realm, target: name, details: { policy: normalised } });
+      await tx.audit({
+        action: o === 'created' ? 'policy.created' : 'policy.updated',
+        actor: by === 'system' ? { kind: 'system', id: source } : auditActor(by),
+        realm,
+        target: name,
+        details: { policy: normalised },
+      });
       return o;
     });
     this.#cache.delete(realm);
@@ -90,7 +110,13 @@ export class PolicyService {
     if (by !== 'system') await this.#authz.require(by, realm, ROLES.admin);
     const deleted = await this.#store.transaction(async (tx) => {
       const d = await tx.deletePolicy(realm, name);
-      if (d) await tx.audit({ action: 'policy.deleted', actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by), realm, target: name });
+      if (d)
+        await tx.audit({
+          action: 'policy.deleted',
+          actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by),
+          realm,
+          target: name,
+        });
       return d;
     });
     this.#cache.delete(realm);

@@ -72,7 +72,11 @@ export interface IdentityAdmin {
   findClient(realm: string, clientId: string): Promise<ClientInfo | undefined>;
   /** Clients that carry Keyward's audience scope (created by Keyward or ticked in the console). */
   listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]>;
-  updateClient(realm: string, client: ClientInfo, changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> }): Promise<void>;
+  updateClient(
+    realm: string,
+    client: ClientInfo,
+    changes: { name?: string | undefined; description?: string | undefined; attributes?: Record<string, string> },
+  ): Promise<void>;
   deleteClient(realm: string, client: ClientInfo): Promise<void>;
   rotateSecret(realm: string, client: ClientInfo): Promise<string>;
   setSecret(realm: string, client: ClientInfo, secret: string): Promise<void>;
@@ -123,7 +127,12 @@ export interface AuditEventInput {
 }
 
 export interface ProvisioningTx {
-  upsertRealm(realm: { name: string; displayName: string | undefined; defaultRoles: readonly string[]; source: 'api' | 'config' }): Promise<'created' | 'updated'>;
+  upsertRealm(realm: {
+    name: string;
+    displayName: string | undefined;
+    defaultRoles: readonly string[];
+    source: 'api' | 'config';
+  }): Promise<'created' | 'updated'>;
   putPolicy(realm: string, name: string, document: unknown, source: 'api' | 'config'): Promise<'created' | 'updated'>;
   deletePolicy(realm: string, name: string): Promise<boolean>;
   audit(event: AuditEventInput): Promise<void>;

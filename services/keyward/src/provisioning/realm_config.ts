@@ -74,19 +74,44 @@ export function realmConfigJsonSchema(policySchema: Record<string, unknown>): Re
       realm: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'The realm name (lowercase letters, digits, - and _)' },
       displayName: { type: 'string', maxLength: 200 },
       defaultRoles: { ...roles, description: 'Roles Keyward puts into default-roles-<realm>: every new API client receives them' },
-      policies: { type: 'object', description: 'Certificate policies by name; absent = unmanaged, {} = none', propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' }, additionalProperties: policy },
+      policies: {
+        type: 'object',
+        description: 'Certificate policies by name; absent = unmanaged, {} = none',
+        propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' },
+        additionalProperties: policy,
+      },
       apiClients: {
-        type: 'array', description: 'API clients; absent = unmanaged, [] = none',
+        type: 'array',
+        description: 'API clients; absent = unmanaged, [] = none',
         items: {
-          type: 'object', additionalProperties: false, required: ['clientId'],
+          type: 'object',
+          additionalProperties: false,
+          required: ['clientId'],
           properties: {
             clientId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$' },
             name: { type: 'string', maxLength: 255 },
             description: { type: 'string', maxLength: 1000 },
             roles: { ...roles, description: 'Home-realm roles besides the default role' },
-            crossRealmRoles: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['realm', 'role'], properties: { realm: { type: 'string' }, role: { type: 'string' } } } },
-            defaultPolicy: { type: 'object', additionalProperties: false, required: ['realm', 'name'], properties: { realm: { type: 'string' }, name: { type: 'string' } } },
-            secretFromEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$', description: 'Environment variable holding the client secret (never the secret itself)' },
+            crossRealmRoles: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['realm', 'role'],
+                properties: { realm: { type: 'string' }, role: { type: 'string' } },
+              },
+            },
+            defaultPolicy: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['realm', 'name'],
+              properties: { realm: { type: 'string' }, name: { type: 'string' } },
+            },
+            secretFromEnv: {
+              type: 'string',
+              pattern: '^[A-Z_][A-Z0-9_]*$',
+              description: 'Environment variable holding the client secret (never the secret itself)',
+            },
           },
         },
       },
@@ -117,13 +142,23 @@ export class RealmConfigService {
     const seen = new Map<string, string>();
     return files.map((f) => {
       if (!this.#validate(f.content)) {
-        const e = (this.#validator.errors as Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, string> }>)[0]!;
-        const path = e.keyword === 'additionalProperties' ? `${e.instancePath}/${e.params.additionalProperty}` : e.keyword === 'required' ? `${e.instancePath}/${e.params.missingProperty}` : e.instancePath || '/';
+        const e = (
+          this.#validator.errors as Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, string> }>
+        )[0]!;
+        const path =
+          e.keyword === 'additionalProperties'
+            ? `${e.instancePath}/${e.params.additionalProperty}`
+            : e.keyword === 'required'
+              ? `${e.instancePath}/${e.params.missingProperty}`
+              : e.instancePath || '/';
         const what = e.keyword === 'additionalProperties' ? 'is not allowed here' : e.keyword === 'required' ? 'is required' : e.message;
         throw new KeywardError('realm_config.invalid', `${f.name}: ${path} ${what}`, { extras: { file: f.name, path } });
       }
       const file = f.content as RealmConfigFile;
-      if (seen.has(file.realm)) throw new KeywardError('realm_config.invalid', `${f.name}: realm ${file.realm} is also declared in ${seen.get(file.realm)}`, { extras: { file: f.name, path: '/realm' } });
+      if (seen.has(file.realm))
+        throw new KeywardError('realm_config.invalid', `${f.name}: realm ${file.realm} is also declared in ${seen.get(file.realm)}`, {
+          extras: { file: f.name, path: '/realm' },
+        });
       seen.set(file.realm, f.name);
       for (const [name, doc] of Object.entries(file.policies ?? {})) {
         try {
@@ -135,7 +170,10 @@ export class RealmConfigService {
       }
       const ids = new Set<string>();
       for (const [i, c] of (file.apiClients ?? []).entries()) {
-        if (ids.has(c.clientId)) throw new KeywardError('realm_config.invalid', `${f.name}: client ${c.clientId} is declared twice`, { extras: { file: f.name, path: `/apiClients/${i}/clientId` } });
+        if (ids.has(c.clientId))
+          throw new KeywardError('realm_config.invalid', `${f.name}: client ${c.clientId} is declared twice`, {
+            extras: { file: f.name, path: `/apiClients/${i}/clientId` },
+          });
         ids.add(c.clientId);
       }
       return file;
@@ -167,7 +205,8 @@ export class RealmConfigService {
           const cur = live.find((p) => p.name === name);
           const want = this.#policies.validate(doc);
           if (!cur) changes.push({ action: 'create', kind: 'policy', realm: f.realm, id: name });
-          else if (!isDeepStrictEqual(normalise(cur.policy), normalise(want))) changes.push({ action: 'update', kind: 'policy', realm: f.realm, id: name, fields: { policy: [cur.policy, want] } });
+          else if (!isDeepStrictEqual(normalise(cur.policy), normalise(want)))
+            changes.push({ action: 'update', kind: 'policy', realm: f.realm, id: name, fields: { policy: [cur.policy, want] } });
         }
         for (const p of live.filter((x) => !(x.name in f.policies!))) {
           if (options.prune && p.source === 'config') changes.push({ action: 'delete', kind: 'policy', realm: f.realm, id: p.name });
@@ -187,7 +226,8 @@ export class RealmConfigService {
         if (managed) {
           const live = await this.#clients.list(f.realm, { first: 0, max: 10_000 }, SYSTEM_READER);
           for (const c of live.filter((x) => !f.apiClients!.some((d) => d.clientId === x.clientId))) {
-            if (options.prune && c.source === 'config') changes.push({ action: 'delete', kind: 'api_client', realm: f.realm, id: c.clientId });
+            if (options.prune && c.source === 'config')
+              changes.push({ action: 'delete', kind: 'api_client', realm: f.realm, id: c.clientId });
             else unmanaged.push({ kind: 'api_client', realm: f.realm, id: c.clientId });
           }
         }
@@ -200,7 +240,10 @@ export class RealmConfigService {
    * Applies the files. `secrets` maps `realm/clientId` to a secret the CLI read
    * from the environment variable the file names.
    */
-  async apply(files: readonly RealmConfigFile[], options: { prune: boolean; secrets?: Readonly<Record<string, string>> }): Promise<ApplyResult> {
+  async apply(
+    files: readonly RealmConfigFile[],
+    options: { prune: boolean; secrets?: Readonly<Record<string, string>> },
+  ): Promise<ApplyResult> {
     const plan = await this.plan(files, options);
     const generatedSecrets: { realm: string; clientId: string; secret: string }[] = [];
     const secrets = options.secrets ?? {};
@@ -211,7 +254,8 @@ export class RealmConfigService {
       const f = byRealm.get(c.realm)!;
       await this.#realms.put(c.realm, { displayName: f.displayName, defaultRoles: f.defaultRoles }, 'system', 'config');
     }
-    for (const c of step('policy').filter((x) => x.action !== 'delete')) await this.#policies.put(c.realm, c.id, byRealm.get(c.realm)!.policies![c.id], 'system', 'config');
+    for (const c of step('policy').filter((x) => x.action !== 'delete'))
+      await this.#policies.put(c.realm, c.id, byRealm.get(c.realm)!.policies![c.id], 'system', 'config');
     for (const c of step('api_client')) {
       const f = byRealm.get(c.realm)!;
       const desired = f.apiClients?.find((x) => x.clientId === c.id);
@@ -220,25 +264,48 @@ export class RealmConfigService {
         continue;
       }
       const secret = desired?.secretFromEnv ? secrets[`${c.realm}/${c.id}`] : undefined;
-      if (desired?.secretFromEnv && !secret) throw new KeywardError('realm_config.invalid', `The secret of ${c.realm}/${c.id} comes from ${desired.secretFromEnv}, which is not set`, { extras: { path: '/apiClients', clientId: c.id } });
+      if (desired?.secretFromEnv && !secret)
+        throw new KeywardError(
+          'realm_config.invalid',
+          `The secret of ${c.realm}/${c.id} comes from ${desired.secretFromEnv}, which is not set`,
+          { extras: { path: '/apiClients', clientId: c.id } },
+        );
       if (c.action === 'create') {
         const made = await this.#clients.create(c.realm, { ...desired!, source: 'config', secret }, 'system');
         if (!secret) generatedSecrets.push({ realm: c.realm, clientId: c.id, secret: made.secret });
       } else {
-        await this.#clients.update(c.realm, c.id, {
-          name: desired!.name, description: desired!.description, roles: desired!.roles, crossRealmRoles: desired!.crossRealmRoles,
-          defaultPolicy: desired!.defaultPolicy === undefined ? null : desired!.defaultPolicy,
-        }, 'system');
+        await this.#clients.update(
+          c.realm,
+          c.id,
+          {
+            name: desired!.name,
+            description: desired!.description,
+            roles: desired!.roles,
+            crossRealmRoles: desired!.crossRealmRoles,
+            defaultPolicy: desired!.defaultPolicy === undefined ? null : desired!.defaultPolicy,
+          },
+          'system',
+        );
       }
     }
     // Secrets from the environment on clients that exist already: set when they differ.
     for (const f of files) {
       for (const c of f.apiClients ?? []) {
         const secret = c.secretFromEnv ? secrets[`${f.realm}/${c.clientId}`] : undefined;
-        if (!secret || plan.changes.some((x) => x.kind === 'api_client' && x.id === c.clientId && x.realm === f.realm && x.action === 'create')) continue;
+        if (
+          !secret ||
+          plan.changes.some((x) => x.kind === 'api_client' && x.id === c.clientId && x.realm === f.realm && x.action === 'create')
+        )
+          continue;
         if ((await this.#clients.currentSecret(f.realm, c.clientId)) !== secret) {
           await this.#clients.setSecret(f.realm, c.clientId, secret);
-          secretChanges.push({ action: 'update', kind: 'api_client', realm: f.realm, id: c.clientId, fields: { secret: ['[redacted]', `[from ${c.secretFromEnv}]`] } });
+          secretChanges.push({
+            action: 'update',
+            kind: 'api_client',
+            realm: f.realm,
+            id: c.clientId,
+            fields: { secret: ['[redacted]', `[from ${c.secretFromEnv}]`] },
+          });
         }
       }
     }
@@ -249,7 +316,13 @@ export class RealmConfigService {
 
 /** Reads on behalf of realm-config (the route has already required an operator). */
 const SYSTEM_READER = Object.freeze({
-  credential: 'bearer', kind: 'client', realm: 'master', subject: 'realm-config', clientId: 'realm-config', username: undefined, credentialRoles: ['keyward-operator'],
+  credential: 'bearer',
+  kind: 'client',
+  realm: 'master',
+  subject: 'realm-config',
+  clientId: 'realm-config',
+  username: undefined,
+  credentialRoles: ['keyward-operator'],
 }) as import('../authn/principal.ts').Principal;
 
 function normalise(v: unknown): unknown {
@@ -259,7 +332,8 @@ function normalise(v: unknown): unknown {
 function clientDiff(cur: ApiClientView, want: RealmConfigClient): Record<string, [unknown, unknown]> {
   const fields: Record<string, [unknown, unknown]> = {};
   if (want.name !== undefined && want.name !== cur.name) fields.name = [cur.name, want.name];
-  if ((want.description ?? undefined) !== cur.description && want.description !== undefined) fields.description = [cur.description, want.description];
+  if ((want.description ?? undefined) !== cur.description && want.description !== undefined)
+    fields.description = [cur.description, want.description];
   const wantRoles = [...new Set(want.roles ?? [])].sort();
   if (!isDeepStrictEqual([...cur.assignedRoles].sort(), wantRoles)) fields.roles = [[...cur.assignedRoles].sort(), wantRoles];
   const curX = sortedRoles(cur.crossRealmRoles);

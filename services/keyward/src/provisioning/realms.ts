@@ -56,7 +56,12 @@ export class RealmService {
   }
 
   /** Creates or updates a managed realm (operators only, or the system when applying realm-config). */
-  async put(name: string, spec: RealmSpec, by: Principal | 'system', source: 'api' | 'config' = 'api'): Promise<{ realm: RealmView; created: boolean }> {
+  async put(
+    name: string,
+    spec: RealmSpec,
+    by: Principal | 'system',
+    source: 'api' | 'config' = 'api',
+  ): Promise<{ realm: RealmView; created: boolean }> {
     if (by !== 'system') this.#authz.requireOperator(by);
     checkRealmName(name);
     const previous = await this.#store.findRealm(name);
@@ -65,7 +70,10 @@ export class RealmService {
       const info = await this.#identity.findRealm(name);
       if (info && info.displayName !== spec.displayName) await this.#identity.updateRealmDisplayName(name, spec.displayName);
     }
-    await this.#identity.ensureRealmRoles(name, Object.entries(ROLE_DESCRIPTIONS).map(([n, description]) => ({ name: n, description })));
+    await this.#identity.ensureRealmRoles(
+      name,
+      Object.entries(ROLE_DESCRIPTIONS).map(([n, description]) => ({ name: n, description })),
+    );
     await this.#identity.ensureAudienceScope(name);
     await this.#identity.ensureCliClient(name);
     const wanted = [...new Set(spec.defaultRoles ?? previous?.defaultRoles ?? [])].sort();
@@ -74,11 +82,17 @@ export class RealmService {
     const remove = (previous?.defaultRoles ?? []).filter((r) => !wanted.includes(r) && current.includes(r));
     await this.#identity.setDefaultRoles(name, add, remove);
     const result = await this.#store.transaction(async (tx) => {
-      const outcome = await tx.upsertRealm({ name, displayName: spec.displayName ?? previous?.displayName, defaultRoles: wanted, source: previous?.source ?? source });
+      const outcome = await tx.upsertRealm({
+        name,
+        displayName: spec.displayName ?? previous?.displayName,
+        defaultRoles: wanted,
+        source: previous?.source ?? source,
+      });
       await tx.audit({
         action: outcome === 'created' ? 'realm.managed' : 'realm.updated',
         actor: by === 'system' ? { kind: 'system', id: source } : auditActor(by),
-        realm: name, target: name,
+        realm: name,
+        target: name,
         details: { displayName: spec.displayName, defaultRoles: wanted, createdInKeycloak },
       });
       return outcome;
@@ -93,8 +107,14 @@ export class RealmService {
     const r = await this.getManaged(name);
     const [defaults, roles] = await Promise.all([this.#identity.getDefaultRoles(name), this.#identity.listRealmRoles(name)]);
     return {
-      name: r.name, displayName: r.displayName, defaultRoles: defaults, managedDefaultRoles: r.defaultRoles,
-      roles: roles.map((x) => x.name).sort(), source: r.source, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(),
+      name: r.name,
+      displayName: r.displayName,
+      defaultRoles: defaults,
+      managedDefaultRoles: r.defaultRoles,
+      roles: roles.map((x) => x.name).sort(),
+      source: r.source,
+      createdAt: r.createdAt.toISOString(),
+      updatedAt: r.updatedAt.toISOString(),
     };
   }
 

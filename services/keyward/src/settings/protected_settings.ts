@@ -83,14 +83,18 @@ function expirySettings(input: unknown, current: ExpirySettings): ExpirySettings
   const o = object(input, ['enabled', 'maxExpirationDays']);
   const days = o.maxExpirationDays ?? current.maxExpirationDays;
   if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_EXPIRATION_DAYS_LIMIT) {
-    throw invalid('/maxExpirationDays', `maxExpirationDays must be a whole number of days from 1 to ${MAX_EXPIRATION_DAYS_LIMIT}`, { minimum: 1, maximum: MAX_EXPIRATION_DAYS_LIMIT });
+    throw invalid('/maxExpirationDays', `maxExpirationDays must be a whole number of days from 1 to ${MAX_EXPIRATION_DAYS_LIMIT}`, {
+      minimum: 1,
+      maximum: MAX_EXPIRATION_DAYS_LIMIT,
+    });
   }
   return Object.freeze({ enabled: boolean(o, 'enabled', current.enabled), maxExpirationDays: days });
 }
 
 function wholeNumber(o: Record<string, unknown>, key: string, current: number, min: number, max: number): number {
   const v = o[key] ?? current;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(`/${key}`, `${key} must be a whole number from ${min} to ${max}`, { minimum: min, maximum: max });
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(`/${key}`, `${key} must be a whole number from ${min} to ${max}`, { minimum: min, maximum: max });
   return v;
 }
 
@@ -135,7 +139,10 @@ export const SETTING_NAMES = Object.keys(SETTING_DEFINITIONS) as SettingName[];
 /** The approval kind that protects a setting. */
 export const approvalKind = (name: SettingName): string => `settings.${name}`;
 
-const canonical = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
 
 export type ChangeOutcome<N extends SettingName> =
   | { readonly outcome: 'applied'; readonly value: SettingValues[N]; readonly changed: boolean }
@@ -173,7 +180,11 @@ export class ProtectedSettings {
   }
 
   /** Reading: the realm's own principals (users need to know the maximum) and its editors. */
-  async read<N extends SettingName>(realm: string, name: N, p: Principal): Promise<{ value: SettingValues[N]; pending: ApprovalView | undefined }> {
+  async read<N extends SettingName>(
+    realm: string,
+    name: N,
+    p: Principal,
+  ): Promise<{ value: SettingValues[N]; pending: ApprovalView | undefined }> {
     await this.#realms.getManaged(realm);
     if (p.realm !== realm) await this.#authz.requireAny(p, realm, SETTING_DEFINITIONS[name].editors);
     const [value, pending] = await Promise.all([this.value(realm, name), this.#approvals.pendingOf(realm, approvalKind(name))]);
@@ -195,7 +206,13 @@ export class ProtectedSettings {
       const approval = await this.#approvals.propose(realm, approvalKind(name), p, { setting: name, from: current, to: next });
       return { outcome: 'pending', value: current, approval };
     }
-    await this.#store.put(realm, name, next, { action: def.action, actor: auditActor(p), realm, target: name, details: { from: current, to: next } });
+    await this.#store.put(realm, name, next, {
+      action: def.action,
+      actor: auditActor(p),
+      realm,
+      target: name,
+      details: { from: current, to: next },
+    });
     return { outcome: 'applied', value: next, changed: true };
   }
 
@@ -204,12 +221,24 @@ export class ProtectedSettings {
     const { from, to } = a.payload as { from: unknown; to: unknown };
     const current = await this.value(a.realm, name);
     if (canonical(current) !== canonical(from)) {
-      throw new KeywardError('approval.stale', `The ${name} setting of realm ${a.realm} changed since approval ${a.id} was proposed; reject it and propose the change again`, { extras: { current } });
+      throw new KeywardError(
+        'approval.stale',
+        `The ${name} setting of realm ${a.realm} changed since approval ${a.id} was proposed; reject it and propose the change again`,
+        { extras: { current } },
+      );
     }
     const value = def.parse(to, current as never);
     return {
       effect: { type: 'setting' as const, realm: a.realm, name, value },
-      audit: [{ action: def.action, actor: auditActor(approver), realm: a.realm, target: name, details: { from: current, to: value, approvalId: a.id, proposedBy: a.proposedBy } }],
+      audit: [
+        {
+          action: def.action,
+          actor: auditActor(approver),
+          realm: a.realm,
+          target: name,
+          details: { from: current, to: value, approvalId: a.id, proposedBy: a.proposedBy },
+        },
+      ],
     };
   }
 }

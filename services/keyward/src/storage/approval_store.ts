@@ -7,13 +7,31 @@ import { applyAcceptance } from './device_store.ts';
 import { writeSetting } from './settings_store.ts';
 
 interface Row {
-  id: string; realm: string; kind: string; payload: Record<string, unknown>; proposed_by: ApprovalRecord['proposedBy']; created_at: Date; expires_at: Date;
-  status: ApprovalStatus; decided_by: ApprovalRecord['decidedBy'] | null; decided_at: Date | null; reason: string | null;
+  id: string;
+  realm: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  proposed_by: ApprovalRecord['proposedBy'];
+  created_at: Date;
+  expires_at: Date;
+  status: ApprovalStatus;
+  decided_by: ApprovalRecord['decidedBy'] | null;
+  decided_at: Date | null;
+  reason: string | null;
 }
 
 const record = (r: Row): ApprovalRecord => ({
-  id: r.id, realm: r.realm, kind: r.kind, payload: r.payload, proposedBy: r.proposed_by, createdAt: r.created_at, expiresAt: r.expires_at, status: r.status,
-  decidedBy: r.decided_by ?? undefined, decidedAt: r.decided_at ?? undefined, reason: r.reason ?? undefined,
+  id: r.id,
+  realm: r.realm,
+  kind: r.kind,
+  payload: r.payload,
+  proposedBy: r.proposed_by,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  status: r.status,
+  decidedBy: r.decided_by ?? undefined,
+  decidedAt: r.decided_at ?? undefined,
+  reason: r.reason ?? undefined,
 });
 
 export class PgApprovalStore implements ApprovalStore {
@@ -25,24 +43,36 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async #expire(q: Queryable, where: string, params: unknown[], audit: (e: ApprovalRecord) => AuditEventInput): Promise<ApprovalRecord[]> {
-    const rows = (await q.query<Row>(`UPDATE approvals SET status = 'expired' WHERE status = 'pending' AND ${where} RETURNING *`, params)).rows.map(record);
+    const rows = (
+      await q.query<Row>(`UPDATE approvals SET status = 'expired' WHERE status = 'pending' AND ${where} RETURNING *`, params)
+    ).rows.map(record);
     for (const e of rows) await this.#audit.record(q as never, audit(e));
     return rows;
   }
 
-  async insertPending(a: ApprovalRecord, audit: AuditEventInput, expiredAudit: (e: ApprovalRecord) => AuditEventInput): Promise<{ blockedBy: string } | undefined> {
+  async insertPending(
+    a: ApprovalRecord,
+    audit: AuditEventInput,
+    expiredAudit: (e: ApprovalRecord) => AuditEventInput,
+  ): Promise<{ blockedBy: string } | undefined> {
     try {
       await this.#db.tx(async (q) => {
         await this.#expire(q, 'realm = $1 AND kind = $2 AND expires_at <= $3', [a.realm, a.kind, a.createdAt], expiredAudit);
         await q.query(
           `INSERT INTO approvals (id, realm, kind, payload, proposed_by, created_at, expires_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`,
-          [a.id, a.realm, a.kind, JSON.stringify(a.payload), JSON.stringify(a.proposedBy), a.createdAt, a.expiresAt]);
+          [a.id, a.realm, a.kind, JSON.stringify(a.payload), JSON.stringify(a.proposedBy), a.createdAt, a.expiresAt],
+        );
         await this.#audit.record(q as never, audit);
       });
       return undefined;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const pending = (await this.#db.query<{ id: string }>(`SELECT id FROM approvals WHERE realm = $1 AND kind = $2 AND status = 'pending'`, [a.realm, a.kind])).rows[0];
+      const pending = (
+        await this.#db.query<{ id: string }>(`SELECT id FROM approvals WHERE realm = $1 AND kind = $2 AND status = 'pending'`, [
+          a.realm,
+          a.kind,
+        ])
+      ).rows[0];
       return { blockedBy: pending?.id ?? 'unknown' };
     }
   }
@@ -61,15 +91,24 @@ export class PgApprovalStore implements ApprovalStore {
       rejected: `AND status = 'rejected' AND $2::timestamptz IS NOT NULL`,
     };
     const where = options.status ? filter[options.status] : 'AND $2::timestamptz IS NOT NULL';
-    return (await this.#db.query<Row>(`SELECT * FROM approvals WHERE realm = $1 ${where} ORDER BY created_at DESC LIMIT $3`, [realm, options.at, options.max])).rows.map(record);
+    return (
+      await this.#db.query<Row>(`SELECT * FROM approvals WHERE realm = $1 ${where} ORDER BY created_at DESC LIMIT $3`, [
+        realm,
+        options.at,
+        options.max,
+      ])
+    ).rows.map(record);
   }
 
   async decide(realm: string, id: string, d: Decision, audit: readonly AuditEventInput[]): Promise<ApprovalRecord | undefined> {
     return this.#db.tx(async (q) => {
-      const r = (await q.query<Row>(
-        `UPDATE approvals SET status = $3, decided_by = $4, decided_at = $5, reason = $6
+      const r = (
+        await q.query<Row>(
+          `UPDATE approvals SET status = $3, decided_by = $4, decided_at = $5, reason = $6
          WHERE realm = $1 AND id = $2 AND status = 'pending' AND expires_at > $5 RETURNING *`,
-        [realm, id, d.status, JSON.stringify(d.by), d.at, d.status === 'rejected' ? (d.reason ?? null) : null])).rows[0];
+          [realm, id, d.status, JSON.stringify(d.by), d.at, d.status === 'rejected' ? (d.reason ?? null) : null],
+        )
+      ).rows[0];
       if (!r) return undefined;
       if (d.status === 'approved') {
         const e = d.effect;

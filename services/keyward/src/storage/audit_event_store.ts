@@ -18,11 +18,31 @@ export class PgAuditEventStore implements AuditEventStore {
     if (f.until) c.add('e.at <= ?', f.until);
     // A realm's page walks its (realm, at) index; every realm's walks the seq key backwards (no sort of the whole trail).
     const order = realm !== undefined ? 'e.at DESC, e.seq DESC' : 'e.seq DESC';
-    const rows = await this.#db.query<{ seq: string; id: string; at: Date; realm: string | null; actor: unknown; action: string; target: string | null; details: unknown; sealed: boolean }>(
+    const rows = await this.#db.query<{
+      seq: string;
+      id: string;
+      at: Date;
+      realm: string | null;
+      actor: unknown;
+      action: string;
+      target: string | null;
+      details: unknown;
+      sealed: boolean;
+    }>(
       `SELECT e.seq, e.id, e.at, e.realm, e.actor, e.action, e.target, e.details, e.seq <= ${SEALED_UP_TO} AS sealed
-         FROM audit_events e ${c.where()} ORDER BY ${order} ${c.page(f.max, f.first)}`, c.params);
+         FROM audit_events e ${c.where()} ORDER BY ${order} ${c.page(f.max, f.first)}`,
+      c.params,
+    );
     return rows.rows.map((r) => ({
-      seq: r.seq, id: r.id, at: r.at.toISOString(), realm: r.realm ?? undefined, actor: r.actor, action: r.action, target: r.target ?? undefined, details: r.details, sealed: r.sealed,
+      seq: r.seq,
+      id: r.id,
+      at: r.at.toISOString(),
+      realm: r.realm ?? undefined,
+      actor: r.actor,
+      action: r.action,
+      target: r.target ?? undefined,
+      details: r.details,
+      sealed: r.sealed,
     }));
   }
 }

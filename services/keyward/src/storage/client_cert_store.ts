@@ -6,11 +6,30 @@ import type { Database } from './database.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const rec = (r: any): ClientCertificateRecord => ({
-  id: r.id, realm: r.realm, userId: r.user_id, username: r.username, name: r.name ?? undefined, serial: r.serial, caId: r.ca_id, fingerprint: r.fingerprint,
-  mode: r.mode, certificatePem: r.certificate_pem, keyBlob: r.key_blob ?? undefined, expiresInDays: r.expires_in_days, createdAt: r.created_at,
-  expiresAt: r.expires_at, revokedAt: r.revoked_at ?? undefined,
+  id: r.id,
+  realm: r.realm,
+  userId: r.user_id,
+  username: r.username,
+  name: r.name ?? undefined,
+  serial: r.serial,
+  caId: r.ca_id,
+  fingerprint: r.fingerprint,
+  mode: r.mode,
+  certificatePem: r.certificate_pem,
+  keyBlob: r.key_blob ?? undefined,
+  expiresInDays: r.expires_in_days,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  revokedAt: r.revoked_at ?? undefined,
 });
-const ca = (r: any): TrustedClientCa => ({ realm: r.realm, name: r.name, certificatePem: r.certificate_pem, subject: r.subject, fingerprint: r.fingerprint, createdAt: r.created_at });
+const ca = (r: any): TrustedClientCa => ({
+  realm: r.realm,
+  name: r.name,
+  certificatePem: r.certificate_pem,
+  subject: r.subject,
+  fingerprint: r.fingerprint,
+  createdAt: r.created_at,
+});
 
 export class PgClientCertStore implements ClientCertStore {
   readonly #db: Database;
@@ -21,7 +40,12 @@ export class PgClientCertStore implements ClientCertStore {
   }
 
   async getSettings(realm: string): Promise<ClientCertificateSettings | undefined> {
-    const r = (await this.#db.query<{ enabled: boolean; max_expiration_days: number }>('SELECT enabled, max_expiration_days FROM client_certificate_settings WHERE realm = $1', [realm])).rows[0];
+    const r = (
+      await this.#db.query<{ enabled: boolean; max_expiration_days: number }>(
+        'SELECT enabled, max_expiration_days FROM client_certificate_settings WHERE realm = $1',
+        [realm],
+      )
+    ).rows[0];
     return r ? { enabled: r.enabled, maxExpirationDays: r.max_expiration_days } : undefined;
   }
 
@@ -30,7 +54,8 @@ export class PgClientCertStore implements ClientCertStore {
       await q.query(
         `INSERT INTO client_certificate_settings (realm, enabled, max_expiration_days) VALUES ($1, $2, $3)
          ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
-        [realm, s.enabled, s.maxExpirationDays]);
+        [realm, s.enabled, s.maxExpirationDays],
+      );
       await this.#audit.record(q as never, audit);
     });
   }
@@ -40,7 +65,23 @@ export class PgClientCertStore implements ClientCertStore {
       await q.query(
         `INSERT INTO client_certificates (id, realm, user_id, username, name, serial, ca_id, fingerprint, mode, certificate_pem, key_blob, expires_in_days, created_at, expires_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
-        [r.id, r.realm, r.userId, r.username, r.name ?? null, r.serial, r.caId, r.fingerprint, r.mode, r.certificatePem, r.keyBlob === undefined ? null : JSON.stringify(r.keyBlob), r.expiresInDays, r.createdAt, r.expiresAt]);
+        [
+          r.id,
+          r.realm,
+          r.userId,
+          r.username,
+          r.name ?? null,
+          r.serial,
+          r.caId,
+          r.fingerprint,
+          r.mode,
+          r.certificatePem,
+          r.keyBlob === undefined ? null : JSON.stringify(r.keyBlob),
+          r.expiresInDays,
+          r.createdAt,
+          r.expiresAt,
+        ],
+      );
       await this.#audit.record(q as never, audit);
     });
   }
@@ -56,15 +97,18 @@ export class PgClientCertStore implements ClientCertStore {
   }
 
   async list(realm: string, userId: string | undefined): Promise<ClientCertificateRecord[]> {
-    const r = userId === undefined
-      ? await this.#db.query('SELECT * FROM client_certificates WHERE realm = $1 ORDER BY username, created_at', [realm])
-      : await this.#db.query('SELECT * FROM client_certificates WHERE realm = $1 AND user_id = $2 ORDER BY created_at', [realm, userId]);
+    const r =
+      userId === undefined
+        ? await this.#db.query('SELECT * FROM client_certificates WHERE realm = $1 ORDER BY username, created_at', [realm])
+        : await this.#db.query('SELECT * FROM client_certificates WHERE realm = $1 AND user_id = $2 ORDER BY created_at', [realm, userId]);
     return r.rows.map(rec);
   }
 
   async revoke(id: string, at: Date, audit: AuditEventInput): Promise<boolean> {
     return this.#db.tx(async (q) => {
-      const changed = ((await q.query('UPDATE client_certificates SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, at])).rowCount ?? 0) > 0;
+      const changed =
+        ((await q.query('UPDATE client_certificates SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, at])).rowCount ?? 0) >
+        0;
       if (changed) await this.#audit.record(q as never, audit);
       return changed;
     });
@@ -76,7 +120,8 @@ export class PgClientCertStore implements ClientCertStore {
         `INSERT INTO trusted_client_cas (realm, name, certificate_pem, subject, fingerprint) VALUES ($1,$2,$3,$4,$5)
          ON CONFLICT (realm, name) DO UPDATE SET certificate_pem = EXCLUDED.certificate_pem, subject = EXCLUDED.subject, fingerprint = EXCLUDED.fingerprint
          RETURNING (xmax = 0) AS inserted`,
-        [c.realm, c.name, c.certificatePem, c.subject, c.fingerprint]);
+        [c.realm, c.name, c.certificatePem, c.subject, c.fingerprint],
+      );
       await this.#audit.record(q as never, audit);
       return r.rows[0]!.inserted ? 'created' : 'updated';
     });
@@ -91,9 +136,10 @@ export class PgClientCertStore implements ClientCertStore {
   }
 
   async listTrustedCas(realm: string | undefined): Promise<TrustedClientCa[]> {
-    const r = realm === undefined
-      ? await this.#db.query('SELECT * FROM trusted_client_cas ORDER BY realm, name')
-      : await this.#db.query('SELECT * FROM trusted_client_cas WHERE realm = $1 ORDER BY name', [realm]);
+    const r =
+      realm === undefined
+        ? await this.#db.query('SELECT * FROM trusted_client_cas ORDER BY realm, name')
+        : await this.#db.query('SELECT * FROM trusted_client_cas WHERE realm = $1 ORDER BY name', [realm]);
     return r.rows.map(ca);
   }
 }

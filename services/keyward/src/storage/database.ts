@@ -27,7 +27,18 @@ export interface Database extends Queryable {
   readonly pool: pg.Pool;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P03', '08006', '08001', '08003']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P03',
+  '08006',
+  '08001',
+  '08003',
+]);
 
 export function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string } | undefined)?.code === '23505';
@@ -36,7 +47,10 @@ export function isUniqueViolation(err: unknown): boolean {
 function translate(err: unknown): unknown {
   if (err instanceof KeywardError) return err;
   const code = (err as { code?: string } | undefined)?.code;
-  if ((code && CONNECTION_CODES.has(code)) || /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as Error)?.message))) {
+  if (
+    (code && CONNECTION_CODES.has(code)) ||
+    /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as Error)?.message))
+  ) {
     return new KeywardError('store.unavailable', 'The database is unreachable', { cause: err, headers: { 'Retry-After': '5' } });
   }
   return err;
@@ -142,7 +156,9 @@ export function migrationFiles(): { version: number; name: string; sql: string }
 export async function migrate(db: Database, log?: Logger): Promise<string[]> {
   return db.tx(async (q) => {
     await q.query('SELECT pg_advisory_xact_lock(7372796537)'); // "keyward" as a lock id
-    await q.query('CREATE TABLE IF NOT EXISTS keyward_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await q.query(
+      'CREATE TABLE IF NOT EXISTS keyward_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const done = new Set((await q.query<{ version: number }>('SELECT version FROM keyward_migrations')).rows.map((r) => r.version));
     const applied: string[] = [];
     for (const m of migrationFiles()) {

@@ -6,26 +6,67 @@ import type { AuditEventInput } from '../provisioning/ports.ts';
 import { isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 interface CertRow {
-  fingerprint: string; certificate_pem: string; subject: string; subject_rfc2253: string; issuer: string; serial: string; not_before: Date; not_after: Date;
+  fingerprint: string;
+  certificate_pem: string;
+  subject: string;
+  subject_rfc2253: string;
+  issuer: string;
+  serial: string;
+  not_before: Date;
+  not_after: Date;
 }
 interface PendingRow extends CertRow {
-  id: string; realm: string; first_seen: Date; last_seen: Date; source_address: string; via: 'tls' | 'upload';
+  id: string;
+  realm: string;
+  first_seen: Date;
+  last_seen: Date;
+  source_address: string;
+  via: 'tls' | 'upload';
 }
 interface TrustedRow extends CertRow {
-  realm: string; alias: string; id: string; keycloak_client_id: string; client_id: string; service_account_id: string; device_group: string | null; device_role: string | null;
-  accepted_at: Date; accepted_by: TrustedDevice['acceptedBy'];
+  realm: string;
+  alias: string;
+  id: string;
+  keycloak_client_id: string;
+  client_id: string;
+  service_account_id: string;
+  device_group: string | null;
+  device_role: string | null;
+  accepted_at: Date;
+  accepted_by: TrustedDevice['acceptedBy'];
 }
 
 const cert = (r: CertRow): DeviceCertificate => ({
-  fingerprint: r.fingerprint, certificatePem: r.certificate_pem, subject: r.subject, subjectRfc2253: r.subject_rfc2253, issuer: r.issuer, serial: r.serial,
-  notBefore: r.not_before, notAfter: r.not_after,
+  fingerprint: r.fingerprint,
+  certificatePem: r.certificate_pem,
+  subject: r.subject,
+  subjectRfc2253: r.subject_rfc2253,
+  issuer: r.issuer,
+  serial: r.serial,
+  notBefore: r.not_before,
+  notAfter: r.not_after,
 });
 const pending = (r: PendingRow): PendingDevice => ({
-  ...cert(r), id: r.id, realm: r.realm, firstSeen: r.first_seen, lastSeen: r.last_seen, sourceAddress: r.source_address, via: r.via,
+  ...cert(r),
+  id: r.id,
+  realm: r.realm,
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+  sourceAddress: r.source_address,
+  via: r.via,
 });
 const trusted = (r: TrustedRow): TrustedDevice => ({
-  ...cert(r), realm: r.realm, alias: r.alias, id: r.id, keycloakClientId: r.keycloak_client_id, clientId: r.client_id, serviceAccountId: r.service_account_id,
-  deviceGroup: r.device_group ?? undefined, deviceRole: r.device_role ?? undefined, acceptedAt: r.accepted_at, acceptedBy: r.accepted_by,
+  ...cert(r),
+  realm: r.realm,
+  alias: r.alias,
+  id: r.id,
+  keycloakClientId: r.keycloak_client_id,
+  clientId: r.client_id,
+  serviceAccountId: r.service_account_id,
+  deviceGroup: r.device_group ?? undefined,
+  deviceRole: r.device_role ?? undefined,
+  acceptedAt: r.accepted_at,
+  acceptedBy: r.accepted_by,
 });
 
 /**
@@ -35,15 +76,37 @@ const trusted = (r: TrustedRow): TrustedDevice => ({
  */
 export async function applyAcceptance(q: Queryable, d: TrustedDevice): Promise<void> {
   const gone = await q.query('DELETE FROM pending_device_certificates WHERE realm = $1 AND id = $2', [d.realm, d.id]);
-  if (gone.rowCount !== 1) throw new KeywardError('device.pending_not_found', `No pending client certificate CERTIFICATE-${d.id}`, { extras: { uuid: `CERTIFICATE-${d.id}` } });
+  if (gone.rowCount !== 1)
+    throw new KeywardError('device.pending_not_found', `No pending client certificate CERTIFICATE-${d.id}`, {
+      extras: { uuid: `CERTIFICATE-${d.id}` },
+    });
   await q.query('SAVEPOINT device_accept');
   try {
     await q.query(
       `INSERT INTO trusted_device_certificates (realm, alias, id, fingerprint, certificate_pem, subject, subject_rfc2253, issuer, serial, not_before, not_after,
          keycloak_client_id, client_id, service_account_id, device_group, device_role, accepted_at, accepted_by)
        VALUES ($1, $2, $3, $4, $5, $6, $18, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-      [d.realm, d.alias, d.id, d.fingerprint, d.certificatePem, d.subject, d.issuer, d.serial, d.notBefore, d.notAfter,
-        d.keycloakClientId, d.clientId, d.serviceAccountId, d.deviceGroup ?? null, d.deviceRole ?? null, d.acceptedAt, JSON.stringify(d.acceptedBy), d.subjectRfc2253]);
+      [
+        d.realm,
+        d.alias,
+        d.id,
+        d.fingerprint,
+        d.certificatePem,
+        d.subject,
+        d.issuer,
+        d.serial,
+        d.notBefore,
+        d.notAfter,
+        d.keycloakClientId,
+        d.clientId,
+        d.serviceAccountId,
+        d.deviceGroup ?? null,
+        d.deviceRole ?? null,
+        d.acceptedAt,
+        JSON.stringify(d.acceptedBy),
+        d.subjectRfc2253,
+      ],
+    );
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     await q.query('ROLLBACK TO SAVEPOINT device_accept');
@@ -61,24 +124,56 @@ export class PgDeviceStore implements DeviceStore {
     this.#audit = audit;
   }
 
-  async push(realm: string, c: DeviceCertificate, o: { at: Date; sourceAddress: string; via: 'tls' | 'upload'; id: string; maxPending: number }, audit: AuditEventInput): Promise<PushOutcome> {
+  async push(
+    realm: string,
+    c: DeviceCertificate,
+    o: { at: Date; sourceAddress: string; via: 'tls' | 'upload'; id: string; maxPending: number },
+    audit: AuditEventInput,
+  ): Promise<PushOutcome> {
     return this.#db.tx(async (q) => {
-      const rejected = (await q.query<{ until: Date }>('SELECT until FROM rejected_device_certificates WHERE realm = $1 AND fingerprint = $2 AND until > $3', [realm, c.fingerprint, o.at])).rows[0];
+      const rejected = (
+        await q.query<{ until: Date }>(
+          'SELECT until FROM rejected_device_certificates WHERE realm = $1 AND fingerprint = $2 AND until > $3',
+          [realm, c.fingerprint, o.at],
+        )
+      ).rows[0];
       if (rejected) return { outcome: 'rejected', until: rejected.until };
-      const seen = (await q.query<PendingRow>(
-        `UPDATE pending_device_certificates SET last_seen = $3, source_address = $4 WHERE realm = $1 AND fingerprint = $2 RETURNING *`,
-        [realm, c.fingerprint, o.at, o.sourceAddress])).rows[0];
+      const seen = (
+        await q.query<PendingRow>(
+          `UPDATE pending_device_certificates SET last_seen = $3, source_address = $4 WHERE realm = $1 AND fingerprint = $2 RETURNING *`,
+          [realm, c.fingerprint, o.at, o.sourceAddress],
+        )
+      ).rows[0];
       if (seen) return { outcome: 'seen', pending: pending(seen) };
       // Serialise inserts per realm so the cap holds under concurrent pushes.
       await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keyward.devices.${realm}`]);
-      const count = Number((await q.query<{ n: string }>('SELECT count(*) AS n FROM pending_device_certificates WHERE realm = $1', [realm])).rows[0]!.n);
+      const count = Number(
+        (await q.query<{ n: string }>('SELECT count(*) AS n FROM pending_device_certificates WHERE realm = $1', [realm])).rows[0]!.n,
+      );
       if (count >= o.maxPending) return { outcome: 'full' };
-      const inserted = (await q.query<PendingRow>(
-        `INSERT INTO pending_device_certificates (id, realm, fingerprint, certificate_pem, subject, subject_rfc2253, issuer, serial, not_before, not_after, first_seen, last_seen, source_address, via)
+      const inserted = (
+        await q.query<PendingRow>(
+          `INSERT INTO pending_device_certificates (id, realm, fingerprint, certificate_pem, subject, subject_rfc2253, issuer, serial, not_before, not_after, first_seen, last_seen, source_address, via)
          VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $10, $11, $12)
          ON CONFLICT (realm, fingerprint) DO UPDATE SET last_seen = EXCLUDED.last_seen, source_address = EXCLUDED.source_address
          RETURNING *, (xmax = 0) AS inserted`,
-        [o.id, realm, c.fingerprint, c.certificatePem, c.subject, c.issuer, c.serial, c.notBefore, c.notAfter, o.at, o.sourceAddress, o.via, c.subjectRfc2253])).rows[0] as PendingRow & { inserted: boolean };
+          [
+            o.id,
+            realm,
+            c.fingerprint,
+            c.certificatePem,
+            c.subject,
+            c.issuer,
+            c.serial,
+            c.notBefore,
+            c.notAfter,
+            o.at,
+            o.sourceAddress,
+            o.via,
+            c.subjectRfc2253,
+          ],
+        )
+      ).rows[0] as PendingRow & { inserted: boolean };
       if (!inserted.inserted) return { outcome: 'seen', pending: pending(inserted) };
       await this.#audit.record(q as never, audit);
       return { outcome: 'queued', pending: pending(inserted) };
@@ -86,28 +181,41 @@ export class PgDeviceStore implements DeviceStore {
   }
 
   async listPending(realm: string): Promise<PendingDevice[]> {
-    return (await this.#db.query<PendingRow>('SELECT * FROM pending_device_certificates WHERE realm = $1 ORDER BY first_seen, id', [realm])).rows.map(pending);
+    return (
+      await this.#db.query<PendingRow>('SELECT * FROM pending_device_certificates WHERE realm = $1 ORDER BY first_seen, id', [realm])
+    ).rows.map(pending);
   }
 
   async getPending(realm: string, id: string): Promise<PendingDevice | undefined> {
-    const r = (await this.#db.query<PendingRow>('SELECT * FROM pending_device_certificates WHERE realm = $1 AND id = $2', [realm, id])).rows[0];
+    const r = (await this.#db.query<PendingRow>('SELECT * FROM pending_device_certificates WHERE realm = $1 AND id = $2', [realm, id]))
+      .rows[0];
     return r ? pending(r) : undefined;
   }
 
   async reject(realm: string, id: string, until: Date, audit: AuditEventInput): Promise<boolean> {
     return this.#db.tx(async (q) => {
-      const r = (await q.query<{ fingerprint: string }>('DELETE FROM pending_device_certificates WHERE realm = $1 AND id = $2 RETURNING fingerprint', [realm, id])).rows[0];
+      const r = (
+        await q.query<{ fingerprint: string }>(
+          'DELETE FROM pending_device_certificates WHERE realm = $1 AND id = $2 RETURNING fingerprint',
+          [realm, id],
+        )
+      ).rows[0];
       if (!r) return false;
       await q.query(
         `INSERT INTO rejected_device_certificates (realm, fingerprint, until) VALUES ($1, $2, $3)
-         ON CONFLICT (realm, fingerprint) DO UPDATE SET until = EXCLUDED.until`, [realm, r.fingerprint, until]);
+         ON CONFLICT (realm, fingerprint) DO UPDATE SET until = EXCLUDED.until`,
+        [realm, r.fingerprint, until],
+      );
       await q.query('DELETE FROM rejected_device_certificates WHERE realm = $1 AND until <= now()', [realm]);
       await this.#audit.record(q as never, audit);
       return true;
     });
   }
 
-  async accept(d: TrustedDevice, audit: readonly AuditEventInput[]): Promise<'accepted' | 'alias_in_use' | 'pending_not_found' | 'already_trusted'> {
+  async accept(
+    d: TrustedDevice,
+    audit: readonly AuditEventInput[],
+  ): Promise<'accepted' | 'alias_in_use' | 'pending_not_found' | 'already_trusted'> {
     try {
       await this.#db.tx(async (q) => {
         await applyAcceptance(q, d);
@@ -130,17 +238,23 @@ export class PgDeviceStore implements DeviceStore {
   }
 
   async findTrusted(realm: string, alias: string): Promise<TrustedDevice | undefined> {
-    const r = (await this.#db.query<TrustedRow>('SELECT * FROM trusted_device_certificates WHERE realm = $1 AND alias = $2', [realm, alias])).rows[0];
+    const r = (
+      await this.#db.query<TrustedRow>('SELECT * FROM trusted_device_certificates WHERE realm = $1 AND alias = $2', [realm, alias])
+    ).rows[0];
     return r ? trusted(r) : undefined;
   }
 
   async findTrustedByClient(realm: string, clientId: string): Promise<TrustedDevice | undefined> {
-    const r = (await this.#db.query<TrustedRow>('SELECT * FROM trusted_device_certificates WHERE realm = $1 AND client_id = $2', [realm, clientId])).rows[0];
+    const r = (
+      await this.#db.query<TrustedRow>('SELECT * FROM trusted_device_certificates WHERE realm = $1 AND client_id = $2', [realm, clientId])
+    ).rows[0];
     return r ? trusted(r) : undefined;
   }
 
   async listTrusted(realm: string): Promise<TrustedDevice[]> {
-    return (await this.#db.query<TrustedRow>('SELECT * FROM trusted_device_certificates WHERE realm = $1 ORDER BY alias', [realm])).rows.map(trusted);
+    return (
+      await this.#db.query<TrustedRow>('SELECT * FROM trusted_device_certificates WHERE realm = $1 ORDER BY alias', [realm])
+    ).rows.map(trusted);
   }
 
   async deleteTrusted(realm: string, alias: string, audit: AuditEventInput): Promise<boolean> {

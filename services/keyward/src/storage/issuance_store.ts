@@ -2,29 +2,93 @@
 import type { AuditLog } from '../audit/audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../provisioning/ports.ts';
-import type { CertificateFilter, CertificateRecord, EndEntityRecord, IssuanceStore, IssuanceTx, RequestRecord, RevokedEntry, StoredCa, StoredCrl } from '../issuance/ports.ts';
+import type {
+  CertificateFilter,
+  CertificateRecord,
+  EndEntityRecord,
+  IssuanceStore,
+  IssuanceTx,
+  RequestRecord,
+  RevokedEntry,
+  StoredCa,
+  StoredCrl,
+} from '../issuance/ports.ts';
 import { conditions, isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ca = (r: any): StoredCa => ({
-  id: r.id, realm: r.realm ?? undefined, kind: r.kind, subject: r.subject, certificatePem: r.certificate_pem, chainPem: r.chain_pem,
-  keyBlob: r.key_blob, keyType: r.key_type, notAfter: r.not_after, imported: r.imported,
+  id: r.id,
+  realm: r.realm ?? undefined,
+  kind: r.kind,
+  subject: r.subject,
+  certificatePem: r.certificate_pem,
+  chainPem: r.chain_pem,
+  keyBlob: r.key_blob,
+  keyType: r.key_type,
+  notAfter: r.not_after,
+  imported: r.imported,
 });
 const cert = (r: any): CertificateRecord => ({
-  serial: r.serial, realm: r.realm, caId: r.ca_id, subject: r.subject, sans: r.sans, policy: r.policy, endEntity: r.end_entity ?? undefined,
-  requestId: r.request_id ?? undefined, requester: r.requester, keyType: r.key_type, notBefore: r.not_before, notAfter: r.not_after,
-  status: r.status, revokedAt: r.revoked_at ?? undefined, revocationReason: r.revocation_reason ?? undefined, der: r.der, createdAt: r.created_at,
+  serial: r.serial,
+  realm: r.realm,
+  caId: r.ca_id,
+  subject: r.subject,
+  sans: r.sans,
+  policy: r.policy,
+  endEntity: r.end_entity ?? undefined,
+  requestId: r.request_id ?? undefined,
+  requester: r.requester,
+  keyType: r.key_type,
+  notBefore: r.not_before,
+  notAfter: r.not_after,
+  status: r.status,
+  revokedAt: r.revoked_at ?? undefined,
+  revocationReason: r.revocation_reason ?? undefined,
+  der: r.der,
+  createdAt: r.created_at,
 });
 const request = (r: any): RequestRecord => ({
-  id: r.id, realm: r.realm, status: r.status, csrPem: r.csr_pem, policy: r.policy, validityDays: r.validity_days, endEntity: r.end_entity ?? undefined,
-  subject: r.subject, sans: r.sans, requester: r.requester, decidedBy: r.decided_by ?? undefined, reason: r.reason ?? undefined,
-  serial: r.serial ?? undefined, createdAt: r.created_at, decidedAt: r.decided_at ?? undefined,
+  id: r.id,
+  realm: r.realm,
+  status: r.status,
+  csrPem: r.csr_pem,
+  policy: r.policy,
+  validityDays: r.validity_days,
+  endEntity: r.end_entity ?? undefined,
+  subject: r.subject,
+  sans: r.sans,
+  requester: r.requester,
+  decidedBy: r.decided_by ?? undefined,
+  reason: r.reason ?? undefined,
+  serial: r.serial ?? undefined,
+  createdAt: r.created_at,
+  decidedAt: r.decided_at ?? undefined,
 });
-const entity = (r: any): EndEntityRecord => ({ realm: r.realm, name: r.name, subject: r.subject, sans: r.sans, policy: r.policy, createdBy: r.created_by, createdAt: r.created_at });
-const crl = (r: any): StoredCrl => ({ caId: r.ca_id, crlNumber: BigInt(r.crl_number), thisUpdate: r.this_update, nextUpdate: r.next_update, der: r.der, revocations: Number(r.revocations) });
+const entity = (r: any): EndEntityRecord => ({
+  realm: r.realm,
+  name: r.name,
+  subject: r.subject,
+  sans: r.sans,
+  policy: r.policy,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+const crl = (r: any): StoredCrl => ({
+  caId: r.ca_id,
+  crlNumber: BigInt(r.crl_number),
+  thisUpdate: r.this_update,
+  nextUpdate: r.next_update,
+  der: r.der,
+  revocations: Number(r.revocations),
+});
 
 type IssuedRow = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
-interface PendingIssued { c: IssuedRow; audit: AuditEventInput; resolve: () => void; reject: (e: unknown) => void }
+interface PendingIssued {
+  c: IssuedRow;
+  audit: AuditEventInput;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
 
 /** Batches of issued certificates being written at once, at most (each on its own connection). */
 const MAX_WRITES = 3;
@@ -63,7 +127,8 @@ function insertIssuedSql(n: number, audit: AuditLog): string {
 /** Columns of an audit event row (AuditLog.insertSql). */
 const AUDIT_COLUMNS = 7;
 
-const CERT_COLUMNS = 'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, revoked_at, revocation_reason, der, created_at';
+const CERT_COLUMNS =
+  'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, revoked_at, revocation_reason, der, created_at';
 
 export class PgIssuanceStore implements IssuanceStore {
   readonly #db: Database;
@@ -74,57 +139,96 @@ export class PgIssuanceStore implements IssuanceStore {
   }
 
   transaction<T>(fn: (tx: IssuanceTx) => Promise<T>): Promise<T> {
-    return this.#db.tx((q: Queryable) => fn({
-      insertCertificate: async (c) => {
-        await q.query(
-          `INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
+    return this.#db.tx((q: Queryable) =>
+      fn({
+        insertCertificate: async (c) => {
+          await q.query(
+            `INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
-          [c.serial, c.realm, c.caId, c.subject, JSON.stringify(c.sans), c.policy, c.endEntity ?? null, c.requestId ?? null, JSON.stringify(c.requester),
-            `${c.requester.realm}/${c.requester.id}`, c.keyType, c.notBefore, c.notAfter, c.der]);
-      },
-      revoke: async (realm, serial, reason, at) => {
-        const upd = await q.query(`UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4 WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`, [realm, serial, at, reason]);
-        if (upd.rows[0]) return { record: cert(upd.rows[0]), changed: true };
-        const cur = await q.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
-        return cur.rows[0] ? { record: cert(cur.rows[0]), changed: false } : undefined;
-      },
-      insertRequest: async (r) => {
-        await q.query(
-          `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester, created_at)
+            [
+              c.serial,
+              c.realm,
+              c.caId,
+              c.subject,
+              JSON.stringify(c.sans),
+              c.policy,
+              c.endEntity ?? null,
+              c.requestId ?? null,
+              JSON.stringify(c.requester),
+              `${c.requester.realm}/${c.requester.id}`,
+              c.keyType,
+              c.notBefore,
+              c.notAfter,
+              c.der,
+            ],
+          );
+        },
+        revoke: async (realm, serial, reason, at) => {
+          const upd = await q.query(
+            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4 WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
+            [realm, serial, at, reason],
+          );
+          if (upd.rows[0]) return { record: cert(upd.rows[0]), changed: true };
+          const cur = await q.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
+          return cur.rows[0] ? { record: cert(cur.rows[0]), changed: false } : undefined;
+        },
+        insertRequest: async (r) => {
+          await q.query(
+            `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester, created_at)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
-          [r.id, r.realm, r.status, r.csrPem, r.policy, r.validityDays, r.endEntity ?? null, r.subject, JSON.stringify(r.sans), JSON.stringify(r.requester), r.createdAt]);
-      },
-      decideRequest: async (realm, id, status, by, at, extra) => {
-        const res = await q.query(
-          `UPDATE certificate_requests SET status = $3, decided_by = $4, decided_at = $5, reason = $6, serial = $7
+            [
+              r.id,
+              r.realm,
+              r.status,
+              r.csrPem,
+              r.policy,
+              r.validityDays,
+              r.endEntity ?? null,
+              r.subject,
+              JSON.stringify(r.sans),
+              JSON.stringify(r.requester),
+              r.createdAt,
+            ],
+          );
+        },
+        decideRequest: async (realm, id, status, by, at, extra) => {
+          const res = await q.query(
+            `UPDATE certificate_requests SET status = $3, decided_by = $4, decided_at = $5, reason = $6, serial = $7
            WHERE realm = $1 AND id = $2 AND status = 'pending' RETURNING *`,
-          [realm, id, status, JSON.stringify(by), at, extra.reason ?? null, extra.serial ?? null]);
-        return res.rows[0] ? request(res.rows[0]) : undefined;
-      },
-      insertEndEntity: async (e) => {
-        try {
-          await q.query('INSERT INTO end_entities (realm, name, subject, sans, policy, created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)',
-            [e.realm, e.name, JSON.stringify(e.subject), JSON.stringify(e.sans), e.policy, JSON.stringify(e.createdBy), e.createdAt]);
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new KeywardError('end_entity.exists', `Realm ${e.realm} already has an end entity ${e.name}`, { cause: err });
-          throw err;
-        }
-      },
-      deleteEndEntity: async (realm, name) => ((await q.query('DELETE FROM end_entities WHERE realm = $1 AND name = $2', [realm, name])).rowCount ?? 0) > 0,
-      nextCrlNumber: async (caId) => {
-        const r = await q.query<{ n: string }>('SELECT crl_number + 1 AS n FROM crls WHERE ca_id = $1 FOR UPDATE', [caId]);
-        return r.rows[0] ? BigInt(r.rows[0].n) : 1n;
-      },
-      saveCrl: async (c) => {
-        await q.query(
-          `INSERT INTO crls (ca_id, crl_number, this_update, next_update, der, revocations) VALUES ($1,$2,$3,$4,$5,$6)
+            [realm, id, status, JSON.stringify(by), at, extra.reason ?? null, extra.serial ?? null],
+          );
+          return res.rows[0] ? request(res.rows[0]) : undefined;
+        },
+        insertEndEntity: async (e) => {
+          try {
+            await q.query(
+              'INSERT INTO end_entities (realm, name, subject, sans, policy, created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)',
+              [e.realm, e.name, JSON.stringify(e.subject), JSON.stringify(e.sans), e.policy, JSON.stringify(e.createdBy), e.createdAt],
+            );
+          } catch (err) {
+            if (isUniqueViolation(err))
+              throw new KeywardError('end_entity.exists', `Realm ${e.realm} already has an end entity ${e.name}`, { cause: err });
+            throw err;
+          }
+        },
+        deleteEndEntity: async (realm, name) =>
+          ((await q.query('DELETE FROM end_entities WHERE realm = $1 AND name = $2', [realm, name])).rowCount ?? 0) > 0,
+        nextCrlNumber: async (caId) => {
+          const r = await q.query<{ n: string }>('SELECT crl_number + 1 AS n FROM crls WHERE ca_id = $1 FOR UPDATE', [caId]);
+          return r.rows[0] ? BigInt(r.rows[0].n) : 1n;
+        },
+        saveCrl: async (c) => {
+          await q.query(
+            `INSERT INTO crls (ca_id, crl_number, this_update, next_update, der, revocations) VALUES ($1,$2,$3,$4,$5,$6)
            ON CONFLICT (ca_id) DO UPDATE SET crl_number = EXCLUDED.crl_number, this_update = EXCLUDED.this_update,
              next_update = EXCLUDED.next_update, der = EXCLUDED.der, revocations = EXCLUDED.revocations
            WHERE crls.crl_number < EXCLUDED.crl_number`,
-          [c.caId, c.crlNumber.toString(), c.thisUpdate, c.nextUpdate, c.der, c.revocations]);
-      },
-      audit: (event) => this.#audit.record(q as never, event),
-    }));
+            [c.caId, c.crlNumber.toString(), c.thisUpdate, c.nextUpdate, c.der, c.revocations],
+          );
+        },
+        audit: (event) => this.#audit.record(q as never, event),
+      }),
+    );
   }
 
   /**
@@ -180,8 +284,22 @@ export class PgIssuanceStore implements IssuanceStore {
   async #insertBatch(batch: readonly PendingIssued[]): Promise<void> {
     const params: unknown[] = [];
     for (const { c } of batch) {
-      params.push(c.serial, c.realm, c.caId, c.subject, JSON.stringify(c.sans), c.policy, c.endEntity ?? null, c.requestId ?? null, JSON.stringify(c.requester),
-        `${c.requester.realm}/${c.requester.id}`, c.keyType, c.notBefore, c.notAfter, c.der);
+      params.push(
+        c.serial,
+        c.realm,
+        c.caId,
+        c.subject,
+        JSON.stringify(c.sans),
+        c.policy,
+        c.endEntity ?? null,
+        c.requestId ?? null,
+        JSON.stringify(c.requester),
+        `${c.requester.realm}/${c.requester.id}`,
+        c.keyType,
+        c.notBefore,
+        c.notAfter,
+        c.der,
+      );
     }
     for (const { audit } of batch) params.push(...this.#audit.insertSql(audit, 0).params);
     const n = batch.length;
@@ -195,9 +313,10 @@ export class PgIssuanceStore implements IssuanceStore {
   }
 
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined> {
-    const r = realm === undefined
-      ? await this.#db.query('SELECT * FROM cas WHERE active AND kind = $1 AND realm IS NULL', [kind])
-      : await this.#db.query('SELECT * FROM cas WHERE active AND kind = $1 AND realm = $2', [kind, realm]);
+    const r =
+      realm === undefined
+        ? await this.#db.query('SELECT * FROM cas WHERE active AND kind = $1 AND realm IS NULL', [kind])
+        : await this.#db.query('SELECT * FROM cas WHERE active AND kind = $1 AND realm = $2', [kind, realm]);
     return r.rows[0] ? ca(r.rows[0]) : undefined;
   }
 
@@ -210,7 +329,19 @@ export class PgIssuanceStore implements IssuanceStore {
     try {
       await this.#db.query(
         'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
-        [c.id, c.realm ?? null, c.kind, c.subject, c.certificatePem, c.chainPem, JSON.stringify(c.keyBlob), c.keyType, c.notAfter, c.imported]);
+        [
+          c.id,
+          c.realm ?? null,
+          c.kind,
+          c.subject,
+          c.certificatePem,
+          c.chainPem,
+          JSON.stringify(c.keyBlob),
+          c.keyType,
+          c.notAfter,
+          c.imported,
+        ],
+      );
       return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;
@@ -240,13 +371,18 @@ export class PgIssuanceStore implements IssuanceStore {
     if (f.policy) add('policy = ?', f.policy);
     if (f.endEntity) add('end_entity = ?', f.endEntity);
     if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
-    const r = await this.#db.query(`SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`, c.params);
+    const r = await this.#db.query(
+      `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`,
+      c.params,
+    );
     return r.rows.map(cert);
   }
 
   async listRevoked(caId: string): Promise<RevokedEntry[]> {
     const r = await this.#db.query<{ serial: string; revoked_at: Date; revocation_reason: string }>(
-      "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial", [caId]);
+      "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial",
+      [caId],
+    );
     return r.rows.map((x) => ({ serial: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
   }
 
@@ -268,8 +404,15 @@ export class PgIssuanceStore implements IssuanceStore {
 
   async listRequests(realm: string, status: string | undefined, first: number, max: number): Promise<RequestRecord[]> {
     const r = status
-      ? await this.#db.query('SELECT * FROM certificate_requests WHERE realm = $1 AND status = $2 ORDER BY created_at DESC LIMIT $3 OFFSET $4', [realm, status, max, first])
-      : await this.#db.query('SELECT * FROM certificate_requests WHERE realm = $1 ORDER BY created_at DESC LIMIT $2 OFFSET $3', [realm, max, first]);
+      ? await this.#db.query(
+          'SELECT * FROM certificate_requests WHERE realm = $1 AND status = $2 ORDER BY created_at DESC LIMIT $3 OFFSET $4',
+          [realm, status, max, first],
+        )
+      : await this.#db.query('SELECT * FROM certificate_requests WHERE realm = $1 ORDER BY created_at DESC LIMIT $2 OFFSET $3', [
+          realm,
+          max,
+          first,
+        ]);
     return r.rows.map(request);
   }
 

@@ -5,20 +5,40 @@ import type { AuditEventInput } from '../provisioning/ports.ts';
 import type { Database } from './database.ts';
 
 interface Row {
-  id: string; realm: string; user_id: string; username: string; name: string | null; token_hash: Buffer; expires_in_days: number;
-  created_at: Date; expires_at: Date; last_used_at: Date | null;
+  id: string;
+  realm: string;
+  user_id: string;
+  username: string;
+  name: string | null;
+  token_hash: Buffer;
+  expires_in_days: number;
+  created_at: Date;
+  expires_at: Date;
+  last_used_at: Date | null;
 }
 
 const record = (r: Row): PatRecord => ({
-  id: r.id, realm: r.realm, userId: r.user_id, username: r.username, name: r.name ?? undefined, hash: new Uint8Array(r.token_hash),
-  expiresInDays: r.expires_in_days, createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at ?? undefined,
+  id: r.id,
+  realm: r.realm,
+  userId: r.user_id,
+  username: r.username,
+  name: r.name ?? undefined,
+  hash: new Uint8Array(r.token_hash),
+  expiresInDays: r.expires_in_days,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  lastUsedAt: r.last_used_at ?? undefined,
 });
 
 const ORDER: Record<PatSort, string> = {
-  expiresAt: 'expires_at ASC, id', '-expiresAt': 'expires_at DESC, id',
-  createdAt: 'created_at ASC, id', '-createdAt': 'created_at DESC, id',
-  username: 'username ASC, created_at, id', '-username': 'username DESC, created_at, id',
-  lastUsedAt: 'last_used_at ASC NULLS FIRST, id', '-lastUsedAt': 'last_used_at DESC NULLS LAST, id',
+  expiresAt: 'expires_at ASC, id',
+  '-expiresAt': 'expires_at DESC, id',
+  createdAt: 'created_at ASC, id',
+  '-createdAt': 'created_at DESC, id',
+  username: 'username ASC, created_at, id',
+  '-username': 'username DESC, created_at, id',
+  lastUsedAt: 'last_used_at ASC NULLS FIRST, id',
+  '-lastUsedAt': 'last_used_at DESC NULLS LAST, id',
 };
 
 export class PgPatStore implements PatStore {
@@ -34,22 +54,32 @@ export class PgPatStore implements PatStore {
       await q.query(
         `INSERT INTO personal_access_tokens (id, realm, user_id, username, name, token_hash, expires_in_days, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [r.id, r.realm, r.userId, r.username, r.name ?? null, Buffer.from(r.hash), r.expiresInDays, r.createdAt, r.expiresAt]);
+        [r.id, r.realm, r.userId, r.username, r.name ?? null, Buffer.from(r.hash), r.expiresInDays, r.createdAt, r.expiresAt],
+      );
       await this.#audit.record(q as never, audit);
     });
   }
 
   async findForAuthentication(id: string): Promise<{ record: PatRecord; enabled: boolean } | undefined> {
-    const r = (await this.#db.query<Row & { enabled: boolean | null }>(
-      `SELECT t.*, (s.value->>'enabled')::boolean AS enabled
+    const r = (
+      await this.#db.query<Row & { enabled: boolean | null }>(
+        `SELECT t.*, (s.value->>'enabled')::boolean AS enabled
          FROM personal_access_tokens t
          LEFT JOIN realm_settings s ON s.realm = t.realm AND s.key = 'personal_access_tokens'
-        WHERE t.id = $1`, [id])).rows[0];
+        WHERE t.id = $1`,
+        [id],
+      )
+    ).rows[0];
     return r ? { record: record(r), enabled: r.enabled === true } : undefined;
   }
 
   async listOwn(realm: string, userId: string): Promise<PatRecord[]> {
-    return (await this.#db.query<Row>('SELECT * FROM personal_access_tokens WHERE realm = $1 AND user_id = $2 ORDER BY created_at, id', [realm, userId])).rows.map(record);
+    return (
+      await this.#db.query<Row>('SELECT * FROM personal_access_tokens WHERE realm = $1 AND user_id = $2 ORDER BY created_at, id', [
+        realm,
+        userId,
+      ])
+    ).rows.map(record);
   }
 
   async page(realm: string, q: PatQuery): Promise<{ items: PatRecord[]; total: number }> {
@@ -59,10 +89,13 @@ export class PgPatStore implements PatStore {
       params.push(q.username);
       where += ` AND username = $${params.length}`;
     }
-    const total = Number((await this.#db.query<{ n: string }>(`SELECT count(*) AS n FROM personal_access_tokens WHERE ${where}`, params)).rows[0]!.n);
+    const total = Number(
+      (await this.#db.query<{ n: string }>(`SELECT count(*) AS n FROM personal_access_tokens WHERE ${where}`, params)).rows[0]!.n,
+    );
     const rows = await this.#db.query<Row>(
       `SELECT * FROM personal_access_tokens WHERE ${where} ORDER BY ${ORDER[q.sort]} OFFSET $${params.length + 1} LIMIT $${params.length + 2}`,
-      [...params, q.first, q.max]);
+      [...params, q.first, q.max],
+    );
     return { items: rows.rows.map(record), total };
   }
 
@@ -86,7 +119,9 @@ export class PgPatStore implements PatStore {
     else if (sel.ids || sel.usernames) return []; // empty lists select nothing
     if (conditions.length === 1) throw new TypeError('a PAT selection needs a user, ids or usernames');
     return this.#db.tx(async (q) => {
-      const rows = (await q.query<Row>(`DELETE FROM personal_access_tokens WHERE ${conditions.join(' AND ')} RETURNING *`, params)).rows.map(record);
+      const rows = (
+        await q.query<Row>(`DELETE FROM personal_access_tokens WHERE ${conditions.join(' AND ')} RETURNING *`, params)
+      ).rows.map(record);
       for (const r of rows) await this.#audit.record(q as never, audit(r));
       return rows.sort((a, b) => a.username.localeCompare(b.username) || a.createdAt.getTime() - b.createdAt.getTime());
     });
@@ -94,12 +129,16 @@ export class PgPatStore implements PatStore {
 
   async holders(): Promise<Array<{ realm: string; userId: string; username: string }>> {
     const rows = await this.#db.query<{ realm: string; user_id: string; username: string }>(
-      'SELECT realm, user_id, min(username) AS username FROM personal_access_tokens GROUP BY realm, user_id ORDER BY realm, user_id');
+      'SELECT realm, user_id, min(username) AS username FROM personal_access_tokens GROUP BY realm, user_id ORDER BY realm, user_id',
+    );
     return rows.rows.map((r) => ({ realm: r.realm, userId: r.user_id, username: r.username }));
   }
 
   async touch(id: string, at: Date): Promise<void> {
-    await this.#db.query('UPDATE personal_access_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)', [id, at]);
+    await this.#db.query(
+      'UPDATE personal_access_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)',
+      [id, at],
+    );
   }
 
   async audit(event: AuditEventInput): Promise<void> {

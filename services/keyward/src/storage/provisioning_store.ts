@@ -3,11 +3,39 @@ import type { AuditLog } from '../audit/audit_log.ts';
 import type { ManagedRealm, ProvisioningStore, ProvisioningTx, StoredPolicy } from '../provisioning/ports.ts';
 import type { Database, Queryable } from './database.ts';
 
-interface RealmRow { name: string; display_name: string | null; default_roles: string[]; source: 'api' | 'config'; created_at: Date; updated_at: Date }
-interface PolicyRow { realm: string; name: string; document: unknown; source: 'api' | 'config'; created_at: Date; updated_at: Date }
+interface RealmRow {
+  name: string;
+  display_name: string | null;
+  default_roles: string[];
+  source: 'api' | 'config';
+  created_at: Date;
+  updated_at: Date;
+}
+interface PolicyRow {
+  realm: string;
+  name: string;
+  document: unknown;
+  source: 'api' | 'config';
+  created_at: Date;
+  updated_at: Date;
+}
 
-const realm = (r: RealmRow): ManagedRealm => ({ name: r.name, displayName: r.display_name ?? undefined, defaultRoles: r.default_roles, source: r.source, createdAt: r.created_at, updatedAt: r.updated_at });
-const policy = (r: PolicyRow): StoredPolicy => ({ realm: r.realm, name: r.name, document: r.document, source: r.source, createdAt: r.created_at, updatedAt: r.updated_at });
+const realm = (r: RealmRow): ManagedRealm => ({
+  name: r.name,
+  displayName: r.display_name ?? undefined,
+  defaultRoles: r.default_roles,
+  source: r.source,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+const policy = (r: PolicyRow): StoredPolicy => ({
+  realm: r.realm,
+  name: r.name,
+  document: r.document,
+  source: r.source,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
 
 export class PgProvisioningStore implements ProvisioningStore {
   readonly #db: Database;
@@ -36,25 +64,30 @@ export class PgProvisioningStore implements ProvisioningStore {
   }
 
   transaction<T>(fn: (tx: ProvisioningTx) => Promise<T>): Promise<T> {
-    return this.#db.tx((q: Queryable) => fn({
-      upsertRealm: async (r) => {
-        const res = await q.query<{ inserted: boolean }>(
-          `INSERT INTO realms (name, display_name, default_roles, source) VALUES ($1, $2, $3, $4)
+    return this.#db.tx((q: Queryable) =>
+      fn({
+        upsertRealm: async (r) => {
+          const res = await q.query<{ inserted: boolean }>(
+            `INSERT INTO realms (name, display_name, default_roles, source) VALUES ($1, $2, $3, $4)
            ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, default_roles = EXCLUDED.default_roles, updated_at = now()
            RETURNING (xmax = 0) AS inserted`,
-          [r.name, r.displayName ?? null, JSON.stringify(r.defaultRoles), r.source]);
-        return res.rows[0]!.inserted ? 'created' : 'updated';
-      },
-      putPolicy: async (realmName, name, document, source) => {
-        const res = await q.query<{ inserted: boolean }>(
-          `INSERT INTO policies (realm, name, document, source) VALUES ($1, $2, $3, $4)
+            [r.name, r.displayName ?? null, JSON.stringify(r.defaultRoles), r.source],
+          );
+          return res.rows[0]!.inserted ? 'created' : 'updated';
+        },
+        putPolicy: async (realmName, name, document, source) => {
+          const res = await q.query<{ inserted: boolean }>(
+            `INSERT INTO policies (realm, name, document, source) VALUES ($1, $2, $3, $4)
            ON CONFLICT (realm, name) DO UPDATE SET document = EXCLUDED.document, source = EXCLUDED.source, updated_at = now()
            RETURNING (xmax = 0) AS inserted`,
-          [realmName, name, JSON.stringify(document), source]);
-        return res.rows[0]!.inserted ? 'created' : 'updated';
-      },
-      deletePolicy: async (realmName, name) => ((await q.query('DELETE FROM policies WHERE realm = $1 AND name = $2', [realmName, name])).rowCount ?? 0) > 0,
-      audit: (event) => this.#audit.record(q as never, event),
-    }));
+            [realmName, name, JSON.stringify(document), source],
+          );
+          return res.rows[0]!.inserted ? 'created' : 'updated';
+        },
+        deletePolicy: async (realmName, name) =>
+          ((await q.query('DELETE FROM policies WHERE realm = $1 AND name = $2', [realmName, name])).rowCount ?? 0) > 0,
+        audit: (event) => this.#audit.record(q as never, event),
+      }),
+    );
   }
 }

@@ -11,10 +11,16 @@ import type { Database, Queryable } from './database.ts';
 
 export async function readSetting(q: Queryable, realm: string, name: SettingName): Promise<unknown> {
   if (name === 'client_certificates') {
-    const r = (await q.query<{ enabled: boolean; max_expiration_days: number }>('SELECT enabled, max_expiration_days FROM client_certificate_settings WHERE realm = $1', [realm])).rows[0];
+    const r = (
+      await q.query<{ enabled: boolean; max_expiration_days: number }>(
+        'SELECT enabled, max_expiration_days FROM client_certificate_settings WHERE realm = $1',
+        [realm],
+      )
+    ).rows[0];
     return r ? { enabled: r.enabled, maxExpirationDays: r.max_expiration_days } : undefined;
   }
-  return (await q.query<{ value: unknown }>('SELECT value FROM realm_settings WHERE realm = $1 AND key = $2', [realm, name])).rows[0]?.value;
+  return (await q.query<{ value: unknown }>('SELECT value FROM realm_settings WHERE realm = $1 AND key = $2', [realm, name])).rows[0]
+    ?.value;
 }
 
 /** Writes one setting inside the caller's transaction (also used when an approval applies a change). */
@@ -24,13 +30,15 @@ export async function writeSetting(q: Queryable, realm: string, name: string, va
     await q.query(
       `INSERT INTO client_certificate_settings (realm, enabled, max_expiration_days) VALUES ($1, $2, $3)
        ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
-      [realm, v.enabled, v.maxExpirationDays]);
+      [realm, v.enabled, v.maxExpirationDays],
+    );
     return;
   }
   await q.query(
     `INSERT INTO realm_settings (realm, key, value) VALUES ($1, $2, $3)
      ON CONFLICT (realm, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-    [realm, name, JSON.stringify(value)]);
+    [realm, name, JSON.stringify(value)],
+  );
 }
 
 export class PgSettingsStore implements SettingsStore {

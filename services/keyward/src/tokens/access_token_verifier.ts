@@ -51,7 +51,11 @@ const challenge = (error: string, description: string) => ({
   'WWW-Authenticate': `Bearer realm="keyward", error="${error}", error_description="${description.replace(/"/g, "'")}"`,
 });
 
-export function invalidToken(description: string, cause?: unknown, code: 'auth.invalid_token' | 'auth.unknown_issuer' = 'auth.invalid_token'): KeywardError {
+export function invalidToken(
+  description: string,
+  cause?: unknown,
+  code: 'auth.invalid_token' | 'auth.unknown_issuer' = 'auth.invalid_token',
+): KeywardError {
   return new KeywardError(code, description, { cause, headers: challenge('invalid_token', description) });
 }
 
@@ -64,7 +68,8 @@ export class AccessTokenVerifier {
   static readonly MAX_REMEMBERED = 10_000;
 
   constructor(options: AccessTokenVerifierOptions) {
-    if (options.algorithms.some((a) => a === 'none' || a.startsWith('HS'))) throw new TypeError('only asymmetric algorithms may be allowed');
+    if (options.algorithms.some((a) => a === 'none' || a.startsWith('HS')))
+      throw new TypeError('only asymmetric algorithms may be allowed');
     this.#options = options;
     this.#prefix = `${options.keycloakUrl.replace(/\/+$/, '')}/realms/`;
   }
@@ -112,7 +117,8 @@ export class AccessTokenVerifier {
     const result = await this.#verify(token);
     if (this.#verified.size >= AccessTokenVerifier.MAX_REMEMBERED) {
       const now = Date.now();
-      for (const [k, v] of this.#verified) if (v.expiresAt.getTime() <= now || this.#verified.size >= AccessTokenVerifier.MAX_REMEMBERED) this.#verified.delete(k);
+      for (const [k, v] of this.#verified)
+        if (v.expiresAt.getTime() <= now || this.#verified.size >= AccessTokenVerifier.MAX_REMEMBERED) this.#verified.delete(k);
     }
     this.#verified.set(token, result);
     return result;
@@ -142,7 +148,8 @@ export class AccessTokenVerifier {
     } catch (err) {
       throw this.#translate(err);
     }
-    if (payload.typ !== undefined && payload.typ !== 'Bearer') throw invalidToken(`The token is not an access token (typ ${String(payload.typ)})`);
+    if (payload.typ !== undefined && payload.typ !== 'Bearer')
+      throw invalidToken(`The token is not an access token (typ ${String(payload.typ)})`);
     const roles = (payload.realm_access as { roles?: unknown } | undefined)?.roles;
     return Object.freeze({
       realm,
@@ -164,11 +171,22 @@ export class AccessTokenVerifier {
     }
     if (err instanceof joseErrors.JOSEAlgNotAllowed) return invalidToken('The token is signed with an algorithm that is not allowed', err);
     if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('The token signature does not verify', err);
-    if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) return invalidToken('The token is signed with an unknown key', err);
-    if (err instanceof joseErrors.JWKSTimeout || err instanceof TypeError || err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC') {
-      return new KeywardError('keycloak.unavailable', 'The signing keys of the realm could not be fetched from Keycloak', { cause: err, headers: { 'Retry-After': '5' } });
+    if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys)
+      return invalidToken('The token is signed with an unknown key', err);
+    if (
+      err instanceof joseErrors.JWKSTimeout ||
+      err instanceof TypeError ||
+      (err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC')
+    ) {
+      return new KeywardError('keycloak.unavailable', 'The signing keys of the realm could not be fetched from Keycloak', {
+        cause: err,
+        headers: { 'Retry-After': '5' },
+      });
     }
     if (err instanceof joseErrors.JOSEError) return invalidToken('The token is invalid', err);
-    return new KeywardError('keycloak.unavailable', 'The signing keys of the realm could not be fetched from Keycloak', { cause: err, headers: { 'Retry-After': '5' } });
+    return new KeywardError('keycloak.unavailable', 'The signing keys of the realm could not be fetched from Keycloak', {
+      cause: err,
+      headers: { 'Retry-After': '5' },
+    });
   }
 }

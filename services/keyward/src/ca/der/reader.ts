@@ -117,7 +117,9 @@ export function readUnsignedHex(buf: Uint8Array, t: Tlv): string {
   if (b.length > 1 && ((b[0] === 0 && !(b[1]! & 0x80)) || (b[0] === 0xff && b[1]! & 0x80))) throw new DerError('non-minimal INTEGER');
   if (b[0]! & 0x80) throw new DerError('negative INTEGER');
   // Even-length lowercase hex without the sign octet, as openssl prints serials.
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex').replace(/^00(?=..)/, '');
+  return Buffer.from(b.buffer, b.byteOffset, b.length)
+    .toString('hex')
+    .replace(/^00(?=..)/, '');
 }
 
 /** A small non-negative INTEGER (versions). */
@@ -155,10 +157,12 @@ export function readString(buf: Uint8Array, t: Tlv): string {
         return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
       case 0x1e: // BMPString
         return utf16be.decode(b);
-      case 0x1c: { // UniversalString (UTF-32BE)
+      case 0x1c: {
+        // UniversalString (UTF-32BE)
         if (b.length % 4) throw new DerError('bad UniversalString length');
         let s = '';
-        for (let i = 0; i < b.length; i += 4) s += String.fromCodePoint(((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0);
+        for (let i = 0; i < b.length; i += 4)
+          s += String.fromCodePoint(((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0);
         return s;
       }
       default:

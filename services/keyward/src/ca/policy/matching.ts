@@ -30,7 +30,8 @@ export function isDnsName(name: string, allowWildcard = true): boolean {
 export const isUri = (uri: string): boolean => /^[a-z][a-z0-9+.-]*:[\x21-\x7e]+$/i.test(uri);
 
 /** `local@domain`, printable ASCII, one `@`. */
-export const isEmail = (email: string): boolean => /^[\x21-\x3f\x41-\x7e]+@[a-z0-9.-]+$/i.test(email) && isDnsName(email.split('@')[1]!, false);
+export const isEmail = (email: string): boolean =>
+  /^[\x21-\x3f\x41-\x7e]+@[a-z0-9.-]+$/i.test(email) && isDnsName(email.split('@')[1]!, false);
 
 export interface SanMatcher {
   dns(name: string): boolean;
@@ -55,7 +56,16 @@ export function compileSanMatcher(san: Policy['san']): SanMatcher {
     const type = family === 4 ? 'ipv4' : 'ipv6';
     ips.addSubnet(addr, bits === undefined ? (family === 4 ? 32 : 128) : Number(bits), type);
   }
-  const uris = san.uri.map((p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 's'));
+  const uris = san.uri.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .split('*')
+          .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+          .join('.*')}$`,
+        's',
+      ),
+  );
   const exactEmail = new Set(san.email.filter((e) => !e.startsWith('@')).map((e) => e.toLowerCase()));
   const emailDomains = new Set(san.email.filter((e) => e.startsWith('@')).map((e) => e.slice(1).toLowerCase()));
   return {

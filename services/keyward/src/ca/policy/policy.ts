@@ -15,7 +15,17 @@ import { KeywardError } from '../../kernel/errors.ts';
 
 export const KEY_TYPES = ['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
-export const KEY_USAGES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'] as const;
+export const KEY_USAGES = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
 export const EXTENDED_KEY_USAGES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping', 'OCSPSigning'] as const;
 export const SUBJECT_ATTRIBUTES = ['CN', 'O', 'OU', 'C', 'ST', 'L', 'serialNumber', 'emailAddress', 'DC'] as const;
 
@@ -24,13 +34,23 @@ export interface Policy {
   readonly keyTypes: readonly KeyType[];
   readonly maxValidityDays: number;
   readonly subject: { readonly required: readonly string[]; readonly allowed: readonly string[] };
-  readonly san: { readonly dns: readonly string[]; readonly ip: readonly string[]; readonly uri: readonly string[]; readonly email: readonly string[] };
+  readonly san: {
+    readonly dns: readonly string[];
+    readonly ip: readonly string[];
+    readonly uri: readonly string[];
+    readonly email: readonly string[];
+  };
   readonly keyUsage: readonly (typeof KEY_USAGES)[number][];
   readonly extendedKeyUsage: readonly (typeof EXTENDED_KEY_USAGES)[number][];
   readonly approval: 'none' | 'required';
 }
 
-const strings = (items: Record<string, unknown> = { type: 'string', minLength: 1, maxLength: 253 }) => ({ type: 'array', maxItems: 100, uniqueItems: true, items });
+const strings = (items: Record<string, unknown> = { type: 'string', minLength: 1, maxLength: 253 }) => ({
+  type: 'array',
+  maxItems: 100,
+  uniqueItems: true,
+  items,
+});
 
 export const policyJsonSchema = {
   $id: 'https://keyward.dev/schemas/certificate-policy.json',
@@ -43,14 +63,25 @@ export const policyJsonSchema = {
     keyTypes: { ...strings({ enum: [...KEY_TYPES] }), minItems: 1, description: 'Allowed key types and sizes of the certified key' },
     maxValidityDays: { type: 'integer', minimum: 1, maximum: 3650, description: 'Longest validity a certificate may get' },
     subject: {
-      type: 'object', additionalProperties: false, required: ['required', 'allowed'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['required', 'allowed'],
       properties: { required: strings({ enum: [...SUBJECT_ATTRIBUTES] }), allowed: strings({ enum: [...SUBJECT_ATTRIBUTES] }) },
     },
     san: {
-      type: 'object', additionalProperties: false, required: ['dns', 'ip', 'uri', 'email'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['dns', 'ip', 'uri', 'email'],
       description: 'Allowed subject alternative names; an empty list allows none of that kind',
       properties: {
-        dns: { ...strings({ type: 'string', pattern: '^(\\*\\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$', maxLength: 253 }), description: 'DNS names; *.x matches exactly one label' },
+        dns: {
+          ...strings({
+            type: 'string',
+            pattern: '^(\\*\\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$',
+            maxLength: 253,
+          }),
+          description: 'DNS names; *.x matches exactly one label',
+        },
         ip: { ...strings(), description: 'CIDR ranges (IPv4 or IPv6)' },
         uri: { ...strings(), description: 'URI patterns; * matches any run of characters' },
         email: { ...strings(), description: 'e-mail addresses or @domain' },
@@ -108,8 +139,10 @@ export function parsePolicy(document: unknown): Policy {
   p.keyUsage.forEach((u, i) => {
     // RFC 5280 §4.2.1.3: keyCertSign/cRLSign belong to CA certificates (and Keyward issues end-entity
     // certificates only); encipherOnly/decipherOnly mean nothing without keyAgreement.
-    if (u === 'keyCertSign' || u === 'cRLSign') fail(`/keyUsage/${i}`, `${u} is for CA certificates; policies issue end-entity certificates`);
-    if ((u === 'encipherOnly' || u === 'decipherOnly') && !p.keyUsage.includes('keyAgreement')) fail(`/keyUsage/${i}`, `${u} needs keyAgreement`);
+    if (u === 'keyCertSign' || u === 'cRLSign')
+      fail(`/keyUsage/${i}`, `${u} is for CA certificates; policies issue end-entity certificates`);
+    if ((u === 'encipherOnly' || u === 'decipherOnly') && !p.keyUsage.includes('keyAgreement'))
+      fail(`/keyUsage/${i}`, `${u} needs keyAgreement`);
   });
   return deepFreeze(structuredClone(p));
 }

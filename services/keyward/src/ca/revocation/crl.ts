@@ -28,7 +28,9 @@ const VERSION_2 = Buffer.from([TAG.INTEGER, 1, 1]);
 const MAX_CRL_NUMBER = (1n << 159n) - 1n;
 
 /** crlEntryExtensions per reason, encoded once. */
-const ENTRY_EXTENSIONS = new Map(REVOCATION_REASONS.filter((r) => r !== 'unspecified').map((r) => [r, sequence(crlReason(REASON_CODES[r]))]));
+const ENTRY_EXTENSIONS = new Map(
+  REVOCATION_REASONS.filter((r) => r !== 'unspecified').map((r) => [r, sequence(crlReason(REASON_CODES[r]))]),
+);
 
 function entry(e: RevokedCertificate): Buffer {
   const serial = integerFromHex(e.serialHex);
@@ -41,7 +43,8 @@ function entry(e: RevokedCertificate): Buffer {
 
 /** The TBSCertList, before signing. */
 export function crlTemplate(r: CrlRequest): Buffer {
-  if (typeof r.crlNumber !== 'bigint' || r.crlNumber < 0n || r.crlNumber > MAX_CRL_NUMBER) throw new TypeError('crlNumber must be a non-negative bigint of at most 20 octets');
+  if (typeof r.crlNumber !== 'bigint' || r.crlNumber < 0n || r.crlNumber > MAX_CRL_NUMBER)
+    throw new TypeError('crlNumber must be a non-negative bigint of at most 20 octets');
   if (!(r.nextUpdate > r.thisUpdate)) throw new TypeError('nextUpdate must be after thisUpdate');
   const parts: Uint8Array[] = [VERSION_2, r.ca.der.signatureAlgorithm, r.ca.der.name, time(r.thisUpdate), time(r.nextUpdate)];
   // revokedCertificates is OPTIONAL and absent when empty (an empty SEQUENCE OF is not what RFC 5280 §5.1.2.6 describes).

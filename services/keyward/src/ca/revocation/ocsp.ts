@@ -40,10 +40,20 @@ export interface OcspRequest {
 export type OcspErrorStatus = 'malformedRequest' | 'internalError' | 'tryLater' | 'sigRequired' | 'unauthorized';
 
 const RESPONSE_STATUS: Readonly<Record<'successful' | OcspErrorStatus, number>> = {
-  successful: 0, malformedRequest: 1, internalError: 2, tryLater: 3, sigRequired: 5, unauthorized: 6,
+  successful: 0,
+  malformedRequest: 1,
+  internalError: 2,
+  tryLater: 3,
+  sigRequired: 5,
+  unauthorized: 6,
 };
 
-const DIGESTS: Readonly<Record<string, CertIdDigest>> = { [OID.sha1]: 'sha1', [OID.sha256]: 'sha256', [OID.sha384]: 'sha384', [OID.sha512]: 'sha512' };
+const DIGESTS: Readonly<Record<string, CertIdDigest>> = {
+  [OID.sha1]: 'sha1',
+  [OID.sha256]: 'sha256',
+  [OID.sha384]: 'sha384',
+  [OID.sha512]: 'sha512',
+};
 
 /** At most this many CertIDs per request; real clients send one. */
 export const MAX_CERT_IDS = 64;
@@ -85,7 +95,8 @@ export function parseOcspRequest(input: Uint8Array): OcspRequest {
     let i = 0;
     if (fields[i]?.tag === 0xa0) {
       const [v] = children(der, fields[i]!);
-      if (!v || v.tag !== TAG.INTEGER || contents(der, v).length !== 1 || der[v.body] !== 0) throw new DerError('unknown OCSP request version');
+      if (!v || v.tag !== TAG.INTEGER || contents(der, v).length !== 1 || der[v.body] !== 0)
+        throw new DerError('unknown OCSP request version');
       i++;
     }
     if (fields[i]?.tag === 0xa1) i++; // requestorName
@@ -105,7 +116,8 @@ export function parseOcspRequest(input: Uint8Array): OcspRequest {
         const parts = children(der, expectTag(ext, TAG.SEQUENCE, 'Extension'));
         if (readOid(der, expectTag(parts[0], TAG.OID, 'extnID')) !== OID.ocspNonce) continue;
         const value = expectTag(parts[parts.length - 1], TAG.OCTET_STRING, 'nonce extnValue');
-        if (value.end - value.body > MAX_NONCE_VALUE || value.end === value.body) throw new DerError('nonce of an unreasonable length (RFC 8954: 1 to 32 octets)');
+        if (value.end - value.body > MAX_NONCE_VALUE || value.end === value.body)
+          throw new DerError('nonce of an unreasonable length (RFC 8954: 1 to 32 octets)');
         nonceExtension = whole(der, ext);
       }
       i++;
@@ -171,7 +183,9 @@ function certStatus(s: CertificateStatus): Buffer {
       const code = REASON_CODES[s.reason];
       if (code === undefined) throw new TypeError(`unknown revocation reason ${String(s.reason)}`);
       // revoked [1] IMPLICIT RevokedInfo { revocationTime, revocationReason [0] EXPLICIT CRLReason OPTIONAL }
-      return s.reason === 'unspecified' ? tlv(contextConstructed(1), generalizedTime(s.revokedAt)) : tlv(contextConstructed(1), generalizedTime(s.revokedAt), explicit(0, enumerated(code)));
+      return s.reason === 'unspecified'
+        ? tlv(contextConstructed(1), generalizedTime(s.revokedAt))
+        : tlv(contextConstructed(1), generalizedTime(s.revokedAt), explicit(0, enumerated(code)));
     }
     default:
       throw new TypeError('unknown certificate status');
@@ -216,7 +230,13 @@ export async function buildOcspResponse(r: OcspResponseRequest): Promise<Uint8Ar
  * issuers).
  * @example res.type('application/ocsp-response').send(await answerOcsp(ca, body, (serial) => store.status(ca, serial), clock.now()));
  */
-export async function answerOcsp(ca: CaContext, requestDer: Uint8Array, lookup: CertificateStatusLookup, now: Date, options: { validitySeconds?: number } = {}): Promise<Uint8Array> {
+export async function answerOcsp(
+  ca: CaContext,
+  requestDer: Uint8Array,
+  lookup: CertificateStatusLookup,
+  now: Date,
+  options: { validitySeconds?: number } = {},
+): Promise<Uint8Array> {
   let request: OcspRequest;
   try {
     request = parseOcspRequest(requestDer);

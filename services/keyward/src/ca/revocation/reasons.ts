@@ -30,9 +30,13 @@ const NAMES_BY_CODE = new Map<number, RevocationReason>(REVOCATION_REASONS.map((
  */
 export function parseRevocationReason(name: unknown): RevocationReason {
   if (typeof name === 'string' && Object.hasOwn(REASON_CODES, name)) return name as RevocationReason;
-  throw new KeywardError('certificate.invalid_reason', `${JSON.stringify(name)} is not an RFC 5280 revocation reason (one of ${REVOCATION_REASONS.join(', ')})`, {
-    extras: { allowed: REVOCATION_REASONS },
-  });
+  throw new KeywardError(
+    'certificate.invalid_reason',
+    `${JSON.stringify(name)} is not an RFC 5280 revocation reason (one of ${REVOCATION_REASONS.join(', ')})`,
+    {
+      extras: { allowed: REVOCATION_REASONS },
+    },
+  );
 }
 
 /** CRLReason code → name, or undefined for an unassigned code. */

@@ -48,8 +48,14 @@ On update, --role and --cross-realm-role replace the whole list when given.
 The secret is printed once, by create and rotate-secret.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      realm: { type: 'string' }, name: { type: 'string' }, description: { type: 'string' }, role: { type: 'string', multiple: true },
-      'cross-realm-role': { type: 'string', multiple: true }, 'default-policy': { type: 'string' }, search: { type: 'string' }, json: { type: 'boolean' },
+      realm: { type: 'string' },
+      name: { type: 'string' },
+      description: { type: 'string' },
+      role: { type: 'string', multiple: true },
+      'cross-realm-role': { type: 'string', multiple: true },
+      'default-policy': { type: 'string' },
+      search: { type: 'string' },
+      json: { type: 'boolean' },
       'no-roles': { type: 'boolean' },
     });
     const [action, clientId] = positionals;
@@ -70,8 +76,12 @@ The secret is printed once, by create and rotate-secret.`,
     switch (action) {
       case 'create': {
         const c = await api.request('POST', base, {
-          clientId: need(), name: values.name, description: values.description, roles: values.role,
-          crossRealmRoles: crossRealm(values['cross-realm-role']), defaultPolicy: policyRef(values['default-policy']) ?? undefined,
+          clientId: need(),
+          name: values.name,
+          description: values.description,
+          roles: values.role,
+          crossRealmRoles: crossRealm(values['cross-realm-role']),
+          defaultPolicy: policyRef(values['default-policy']) ?? undefined,
         });
         print(c, () => out(`  secret:           ${c.secret}   (shown once)`));
         return 0;
@@ -79,17 +89,23 @@ The secret is printed once, by create and rotate-secret.`,
       case 'list': {
         const page = await api.request('GET', `${base}${values.search ? `?search=${enc(values.search)}` : ''}`);
         if (values.json) out(JSON.stringify(page.items, null, 2));
-        else for (const c of page.items) out(`${c.clientId.padEnd(32)} ${c.roles.filter((r: string) => r.startsWith('keyward-')).join(',')}`);
+        else
+          for (const c of page.items) out(`${c.clientId.padEnd(32)} ${c.roles.filter((r: string) => r.startsWith('keyward-')).join(',')}`);
         return 0;
       }
       case 'show':
         print(await api.request('GET', `${base}/${enc(need())}`));
         return 0;
       case 'update':
-        print(await api.request('PATCH', `${base}/${enc(need())}`, {
-          name: values.name, description: values.description, roles: values['no-roles'] ? [] : values.role,
-          crossRealmRoles: crossRealm(values['cross-realm-role']), defaultPolicy: policyRef(values['default-policy']),
-        }));
+        print(
+          await api.request('PATCH', `${base}/${enc(need())}`, {
+            name: values.name,
+            description: values.description,
+            roles: values['no-roles'] ? [] : values.role,
+            crossRealmRoles: crossRealm(values['cross-realm-role']),
+            defaultPolicy: policyRef(values['default-policy']),
+          }),
+        );
         return 0;
       case 'delete':
         await api.request('DELETE', `${base}/${enc(need())}`);
@@ -146,7 +162,9 @@ POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schem
       case 'list': {
         const r = await api.request('GET', base);
         if (values.json) out(JSON.stringify(r.items, null, 2));
-        else for (const p of r.items) out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${p.policy.maxValidityDays} d  approval ${p.policy.approval}`);
+        else
+          for (const p of r.items)
+            out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${p.policy.maxValidityDays} d  approval ${p.policy.approval}`);
         return 0;
       }
       case 'delete':
@@ -168,13 +186,20 @@ Usage:
   keyward realms show <realm> [--json]
   keyward realms list [--json]`,
   async run(argv) {
-    const { values, positionals } = parse(argv, { 'display-name': { type: 'string' }, 'default-role': { type: 'string', multiple: true }, json: { type: 'boolean' } });
+    const { values, positionals } = parse(argv, {
+      'display-name': { type: 'string' },
+      'default-role': { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+    });
     const [action, realm] = positionals;
     const api = apiFromEnv();
     switch (action) {
       case 'put': {
         if (!realm) throw new UsageError('put needs a realm');
-        const r = await api.request('PUT', `/v1/realms/${enc(realm)}`, { displayName: values['display-name'], defaultRoles: values['default-role'] });
+        const r = await api.request('PUT', `/v1/realms/${enc(realm)}`, {
+          displayName: values['display-name'],
+          defaultRoles: values['default-role'],
+        });
         out(values.json ? JSON.stringify(r, null, 2) : `realm ${r.name} managed; default role holds ${r.defaultRoles.join(', ')}`);
         return 0;
       }

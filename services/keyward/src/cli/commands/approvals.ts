@@ -6,7 +6,9 @@ const enc = encodeURIComponent;
 
 function line(a: any): string {
   const who = (x: any) => (x ? `${x.name ?? x.id}${x.realm ? `@${x.realm}` : ''}` : '—');
-  const change = a.change?.setting ? `${a.change.setting}: ${JSON.stringify(a.change.from)} → ${JSON.stringify(a.change.to)}` : JSON.stringify(a.change);
+  const change = a.change?.setting
+    ? `${a.change.setting}: ${JSON.stringify(a.change.from)} → ${JSON.stringify(a.change.to)}`
+    : JSON.stringify(a.change);
   return `${a.id}  ${a.status.padEnd(8)} ${change}  proposed by ${who(a.proposedBy)} ${a.createdAt}${a.status === 'pending' ? `, expires ${a.expiresAt}` : `, ${a.status} by ${who(a.decidedBy)}`}`;
 }
 
@@ -22,7 +24,12 @@ Usage:
 Approving applies the change. The admin who proposed a change cannot approve
 it, but may reject it to withdraw it.`,
   async run(argv) {
-    const { values, positionals } = parse(argv, { realm: { type: 'string' }, status: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parse(argv, {
+      realm: { type: 'string' },
+      status: { type: 'string' },
+      reason: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     const [action, id] = positionals;
     if (!values.realm) throw new UsageError('--realm is required');
     const base = `/v1/realms/${enc(values.realm)}/approvals`;

@@ -7,7 +7,8 @@ import { createLogger } from '../../kernel/log.ts';
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
-const USAGE = 'usage: keyward audit verify [--seal] [--head VALUE] | keyward audit events [--realm R] [--action A] [--target T] [--since T] [--until T] [--first N] [--max N] [--json]';
+const USAGE =
+  'usage: keyward audit verify [--seal] [--head VALUE] | keyward audit events [--realm R] [--action A] [--target T] [--since T] [--until T] [--first N] [--max N] [--json]';
 
 function line(e: any): string {
   const who = e.actor ? `${e.actor.name ?? e.actor.id}${e.actor.realm ? `@${e.actor.realm}` : ''} (${e.actor.kind})` : '—';
@@ -16,7 +17,7 @@ function line(e: any): string {
 
 export const audit: Command = {
   name: 'audit',
-  summary: 'Verify the audit trail\'s hash chain, or read its events',
+  summary: "Verify the audit trail's hash chain, or read its events",
   help: `
 Usage:
   keyward audit verify [--seal] [--head VALUE]
@@ -42,8 +43,16 @@ with no --realm every event (operators). --action takes an action
 8601 dates or date-times; --max is the page size (default 100, at most 500).`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      seal: { type: 'boolean' }, head: { type: 'string' }, realm: { type: 'string' }, action: { type: 'string' }, target: { type: 'string' },
-      since: { type: 'string' }, until: { type: 'string' }, first: { type: 'string' }, max: { type: 'string' }, json: { type: 'boolean' },
+      seal: { type: 'boolean' },
+      head: { type: 'string' },
+      realm: { type: 'string' },
+      action: { type: 'string' },
+      target: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      first: { type: 'string' },
+      max: { type: 'string' },
+      json: { type: 'boolean' },
     });
     if (positionals.length !== 1) throw new UsageError(USAGE);
     if (positionals[0] === 'events') {
@@ -57,7 +66,8 @@ with no --realm every event (operators). --action takes an action
       return 0;
     }
     if (positionals[0] !== 'verify') throw new UsageError(USAGE);
-    if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head)) throw new UsageError('--head takes a head printed by keyward audit verify (64 hexadecimal digits)');
+    if (values.head !== undefined && !/^[0-9a-f]{64}$/.test(values.head))
+      throw new UsageError('--head takes a head printed by keyward audit verify (64 hexadecimal digits)');
     const config = loadConfig();
     const log = createLogger({ level: config.logLevel });
     const store = await openStore(config, log);

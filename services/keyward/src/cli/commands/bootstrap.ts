@@ -26,10 +26,17 @@ Options:
   --operator-client ID    also create a master-realm API client holding keyward-operator
   --json                  print the result as JSON`,
   async run(argv) {
-    const { values } = parse(argv, {
-      'env-file': { type: 'string' }, realm: { type: 'string', multiple: true }, rotate: { type: 'boolean' },
-      'operator-client': { type: 'string' }, json: { type: 'boolean' },
-    }, false);
+    const { values } = parse(
+      argv,
+      {
+        'env-file': { type: 'string' },
+        realm: { type: 'string', multiple: true },
+        rotate: { type: 'boolean' },
+        'operator-client': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      false,
+    );
     const config = loadConfig();
     const log = createLogger({ level: config.logLevel });
     const result = await runBootstrap({
@@ -49,7 +56,18 @@ Options:
       writeFileSync(values['env-file'], lines.join('\n') + '\n', { mode: 0o600 });
     }
     if (values.json) {
-      out(JSON.stringify({ clientId: result.clientId, created: result.created, ...(values['env-file'] ? { envFile: values['env-file'] } : { clientSecret: result.clientSecret }), operator: result.operator }, null, 2));
+      out(
+        JSON.stringify(
+          {
+            clientId: result.clientId,
+            created: result.created,
+            ...(values['env-file'] ? { envFile: values['env-file'] } : { clientSecret: result.clientSecret }),
+            operator: result.operator,
+          },
+          null,
+          2,
+        ),
+      );
     } else if (values['env-file']) {
       out(`${result.created ? 'Created' : 'Found'} ${result.clientId}; credentials written to ${values['env-file']}`);
     } else {

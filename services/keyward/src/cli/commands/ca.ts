@@ -27,7 +27,9 @@ async function webKeys(key: KeyObject) {
   const alg = ec ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   return {
     privateKey: await webcrypto.subtle.importKey('pkcs8', key.export({ format: 'der', type: 'pkcs8' }), alg, false, ['sign']),
-    publicKey: await webcrypto.subtle.importKey('spki', createPublicKey(key).export({ format: 'der', type: 'spki' }), alg, true, ['verify']),
+    publicKey: await webcrypto.subtle.importKey('spki', createPublicKey(key).export({ format: 'der', type: 'spki' }), alg, true, [
+      'verify',
+    ]),
     signing: ec ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
   };
 }
@@ -41,7 +43,8 @@ function newKey(type: string): KeyObject {
 /** Writes files, never overwriting without --force; keys with mode 0600. */
 function writeAll(files: Array<{ path: string; content: string; secret?: boolean }>, force: boolean): void {
   const existing = files.filter((f) => existsSync(f.path));
-  if (existing.length && !force) throw new UsageError(`${existing.map((f) => f.path).join(', ')} already exist(s); use --force to overwrite`);
+  if (existing.length && !force)
+    throw new UsageError(`${existing.map((f) => f.path).join(', ')} already exist(s); use --force to overwrite`);
   for (const f of files) {
     writeFileSync(f.path, f.content, { mode: f.secret ? 0o600 : 0o644 });
     out(`wrote ${f.path}${f.secret ? ' (mode 0600)' : ''}`);
@@ -51,7 +54,8 @@ function writeAll(files: Array<{ path: string; content: string; secret?: boolean
 function loadCluster(dir: string): { cert: x509.X509Certificate; key: KeyObject; uuid: string } {
   const certPath = join(dir, 'cluster.crt');
   const keyPath = join(dir, 'cluster.key');
-  if (!existsSync(certPath) || !existsSync(keyPath)) throw new UsageError(`no cluster.crt and cluster.key in ${dir}: run keyward ca initialize <cluster-name> first (or pass --dir)`);
+  if (!existsSync(certPath) || !existsSync(keyPath))
+    throw new UsageError(`no cluster.crt and cluster.key in ${dir}: run keyward ca initialize <cluster-name> first (or pass --dir)`);
   const cert = new x509.X509Certificate(readFileSync(certPath, 'utf8'));
   const key = createPrivateKey(readFileSync(keyPath, 'utf8'));
   const uuid = cert.subjectName.getField('OU')[0];
@@ -65,8 +69,14 @@ async function leaf(cluster: ReturnType<typeof loadCluster>, subject: string, ke
   const caKeys = await webKeys(cluster.key);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(), subject, issuer: cluster.cert.subjectName, notBefore: new Date(now - 60_000), notAfter: new Date(Math.min(now + days * DAY, cluster.cert.notAfter.getTime())),
-    publicKey: keys.publicKey as never, signingKey: caKeys.privateKey as never, signingAlgorithm: caKeys.signing as never,
+    serialNumber: serial(),
+    subject,
+    issuer: cluster.cert.subjectName,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(Math.min(now + days * DAY, cluster.cert.notAfter.getTime())),
+    publicKey: keys.publicKey as never,
+    signingKey: caKeys.privateKey as never,
+    signingAlgorithm: caKeys.signing as never,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
@@ -98,7 +108,12 @@ and call it as the API client <client-name> of the trusting realm:
   curl --cacert cluster.crt --cert <client-name>.crt --key <client-name>.key https://<hostname>:3443/v1/whoami`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      dir: { type: 'string' }, days: { type: 'string' }, 'key-type': { type: 'string' }, force: { type: 'boolean' }, realm: { type: 'string' }, name: { type: 'string' },
+      dir: { type: 'string' },
+      days: { type: 'string' },
+      'key-type': { type: 'string' },
+      force: { type: 'boolean' },
+      realm: { type: 'string' },
+      name: { type: 'string' },
     });
     const [action, arg] = positionals;
     const dir = values.dir ?? process.cwd();
@@ -114,18 +129,25 @@ and call it as the API client <client-name> of the trusting realm:
         const keys = await webKeys(key);
         const now = Date.now();
         const cert = await x509.X509CertificateGenerator.createSelfSigned({
-          serialNumber: serial(), name: [{ CN: [arg] }, { OU: [uuid] }], notBefore: new Date(now - 60_000), notAfter: new Date(now + (days ?? 3650) * DAY),
-          keys: keys as never, signingAlgorithm: keys.signing as never,
+          serialNumber: serial(),
+          name: [{ CN: [arg] }, { OU: [uuid] }],
+          notBefore: new Date(now - 60_000),
+          notAfter: new Date(now + (days ?? 3650) * DAY),
+          keys: keys as never,
+          signingAlgorithm: keys.signing as never,
           extensions: [
             new x509.BasicConstraintsExtension(true, 0, true),
             new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
             await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
           ],
         });
-        writeAll([
-          { path: join(dir, 'cluster.crt'), content: cert.toString('pem') + '\n' },
-          { path: join(dir, 'cluster.key'), content: key.export({ format: 'pem', type: 'pkcs8' }).toString(), secret: true },
-        ], force);
+        writeAll(
+          [
+            { path: join(dir, 'cluster.crt'), content: cert.toString('pem') + '\n' },
+            { path: join(dir, 'cluster.key'), content: key.export({ format: 'pem', type: 'pkcs8' }).toString(), secret: true },
+          ],
+          force,
+        );
         out(`cluster ${arg}: UUID ${uuid}`);
         return 0;
       }
@@ -138,31 +160,44 @@ and call it as the API client <client-name> of the trusting realm:
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
           new x509.SubjectAlternativeNameExtension([san]),
         ]);
-        writeAll([
-          { path: join(dir, `control-${arg}.crt`), content: made.cert },
-          { path: join(dir, `control-${arg}.key`), content: made.key, secret: true },
-        ], force);
+        writeAll(
+          [
+            { path: join(dir, `control-${arg}.crt`), content: made.cert },
+            { path: join(dir, `control-${arg}.key`), content: made.key, secret: true },
+          ],
+          force,
+        );
         return 0;
       }
       case 'create-api-certificate': {
-        if (!arg || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(arg)) throw new UsageError('create-api-certificate needs a client name (letters, digits, . _ -), the API client id');
+        if (!arg || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(arg))
+          throw new UsageError('create-api-certificate needs a client name (letters, digits, . _ -), the API client id');
         const cluster = loadCluster(dir);
         const made = await leaf(cluster, `OU=${cluster.uuid}, CN=user-${arg}`, keyType, days ?? 365, [
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
         ]);
-        writeAll([
-          { path: join(dir, `${arg}.crt`), content: made.cert },
-          { path: join(dir, `${arg}.key`), content: made.key, secret: true },
-        ], force);
+        writeAll(
+          [
+            { path: join(dir, `${arg}.crt`), content: made.cert },
+            { path: join(dir, `${arg}.key`), content: made.key, secret: true },
+          ],
+          force,
+        );
         return 0;
       }
       case 'trust': {
         if (!values.realm) throw new UsageError('trust needs --realm');
         if (!arg) throw new UsageError('trust needs the CA certificate file (cluster.crt)');
         const pem = readFileSync(arg, 'utf8');
-        const name = values.name ?? (new x509.X509Certificate(pem).subjectName.getField('CN')[0] ?? basename(arg, '.crt')).replace(/[^A-Za-z0-9._-]/g, '-');
-        const r = await apiFromEnv().request('PUT', `/v1/realms/${encodeURIComponent(values.realm)}/trusted-client-cas/${encodeURIComponent(name)}`, { certificate: pem });
+        const name =
+          values.name ??
+          (new x509.X509Certificate(pem).subjectName.getField('CN')[0] ?? basename(arg, '.crt')).replace(/[^A-Za-z0-9._-]/g, '-');
+        const r = await apiFromEnv().request(
+          'PUT',
+          `/v1/realms/${encodeURIComponent(values.realm)}/trusted-client-cas/${encodeURIComponent(name)}`,
+          { certificate: pem },
+        );
         out(`realm ${values.realm} trusts ${r.subject} as "${r.name}" (sha256 ${r.sha256Fingerprint})`);
         return 0;
       }

@@ -31,7 +31,11 @@ Options:
   --quiet-logs           only print warnings and errors of the server
   --realm-config DIR     realm-config files to apply (default: the repository's realm-config/)`,
   async run(argv) {
-    const { values } = parse(argv, { 'keycloak-port': { type: 'string' }, 'quiet-logs': { type: 'boolean' }, 'realm-config': { type: 'string' } }, false);
+    const { values } = parse(
+      argv,
+      { 'keycloak-port': { type: 'string' }, 'quiet-logs': { type: 'boolean' }, 'realm-config': { type: 'string' } },
+      false,
+    );
     const base = loadConfig();
     if (base.mode !== 'development') throw new Error('keyward dev runs in development mode only (KEYWARD_MODE=development)');
     const progress = (line: string) => process.stderr.write(`» ${line}\n`);
@@ -52,15 +56,20 @@ Options:
       for (const c of cleanups.reverse()) await c().catch((err) => process.stderr.write(`  ${(err as Error).message}\n`));
     };
     try {
-      progress('bootstrapping Keyward\'s client in Keycloak…');
+      progress("bootstrapping Keyward's client in Keycloak…");
       const boot = await bootstrap({
-        url: keycloak.url, adminUser: keycloak.adminUser, adminPassword: keycloak.adminPassword,
-        clientId: base.keycloak.clientId, audience: base.audience, operatorClientId: 'keyward-operator-cli',
+        url: keycloak.url,
+        adminUser: keycloak.adminUser,
+        adminPassword: keycloak.adminPassword,
+        clientId: base.keycloak.clientId,
+        audience: base.audience,
+        operatorClientId: 'keyward-operator-cli',
       });
       const devTls = base.tls.certFile ? undefined : await ensureDevTls(base.dataDir);
       if (devTls?.created) progress(`made a development TLS certificate: ${devTls.certFile}`);
       const config = loadConfig(process.env, {
-        KEYWARD_KEYCLOAK_URL: keycloak.url, KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
+        KEYWARD_KEYCLOAK_URL: keycloak.url,
+        KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
         ...(devTls ? { KEYWARD_TLS_CERT: devTls.certFile, KEYWARD_TLS_KEY: devTls.keyFile } : {}),
         ...(base.devices.defaultRealm ? {} : { KEYWARD_DEVICE_DEFAULT_REALM: 'demo' }), // the SKLM-compatible path serves the demo realm
       });
@@ -83,14 +92,20 @@ Options:
       }
       const keywardUrl = `http://${config.host}:${config.port}`;
       const demo = await afterStart({
-        keyward, keycloakUrl: keycloak.url, keywardUrl, operator: boot.operator!, progress, configDir: values['realm-config'],
+        keyward,
+        keycloakUrl: keycloak.url,
+        keywardUrl,
+        operator: boot.operator!,
+        progress,
+        configDir: values['realm-config'],
         tls: tlsUrl ? { url: tlsUrl, certFile: config.tls.certFile! } : undefined,
       });
       out('');
       out('Keyward is up.');
       out(`  Keycloak admin console: ${keycloak.url}/admin/  (login ${keycloak.adminUser} / ${keycloak.adminPassword}, development only)`);
       out(`  Keyward API:            ${keywardUrl}  (OpenAPI: ${keywardUrl}/v1/openapi.json, readiness: ${keywardUrl}/readyz)`);
-      if (tlsUrl) out(`  Keyward HTTPS:          ${tlsUrl}  (client certificates, device onboarding; server certificate ${config.tls.certFile})`);
+      if (tlsUrl)
+        out(`  Keyward HTTPS:          ${tlsUrl}  (client certificates, device onboarding; server certificate ${config.tls.certFile})`);
       for (const line of demo) out(line);
       out('');
       out('Press Ctrl-C to stop Keycloak and Keyward.');

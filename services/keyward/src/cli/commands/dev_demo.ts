@@ -26,7 +26,9 @@ export async function afterStart(ctx: DemoContext): Promise<string[]> {
   const lines = [
     '',
     `Operator client (master realm): ${ctx.operator.clientId} / ${ctx.operator.clientSecret}`,
-    '  for the CLI: export KEYWARD_KEYCLOAK_URL=' + ctx.keycloakUrl + ` KEYWARD_CLIENT_ID=${ctx.operator.clientId} KEYWARD_CLIENT_SECRET=${ctx.operator.clientSecret}`,
+    '  for the CLI: export KEYWARD_KEYCLOAK_URL=' +
+      ctx.keycloakUrl +
+      ` KEYWARD_CLIENT_ID=${ctx.operator.clientId} KEYWARD_CLIENT_SECRET=${ctx.operator.clientSecret}`,
   ];
   const demo = files.find((f) => f.realm === 'demo');
   const client = demo?.apiClients?.[0];

@@ -5,8 +5,10 @@ import { out, parse, UsageError, type Command } from '../command.ts';
 
 const enc = encodeURIComponent;
 
-const pendingLine = (d: any) => `${d.uuid}  ${d.subject}  (issuer ${d.issuer}; ${d.sha256Fingerprint}; last seen ${d.lastSeen} from ${d.sourceAddress})`;
-const trustedLine = (d: any) => `${d.alias}  → client ${d.clientId}${d.deviceGroup ? `  group ${d.deviceGroup}${d.deviceRole ? `/${d.deviceRole}` : ''}` : ''}  ${d.subject}  (until ${d.notAfter})`;
+const pendingLine = (d: any) =>
+  `${d.uuid}  ${d.subject}  (issuer ${d.issuer}; ${d.sha256Fingerprint}; last seen ${d.lastSeen} from ${d.sourceAddress})`;
+const trustedLine = (d: any) =>
+  `${d.alias}  → client ${d.clientId}${d.deviceGroup ? `  group ${d.deviceGroup}${d.deviceRole ? `/${d.deviceRole}` : ''}` : ''}  ${d.subject}  (until ${d.notAfter})`;
 
 export const devices: Command = {
   name: 'devices',
@@ -30,8 +32,15 @@ control, accepting waits for a second admin (keyward approvals approve).
 Untrusting deletes the device client: the device is refused at once.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      realm: { type: 'string' }, alias: { type: 'string' }, group: { type: 'string' }, role: { type: 'string' }, enable: { type: 'boolean' }, disable: { type: 'boolean' },
-      'max-pending': { type: 'string' }, 'reject-for-hours': { type: 'string' }, json: { type: 'boolean' },
+      realm: { type: 'string' },
+      alias: { type: 'string' },
+      group: { type: 'string' },
+      role: { type: 'string' },
+      enable: { type: 'boolean' },
+      disable: { type: 'boolean' },
+      'max-pending': { type: 'string' },
+      'reject-for-hours': { type: 'string' },
+      json: { type: 'boolean' },
     });
     const [action, arg, arg2] = positionals;
     if (!values.realm) throw new UsageError('--realm is required');
@@ -44,17 +53,24 @@ Untrusting deletes the device client: the device is refused at once.`,
         const body: Record<string, unknown> = {};
         if (values.enable) body.enabled = true;
         if (values.disable) body.enabled = false;
-        for (const [flag, key] of [['max-pending', 'maxPending'], ['reject-for-hours', 'rejectForHours']] as const) {
+        for (const [flag, key] of [
+          ['max-pending', 'maxPending'],
+          ['reject-for-hours', 'rejectForHours'],
+        ] as const) {
           if (values[flag] === undefined) continue;
           const n = Number(values[flag]);
           if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be a whole number`);
           body[key] = n;
         }
-        const r = Object.keys(body).length ? await api.request('PUT', `${realm}/settings/devices`, body) : await api.request('GET', `${realm}/settings/devices`);
+        const r = Object.keys(body).length
+          ? await api.request('PUT', `${realm}/settings/devices`, body)
+          : await api.request('GET', `${realm}/settings/devices`);
         if (values.json) json(r);
         else if (r.approvalId) out(`dual control: the change waits for a second admin; approval ${r.approvalId} (expires ${r.expiresAt})`);
         else {
-          out(`device onboarding in realm ${values.realm}: ${r.enabled ? 'enabled' : 'disabled'}, at most ${r.maxPending} pending, rejected certificates refused for ${r.rejectForHours} h`);
+          out(
+            `device onboarding in realm ${values.realm}: ${r.enabled ? 'enabled' : 'disabled'}, at most ${r.maxPending} pending, rejected certificates refused for ${r.rejectForHours} h`,
+          );
           if (r.pendingApprovalId) out(`a change is waiting for approval: ${r.pendingApprovalId}`);
         }
         return 0;
@@ -67,18 +83,22 @@ Untrusting deletes the device client: the device is refused at once.`,
         return 0;
       }
       case 'accept': {
-        if (!arg) throw new UsageError('accept needs the pending certificate\'s uuid (CERTIFICATE-…)');
+        if (!arg) throw new UsageError("accept needs the pending certificate's uuid (CERTIFICATE-…)");
         if (!values.alias) throw new UsageError('--alias is required');
         const r = await api.request('POST', `${realm}/pending-client-certificates`, {
-          uuid: arg, alias: values.alias, ...(values.group ? { deviceGroup: values.group } : {}), ...(values.role ? { deviceRole: values.role } : {}),
+          uuid: arg,
+          alias: values.alias,
+          ...(values.group ? { deviceGroup: values.group } : {}),
+          ...(values.role ? { deviceRole: values.role } : {}),
         });
         if (values.json) json(r);
-        else if (r.approvalId) out(`dual control: the acceptance waits for a second admin; approval ${r.approvalId} (expires ${r.expiresAt})`);
+        else if (r.approvalId)
+          out(`dual control: the acceptance waits for a second admin; approval ${r.approvalId} (expires ${r.expiresAt})`);
         else out(`trusted as ${r.alias}; device client ${r.clientId}`);
         return 0;
       }
       case 'reject':
-        if (!arg) throw new UsageError('reject needs the pending certificate\'s uuid (CERTIFICATE-…)');
+        if (!arg) throw new UsageError("reject needs the pending certificate's uuid (CERTIFICATE-…)");
         await api.request('DELETE', `${realm}/pending-client-certificates/${enc(arg)}`);
         out(`rejected ${arg}`);
         return 0;

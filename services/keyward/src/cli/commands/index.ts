@@ -15,4 +15,25 @@ import { settings } from './settings.ts';
 import { approvals } from './approvals.ts';
 import { devices } from './devices.ts';
 
-export const commands: readonly Command[] = [serve, dev, bootstrap, migrate, config, realms, apiClients, policies, realmConfig, whoami, login, logout, clientCertificates, ca, kek, pat, settings, approvals, devices, audit];
+export const commands: readonly Command[] = [
+  serve,
+  dev,
+  bootstrap,
+  migrate,
+  config,
+  realms,
+  apiClients,
+  policies,
+  realmConfig,
+  whoami,
+  login,
+  logout,
+  clientCertificates,
+  ca,
+  kek,
+  pat,
+  settings,
+  approvals,
+  devices,
+  audit,
+];

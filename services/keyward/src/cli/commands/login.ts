@@ -22,16 +22,26 @@ the public client keyward-cli for this. keyward logout removes the file.`,
     const kcUrl = process.env.KEYWARD_KEYCLOAK_URL?.replace(/\/+$/, '');
     if (!kcUrl) throw new UsageError('set KEYWARD_KEYCLOAK_URL to the Keycloak base URL');
     const clientId = values.client ?? 'keyward-cli';
-    const config = await oidc.discovery(new URL(`${kcUrl}/realms/${encodeURIComponent(values.realm)}`), clientId, undefined, oidc.None(),
-      new URL(kcUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    const config = await oidc.discovery(
+      new URL(`${kcUrl}/realms/${encodeURIComponent(values.realm)}`),
+      clientId,
+      undefined,
+      oidc.None(),
+      new URL(kcUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
+    );
     const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
     out(`Open ${device.verification_uri_complete ?? device.verification_uri} in a browser and confirm the code ${device.user_code}`);
     out(`(waiting up to ${Math.round(device.expires_in / 60)} minutes…)`);
     const tokens = await oidc.pollDeviceAuthorizationGrant(config, device);
     const claims = decodeJwt(tokens.access_token);
     const file = writeLogin({
-      keycloakUrl: kcUrl, realm: values.realm, clientId, accessToken: tokens.access_token, refreshToken: tokens.refresh_token,
-      expiresAt: Date.now() + (tokens.expiresIn() ?? 60) * 1000, username: typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined,
+      keycloakUrl: kcUrl,
+      realm: values.realm,
+      clientId,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      expiresAt: Date.now() + (tokens.expiresIn() ?? 60) * 1000,
+      username: typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined,
     });
     out(`Logged in as ${String(claims.preferred_username ?? claims.sub)} of realm ${values.realm}; credentials in ${file}`);
     return 0;
@@ -67,7 +77,13 @@ Keyward generates the key and the .pem holds the certificate and the key;
 --out writes it with mode 0600. Use it as the seed does:
   curl -H "X-Client-Certificate: $(base64 -w0 me.pem)" $KEYWARD_URL/v1/whoami`,
   async run(argv) {
-    const { values, positionals } = parse(argv, { days: { type: 'string' }, name: { type: 'string' }, csr: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parse(argv, {
+      days: { type: 'string' },
+      name: { type: 'string' },
+      csr: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     const [action, id] = positionals;
     const api = apiFromEnv();
     const { readFileSync, writeFileSync } = await import('node:fs');
@@ -81,9 +97,16 @@ Keyward generates the key and the .pem holds the certificate and the key;
       case 'create': {
         const days = Number(values.days);
         if (!Number.isInteger(days) || days < 1) throw new UsageError('--days must be a whole number of days');
-        const r = await api.request('POST', '/v1/client-certificates', { name: values.name, expiresInDays: days, csr: values.csr ? readFileSync(values.csr, 'utf8') : undefined });
+        const r = await api.request('POST', '/v1/client-certificates', {
+          name: values.name,
+          expiresInDays: days,
+          csr: values.csr ? readFileSync(values.csr, 'utf8') : undefined,
+        });
         if (values.json) out(JSON.stringify({ ...r, pem: undefined }, null, 2));
-        else process.stderr.write(`created ${r.id} (${r.name ?? 'unnamed'}), expires ${r.expiresAt}; maximum ${r.maximumExpirationDays} days\n`);
+        else
+          process.stderr.write(
+            `created ${r.id} (${r.name ?? 'unnamed'}), expires ${r.expiresAt}; maximum ${r.maximumExpirationDays} days\n`,
+          );
         emit(r.pem);
         return 0;
       }

@@ -6,7 +6,7 @@ const enc = encodeURIComponent;
 
 export const pat: Command = {
   name: 'pat',
-  summary: 'Create, list and revoke personal access tokens (yours, or every user\'s as an admin)',
+  summary: "Create, list and revoke personal access tokens (yours, or every user's as an admin)",
   help: `
 Usage:
   keyward pat create --days N [--name NAME] [--json]
@@ -28,12 +28,20 @@ revoke all tokens of the users named with --user and the tokens named with
 lastUsedAt; a leading - sorts descending and is written --sort=-expiresAt.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      days: { type: 'string' }, name: { type: 'string' }, realm: { type: 'string' }, sort: { type: 'string' }, user: { type: 'string', multiple: true },
-      id: { type: 'string', multiple: true }, first: { type: 'string' }, max: { type: 'string' }, json: { type: 'boolean' },
+      days: { type: 'string' },
+      name: { type: 'string' },
+      realm: { type: 'string' },
+      sort: { type: 'string' },
+      user: { type: 'string', multiple: true },
+      id: { type: 'string', multiple: true },
+      first: { type: 'string' },
+      max: { type: 'string' },
+      json: { type: 'boolean' },
     });
     const [action, id] = positionals;
     const api = apiFromEnv();
-    const show = (t: any) => `${t.id}  ${String(t.name ?? '').padEnd(20)} ${t.status.padEnd(7)} ${String(t.expiresInDays).padStart(4)} d  expires ${t.expiresAt}  last used ${t.lastUsedAt ?? 'never'}`;
+    const show = (t: any) =>
+      `${t.id}  ${String(t.name ?? '').padEnd(20)} ${t.status.padEnd(7)} ${String(t.expiresInDays).padStart(4)} d  expires ${t.expiresAt}  last used ${t.lastUsedAt ?? 'never'}`;
     switch (action) {
       case 'create': {
         if (values.realm) throw new UsageError('create makes a token for yourself: drop --realm');
@@ -74,7 +82,10 @@ lastUsedAt; a leading - sorts descending and is written --sort=-expiresAt.`,
         if (values.realm) {
           if (id) throw new UsageError('with --realm, name tokens with --id and users with --user');
           if (!values.user?.length && !values.id?.length) throw new UsageError('name at least one --user or --id');
-          const r = await api.request('POST', `/v1/realms/${enc(values.realm)}/personal-access-tokens/revoke`, { usernames: values.user, ids: values.id });
+          const r = await api.request('POST', `/v1/realms/${enc(values.realm)}/personal-access-tokens/revoke`, {
+            usernames: values.user,
+            ids: values.id,
+          });
           if (values.json) out(JSON.stringify(r, null, 2));
           else {
             out(`revoked ${r.revoked} token(s)`);

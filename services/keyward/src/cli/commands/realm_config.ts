@@ -9,7 +9,12 @@ import { out, parse, UsageError, type Command } from '../command.ts';
 export function readRealmConfig(path: string): { name: string; content: unknown }[] {
   let names: string[];
   try {
-    names = statSync(path).isDirectory() ? readdirSync(path).filter((n) => n.endsWith('.json') && n !== 'schema.json').sort().map((n) => join(path, n)) : [path];
+    names = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((n) => n.endsWith('.json') && n !== 'schema.json')
+          .sort()
+          .map((n) => join(path, n))
+      : [path];
   } catch {
     throw new UsageError(`${path} does not exist`);
   }
@@ -40,10 +45,18 @@ function secretsFor(files: { content: any }[]): Record<string, string> {
 function describe(plan: any): string[] {
   const sign: Record<string, string> = { create: '+', update: '~', delete: '-' };
   const lines = plan.changes.map((c: any) => {
-    const fields = c.fields ? ' ' + Object.entries(c.fields).map(([k, [a, b]]: any) => `${k}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`).join('; ') : '';
+    const fields = c.fields
+      ? ' ' +
+        Object.entries(c.fields)
+          .map(([k, [a, b]]: any) => `${k}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`)
+          .join('; ')
+      : '';
     return `  ${sign[c.action]} ${c.kind} ${c.realm}${c.kind === 'realm' ? '' : '/' + c.id}${fields}`;
   });
-  if (plan.unmanaged.length) lines.push(...plan.unmanaged.map((u: any) => `  ? ${u.kind} ${u.realm}/${u.id} is not in the files and not owned by realm-config: left alone`));
+  if (plan.unmanaged.length)
+    lines.push(
+      ...plan.unmanaged.map((u: any) => `  ? ${u.kind} ${u.realm}/${u.id} is not in the files and not owned by realm-config: left alone`),
+    );
   return lines;
 }
 
@@ -78,11 +91,16 @@ secretFromEnv. Needs operator credentials (KEYWARD_TOKEN or KEYWARD_CLIENT_*).`,
     if (!path) throw new UsageError(`${action} needs a directory or file`);
     const files = readRealmConfig(path);
     const api = apiFromEnv();
-    const result = await api.request('POST', `/v1/realm-config/${action}`, { files, prune: values.prune ?? false, secrets: secretsFor(files) });
+    const result = await api.request('POST', `/v1/realm-config/${action}`, {
+      files,
+      prune: values.prune ?? false,
+      secrets: secretsFor(files),
+    });
     if (values.json) {
       out(JSON.stringify(result, null, 2));
     } else {
-      if (result.changes.length === 0) out(action === 'plan' ? 'No changes: the live state matches the files.' : 'No changes applied: the live state already matched.');
+      if (result.changes.length === 0)
+        out(action === 'plan' ? 'No changes: the live state matches the files.' : 'No changes applied: the live state already matched.');
       else out(action === 'plan' ? `Plan: ${result.changes.length} change(s)` : `Applied ${result.changes.length} change(s)`);
       for (const l of describe(result)) out(l);
       for (const s of result.generatedSecrets ?? []) out(`  secret of ${s.realm}/${s.clientId} (shown once): ${s.secret}`);

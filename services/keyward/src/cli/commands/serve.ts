@@ -32,7 +32,9 @@ Stops gracefully on SIGINT/SIGTERM.`,
       throw err;
     }
     log.info('keyward listening', {
-      version: VERSION, url: `http://${config.host}:${config.port}`, mode: config.mode,
+      version: VERSION,
+      url: `http://${config.host}:${config.port}`,
+      mode: config.mode,
       ...(config.tls.certFile ? { tlsUrl: `https://${config.host}:${config.tls.port}` } : {}),
     });
     await new Promise<void>((resolve) => {

@@ -24,7 +24,11 @@ dual control is on, the change is not applied: it waits for a different admin
 (keyward approvals list / approve), and the pending approval's id is printed.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      realm: { type: 'string' }, enable: { type: 'boolean' }, disable: { type: 'boolean' }, 'max-days': { type: 'string' }, json: { type: 'boolean' },
+      realm: { type: 'string' },
+      enable: { type: 'boolean' },
+      disable: { type: 'boolean' },
+      'max-days': { type: 'string' },
+      json: { type: 'boolean' },
     });
     const [which] = positionals;
     const path = which ? PATHS[which] : undefined;
@@ -36,7 +40,9 @@ dual control is on, the change is not applied: it waits for a different admin
     const api = apiFromEnv();
     const show = (s: any) => {
       if (values.json) return out(JSON.stringify(s, null, 2));
-      out(`${which} in realm ${values.realm}: ${s.enabled ? 'enabled' : 'disabled'}${s.maxExpirationDays !== undefined ? `, maximum expiry ${s.maxExpirationDays} days` : ''}`);
+      out(
+        `${which} in realm ${values.realm}: ${s.enabled ? 'enabled' : 'disabled'}${s.maxExpirationDays !== undefined ? `, maximum expiry ${s.maxExpirationDays} days` : ''}`,
+      );
       if (s.pendingApprovalId) out(`a change is waiting for approval: ${s.pendingApprovalId}`);
     };
     const current = await api.request('GET', url);

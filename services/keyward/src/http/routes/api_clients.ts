@@ -4,18 +4,43 @@ import type { Authenticator } from '../authenticate.ts';
 import { param, type RouteSpec } from '../route.ts';
 
 const crossRealmRoles = {
-  type: 'array', maxItems: 200,
-  items: { type: 'object', additionalProperties: false, required: ['realm', 'role'], properties: { realm: { type: 'string', minLength: 1, maxLength: 63 }, role: { type: 'string', minLength: 1, maxLength: 255 } } },
+  type: 'array',
+  maxItems: 200,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['realm', 'role'],
+    properties: { realm: { type: 'string', minLength: 1, maxLength: 63 }, role: { type: 'string', minLength: 1, maxLength: 255 } },
+  },
 };
-const policyRef = { type: 'object', additionalProperties: false, required: ['realm', 'name'], properties: { realm: { type: 'string', minLength: 1 }, name: { type: 'string', minLength: 1 } } };
+const policyRef = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['realm', 'name'],
+  properties: { realm: { type: 'string', minLength: 1 }, name: { type: 'string', minLength: 1 } },
+};
 const roles = { type: 'array', maxItems: 200, items: { type: 'string', minLength: 1, maxLength: 255 } };
 
 export const apiClientSchema = {
   type: 'object',
   properties: {
-    realm: { type: 'string' }, clientId: { type: 'string' }, name: { type: 'string' }, description: { type: 'string' }, enabled: { type: 'boolean' },
-    managed: { type: 'boolean' }, roles, assignedRoles: roles, crossRealmRoles,
-    defaultPolicy: { type: 'object', properties: { realm: { type: 'string' }, name: { type: 'string' }, status: { type: 'string', enum: ['valid', 'policy.not_found', 'policy.realm_has_no_policies', 'policy.realm_not_granted'] } } },
+    realm: { type: 'string' },
+    clientId: { type: 'string' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    enabled: { type: 'boolean' },
+    managed: { type: 'boolean' },
+    roles,
+    assignedRoles: roles,
+    crossRealmRoles,
+    defaultPolicy: {
+      type: 'object',
+      properties: {
+        realm: { type: 'string' },
+        name: { type: 'string' },
+        status: { type: 'string', enum: ['valid', 'policy.not_found', 'policy.realm_has_no_policies', 'policy.realm_not_granted'] },
+      },
+    },
   },
 };
 
@@ -23,25 +48,64 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
   const base = '/v1/realms/:realm/api-clients';
   return [
     {
-      method: 'post', path: base, tag: 'api-clients', auth: 'bearer', summary: 'Create an API client; the secret is shown only in this answer',
+      method: 'post',
+      path: base,
+      tag: 'api-clients',
+      auth: 'bearer',
+      summary: 'Create an API client; the secret is shown only in this answer',
       body: {
-        type: 'object', additionalProperties: false, required: ['clientId'],
-        properties: { clientId: { type: 'string' }, name: { type: 'string', maxLength: 255 }, description: { type: 'string', maxLength: 1000 }, roles, crossRealmRoles, defaultPolicy: policyRef },
+        type: 'object',
+        additionalProperties: false,
+        required: ['clientId'],
+        properties: {
+          clientId: { type: 'string' },
+          name: { type: 'string', maxLength: 255 },
+          description: { type: 'string', maxLength: 1000 },
+          roles,
+          crossRealmRoles,
+          defaultPolicy: policyRef,
+        },
       },
-      responses: { 201: { description: 'Created', schema: { ...apiClientSchema, properties: { ...apiClientSchema.properties, secret: { type: 'string' } } } } },
+      responses: {
+        201: {
+          description: 'Created',
+          schema: { ...apiClientSchema, properties: { ...apiClientSchema.properties, secret: { type: 'string' } } },
+        },
+      },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
         const { client, secret } = await deps.clients.create(param(req, 'realm'), req.body, by);
-        res.status(201).setHeader('Cache-Control', 'no-store').location(`${base.replace(':realm', encodeURIComponent(client.realm))}/${encodeURIComponent(client.clientId)}`).json({ ...client, secret });
+        res
+          .status(201)
+          .setHeader('Cache-Control', 'no-store')
+          .location(`${base.replace(':realm', encodeURIComponent(client.realm))}/${encodeURIComponent(client.clientId)}`)
+          .json({ ...client, secret });
       },
     },
     {
-      method: 'get', path: base, tag: 'api-clients', auth: 'bearer', summary: 'List API clients (paged; search by client id substring)',
+      method: 'get',
+      path: base,
+      tag: 'api-clients',
+      auth: 'bearer',
+      summary: 'List API clients (paged; search by client id substring)',
       query: {
-        type: 'object', additionalProperties: false,
-        properties: { first: { type: 'string', pattern: '^\\d{1,6}$' }, max: { type: 'string', pattern: '^\\d{1,3}$' }, search: { type: 'string', maxLength: 100 } },
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          first: { type: 'string', pattern: '^\\d{1,6}$' },
+          max: { type: 'string', pattern: '^\\d{1,3}$' },
+          search: { type: 'string', maxLength: 100 },
+        },
       },
-      responses: { 200: { description: 'A page of clients', schema: { type: 'object', properties: { items: { type: 'array', items: apiClientSchema }, first: { type: 'integer' }, max: { type: 'integer' } } } } },
+      responses: {
+        200: {
+          description: 'A page of clients',
+          schema: {
+            type: 'object',
+            properties: { items: { type: 'array', items: apiClientSchema }, first: { type: 'integer' }, max: { type: 'integer' } },
+          },
+        },
+      },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
         const first = Number(req.query.first ?? 0);
@@ -51,7 +115,11 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       },
     },
     {
-      method: 'get', path: `${base}/:clientId`, tag: 'api-clients', auth: 'bearer', summary: 'One API client with its effective roles, cross-realm grants and default policy',
+      method: 'get',
+      path: `${base}/:clientId`,
+      tag: 'api-clients',
+      auth: 'bearer',
+      summary: 'One API client with its effective roles, cross-realm grants and default policy',
       responses: { 200: { description: 'The client', schema: apiClientSchema } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -59,10 +127,21 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       },
     },
     {
-      method: 'patch', path: `${base}/:clientId`, tag: 'api-clients', auth: 'bearer', summary: 'Change name, description, roles, cross-realm roles or default policy (null clears it)',
+      method: 'patch',
+      path: `${base}/:clientId`,
+      tag: 'api-clients',
+      auth: 'bearer',
+      summary: 'Change name, description, roles, cross-realm roles or default policy (null clears it)',
       body: {
-        type: 'object', additionalProperties: false,
-        properties: { name: { type: 'string', maxLength: 255 }, description: { type: 'string', maxLength: 1000 }, roles, crossRealmRoles, defaultPolicy: { anyOf: [policyRef, { type: 'null' }] } },
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', maxLength: 255 },
+          description: { type: 'string', maxLength: 1000 },
+          roles,
+          crossRealmRoles,
+          defaultPolicy: { anyOf: [policyRef, { type: 'null' }] },
+        },
       },
       responses: { 200: { description: 'The updated client', schema: apiClientSchema } },
       handler: async (req, res) => {
@@ -71,7 +150,11 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       },
     },
     {
-      method: 'delete', path: `${base}/:clientId`, tag: 'api-clients', auth: 'bearer', summary: 'Delete an API client and its grants in other realms',
+      method: 'delete',
+      path: `${base}/:clientId`,
+      tag: 'api-clients',
+      auth: 'bearer',
+      summary: 'Delete an API client and its grants in other realms',
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -80,8 +163,17 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       },
     },
     {
-      method: 'post', path: `${base}/:clientId/secret`, tag: 'api-clients', auth: 'bearer', summary: 'Rotate the client secret; the old one stops working at once',
-      responses: { 200: { description: 'The new secret', schema: { type: 'object', properties: { clientId: { type: 'string' }, secret: { type: 'string' } } } } },
+      method: 'post',
+      path: `${base}/:clientId/secret`,
+      tag: 'api-clients',
+      auth: 'bearer',
+      summary: 'Rotate the client secret; the old one stops working at once',
+      responses: {
+        200: {
+          description: 'The new secret',
+          schema: { type: 'object', properties: { clientId: { type: 'string' }, secret: { type: 'string' } } },
+        },
+      },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
         const secret = await deps.clients.rotateSecret(param(req, 'realm'), param(req, 'clientId'), by);

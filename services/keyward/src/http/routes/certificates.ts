@@ -13,20 +13,49 @@ const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
 const certificateSchema = {
   type: 'object',
   properties: {
-    serialNumber: { type: 'string', pattern: '^[0-9a-f]+$' }, certificate: { type: 'string' }, chain: { type: 'array', items: { type: 'string' } },
-    notBefore: { type: 'string', format: 'date-time' }, notAfter: { type: 'string', format: 'date-time' }, policy: { type: 'string' },
-    subject: { type: 'string' }, sans: { type: 'array', items: { type: 'string' } }, status: { enum: ['valid', 'revoked', 'expired'] },
-    revokedAt: { type: 'string' }, revocationReason: { type: 'string' },
+    serialNumber: { type: 'string', pattern: '^[0-9a-f]+$' },
+    certificate: { type: 'string' },
+    chain: { type: 'array', items: { type: 'string' } },
+    notBefore: { type: 'string', format: 'date-time' },
+    notAfter: { type: 'string', format: 'date-time' },
+    policy: { type: 'string' },
+    subject: { type: 'string' },
+    sans: { type: 'array', items: { type: 'string' } },
+    status: { enum: ['valid', 'revoked', 'expired'] },
+    revokedAt: { type: 'string' },
+    revocationReason: { type: 'string' },
   },
 };
 const requestSchema = {
   type: 'object',
-  properties: { requestId: { type: 'string' }, status: { enum: ['pending', 'issued', 'rejected'] }, policy: { type: 'string' }, subject: { type: 'string' }, certificate: certificateSchema },
+  properties: {
+    requestId: { type: 'string' },
+    status: { enum: ['pending', 'issued', 'rejected'] },
+    policy: { type: 'string' },
+    subject: { type: 'string' },
+    certificate: certificateSchema,
+  },
 };
-const dn = { type: 'array', minItems: 1, maxItems: 20, items: { type: 'object', additionalProperties: false, required: ['type', 'value'], properties: { type: { type: 'string' }, value: { type: 'string', minLength: 1, maxLength: 256 } } } };
+const dn = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 20,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['type', 'value'],
+    properties: { type: { type: 'string' }, value: { type: 'string', minLength: 1, maxLength: 256 } },
+  },
+};
 const sanInput = {
-  type: 'object', additionalProperties: false,
-  properties: Object.fromEntries(['dns', 'ip', 'uri', 'email'].map((k) => [k, { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 1000 } }])),
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(
+    ['dns', 'ip', 'uri', 'email'].map((k) => [
+      k,
+      { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 1000 } },
+    ]),
+  ),
 };
 
 /** CSR from a JSON body `{csr}` or a raw application/pkcs10 body (PEM or DER). */
@@ -41,7 +70,10 @@ function csrInput(req: Request): { csr: string | Uint8Array; policy?: string; va
 
 function sendCertificate(req: Request, res: Response, status: number, view: IssuedView): void {
   if (req.accepts(['application/json', 'application/pem-certificate-chain']) === 'application/pem-certificate-chain') {
-    res.status(status).type('application/pem-certificate-chain').send(view.certificate + view.chain.join(''));
+    res
+      .status(status)
+      .type('application/pem-certificate-chain')
+      .send(view.certificate + view.chain.join(''));
     return;
   }
   res.status(status).json(view);
@@ -52,38 +84,74 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
   const base = '/v1/realms/:realm';
   return [
     {
-      method: 'get', path: `${base}/ca`, tag: 'certificates', auth: 'none', summary: "The realm's CA chain (PEM), issuing CA first",
-      responses: { 200: { description: 'The chain', schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } } } },
+      method: 'get',
+      path: `${base}/ca`,
+      tag: 'certificates',
+      auth: 'none',
+      summary: "The realm's CA chain (PEM), issuing CA first",
+      responses: {
+        200: { description: 'The chain', schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } } },
+      },
       handler: async (req, res) => {
         const chain = await issuance.chain(param(req, 'realm'));
-        if (req.accepts(['application/json', 'application/pem-certificate-chain']) === 'application/pem-certificate-chain') res.type('application/pem-certificate-chain').send(chain.join(''));
+        if (req.accepts(['application/json', 'application/pem-certificate-chain']) === 'application/pem-certificate-chain')
+          res.type('application/pem-certificate-chain').send(chain.join(''));
         else res.json({ chain });
       },
     },
     {
-      method: 'put', path: `${base}/ca/parent`, tag: 'certificates', auth: 'bearer',
+      method: 'put',
+      path: `${base}/ca/parent`,
+      tag: 'certificates',
+      auth: 'bearer',
       summary: "Operators: import a CA (PEM certificate and key) as the parent of the realm's issuing CA, before its first issuance",
-      body: { type: 'object', additionalProperties: false, required: ['certificate', 'privateKey'], properties: { certificate: pemString, privateKey: pemString, chain: { type: 'string', maxLength: 60_000 } } },
-      responses: { 201: { description: 'The new chain', schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } } } },
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['certificate', 'privateKey'],
+        properties: { certificate: pemString, privateKey: pemString, chain: { type: 'string', maxLength: 60_000 } },
+      },
+      responses: {
+        201: {
+          description: 'The new chain',
+          schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } },
+        },
+      },
       handler: async (req, res) => {
         res.status(201).json({ chain: await issuance.importParent(param(req, 'realm'), await auth.principal(req), req.body) });
       },
     },
     {
-      method: 'post', path: `${base}/certificates`, tag: 'certificates', auth: 'bearer',
+      method: 'post',
+      path: `${base}/certificates`,
+      tag: 'certificates',
+      auth: 'bearer',
       summary: 'Issue a certificate for a CSR (201), or open a request when the policy needs approval (202)',
       rawBodies: ['application/pkcs10', 'application/x-pem-file'],
       body: {
-        type: 'object', additionalProperties: false, required: ['csr'],
-        properties: { csr: pemString, policy: { type: 'string', maxLength: 100 }, validityDays: { type: 'integer', minimum: 1, maximum: 3650 }, endEntity: { type: 'string', maxLength: 100 } },
+        type: 'object',
+        additionalProperties: false,
+        required: ['csr'],
+        properties: {
+          csr: pemString,
+          policy: { type: 'string', maxLength: 100 },
+          validityDays: { type: 'integer', minimum: 1, maximum: 3650 },
+          endEntity: { type: 'string', maxLength: 100 },
+        },
       },
-      responses: { 201: { description: 'Issued', schema: certificateSchema }, 202: { description: 'Waiting for approval', schema: requestSchema } },
+      responses: {
+        201: { description: 'Issued', schema: certificateSchema },
+        202: { description: 'Waiting for approval', schema: requestSchema },
+      },
       handler: async (req, res) => {
         const p = await auth.principal(req);
         const realm = param(req, 'realm');
         const out = await issuance.issue(realm, p, csrInput(req));
         if (out.kind === 'pending') {
-          res.status(202).location(`/v1/realms/${encodeURIComponent(realm)}/certificate-requests/${out.request.requestId}`).json(out.request);
+          res
+            .status(202)
+            .location(`/v1/realms/${encodeURIComponent(realm)}/certificate-requests/${out.request.requestId}`)
+            .json(out.request);
           return;
         }
         res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${out.certificate.serialNumber}`);
@@ -91,32 +159,59 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
-      method: 'get', path: `${base}/certificates`, tag: 'certificates', auth: 'bearer',
+      method: 'get',
+      path: `${base}/certificates`,
+      tag: 'certificates',
+      auth: 'bearer',
       summary: 'Search certificates (requesters see their own; revokers, approvers and admins all)',
       query: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         properties: {
-          ...PAGE_QUERY, status: { enum: ['valid', 'revoked', 'expired'] }, subject: { type: 'string', maxLength: 200 }, san: { type: 'string', maxLength: 300 },
-          requester: { type: 'string', maxLength: 200 }, policy: { type: 'string', maxLength: 100 }, endEntity: { type: 'string', maxLength: 100 },
+          ...PAGE_QUERY,
+          status: { enum: ['valid', 'revoked', 'expired'] },
+          subject: { type: 'string', maxLength: 200 },
+          san: { type: 'string', maxLength: 300 },
+          requester: { type: 'string', maxLength: 200 },
+          policy: { type: 'string', maxLength: 100 },
+          endEntity: { type: 'string', maxLength: 100 },
           expiringBefore: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time' },
         },
       },
-      responses: { 200: { description: 'A page of certificates', schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } } } },
+      responses: {
+        200: {
+          description: 'A page of certificates',
+          schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } },
+        },
+      },
       handler: async (req, res) => {
         const p = await auth.principal(req);
         const q = req.query as Record<string, string | undefined>;
         const expiringBefore = q.expiringBefore ? new Date(q.expiringBefore) : undefined;
-        if (expiringBefore && Number.isNaN(expiringBefore.getTime())) throw new KeywardError('request.malformed', 'expiringBefore must be an ISO 8601 date', { extras: { field: 'expiringBefore' } });
+        if (expiringBefore && Number.isNaN(expiringBefore.getTime()))
+          throw new KeywardError('request.malformed', 'expiringBefore must be an ISO 8601 date', { extras: { field: 'expiringBefore' } });
         const first = num(q.first, 0, 1e6);
         const max = num(q.max, 50, 500);
         const items = await issuance.search(param(req, 'realm'), p, {
-          status: q.status as never, subject: q.subject, san: q.san, requester: q.requester, policy: q.policy, endEntity: q.endEntity, expiringBefore, first, max,
+          status: q.status as never,
+          subject: q.subject,
+          san: q.san,
+          requester: q.requester,
+          policy: q.policy,
+          endEntity: q.endEntity,
+          expiringBefore,
+          first,
+          max,
         });
         res.json({ items, first, max });
       },
     },
     {
-      method: 'get', path: `${base}/certificates/:serial`, tag: 'certificates', auth: 'bearer', summary: 'One certificate: PEM and metadata (Accept: application/pem-certificate-chain for PEM only)',
+      method: 'get',
+      path: `${base}/certificates/:serial`,
+      tag: 'certificates',
+      auth: 'bearer',
+      summary: 'One certificate: PEM and metadata (Accept: application/pem-certificate-chain for PEM only)',
       responses: { 200: { description: 'The certificate', schema: certificateSchema } },
       handler: async (req, res) => {
         const p = await auth.principal(req);
@@ -124,7 +219,10 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
-      method: 'post', path: `${base}/certificates/:serial/revoke`, tag: 'certificates', auth: 'bearer',
+      method: 'post',
+      path: `${base}/certificates/:serial/revoke`,
+      tag: 'certificates',
+      auth: 'bearer',
       summary: 'Revoke (own certificates as requester, any as keyward-revoker); idempotent',
       body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCATION_REASONS] } } },
       responses: { 200: { description: 'The certificate, now revoked', schema: certificateSchema } },
@@ -134,7 +232,11 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
-      method: 'get', path: `${base}/crl`, tag: 'revocation', auth: 'none', summary: 'The current CRL (DER); its number only grows',
+      method: 'get',
+      path: `${base}/crl`,
+      tag: 'revocation',
+      auth: 'none',
+      summary: 'The current CRL (DER); its number only grows',
       responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl' } },
       handler: async (req, res) => {
         const der = await issuance.crl(param(req, 'realm'));
@@ -145,9 +247,19 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
     ...ocspRoutes('/v1/ocsp', () => undefined, issuance),
     // ------------------------------------------------------------ certificate requests
     {
-      method: 'get', path: `${base}/certificate-requests`, tag: 'certificate-requests', auth: 'bearer', summary: 'Certificate requests (approvers see all, requesters their own)',
-      query: { type: 'object', additionalProperties: false, properties: { ...PAGE_QUERY, status: { enum: ['pending', 'issued', 'rejected'] } } },
-      responses: { 200: { description: 'Requests', schema: { type: 'object', properties: { items: { type: 'array', items: requestSchema } } } } },
+      method: 'get',
+      path: `${base}/certificate-requests`,
+      tag: 'certificate-requests',
+      auth: 'bearer',
+      summary: 'Certificate requests (approvers see all, requesters their own)',
+      query: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { ...PAGE_QUERY, status: { enum: ['pending', 'issued', 'rejected'] } },
+      },
+      responses: {
+        200: { description: 'Requests', schema: { type: 'object', properties: { items: { type: 'array', items: requestSchema } } } },
+      },
       handler: async (req, res) => {
         const p = await auth.principal(req);
         const q = req.query as Record<string, string | undefined>;
@@ -155,22 +267,39 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
-      method: 'get', path: `${base}/certificate-requests/:id`, tag: 'certificate-requests', auth: 'bearer', summary: 'One request; includes the certificate once issued',
+      method: 'get',
+      path: `${base}/certificate-requests/:id`,
+      tag: 'certificate-requests',
+      auth: 'bearer',
+      summary: 'One request; includes the certificate once issued',
       responses: { 200: { description: 'The request', schema: requestSchema } },
       handler: async (req, res) => {
         res.json(await issuance.getRequest(param(req, 'realm'), await auth.principal(req), param(req, 'id')));
       },
     },
     {
-      method: 'post', path: `${base}/certificate-requests/:id/approve`, tag: 'certificate-requests', auth: 'bearer', summary: 'Approve and issue (keyward-approver, not the requester)',
+      method: 'post',
+      path: `${base}/certificate-requests/:id/approve`,
+      tag: 'certificate-requests',
+      auth: 'bearer',
+      summary: 'Approve and issue (keyward-approver, not the requester)',
       responses: { 200: { description: 'Issued', schema: requestSchema } },
       handler: async (req, res) => {
         res.json(await issuance.approve(param(req, 'realm'), await auth.principal(req), param(req, 'id')));
       },
     },
     {
-      method: 'post', path: `${base}/certificate-requests/:id/reject`, tag: 'certificate-requests', auth: 'bearer', summary: 'Reject with a reason (keyward-approver, not the requester)',
-      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } } },
+      method: 'post',
+      path: `${base}/certificate-requests/:id/reject`,
+      tag: 'certificate-requests',
+      auth: 'bearer',
+      summary: 'Reject with a reason (keyward-approver, not the requester)',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason'],
+        properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } },
+      },
       responses: { 200: { description: 'Rejected', schema: requestSchema } },
       handler: async (req, res) => {
         res.json(await issuance.reject(param(req, 'realm'), await auth.principal(req), param(req, 'id'), req.body.reason));
@@ -178,8 +307,17 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
     },
     // ------------------------------------------------------------ end entities
     {
-      method: 'post', path: `${base}/end-entities`, tag: 'end-entities', auth: 'bearer', summary: 'Create an end entity: a named subject and SANs bound to a policy (keyward-entity-admin)',
-      body: { type: 'object', additionalProperties: false, required: ['name', 'subject', 'policy'], properties: { name: { type: 'string', maxLength: 100 }, subject: dn, sans: sanInput, policy: { type: 'string', maxLength: 100 } } },
+      method: 'post',
+      path: `${base}/end-entities`,
+      tag: 'end-entities',
+      auth: 'bearer',
+      summary: 'Create an end entity: a named subject and SANs bound to a policy (keyward-entity-admin)',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'subject', 'policy'],
+        properties: { name: { type: 'string', maxLength: 100 }, subject: dn, sans: sanInput, policy: { type: 'string', maxLength: 100 } },
+      },
       responses: { 201: { description: 'Created', schema: { type: 'object' } } },
       handler: async (req, res) => {
         const e = await issuance.createEndEntity(param(req, 'realm'), await auth.principal(req), req.body);
@@ -187,21 +325,33 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
-      method: 'get', path: `${base}/end-entities`, tag: 'end-entities', auth: 'bearer', summary: 'End entities of the realm',
+      method: 'get',
+      path: `${base}/end-entities`,
+      tag: 'end-entities',
+      auth: 'bearer',
+      summary: 'End entities of the realm',
       responses: { 200: { description: 'End entities', schema: { type: 'object' } } },
       handler: async (req, res) => {
         res.json({ items: (await issuance.listEndEntities(param(req, 'realm'), await auth.principal(req))).map(entityView) });
       },
     },
     {
-      method: 'get', path: `${base}/end-entities/:name`, tag: 'end-entities', auth: 'bearer', summary: 'One end entity',
+      method: 'get',
+      path: `${base}/end-entities/:name`,
+      tag: 'end-entities',
+      auth: 'bearer',
+      summary: 'One end entity',
       responses: { 200: { description: 'The end entity', schema: { type: 'object' } } },
       handler: async (req, res) => {
         res.json(entityView(await issuance.getEndEntity(param(req, 'realm'), await auth.principal(req), param(req, 'name'))));
       },
     },
     {
-      method: 'delete', path: `${base}/end-entities/:name`, tag: 'end-entities', auth: 'bearer', summary: 'Delete an end entity (its certificates stay)',
+      method: 'delete',
+      path: `${base}/end-entities/:name`,
+      tag: 'end-entities',
+      auth: 'bearer',
+      summary: 'Delete an end entity (its certificates stay)',
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         await issuance.deleteEndEntity(param(req, 'realm'), await auth.principal(req), param(req, 'name'));
@@ -209,22 +359,46 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
     },
     {
-      method: 'post', path: `${base}/end-entities/:name/certificates`, tag: 'end-entities', auth: 'bearer',
+      method: 'post',
+      path: `${base}/end-entities/:name/certificates`,
+      tag: 'end-entities',
+      auth: 'bearer',
       summary: 'Issue (or renew) for the entity: subject and SANs from the entity, only the key from the CSR',
       rawBodies: ['application/pkcs10', 'application/x-pem-file'],
-      body: { type: 'object', additionalProperties: false, required: ['csr'], properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 } } },
-      responses: { 201: { description: 'Issued', schema: certificateSchema }, 202: { description: 'Waiting for approval', schema: requestSchema } },
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['csr'],
+        properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 } },
+      },
+      responses: {
+        201: { description: 'Issued', schema: certificateSchema },
+        202: { description: 'Waiting for approval', schema: requestSchema },
+      },
       handler: async (req, res) => {
         const realm = param(req, 'realm');
         const input = csrInput(req);
-        const out = await issuance.issue(realm, await auth.principal(req), { csr: input.csr, validityDays: input.validityDays, endEntity: param(req, 'name') });
+        const out = await issuance.issue(realm, await auth.principal(req), {
+          csr: input.csr,
+          validityDays: input.validityDays,
+          endEntity: param(req, 'name'),
+        });
         if (out.kind === 'pending') res.status(202).json(out.request);
         else sendCertificate(req, res, 201, out.certificate);
       },
     },
     {
-      method: 'get', path: `${base}/end-entities/:name/certificates`, tag: 'end-entities', auth: 'bearer', summary: "The entity's certificates",
-      responses: { 200: { description: 'Certificates', schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } } } },
+      method: 'get',
+      path: `${base}/end-entities/:name/certificates`,
+      tag: 'end-entities',
+      auth: 'bearer',
+      summary: "The entity's certificates",
+      responses: {
+        200: {
+          description: 'Certificates',
+          schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } },
+        },
+      },
       handler: async (req, res) => {
         const realm = param(req, 'realm');
         const p = await auth.principal(req);
@@ -260,15 +434,25 @@ function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined,
   };
   return [
     {
-      method: 'post', path, tag: 'revocation', auth: 'none', summary: 'OCSP responder (RFC 6960), POST form', rawBodies: ['application/ocsp-request'],
+      method: 'post',
+      path,
+      tag: 'revocation',
+      auth: 'none',
+      summary: 'OCSP responder (RFC 6960), POST form',
+      rawBodies: ['application/ocsp-request'],
       responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response' } },
       handler: async (req, res) => {
-        if (!Buffer.isBuffer(req.body)) throw new KeywardError('ocsp.malformed', 'Send the DER OCSP request with Content-Type: application/ocsp-request');
+        if (!Buffer.isBuffer(req.body))
+          throw new KeywardError('ocsp.malformed', 'Send the DER OCSP request with Content-Type: application/ocsp-request');
         await answer(realmOf(req), new Uint8Array(req.body), res);
       },
     },
     {
-      method: 'get', path: `${path}/*request`, tag: 'revocation', auth: 'none', summary: 'OCSP responder (RFC 6960), GET form with the base64 request in the path',
+      method: 'get',
+      path: `${path}/*request`,
+      tag: 'revocation',
+      auth: 'none',
+      summary: 'OCSP responder (RFC 6960), GET form with the base64 request in the path',
       responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response' } },
       handler: async (req, res) => {
         const raw = decodeURIComponent(param(req, 'request'));

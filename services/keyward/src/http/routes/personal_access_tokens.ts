@@ -7,40 +7,75 @@ import { param, type RouteSpec } from '../route.ts';
 const own = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, name: { type: ['string', 'null'] }, createdAt: { type: 'string', format: 'date-time' }, expiresInDays: { type: 'integer' },
-    expiresAt: { type: 'string', format: 'date-time' }, lastUsedAt: { type: ['string', 'null'], format: 'date-time' }, status: { enum: ['active', 'expired'] },
+    id: { type: 'string' },
+    name: { type: ['string', 'null'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresInDays: { type: 'integer' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+    status: { enum: ['active', 'expired'] },
   },
 };
 const adminRow = {
   type: 'object',
-  properties: { ...own.properties, username: { type: 'string' }, exceedsMaximum: { type: 'boolean', description: 'The token outlives the current maximum (it was created under a higher one)' } },
+  properties: {
+    ...own.properties,
+    username: { type: 'string' },
+    exceedsMaximum: { type: 'boolean', description: 'The token outlives the current maximum (it was created under a higher one)' },
+  },
 };
 
 export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: PersonalAccessTokenService }): RouteSpec[] {
   const { auth, pats } = deps;
   return [
     {
-      method: 'post', path: '/v1/personal-access-tokens', tag: 'personal-access-tokens', auth: 'bearer',
+      method: 'post',
+      path: '/v1/personal-access-tokens',
+      tag: 'personal-access-tokens',
+      auth: 'bearer',
       summary: "Create a personal access token carrying the calling user's authority; the token is shown only in this answer",
       body: {
-        type: 'object', additionalProperties: false, required: ['expiresInDays'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['expiresInDays'],
         properties: { name: { type: 'string', maxLength: 100 }, expiresInDays: { type: 'integer', minimum: 1 } },
       },
-      responses: { 201: { description: 'Created: `token` (kwp_…) is never shown again', schema: { ...own, properties: { ...own.properties, token: { type: 'string' } } } } },
+      responses: {
+        201: {
+          description: 'Created: `token` (kwp_…) is never shown again',
+          schema: { ...own, properties: { ...own.properties, token: { type: 'string' } } },
+        },
+      },
       handler: async (req, res) => {
         const created = await pats.create(await auth.principal(req), req.body);
         res.status(201).setHeader('Cache-Control', 'no-store').location(`/v1/personal-access-tokens/${created.id}`).json(created);
       },
     },
     {
-      method: 'get', path: '/v1/personal-access-tokens', tag: 'personal-access-tokens', auth: 'bearer', summary: "The caller's tokens (never their secrets), whether PATs are enabled, and the maximum expiry",
-      responses: { 200: { description: 'Own tokens', schema: { type: 'object', properties: { items: { type: 'array', items: own }, enabled: { type: 'boolean' }, maximumExpirationDays: { type: 'integer' } } } } },
+      method: 'get',
+      path: '/v1/personal-access-tokens',
+      tag: 'personal-access-tokens',
+      auth: 'bearer',
+      summary: "The caller's tokens (never their secrets), whether PATs are enabled, and the maximum expiry",
+      responses: {
+        200: {
+          description: 'Own tokens',
+          schema: {
+            type: 'object',
+            properties: { items: { type: 'array', items: own }, enabled: { type: 'boolean' }, maximumExpirationDays: { type: 'integer' } },
+          },
+        },
+      },
       handler: async (req, res) => {
         res.json(await pats.listOwn(await auth.principal(req)));
       },
     },
     {
-      method: 'delete', path: '/v1/personal-access-tokens/:id', tag: 'personal-access-tokens', auth: 'bearer', summary: 'Revoke one of your own tokens (it stops working at once)',
+      method: 'delete',
+      path: '/v1/personal-access-tokens/:id',
+      tag: 'personal-access-tokens',
+      auth: 'bearer',
+      summary: 'Revoke one of your own tokens (it stops working at once)',
       responses: { 204: { description: 'Revoked' } },
       handler: async (req, res) => {
         await pats.revokeOwn(await auth.principal(req), param(req, 'id'));
@@ -48,38 +83,70 @@ export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: Per
       },
     },
     {
-      method: 'get', path: '/v1/realms/:realm/personal-access-tokens', tag: 'personal-access-tokens', auth: 'bearer',
-      summary: "Admin view (keyward-admin or keyward-user-admin): every user's tokens with username, creation, days, expiry and last use; paged, sortable",
+      method: 'get',
+      path: '/v1/realms/:realm/personal-access-tokens',
+      tag: 'personal-access-tokens',
+      auth: 'bearer',
+      summary:
+        "Admin view (keyward-admin or keyward-user-admin): every user's tokens with username, creation, days, expiry and last use; paged, sortable",
       query: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         properties: {
-          first: { type: 'string', pattern: '^\\d{1,6}$' }, max: { type: 'string', pattern: '^\\d{1,4}$' }, sort: { enum: [...PAT_SORTS] }, username: { type: 'string', maxLength: 255 },
+          first: { type: 'string', pattern: '^\\d{1,6}$' },
+          max: { type: 'string', pattern: '^\\d{1,4}$' },
+          sort: { enum: [...PAT_SORTS] },
+          username: { type: 'string', maxLength: 255 },
         },
       },
       responses: {
         200: {
           description: 'A page of tokens',
-          schema: { type: 'object', properties: { items: { type: 'array', items: adminRow }, total: { type: 'integer' }, first: { type: 'integer' }, max: { type: 'integer' }, maximumExpirationDays: { type: 'integer' } } },
+          schema: {
+            type: 'object',
+            properties: {
+              items: { type: 'array', items: adminRow },
+              total: { type: 'integer' },
+              first: { type: 'integer' },
+              max: { type: 'integer' },
+              maximumExpirationDays: { type: 'integer' },
+            },
+          },
         },
       },
       handler: async (req, res) => {
         const q = req.query as Record<string, string | undefined>;
-        res.json(await pats.adminList(param(req, 'realm'), await auth.principal(req), {
-          first: q.first === undefined ? undefined : Number(q.first), max: q.max === undefined ? undefined : Number(q.max), sort: q.sort as PatSort | undefined, username: q.username,
-        }));
+        res.json(
+          await pats.adminList(param(req, 'realm'), await auth.principal(req), {
+            first: q.first === undefined ? undefined : Number(q.first),
+            max: q.max === undefined ? undefined : Number(q.max),
+            sort: q.sort as PatSort | undefined,
+            username: q.username,
+          }),
+        );
       },
     },
     {
-      method: 'post', path: '/v1/realms/:realm/personal-access-tokens/revoke', tag: 'personal-access-tokens', auth: 'bearer',
+      method: 'post',
+      path: '/v1/realms/:realm/personal-access-tokens/revoke',
+      tag: 'personal-access-tokens',
+      auth: 'bearer',
       summary: 'Revoke tokens of one or more users at once (all their tokens), and/or tokens by id (keyward-admin or keyward-user-admin)',
       body: {
-        type: 'object', additionalProperties: false, minProperties: 1,
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
         properties: {
           usernames: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 255 } },
           ids: { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 64 } },
         },
       },
-      responses: { 200: { description: 'What was revoked', schema: { type: 'object', properties: { revoked: { type: 'integer' }, items: { type: 'array', items: adminRow } } } } },
+      responses: {
+        200: {
+          description: 'What was revoked',
+          schema: { type: 'object', properties: { revoked: { type: 'integer' }, items: { type: 'array', items: adminRow } } },
+        },
+      },
       handler: async (req, res) => {
         const items = await pats.adminRevoke(param(req, 'realm'), await auth.principal(req), req.body);
         res.json({ revoked: items.length, items });

@@ -3,13 +3,27 @@ import type { PolicyService } from '../../provisioning/policies.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { param, type RouteSpec } from '../route.ts';
 
-const view = { type: 'object', properties: { realm: { type: 'string' }, name: { type: 'string' }, policy: { type: 'object' }, source: { type: 'string' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' } } };
+const view = {
+  type: 'object',
+  properties: {
+    realm: { type: 'string' },
+    name: { type: 'string' },
+    policy: { type: 'object' },
+    source: { type: 'string' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+};
 
 export function policyRoutes(deps: { auth: Authenticator; policies: PolicyService; policySchema: Record<string, unknown> }): RouteSpec[] {
   const base = '/v1/realms/:realm/policies';
   return [
     {
-      method: 'put', path: `${base}/:name`, tag: 'policies', auth: 'bearer', summary: 'Create or replace a certificate policy (keyward-admin)',
+      method: 'put',
+      path: `${base}/:name`,
+      tag: 'policies',
+      auth: 'bearer',
+      summary: 'Create or replace a certificate policy (keyward-admin)',
       body: { type: 'object' },
       responses: { 200: { description: 'Replaced', schema: view }, 201: { description: 'Created', schema: view } },
       handler: async (req, res) => {
@@ -19,7 +33,11 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       },
     },
     {
-      method: 'get', path: `${base}/:name`, tag: 'policies', auth: 'bearer', summary: 'One certificate policy',
+      method: 'get',
+      path: `${base}/:name`,
+      tag: 'policies',
+      auth: 'bearer',
+      summary: 'One certificate policy',
       responses: { 200: { description: 'The policy', schema: view } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -27,7 +45,11 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       },
     },
     {
-      method: 'get', path: base, tag: 'policies', auth: 'bearer', summary: 'The certificate policies of a realm',
+      method: 'get',
+      path: base,
+      tag: 'policies',
+      auth: 'bearer',
+      summary: 'The certificate policies of a realm',
       responses: { 200: { description: 'Policies', schema: { type: 'object', properties: { items: { type: 'array', items: view } } } } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -35,7 +57,11 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       },
     },
     {
-      method: 'delete', path: `${base}/:name`, tag: 'policies', auth: 'bearer', summary: 'Delete a certificate policy',
+      method: 'delete',
+      path: `${base}/:name`,
+      tag: 'policies',
+      auth: 'bearer',
+      summary: 'Delete a certificate policy',
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);

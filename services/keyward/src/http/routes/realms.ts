@@ -7,20 +7,32 @@ import { param, type RouteSpec } from '../route.ts';
 export const realmViewSchema = {
   type: 'object',
   properties: {
-    name: { type: 'string' }, displayName: { type: 'string' },
-    defaultRoles: { type: 'array', items: { type: 'string' } }, managedDefaultRoles: { type: 'array', items: { type: 'string' } },
-    roles: { type: 'array', items: { type: 'string' } }, source: { type: 'string', enum: ['api', 'config'] },
-    createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+    name: { type: 'string' },
+    displayName: { type: 'string' },
+    defaultRoles: { type: 'array', items: { type: 'string' } },
+    managedDefaultRoles: { type: 'array', items: { type: 'string' } },
+    roles: { type: 'array', items: { type: 'string' } },
+    source: { type: 'string', enum: ['api', 'config'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
   },
 };
 
 export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; realms: RealmService }): RouteSpec[] {
   return [
     {
-      method: 'put', path: '/v1/realms/:realm', tag: 'realms', auth: 'bearer', summary: 'Create or update a managed realm (operators)',
+      method: 'put',
+      path: '/v1/realms/:realm',
+      tag: 'realms',
+      auth: 'bearer',
+      summary: 'Create or update a managed realm (operators)',
       body: {
-        type: 'object', additionalProperties: false,
-        properties: { displayName: { type: 'string', maxLength: 200 }, defaultRoles: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 255 } } },
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          displayName: { type: 'string', maxLength: 200 },
+          defaultRoles: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 255 } },
+        },
       },
       responses: { 200: { description: 'Updated', schema: realmViewSchema }, 201: { description: 'Now managed', schema: realmViewSchema } },
       handler: async (req, res) => {
@@ -30,7 +42,11 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
       },
     },
     {
-      method: 'get', path: '/v1/realms/:realm', tag: 'realms', auth: 'bearer', summary: 'A managed realm with its roles and default role',
+      method: 'get',
+      path: '/v1/realms/:realm',
+      tag: 'realms',
+      auth: 'bearer',
+      summary: 'A managed realm with its roles and default role',
       responses: { 200: { description: 'The realm', schema: realmViewSchema } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -41,13 +57,31 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
       },
     },
     {
-      method: 'get', path: '/v1/realms', tag: 'realms', auth: 'bearer', summary: 'Managed realms the caller administers (all, for operators)',
-      responses: { 200: { description: 'Realms', schema: { type: 'object', properties: { realms: { type: 'array', items: { type: 'object' } } } } } },
+      method: 'get',
+      path: '/v1/realms',
+      tag: 'realms',
+      auth: 'bearer',
+      summary: 'Managed realms the caller administers (all, for operators)',
+      responses: {
+        200: { description: 'Realms', schema: { type: 'object', properties: { realms: { type: 'array', items: { type: 'object' } } } } },
+      },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
         const all = await deps.realms.list();
-        const visible = deps.authz.isOperator(by) ? all : (await Promise.all(all.map(async (r) => ((await deps.authz.hasRole(by, r.name, 'keyward-admin')) ? r : undefined)))).filter((r) => r !== undefined);
-        res.json({ realms: visible.map((r) => ({ name: r.name, displayName: r.displayName, source: r.source, managedDefaultRoles: r.defaultRoles, createdAt: r.createdAt.toISOString() })) });
+        const visible = deps.authz.isOperator(by)
+          ? all
+          : (await Promise.all(all.map(async (r) => ((await deps.authz.hasRole(by, r.name, 'keyward-admin')) ? r : undefined)))).filter(
+              (r) => r !== undefined,
+            );
+        res.json({
+          realms: visible.map((r) => ({
+            name: r.name,
+            displayName: r.displayName,
+            source: r.source,
+            managedDefaultRoles: r.defaultRoles,
+            createdAt: r.createdAt.toISOString(),
+          })),
+        });
       },
     },
   ];

@@ -39,7 +39,8 @@ export function negotiateLanguage(header: string | undefined): Language {
     if (!Number.isFinite(q) || q <= 0) continue;
     const primary = range.trim().toLowerCase().split('-')[0]!;
     const lang = primary === '*' ? 'en' : (LANGUAGES as readonly string[]).includes(primary) ? (primary as Language) : undefined;
-    if (lang && q > bestQ) { // ties go to the earlier range
+    if (lang && q > bestQ) {
+      // ties go to the earlier range
 
       best = lang;
       bestQ = q;
@@ -73,7 +74,8 @@ const GERMAN: Partial<Record<string, string>> = {
   'request.not_found': 'Dieser Endpunkt existiert nicht',
   'request.unsupported_media_type': 'Nicht unterstützter Medientyp: senden Sie application/json',
   'request.too_large': 'Der Anfragetext ist zu groß',
-  'device.alias_invalid': 'Der Aliasname ist ungültig: keine Schrägstriche oder umgekehrten Schrägstriche, nicht drei Buchstaben gefolgt von 18 Ziffern',
+  'device.alias_invalid':
+    'Der Aliasname ist ungültig: keine Schrägstriche oder umgekehrten Schrägstriche, nicht drei Buchstaben gefolgt von 18 Ziffern',
   'device.default_realm_unset': 'Für diesen Pfad ist kein Realm konfiguriert (KEYWARD_DEVICE_DEFAULT_REALM)',
   'realm.not_found': 'Der konfigurierte Realm wird nicht verwaltet',
   'approval.already_pending': 'Für dieses Zertifikat wartet bereits eine Genehmigung',
@@ -118,7 +120,11 @@ const SUCCEEDED = { code: '0', status: 'Succeeded' } as const;
 export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardingService; defaultRealm: string | undefined }): RouteSpec[] {
   const { auth, devices } = deps;
   const realm = (): string => {
-    if (!deps.defaultRealm) throw new KeywardError('device.default_realm_unset', 'The SKLM-compatible path serves the realm named by KEYWARD_DEVICE_DEFAULT_REALM, which is not set');
+    if (!deps.defaultRealm)
+      throw new KeywardError(
+        'device.default_realm_unset',
+        'The SKLM-compatible path serves the realm named by KEYWARD_DEVICE_DEFAULT_REALM, which is not set',
+      );
     return deps.defaultRealm;
   };
   const principal = async (req: Request) => {
@@ -131,13 +137,23 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
     const tag = 'devices (SKLM-compatible)';
     return [
       {
-        method: 'post', path, tag, auth: 'bearer',
-        summary: 'Accept a pending client certificate (IBM SKLM Pending Client Certificate Accept REST Service) in KEYWARD_DEVICE_DEFAULT_REALM',
+        method: 'post',
+        path,
+        tag,
+        auth: 'bearer',
+        summary:
+          'Accept a pending client certificate (IBM SKLM Pending Client Certificate Accept REST Service) in KEYWARD_DEVICE_DEFAULT_REALM',
         body: acceptBody,
         responses: {
-          200: { description: 'Accepted: {"code": "0", "status": "Succeeded"}', schema: { type: 'object', properties: { code: { const: '0' }, status: { const: 'Succeeded' } } } },
+          200: {
+            description: 'Accepted: {"code": "0", "status": "Succeeded"}',
+            schema: { type: 'object', properties: { code: { const: '0' }, status: { const: 'Succeeded' } } },
+          },
           202: { description: 'Waiting for a second admin under dual control: {"code": "0", "status": "PendingApproval", "approvalId"}' },
-          500: { description: 'CTGKM2306E (alias in use) or CTGKM2307E (no such pending certificate), as the seed answers', schema: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+          500: {
+            description: 'CTGKM2306E (alias in use) or CTGKM2307E (no such pending certificate), as the seed answers',
+            schema: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+          },
         },
         handler: async (req: Request, res: Response) => {
           const out = await devices.accept(realm(), await principal(req), req.body as never);
@@ -149,15 +165,26 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
         },
       },
       {
-        method: 'get', path, tag, auth: 'bearer', summary: 'Pending client certificates of KEYWARD_DEVICE_DEFAULT_REALM',
+        method: 'get',
+        path,
+        tag,
+        auth: 'bearer',
+        summary: 'Pending client certificates of KEYWARD_DEVICE_DEFAULT_REALM',
         responses: { 200: { description: 'Pending certificates, oldest first', schema: { type: 'array', items: pendingSchema } } },
         handler: async (req: Request, res: Response) => {
           sendSklm(res, 200, await devices.listPending(realm(), await principal(req)), lang(req));
         },
       },
       {
-        method: 'delete', path: `${path}/:uuid`, tag, auth: 'bearer', summary: 'Reject (delete) a pending client certificate',
-        responses: { 200: { description: '{"code": "0", "status": "Succeeded"}' }, 500: { description: 'CTGKM2307E (no such pending certificate)' } },
+        method: 'delete',
+        path: `${path}/:uuid`,
+        tag,
+        auth: 'bearer',
+        summary: 'Reject (delete) a pending client certificate',
+        responses: {
+          200: { description: '{"code": "0", "status": "Succeeded"}' },
+          500: { description: 'CTGKM2307E (no such pending certificate)' },
+        },
         handler: async (req: Request, res: Response) => {
           await devices.reject(realm(), await principal(req), param(req, 'uuid'));
           sendSklm(res, 200, SUCCEEDED, lang(req));

@@ -10,8 +10,12 @@ import type { Policy } from '../policy.ts';
  */
 export function validateKey(policy: Policy, keyType: string): void {
   if (!(policy.keyTypes as readonly string[]).includes(keyType)) {
-    throw new KeywardError('policy.key_not_allowed', `Key type ${keyType} is not allowed by the policy (allowed: ${policy.keyTypes.join(', ')})`, {
-      extras: { keyType, allowed: policy.keyTypes },
-    });
+    throw new KeywardError(
+      'policy.key_not_allowed',
+      `Key type ${keyType} is not allowed by the policy (allowed: ${policy.keyTypes.join(', ')})`,
+      {
+        extras: { keyType, allowed: policy.keyTypes },
+      },
+    );
   }
 }

@@ -4,7 +4,9 @@ import { sanMatcher } from '../matching.ts';
 import type { Policy } from '../policy.ts';
 
 const refuse = (kind: string, value: string, label: string): never => {
-  throw new KeywardError('policy.san_not_allowed', `${label} ${value} is not allowed by the policy`, { extras: { san: `${kind}:${value}` } });
+  throw new KeywardError('policy.san_not_allowed', `${label} ${value} is not allowed by the policy`, {
+    extras: { san: `${kind}:${value}` },
+  });
 };
 
 /**

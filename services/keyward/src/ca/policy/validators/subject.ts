@@ -20,7 +20,8 @@ const refuse = (detail: string, attribute: string): never => {
 export function validateSubject(policy: Policy, subject: readonly NameAttribute[]): void {
   const allowed = policy.subject.allowed as readonly string[];
   for (const a of subject) {
-    if (!allowed.includes(a.type)) refuse(`Subject attribute ${a.type} is not allowed by the policy (allowed: ${allowed.join(', ') || 'none'})`, a.type);
+    if (!allowed.includes(a.type))
+      refuse(`Subject attribute ${a.type} is not allowed by the policy (allowed: ${allowed.join(', ') || 'none'})`, a.type);
     const problem = attributeValueProblem(a);
     if (problem) refuse(`Subject attribute ${a.type} ${problem}`, a.type);
   }

@@ -10,11 +10,17 @@ import type { Policy } from '../policy.ts';
  */
 export function validateValidity(policy: Policy, validityDays: number): void {
   if (typeof validityDays !== 'number' || !Number.isInteger(validityDays) || validityDays < 1) {
-    throw new KeywardError('request.malformed', `validityDays must be a positive whole number of days, not ${String(validityDays)}`, { extras: { path: '/validityDays' } });
+    throw new KeywardError('request.malformed', `validityDays must be a positive whole number of days, not ${String(validityDays)}`, {
+      extras: { path: '/validityDays' },
+    });
   }
   if (validityDays > policy.maxValidityDays) {
-    throw new KeywardError('policy.validity_exceeded', `A validity of ${validityDays} days exceeds the policy maximum of ${policy.maxValidityDays} days`, {
-      extras: { requested: validityDays, maximum: policy.maxValidityDays },
-    });
+    throw new KeywardError(
+      'policy.validity_exceeded',
+      `A validity of ${validityDays} days exceeds the policy maximum of ${policy.maxValidityDays} days`,
+      {
+        extras: { requested: validityDays, maximum: policy.maxValidityDays },
+      },
+    );
   }
 }
