@@ -19,6 +19,7 @@ import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database } from './storage/database.ts';
 import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
 import { VERSION } from './version.ts';
+import { auditActor } from './authn/principal.ts';
 import { Authorizer } from './authn/roles.ts';
 import { Authenticator } from './http/authenticate.ts';
 import { apiClientRoutes } from './http/routes/api_clients.ts';
@@ -158,7 +159,14 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   });
 
   const identity = new KeycloakIdentityAdmin(keycloak.client, config.audience, options.faults);
-  const authz = new Authorizer({ identity, cacheSeconds: config.roleCacheSeconds });
+  const authz = new Authorizer({
+    identity,
+    cacheSeconds: config.roleCacheSeconds,
+    onClientRefused: (p, reason) =>
+      void audit
+        .record(db, { action: 'api_client.token_refused', actor: auditActor(p), realm: p.realm, target: p.clientId, details: { reason } })
+        .catch((err: unknown) => log.warn('could not record a refused API client token', { error: (err as Error).message })),
+  });
   const provisioningStore = new PgProvisioningStore(db, audit);
   const realms = new RealmService(identity, provisioningStore, authz);
   const auditEvents = new AuditEvents({ store: new PgAuditEventStore(db), authz, realms });
@@ -203,6 +211,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     pushesPerMinute: config.devices.pushesPerMinute,
   });
   const auth = new Authenticator(verifier, {
+    clients: authz,
     certificates: clientCertificates,
     devices,
     pats,

@@ -7,6 +7,7 @@ import { ApprovalService } from '../../../services/keyward/src/approvals/approva
 import type { ApprovalRecord, ApprovalStore, Decision } from '../../../services/keyward/src/approvals/ports.ts';
 import type { Principal } from '../../../services/keyward/src/authn/principal.ts';
 import { Authorizer } from '../../../services/keyward/src/authn/roles.ts';
+import type { IdentityReader } from '../../../services/keyward/src/authn/ports.ts';
 import { frozenClock } from '../../../services/keyward/src/kernel/clock.ts';
 import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
 import { PersonalAccessTokenService } from '../../../services/keyward/src/pat/personal_access_tokens.ts';
@@ -176,7 +177,7 @@ export class FakeDirectory {
 export function world(options: { ttlSeconds?: number } = {}) {
   const clock = frozenClock('2026-11-01T00:00:00Z');
   const directory = new FakeDirectory();
-  const authz = new Authorizer({ identity: directory as unknown as IdentityAdmin, cacheSeconds: 0 });
+  const authz = new Authorizer({ identity: directory as unknown as IdentityReader, cacheSeconds: 0 });
   const provisioning = {
     findRealm: async (name: string) =>
       name === REALM

@@ -13,6 +13,7 @@ import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
 import { KeywardError } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
+import type { ClientState, IdentityReader } from '../authn/ports.ts';
 import type { ApiClientSpec, ClientInfo, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
 import { kc, keycloakStatus, translateKeycloakError } from './errors.ts';
 import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
@@ -50,7 +51,7 @@ async function settled<T extends readonly unknown[]>(...calls: { [K in keyof T]:
 /** How long the effective roles of a just-created service account wait for effectiveRealmRoles (read once). */
 const FRESH_ROLES_MS = 10_000;
 
-export class KeycloakIdentityAdmin implements IdentityAdmin {
+export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
   readonly #kc: KcAdminClient;
   readonly #audience: string;
   readonly #faults: IdentityAdminFaults;
@@ -335,6 +336,30 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     const c = found.find((x) => x.clientId === clientId);
     if (!c) return undefined;
     return this.#info(c, await this.#hasScope(realm, c.id!));
+  }
+
+  /**
+   * Whether an API client may still act: two reads (the client by clientId,
+   * its service-account user by id), made together. The caller caches the answer.
+   */
+  async clientState(realm: string, clientId: string, serviceAccountUserId: string): Promise<ClientState> {
+    const [clients, user] = await Promise.all([
+      kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId })),
+      kc(`read a service account of realm ${realm}`, async () => {
+        try {
+          return await this.#kc.users.findOne({ realm, id: serviceAccountUserId });
+        } catch (err) {
+          if (keycloakStatus(err) === 404) return undefined;
+          throw err;
+        }
+      }),
+    ]);
+    const client = clients.find((c) => c.clientId === clientId);
+    if (!client) return 'not_found';
+    if (client.enabled === false) return 'disabled';
+    // Switching service accounts off deletes the service-account user, and with it what the token names.
+    if (!user || user.enabled === false || client.serviceAccountsEnabled === false) return 'service_account_disabled';
+    return 'active';
   }
 
   async listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]> {
