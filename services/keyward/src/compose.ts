@@ -233,7 +233,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
           if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
         },
       },
-      gauges: () => ({ keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches } }),
+      gauges: () => ({
+        keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches },
+        keyward_client_state_lookups: { help: "API clients' states read from Keycloak since start", value: authz.clientLookups },
+      }),
     }),
   );
 

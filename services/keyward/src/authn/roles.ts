@@ -60,6 +60,7 @@ export class Authorizer {
   readonly #clients: TtlCache<string, ClientState>;
   readonly #onRefused: ((p: Principal, reason: ClientRefusal) => void) | undefined;
   readonly #reported = new Map<string, number>();
+  #clientLookups = 0;
 
   constructor(options: AuthorizerOptions) {
     this.#identity = options.identity;
@@ -99,9 +100,10 @@ export class Authorizer {
   async requireActiveClient(p: Principal): Promise<void> {
     if (p.kind !== 'client' || !p.clientId || p.realm === 'master') return;
     const clientId = p.clientId;
-    const state = await this.#clients.get(`${p.realm}\u0000${clientId}\u0000${p.subject}`, () =>
-      this.#identity.clientState(p.realm, clientId, p.subject),
-    );
+    const state = await this.#clients.get(`${p.realm}\u0000${clientId}\u0000${p.subject}`, () => {
+      this.#clientLookups++;
+      return this.#identity.clientState(p.realm, clientId, p.subject);
+    });
     if (state === 'active') return;
     this.#report(p, state);
     const detail =
@@ -124,6 +126,11 @@ export class Authorizer {
     if (this.#reported.size > 10_000) for (const [k, at] of this.#reported) if (at <= now - REFUSAL_REPORT_MS) this.#reported.delete(k);
     this.#reported.set(key, now);
     this.#onRefused(p, reason);
+  }
+
+  /** How often an API client's state was read from Keycloak since start (the rest came from the cache). */
+  get clientLookups(): number {
+    return this.#clientLookups;
   }
 
   /** Drops cached roles and client states (after Keyward itself changed them). */
