@@ -155,7 +155,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     audience: config.audience,
     algorithms: config.tokenAlgorithms,
     clockSkewSeconds: config.tokenClockSkewSeconds,
-    acceptsRealm: async (realm) => realm === 'master' || (await db.query('SELECT 1 FROM realms WHERE name = $1', [realm])).rowCount === 1,
+    acceptsRealm: async (realm) =>
+      realm === 'master' || (await db.query('SELECT 1 FROM realms WHERE name = $1 AND unmanaged_at IS NULL', [realm])).rowCount === 1,
   });
 
   const identity = new KeycloakIdentityAdmin(keycloak.client, config.audience, options.faults);

@@ -31,6 +31,7 @@ export const ERROR_CATALOGUE = {
   // realms and roles
   'realm.not_found': { status: 404, title: 'No such managed realm' },
   'realm.invalid_name': { status: 400, title: 'The realm name is invalid' },
+  'realm.missing_in_keycloak': { status: 409, title: 'The managed realm no longer exists in Keycloak' },
   'role.not_found': { status: 422, title: 'No such role' },
   'role.not_grantable': { status: 422, title: 'The role cannot be granted' },
 
