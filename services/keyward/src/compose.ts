@@ -144,6 +144,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   }
   const keycloak = createAdminSession({
     url: keycloakUrl,
+    issuerUrl: config.keycloak.issuerUrl,
     clientId: config.keycloak.clientId,
     clientSecret,
     timeoutMs: config.keycloak.timeoutMs,
@@ -152,6 +153,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const metrics = new Metrics();
   const verifier = new AccessTokenVerifier({
     keycloakUrl,
+    issuerUrl: config.keycloak.issuerUrl,
     audience: config.audience,
     algorithms: config.tokenAlgorithms,
     clockSkewSeconds: config.tokenClockSkewSeconds,
@@ -163,6 +165,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const authz = new Authorizer({
     identity,
     cacheSeconds: config.roleCacheSeconds,
+    graceSeconds: config.roleGraceSeconds,
     onClientRefused: (p, reason) =>
       void audit
         .record(db, { action: 'api_client.token_refused', actor: auditActor(p), realm: p.realm, target: p.clientId, details: { reason } })
@@ -179,6 +182,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     policies,
     authz,
     cacheSeconds: config.roleCacheSeconds,
+    graceSeconds: config.roleGraceSeconds,
   });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
@@ -234,9 +238,20 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
           if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
         },
       },
+      notes: {
+        keycloak: () => ({ graceSeconds: config.roleGraceSeconds, servingLastKnownRoles: authz.degraded }),
+      },
       gauges: () => ({
         keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches },
         keyward_client_state_lookups: { help: "API clients' states read from Keycloak since start", value: authz.clientLookups },
+        keyward_keycloak_grace_answers: {
+          help: 'Roles and client states served from the last known values while Keycloak was unreachable (KEYWARD_ROLE_GRACE_SECONDS)',
+          value: authz.staleServed,
+        },
+        keyward_keycloak_degraded: {
+          help: '1 while Keycloak is unreachable and last known roles are served',
+          value: authz.degraded ? 1 : 0,
+        },
       }),
     }),
   );

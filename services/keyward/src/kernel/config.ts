@@ -24,6 +24,8 @@ export interface Config {
   readonly dataDir: string;
   readonly keycloak: {
     readonly url: string | undefined;
+    /** The base URL in tokens' `iss`, when it differs from `url`. */
+    readonly issuerUrl: string | undefined;
     readonly clientId: string;
     readonly clientSecret: string | undefined;
     readonly adminUser: string | undefined;
@@ -34,6 +36,8 @@ export interface Config {
   readonly tokenClockSkewSeconds: number;
   readonly tokenAlgorithms: readonly string[];
   readonly roleCacheSeconds: number;
+  /** Stale-if-error grace for what is read from Keycloak at call time (KEYWARD_ROLE_GRACE_SECONDS). */
+  readonly roleGraceSeconds: number;
   readonly kek: string | undefined;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
@@ -135,6 +139,13 @@ export const SETTINGS = [
     description: 'Base URL of Keycloak (e.g. http://127.0.0.1:8080). Required by serve and every command that talks to Keycloak.',
   },
   {
+    env: 'KEYWARD_KEYCLOAK_ISSUER_URL',
+    default: undefined,
+    parse: url(['http', 'https']),
+    description:
+      "Keycloak's public base URL as it appears in tokens' iss (its --hostname), when Keyward reaches Keycloak at another address (a cluster-internal service, say). Default: KEYWARD_KEYCLOAK_URL.",
+  },
+  {
     env: 'KEYWARD_KEYCLOAK_CLIENT_ID',
     default: 'keyward-control-plane',
     description: "Keyward's own confidential client in the master realm (created by `keyward bootstrap`).",
@@ -180,6 +191,13 @@ export const SETTINGS = [
     parse: int(0, 3600),
     description:
       'How long roles and cross-realm grants read from Keycloak are cached: the bounded staleness of a change made in the console.',
+  },
+  {
+    env: 'KEYWARD_ROLE_GRACE_SECONDS',
+    default: '300',
+    parse: int(0, 86400),
+    description:
+      'While Keycloak is unreachable, how long past KEYWARD_ROLE_CACHE_SECONDS the last known roles, grants, client states and default policies are still used (0: none; calls that need them answer 503).',
   },
   {
     env: 'KEYWARD_KEK',
@@ -357,6 +375,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     dataDir,
     keycloak: {
       url: v.KEYWARD_KEYCLOAK_URL,
+      issuerUrl: v.KEYWARD_KEYCLOAK_ISSUER_URL,
       clientId: v.KEYWARD_KEYCLOAK_CLIENT_ID,
       clientSecret: v.KEYWARD_KEYCLOAK_CLIENT_SECRET,
       adminUser: (v.KEYWARD_KEYCLOAK_ADMIN_USER as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
@@ -367,6 +386,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     tokenClockSkewSeconds: v.KEYWARD_TOKEN_CLOCK_SKEW_SECONDS,
     tokenAlgorithms: Object.freeze([...(v.KEYWARD_TOKEN_ALGORITHMS as string[])]),
     roleCacheSeconds: v.KEYWARD_ROLE_CACHE_SECONDS,
+    roleGraceSeconds: v.KEYWARD_ROLE_GRACE_SECONDS,
     kek: v.KEYWARD_KEK,
     logLevel: v.KEYWARD_LOG_LEVEL,
     bodyLimitBytes: v.KEYWARD_BODY_LIMIT_BYTES,
