@@ -14,7 +14,8 @@
  * too; and a detached watchdog shell ends it when this Node process dies by any
  * means, SIGKILL included.
  *
- * Facts used here (../shared/notes/keycloak.md §1 and §6, checked on 26.7.3):
+ * Facts used here (Keycloak's server guides on configuration and hostname, and
+ * its `bin/kc.sh`; checked on 26.7.3):
  * build options (db, health, metrics) are persisted by `build`; `start
  * --optimized` skips the re-augmentation check; `JAVA_OPTS` would replace all
  * of kc.sh's defaults, so only `JAVA_OPTS_KC_HEAP` is set; the issuer follows

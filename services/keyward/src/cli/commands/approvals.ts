@@ -1,4 +1,4 @@
-/** `keyward approvals`: changes waiting for a second admin under dual control (issue 7). */
+/** `keyward approvals`: changes waiting for a second admin under dual control. */
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 

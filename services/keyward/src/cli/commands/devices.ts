@@ -1,4 +1,4 @@
-/** `keyward devices`: device onboarding — pending client certificates, the trust store, device clients (issue 8). */
+/** `keyward devices`: device onboarding — pending client certificates, the trust store, device clients. */
 import { readFileSync } from 'node:fs';
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';

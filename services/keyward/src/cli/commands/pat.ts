@@ -1,4 +1,4 @@
-/** `keyward pat`: personal access tokens, a user's own and (with --realm) the admin view (issue 7). */
+/** `keyward pat`: personal access tokens, a user's own and (with --realm) the admin view. */
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 

@@ -1,4 +1,4 @@
-/** `keyward settings`: protected realm settings, under dual control when it is on (issue 7). */
+/** `keyward settings`: protected realm settings, under dual control when it is on. */
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 

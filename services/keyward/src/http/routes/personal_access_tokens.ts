@@ -1,4 +1,4 @@
-/** Personal access tokens (seed 002, issue 7): a user's own tokens, the admin view and bulk revocation. */
+/** Personal access tokens (as in IBM CSM): a user's own tokens, the admin view and bulk revocation. */
 import { PAT_SORTS, type PersonalAccessTokenService } from '../../pat/personal_access_tokens.ts';
 import type { PatSort } from '../../pat/ports.ts';
 import type { Authenticator } from '../authenticate.ts';
