@@ -1,10 +1,11 @@
 /**
- * Scenario 11 — device onboarding (issue 8, seed 001), checked with curl and
- * openssl as a device and an admin would, against the real Keycloak:
+ * Scenario 09 — device onboarding (compatible with IBM SKLM's pending client
+ * certificates), checked with curl and openssl as a device and an admin would,
+ * against the real Keycloak:
  * a device's TLS hello is recorded as pending (403 device.pending), an admin
  * accepts it with an alias, the device client appears in Keycloak and the
  * same curl reaches /v1/whoami as it; the SKLM-compatible path answers with
- * the seed's bodies; alias rules, name collisions, revocation through the
+ * IBM SKLM's bodies; alias rules, name collisions, revocation through the
  * trust store and Keycloak, dual control and bad input.
  */
 import * as x509 from '@peculiar/x509';
@@ -73,7 +74,7 @@ async function findClient(realm: string, clientId: string): Promise<any | undefi
   return list.find((c) => c.clientId === clientId);
 }
 
-describe('11 device onboarding', function () {
+describe('09 device onboarding', function () {
   this.timeout(600_000);
   const dir = work();
   const realm = unique('dev');
@@ -503,7 +504,7 @@ describe('11 device onboarding', function () {
     });
   });
 
-  describe('SKLM-compatible path (seed 001)', () => {
+  describe("SKLM-compatible path (IBM SKLM's pendingClientCertificates API)", () => {
     const sklm = (method: string, path: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}) =>
       call(kw.url, method, `/SKLM/rest/v1/pendingClientCertificates${path}`, { token, body, headers });
     let uuid: string;
@@ -524,7 +525,7 @@ describe('11 device onboarding', function () {
       expect(r.body.map((p: any) => p.uuid)).to.include.members([uuid, other]);
     });
 
-    it("accepts with the seed's request and answers the seed's body", async () => {
+    it("accepts with IBM SKLM's request and answers IBM SKLM's body", async () => {
       const r = await sklm('POST', '', op, { alias: 'sklmcertificate1', uuid });
       expect(r.status).to.equal(200);
       expect(r.body).to.deep.equal({ code: '0', status: 'Succeeded' });
@@ -532,7 +533,7 @@ describe('11 device onboarding', function () {
       expect(await findClient(realm, 'sklmcertificate1')).to.exist;
     });
 
-    it("answers an alias in use with the seed's CTGKM2306E body and status, in English and German", async () => {
+    it("answers an alias in use with IBM SKLM's CTGKM2306E body and status, in English and German", async () => {
       const en = await sklm('POST', '', op, { alias: 'SKLMcertificate1', uuid: other });
       expect(en.status).to.equal(500);
       expect(en.body).to.deep.equal({
@@ -548,7 +549,7 @@ describe('11 device onboarding', function () {
       });
     });
 
-    it("answers an unknown uuid with the seed's CTGKM2307E body and status", async () => {
+    it("answers an unknown uuid with IBM SKLM's CTGKM2307E body and status", async () => {
       const unknown = 'CERTIFICATE-a3862239-a367-41ff-97a1-0ca72cfa08e8';
       const r = await sklm('POST', '', op, { alias: 'sklmcertificate2', uuid: unknown });
       expect(r.status).to.equal(500);
