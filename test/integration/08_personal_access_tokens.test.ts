@@ -449,7 +449,8 @@ describe('08 personal access tokens', function () {
         async () =>
           (
             await kw.keyward.db.query(
-              `SELECT 1 FROM audit_events WHERE action = 'personal_access_token.use_denied' AND target = '0123456789abcdef' AND realm IS NULL AND details->>'reason' = 'unknown_token'`,
+              "SELECT 1 FROM audit_events WHERE action = 'personal_access_token.use_denied' AND target = '0123456789abcdef'" +
+                " AND realm IS NULL AND details->>'reason' = 'unknown_token'",
             )
           ).rows[0],
         5000,

@@ -134,7 +134,7 @@ describe('09 device onboarding', function () {
   });
 
   describe('settings', () => {
-    it('has device onboarding off by default, and refuses pushes with 403 device.onboarding_disabled until an admin enables it', async () => {
+    it('has device onboarding off by default: pushes get 403 device.onboarding_disabled until an admin enables it', async () => {
       const s = await call(kw.url, 'GET', `/v1/realms/${realm}/settings/devices`, { token: op });
       expect(s.body).to.deep.equal({ enabled: false, maxPending: 100, rejectForHours: 24 });
       const r = await asDevice(d1, `/v1/realms/${realm}/devices/hello`);
@@ -195,7 +195,7 @@ describe('09 device onboarding', function () {
       expect(r.body.code).to.equal('auth.forbidden');
     });
 
-    it('refuses invalid aliases with 400 device.alias_invalid and an unknown uuid with 404 device.pending_not_found, storing nothing', async () => {
+    it('refuses bad aliases (400 device.alias_invalid) and an unknown uuid (404 device.pending_not_found), storing nothing', async () => {
       for (const alias of ['a/b', 'a\\b', 'aaa000000000000000002', 'XYZ123456789012345678', '   ']) {
         const r = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, { token: op, body: { alias, uuid } });
         expect(r.status, alias).to.equal(400);
@@ -219,7 +219,7 @@ describe('09 device onboarding', function () {
       expect((await call(kw.url, 'GET', `/v1/realms/${realm}/trusted-client-certificates`, { token: op })).body.items).to.have.length(0);
     });
 
-    it('accepts it with an alias (stored lower-case): trusted, and a client-x509 device client in Keycloak, in the device group', async () => {
+    it('accepts it under an alias (lower-cased): trusted, and a client-x509 device client in Keycloak, in the device group', async () => {
       const r = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, {
         token: op,
         body: { alias: 'MY Cert1', uuid, deviceGroup: 'PEER_TO_PEER', deviceRole: 'TAPE' },
@@ -255,7 +255,7 @@ describe('09 device onboarding', function () {
       expect(groups.map((g) => g.path)).to.deep.equal(['/PEER_TO_PEER/TAPE']);
     });
 
-    it("gives Keycloak a subject DN that Java's X500Principal (Keycloak's exact comparison) reads as the certificate's subject", async () => {
+    it("gives Keycloak a subject DN that Java's X500Principal (Keycloak's exact match) reads as the certificate's subject", async () => {
       const tricky = await device(dir, 'tricky', '/C=DE/O=Acme, Inc./OU=Tape/CN=dev\\+1/emailAddress=ops@acme.example/serialNumber=SN-42');
       const up = await curl(`${kw.url}/v1/realms/${realm}/devices/certificates`, [
         '-H',
@@ -350,7 +350,7 @@ describe('09 device onboarding', function () {
       expect(me.body.clientId).to.equal(`${taken}-device`);
     });
 
-    it('stops the device at once when its client is disabled in Keycloak, and again when its certificate leaves the trust store', async () => {
+    it('stops the device at once when its Keycloak client is disabled, and again when its certificate leaves the trust store', async () => {
       const c = await findClient(realm, 'my-cert1');
       await keycloakAdmin(`/${realm}/clients/${c.id}`, { method: 'PUT', body: JSON.stringify({ ...c, enabled: false }) });
       const off = await asDevice(d1, '/v1/whoami');

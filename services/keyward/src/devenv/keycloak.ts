@@ -136,7 +136,8 @@ async function useExternal(external: string, adminUser: string, adminPassword: s
   const problem = await probe(url, 5000);
   if (problem) {
     throw new Error(
-      `KEYWARD_KEYCLOAK_URL=${url} does not answer (${url}/realms/master/.well-known/openid-configuration: ${problem}); start that Keycloak or unset KEYWARD_KEYCLOAK_URL to have one started`,
+      `KEYWARD_KEYCLOAK_URL=${url} does not answer (${url}/realms/master/.well-known/openid-configuration: ${problem});` +
+        ' start that Keycloak or unset KEYWARD_KEYCLOAK_URL to have one started',
     );
   }
   log(`using the Keycloak at ${url} (KEYWARD_KEYCLOAK_URL)`);
@@ -353,7 +354,9 @@ export async function prepareDistribution(
             {
               env: { ...env, JAVA_HOME: env.JAVA_HOME || java.home },
               what: `downloading ${artifact} with Maven`,
-              hint: 'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable, or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
+              hint:
+                'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable,' +
+                ' or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
             },
           ),
         );
@@ -369,7 +372,8 @@ export async function prepareDistribution(
       if (expected !== digest) {
         rmSync(tarball, { force: true });
         throw new Error(
-          `the cached Keycloak ${version} tarball has SHA-256 ${digest}, not the ${expected} recorded when it was first downloaded; it was removed: run again to download it anew (and if it differs again, delete ${pin} only once you trust the new file)`,
+          `the cached Keycloak ${version} tarball has SHA-256 ${digest}, not the ${expected} recorded when it was first downloaded;` +
+            ` it was removed: run again to download it anew (and if it differs again, delete ${pin} only once you trust the new file)`,
         );
       }
     } else {
@@ -457,7 +461,8 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
   const owner = readPid(join(dir, OWNER));
   if (owner && owner !== process.pid && alive(owner)) {
     throw new Error(
-      `the Keycloak instance in ${dir} is in use by another running Keyward (pid ${owner}); stop that one first, or use another data directory (KEYWARD_DATA_DIR)`,
+      `the Keycloak instance in ${dir} is in use by another running Keyward (pid ${owner});` +
+        ' stop that one first, or use another data directory (KEYWARD_DATA_DIR)',
     );
   }
   if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === dist.version) {

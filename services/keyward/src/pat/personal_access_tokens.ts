@@ -154,7 +154,8 @@ export class PersonalAccessTokenService {
       if (input.expiresInDays > remaining) {
         throw new KeywardError(
           'pat.expiry_exceeded',
-          `A token created with a ${p.credential === 'pat' ? 'personal access token' : 'client certificate'} may not outlive it: expiresInDays may be at most ${remaining} (it expires ${p.credentialExpiresAt.toISOString()})`,
+          `A token created with a ${p.credential === 'pat' ? 'personal access token' : 'client certificate'} may not outlive it:` +
+            ` expiresInDays may be at most ${remaining} (it expires ${p.credentialExpiresAt.toISOString()})`,
           { extras: { maximum: remaining } },
         );
       }
@@ -355,7 +356,8 @@ export class PersonalAccessTokenService {
       await this.removeUser(r.realm, r.userId, reason);
       throw new KeywardError(
         'pat.invalid',
-        `User ${r.username} no longer has access to realm ${r.realm} (${reason.replace(/_/g, ' ')}); their personal access tokens were deleted`,
+        `User ${r.username} no longer has access to realm ${r.realm} (${reason.replace(/_/g, ' ')});` +
+          ' their personal access tokens were deleted',
         { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } },
       );
     }

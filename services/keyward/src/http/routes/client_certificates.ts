@@ -134,7 +134,8 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary:
-        'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin); under dual control the change waits for a second admin',
+        'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin);' +
+        ' under dual control the change waits for a second admin',
       body: settings,
       responses: {
         200: { description: 'Settings', schema: settings },
@@ -169,7 +170,8 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary:
-        'Trust a client CA (e.g. a `keyward ca` cluster.crt) for the realm: certificates it issues with CN user-<client> act as that API client',
+        'Trust a client CA (e.g. a `keyward ca` cluster.crt) for the realm:' +
+        ' certificates it issues with CN user-<client> act as that API client',
       rawBodies: ['application/x-pem-file'],
       body: {
         type: 'object',

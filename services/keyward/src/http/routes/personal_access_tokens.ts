@@ -88,7 +88,8 @@ export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: Per
       tag: 'personal-access-tokens',
       auth: 'bearer',
       summary:
-        "Admin view (keyward-admin or keyward-user-admin): every user's tokens with username, creation, days, expiry and last use; paged, sortable",
+        'Admin view (keyward-admin or keyward-user-admin):' +
+        " every user's tokens with username, creation, days, expiry and last use; paged, sortable",
       query: {
         type: 'object',
         additionalProperties: false,
