@@ -1,5 +1,5 @@
 /**
- * Keyward benchmarks (issue 6). `npm run bench` (or `bench/run.ts --quick`).
+ * Keyward benchmarks. `npm run bench` (or `bench/run.ts --quick`).
  *
  * Starts what it needs through the same harness as the tests — a real
  * Keycloak and a real PostgreSQL (a fresh database, dropped at the end) — and
@@ -810,7 +810,7 @@ try {
     await admin.end();
   }
 
-  // Targets (issue 6), judged on this run's figures.
+  // The performance targets, judged on this run's figures.
   const targets = [
     {
       name: 'HTTP issuance, P-256, concurrency 64, PostgreSQL',

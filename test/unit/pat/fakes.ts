@@ -1,7 +1,7 @@
 /**
  * In-memory adapters for the PAT, approvals and settings domains, so their
  * rules run with a frozen clock. The PostgreSQL adapters and Keycloak are
- * exercised by test/integration/10_personal_access_tokens.test.ts.
+ * exercised by test/integration/08_personal_access_tokens.test.ts.
  */
 import { ApprovalService } from '../../../services/keyward/src/approvals/approvals.ts';
 import type { ApprovalRecord, ApprovalStore, Decision } from '../../../services/keyward/src/approvals/ports.ts';

@@ -5,8 +5,9 @@
  *
  * Why a token provider: since admin-client 26.5.3 `auth()` refreshes with a
  * refresh token, which a client-credentials grant never returns, so after the
- * master realm's 60 s token lifespan every call would fail. We re-grant 10 s
- * before expiry instead.
+ * master realm's 60 s token lifespan every call would fail
+ * with "Cannot refresh token: missing refresh token or credentials" (see the
+ * Keycloak 26.5.3 release notes). We re-grant 10 s before expiry instead.
  */
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 import * as oidc from 'openid-client';

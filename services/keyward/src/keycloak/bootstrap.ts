@@ -125,7 +125,13 @@ async function grantRealmRole(admin: KcAdminClient, saUserId: string, roleName: 
  * Creates or repairs Keyward's client; safe to run any number of times.
  *
  * @example
- * const { clientSecret } = await bootstrap({ url, adminUser: 'admin', adminPassword: 'admin', clientId: 'keyward-control-plane', audience: 'keyward' });
+ * const { clientSecret } = await bootstrap({
+ *   url,
+ *   adminUser: 'admin',
+ *   adminPassword: 'admin',
+ *   clientId: 'keyward-control-plane',
+ *   audience: 'keyward',
+ * });
  */
 export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
   const admin = await adminLogin(options.url, options.adminUser, options.adminPassword, options.timeoutMs);

@@ -1,5 +1,5 @@
 /**
- * API clients (seed 003, MTG CLM): confidential Keycloak clients with a
+ * API clients (as in MTG Certificate Lifecycle Manager): confidential Keycloak clients with a
  * service account and the client-credentials grant only, holding the home
  * realm's default role, optional extra home-realm roles, explicit cross-realm
  * role grants (never another realm's default role) and an optional default

@@ -1,5 +1,5 @@
 /**
- * Verifies Keycloak access tokens with jose (DESIGN.md "Authentication at the API").
+ * Verifies Keycloak access tokens with jose (`Authorization: Bearer <JWT>` from a managed realm).
  *
  * - `iss` must be `<keycloak>/realms/<realm>` of a managed realm (or master,
  *   for operators); the realm is read from the unverified `iss` only to pick
