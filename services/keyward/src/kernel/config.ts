@@ -1,7 +1,7 @@
 /**
  * Keyward's one typed configuration.
  *
- * Only this module reads `process.env` (STYLE.md rule 5). Every setting is
+ * Only this module reads `process.env`. Every setting is
  * declared once in {@link SETTINGS} with its environment variable, its default
  * and a description; `keyward config --markdown` prints the table the README
  * carries. Values come from, in increasing precedence: defaults, the JSON file
@@ -102,7 +102,8 @@ export const SETTINGS = [
     default: 'development',
     parse: oneOf('development', 'production'),
     description:
-      'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud warning; production refuses them.',
+      'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud ' +
+      'warning; production refuses them.',
   },
   { env: 'KEYWARD_HOST', default: '127.0.0.1', description: 'Address the HTTP listener binds to.' },
   { env: 'KEYWARD_PORT', default: '3000', parse: int(0, 65535), description: 'HTTP port.' },
@@ -143,7 +144,8 @@ export const SETTINGS = [
     default: undefined,
     parse: url(['http', 'https']),
     description:
-      "Keycloak's public base URL as it appears in tokens' iss (its --hostname), when Keyward reaches Keycloak at another address (a cluster-internal service, say). Default: KEYWARD_KEYCLOAK_URL.",
+      "Keycloak's public base URL as it appears in tokens' iss (its --hostname), when Keyward reaches Keycloak at another address (a " +
+      'cluster-internal service, say). Default: KEYWARD_KEYCLOAK_URL.',
   },
   {
     env: 'KEYWARD_KEYCLOAK_CLIENT_ID',
@@ -197,7 +199,8 @@ export const SETTINGS = [
     default: '300',
     parse: int(0, 86400),
     description:
-      'While Keycloak is unreachable, how long past KEYWARD_ROLE_CACHE_SECONDS the last known roles, grants, client states and default policies are still used (0: none; calls that need them answer 503).',
+      'While Keycloak is unreachable, how long past KEYWARD_ROLE_CACHE_SECONDS the last known roles, grants, client states and default ' +
+      'policies are still used (0: none; calls that need them answer 503).',
   },
   {
     env: 'KEYWARD_KEK',
@@ -205,7 +208,8 @@ export const SETTINGS = [
     parse: kek,
     secret: true,
     description:
-      'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; required in production.',
+      'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; ' +
+      'required in production.',
   },
   { env: 'KEYWARD_LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Minimum log level.' },
   { env: 'KEYWARD_BODY_LIMIT_BYTES', default: '65536', parse: int(1024, 10485760), description: 'Largest accepted request body.' },
@@ -214,7 +218,8 @@ export const SETTINGS = [
     default: 'bundle',
     parse: oneOf('bundle', 'proxy', 'off'),
     description:
-      'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.',
+      'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone ' +
+      'only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.',
   },
   {
     env: 'KEYWARD_TRUSTED_PROXIES',
@@ -243,7 +248,9 @@ export const SETTINGS = [
     default: '60',
     parse: int(0, 86400),
     description:
-      'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the sweep off (tokens are still refused at their next use).',
+      'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in ' +
+      'Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the ' +
+      'sweep off (tokens are still refused at their next use).',
   },
   {
     env: 'KEYWARD_APPROVAL_TTL_SECONDS',
@@ -262,7 +269,8 @@ export const SETTINGS = [
     default: '30',
     parse: int(1, 100000),
     description:
-      'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 device.rate_limited.',
+      'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 ' +
+      'device.rate_limited.',
   },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
