@@ -86,20 +86,30 @@ export interface Keyward {
   close(): Promise<void>;
 }
 
-/** Opens the configured database, or starts the embedded one in development mode. */
-export async function openStore(config: Config, log: Logger): Promise<{ db: Database; stop: () => Promise<void>; embedded: boolean }> {
+/**
+ * Opens the configured database, or starts the embedded one in development mode.
+ * `bounded`: statements are bounded by KEYWARD_DATABASE_TIMEOUT_MS (the server's requests); tools such as
+ * `keyward migrate` leave it off.
+ */
+export async function openStore(
+  config: Config,
+  log: Logger,
+  options: { bounded?: boolean } = {},
+): Promise<{ db: Database; url: string; stop: () => Promise<void>; embedded: boolean }> {
+  const timeoutMs = options.bounded ? config.databaseTimeoutMs : undefined;
   if (config.databaseUrl) {
-    const db = openDatabase(config.databaseUrl, { log });
-    return { db, stop: () => db.close(), embedded: false };
+    const db = openDatabase(config.databaseUrl, { log, timeoutMs });
+    return { db, url: config.databaseUrl, stop: () => db.close(), embedded: false };
   }
   if (config.mode === 'production') throw new TypeError('production mode needs KEYWARD_DATABASE_URL'); // loadConfig refuses this already
   log.warn('KEYWARD_DATABASE_URL is not set: using an embedded PostgreSQL for development', { dataDir: join(config.dataDir, 'postgres') });
   // Imported lazily: only development mode without KEYWARD_DATABASE_URL needs the embedded server.
   const { startEmbeddedPostgres } = await import('./devenv/postgres.ts');
   const pg = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), log: (line: string) => log.info(line) });
-  const db = openDatabase(pg.url, { log });
+  const db = openDatabase(pg.url, { log, timeoutMs });
   return {
     db,
+    url: pg.url,
     embedded: true,
     stop: async () => {
       await db.close();
@@ -134,10 +144,18 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const clock = options.clock ?? systemClock;
   const keycloakUrl = required(config.keycloak.url, 'KEYWARD_KEYCLOAK_URL', 'to reach Keycloak');
   const clientSecret = required(config.keycloak.clientSecret, 'KEYWARD_KEYCLOAK_CLIENT_SECRET', '(create it with: keyward bootstrap)');
-  const store = await openStore(config, log);
+  const store = await openStore(config, log, { bounded: true });
   const db = store.db;
   try {
-    if (options.migrate ?? true) await migrate(db, log);
+    // Migrations may run longer than a request's statement is allowed to: on a connection of their own, unbounded.
+    if (options.migrate ?? true) {
+      const migrations = openDatabase(store.url, { max: 1, log });
+      try {
+        await migrate(migrations, log);
+      } finally {
+        await migrations.close();
+      }
+    }
   } catch (err) {
     await store.stop();
     throw err;

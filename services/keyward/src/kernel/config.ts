@@ -45,6 +45,8 @@ export interface Config {
   readonly caKeyType: string;
   readonly trustedProxies: readonly string[];
   readonly patSweepSeconds: number;
+  /** Bound of one database statement (KEYWARD_DATABASE_TIMEOUT_MS). */
+  readonly databaseTimeoutMs: number;
   readonly approvalTtlSeconds: number;
   readonly devices: { readonly defaultRealm: string | undefined; readonly pushesPerMinute: number };
 }
@@ -126,6 +128,14 @@ export const SETTINGS = [
     parse: url(['postgres', 'postgresql']),
     secret: true,
     description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL under KEYWARD_DATA_DIR (development mode only).',
+  },
+  {
+    env: 'KEYWARD_DATABASE_TIMEOUT_MS',
+    default: '10000',
+    parse: int(100, 600000),
+    description:
+      'Longest a database statement may run (PostgreSQL cancels it; the client gives up 5 s later when the server does not ' +
+      'answer at all) and, at most 5 s of it, the wait for a connection: past that a request answers 503 store.unavailable.',
   },
   {
     env: 'KEYWARD_DATA_DIR',
@@ -380,6 +390,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     publicUrl: (v.KEYWARD_PUBLIC_URL as string | undefined) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     tls: { certFile: tlsCert, keyFile: tlsKey, port: v.KEYWARD_TLS_PORT as number },
     databaseUrl: v.KEYWARD_DATABASE_URL,
+    databaseTimeoutMs: v.KEYWARD_DATABASE_TIMEOUT_MS,
     dataDir,
     keycloak: {
       url: v.KEYWARD_KEYCLOAK_URL,
