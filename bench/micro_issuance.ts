@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the issuance hot path (issue 6), one process, one core:
+ * Micro-benchmark of the issuance hot path, one process, one core:
  *
  *   node bench/micro_issuance.ts [--seconds 2]
  *

@@ -1,5 +1,5 @@
 /**
- * In-process issuance against the same-run crypto floor, for profiling (issue 6):
+ * In-process issuance against the same-run crypto floor, for profiling:
  *
  *   node [--cpu-prof] bench/profile_issuance.ts [--seconds 4] [--concurrency 64] [--no-floor] [--no-seal]
  *

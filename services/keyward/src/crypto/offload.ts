@@ -1,5 +1,6 @@
 /**
- * Issuance's public-key operations on worker threads, under load (issue 6).
+ * Issuance's public-key operations on worker threads, under load: the CaSigner
+ * and CSR signature verifier ports of the CA domain, implemented here.
  * A CSR's proof of possession and the CA's signature are the costly steps of
  * an issuance, and node:crypto runs them synchronously on the calling thread.
  * Under concurrent load they go to `threads` worker threads
