@@ -144,18 +144,21 @@ describe('04 issuance', function () {
       expect(await must(['x509', '-noout', '-subject'], body)).to.match(/CN\s*=\s*raw\.svc\.internal/);
     });
 
-    it('issues to a client of another realm through its cross-realm grant, and refuses after the grant is revoked in Keycloak', async () => {
-      const req = await csr(dir, { subject: '/CN=partner.svc.internal', sans: ['DNS:partner.svc.internal'] });
-      const t = await token('partner-ci', partner);
-      const ok = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, { token: t, body: { csr: req.pem, policy: 'svc' } });
-      expect(ok.status, JSON.stringify(ok.body)).to.equal(201);
-      const [holder] = (await (await keycloakAdmin(`/${realm}/clients?clientId=keyward-grant.${partner}.partner-ci`)).json()) as any[];
-      expect((await keycloakAdmin(`/${realm}/clients/${holder.id}`, { method: 'DELETE' })).status).to.equal(204);
-      await new Promise((r) => setTimeout(r, 1500));
-      const refused = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, { token: t, body: { csr: req.pem, policy: 'svc' } });
-      expect(refused.status).to.equal(403);
-      expect(refused.body.code).to.equal('auth.forbidden');
-    });
+    it(
+      'issues to a client of another realm through its cross-realm grant, ' + 'and refuses after the grant is revoked in Keycloak',
+      async () => {
+        const req = await csr(dir, { subject: '/CN=partner.svc.internal', sans: ['DNS:partner.svc.internal'] });
+        const t = await token('partner-ci', partner);
+        const ok = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, { token: t, body: { csr: req.pem, policy: 'svc' } });
+        expect(ok.status, JSON.stringify(ok.body)).to.equal(201);
+        const [holder] = (await (await keycloakAdmin(`/${realm}/clients?clientId=keyward-grant.${partner}.partner-ci`)).json()) as any[];
+        expect((await keycloakAdmin(`/${realm}/clients/${holder.id}`, { method: 'DELETE' })).status).to.equal(204);
+        await new Promise((r) => setTimeout(r, 1500));
+        const refused = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, { token: t, body: { csr: req.pem, policy: 'svc' } });
+        expect(refused.status).to.equal(403);
+        expect(refused.body.code).to.equal('auth.forbidden');
+      },
+    );
 
     it('finds certificates by status, SAN and requester, and one by serial', async () => {
       const bySan = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?san=${encodeURIComponent('dns:web.svc.internal')}`, {

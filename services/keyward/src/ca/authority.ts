@@ -53,7 +53,8 @@ function checkSubject(subject: readonly NameAttribute[]): void {
 /**
  * Creates a self-signed root CA.
  * @example
- * const { record, ca } = await createRootCa({ subject: [{ type: 'CN', value: 'Keyward Root CA' }, { type: 'O', value: 'Keyward' }], now: new Date(), kek });
+ * const subject = [{ type: 'CN', value: 'Keyward Root CA' }, { type: 'O', value: 'Keyward' }];
+ * const { record, ca } = await createRootCa({ subject, now: new Date(), kek });
  */
 export async function createRootCa(o: {
   readonly subject: readonly NameAttribute[];

@@ -146,7 +146,8 @@ const certificateParams = (c: NewCertificateRecord): unknown[] => [
 ];
 
 const CERT_COLUMNS =
-  'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, revoked_at, revocation_reason, der, created_at';
+  'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, ' +
+  'revoked_at, revocation_reason, der, created_at';
 
 export class PgIssuanceStore implements IssuanceStore {
   readonly #db: Database;
@@ -164,7 +165,8 @@ export class PgIssuanceStore implements IssuanceStore {
         },
         revoke: async (realm, serial, reason, at) => {
           const upd = await q.query(
-            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4 WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
+            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4
+             WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
             [realm, serial, at, reason],
           );
           if (upd.rows[0]) return { record: cert(upd.rows[0]), changed: true };
@@ -173,7 +175,8 @@ export class PgIssuanceStore implements IssuanceStore {
         },
         insertRequest: async (r) => {
           await q.query(
-            `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester, created_at)
+            `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester,
+             created_at)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
             [
               r.id,
@@ -314,7 +317,8 @@ export class PgIssuanceStore implements IssuanceStore {
   async insertCa(c: StoredCa): Promise<boolean> {
     try {
       await this.#db.query(
-        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) ' +
+          'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
         [
           c.id,
           c.realm ?? null,

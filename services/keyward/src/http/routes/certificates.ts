@@ -5,6 +5,7 @@
 import type { Request, Response } from 'express';
 import { REVOCABLE_REASONS } from '../../ca/index.ts';
 import type { Issuance, IssuedView } from '../../issuance/issuance.ts';
+import type { CertificateFilter } from '../../issuance/ports.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
@@ -78,6 +79,11 @@ function sendCertificate(req: Request, res: Response, status: number, view: Issu
   }
   res.status(status).json(view);
 }
+
+const CERTIFICATE_STATUSES = ['valid', 'revoked', 'expired'] as const;
+
+/** The status filter, validated by the query schema above. */
+const certificateStatus = (s: string | undefined): CertificateFilter['status'] => CERTIFICATE_STATUSES.find((x) => x === s);
 
 export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuance }): RouteSpec[] {
   const { auth, issuance } = deps;
@@ -193,7 +199,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         const first = num(q.first, 0, 1e6);
         const max = num(q.max, 50, 500);
         const items = await issuance.search(param(req, 'realm'), p, {
-          status: q.status as never,
+          status: certificateStatus(q.status),
           subject: q.subject,
           san: q.san,
           requester: q.requester,
