@@ -14,6 +14,7 @@ import type {
   EndEntityRecord,
   IssuanceStore,
   IssuanceTx,
+  NewCertificateRecord,
   RequestRecord,
   StoredCrl,
 } from '../../../services/keyward/src/issuance/ports.ts';
@@ -101,7 +102,7 @@ export class MemoryIssuanceStore implements IssuanceStore {
     return out;
   }
 
-  async insertIssued(rec: Parameters<IssuanceTx['insertCertificate']>[0], audit: AuditEventInput): Promise<void> {
+  async insertIssued(rec: NewCertificateRecord, audit: AuditEventInput): Promise<void> {
     this.counts.insertIssued++;
     this.certificates.push({ ...rec, status: 'valid', revokedAt: undefined, revocationReason: undefined, createdAt: NOW });
     this.audit.push(audit);

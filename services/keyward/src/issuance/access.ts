@@ -25,8 +25,6 @@ const SEE_ALL_CERTIFICATES: readonly KeywardRole[] = [ROLES.revoker, ROLES.admin
 
 /** The roles of the issuance actions. */
 export const ACCESS = Object.freeze({
-  /** Visible to anyone (the CA chain, the CRL); realm lookups only. */
-  public: {},
   /** Record-level: own records, or the roles the action checks itself. */
   ownOrRole: {},
   issue: { role: ROLES.requester },

@@ -51,7 +51,13 @@ function writeAll(files: Array<{ path: string; content: string; secret?: boolean
   }
 }
 
-function loadCluster(dir: string): { ca: CaContext; uuid: string } {
+/** The cluster CA of a `keyward ca` directory, and its cluster UUID. */
+interface Cluster {
+  readonly ca: CaContext;
+  readonly uuid: string;
+}
+
+function loadCluster(dir: string): Cluster {
   const certPath = join(dir, 'cluster.crt');
   const keyPath = join(dir, 'cluster.key');
   if (!existsSync(certPath) || !existsSync(keyPath))
@@ -64,7 +70,7 @@ function loadCluster(dir: string): { ca: CaContext; uuid: string } {
 
 /** A new key and its certificate under the cluster CA. */
 async function leaf(
-  cluster: ReturnType<typeof loadCluster>,
+  cluster: Cluster,
   o: { subject: NameAttribute[]; sans?: Sans; profile: CertificateProfile; keyType: string; days: number },
 ) {
   const key = await newKey(o.keyType);

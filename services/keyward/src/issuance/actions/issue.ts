@@ -24,6 +24,7 @@ import {
   type Csr,
 } from '../../ca/index.ts';
 import { newId, newSerialHex } from '../../kernel/ids.ts';
+import type { AuditEventInput } from '../../provisioning/ports.ts';
 import { ACCESS, enter } from '../access.ts';
 import type { IssuanceContext } from '../context.ts';
 import type { CertificateRecord, IssuanceTx, NewCertificateRecord, RequesterRef } from '../ports.ts';
@@ -115,7 +116,7 @@ export async function signAndStore(
   checked: CheckedRequest,
   rules: IssuanceRules,
   requester: RequesterRef,
-  extra: { actor: ReturnType<typeof auditActor>; requestId?: string; alongside?: WithCertificate },
+  extra: { actor: AuditEventInput['actor']; requestId?: string; alongside?: WithCertificate },
 ): Promise<CertificateRecord> {
   const { issuing } = await ctx.cas.issuingCa(realm);
   const base = `${ctx.publicUrl}/v1/realms/${encodeURIComponent(realm)}`;
