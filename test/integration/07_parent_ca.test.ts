@@ -101,7 +101,7 @@ describe('07 parent CA import', function () {
   async function refused(p: Parent, reason: RegExp): Promise<void> {
     const { realm } = await realmWithRequester();
     const res = await importParent(realm, p);
-    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.status, JSON.stringify(res.body)).to.equal(422);
     expect(res.body.code).to.equal('ca.invalid');
     expect(res.body.detail).to.match(reason);
     const good = await importParent(realm, await parent({ newkey: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] }));

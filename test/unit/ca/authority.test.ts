@@ -217,11 +217,14 @@ describe('certificate authorities', () => {
       ],
       ['an Ed25519 CA (unsupported key type)', () => operatorCa({ key: ['-newkey', 'ed25519'] })],
     ];
+    // What cannot be read at all is malformed input (400); a readable CA that does not suit is refused with 422.
+    const unreadable = ['an encrypted key', 'text that is not a certificate', 'a certificate with broken DER'];
     for (const [what, make] of refusals) {
-      it(`refuses ${what} with ca.invalid`, () => {
+      const [code, status] = unreadable.includes(what) ? (['ca.malformed', 400] as const) : (['ca.invalid', 422] as const);
+      it(`refuses ${what} with ${code}`, () => {
         const { cert, key } = make();
-        const err = expectCode(() => importParentCa({ certificatePem: cert, keyPem: key, now, kek: KEK }), 'ca.invalid');
-        expect(err.status).to.equal(400);
+        const err = expectCode(() => importParentCa({ certificatePem: cert, keyPem: key, now, kek: KEK }), code);
+        expect(err.status).to.equal(status);
       });
     }
 

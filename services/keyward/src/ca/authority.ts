@@ -128,8 +128,8 @@ export async function createIssuingCa(o: {
  * req -newkey`, `openssl genrsa` and `openssl ecparam -genkey` write them
  * (the latter's EC PARAMETERS block is skipped).
  * @example const { record, ca } = importParentCa({ certificatePem, keyPem, now: clock.now(), kek });
- * @throws KeywardError ca.invalid — not a certificate or key, not a CA, no keyCertSign, a
- *   pathLenConstraint of 0, a key that is not the certificate's, an unsupported key type, a
+ * @throws KeywardError ca.malformed (400) — the certificate or key cannot be read;
+ *   ca.invalid (422) — not a CA, no keyCertSign, a pathLenConstraint of 0, a key that is not the certificate's, an unsupported key type, a
  *   certificate not valid at `now`, or one that ends in less than MIN_PARENT_LIFETIME_DAYS
  */
 export function importParentCa(o: {
@@ -144,7 +144,7 @@ export function importParentCa(o: {
   try {
     key = createPrivateKey(PRIVATE_KEY_BLOCK.exec(o.keyPem)?.[0] ?? o.keyPem);
   } catch (err) {
-    throw new KeywardError('ca.invalid', 'The CA key is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)', { cause: err });
+    throw new KeywardError('ca.malformed', 'The CA key is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)', { cause: err });
   }
   const bc = basicConstraintsOf(cert);
   if (!bc?.ca) throw new KeywardError('ca.invalid', 'The certificate is not a CA certificate (basicConstraints cA is not set)');

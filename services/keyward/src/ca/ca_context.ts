@@ -47,9 +47,9 @@ export interface CaContext {
   readonly certIdHashes: Readonly<Record<CertIdDigest, { readonly name: Buffer; readonly key: Buffer }>>;
 }
 
-const invalid = (detail: string, cause?: unknown) => new KeywardError('ca.invalid', detail, cause === undefined ? {} : { cause });
+const invalid = (detail: string, cause?: unknown) => new KeywardError('ca.malformed', detail, cause === undefined ? {} : { cause });
 
-/** Splits PEM text into certificates; `ca.invalid` for none or a broken one. */
+/** Splits PEM text into certificates; `ca.malformed` for none or a broken one. */
 export function certificatesFromPem(pem: string): { der: Uint8Array; decoded: DecodedCertificate }[] {
   const blocks = pemBlocks(pem, /CERTIFICATE/);
   if (blocks.length === 0) throw invalid('Expected a PEM "CERTIFICATE" block');
