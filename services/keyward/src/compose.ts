@@ -17,6 +17,7 @@ import { systemClock, type Clock } from './kernel/clock.ts';
 import { required, type Config } from './kernel/config.ts';
 import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database } from './storage/database.ts';
+import { ChangeListener, CHANNELS } from './storage/notifications.ts';
 import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
 import { VERSION } from './version.ts';
 import { auditActor } from './authn/principal.ts';
@@ -223,6 +224,9 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     },
     { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
+  // Other replicas' changes: a revocation elsewhere drops this process's OCSP answers at once.
+  const changes = new ChangeListener(store.url, log).on(CHANNELS.revocation, () => issuance.revocationChanged());
+  await changes.start();
   const clientCertificates = new ClientCertificateService({
     store: new PgClientCertStore(db, audit),
     kek,
@@ -352,6 +356,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     routes,
     app,
     async close() {
+      await changes.stop();
       clearInterval(sealer);
       clearInterval(crlSchedule);
       clearInterval(patSweep);

@@ -44,6 +44,8 @@ export class MemoryIssuanceStore implements IssuanceStore {
   entities: EndEntityRecord[] = [];
   crls = new Map<string, StoredCrl>();
   audit: AuditEventInput[] = [];
+  /** Runs while a transaction holds a CA's CRL lock (what another replica might commit meanwhile). */
+  onCrlLock: (() => Promise<void>) | undefined;
   /** How many single-round-trip inserts (the hot path) and transactions ran. */
   counts = { insertIssued: 0, transactions: 0 };
 
@@ -89,7 +91,11 @@ export class MemoryIssuanceStore implements IssuanceStore {
         next.entities = next.entities.filter((e) => !(e.realm === realm && e.name === name));
         return next.entities.length < before;
       },
-      nextCrlNumber: async (caId) => (next.crls.get(caId)?.crlNumber ?? 0n) + 1n,
+      nextCrlNumber: async (caId) => {
+        await this.onCrlLock?.();
+        return (next.crls.get(caId)?.crlNumber ?? 0n) + 1n;
+      },
+      listRevoked: (caId) => this.listRevoked(caId),
       saveCrl: async (crl) => {
         next.crls.set(crl.caId, crl);
       },

@@ -164,6 +164,27 @@ describe('issuance actions', () => {
       expect([...h.store.crls.values()][0]).to.deep.include({ crlNumber: 2n, revocations: 2 });
     });
 
+    it('signs a CRL from the revocations committed once it holds the CRL lock, so a higher number never lists less', async () => {
+      const h = harness();
+      h.roles.set(app.subject, [ROLES.requester]);
+      const a = await h.issuance.issue(REALM, app, { csr: csr(), policy: 'svc' });
+      const b = await h.issuance.issue(REALM, app, { csr: csr(), policy: 'svc' });
+      if (a.kind !== 'issued' || b.kind !== 'issued') return expect.fail('expected certificates');
+      await h.issuance.revoke(REALM, app, a.certificate.serialNumber, 'superseded');
+      // Another replica commits the revocation of b while this one waits for the CRL lock.
+      h.store.onCrlLock = async () => {
+        h.store.onCrlLock = undefined;
+        const i = h.store.certificates.findIndex((c) => c.serial === b.certificate.serialNumber);
+        h.store.certificates[i] = { ...h.store.certificates[i]!, status: 'revoked', revokedAt: NOW, revocationReason: 'superseded' };
+      };
+      h.clock.advance(DAY); // past half the CRL's validity: the next CRL is signed anew
+      const der = await h.issuance.crl(REALM);
+      const stored = [...h.store.crls.values()][0]!;
+      expect(stored).to.deep.include({ crlNumber: 2n, revocations: 2 });
+      const listed = new x509.X509Crl(der).entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+/, ''));
+      expect(listed.sort()).to.deep.equal([a, b].map((x) => x.certificate.serialNumber.replace(/^0+/, '')).sort());
+    });
+
     it('hides another requester’s certificate (certificate.not_found); approvers, revokers and admins see it', async () => {
       const h = harness();
       const other = client('other');

@@ -49,6 +49,8 @@ export interface Issuance {
   crl(realm: string): Promise<Uint8Array>;
   refreshDueCrls(): Promise<void>;
   ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array>;
+  /** Drops this process's OCSP answers: another replica revoked a certificate. */
+  revocationChanged(): void;
   issuingCas(): Promise<{ realm: string; ca: StoredCa }[]>;
 }
 
@@ -100,6 +102,7 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     crl: (realm) => crl(ctx, realm),
     refreshDueCrls: () => refreshDueCrls(ctx),
     ocsp: (realm, der) => ocsp(ctx, realm, der),
+    revocationChanged: () => ctx.ocspCache.clear(),
     issuingCas: () => issuingCas(ctx),
   } satisfies Issuance);
 }

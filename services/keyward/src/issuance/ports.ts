@@ -106,8 +106,13 @@ export interface IssuanceTx {
   ): Promise<RequestRecord | undefined>;
   insertEndEntity(rec: EndEntityRecord): Promise<void>;
   deleteEndEntity(realm: string, name: string): Promise<boolean>;
-  /** Stores a newly signed CRL with the next number; numbers only grow. */
+  /**
+   * The next CRL number of a CA, taking the CA's CRL lock until the transaction ends: CRLs of one CA are signed one
+   * at a time across replicas, so a CRL read after this lists every revocation any lower-numbered CRL listed.
+   */
   nextCrlNumber(caId: string): Promise<bigint>;
+  /** The CA's revoked certificates as committed now (read after {@link nextCrlNumber}, under its lock). */
+  listRevoked(caId: string): Promise<RevokedCertificate[]>;
   saveCrl(crl: StoredCrl): Promise<void>;
   audit(event: AuditEventInput): Promise<void>;
 }

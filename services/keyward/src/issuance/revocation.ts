@@ -27,14 +27,20 @@ export async function crl(ctx: IssuanceContext, realm: string): Promise<Uint8Arr
   return refreshCrl(ctx, realm);
 }
 
-/** Signs the realm's CRL anew with the next CRL number. */
+/**
+ * Signs the realm's CRL anew with the next CRL number. The revoked list is read
+ * after the CRL lock is taken (RFC 5280 §5.2.3: a CRL with a higher number
+ * supersedes the lower ones, so it must list everything they listed): read
+ * before it, two replicas signing at once could give the higher number to the
+ * older list.
+ */
 export async function refreshCrl(ctx: IssuanceContext, realm: string): Promise<Uint8Array> {
   const issuing = await managedIssuingCa(ctx, realm);
-  const entries = await ctx.store.listRevoked(issuing.id);
-  const thisUpdate = new Date(Math.floor(ctx.clock.now().getTime() / 1000) * 1000);
-  const nextUpdate = new Date(thisUpdate.getTime() + ctx.crlValidityMs);
   return ctx.store.transaction(async (tx) => {
     const crlNumber = await tx.nextCrlNumber(issuing.id);
+    const entries = await tx.listRevoked(issuing.id);
+    const thisUpdate = new Date(Math.floor(ctx.clock.now().getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + ctx.crlValidityMs);
     const der = await buildCrl({ ca: ctx.cas.open(issuing), crlNumber, thisUpdate, nextUpdate, entries });
     await tx.saveCrl({ caId: issuing.id, crlNumber, thisUpdate, nextUpdate, der, revocations: entries.length });
     return der;

@@ -14,6 +14,7 @@ import type {
   StoredCrl,
 } from '../issuance/ports.ts';
 import { conditions, isUniqueViolation, type Database, type Queryable } from './database.ts';
+import { announce, CHANNELS } from './notifications.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ca = (r: any): StoredCa => ({
@@ -149,6 +150,14 @@ const CERT_COLUMNS =
   'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, ' +
   'revoked_at, revocation_reason, der, created_at';
 
+async function listRevoked(q: Queryable, caId: string): Promise<RevokedCertificate[]> {
+  const r = await q.query<{ serial: string; revoked_at: Date; revocation_reason: RevocationReason }>(
+    "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial",
+    [caId],
+  );
+  return r.rows.map((x) => ({ serialHex: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
+}
+
 export class PgIssuanceStore implements IssuanceStore {
   readonly #db: Database;
   readonly #audit: AuditLog;
@@ -169,7 +178,10 @@ export class PgIssuanceStore implements IssuanceStore {
              WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
             [realm, serial, at, reason],
           );
-          if (upd.rows[0]) return { record: cert(upd.rows[0]), changed: true };
+          if (upd.rows[0]) {
+            await announce(q, CHANNELS.revocation, realm); // other replicas drop their OCSP answers when this commits
+            return { record: cert(upd.rows[0]), changed: true };
+          }
           const cur = await q.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
           return cur.rows[0] ? { record: cert(cur.rows[0]), changed: false } : undefined;
         },
@@ -216,9 +228,12 @@ export class PgIssuanceStore implements IssuanceStore {
         deleteEndEntity: async (realm, name) =>
           ((await q.query('DELETE FROM end_entities WHERE realm = $1 AND name = $2', [realm, name])).rowCount ?? 0) > 0,
         nextCrlNumber: async (caId) => {
-          const r = await q.query<{ n: string }>('SELECT crl_number + 1 AS n FROM crls WHERE ca_id = $1 FOR UPDATE', [caId]);
+          // An advisory lock, not FOR UPDATE on the CRL row: before a CA's first CRL there is no row to lock.
+          await q.query("SELECT pg_advisory_xact_lock(hashtextextended('keyward.crl:' || $1, 0))", [caId]);
+          const r = await q.query<{ n: string }>('SELECT crl_number + 1 AS n FROM crls WHERE ca_id = $1', [caId]);
           return r.rows[0] ? BigInt(r.rows[0].n) : 1n;
         },
+        listRevoked: (caId) => listRevoked(q, caId),
         saveCrl: async (c) => {
           await q.query(
             `INSERT INTO crls (ca_id, crl_number, this_update, next_update, der, revocations) VALUES ($1,$2,$3,$4,$5,$6)
@@ -369,11 +384,7 @@ export class PgIssuanceStore implements IssuanceStore {
   }
 
   async listRevoked(caId: string): Promise<RevokedCertificate[]> {
-    const r = await this.#db.query<{ serial: string; revoked_at: Date; revocation_reason: RevocationReason }>(
-      "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial",
-      [caId],
-    );
-    return r.rows.map((x) => ({ serialHex: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
+    return listRevoked(this.#db, caId);
   }
 
   async countRevoked(caId: string): Promise<number> {

@@ -1,0 +1,180 @@
+/**
+ * Scenario 14 — two `keyward serve` replicas over one PostgreSQL, as in
+ * production: concurrent issuance split across them (no duplicate serial,
+ * each certificate readable from the other), revocations interleaved on both
+ * while CRLs are fetched from both (a CRL with a higher number lists every
+ * serial that a lower-numbered one listed, RFC 5280 §5.2.3), and OCSP on one
+ * replica saying revoked at once after a revocation on the other.
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CertificateList, CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
+import { expect } from 'chai';
+import { csr, must, openssl, work, write } from '../support/openssl.ts';
+import { call, clientToken, operatorToken, startKeyward, unique } from '../support/env.ts';
+import { startReplica, type Replica } from '../support/replica.ts';
+
+const POLICY = {
+  keyTypes: ['EC-P256'],
+  maxValidityDays: 30,
+  subject: { required: ['CN'], allowed: ['CN'] },
+  san: { dns: ['*.replicas.internal'], ip: [], uri: [], email: [] },
+  keyUsage: ['digitalSignature'],
+  extendedKeyUsage: ['clientAuth'],
+  approval: 'none',
+};
+
+/** Runs `task(i)` for i < count with at most `parallel` at once. */
+async function pool<T>(count: number, parallel: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await task(i);
+      }
+    }),
+  );
+  return out;
+}
+
+function parseCrl(der: Uint8Array): { number: number; serials: Set<string> } {
+  const list = AsnConvert.parse(der, CertificateList);
+  const ext = list.tbsCertList.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
+  const number = AsnConvert.parse(ext!.extnValue.buffer, CRLNumber).value;
+  const serials = new Set(
+    (list.tbsCertList.revokedCertificates ?? []).map((r) => Buffer.from(r.userCertificate).toString('hex').replace(/^0+/, '')),
+  );
+  return { number, serials };
+}
+
+describe('14 two replicas', function () {
+  this.timeout(600_000);
+  const realm = unique('replicas');
+  const dir = work();
+  let a: Replica;
+  let b: Replica;
+  let token: string;
+  let csrPem: string;
+  const issued: Array<{ serialNumber: string; certificate: string; chain: string[]; via: string }> = [];
+
+  before(async () => {
+    const op = await operatorToken();
+    const setup = await startKeyward();
+    const put = await call(setup.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { defaultRoles: ['keyward-requester'] } });
+    expect(put.status, JSON.stringify(put.body)).to.equal(201);
+    expect((await call(setup.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: POLICY })).status).to.equal(201);
+    const created = await call(setup.url, 'POST', `/v1/realms/${realm}/api-clients`, {
+      token: op,
+      body: { clientId: 'replica-app', roles: ['keyward-revoker'] },
+    });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    await setup.close();
+    token = await clientToken(realm, 'replica-app', created.body.secret);
+    csrPem = (await csr(dir, { subject: '/CN=app.replicas.internal', sans: ['DNS:app.replicas.internal'] })).pem;
+    [a, b] = await Promise.all([startReplica(), startReplica()]);
+  });
+
+  after(async () => {
+    for (const r of [a, b]) r?.kill('SIGTERM');
+    await Promise.all([a?.exited, b?.exited]);
+  });
+
+  it('issues concurrently on both without a duplicate serial, each certificate readable from the other', async () => {
+    const results = await pool(200, 16, async (i) => {
+      const via = i % 2 ? a : b;
+      const r = await call(via.url, 'POST', `/v1/realms/${realm}/certificates`, {
+        token,
+        body: { csr: csrPem, policy: 'svc', validityDays: 1 },
+      });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      return { ...r.body, via: via.url };
+    });
+    issued.push(...results);
+    expect(new Set(results.map((r) => r.serialNumber)).size).to.equal(200);
+    for (const r of results.slice(0, 20)) {
+      const other = r.via === a.url ? b : a;
+      const got = await call(other.url, 'GET', `/v1/realms/${realm}/certificates/${r.serialNumber}`, { token });
+      expect(got.status, JSON.stringify(got.body)).to.equal(200);
+      expect(got.body.certificate).to.equal(r.certificate);
+    }
+  });
+
+  it('never lets a higher-numbered CRL omit a serial that a lower-numbered one listed, under revocations on both', async () => {
+    const crls: Array<{ number: number; serials: Set<string> }> = [];
+    let revoking = true;
+    const fetcher = async (r: Replica) => {
+      while (revoking) {
+        const res = await fetch(`${r.url}/v1/realms/${realm}/crl`);
+        expect(res.status).to.equal(200);
+        crls.push(parseCrl(new Uint8Array(await res.arrayBuffer())));
+      }
+    };
+    const fetchers = [fetcher(a), fetcher(b), fetcher(a), fetcher(b)];
+    const victims = issued.slice(20, 190);
+    await pool(victims.length, 12, async (i) => {
+      const via = i % 2 ? a : b;
+      const r = await call(via.url, 'POST', `/v1/realms/${realm}/certificates/${victims[i]!.serialNumber}/revoke`, {
+        token,
+        body: { reason: 'superseded' },
+      });
+      expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    });
+    revoking = false;
+    await Promise.all(fetchers);
+    for (const r of [a, b]) {
+      const res = await fetch(`${r.url}/v1/realms/${realm}/crl`);
+      crls.push(parseCrl(new Uint8Array(await res.arrayBuffer())));
+    }
+    expect(crls.length).to.be.greaterThan(20);
+    const byNumber = new Map<number, Set<string>>();
+    for (const c of crls) {
+      const seen = byNumber.get(c.number);
+      if (seen) expect([...c.serials].sort(), `two CRLs numbered ${c.number} differ`).to.deep.equal([...seen].sort());
+      else byNumber.set(c.number, c.serials);
+    }
+    const ordered = [...byNumber.entries()].sort(([x], [y]) => x - y);
+    for (let i = 1; i < ordered.length; i++) {
+      const [lower, before] = ordered[i - 1]!;
+      const [higher, after] = ordered[i]!;
+      const omitted = [...before].filter((s) => !after.has(s));
+      expect(omitted, `CRL ${higher} omits serials that CRL ${lower} listed`).to.deep.equal([]);
+    }
+    const last = ordered[ordered.length - 1]![1];
+    for (const v of victims) expect(last.has(v.serialNumber.replace(/^0+/, '')), v.serialNumber).to.equal(true);
+  });
+
+  it('answers OCSP on one replica with revoked at once after a revocation on the other', async () => {
+    const target = issued[195]!;
+    const chain = target.chain;
+    const certFile = write(dir, 'target.pem', target.certificate);
+    const issuerFile = write(dir, 'issuing.pem', chain[0]!);
+    const rootFile = write(dir, 'root.pem', chain[chain.length - 1]!);
+    // -no_nonce: the same request each time, which a replica may answer from its cache (RFC 6960 §2.2).
+    const ask = (r: Replica) =>
+      openssl([
+        'ocsp',
+        '-no_nonce',
+        '-issuer',
+        issuerFile,
+        '-cert',
+        certFile,
+        '-url',
+        `${r.url}/v1/realms/${realm}/ocsp`,
+        '-CAfile',
+        rootFile,
+        '-VAfile',
+        issuerFile,
+      ]);
+    expect((await ask(b)).stdout).to.match(/: good/);
+    const revoked = await call(a.url, 'POST', `/v1/realms/${realm}/certificates/${target.serialNumber}/revoke`, {
+      token,
+      body: { reason: 'keyCompromise' },
+    });
+    expect(revoked.status, JSON.stringify(revoked.body)).to.equal(200);
+    const answer = await ask(b);
+    expect(answer.stdout, answer.stderr).to.match(/: revoked/);
+    expect(answer.stdout).to.match(/Reason: keyCompromise/);
+    await must(['x509', '-in', certFile, '-noout']);
+  });
+});
