@@ -89,6 +89,7 @@ export async function replicaEnv(overrides: Record<string, string> = {}): Promis
     KEYWARD_HOST: '127.0.0.1',
     KEYWARD_LOG_LEVEL: 'error',
     KEYWARD_ROLE_CACHE_SECONDS: '1',
+    KEYWARD_PAT_SWEEP_SECONDS: '0',
     ...overrides,
   };
 }
@@ -108,6 +109,9 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
       KEYWARD_KEK: RUN_KEK,
       KEYWARD_LOG_LEVEL: 'error',
       KEYWARD_ROLE_CACHE_SECONDS: '1',
+      // Token sweeps run on one replica at a time: a test that needs them starts a Keyward that sweeps, and no other
+      // Keyward of the run holds the task meanwhile.
+      KEYWARD_PAT_SWEEP_SECONDS: '0',
       ...overrides,
     },
   );

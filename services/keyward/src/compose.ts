@@ -17,6 +17,7 @@ import { systemClock, type Clock } from './kernel/clock.ts';
 import { required, type Config } from './kernel/config.ts';
 import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database } from './storage/database.ts';
+import { LeaderLease } from './storage/leader_lease.ts';
 import { ChangeListener, CHANNELS } from './storage/notifications.ts';
 import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
 import { VERSION } from './version.ts';
@@ -307,28 +308,38 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...auditRoutes({ auth, events: auditEvents }),
   );
   const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes, errorRenderers: sklmErrorRenderer });
+  // Periodic work runs on one replica at a time, task by task: the holder of the task's lease.
+  const lease = (name: string) => new LeaderLease(db, { name, seconds: config.leaderLeaseSeconds, log }).start();
+  const leases = {
+    seal: lease('audit-seal'),
+    crl: lease('crl-refresh'),
+    sweep: config.patSweepSeconds > 0 ? lease('token-sweep') : undefined,
+  };
   const sealer = setInterval(() => {
-    audit.seal(db).catch((err) => log.warn('audit sealing failed; will retry', { err }));
+    leases.seal.whenLeader(() => audit.seal(db)).catch((err) => log.warn('audit sealing failed; will retry', { err }));
   }, 1000);
   sealer.unref();
   // CRLs are re-signed on revocation and, here, before they get stale.
   const crlSchedule = setInterval(() => {
-    issuance.refreshDueCrls().catch((err) => log.warn('CRL refresh failed; will retry', { err }));
+    leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
   }, 10 * 60_000);
   crlSchedule.unref();
   // Tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire.
   let sweeping: Promise<unknown> | undefined;
   const patSweep =
-    config.patSweepSeconds > 0
-      ? setInterval(() => {
-          sweeping ??= Promise.all([
+    leases.sweep &&
+    setInterval(() => {
+      sweeping ??= leases
+        .sweep!.whenLeader(() =>
+          Promise.all([
             pats.sweep().catch((err) => log.warn('personal access token sweep failed; will retry', { err })),
             approvals.expireDue().catch((err) => log.warn('approval expiry failed; will retry', { err })),
-          ]).finally(() => {
-            sweeping = undefined;
-          });
-        }, config.patSweepSeconds * 1000)
-      : undefined;
+          ]),
+        )
+        .finally(() => {
+          sweeping = undefined;
+        });
+    }, config.patSweepSeconds * 1000);
   patSweep?.unref();
 
   return {
@@ -361,6 +372,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       clearInterval(crlSchedule);
       clearInterval(patSweep);
       await sweeping;
+      await Promise.all(Object.values(leases).map((l) => l?.stop()));
       await audit.seal(db).catch(() => 0);
       await store.stop();
     },

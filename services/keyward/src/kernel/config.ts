@@ -45,6 +45,8 @@ export interface Config {
   readonly caKeyType: string;
   readonly trustedProxies: readonly string[];
   readonly patSweepSeconds: number;
+  /** Lease time of the periodic tasks' leadership (KEYWARD_LEADER_LEASE_SECONDS). */
+  readonly leaderLeaseSeconds: number;
   /** Bound of one database statement (KEYWARD_DATABASE_TIMEOUT_MS). */
   readonly databaseTimeoutMs: number;
   readonly approvalTtlSeconds: number;
@@ -263,6 +265,14 @@ export const SETTINGS = [
       'sweep off (tokens are still refused at their next use).',
   },
   {
+    env: 'KEYWARD_LEADER_LEASE_SECONDS',
+    default: '15',
+    parse: int(3, 600),
+    description:
+      'Periodic work (audit sealing, CRL refresh, token sweeps) runs on one replica at a time per task, the holder of a ' +
+      'lease in PostgreSQL renewed every third of this; a replica that dies or stalls is replaced within this time.',
+  },
+  {
     env: 'KEYWARD_APPROVAL_TTL_SECONDS',
     default: '86400',
     parse: int(1, 2592000),
@@ -413,6 +423,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     caKeyType: v.KEYWARD_CA_KEY_TYPE,
     trustedProxies: Object.freeze([...((v.KEYWARD_TRUSTED_PROXIES as string[] | undefined) ?? [])]),
     patSweepSeconds: v.KEYWARD_PAT_SWEEP_SECONDS,
+    leaderLeaseSeconds: v.KEYWARD_LEADER_LEASE_SECONDS,
     approvalTtlSeconds: v.KEYWARD_APPROVAL_TTL_SECONDS,
     devices: { defaultRealm: v.KEYWARD_DEVICE_DEFAULT_REALM, pushesPerMinute: v.KEYWARD_DEVICE_PUSH_RATE },
   };
