@@ -9,8 +9,12 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificateList, CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { expect } from 'chai';
+import { decodeJwt } from 'jose';
+import pg from 'pg';
+import type { Request } from 'express';
+import { requestFingerprint } from '../../services/keyward/src/http/idempotency.ts';
 import { csr, must, openssl, work, write } from '../support/openssl.ts';
-import { call, clientToken, operatorToken, startKeyward, unique } from '../support/env.ts';
+import { call, clientToken, integrationEnv, operatorToken, startKeyward, unique } from '../support/env.ts';
 import { startReplica, type Replica } from '../support/replica.ts';
 
 const POLICY = {
@@ -142,6 +146,81 @@ describe('14 two replicas', function () {
     }
     const last = ordered[ordered.length - 1]![1];
     for (const v of victims) expect(last.has(v.serialNumber.replace(/^0+/, '')), v.serialNumber).to.equal(true);
+  });
+
+  describe('Idempotency-Key', () => {
+    const body = () => ({ csr: csrPem, policy: 'svc', validityDays: 1 });
+    const post = (r: Replica, key: string, b: unknown = body()) =>
+      call(r.url, 'POST', `/v1/realms/${realm}/certificates`, { token, body: b, headers: { 'idempotency-key': key } });
+    async function countCertificates(): Promise<number> {
+      const db = new pg.Client({ connectionString: (await integrationEnv()).databaseUrl });
+      await db.connect();
+      try {
+        return Number((await db.query('SELECT count(*) AS n FROM certificates WHERE realm = $1', [realm])).rows[0].n);
+      } finally {
+        await db.end();
+      }
+    }
+    /** The store's row for a key, as a first attempt that died would have left it. */
+    async function leaveAttempt(key: string, serial: string, ageSeconds: number) {
+      const db = new pg.Client({ connectionString: (await integrationEnv()).databaseUrl });
+      await db.connect();
+      try {
+        const path = `/v1/realms/${realm}/certificates`;
+        const hash = requestFingerprint({ method: 'POST', path, query: {}, body: body() } as unknown as Request);
+        await db.query(
+          `INSERT INTO idempotency_keys (scope, key, request_hash, serial, created_at) VALUES ($1, $2, $3, $4, now() - make_interval(secs => $5))`,
+          [`${realm}/${realm}/${decodeJwt(token).sub}`, key, hash, serial, ageSeconds],
+        );
+      } finally {
+        await db.end();
+      }
+    }
+
+    it('answers a retry on either replica with the first answer, and refuses the key for another request', async () => {
+      const before = await countCertificates();
+      const key = unique('key');
+      const first = await post(a, key);
+      expect(first.status, JSON.stringify(first.body)).to.equal(201);
+      expect(first.headers.get('idempotent-replayed')).to.equal(null);
+      const retry = await post(b, key);
+      expect(retry.status).to.equal(201);
+      expect(retry.headers.get('idempotent-replayed')).to.equal('true');
+      expect(retry.body).to.deep.equal(first.body);
+      const other = await post(a, key, { ...body(), validityDays: 2 });
+      expect(other.status).to.equal(422);
+      expect(other.body.code).to.equal('idempotency.key_reused');
+      const bad = await post(a, 'has space');
+      expect(bad.status).to.equal(400);
+      expect(bad.body.code).to.equal('idempotency.key_invalid');
+      expect(await countCertificates(), 'one certificate for the request and its retries').to.equal(before + 1);
+    });
+
+    it('finds the certificate of a first attempt that committed but died before recording its answer', async () => {
+      const committed = issued[199]!;
+      const key = unique('key');
+      await leaveAttempt(key, committed.serialNumber, 1);
+      const retry = await post(b, key);
+      expect(retry.status, JSON.stringify(retry.body)).to.equal(201);
+      expect(retry.body.serialNumber).to.equal(committed.serialNumber);
+      expect(retry.headers.get('idempotent-replayed')).to.equal('true');
+    });
+
+    it('answers 409 while a first attempt runs, and issues under its reserved serial once it is abandoned', async () => {
+      const running = unique('key');
+      await leaveAttempt(running, 'aa'.repeat(16), 1);
+      const busy = await post(a, running);
+      expect(busy.status).to.equal(409);
+      expect(busy.body.code).to.equal('idempotency.in_progress');
+      expect(busy.headers.get('retry-after')).to.equal('1');
+      const abandoned = unique('key');
+      const reserved = '5e'.repeat(16);
+      await leaveAttempt(abandoned, reserved, 120);
+      const retry = await post(a, abandoned);
+      expect(retry.status, JSON.stringify(retry.body)).to.equal(201);
+      expect(retry.body.serialNumber).to.equal(reserved);
+      expect((await post(b, abandoned)).body.serialNumber).to.equal(reserved);
+    });
   });
 
   it('answers OCSP on one replica with revoked at once after a revocation on the other', async () => {

@@ -17,6 +17,7 @@ import { systemClock, type Clock } from './kernel/clock.ts';
 import { required, type Config } from './kernel/config.ts';
 import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database } from './storage/database.ts';
+import { PgIdempotencyStore } from './storage/idempotency_store.ts';
 import { LeaderLease } from './storage/leader_lease.ts';
 import { ChangeListener, CHANNELS } from './storage/notifications.ts';
 import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
@@ -225,6 +226,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     },
     { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
+  const idempotency = new PgIdempotencyStore(db);
   // Other replicas' changes: a revocation elsewhere drops this process's OCSP answers at once.
   const changes = new ChangeListener(store.url, log).on(CHANNELS.revocation, () => issuance.revocationChanged());
   await changes.start();
@@ -299,7 +301,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...apiClientRoutes({ auth, clients: apiClients }),
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
     ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
-    ...certificateRoutes({ auth, issuance }),
+    ...certificateRoutes({ auth, issuance, idempotency }),
     ...clientCertificateRoutes({ auth, certs: clientCertificates, settings }),
     ...personalAccessTokenRoutes({ auth, pats }),
     ...settingsRoutes({ auth, settings, approvals }),
@@ -319,6 +321,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     leases.seal.whenLeader(() => audit.seal(db)).catch((err) => log.warn('audit sealing failed; will retry', { err }));
   }, 1000);
   sealer.unref();
+  // Idempotency keys older than a day go.
+  const keyExpiry = setInterval(() => {
+    leases.crl.whenLeader(() => idempotency.expire()).catch((err) => log.warn('expiring idempotency keys failed; will retry', { err }));
+  }, 60 * 60_000);
+  keyExpiry.unref();
   // CRLs are re-signed on revocation and, here, before they get stale.
   const crlSchedule = setInterval(() => {
     leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
@@ -370,6 +377,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       await changes.stop();
       clearInterval(sealer);
       clearInterval(crlSchedule);
+      clearInterval(keyExpiry);
       clearInterval(patSweep);
       await sweeping;
       await Promise.all(Object.values(leases).map((l) => l?.stop()));

@@ -15,6 +15,9 @@
 export const ERROR_CATALOGUE = {
   // request shape
   'request.malformed': { status: 400, title: 'The request is malformed' },
+  'idempotency.key_invalid': { status: 400, title: 'The Idempotency-Key header is malformed' },
+  'idempotency.key_reused': { status: 422, title: 'The Idempotency-Key was used for a different request' },
+  'idempotency.in_progress': { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   'request.too_large': { status: 413, title: 'The request body is too large' },
   'request.unsupported_media_type': { status: 415, title: 'Unsupported media type' },
   'request.not_found': { status: 404, title: 'No such endpoint' },

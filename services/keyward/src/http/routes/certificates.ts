@@ -4,10 +4,11 @@
  */
 import type { Request, Response } from 'express';
 import { REVOCABLE_REASONS } from '../../ca/index.ts';
-import type { Issuance, IssuedView } from '../../issuance/issuance.ts';
+import type { Issuance, IssuedView, IssueOutcome } from '../../issuance/issuance.ts';
 import type { CertificateFilter } from '../../issuance/ports.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
+import { idempotencyKey, idempotent, requestFingerprint, type IdempotencyStore } from '../idempotency.ts';
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
@@ -85,8 +86,8 @@ const CERTIFICATE_STATUSES = ['valid', 'revoked', 'expired'] as const;
 /** The status filter, validated by the query schema above. */
 const certificateStatus = (s: string | undefined): CertificateFilter['status'] => CERTIFICATE_STATUSES.find((x) => x === s);
 
-export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuance }): RouteSpec[] {
-  const { auth, issuance } = deps;
+export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuance; idempotency?: IdempotencyStore }): RouteSpec[] {
+  const { auth, issuance, idempotency } = deps;
   const base = '/v1/realms/:realm';
   return [
     {
@@ -132,7 +133,9 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       path: `${base}/certificates`,
       tag: 'certificates',
       auth: 'bearer',
-      summary: 'Issue a certificate for a CSR (201), or open a request when the policy needs approval (202)',
+      summary:
+        'Issue a certificate for a CSR (201), or open a request when the policy needs approval (202); with Idempotency-Key, ' +
+        'a retry of the same request returns the first answer (Idempotent-Replayed: true)',
       rawBodies: ['application/pkcs10', 'application/x-pem-file'],
       body: {
         type: 'object',
@@ -152,16 +155,37 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       handler: async (req, res) => {
         const p = await auth.principal(req);
         const realm = param(req, 'realm');
-        const out = await issuance.issue(realm, p, csrInput(req));
-        if (out.kind === 'pending') {
-          res
-            .status(202)
-            .location(`/v1/realms/${encodeURIComponent(realm)}/certificate-requests/${out.request.requestId}`)
-            .json(out.request);
+        const key = idempotencyKey(req);
+        const answer = (out: IssueOutcome) => ({ status: out.kind === 'pending' ? 202 : 201, body: out });
+        const send = (status: number, out: IssueOutcome) => {
+          if (out.kind === 'pending') {
+            res
+              .status(status)
+              .location(`/v1/realms/${encodeURIComponent(realm)}/certificate-requests/${out.request.requestId}`)
+              .json(out.request);
+            return;
+          }
+          res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${out.certificate.serialNumber}`);
+          sendCertificate(req, res, status, out.certificate);
+        };
+        if (key === undefined || !idempotency) {
+          const out = await issuance.issue(realm, p, csrInput(req));
+          send(answer(out).status, out);
           return;
         }
-        res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${out.certificate.serialNumber}`);
-        sendCertificate(req, res, 201, out.certificate);
+        const result = await idempotent(
+          idempotency,
+          `${realm}/${p.realm}/${p.subject}`, // realm names hold no slash
+          key,
+          requestFingerprint(req),
+          async (serial) => answer(await issuance.issue(realm, p, { ...csrInput(req), serial })),
+          async (serial) => {
+            const view = await issuance.get(realm, p, serial).catch(() => undefined);
+            return view && { status: 201, body: { kind: 'issued', certificate: view } satisfies IssueOutcome };
+          },
+        );
+        if (result.replayed) res.set('Idempotent-Replayed', 'true');
+        send(result.status, result.body as IssueOutcome);
       },
     },
     {

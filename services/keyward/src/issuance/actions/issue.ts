@@ -36,6 +36,11 @@ export interface IssueInput {
   readonly policy?: string | undefined;
   readonly validityDays?: number | undefined;
   readonly endEntity?: string | undefined;
+  /**
+   * The serial to issue under (lowercase hex of at least 64 random bits), reserved by an idempotent request so that a
+   * retry can find the certificate if the first attempt committed; drawn afresh when absent.
+   */
+  readonly serial?: string | undefined;
 }
 
 /** How a principal is recorded as the requester (or decider) of a certificate. */
@@ -70,7 +75,7 @@ export async function issue(ctx: IssuanceContext, realm: string, p: Principal, i
   const checked = check(csr, rules);
   if (policy.policy.approval === 'required')
     return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules)) };
-  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p), { actor: auditActor(p) });
+  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p), { actor: auditActor(p), serial: input.serial });
   return { kind: 'issued', certificate: await certificateView(ctx, record) };
 }
 
@@ -116,11 +121,11 @@ export async function signAndStore(
   checked: CheckedRequest,
   rules: IssuanceRules,
   requester: RequesterRef,
-  extra: { actor: AuditEventInput['actor']; requestId?: string; alongside?: WithCertificate },
+  extra: { actor: AuditEventInput['actor']; requestId?: string; alongside?: WithCertificate; serial?: string | undefined },
 ): Promise<CertificateRecord> {
   const { issuing } = await ctx.cas.issuingCa(realm);
   const base = `${ctx.publicUrl}/v1/realms/${encodeURIComponent(realm)}`;
-  const serial = newSerialHex();
+  const serial = extra.serial ?? newSerialHex();
   const issued = await signRequest(checked, {
     ca: ctx.cas.open(issuing),
     serialHex: serial,
