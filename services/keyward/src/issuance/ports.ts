@@ -2,7 +2,7 @@
  * What issuance needs from storage, owned by its consumer (STYLE.md rule 8).
  * storage/issuance_store.ts implements it on PostgreSQL.
  */
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { Page } from '../kernel/page.ts';
 
 export interface StoredCa {

@@ -1,5 +1,5 @@
 /** PostgreSQL implementation of the audit trail's reading port. */
-import { SEALED_UP_TO } from '../audit/audit_log.ts';
+import { SEALED_UP_TO } from './audit_log.ts';
 import type { AuditEventFilter, AuditEventStore, AuditEventView } from '../audit/audit_events.ts';
 import { conditions, type Queryable } from './database.ts';
 

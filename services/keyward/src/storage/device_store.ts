@@ -1,8 +1,8 @@
 /** PostgreSQL implementation of the device-onboarding port (migration 011). */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import type { DeviceCertificate, DeviceStore, PendingDevice, PushOutcome, TrustedDevice } from '../devices/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import { isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 interface CertRow {
@@ -175,7 +175,7 @@ export class PgDeviceStore implements DeviceStore {
         )
       ).rows[0] as PendingRow & { inserted: boolean };
       if (!inserted.inserted) return { outcome: 'seen', pending: pending(inserted) };
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return { outcome: 'queued', pending: pending(inserted) };
     });
   }
@@ -207,7 +207,7 @@ export class PgDeviceStore implements DeviceStore {
         [realm, r.fingerprint, until],
       );
       await q.query('DELETE FROM rejected_device_certificates WHERE realm = $1 AND until <= now()', [realm]);
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return true;
     });
   }
@@ -219,7 +219,7 @@ export class PgDeviceStore implements DeviceStore {
     try {
       await this.#db.tx(async (q) => {
         await applyAcceptance(q, d);
-        for (const e of audit) await this.#audit.record(q as never, e);
+        for (const e of audit) await this.#audit.record(q, e);
       });
       return 'accepted';
     } catch (err) {
@@ -261,7 +261,7 @@ export class PgDeviceStore implements DeviceStore {
     return this.#db.tx(async (q) => {
       const r = await q.query('DELETE FROM trusted_device_certificates WHERE realm = $1 AND alias = $2', [realm, alias]);
       if (r.rowCount !== 1) return false;
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return true;
     });
   }
@@ -269,7 +269,7 @@ export class PgDeviceStore implements DeviceStore {
   async setClientId(realm: string, alias: string, clientId: string, audit: AuditEventInput): Promise<void> {
     await this.#db.tx(async (q) => {
       await q.query('UPDATE trusted_device_certificates SET client_id = $3 WHERE realm = $1 AND alias = $2', [realm, alias, clientId]);
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 }

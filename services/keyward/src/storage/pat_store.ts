@@ -1,7 +1,7 @@
 /** PostgreSQL implementation of the personal-access-token port. */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import type { PatQuery, PatRecord, PatSelection, PatSort, PatStore } from '../pat/ports.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { Database } from './database.ts';
 
 interface Row {
@@ -56,7 +56,7 @@ export class PgPatStore implements PatStore {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [r.id, r.realm, r.userId, r.username, r.name ?? null, Buffer.from(r.hash), r.expiresInDays, r.createdAt, r.expiresAt],
       );
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 
@@ -122,7 +122,7 @@ export class PgPatStore implements PatStore {
       const rows = (
         await q.query<Row>(`DELETE FROM personal_access_tokens WHERE ${conditions.join(' AND ')} RETURNING *`, params)
       ).rows.map(record);
-      for (const r of rows) await this.#audit.record(q as never, audit(r));
+      for (const r of rows) await this.#audit.record(q, audit(r));
       return rows.sort((a, b) => a.username.localeCompare(b.username) || a.createdAt.getTime() - b.createdAt.getTime());
     });
   }
@@ -142,6 +142,6 @@ export class PgPatStore implements PatStore {
   }
 
   async audit(event: AuditEventInput): Promise<void> {
-    await this.#audit.record(this.#db as never, event);
+    await this.#audit.record(this.#db, event);
   }
 }

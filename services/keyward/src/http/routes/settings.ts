@@ -5,7 +5,7 @@
  * http/routes/client_certificates.ts and go through the same service.)
  */
 import type { Request, Response } from 'express';
-import type { ApprovalService } from '../../approvals/approvals.ts';
+import type { Approvals } from '../../approvals/approvals.ts';
 import type { ApprovalStatus } from '../../approvals/ports.ts';
 import type { SettingName } from '../../settings/ports.ts';
 import type { ChangeOutcome, ProtectedSettings } from '../../settings/protected_settings.ts';
@@ -108,7 +108,7 @@ export function settingRoutes(
   ];
 }
 
-export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedSettings; approvals: ApprovalService }): RouteSpec[] {
+export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedSettings; approvals: Approvals }): RouteSpec[] {
   const { auth, approvals } = deps;
   const base = '/v1/realms/:realm/approvals';
   return [

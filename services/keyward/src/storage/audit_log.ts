@@ -1,5 +1,5 @@
 /**
- * The audit trail: append-only events named `noun.verb_past`, hash-chained.
+ * The audit trail in PostgreSQL: append-only events named `noun.verb_past`, hash-chained.
  *
  * `record` inserts within the caller's transaction (the event exists if and
  * only if the change does); events are written once and never updated.
@@ -17,32 +17,10 @@
  * can be sealed in seq order.
  */
 import { createHash } from 'node:crypto';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { newId } from '../kernel/ids.ts';
-
-export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(
-    sql: string,
-    params?: unknown[],
-  ): Promise<{ rows: R[]; rowCount: number | null }>;
-}
-
-export interface AuditActor {
-  readonly kind: string;
-  readonly id: string;
-  readonly realm?: string | undefined;
-  readonly name?: string | undefined;
-}
-
-export interface AuditEvent {
-  readonly action: string;
-  readonly actor: AuditActor;
-  readonly realm?: string | undefined;
-  readonly target?: string | undefined;
-  readonly details?: Record<string, unknown> | undefined;
-}
-
-export const SYSTEM_ACTOR: AuditActor = Object.freeze({ kind: 'system', id: 'keyward' });
+import type { Database, Queryable } from './database.ts';
 
 export class AuditLog {
   readonly #clock: Clock;
@@ -51,7 +29,7 @@ export class AuditLog {
   }
 
   /** Records one event inside the caller's transaction. */
-  async record(q: Queryable, event: AuditEvent): Promise<void> {
+  async record(q: Queryable, event: AuditEventInput): Promise<void> {
     await q.query('INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
       newId(),
       this.#clock.now(),
@@ -64,7 +42,7 @@ export class AuditLog {
   }
 
   /** The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip). */
-  insertSql(event: AuditEvent, offset: number): { sql: string; params: unknown[] } {
+  insertSql(event: AuditEventInput, offset: number): { sql: string; params: unknown[] } {
     const n = (i: number) => `$${offset + i}`;
     return {
       sql: `INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES (${[1, 2, 3, 4, 5, 6, 7].map(n).join(', ')})`,
@@ -88,7 +66,7 @@ export class AuditLog {
    * `batch`), in seq order; returns how many it sealed. Safe to call from
    * every replica: one sealer at a time (an advisory lock), the others return 0.
    */
-  async seal(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }, batch = 5000): Promise<number> {
+  async seal(db: Pick<Database, 'tx'>, batch = 5000): Promise<number> {
     return db.tx(async (q) => {
       const locked = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7372796538) AS ok');
       if (!locked.rows[0]?.ok) return 0;
@@ -229,7 +207,7 @@ async function running(q: Queryable, vxids: readonly string[]): Promise<string[]
   return r.rows.map((x) => x.v);
 }
 
-interface AuditRow extends Record<string, unknown> {
+interface AuditRow {
   seq: string;
   id: string;
   at: Date;

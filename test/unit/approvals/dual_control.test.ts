@@ -1,6 +1,7 @@
-/** Dual control and protected settings with a frozen clock (issue 7). */
+/** Dual control over protected settings, with a frozen clock. */
 import { expect } from 'chai';
-import { REALM, refusal, user, world } from './fakes.ts';
+import { REALM, refusal, user } from './fakes.ts';
+import { settingsWorld as world } from '../settings/fakes.ts';
 
 describe('dual control (domain)', () => {
   async function guarded(ttlSeconds = 3600) {
