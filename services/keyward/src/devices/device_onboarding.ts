@@ -1,6 +1,5 @@
 /**
- * Device onboarding (seed 001, IBM SKLM's pending client certificates;
- * issue 8).
+ * Device onboarding, compatible with IBM SKLM's pending client certificates.
  *
  * 1. A device pushes its communication certificate: by connecting to the
  *    HTTPS listener with it (`…/devices/hello`), or by uploading it. It is
@@ -50,7 +49,7 @@ import {
 } from './device_certificate.ts';
 import type { DeviceAcceptance, DeviceDirectory, DeviceStore, PendingDevice, TrustedDevice } from './ports.ts';
 
-/** The device group used when an acceptance names a role but no group (seed 001: roles belong to PEER_TO_PEER). */
+/** The device group used when an acceptance names a role but no group (as in IBM SKLM, roles belong to PEER_TO_PEER). */
 export const DEFAULT_DEVICE_GROUP = 'PEER_TO_PEER';
 /** Approval kind of an acceptance under dual control: `devices.accept/<pending id>`. */
 export const ACCEPT_APPROVAL = 'devices.accept';
@@ -402,7 +401,9 @@ export class DeviceOnboardingService {
         fingerprint: pending.fingerprint,
         deviceGroup: o.deviceGroup,
         deviceRole: o.deviceRole,
-        description: `Device ${pending.subject} (certificate ${colonHex(pending.fingerprint).slice(0, 23)}…), accepted into the trust store by Keyward as "${o.alias}"`,
+        description:
+          `Device ${pending.subject} (certificate ${colonHex(pending.fingerprint).slice(0, 23)}…), ` +
+          `accepted into the trust store by Keyward as "${o.alias}"`,
       });
       if (made === 'exists') continue;
       return {

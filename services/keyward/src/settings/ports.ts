@@ -1,4 +1,4 @@
-/** What protected settings need from storage (STYLE.md rule 8: the port belongs to its consumer). */
+/** What protected settings need from storage (the port belongs to its consumer). */
 import type { AuditEventInput } from '../audit/event.ts';
 
 /** The realm settings Keyward protects with dual control. */

@@ -6,7 +6,7 @@
 import type { ApprovalRecord, ApprovalStatus, ApprovalStore, Decision } from '../approvals/ports.ts';
 import type { AuditEventInput } from '../audit/event.ts';
 import type { AuditLog } from './audit_log.ts';
-import { conditions, isUniqueViolation, type Database, type Queryable } from './database.ts';
+import { conditions, insertInto, isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 interface Row {
   id: string;
@@ -88,10 +88,17 @@ export class PgApprovalStore implements ApprovalStore<Queryable> {
     try {
       await this.#db.tx(async (q) => {
         await this.#expire(q, dueApprovals(a.createdAt, a), expiredAudit);
-        await q.query(
-          `INSERT INTO approvals (id, realm, kind, payload, proposed_by, created_at, expires_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`,
-          [a.id, a.realm, a.kind, JSON.stringify(a.payload), JSON.stringify(a.proposedBy), a.createdAt, a.expiresAt],
-        );
+        const insert = insertInto('approvals', {
+          id: a.id,
+          realm: a.realm,
+          kind: a.kind,
+          payload: JSON.stringify(a.payload),
+          proposed_by: JSON.stringify(a.proposedBy),
+          created_at: a.createdAt,
+          expires_at: a.expiresAt,
+          status: 'pending',
+        });
+        await q.query(insert.sql, insert.params);
         await this.#audit.record(q, audit);
       });
       return undefined;

@@ -20,7 +20,10 @@ import { createHash } from 'node:crypto';
 import type { AuditEventInput } from '../audit/event.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { newId } from '../kernel/ids.ts';
-import type { Database, Queryable } from './database.ts';
+import { insertInto, type Database, type Queryable } from './database.ts';
+
+/** The columns of an audit event row, in the order {@link AuditLog.row} gives them. */
+export const AUDIT_EVENT_COLUMNS = ['id', 'at', 'realm', 'actor', 'action', 'target', 'details'] as const;
 
 export class AuditLog {
   readonly #clock: Clock;
@@ -28,34 +31,31 @@ export class AuditLog {
     this.#clock = clock;
   }
 
-  /** Records one event inside the caller's transaction. */
-  async record(q: Queryable, event: AuditEventInput): Promise<void> {
-    await q.query('INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-      newId(),
-      this.#clock.now(),
-      event.realm ?? null,
-      JSON.stringify(event.actor),
-      event.action,
-      event.target ?? null,
-      JSON.stringify(event.details ?? {}),
-    ]);
+  /** The row of `event` in audit_events: its id and time are drawn now. */
+  row(event: AuditEventInput): Readonly<Record<(typeof AUDIT_EVENT_COLUMNS)[number], unknown>> {
+    return {
+      id: newId(),
+      at: this.#clock.now(),
+      realm: event.realm ?? null,
+      actor: JSON.stringify(event.actor),
+      action: event.action,
+      target: event.target ?? null,
+      details: JSON.stringify(event.details ?? {}),
+    };
   }
 
-  /** The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip). */
+  /** Records one event inside the caller's transaction. */
+  async record(q: Queryable, event: AuditEventInput): Promise<void> {
+    const insert = insertInto('audit_events', this.row(event));
+    await q.query(insert.sql, insert.params);
+  }
+
+  /**
+   * The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip).
+   * Joining several rows is {@link insertInto} over {@link row}s.
+   */
   insertSql(event: AuditEventInput, offset: number): { sql: string; params: unknown[] } {
-    const n = (i: number) => `$${offset + i}`;
-    return {
-      sql: `INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES (${[1, 2, 3, 4, 5, 6, 7].map(n).join(', ')})`,
-      params: [
-        newId(),
-        this.#clock.now(),
-        event.realm ?? null,
-        JSON.stringify(event.actor),
-        event.action,
-        event.target ?? null,
-        JSON.stringify(event.details ?? {}),
-      ],
-    };
+    return insertInto('audit_events', this.row(event), offset + 1);
   }
 
   /** A horizon whose writers had not ended when it was read (see {@link seal}). */
@@ -116,7 +116,8 @@ export class AuditLog {
       .rows[0]!.l;
     let writers = (
       await q.query<{ v: string }>(
-        "SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()",
+        `SELECT DISTINCT virtualtransaction AS v FROM pg_locks
+          WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()`,
       )
     ).rows.map((r) => r.v);
     for (const deadline = Date.now() + SETTLE_WAIT_MS; writers.length && Date.now() < deadline;) {

@@ -29,7 +29,8 @@ export async function writeSetting(q: Queryable, realm: string, name: SettingNam
     const v = value as { enabled: boolean; maxExpirationDays: number };
     await q.query(
       `INSERT INTO client_certificate_settings (realm, enabled, max_expiration_days) VALUES ($1, $2, $3)
-       ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
+       ON CONFLICT (realm) DO UPDATE
+         SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
       [realm, v.enabled, v.maxExpirationDays],
     );
     return;

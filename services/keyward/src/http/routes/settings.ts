@@ -1,5 +1,5 @@
 /**
- * Protected realm settings and dual control (issue 7): PAT settings, the
+ * Protected realm settings and dual control (like IBM CSM's): PAT settings, the
  * dual-control switch, and the approvals that changes wait in while dual
  * control is on. (Client-certificate settings keep their path under
  * http/routes/client_certificates.ts and go through the same service.)
