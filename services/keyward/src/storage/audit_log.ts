@@ -208,7 +208,8 @@ async function running(q: Queryable, vxids: readonly string[]): Promise<string[]
   return r.rows.map((x) => x.v);
 }
 
-interface AuditRow {
+/** An audit_events row as read back (seq as text: it is a bigint). */
+export interface AuditRow {
   seq: string;
   id: string;
   at: Date;
