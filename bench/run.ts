@@ -375,6 +375,7 @@ try {
     throw new Error('server did not start');
   };
   const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  const serverStarted = Date.now();
   const server = await startServer();
   const cfg = await oidc.discovery(new URL(`${keycloak.url}/realms/${realm}`), 'bench-client', undefined, oidc.ClientSecretBasic(secret), {
     execute: [oidc.allowInsecureRequests],
@@ -465,6 +466,10 @@ try {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   const jwksFetches = Number(/keyward_jwks_fetches (\d+)/.exec(metrics)?.[1] ?? NaN);
   record('JWKS fetches during the run (one server)', 'fetches', [jwksFetches]);
+  const clientLookups = Number(/keyward_client_state_lookups (\d+)/.exec(metrics)?.[1] ?? NaN);
+  record('API client state lookups in Keycloak during the run (one server)', 'lookups', [clientLookups]);
+  // One client, KEYWARD_ROLE_CACHE_SECONDS=10: at most one lookup per 10 s of the server's life, never one per request.
+  const lookupBound = Math.ceil((Date.now() - serverStarted) / 10_000) + 1;
 
   // 9. Memory under 64-concurrency load for a while: first and second half.
   const soak = QUICK ? 10 : 60;
@@ -832,6 +837,12 @@ try {
       target: '<= 1.3x',
       measured: `${round(authCost)}x (median of alternating pairs; ${Math.round(authed.median)} vs ${Math.round(open.median)} req/s)`,
       met: authCost <= 1.3,
+    },
+    {
+      name: 'API client state lookups in steady state',
+      target: '<= 1 per client per cache period (10 s)',
+      measured: `${clientLookups} lookup(s) in all, bound ${lookupBound}`,
+      met: clientLookups <= lookupBound,
     },
     {
       name: 'JWKS fetches in steady state',

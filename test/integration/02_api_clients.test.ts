@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
+import { csr, work } from '../support/openssl.ts';
 import { call, clientToken, keycloakAdmin, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
 
 const POLICY = {
@@ -304,6 +305,108 @@ describe('02 API clients', function () {
       const again = await call(kw.url, 'GET', `/v1/realms/${A}/api-clients/orders-service`, { token: op });
       expect(again.status).to.equal(404);
       expect(again.body.code).to.equal('api_client.not_found');
+    });
+  });
+
+  describe('a client disabled or deleted in Keycloak', () => {
+    // KEYWARD_ROLE_CACHE_SECONDS=1 in tests: every refusal below must hold within that time + 1 s.
+    const BOUND_MS = 2000;
+    const settle = () => new Promise((r) => setTimeout(r, BOUND_MS));
+    const dir = work();
+    let csrPem: string;
+
+    before(async () => {
+      csrPem = (await csr(dir, { subject: '/CN=api.apps.example.internal', sans: ['DNS:api.apps.example.internal'] })).pem;
+    });
+
+    async function newClient(body: Record<string, unknown> = {}) {
+      const clientId = unique('lk');
+      const created = await call(kw.url, 'POST', `/v1/realms/${A}/api-clients`, { token: op, body: { clientId, ...body } });
+      expect(created.status, JSON.stringify(created.body)).to.equal(201);
+      const [kc] = await kcJson(`/${A}/clients?clientId=${clientId}`);
+      return { clientId, id: kc.id as string, token: await clientToken(A, clientId, created.body.secret) };
+    }
+    const issue = (token: string, realm = A) =>
+      call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, { token, body: { csr: csrPem, policy: 'web', validityDays: 1 } });
+    async function setEnabled(realm: string, id: string, enabled: boolean) {
+      const rep = await kcJson(`/${realm}/clients/${id}`);
+      const res = await keycloakAdmin(`/${realm}/clients/${id}`, { method: 'PUT', body: JSON.stringify({ ...rep, enabled }) });
+      expect(res.status).to.equal(204);
+    }
+    function expectRefused(r: { status: number; body: any; headers: Headers }, code: string) {
+      expect(r.status, JSON.stringify(r.body)).to.equal(401);
+      expect(r.body.code).to.equal(code);
+      expect(r.headers.get('www-authenticate')).to.match(/error="invalid_token"/);
+    }
+
+    it('refuses the token of a disabled client with 401 token.client_disabled, and accepts it again once re-enabled', async () => {
+      const c = await newClient();
+      expect((await issue(c.token)).status).to.equal(201);
+      await setEnabled(A, c.id, false);
+      await settle();
+      expectRefused(await issue(c.token), 'token.client_disabled');
+      const me = await call(kw.url, 'GET', '/v1/whoami', { token: c.token });
+      expectRefused(me, 'token.client_disabled');
+      expect(me.body.detail).to.include(c.clientId);
+      await setEnabled(A, c.id, true);
+      await settle();
+      expect((await issue(c.token)).status).to.equal(201);
+      expect((await call(kw.url, 'GET', '/v1/whoami', { token: c.token })).status).to.equal(200);
+    });
+
+    it('records the refusal in the audit trail once per client and reason, however often the client retries', async () => {
+      const c = await newClient();
+      await setEnabled(A, c.id, false);
+      await settle();
+      for (let i = 0; i < 3; i++) expectRefused(await issue(c.token), 'token.client_disabled');
+      const events = await call(kw.url, 'GET', `/v1/realms/${A}/audit-events?action=api_client.token_refused&target=${c.clientId}`, {
+        token: op,
+      });
+      expect(events.status, JSON.stringify(events.body)).to.equal(200);
+      expect(events.body.items).to.have.length(1);
+      expect(events.body.items[0].details).to.deep.equal({ reason: 'disabled' });
+      expect(events.body.items[0].actor.name).to.equal(c.clientId);
+    });
+
+    it('refuses the token when the service-account user is disabled', async () => {
+      const c = await newClient();
+      const sa = await kcJson(`/${A}/clients/${c.id}/service-account-user`);
+      const res = await keycloakAdmin(`/${A}/users/${sa.id}`, { method: 'PUT', body: JSON.stringify({ ...sa, enabled: false }) });
+      expect(res.status).to.equal(204);
+      await settle();
+      const r = await issue(c.token);
+      expectRefused(r, 'token.client_disabled');
+      expect(r.body.detail).to.match(/service account/);
+    });
+
+    it('refuses the token of a client deleted in the console with 401 token.client_not_found', async () => {
+      const c = await newClient();
+      expect((await call(kw.url, 'GET', '/v1/whoami', { token: c.token })).status).to.equal(200);
+      expect((await keycloakAdmin(`/${A}/clients/${c.id}`, { method: 'DELETE' })).status).to.equal(204);
+      await settle();
+      expectRefused(await issue(c.token), 'token.client_not_found');
+      expectRefused(await call(kw.url, 'GET', '/v1/whoami', { token: c.token }), 'token.client_not_found');
+    });
+
+    it("stops a realm's tokens from acting in another realm when the grant client there is disabled or deleted", async () => {
+      const c = await newClient({ crossRealmRoles: [{ realm: B, role: 'keyward-requester' }] });
+      expect((await issue(c.token, B)).status).to.equal(201);
+      const [holder] = await kcJson(`/${B}/clients?clientId=keyward-grant.${A}.${c.clientId}`);
+      await setEnabled(B, holder.id, false);
+      await settle();
+      const refused = await issue(c.token, B);
+      expect(refused.status, JSON.stringify(refused.body)).to.equal(403);
+      expect(refused.body.code).to.equal('auth.forbidden');
+      expect((await call(kw.url, 'GET', '/v1/whoami', { token: c.token })).body.roles[B]).to.equal(undefined);
+      expect((await issue(c.token)).status, 'still acts at home').to.equal(201);
+      await setEnabled(B, holder.id, true);
+      await settle();
+      expect((await issue(c.token, B)).status).to.equal(201);
+      expect((await keycloakAdmin(`/${B}/clients/${holder.id}`, { method: 'DELETE' })).status).to.equal(204);
+      await settle();
+      const gone = await issue(c.token, B);
+      expect(gone.status).to.equal(403);
+      expect(gone.body.code).to.equal('auth.forbidden');
     });
   });
 

@@ -19,6 +19,7 @@ import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database, type Queryable } from './storage/database.ts';
 import { AccessTokenVerifier } from './tokens/access_token_verifier.ts';
 import { VERSION } from './version.ts';
+import { auditActor } from './authn/principal.ts';
 import { Authorizer } from './authn/roles.ts';
 import { Authenticator } from './http/authenticate.ts';
 import { apiClientRoutes } from './http/routes/api_clients.ts';
@@ -154,11 +155,19 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     audience: config.audience,
     algorithms: config.tokenAlgorithms,
     clockSkewSeconds: config.tokenClockSkewSeconds,
-    acceptsRealm: async (realm) => realm === 'master' || (await db.query('SELECT 1 FROM realms WHERE name = $1', [realm])).rowCount === 1,
+    acceptsRealm: async (realm) =>
+      realm === 'master' || (await db.query('SELECT 1 FROM realms WHERE name = $1 AND unmanaged_at IS NULL', [realm])).rowCount === 1,
   });
 
   const identity = new KeycloakIdentityAdmin(keycloak.client, config.audience, options.faults);
-  const authz = new Authorizer({ identity, cacheSeconds: config.roleCacheSeconds });
+  const authz = new Authorizer({
+    identity,
+    cacheSeconds: config.roleCacheSeconds,
+    onClientRefused: (p, reason) =>
+      void audit
+        .record(db, { action: 'api_client.token_refused', actor: auditActor(p), realm: p.realm, target: p.clientId, details: { reason } })
+        .catch((err: unknown) => log.warn('could not record a refused API client token', { error: (err as Error).message })),
+  });
   const provisioningStore = new PgProvisioningStore(db, audit);
   const realms = new RealmService(identity, provisioningStore, authz);
   const auditEvents = new AuditEvents({ store: new PgAuditEventStore(db), authz, realms });
@@ -209,6 +218,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   }
   approvals.register(ACCEPT_APPROVAL, { ...devices.acceptanceRules(), apply: (q, a) => applyAcceptance(q, a.device) });
   const auth = new Authenticator(verifier, {
+    clients: authz,
     certificates: clientCertificates,
     devices,
     pats,
@@ -230,7 +240,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
           if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
         },
       },
-      gauges: () => ({ keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches } }),
+      gauges: () => ({
+        keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches },
+        keyward_client_state_lookups: { help: "API clients' states read from Keycloak since start", value: authz.clientLookups },
+      }),
     }),
   );
 

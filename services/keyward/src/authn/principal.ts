@@ -1,6 +1,6 @@
 /**
  * A Principal is who makes a call, whatever the credential. What it may do is
- * decided at call time from its current roles (DESIGN.md principle 2), never
+ * decided at call time from its current roles, never
  * from the credential alone.
  */
 export type CredentialKind = 'bearer' | 'pat' | 'client_certificate' | 'device';
@@ -20,7 +20,7 @@ export interface Principal {
   readonly credentialRoles: readonly string[];
   /**
    * When a long-lived credential (personal access token, client certificate)
-   * stops being valid; a PAT created with it may not outlive it (issue 7).
+   * stops being valid; a PAT created with it may not outlive it.
    */
   readonly credentialExpiresAt?: Date | undefined;
 }

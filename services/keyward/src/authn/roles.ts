@@ -1,14 +1,16 @@
 /**
- * Keyward's realm roles (DESIGN.md domain model) and the call-time authorizer.
+ * Keyward's realm roles and the call-time authorizer.
  *
  * Roles are read from Keycloak, not from the token, and cached for
  * `roleCacheSeconds` (KEYWARD_ROLE_CACHE_SECONDS, default 10 s): that is the
- * bounded staleness after a realm admin changes a role or revokes a
- * cross-realm grant in the console. Master-realm operators are recognised from
- * their token's roles (master tokens live 60 s by default).
+ * bounded staleness after a realm admin changes a role, revokes a cross-realm
+ * grant, or disables or deletes an API client in the console. Master-realm
+ * operators are recognised from their token's roles (master tokens live 60 s
+ * by default).
  */
 import { KeywardError } from '../kernel/errors.ts';
-import type { IdentityAdmin } from '../provisioning/ports.ts';
+import { TtlCache } from '../kernel/ttl_cache.ts';
+import type { ClientState, IdentityReader } from './ports.ts';
 import { describePrincipal, type Principal } from './principal.ts';
 
 export const ROLES = {
@@ -17,7 +19,7 @@ export const ROLES = {
   revoker: 'keyward-revoker',
   entityAdmin: 'keyward-entity-admin',
   admin: 'keyward-admin',
-  /** The seed's "User Administrator" (seed 002): PAT and client-certificate settings and users' tokens, nothing else. */
+  /** IBM CSM's "User Administrator": PAT and client-certificate settings and users' tokens, nothing else. */
   userAdmin: 'keyward-user-admin',
 } as const;
 
@@ -34,22 +36,39 @@ export const ROLE_DESCRIPTIONS: Record<KeywardRole, string> = {
 
 export const OPERATOR_ROLE = 'keyward-operator';
 
+/** Why an API client's token was refused although it verified. */
+export type ClientRefusal = Exclude<ClientState, 'active'>;
+
 export interface AuthorizerOptions {
-  readonly identity: IdentityAdmin;
+  readonly identity: IdentityReader;
   readonly cacheSeconds: number;
   readonly now?: () => number;
+  /**
+   * Told when an API client's valid token is refused because the client is
+   * disabled or deleted in Keycloak: at most once per client and reason per
+   * minute (a refused client retrying in a loop must not flood the audit trail).
+   */
+  readonly onClientRefused?: ((p: Principal, reason: ClientRefusal) => void) | undefined;
 }
 
+const REFUSAL_REPORT_MS = 60_000;
+
 export class Authorizer {
-  readonly #identity: IdentityAdmin;
-  readonly #ttl: number;
+  readonly #identity: IdentityReader;
   readonly #now: () => number;
-  readonly #cache = new Map<string, { roles: ReadonlySet<string>; expires: number; pending?: Promise<ReadonlySet<string>> }>();
+  readonly #roles: TtlCache<string, ReadonlySet<string>>;
+  readonly #clients: TtlCache<string, ClientState>;
+  readonly #onRefused: ((p: Principal, reason: ClientRefusal) => void) | undefined;
+  readonly #reported = new Map<string, number>();
+  #clientLookups = 0;
 
   constructor(options: AuthorizerOptions) {
     this.#identity = options.identity;
-    this.#ttl = options.cacheSeconds * 1000;
     this.#now = options.now ?? Date.now;
+    const ttl = options.cacheSeconds * 1000;
+    this.#roles = new TtlCache(ttl, { max: 50_000, now: this.#now });
+    this.#clients = new TtlCache(ttl, { max: 50_000, now: this.#now });
+    this.#onRefused = options.onClientRefused;
   }
 
   isOperator(p: Principal): boolean {
@@ -57,25 +76,9 @@ export class Authorizer {
   }
 
   /** The principal's effective realm roles in `realm`: its own roles at home, a cross-realm grant elsewhere. */
-  async rolesIn(p: Principal, realm: string): Promise<ReadonlySet<string>> {
+  rolesIn(p: Principal, realm: string): Promise<ReadonlySet<string>> {
     const key = `${realm}\u0000${p.realm}\u0000${p.subject}\u0000${p.clientId ?? ''}`;
-    const hit = this.#cache.get(key);
-    const now = this.#now();
-    if (hit && hit.expires > now) return hit.roles;
-    if (hit?.pending) return hit.pending;
-    const pending = this.#load(p, realm).then(
-      (roles) => {
-        this.#cache.set(key, { roles, expires: this.#now() + this.#ttl });
-        if (this.#cache.size > 50_000) this.#evict();
-        return roles;
-      },
-      (err) => {
-        this.#cache.delete(key);
-        throw err;
-      },
-    );
-    this.#cache.set(key, { roles: hit?.roles ?? new Set(), expires: 0, pending });
-    return pending;
+    return this.#roles.get(key, () => this.#load(p, realm));
   }
 
   async #load(p: Principal, realm: string): Promise<ReadonlySet<string>> {
@@ -85,14 +88,55 @@ export class Authorizer {
     return new Set(grant?.enabled ? grant.roles : []);
   }
 
-  #evict(): void {
-    const now = this.#now();
-    for (const [k, v] of this.#cache) if (v.expires <= now && !v.pending) this.#cache.delete(k);
+  /**
+   * Throws 401 unless the API client behind a client-credentials token still
+   * exists and is enabled in Keycloak, with an enabled service-account user.
+   * A token stays cryptographically valid until it expires (five minutes by
+   * default, often more), so a realm admin who disables a leaked client must
+   * not have to wait for that: the state is read with the same cache and the
+   * same bounded staleness as roles. Master-realm operators are recognised
+   * from their short-lived tokens alone (60 s by default) and are not looked up.
+   */
+  async requireActiveClient(p: Principal): Promise<void> {
+    if (p.kind !== 'client' || !p.clientId || p.realm === 'master') return;
+    const clientId = p.clientId;
+    const state = await this.#clients.get(`${p.realm}\u0000${clientId}\u0000${p.subject}`, () => {
+      this.#clientLookups++;
+      return this.#identity.clientState(p.realm, clientId, p.subject);
+    });
+    if (state === 'active') return;
+    this.#report(p, state);
+    const detail =
+      state === 'not_found'
+        ? `API client ${clientId} no longer exists in realm ${p.realm}`
+        : state === 'disabled'
+          ? `API client ${clientId} is disabled in realm ${p.realm}`
+          : `The service account of API client ${clientId} is disabled in realm ${p.realm}`;
+    throw new KeywardError(state === 'not_found' ? 'token.client_not_found' : 'token.client_disabled', detail, {
+      headers: { 'WWW-Authenticate': `Bearer realm="keyward", error="invalid_token", error_description="${detail}"` },
+      extras: { realm: p.realm, clientId },
+    });
   }
 
-  /** Drops cached roles (after Keyward itself changed them). */
+  #report(p: Principal, reason: ClientRefusal): void {
+    if (!this.#onRefused) return;
+    const key = `${p.realm}\u0000${p.clientId}\u0000${reason}`;
+    const now = this.#now();
+    if ((this.#reported.get(key) ?? -Infinity) > now - REFUSAL_REPORT_MS) return;
+    if (this.#reported.size > 10_000) for (const [k, at] of this.#reported) if (at <= now - REFUSAL_REPORT_MS) this.#reported.delete(k);
+    this.#reported.set(key, now);
+    this.#onRefused(p, reason);
+  }
+
+  /** How often an API client's state was read from Keycloak since start (the rest came from the cache). */
+  get clientLookups(): number {
+    return this.#clientLookups;
+  }
+
+  /** Drops cached roles and client states (after Keyward itself changed them). */
   invalidate(): void {
-    this.#cache.clear();
+    this.#roles.clear();
+    this.#clients.clear();
   }
 
   async hasRole(p: Principal, realm: string, role: string): Promise<boolean> {

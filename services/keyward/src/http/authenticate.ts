@@ -2,12 +2,13 @@
  * Turns request credentials into a Principal, whatever the kind, so routes
  * never care which was used. In this order:
  * 1. `Authorization: Bearer <JWT>` from a managed realm (or master, for operators),
- *    or `Authorization: Bearer kwp_…`, a personal access token (issue 7);
+ *    or `Authorization: Bearer kwp_…`, a personal access token; a client's
+ *    token only while the client is still enabled in Keycloak;
  * 2. a client certificate from the TLS handshake on the HTTPS listener: a
- *    trusted device certificate (issue 8, pinned by fingerprint) first, then
+ *    trusted device certificate (pinned by fingerprint) first, then
  *    the client-certificate credentials;
  * 3. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
- *    (the certificate, URL-encoded PEM), or — the seed's way — the downloaded
+ *    (the certificate, URL-encoded PEM), or — as IBM CSM does — the downloaded
  *    .pem with its private key (URL-encoded or base64), whose key must match.
  */
 import type { Request } from 'express';
@@ -32,12 +33,18 @@ export interface PatAuthenticator {
   authenticate(token: string): Promise<Principal>;
 }
 
-/** Devices accepted into a trust store (issue 8): undefined when the certificate is no device's. */
+/** Devices accepted into a trust store: undefined when the certificate is no device's. */
 export interface DeviceAuthenticator {
   authenticate(der: Uint8Array): Promise<Principal | undefined>;
 }
 
+/** Refuses the token of an API client that is disabled or deleted in Keycloak (authn/roles.ts). */
+export interface ActiveClientCheck {
+  requireActiveClient(p: Principal): Promise<void>;
+}
+
 export interface AuthenticatorOptions {
+  readonly clients?: ActiveClientCheck | undefined;
   readonly certificates?: CertificateAuthenticator | undefined;
   readonly devices?: DeviceAuthenticator | undefined;
   readonly pats?: PatAuthenticator | undefined;
@@ -75,6 +82,7 @@ export class Authenticator {
   readonly #certs: CertificateAuthenticator | undefined;
   readonly #devices: DeviceAuthenticator | undefined;
   readonly #pats: PatAuthenticator | undefined;
+  readonly #clients: ActiveClientCheck | undefined;
   readonly #headerMode: 'bundle' | 'proxy' | 'off';
   readonly #proxies = new BlockList();
   readonly #hasProxies: boolean;
@@ -85,6 +93,7 @@ export class Authenticator {
     this.#certs = options.certificates;
     this.#devices = options.devices;
     this.#pats = options.pats;
+    this.#clients = options.clients;
     this.#headerMode = options.clientCertHeader ?? 'bundle';
     this.#log = options.log;
     for (const c of options.trustedProxies ?? []) {
@@ -126,7 +135,7 @@ export class Authenticator {
     if (this.#pats && m[1]!.startsWith('kwp_')) return this.#pats.authenticate(m[1]!);
     const t = await this.#verifier.verify(m[1]!);
     const isClient = typeof t.claims.client_id === 'string' || (t.username ?? '').startsWith('service-account-');
-    return Object.freeze({
+    const principal: Principal = Object.freeze({
       credential: 'bearer',
       kind: isClient ? 'client' : 'user',
       realm: t.realm,
@@ -135,6 +144,8 @@ export class Authenticator {
       username: t.username,
       credentialRoles: t.realmRoles,
     });
+    if (principal.kind === 'client') await this.#clients?.requireActiveClient(principal);
+    return principal;
   }
 
   /**

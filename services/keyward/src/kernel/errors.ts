@@ -25,10 +25,13 @@ export const ERROR_CATALOGUE = {
   'auth.invalid_token': { status: 401, title: 'The access token is invalid' },
   'auth.unknown_issuer': { status: 401, title: 'The token was not issued by a managed realm' },
   'auth.forbidden': { status: 403, title: 'The caller lacks the required role' },
+  'token.client_disabled': { status: 401, title: 'The API client or its service account is disabled in Keycloak' },
+  'token.client_not_found': { status: 401, title: 'The API client no longer exists in Keycloak' },
 
   // realms and roles
   'realm.not_found': { status: 404, title: 'No such managed realm' },
   'realm.invalid_name': { status: 400, title: 'The realm name is invalid' },
+  'realm.missing_in_keycloak': { status: 409, title: 'The managed realm no longer exists in Keycloak' },
   'role.not_found': { status: 422, title: 'No such role' },
   'role.not_grantable': { status: 422, title: 'The role cannot be granted' },
 

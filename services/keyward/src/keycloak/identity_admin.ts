@@ -11,10 +11,11 @@
  */
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
-import { KeywardError } from '../kernel/errors.ts';
+import { KeywardError, isKeywardError } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
+import type { ClientState, IdentityReader } from '../authn/ports.ts';
 import type { ApiClientSpec, ClientInfo, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
-import { kc, keycloakStatus, translateKeycloakError } from './errors.ts';
+import { kc, keycloakStatus, realmMissing, translateKeycloakError } from './errors.ts';
 import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
 
 export const GRANT_PREFIX = 'keyward-grant.';
@@ -50,7 +51,17 @@ async function settled<T extends readonly unknown[]>(...calls: { [K in keyof T]:
 /** How long the effective roles of a just-created service account wait for effectiveRealmRoles (read once). */
 const FRESH_ROLES_MS = 10_000;
 
-export class KeycloakIdentityAdmin implements IdentityAdmin {
+/** `fallback` when the call failed because its realm no longer exists in Keycloak. */
+async function absentIfRealmMissing<T>(call: Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isKeywardError(err, 'realm.missing_in_keycloak')) return fallback;
+    throw err;
+  }
+}
+
+export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
   readonly #kc: KcAdminClient;
   readonly #audience: string;
   readonly #faults: IdentityAdminFaults;
@@ -125,7 +136,7 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   async #defaultRoleId(realm: string): Promise<string> {
     const r = await kc(`read realm ${realm}`, () => this.#kc.realms.findOne({ realm }));
-    if (!r?.defaultRole?.id) throw new KeywardError('realm.not_found', `Realm ${realm} does not exist in Keycloak`);
+    if (!r?.defaultRole?.id) throw realmMissing(realm, `read the default role of realm ${realm}`);
     return r.defaultRole.id;
   }
 
@@ -337,6 +348,30 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
     return this.#info(c, await this.#hasScope(realm, c.id!));
   }
 
+  /**
+   * Whether an API client may still act: two reads (the client by clientId,
+   * its service-account user by id), made together. The caller caches the answer.
+   */
+  async clientState(realm: string, clientId: string, serviceAccountUserId: string): Promise<ClientState> {
+    const [clients, user] = await Promise.all([
+      kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId })),
+      kc(`read a service account of realm ${realm}`, async () => {
+        try {
+          return await this.#kc.users.findOne({ realm, id: serviceAccountUserId });
+        } catch (err) {
+          if (keycloakStatus(err) === 404) return undefined;
+          throw err;
+        }
+      }),
+    ]);
+    const client = clients.find((c) => c.clientId === clientId);
+    if (!client) return 'not_found';
+    if (client.enabled === false) return 'disabled';
+    // Switching service accounts off deletes the service-account user, and with it what the token names.
+    if (!user || user.enabled === false || client.serviceAccountsEnabled === false) return 'service_account_disabled';
+    return 'active';
+  }
+
   async listApiClients(realm: string, options: { first: number; max: number; search?: string | undefined }): Promise<ClientInfo[]> {
     const all = await kc(`list clients of realm ${realm}`, () =>
       this.#kc.clients.find({ realm, ...(options.search ? { clientId: options.search, search: true } : {}), max: 10_000 } as never),
@@ -459,8 +494,12 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
   }
 
   async listGrants(realm: string): Promise<GrantInfo[]> {
-    const all = await kc(`list grants in realm ${realm}`, () =>
-      this.#kc.clients.find({ realm, clientId: GRANT_PREFIX, search: true, max: 10_000 } as never),
+    // A granting realm deleted in Keycloak's console grants nothing any more.
+    const all = await absentIfRealmMissing(
+      kc(`list grants in realm ${realm}`, () =>
+        this.#kc.clients.find({ realm, clientId: GRANT_PREFIX, search: true, max: 10_000 } as never),
+      ),
+      [],
     );
     const infos = await Promise.all(all.filter((c) => c.clientId!.startsWith(GRANT_PREFIX)).map((c) => this.#grantInfo(realm, c)));
     return infos.filter((g): g is GrantInfo => g !== undefined);
@@ -468,7 +507,10 @@ export class KeycloakIdentityAdmin implements IdentityAdmin {
 
   async findGrant(realm: string, fromRealm: string, clientId: string): Promise<GrantInfo | undefined> {
     const holderId = KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId);
-    const found = await kc(`find grant ${holderId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId: holderId }));
+    const found = await absentIfRealmMissing(
+      kc(`find grant ${holderId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId: holderId })),
+      [],
+    );
     const holder = found.find((c) => c.clientId === holderId);
     return holder ? this.#grantInfo(realm, holder) : undefined;
   }

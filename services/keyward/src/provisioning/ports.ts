@@ -126,6 +126,8 @@ export interface ProvisioningTx {
     defaultRoles: readonly string[];
     source: 'api' | 'config';
   }): Promise<'created' | 'updated'>;
+  /** Marks a realm as no longer managed, keeping everything stored for it; false when it was not managed. */
+  unmanageRealm(name: string): Promise<boolean>;
   putPolicy(realm: string, name: string, document: unknown, source: 'api' | 'config'): Promise<'created' | 'updated'>;
   deletePolicy(realm: string, name: string): Promise<boolean>;
   audit(event: AuditEventInput): Promise<void>;

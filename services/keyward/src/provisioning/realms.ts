@@ -17,8 +17,12 @@ export interface RealmSpec {
   readonly defaultRoles?: readonly string[] | undefined;
 }
 
+/** Whether the realm still exists in Keycloak: realm admins may delete it in Keycloak's console. */
+export type RealmStatus = 'ok' | 'missing in Keycloak';
+
 export interface RealmView {
   readonly name: string;
+  readonly status: RealmStatus;
   readonly displayName: string | undefined;
   /** Roles inside `default-roles-<realm>` as Keycloak has them now. */
   readonly defaultRoles: readonly string[];
@@ -105,9 +109,12 @@ export class RealmService {
 
   async view(name: string): Promise<RealmView> {
     const r = await this.getManaged(name);
-    const [defaults, roles] = await Promise.all([this.#identity.getDefaultRoles(name), this.#identity.listRealmRoles(name)]);
+    const status = await this.status(name);
+    const [defaults, roles] =
+      status === 'ok' ? await Promise.all([this.#identity.getDefaultRoles(name), this.#identity.listRealmRoles(name)]) : [[], []];
     return {
       name: r.name,
+      status,
       displayName: r.displayName,
       defaultRoles: defaults,
       managedDefaultRoles: r.defaultRoles,
@@ -120,5 +127,31 @@ export class RealmService {
 
   async list(): Promise<ManagedRealm[]> {
     return this.#all.get('all', () => this.#store.listRealms());
+  }
+
+  /** Whether a managed realm still exists in Keycloak (read now: listings are where a missing realm is reported). */
+  async status(name: string): Promise<RealmStatus> {
+    return (await this.#identity.findRealm(name)) ? 'ok' : 'missing in Keycloak';
+  }
+
+  /**
+   * Stops managing a realm (operators only): Keyward forgets it for API
+   * clients, policies, tokens and issuance, and leaves Keycloak alone (the
+   * realm, if it still exists there, keeps Keyward's roles and clients). Its CA,
+   * certificates, policies and audit history stay stored; `put` manages it again.
+   */
+  async unmanage(name: string, by: Principal): Promise<void> {
+    this.#authz.requireOperator(by);
+    await this.getManaged(name);
+    const status = await this.status(name);
+    await this.#store.transaction(async (tx) => {
+      if (!(await tx.unmanageRealm(name))) {
+        throw new KeywardError('realm.not_found', `Realm ${name} is not managed by Keyward`, { extras: { realm: name } });
+      }
+      await tx.audit({ action: 'realm.unmanaged', actor: auditActor(by), realm: name, target: name, details: { status } });
+    });
+    this.#authz.invalidate();
+    this.#cache.delete(name);
+    this.#all.clear();
   }
 }

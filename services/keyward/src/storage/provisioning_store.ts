@@ -46,11 +46,11 @@ export class PgProvisioningStore implements ProvisioningStore {
   }
 
   async listRealms(): Promise<ManagedRealm[]> {
-    return (await this.#db.query<RealmRow>('SELECT * FROM realms ORDER BY name')).rows.map(realm);
+    return (await this.#db.query<RealmRow>('SELECT * FROM realms WHERE unmanaged_at IS NULL ORDER BY name')).rows.map(realm);
   }
 
   async findRealm(name: string): Promise<ManagedRealm | undefined> {
-    const r = (await this.#db.query<RealmRow>('SELECT * FROM realms WHERE name = $1', [name])).rows[0];
+    const r = (await this.#db.query<RealmRow>('SELECT * FROM realms WHERE name = $1 AND unmanaged_at IS NULL', [name])).rows[0];
     return r ? realm(r) : undefined;
   }
 
@@ -67,13 +67,25 @@ export class PgProvisioningStore implements ProvisioningStore {
     return this.#db.tx((q: Queryable) =>
       fn({
         upsertRealm: async (r) => {
+          // A realm that was no longer managed counts as created: it is managed (again) from now on.
+          const prev = await q.query<{ unmanaged: boolean }>(
+            'SELECT unmanaged_at IS NOT NULL AS unmanaged FROM realms WHERE name = $1 FOR UPDATE',
+            [r.name],
+          );
           const res = await q.query<{ inserted: boolean }>(
             `INSERT INTO realms (name, display_name, default_roles, source) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, default_roles = EXCLUDED.default_roles, updated_at = now()
+           ON CONFLICT (name) DO UPDATE SET display_name = EXCLUDED.display_name, default_roles = EXCLUDED.default_roles,
+             unmanaged_at = NULL, updated_at = now()
            RETURNING (xmax = 0) AS inserted`,
             [r.name, r.displayName ?? null, JSON.stringify(r.defaultRoles), r.source],
           );
-          return res.rows[0]!.inserted ? 'created' : 'updated';
+          return res.rows[0]!.inserted || prev.rows[0]?.unmanaged ? 'created' : 'updated';
+        },
+        unmanageRealm: async (name) => {
+          const res = await q.query('UPDATE realms SET unmanaged_at = now(), updated_at = now() WHERE name = $1 AND unmanaged_at IS NULL', [
+            name,
+          ]);
+          return (res.rowCount ?? 0) > 0;
         },
         putPolicy: async (realmName, name, document, source) => {
           const res = await q.query<{ inserted: boolean }>(

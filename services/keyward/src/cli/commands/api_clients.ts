@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { apiFromEnv } from '../api.ts';
-import { out, parse, UsageError, type Command } from '../command.ts';
+import { confirm, out, parse, UsageError, type Command } from '../command.ts';
 
 const enc = encodeURIComponent;
 
@@ -179,17 +179,25 @@ POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schem
 
 export const realms: Command = {
   name: 'realms',
-  summary: 'Manage realms (operators): put, show, list',
+  summary: 'Manage realms (operators): put, show, list, unmanage',
   help: `
 Usage:
   keyward realms put <realm> [--display-name NAME] [--default-role ROLE]...
   keyward realms show <realm> [--json]
-  keyward realms list [--json]`,
+  keyward realms list [--json]
+  keyward realms unmanage <realm> [--yes]
+
+list shows each realm's status: "ok", or "missing in Keycloak" when it was
+deleted there (re-create it with put, or stop managing it with unmanage).
+unmanage keeps the realm's CA, certificates, policies and audit history and
+leaves Keycloak as it is; put manages the realm again. It asks for the realm
+name first, unless --yes is given.`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       'display-name': { type: 'string' },
       'default-role': { type: 'string', multiple: true },
       json: { type: 'boolean' },
+      yes: { type: 'boolean' },
     });
     const [action, realm] = positionals;
     const api = apiFromEnv();
@@ -210,11 +218,18 @@ Usage:
       case 'list': {
         const r = await api.request('GET', '/v1/realms');
         if (values.json) out(JSON.stringify(r.realms, null, 2));
-        else for (const x of r.realms) out(`${x.name.padEnd(32)} ${x.displayName ?? ''}`);
+        else for (const x of r.realms) out(`${x.name.padEnd(32)} ${x.status.padEnd(20)} ${x.displayName ?? ''}`.trimEnd());
+        return 0;
+      }
+      case 'unmanage': {
+        if (!realm) throw new UsageError('unmanage needs a realm');
+        await confirm(`Stop managing realm ${realm}? Its certificates and history are kept.`, realm, values.yes);
+        await api.request('DELETE', `/v1/realms/${enc(realm)}`);
+        out(`realm ${realm} is no longer managed (manage it again with: keyward realms put ${realm})`);
         return 0;
       }
       default:
-        throw new UsageError(`unknown action "${action ?? ''}" (put, show, list)`);
+        throw new UsageError(`unknown action "${action ?? ''}" (put, show, list, unmanage)`);
     }
   },
 };

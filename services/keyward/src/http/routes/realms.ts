@@ -1,4 +1,4 @@
-/** Managed realms: `PUT/GET /v1/realms/{realm}`, `GET /v1/realms`. */
+/** Managed realms: `PUT/GET/DELETE /v1/realms/{realm}`, `GET /v1/realms`. */
 import type { Authorizer } from '../../authn/roles.ts';
 import type { RealmService } from '../../provisioning/realms.ts';
 import type { Authenticator } from '../authenticate.ts';
@@ -8,6 +8,7 @@ export const realmViewSchema = {
   type: 'object',
   properties: {
     name: { type: 'string' },
+    status: { type: 'string', enum: ['ok', 'missing in Keycloak'], description: 'Whether the realm still exists in Keycloak' },
     displayName: { type: 'string' },
     defaultRoles: { type: 'array', items: { type: 'string' } },
     managedDefaultRoles: { type: 'array', items: { type: 'string' } },
@@ -57,6 +58,19 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
       },
     },
     {
+      method: 'delete',
+      path: '/v1/realms/:realm',
+      tag: 'realms',
+      auth: 'bearer',
+      summary: 'Stop managing a realm (operators); its CA, certificates, policies and audit history are kept, Keycloak is left as it is',
+      responses: { 204: { description: 'No longer managed' } },
+      handler: async (req, res) => {
+        const by = await deps.auth.principal(req);
+        await deps.realms.unmanage(param(req, 'realm'), by);
+        res.status(204).end();
+      },
+    },
+    {
       method: 'get',
       path: '/v1/realms',
       tag: 'realms',
@@ -73,9 +87,11 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
           : (await Promise.all(all.map(async (r) => ((await deps.authz.hasRole(by, r.name, 'keyward-admin')) ? r : undefined)))).filter(
               (r) => r !== undefined,
             );
+        const statuses = await Promise.all(visible.map((r) => deps.realms.status(r.name)));
         res.json({
-          realms: visible.map((r) => ({
+          realms: visible.map((r, i) => ({
             name: r.name,
+            status: statuses[i],
             displayName: r.displayName,
             source: r.source,
             managedDefaultRoles: r.defaultRoles,
