@@ -18,12 +18,10 @@ const FORBIDDEN_PACKAGES = ['express', '@keycloak/keycloak-admin-client', 'pg', 
 /** Adapters and front doors: `compose` is the composition root (compose.ts). */
 const ADAPTERS = ['http', 'cli', 'keycloak', 'storage', 'devenv', 'compose'];
 /**
- * Domain → domain imports left out of the cycle check, each with the reason;
- * an entry goes when its import does. `authn` still asks the whole Keycloak
- * admin port (provisioning's IdentityAdmin) for a principal's effective roles,
- * which closes a cycle with every domain that names a principal.
+ * Domain → domain imports left out of the cycle check, each with the reason
+ * (none today); an entry goes when its import does.
  */
-export const TOLERATED_EDGES: readonly (readonly [string, string])[] = [['authn', 'provisioning']];
+export const TOLERATED_EDGES: readonly (readonly [string, string])[] = [];
 const ENV_ALLOWED = [
   /^services\/keyward\/src\/kernel\/config\.ts$/,
   /^services\/keyward\/src\/devenv\//,

@@ -271,7 +271,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     issuance.refreshDueCrls().catch((err) => log.warn('CRL refresh failed; will retry', { err }));
   }, 10 * 60_000);
   crlSchedule.unref();
-  // Issue 7: tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire.
+  // Tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire.
   let sweeping: Promise<unknown> | undefined;
   const patSweep =
     config.patSweepSeconds > 0

@@ -4,7 +4,7 @@ import { AuditEvents, type AuditEventFilter } from '../../../services/keyward/sr
 import { SYSTEM_ACTOR } from '../../../services/keyward/src/audit/event.ts';
 import { Authorizer, OPERATOR_ROLE } from '../../../services/keyward/src/authn/roles.ts';
 import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
-import type { IdentityAdmin } from '../../../services/keyward/src/provisioning/ports.ts';
+import type { IdentityReader } from '../../../services/keyward/src/authn/ports.ts';
 import { FakeDirectory, REALM, refusal, user } from '../approvals/fakes.ts';
 
 function setup() {
@@ -14,7 +14,7 @@ function setup() {
   const asked: Array<[string | undefined, AuditEventFilter]> = [];
   const events = new AuditEvents({
     store: { listEvents: async (realm, f) => (asked.push([realm, f]), []) },
-    authz: new Authorizer({ identity: directory as unknown as IdentityAdmin, cacheSeconds: 0 }),
+    authz: new Authorizer({ identity: directory as unknown as IdentityReader, cacheSeconds: 0 }),
     realms: {
       getManaged: async (realm: string) => {
         if (realm !== REALM) throw new KeywardError('realm.not_found', `Realm ${realm} is not managed by Keyward`);

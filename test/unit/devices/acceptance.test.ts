@@ -16,6 +16,7 @@ import type {
 } from '../../../services/keyward/src/devices/ports.ts';
 import { frozenClock } from '../../../services/keyward/src/kernel/clock.ts';
 import { KeywardError } from '../../../services/keyward/src/kernel/errors.ts';
+import type { IdentityReader } from '../../../services/keyward/src/authn/ports.ts';
 import type { IdentityAdmin, ProvisioningStore } from '../../../services/keyward/src/provisioning/ports.ts';
 import { RealmService } from '../../../services/keyward/src/provisioning/realms.ts';
 import { approvalKind, ProtectedSettings, SETTING_NAMES } from '../../../services/keyward/src/settings/protected_settings.ts';
@@ -65,7 +66,7 @@ function setup() {
   const clock = frozenClock('2026-11-01T00:00:00Z');
   const directory = new FakeDirectory();
   for (const n of ['ada', 'abe']) directory.add(n, ['keyward-admin']);
-  const authz = new Authorizer({ identity: directory as unknown as IdentityAdmin, cacheSeconds: 0 });
+  const authz = new Authorizer({ identity: directory as unknown as IdentityReader, cacheSeconds: 0 });
   const provisioning = {
     findRealm: async (name: string) => (name === REALM ? { name, defaultRoles: [], source: 'api' } : undefined),
   } as unknown as ProvisioningStore;

@@ -7,6 +7,7 @@ import { ApprovalService } from '../../../services/keyward/src/approvals/approva
 import type { AuditEventInput } from '../../../services/keyward/src/audit/event.ts';
 import { Authorizer } from '../../../services/keyward/src/authn/roles.ts';
 import { frozenClock } from '../../../services/keyward/src/kernel/clock.ts';
+import type { IdentityReader } from '../../../services/keyward/src/authn/ports.ts';
 import type { IdentityAdmin, ProvisioningStore } from '../../../services/keyward/src/provisioning/ports.ts';
 import { RealmService } from '../../../services/keyward/src/provisioning/realms.ts';
 import type { SettingName, SettingsStore } from '../../../services/keyward/src/settings/ports.ts';
@@ -29,7 +30,7 @@ export class MemorySettings implements SettingsStore {
 export function settingsWorld(options: { ttlSeconds?: number } = {}) {
   const clock = frozenClock('2026-11-01T00:00:00Z');
   const directory = new FakeDirectory();
-  const authz = new Authorizer({ identity: directory as unknown as IdentityAdmin, cacheSeconds: 0 });
+  const authz = new Authorizer({ identity: directory as unknown as IdentityReader, cacheSeconds: 0 });
   const provisioning = {
     findRealm: async (name: string) =>
       name === REALM
