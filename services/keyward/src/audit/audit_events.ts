@@ -6,6 +6,7 @@
  * target and time, a page at a time; each event says whether it is sealed.
  */
 import type { Principal } from '../authn/principal.ts';
+import type { AuditActor } from './event.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { Page } from '../kernel/page.ts';
@@ -15,7 +16,7 @@ export interface AuditEventView {
   readonly id: string;
   readonly at: string;
   readonly realm: string | undefined;
-  readonly actor: unknown;
+  readonly actor: AuditActor;
   readonly action: string;
   readonly target: string | undefined;
   readonly details: unknown;

@@ -1,8 +1,8 @@
 /**
  * The audit event: what a state change records, in the same transaction as
  * the change. Names are `noun.verb_past` (`certificate.issued`), listed in the
- * README; readers see an event as an {@link AuditEventView} with its seq, id
- * and time added by the store.
+ * README; readers see an event as an `AuditEventView` (audit_events.ts) with
+ * its seq, id and time added by the store.
  */
 
 /** Who acted: a principal as recorded (its kind and credential, subject, realm and name), or the system. */

@@ -17,7 +17,7 @@
  * can be sealed in seq order.
  */
 import { createHash } from 'node:crypto';
-import type { AuditEventInput } from '../audit/event.ts';
+import type { AuditActor, AuditEventInput } from '../audit/event.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { newId } from '../kernel/ids.ts';
 import { insertInto, type Database, type Queryable } from './database.ts';
@@ -214,7 +214,7 @@ export interface AuditRow {
   id: string;
   at: Date;
   realm: string | null;
-  actor: unknown;
+  actor: AuditActor;
   action: string;
   target: string | null;
   details: unknown;
