@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the issuance hot path (issue 6), one process, one core:
+ * Micro-benchmark of the issuance hot path, one process, one core:
  *
  *   node bench/micro_issuance.ts [--seconds 2]
  *
@@ -167,7 +167,8 @@ async function libraryIssue(
 // ------------------------------------------------------------------ run
 
 process.stdout.write(
-  `Keyward issuance micro-benchmark — node ${process.version}, one core, ${SECONDS}s per figure; related figures are measured interleaved, medians of the rounds\n\n`,
+  `Keyward issuance micro-benchmark — node ${process.version}, one core, ${SECONDS}s per figure; related figures are measured ` +
+    `interleaved, medians of the rounds\n\n`,
 );
 const csrPem = await makeCsr();
 const csr = parseCsr(csrPem);

@@ -1,5 +1,5 @@
 /**
- * In-process issuance against the same-run crypto floor, for profiling (issue 6):
+ * In-process issuance against the same-run crypto floor, for profiling:
  *
  *   node [--cpu-prof] bench/profile_issuance.ts [--seconds 4] [--concurrency 64] [--no-floor] [--no-seal]
  *
@@ -164,14 +164,16 @@ try {
       pgSeconds += postgresCpuSeconds() - pg0;
     }
     process.stdout.write(
-      `CPU per certificate: this process ${Math.round(cpuMicros / total)} µs (all threads), PostgreSQL ${Math.round((pgSeconds * 1e6) / total)} µs (${total} certificates)\n`,
+      `CPU per certificate: this process ${Math.round(cpuMicros / total)} µs (all threads), PostgreSQL ` +
+        `${Math.round((pgSeconds * 1e6) / total)} µs (${total} certificates)\n`,
     );
     const cores = cpus().length;
     const ratios = issued.map((x, k) => x / (floors[k]! * cores));
     process.stdout.write(`floor (verify + sign, 1 core)      ${Math.round(median(floors))} /s\n`);
     process.stdout.write(`in-process issuance, ${CONCURRENCY} in flight   ${Math.round(median(issued))} /s (${errors} errors)\n`);
     process.stdout.write(
-      `ratio to floor x ${cores} cores          ${(100 * median(ratios)).toFixed(1)} % (rounds: ${ratios.map((x) => (100 * x).toFixed(1)).join(', ')})\n`,
+      `ratio to floor x ${cores} cores          ${(100 * median(ratios)).toFixed(1)} % (rounds: ` +
+        `${ratios.map((x) => (100 * x).toFixed(1)).join(', ')})\n`,
     );
   } finally {
     await kw.close();

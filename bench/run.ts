@@ -1,5 +1,5 @@
 /**
- * Keyward benchmarks (issue 6). `npm run bench` (or `bench/run.ts --quick`).
+ * Keyward benchmarks. `npm run bench` (or `bench/run.ts --quick`).
  *
  * Starts what it needs through the same harness as the tests — a real
  * Keycloak and a real PostgreSQL (a fresh database, dropped at the end) — and
@@ -283,7 +283,8 @@ try {
   // Where the CPU goes (all threads of this process, and the PostgreSQL server processes), per certificate.
   inProcess.extra = { cpuUsPerCertKeyward: round(cpu.process / cpu.certs), cpuUsPerCertPostgres: round(cpu.postgres / cpu.certs) };
   say(
-    `  CPU per certificate: Keyward ${inProcess.extra.cpuUsPerCertKeyward} µs (all threads), PostgreSQL ${inProcess.extra.cpuUsPerCertPostgres} µs`,
+    `  CPU per certificate: Keyward ${inProcess.extra.cpuUsPerCertKeyward} µs (all threads), PostgreSQL ` +
+      `${inProcess.extra.cpuUsPerCertPostgres} µs`,
   );
 
   // 3a. The same with an RSA-2048 issuing CA (KEYWARD_CA_KEY_TYPE), same store.
@@ -618,7 +619,8 @@ try {
         try {
           execFileSync('sh', [
             '-c',
-            'apt-get install -y -q golang-cfssl >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q golang-cfssl >/dev/null 2>&1)',
+            'apt-get install -y -q golang-cfssl >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q ' +
+              'golang-cfssl >/dev/null 2>&1)',
           ]);
           return execFileSync('sh', ['-c', 'command -v cfssl'], { encoding: 'utf8' }).trim();
         } catch {
@@ -677,10 +679,11 @@ try {
     const c2 = new pg.Client({ connectionString: cfUrl.toString() });
     await c2.connect();
     // cfssl's certdb schema (certdb/pg migrations of cfssl 1.2).
-    await c2.query(`CREATE TABLE certificates (serial_number bytea NOT NULL, authority_key_identifier bytea NOT NULL, ca_label bytea, status bytea NOT NULL,
-      reason int, expiry timestamptz, revoked_at timestamptz, pem bytea NOT NULL, PRIMARY KEY (serial_number, authority_key_identifier));
-      CREATE TABLE ocsp_responses (serial_number bytea NOT NULL, authority_key_identifier bytea NOT NULL, body bytea NOT NULL, expiry timestamptz,
-      PRIMARY KEY (serial_number, authority_key_identifier))`);
+    await c2.query(`CREATE TABLE certificates (serial_number bytea NOT NULL, authority_key_identifier bytea NOT NULL,
+      ca_label bytea, status bytea NOT NULL, reason int, expiry timestamptz, revoked_at timestamptz, pem bytea NOT NULL,
+      PRIMARY KEY (serial_number, authority_key_identifier));
+      CREATE TABLE ocsp_responses (serial_number bytea NOT NULL, authority_key_identifier bytea NOT NULL, body bytea NOT NULL,
+      expiry timestamptz, PRIMARY KEY (serial_number, authority_key_identifier))`);
     await c2.end();
     const dsn = new URL(cfUrl.toString());
     dsn.searchParams.set('sslmode', 'disable');
@@ -810,7 +813,7 @@ try {
     await admin.end();
   }
 
-  // Targets (issue 6), judged on this run's figures.
+  // The performance targets, judged on this run's figures.
   const targets = [
     {
       name: 'HTTP issuance, P-256, concurrency 64, PostgreSQL',
@@ -821,14 +824,20 @@ try {
     {
       name: 'in-process issuance vs same-run floor (verify + sign, 1 core x cores)',
       target: '>= 50 %',
-      measured: `${round((100 * inProcess.median) / (floor.median * cpus().length))} % (${inProcess.median} vs ${round(floor.median * cpus().length)}; CPU per certificate ${inProcess.extra!.cpuUsPerCertKeyward} µs Keyward + ${inProcess.extra!.cpuUsPerCertPostgres} µs PostgreSQL, floor ${round(1e6 / floor.median)} µs)`,
+      measured:
+        `${round((100 * inProcess.median) / (floor.median * cpus().length))} % ` +
+        `(${inProcess.median} vs ${round(floor.median * cpus().length)}; CPU per certificate ` +
+        `${inProcess.extra!.cpuUsPerCertKeyward} µs Keyward + ${inProcess.extra!.cpuUsPerCertPostgres} µs PostgreSQL, ` +
+        `floor ${round(1e6 / floor.median)} µs)`,
       met: inProcess.median >= 0.5 * floor.median * cpus().length,
     },
     peer.same
       ? {
           name: 'Keyward vs cfssl serve doing the same work, concurrency 64',
           target: '>= 1.0x',
-          measured: `${round(http[64]!.median / peer.same.median)}x (${http[64]!.median} vs ${peer.same.median} certs/s; vs bare cfssl ${round(http[64]!.median / peer.bare!.median)}x)`,
+          measured:
+            `${round(http[64]!.median / peer.same.median)}x (${http[64]!.median} vs ${peer.same.median} certs/s; ` +
+            `vs bare cfssl ${round(http[64]!.median / peer.bare!.median)}x)`,
           met: http[64]!.median >= peer.same.median,
         }
       : { name: 'Keyward vs cfssl serve doing the same work', target: '>= 1.0x', measured: `not measured: ${peer.missing}`, met: false },
@@ -861,7 +870,9 @@ try {
     {
       name: 'server RSS under 64-concurrency load',
       target: '<= 256 MB, no growth in the second half',
-      measured: `${scenarios.find((s) => s.name.startsWith('server RSS under'))!.median} MB (halves ${round(firstMax)} / ${round(secondMax)} MB)`,
+      measured:
+        `${scenarios.find((s) => s.name.startsWith('server RSS under'))!.median} MB ` +
+        `(halves ${round(firstMax)} / ${round(secondMax)} MB)`,
       met: Math.max(firstMax, secondMax) <= 256 && secondMax <= firstMax * 1.05,
     },
   ];

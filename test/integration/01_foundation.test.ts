@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { KeycloakIdentityAdmin } from '../../services/keyward/src/keycloak/identity_admin.ts';
-import { call, integrationEnv, keycloakAdmin, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
+import { decodeJwt } from 'jose';
+import { call, clientToken, integrationEnv, keycloakAdmin, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
 
@@ -33,6 +34,19 @@ describe('01 foundation', function () {
     expect(body.enabled).to.equal(true);
     expect(body.attributes['keyward.managed']).to.equal('true');
     await keycloakAdmin(`/${realm}`, { method: 'DELETE' });
+  });
+
+  it("keeps its own Keycloak token small however many realms it manages (Keycloak's lightweight access tokens)", async () => {
+    const env = await integrationEnv();
+    const token = await clientToken('master', 'keyward-control-plane', env.clientSecret);
+    const claims = decodeJwt(token);
+    // A token listing the management roles of every realm outgrows Keycloak's header limit (431) at about a hundred realms.
+    expect(claims).to.not.have.property('resource_access');
+    expect(token.length).to.be.below(2048);
+    const [c] = (await (await keycloakAdmin('/master/clients?clientId=keyward-control-plane')).json()) as Array<{
+      attributes: Record<string, string>;
+    }>;
+    expect(c!.attributes['client.use.lightweight.access.token.enabled']).to.equal('true');
   });
 
   it('answers /readyz with 200 when Keycloak and PostgreSQL are reachable', async () => {

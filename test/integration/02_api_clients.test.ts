@@ -1,5 +1,6 @@
 /**
- * Scenario 02 — API clients per realm (seed 003), against the real Keycloak:
+ * Scenario 02 — API clients per realm (as in MTG Certificate Lifecycle
+ * Manager), against the real Keycloak:
  * default role, cross-realm grants recorded in the granting realm, default
  * policy rules, console-made clients, and the bad paths.
  */
@@ -180,7 +181,7 @@ describe('02 API clients', function () {
       expect(r.body.code).to.equal('role.not_grantable');
     });
 
-    it('validates the default policy exactly as the seed says', async () => {
+    it('validates the default policy exactly as MTG CLM documents it', async () => {
       const cases: Array<[unknown, string]> = [
         [{ realm: A, name: 'missing' }, 'policy.not_found'],
         [{ realm: C, name: 'web' }, 'policy.realm_has_no_policies'],

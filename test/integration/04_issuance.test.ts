@@ -144,7 +144,7 @@ describe('04 issuance', function () {
       expect(await must(['x509', '-noout', '-subject'], body)).to.match(/CN\s*=\s*raw\.svc\.internal/);
     });
 
-    it('issues to a client of another realm through its cross-realm grant, and refuses after the grant is revoked in Keycloak', async () => {
+    it('issues to a client of another realm through its cross-realm grant, and refuses once the grant is revoked in Keycloak', async () => {
       const req = await csr(dir, { subject: '/CN=partner.svc.internal', sans: ['DNS:partner.svc.internal'] });
       const t = await token('partner-ci', partner);
       const ok = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, { token: t, body: { csr: req.pem, policy: 'svc' } });

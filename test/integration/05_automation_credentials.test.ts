@@ -1,8 +1,8 @@
 /**
  * Scenario 05 — certificates as automation credentials, checked with curl and
- * openssl as the seeds describe them:
- * - seed 004: `keyward ca` files, `curl --cacert cluster.crt --cert <name>.crt --key <name>.key`;
- * - seed 000: a user's client certificate sent in X-Client-Certificate, with
+ * openssl as the products we follow describe them:
+ * - like Flocker's `flocker-ca`: `keyward ca` files, `curl --cacert cluster.crt --cert <name>.crt --key <name>.key`;
+ * - as in IBM CSM: a user's client certificate sent in X-Client-Certificate, with
  *   the user's current authority.
  */
 import { expect } from 'chai';
@@ -62,7 +62,7 @@ describe('05 automation credentials', function () {
     };
   });
 
-  describe('keyward ca (seed 004)', () => {
+  describe("keyward ca (like Flocker's flocker-ca)", () => {
     it('makes an API certificate whose subject is OU=<cluster UUID>, CN=user-<name>', async () => {
       const subject = await must(['x509', '-in', join(dir, 'deployer.crt'), '-noout', '-subject']);
       const uuid = /OU\s*=\s*([0-9a-f-]{36})/.exec(await must(['x509', '-in', join(dir, 'cluster.crt'), '-noout', '-subject']))![1];
@@ -184,7 +184,7 @@ describe('05 automation credentials', function () {
     });
   });
 
-  describe("users' client certificates (seed 000)", () => {
+  describe("users' client certificates for automation (as in IBM CSM)", () => {
     let alice: string;
     let aliceId: string;
     let bundle: string;

@@ -223,7 +223,8 @@ describe('06 audit chain', function () {
     const gap = String(Number(await seqOf('g1')) + 1);
     expect(Number(gap)).to.be.lessThan(Number(await seqOf('g2')));
     await db.query(
-      `INSERT INTO audit_events (seq, id, at, realm, actor, action, target) VALUES ($1, gen_random_uuid(), now(), 'audit-test', '{"kind":"user","id":"x"}', 'certificate.revoked', 'forged')`,
+      'INSERT INTO audit_events (seq, id, at, realm, actor, action, target)' +
+        ` VALUES ($1, gen_random_uuid(), now(), 'audit-test', '{"kind":"user","id":"x"}', 'certificate.revoked', 'forged')`,
       [gap],
     );
     expect(await audit.verify(db)).to.equal(gap);

@@ -30,6 +30,8 @@ import {
 
 const say = (line: string) => process.stderr.write(`      [devenv] ${line}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** The URL of a devenv module, as a JavaScript string literal for the scripts run in child processes. */
+const devenvModule = (file: string) => JSON.stringify(new URL(`../../services/keyward/src/devenv/${file}`, import.meta.url).href);
 
 function listenOn(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -281,7 +283,7 @@ describe('devenv: the development harness', function () {
       const parent = mkdtempSync(join(tmpdir(), 'keyward-pg-kill-'));
       if (process.getuid?.() === 0) chmodSync(parent, 0o755);
       const script = `
-        const { startEmbeddedPostgres } = await import(${JSON.stringify(new URL('../../services/keyward/src/devenv/postgres.ts', import.meta.url).href)});
+        const { startEmbeddedPostgres } = await import(${devenvModule('postgres.ts')});
         await startEmbeddedPostgres({ dataDir: ${JSON.stringify(join(parent, 'data'))} });
         process.stdout.write('ready\\n');
         setInterval(() => {}, 1000);
@@ -346,7 +348,8 @@ describe('devenv: the development harness', function () {
         );
         expect(err?.message).to.match(
           new RegExp(
-            `^KEYWARD_KEYCLOAK_URL=http://127.0.0.1:${port} does not answer \\(.*ECONNREFUSED\\); start that Keycloak or unset KEYWARD_KEYCLOAK_URL`,
+            `^KEYWARD_KEYCLOAK_URL=http://127.0.0.1:${port} does not answer \\(.*ECONNREFUSED\\);` +
+              ' start that Keycloak or unset KEYWARD_KEYCLOAK_URL',
           ),
         );
         expect(err?.message).not.to.include('\n');
@@ -446,8 +449,9 @@ describe('devenv: the development harness', function () {
               '--input-type=module',
               '-e',
               `
-            const { startKeycloakDistribution } = await import(${JSON.stringify(new URL('../../services/keyward/src/devenv/keycloak.ts', import.meta.url).href)});
-            startKeycloakDistribution({ persistentDir: ${JSON.stringify(persistentDir)} }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); });
+            const { startKeycloakDistribution } = await import(${devenvModule('keycloak.ts')});
+            startKeycloakDistribution({ persistentDir: ${JSON.stringify(persistentDir)} })
+              .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); });
           `,
             ],
             { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -465,7 +469,7 @@ describe('devenv: the development harness', function () {
 
     it('leaves no Keycloak behind when its Node process is killed with SIGKILL', async () => {
       const script = `
-        const { startKeycloakDistribution } = await import(${JSON.stringify(new URL('../../services/keyward/src/devenv/keycloak.ts', import.meta.url).href)});
+        const { startKeycloakDistribution } = await import(${devenvModule('keycloak.ts')});
         const kc = await startKeycloakDistribution();
         process.stdout.write(JSON.stringify({ logFile: kc.logFile }) + '\\n');
         setInterval(() => {}, 1000);

@@ -86,20 +86,30 @@ export interface Keyward {
   close(): Promise<void>;
 }
 
-/** Opens the configured database, or starts the embedded one in development mode. */
-export async function openStore(config: Config, log: Logger): Promise<{ db: Database; stop: () => Promise<void>; embedded: boolean }> {
+/**
+ * Opens the configured database, or starts the embedded one in development mode.
+ * `bounded`: statements are bounded by KEYWARD_DATABASE_TIMEOUT_MS (the server's requests); tools such as
+ * `keyward migrate` leave it off.
+ */
+export async function openStore(
+  config: Config,
+  log: Logger,
+  options: { bounded?: boolean } = {},
+): Promise<{ db: Database; url: string; stop: () => Promise<void>; embedded: boolean }> {
+  const timeoutMs = options.bounded ? config.databaseTimeoutMs : undefined;
   if (config.databaseUrl) {
-    const db = openDatabase(config.databaseUrl, { log });
-    return { db, stop: () => db.close(), embedded: false };
+    const db = openDatabase(config.databaseUrl, { log, timeoutMs });
+    return { db, url: config.databaseUrl, stop: () => db.close(), embedded: false };
   }
   if (config.mode === 'production') throw new TypeError('production mode needs KEYWARD_DATABASE_URL'); // loadConfig refuses this already
   log.warn('KEYWARD_DATABASE_URL is not set: using an embedded PostgreSQL for development', { dataDir: join(config.dataDir, 'postgres') });
   // Imported lazily: only development mode without KEYWARD_DATABASE_URL needs the embedded server.
   const { startEmbeddedPostgres } = await import('./devenv/postgres.ts');
   const pg = await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'postgres'), log: (line: string) => log.info(line) });
-  const db = openDatabase(pg.url, { log });
+  const db = openDatabase(pg.url, { log, timeoutMs });
   return {
     db,
+    url: pg.url,
     embedded: true,
     stop: async () => {
       await db.close();
@@ -134,16 +144,25 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const clock = options.clock ?? systemClock;
   const keycloakUrl = required(config.keycloak.url, 'KEYWARD_KEYCLOAK_URL', 'to reach Keycloak');
   const clientSecret = required(config.keycloak.clientSecret, 'KEYWARD_KEYCLOAK_CLIENT_SECRET', '(create it with: keyward bootstrap)');
-  const store = await openStore(config, log);
+  const store = await openStore(config, log, { bounded: true });
   const db = store.db;
   try {
-    if (options.migrate ?? true) await migrate(db, log);
+    // Migrations may run longer than a request's statement is allowed to: on a connection of their own, unbounded.
+    if (options.migrate ?? true) {
+      const migrations = openDatabase(store.url, { max: 1, log });
+      try {
+        await migrate(migrations, log);
+      } finally {
+        await migrations.close();
+      }
+    }
   } catch (err) {
     await store.stop();
     throw err;
   }
   const keycloak = createAdminSession({
     url: keycloakUrl,
+    issuerUrl: config.keycloak.issuerUrl,
     clientId: config.keycloak.clientId,
     clientSecret,
     timeoutMs: config.keycloak.timeoutMs,
@@ -152,6 +171,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const metrics = new Metrics();
   const verifier = new AccessTokenVerifier({
     keycloakUrl,
+    issuerUrl: config.keycloak.issuerUrl,
     audience: config.audience,
     algorithms: config.tokenAlgorithms,
     clockSkewSeconds: config.tokenClockSkewSeconds,
@@ -163,6 +183,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const authz = new Authorizer({
     identity,
     cacheSeconds: config.roleCacheSeconds,
+    graceSeconds: config.roleGraceSeconds,
     onClientRefused: (p, reason) =>
       void audit
         .record(db, { action: 'api_client.token_refused', actor: auditActor(p), realm: p.realm, target: p.clientId, details: { reason } })
@@ -179,6 +200,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     policies,
     authz,
     cacheSeconds: config.roleCacheSeconds,
+    graceSeconds: config.roleGraceSeconds,
   });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
@@ -240,9 +262,20 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
           if (!res.ok) throw new Error(`Keycloak answered HTTP ${res.status}`);
         },
       },
+      notes: {
+        keycloak: () => ({ graceSeconds: config.roleGraceSeconds, servingLastKnownRoles: authz.degraded }),
+      },
       gauges: () => ({
         keyward_jwks_fetches: { help: 'JWKS documents fetched since start', value: verifier.jwksFetches },
         keyward_client_state_lookups: { help: "API clients' states read from Keycloak since start", value: authz.clientLookups },
+        keyward_keycloak_grace_answers: {
+          help: 'Roles and client states served from the last known values while Keycloak was unreachable (KEYWARD_ROLE_GRACE_SECONDS)',
+          value: authz.staleServed,
+        },
+        keyward_keycloak_degraded: {
+          help: '1 while Keycloak is unreachable and last known roles are served',
+          value: authz.degraded ? 1 : 0,
+        },
       }),
     }),
   );

@@ -2,7 +2,7 @@
  * In-memory adapters for the PAT domain, so its rules run with a frozen
  * clock, over the protected settings of test/unit/settings/fakes.ts. The
  * PostgreSQL adapters and Keycloak are exercised by
- * test/integration/10_personal_access_tokens.test.ts.
+ * test/integration/08_personal_access_tokens.test.ts.
  */
 import type { AuditEventInput } from '../../../services/keyward/src/audit/event.ts';
 import { PersonalAccessTokenService } from '../../../services/keyward/src/pat/personal_access_tokens.ts';

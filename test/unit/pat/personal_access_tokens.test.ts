@@ -1,4 +1,4 @@
-/** The PAT rules with a frozen clock and in-memory adapters (issue 7). */
+/** The PAT rules with a frozen clock and in-memory adapters. */
 import { expect } from 'chai';
 import { REALM, refusal, user, world } from './fakes.ts';
 

@@ -121,7 +121,8 @@ describe('access token verifier', () => {
     [
       'alg none',
       async () =>
-        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims(), exp: 9e9, iat: 1 })).toString('base64url')}.`,
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.` +
+        `${Buffer.from(JSON.stringify({ ...claims(), exp: 9e9, iat: 1 })).toString('base64url')}.`,
       'auth.invalid_token',
     ],
     ['not a JWT', async () => 'abc.def', 'auth.invalid_token'],

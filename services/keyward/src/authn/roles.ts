@@ -8,8 +8,8 @@
  * operators are recognised from their token's roles (master tokens live 60 s
  * by default).
  */
-import { KeywardError } from '../kernel/errors.ts';
-import { TtlCache } from '../kernel/ttl_cache.ts';
+import { KeywardError, isKeywardError } from '../kernel/errors.ts';
+import { TtlCache, type StaleIfError } from '../kernel/ttl_cache.ts';
 import type { ClientState, IdentityReader } from './ports.ts';
 import { describePrincipal, type Principal } from './principal.ts';
 
@@ -42,6 +42,11 @@ export type ClientRefusal = Exclude<ClientState, 'active'>;
 export interface AuthorizerOptions {
   readonly identity: IdentityReader;
   readonly cacheSeconds: number;
+  /**
+   * While Keycloak is unreachable, how long past `cacheSeconds` the last known
+   * roles and client states are still used (stale-if-error); 0: not at all.
+   */
+  readonly graceSeconds?: number | undefined;
   readonly now?: () => number;
   /**
    * Told when an API client's valid token is refused because the client is
@@ -52,6 +57,11 @@ export interface AuthorizerOptions {
 }
 
 const REFUSAL_REPORT_MS = 60_000;
+
+/** Stale-if-error for what is read from Keycloak at call time: only an outage (503 keycloak.unavailable) qualifies. */
+export function keycloakOutageGrace(graceSeconds: number): StaleIfError {
+  return { graceMs: graceSeconds * 1000, isOutage: (err) => isKeywardError(err, 'keycloak.unavailable') };
+}
 
 export class Authorizer {
   readonly #identity: IdentityReader;
@@ -66,8 +76,9 @@ export class Authorizer {
     this.#identity = options.identity;
     this.#now = options.now ?? Date.now;
     const ttl = options.cacheSeconds * 1000;
-    this.#roles = new TtlCache(ttl, { max: 50_000, now: this.#now });
-    this.#clients = new TtlCache(ttl, { max: 50_000, now: this.#now });
+    const staleIfError = options.graceSeconds ? keycloakOutageGrace(options.graceSeconds) : undefined;
+    this.#roles = new TtlCache(ttl, { max: 50_000, now: this.#now, staleIfError });
+    this.#clients = new TtlCache(ttl, { max: 50_000, now: this.#now, staleIfError });
     this.#onRefused = options.onClientRefused;
   }
 
@@ -131,6 +142,16 @@ export class Authorizer {
   /** How often an API client's state was read from Keycloak since start (the rest came from the cache). */
   get clientLookups(): number {
     return this.#clientLookups;
+  }
+
+  /** Whether Keycloak was unreachable within the last few seconds, so that last known roles are being served. */
+  get degraded(): boolean {
+    return this.#roles.degraded || this.#clients.degraded;
+  }
+
+  /** How many role and client-state answers were served from the grace period since start. */
+  get staleServed(): number {
+    return this.#roles.staleServed + this.#clients.staleServed;
   }
 
   /** Drops cached roles and client states (after Keyward itself changed them). */

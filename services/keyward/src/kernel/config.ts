@@ -1,7 +1,7 @@
 /**
  * Keyward's one typed configuration.
  *
- * Only this module reads `process.env` (STYLE.md rule 5). Every setting is
+ * Only this module reads `process.env`. Every setting is
  * declared once in {@link SETTINGS} with its environment variable, its default
  * and a description; `keyward config --markdown` prints the table the README
  * carries. Values come from, in increasing precedence: defaults, the JSON file
@@ -24,6 +24,8 @@ export interface Config {
   readonly dataDir: string;
   readonly keycloak: {
     readonly url: string | undefined;
+    /** The base URL in tokens' `iss`, when it differs from `url`. */
+    readonly issuerUrl: string | undefined;
     readonly clientId: string;
     readonly clientSecret: string | undefined;
     readonly adminUser: string | undefined;
@@ -34,6 +36,8 @@ export interface Config {
   readonly tokenClockSkewSeconds: number;
   readonly tokenAlgorithms: readonly string[];
   readonly roleCacheSeconds: number;
+  /** Stale-if-error grace for what is read from Keycloak at call time (KEYWARD_ROLE_GRACE_SECONDS). */
+  readonly roleGraceSeconds: number;
   readonly kek: string | undefined;
   readonly logLevel: LogLevel;
   readonly bodyLimitBytes: number;
@@ -41,6 +45,8 @@ export interface Config {
   readonly caKeyType: string;
   readonly trustedProxies: readonly string[];
   readonly patSweepSeconds: number;
+  /** Bound of one database statement (KEYWARD_DATABASE_TIMEOUT_MS). */
+  readonly databaseTimeoutMs: number;
   readonly approvalTtlSeconds: number;
   readonly devices: { readonly defaultRealm: string | undefined; readonly pushesPerMinute: number };
 }
@@ -98,7 +104,8 @@ export const SETTINGS = [
     default: 'development',
     parse: oneOf('development', 'production'),
     description:
-      'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud warning; production refuses them.',
+      'development allows convenient defaults (embedded PostgreSQL, generated key-encryption key, admin/admin bootstrap) with a loud ' +
+      'warning; production refuses them.',
   },
   { env: 'KEYWARD_HOST', default: '127.0.0.1', description: 'Address the HTTP listener binds to.' },
   { env: 'KEYWARD_PORT', default: '3000', parse: int(0, 65535), description: 'HTTP port.' },
@@ -123,6 +130,14 @@ export const SETTINGS = [
     description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL under KEYWARD_DATA_DIR (development mode only).',
   },
   {
+    env: 'KEYWARD_DATABASE_TIMEOUT_MS',
+    default: '10000',
+    parse: int(100, 600000),
+    description:
+      'Longest a database statement may run (PostgreSQL cancels it; the client gives up 5 s later when the server does not ' +
+      'answer at all) and, at most 5 s of it, the wait for a connection: past that a request answers 503 store.unavailable.',
+  },
+  {
     env: 'KEYWARD_DATA_DIR',
     default: undefined,
     description:
@@ -133,6 +148,14 @@ export const SETTINGS = [
     default: undefined,
     parse: url(['http', 'https']),
     description: 'Base URL of Keycloak (e.g. http://127.0.0.1:8080). Required by serve and every command that talks to Keycloak.',
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_ISSUER_URL',
+    default: undefined,
+    parse: url(['http', 'https']),
+    description:
+      "Keycloak's public base URL as it appears in tokens' iss (its --hostname), when Keyward reaches Keycloak at another address (a " +
+      'cluster-internal service, say). Default: KEYWARD_KEYCLOAK_URL.',
   },
   {
     env: 'KEYWARD_KEYCLOAK_CLIENT_ID',
@@ -182,12 +205,21 @@ export const SETTINGS = [
       'How long roles and cross-realm grants read from Keycloak are cached: the bounded staleness of a change made in the console.',
   },
   {
+    env: 'KEYWARD_ROLE_GRACE_SECONDS',
+    default: '300',
+    parse: int(0, 86400),
+    description:
+      'While Keycloak is unreachable, how long past KEYWARD_ROLE_CACHE_SECONDS the last known roles, grants, client states and default ' +
+      'policies are still used (0: none; calls that need them answer 503).',
+  },
+  {
     env: 'KEYWARD_KEK',
     default: undefined,
     parse: kek,
     secret: true,
     description:
-      'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; required in production.',
+      'Key-encryption key (32 bytes, base64) protecting CA private keys. Development default: generated once under KEYWARD_DATA_DIR; ' +
+      'required in production.',
   },
   { env: 'KEYWARD_LOG_LEVEL', default: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), description: 'Minimum log level.' },
   { env: 'KEYWARD_BODY_LIMIT_BYTES', default: '65536', parse: int(1024, 10485760), description: 'Largest accepted request body.' },
@@ -196,7 +228,8 @@ export const SETTINGS = [
     default: 'bundle',
     parse: oneOf('bundle', 'proxy', 'off'),
     description:
-      'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.',
+      'X-Client-Certificate header: bundle = the downloaded .pem (certificate and its private key) from anywhere, certificate alone ' +
+      'only from KEYWARD_TRUSTED_PROXIES; proxy = only from those proxies; off = ignored.',
   },
   {
     env: 'KEYWARD_TRUSTED_PROXIES',
@@ -225,7 +258,9 @@ export const SETTINGS = [
     default: '60',
     parse: int(0, 86400),
     description:
-      'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the sweep off (tokens are still refused at their next use).',
+      'Interval of the background sweep that deletes the personal access tokens of users who lost access (deleted or disabled in ' +
+      'Keycloak, or holding no keyward-* role) and expires due approvals: the longest such a token stays in the admin view. 0 turns the ' +
+      'sweep off (tokens are still refused at their next use).',
   },
   {
     env: 'KEYWARD_APPROVAL_TTL_SECONDS',
@@ -244,7 +279,8 @@ export const SETTINGS = [
     default: '30',
     parse: int(1, 100000),
     description:
-      'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 device.rate_limited.',
+      'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 ' +
+      'device.rate_limited.',
   },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
@@ -354,9 +390,11 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     publicUrl: (v.KEYWARD_PUBLIC_URL as string | undefined) ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     tls: { certFile: tlsCert, keyFile: tlsKey, port: v.KEYWARD_TLS_PORT as number },
     databaseUrl: v.KEYWARD_DATABASE_URL,
+    databaseTimeoutMs: v.KEYWARD_DATABASE_TIMEOUT_MS,
     dataDir,
     keycloak: {
       url: v.KEYWARD_KEYCLOAK_URL,
+      issuerUrl: v.KEYWARD_KEYCLOAK_ISSUER_URL,
       clientId: v.KEYWARD_KEYCLOAK_CLIENT_ID,
       clientSecret: v.KEYWARD_KEYCLOAK_CLIENT_SECRET,
       adminUser: (v.KEYWARD_KEYCLOAK_ADMIN_USER as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
@@ -367,6 +405,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     tokenClockSkewSeconds: v.KEYWARD_TOKEN_CLOCK_SKEW_SECONDS,
     tokenAlgorithms: Object.freeze([...(v.KEYWARD_TOKEN_ALGORITHMS as string[])]),
     roleCacheSeconds: v.KEYWARD_ROLE_CACHE_SECONDS,
+    roleGraceSeconds: v.KEYWARD_ROLE_GRACE_SECONDS,
     kek: v.KEYWARD_KEK,
     logLevel: v.KEYWARD_LOG_LEVEL,
     bodyLimitBytes: v.KEYWARD_BODY_LIMIT_BYTES,

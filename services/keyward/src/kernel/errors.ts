@@ -69,7 +69,7 @@ export const ERROR_CATALOGUE = {
   'ca.exists': { status: 409, title: 'The realm already has that CA' },
   'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
 
-  // automation credentials: client certificates (seeds 000 and 004)
+  // automation credentials: users' client certificates (as in IBM CSM) and API clients' certificates (like Flocker's `flocker-ca`)
   'client_certificate.malformed': { status: 400, title: 'The client certificate is malformed' },
   'client_certificate.untrusted': { status: 401, title: 'The client certificate is not issued by a trusted CA' },
   'client_certificate.expired': { status: 401, title: 'The client certificate is expired or not yet valid' },
@@ -86,7 +86,7 @@ export const ERROR_CATALOGUE = {
   'trusted_ca.not_found': { status: 404, title: 'No such trusted client CA' },
   'trusted_ca.invalid': { status: 400, title: 'The trusted client CA is invalid' },
 
-  // personal access tokens (seed 002, issue 7)
+  // personal access tokens (as in IBM CSM)
   'pat.disabled': { status: 403, title: 'Personal access tokens are disabled in this realm' },
   'pat.disabled_in_use': {
     status: 401,
@@ -98,7 +98,7 @@ export const ERROR_CATALOGUE = {
   'pat.not_found': { status: 404, title: 'No such personal access token' },
   'pat.users_only': { status: 403, title: 'Only users create personal access tokens' },
 
-  // protected settings and dual control (issue 7)
+  // protected settings and dual control
   'settings.invalid': { status: 400, title: 'The settings are invalid' },
   'approval.not_found': { status: 404, title: 'No such approval' },
   'approval.self_approval': { status: 403, title: 'The proposer cannot approve its own change' },
@@ -107,7 +107,7 @@ export const ERROR_CATALOGUE = {
   'approval.already_pending': { status: 409, title: 'A change of this setting is already waiting for approval' },
   'approval.stale': { status: 409, title: 'The setting changed since the change was proposed' },
 
-  // device onboarding (seed 001, issue 8)
+  // device onboarding (compatible with IBM SKLM's pending client certificates)
   'device.pending': { status: 403, title: 'The device certificate waits for an admin to accept it' },
   'device.certificate_required': { status: 401, title: 'A device certificate is required' },
   'device.certificate_malformed': { status: 400, title: 'The device certificate is malformed' },

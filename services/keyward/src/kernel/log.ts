@@ -4,7 +4,7 @@
  * Redaction is by key name (anything that looks like a token, secret, password,
  * key or authorization header) and by value shape (JWTs, PATs, PEM private
  * keys), so a careless `log.info('x', { body })` still never leaks a credential
- * (DESIGN.md principle 5).
+ * (secrets stay secret: logs never contain tokens, keys or secrets).
  */
 import type { LogLevel } from './config.ts';
 

@@ -6,7 +6,8 @@
  * Why a token provider: since admin-client 26.5.3 `auth()` refreshes with a
  * refresh token, which a client-credentials grant never returns, so after the
  * master realm's 60 s token lifespan every call would fail
- * (shared/notes/keycloak.md §2). We re-grant 10 s before expiry instead.
+ * with "Cannot refresh token: missing refresh token or credentials" (see the
+ * Keycloak 26.5.3 release notes). We re-grant 10 s before expiry instead.
  */
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 import * as oidc from 'openid-client';
@@ -15,6 +16,8 @@ import { unavailable } from './errors.ts';
 
 export interface AdminSessionOptions {
   readonly url: string;
+  /** Keycloak's public base URL in tokens' `iss`, when Keyward reaches Keycloak at another address. */
+  readonly issuerUrl?: string | undefined;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly timeoutMs: number;
@@ -37,7 +40,25 @@ export async function discover(
   clientId: string,
   auth: oidc.ClientAuth,
   timeoutMs: number,
+  issuerUrl?: string,
 ): Promise<oidc.Configuration> {
+  if (issuerUrl && issuerUrl.replace(/\/+$/, '') !== url.replace(/\/+$/, '')) {
+    // Keycloak's discovery document names its public address, which Keyward may not reach (a cluster-internal
+    // service, say): the token endpoint is taken at the address Keyward uses, the issuer is the public one.
+    const base = `${url.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`;
+    const config = new oidc.Configuration(
+      {
+        issuer: `${issuerUrl.replace(/\/+$/, '')}/realms/${encodeURIComponent(realm)}`,
+        token_endpoint: `${base}/protocol/openid-connect/token`,
+      },
+      clientId,
+      undefined,
+      auth,
+    );
+    if (new URL(url).protocol === 'http:') oidc.allowInsecureRequests(config);
+    config.timeout = Math.ceil(timeoutMs / 1000);
+    return config;
+  }
   try {
     return await oidc.discovery(new URL(`${url}/realms/${encodeURIComponent(realm)}`), clientId, undefined, auth, {
       ...oidcExecute(url),
@@ -54,7 +75,14 @@ export function createAdminSession(options: AdminSessionOptions): AdminSession {
   let inflight: Promise<string> | undefined;
 
   const grant = async (): Promise<string> => {
-    config ??= await discover(options.url, 'master', options.clientId, oidc.ClientSecretBasic(options.clientSecret), options.timeoutMs);
+    config ??= await discover(
+      options.url,
+      'master',
+      options.clientId,
+      oidc.ClientSecretBasic(options.clientSecret),
+      options.timeoutMs,
+      options.issuerUrl,
+    );
     let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
     try {
       tokens = await oidc.clientCredentialsGrant(config);

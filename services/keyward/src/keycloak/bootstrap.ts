@@ -72,17 +72,27 @@ export async function adminLogin(url: string, username: string, password: string
   return client;
 }
 
+/** Keycloak's client attribute for access tokens without roles and other optional claims (Keycloak 24+). */
+const LIGHTWEIGHT_TOKENS = 'client.use.lightweight.access.token.enabled';
+
 async function ensureServiceClient(
   admin: KcAdminClient,
   clientId: string,
   description: string,
   rotate: boolean,
   extra: Record<string, unknown> = {},
+  attributes: Record<string, string> = {},
 ): Promise<{ id: string; secret: string; created: boolean }> {
   const realm = 'master';
   const found = await kc(`find client ${clientId}`, () => admin.clients.find({ realm, clientId }));
   let id = found[0]?.id;
   let created = false;
+  const existing = found[0];
+  if (existing?.id && Object.entries(attributes).some(([k, v]) => existing.attributes?.[k] !== v)) {
+    await kc(`update client ${clientId}`, () =>
+      admin.clients.update({ realm, id: existing.id! }, { ...existing, attributes: { ...existing.attributes, ...attributes } }),
+    );
+  }
   if (!id) {
     const res = await kc(`create client ${clientId}`, () =>
       admin.clients.create({
@@ -98,7 +108,7 @@ async function ensureServiceClient(
         standardFlowEnabled: false,
         implicitFlowEnabled: false,
         directAccessGrantsEnabled: false,
-        attributes: { [MANAGED_ATTRIBUTE]: 'true' },
+        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...attributes },
         ...extra,
       }),
     );
@@ -125,7 +135,13 @@ async function grantRealmRole(admin: KcAdminClient, saUserId: string, roleName: 
  * Creates or repairs Keyward's client; safe to run any number of times.
  *
  * @example
- * const { clientSecret } = await bootstrap({ url, adminUser: 'admin', adminPassword: 'admin', clientId: 'keyward-control-plane', audience: 'keyward' });
+ * const { clientSecret } = await bootstrap({
+ *   url,
+ *   adminUser: 'admin',
+ *   adminPassword: 'admin',
+ *   clientId: 'keyward-control-plane',
+ *   audience: 'keyward',
+ * });
  */
 export async function bootstrap(options: BootstrapOptions): Promise<BootstrapResult> {
   const admin = await adminLogin(options.url, options.adminUser, options.adminPassword, options.timeoutMs);
@@ -145,11 +161,16 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
   }
   await ensureAudienceScope(admin, 'master', options.audience);
 
+  // Lightweight access tokens: the control plane holds the management roles of every realm it manages, and a token
+  // listing them all outgrows Keycloak's request header limit (431) at about a hundred realms. Keycloak's admin API
+  // checks the service account's roles itself, so the token need not carry them.
   const cp = await ensureServiceClient(
     admin,
     options.clientId,
     'Keyward control plane (managed by keyward bootstrap)',
     options.rotate ?? false,
+    {},
+    { [LIGHTWEIGHT_TOKENS]: 'true' },
   );
   const sa = await kc('find the service account of the control-plane client', () =>
     admin.clients.getServiceAccountUser({ realm: 'master', id: cp.id }),

@@ -1,5 +1,5 @@
 /**
- * Translation of Keycloak adapter failures into Keyward errors (STYLE.md rule 4).
+ * Translation of Keycloak adapter failures into Keyward errors, at the adapter boundary.
  * The original error stays as `cause` for the log; messages name the entity,
  * never a token or secret.
  */

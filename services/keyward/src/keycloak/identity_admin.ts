@@ -3,11 +3,11 @@
  *
  * Everything Keyward creates carries the client/role attribute
  * `keyward.managed=true`, so reconciliation deletes only what it owns
- * (keycloak-config-cli's remote state, STYLE.md rule 10). Cross-realm grants
+ * (as keycloak-config-cli records its remote state). Cross-realm grants
  * are recorded inside the granting realm as a "grant holder" client named
  * `keyward-grant.<fromRealm>.<clientId>` whose service account holds the
  * granted roles: realm admins see, edit and revoke them in their own console
- * (shared/notes/keycloak.md §3: mirrored clients).
+ * (mirrored clients: only generally available Keycloak features, plain client credentials).
  */
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/clientRepresentation.js';
@@ -531,7 +531,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
           realm,
           clientId: holderId,
           name: `Grant to ${clientId} (realm ${fromRealm})`,
-          description: `Keyward cross-realm grant: API client ${clientId} of realm ${fromRealm} holds this client's service-account roles in realm ${realm}. Remove a role on the Service account roles tab, disable or delete this client to revoke.`,
+          description:
+            `Keyward cross-realm grant: API client ${clientId} of realm ${fromRealm} holds this client's service-account roles ` +
+            `in realm ${realm}. Remove a role on the Service account roles tab, disable or delete this client to revoke.`,
           enabled: true,
           protocol: 'openid-connect',
           publicClient: false,

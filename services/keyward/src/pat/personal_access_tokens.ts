@@ -1,5 +1,5 @@
 /**
- * Personal access tokens, as IBM CSM has them (seed 002, issue 7).
+ * Personal access tokens, as IBM Copy Services Manager has them.
  *
  * - Disabled by default per realm; an admin (`keyward-admin` or
  *   `keyward-user-admin`) enables them and sets the maximum expiry (default
@@ -61,7 +61,7 @@ export interface PatView {
   readonly status: 'active' | 'expired';
 }
 
-/** A row of the admin view: the seed's columns, plus status and whether it exceeds today's maximum. */
+/** A row of the admin view: IBM CSM's columns, plus status and whether it exceeds today's maximum. */
 export interface PatAdminView extends PatView {
   readonly username: string;
   readonly exceedsMaximum: boolean;
@@ -149,12 +149,13 @@ export class PersonalAccessTokenService {
       });
     }
     if (p.credentialExpiresAt) {
-      // Issue 7: a PAT cannot create another PAT with a longer life than its own (nor can a client certificate).
+      // A PAT cannot create another PAT with a longer life than its own (nor can a client certificate).
       const remaining = Math.max(0, Math.floor((p.credentialExpiresAt.getTime() - now.getTime()) / DAY));
       if (input.expiresInDays > remaining) {
         throw new KeywardError(
           'pat.expiry_exceeded',
-          `A token created with a ${p.credential === 'pat' ? 'personal access token' : 'client certificate'} may not outlive it: expiresInDays may be at most ${remaining} (it expires ${p.credentialExpiresAt.toISOString()})`,
+          `A token created with a ${p.credential === 'pat' ? 'personal access token' : 'client certificate'} may not outlive it:` +
+            ` expiresInDays may be at most ${remaining} (it expires ${p.credentialExpiresAt.toISOString()})`,
           { extras: { maximum: remaining } },
         );
       }
@@ -210,7 +211,7 @@ export class PersonalAccessTokenService {
     };
   }
 
-  // ------------------------------------------------------------ the admin view (seed: "Viewing Users with Personal Access Tokens")
+  // ------------------------------------------------------------ the admin view (IBM CSM: "Viewing Users with Personal Access Tokens")
 
   async adminList(
     realm: string,
@@ -234,7 +235,7 @@ export class PersonalAccessTokenService {
     };
   }
 
-  /** Revokes the tokens of one or more users, or by id, at once (seed: "Revoking Personal Access Tokens for Users"). */
+  /** Revokes the tokens of one or more users, or by id, at once (IBM CSM: "Revoking Personal Access Tokens for Users"). */
   async adminRevoke(
     realm: string,
     p: Principal,
@@ -355,7 +356,8 @@ export class PersonalAccessTokenService {
       await this.removeUser(r.realm, r.userId, reason);
       throw new KeywardError(
         'pat.invalid',
-        `User ${r.username} no longer has access to realm ${r.realm} (${reason.replace(/_/g, ' ')}); their personal access tokens were deleted`,
+        `User ${r.username} no longer has access to realm ${r.realm} (${reason.replace(/_/g, ' ')});` +
+          ' their personal access tokens were deleted',
         { headers: { 'WWW-Authenticate': 'Bearer realm="keyward", error="invalid_token"' } },
       );
     }

@@ -1,4 +1,4 @@
-/** What personal access tokens need from storage and from the identity provider (owned here, STYLE.md rule 8). */
+/** What personal access tokens need from storage and from the identity provider (owned here: ports are owned by their consumer). */
 import type { AuditEventInput } from '../audit/event.ts';
 import type { Page } from '../kernel/page.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The personal access token format (STYLE.md rule 11): `kwp_<id>_<secret>`.
+ * The personal access token format: `kwp_<id>_<secret>`, only a hash stored, compared in constant time.
  *
  * - `kwp_` is a fixed prefix so secret scanners (and our log redaction,
  *   kernel/log.ts) recognise a leaked token;

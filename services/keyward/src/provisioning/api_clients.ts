@@ -1,5 +1,5 @@
 /**
- * API clients (seed 003, MTG CLM): confidential Keycloak clients with a
+ * API clients (as in MTG Certificate Lifecycle Manager): confidential Keycloak clients with a
  * service account and the client-credentials grant only, holding the home
  * realm's default role, optional extra home-realm roles, explicit cross-realm
  * role grants (never another realm's default role) and an optional default
@@ -12,7 +12,7 @@
  * whose realm grant was revoked is reported, never silently used.
  */
 import { auditActor, type Principal } from '../authn/principal.ts';
-import { ROLES, type Authorizer } from '../authn/roles.ts';
+import { keycloakOutageGrace, ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError, type ErrorCode } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
 import { checkClientId } from './names.ts';
@@ -113,8 +113,12 @@ export class ApiClientService {
     policies: PolicyService;
     authz: Authorizer;
     cacheSeconds?: number;
+    /** Stale-if-error while Keycloak is unreachable (KEYWARD_ROLE_GRACE_SECONDS). */
+    graceSeconds?: number;
   }) {
-    this.#defaults = new TtlCache(1000 * (deps.cacheSeconds ?? 10));
+    this.#defaults = new TtlCache(1000 * (deps.cacheSeconds ?? 10), {
+      staleIfError: deps.graceSeconds ? keycloakOutageGrace(deps.graceSeconds) : undefined,
+    });
     this.#identity = deps.identity;
     this.#store = deps.store;
     this.#realms = deps.realms;

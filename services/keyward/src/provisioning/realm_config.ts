@@ -1,7 +1,7 @@
 /**
  * Realm configuration as code: `plan` diffs the files against the live state
  * (Keycloak and Keyward's store) on every run, `apply` makes it so. Lessons of
- * keycloak-config-cli (shared/notes/keycloak.md §7):
+ * adorsys' keycloak-config-cli (its managed-mode and remote-state documentation):
  * - always compare with live state (so console drift shows up in the plan);
  * - a section that is absent is unmanaged; an empty one means "none" and, with
  *   prune, deletes what realm-config created earlier;

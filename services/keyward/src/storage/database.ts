@@ -28,6 +28,7 @@ export interface Database extends Queryable {
 }
 
 const CONNECTION_CODES = new Set([
+  '57014', // canceled by statement_timeout: the database is too slow to answer
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -49,7 +50,7 @@ function translate(err: unknown): unknown {
   const code = (err as { code?: string } | undefined)?.code;
   if (
     (code && CONNECTION_CODES.has(code)) ||
-    /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as Error)?.message))
+    /Connection terminated|timeout exceeded when trying to connect|Query read timeout/i.test(String((err as Error)?.message))
   ) {
     return new KeywardError('store.unavailable', 'The database is unreachable', { cause: err, headers: { 'Retry-After': '5' } });
   }
@@ -128,9 +129,24 @@ export function insertInto(
   return { sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(', ')}`, params };
 }
 
-/** Opens a pool on `url`. Does not connect until the first query. */
-export function openDatabase(url: string, options: { max?: number; log?: Logger } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+/**
+ * Opens a pool on `url`. Does not connect until the first query.
+ *
+ * `timeoutMs` bounds every statement: PostgreSQL cancels it after that long
+ * (statement_timeout), and the client gives up 5 s later still when the server
+ * does not answer at all (a stalled server or a cut network), so that a request
+ * fails fast with 503 `store.unavailable` instead of hanging. Without it,
+ * statements are unbounded (migrations, tools).
+ */
+export function openDatabase(url: string, options: { max?: number; log?: Logger; timeoutMs?: number | undefined } = {}): Database {
+  const bounded = options.timeoutMs ? { statement_timeout: options.timeoutMs, query_timeout: options.timeoutMs + 5000 } : {};
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: Math.min(5000, options.timeoutMs || 5000),
+    idleTimeoutMillis: 30_000,
+    ...bounded,
+  });
   pool.on('error', (err) => options.log?.warn('idle database connection failed', { err }));
   const query = async <R extends pg.QueryResultRow>(sql: Statement, params?: unknown[]) => {
     try {

@@ -1,5 +1,5 @@
 /**
- * Verifies Keycloak access tokens with jose (DESIGN.md "Authentication at the API").
+ * Verifies Keycloak access tokens with jose (`Authorization: Bearer <JWT>` from a managed realm).
  *
  * - `iss` must be `<keycloak>/realms/<realm>` of a managed realm (or master,
  *   for operators); the realm is read from the unverified `iss` only to pick
@@ -36,7 +36,10 @@ export interface VerifiedAccessToken {
 }
 
 export interface AccessTokenVerifierOptions {
+  /** Where Keyward reaches Keycloak (the key sets are fetched there). */
   readonly keycloakUrl: string;
+  /** Keycloak's base URL as tokens carry it in `iss`, when it differs from `keycloakUrl`. */
+  readonly issuerUrl?: string | undefined;
   readonly audience: string;
   readonly algorithms: readonly string[];
   readonly clockSkewSeconds: number;
@@ -63,6 +66,7 @@ export class AccessTokenVerifier {
   readonly #options: AccessTokenVerifierOptions;
   readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
   readonly #prefix: string;
+  readonly #jwksPrefix: string;
   #fetches = 0;
   readonly #verified = new Map<string, VerifiedAccessToken>();
   static readonly MAX_REMEMBERED = 10_000;
@@ -71,7 +75,8 @@ export class AccessTokenVerifier {
     if (options.algorithms.some((a) => a === 'none' || a.startsWith('HS')))
       throw new TypeError('only asymmetric algorithms may be allowed');
     this.#options = options;
-    this.#prefix = `${options.keycloakUrl.replace(/\/+$/, '')}/realms/`;
+    this.#prefix = `${(options.issuerUrl ?? options.keycloakUrl).replace(/\/+$/, '')}/realms/`;
+    this.#jwksPrefix = `${options.keycloakUrl.replace(/\/+$/, '')}/realms/`;
   }
 
   /** How many JWKS documents were fetched since start (benchmarks check it stays flat). */
@@ -87,7 +92,7 @@ export class AccessTokenVerifier {
   #keySet(realm: string) {
     let set = this.#jwks.get(realm);
     if (!set) {
-      const url = new URL(`${this.issuerOf(realm)}/protocol/openid-connect/certs`);
+      const url = new URL(`${this.#jwksPrefix}${realm}/protocol/openid-connect/certs`);
       set = createRemoteJWKSet(url, {
         timeoutDuration: this.#options.fetchTimeoutMs ?? 3000,
         cooldownDuration: this.#options.cooldownMs ?? 30_000,

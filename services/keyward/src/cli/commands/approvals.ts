@@ -1,4 +1,4 @@
-/** `keyward approvals`: changes waiting for a second admin under dual control (issue 7). */
+/** `keyward approvals`: changes waiting for a second admin under dual control. */
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
@@ -9,7 +9,10 @@ function line(a: any): string {
   const change = a.change?.setting
     ? `${a.change.setting}: ${JSON.stringify(a.change.from)} → ${JSON.stringify(a.change.to)}`
     : JSON.stringify(a.change);
-  return `${a.id}  ${a.status.padEnd(8)} ${change}  proposed by ${who(a.proposedBy)} ${a.createdAt}${a.status === 'pending' ? `, expires ${a.expiresAt}` : `, ${a.status} by ${who(a.decidedBy)}`}`;
+  return (
+    `${a.id}  ${a.status.padEnd(8)} ${change}  proposed by ${who(a.proposedBy)} ${a.createdAt}` +
+    (a.status === 'pending' ? `, expires ${a.expiresAt}` : `, ${a.status} by ${who(a.decidedBy)}`)
+  );
 }
 
 export const approvals: Command = {

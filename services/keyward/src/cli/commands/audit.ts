@@ -8,7 +8,8 @@ import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
 const USAGE =
-  'usage: keyward audit verify [--seal] [--head VALUE] | keyward audit events [--realm R] [--action A] [--target T] [--since T] [--until T] [--first N] [--max N] [--json]';
+  'usage: keyward audit verify [--seal] [--head VALUE] | ' +
+  'keyward audit events [--realm R] [--action A] [--target T] [--since T] [--until T] [--first N] [--max N] [--json]';
 
 function line(e: any): string {
   const who = e.actor ? `${e.actor.name ?? e.actor.id}${e.actor.realm ? `@${e.actor.realm}` : ''} (${e.actor.kind})` : '—';
@@ -58,7 +59,8 @@ with no --realm every event (operators). --action takes an action
     if (positionals[0] === 'events') {
       const query = new URLSearchParams();
       for (const k of ['action', 'target', 'since', 'until', 'first', 'max'] as const) if (values[k] !== undefined) query.set(k, values[k]);
-      const path = `${values.realm ? `/v1/realms/${encodeURIComponent(values.realm)}` : '/v1'}/audit-events${query.size ? `?${query}` : ''}`;
+      const path =
+        `${values.realm ? `/v1/realms/${encodeURIComponent(values.realm)}` : '/v1'}/audit-events` + (query.size ? `?${query}` : '');
       const r = await apiFromEnv().request('GET', path);
       if (values.json) out(JSON.stringify(r.items, null, 2));
       else if (r.items.length === 0) out('no audit events');

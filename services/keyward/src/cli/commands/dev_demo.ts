@@ -38,13 +38,16 @@ export async function afterStart(ctx: DemoContext): Promise<string[]> {
     lines.push(
       '',
       `Try it as the API client ${client.clientId} of realm ${demo.realm} (paste into a shell):`,
-      `  TOKEN=$(curl -s -u ${client.clientId}:${secret} -d grant_type=client_credentials ${tokenUrl} | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
+      `  TOKEN=$(curl -s -u ${client.clientId}:${secret} -d grant_type=client_credentials ${tokenUrl}` +
+        ` | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
       `  curl -s -H "Authorization: Bearer $TOKEN" ${ctx.keywardUrl}/v1/whoami`,
     );
     if (ctx.keyward.routes.some((r) => r.path === '/v1/realms/:realm/certificates' && r.method === 'post')) {
       lines.push(
-        `  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout svc.key -subj "/CN=svc.apps.demo.internal" -addext "subjectAltName=DNS:svc.apps.demo.internal" -out svc.csr`,
-        `  curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/pkcs10" --data-binary @svc.csr ${ctx.keywardUrl}/v1/realms/${demo.realm}/certificates`,
+        `  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout svc.key -subj "/CN=svc.apps.demo.internal"` +
+          ` -addext "subjectAltName=DNS:svc.apps.demo.internal" -out svc.csr`,
+        `  curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/pkcs10" --data-binary @svc.csr` +
+          ` ${ctx.keywardUrl}/v1/realms/${demo.realm}/certificates`,
       );
     }
   }
@@ -53,9 +56,12 @@ export async function afterStart(ctx: DemoContext): Promise<string[]> {
       '',
       `Onboard a device in realm ${demo.realm} (device onboarding is off by default; the CLI line needs the exports above):`,
       `  npx keyward devices settings --realm ${demo.realm} --enable`,
-      `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key -out device.crt -subj "/O=Demo/CN=device-1" -days 30 -addext basicConstraints=critical,CA:FALSE`,
-      `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key ${ctx.tls.url}/v1/realms/${demo.realm}/devices/hello   # 403 device.pending`,
-      `  npx keyward devices pending --realm ${demo.realm}; npx keyward devices accept CERTIFICATE-… --alias device-1 --realm ${demo.realm}`,
+      `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key -out device.crt` +
+        ` -subj "/O=Demo/CN=device-1" -days 30 -addext basicConstraints=critical,CA:FALSE`,
+      `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key` +
+        ` ${ctx.tls.url}/v1/realms/${demo.realm}/devices/hello   # 403 device.pending`,
+      `  npx keyward devices pending --realm ${demo.realm};` +
+        ` npx keyward devices accept CERTIFICATE-… --alias device-1 --realm ${demo.realm}`,
       `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key ${ctx.tls.url}/v1/whoami`,
     );
   }

@@ -1,4 +1,4 @@
-/** `keyward devices`: device onboarding — pending client certificates, the trust store, device clients (issue 8). */
+/** `keyward devices`: device onboarding — pending client certificates, the trust store, device clients. */
 import { readFileSync } from 'node:fs';
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
@@ -8,7 +8,9 @@ const enc = encodeURIComponent;
 const pendingLine = (d: any) =>
   `${d.uuid}  ${d.subject}  (issuer ${d.issuer}; ${d.sha256Fingerprint}; last seen ${d.lastSeen} from ${d.sourceAddress})`;
 const trustedLine = (d: any) =>
-  `${d.alias}  → client ${d.clientId}${d.deviceGroup ? `  group ${d.deviceGroup}${d.deviceRole ? `/${d.deviceRole}` : ''}` : ''}  ${d.subject}  (until ${d.notAfter})`;
+  `${d.alias}  → client ${d.clientId}` +
+  (d.deviceGroup ? `  group ${d.deviceGroup}${d.deviceRole ? `/${d.deviceRole}` : ''}` : '') +
+  `  ${d.subject}  (until ${d.notAfter})`;
 
 export const devices: Command = {
   name: 'devices',
@@ -69,7 +71,8 @@ Untrusting deletes the device client: the device is refused at once.`,
         else if (r.approvalId) out(`dual control: the change waits for a second admin; approval ${r.approvalId} (expires ${r.expiresAt})`);
         else {
           out(
-            `device onboarding in realm ${values.realm}: ${r.enabled ? 'enabled' : 'disabled'}, at most ${r.maxPending} pending, rejected certificates refused for ${r.rejectForHours} h`,
+            `device onboarding in realm ${values.realm}: ${r.enabled ? 'enabled' : 'disabled'}, at most ${r.maxPending} pending,` +
+              ` rejected certificates refused for ${r.rejectForHours} h`,
           );
           if (r.pendingApprovalId) out(`a change is waiting for approval: ${r.pendingApprovalId}`);
         }

@@ -74,7 +74,7 @@ Usage:
 
 As the user logged in with keyward login (or KEYWARD_TOKEN). Without --csr,
 Keyward generates the key and the .pem holds the certificate and the key;
---out writes it with mode 0600. Use it as the seed does:
+--out writes it with mode 0600. Use it as IBM CSM does:
   curl -H "X-Client-Certificate: $(base64 -w0 me.pem)" $KEYWARD_URL/v1/whoami`,
   async run(argv) {
     const { values, positionals } = parse(argv, {

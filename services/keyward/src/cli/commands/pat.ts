@@ -1,4 +1,4 @@
-/** `keyward pat`: personal access tokens, a user's own and (with --realm) the admin view (issue 7). */
+/** `keyward pat`: personal access tokens, a user's own and (with --realm) the admin view. */
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
@@ -41,7 +41,8 @@ lastUsedAt; a leading - sorts descending and is written --sort=-expiresAt.`,
     const [action, id] = positionals;
     const api = apiFromEnv();
     const show = (t: any) =>
-      `${t.id}  ${String(t.name ?? '').padEnd(20)} ${t.status.padEnd(7)} ${String(t.expiresInDays).padStart(4)} d  expires ${t.expiresAt}  last used ${t.lastUsedAt ?? 'never'}`;
+      `${t.id}  ${String(t.name ?? '').padEnd(20)} ${t.status.padEnd(7)} ${String(t.expiresInDays).padStart(4)} d` +
+      `  expires ${t.expiresAt}  last used ${t.lastUsedAt ?? 'never'}`;
     switch (action) {
       case 'create': {
         if (values.realm) throw new UsageError('create makes a token for yourself: drop --realm');

@@ -1,4 +1,4 @@
-/** `keyward settings`: protected realm settings, under dual control when it is on (issue 7). */
+/** `keyward settings`: protected realm settings, under dual control when it is on. */
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
@@ -41,7 +41,8 @@ dual control is on, the change is not applied: it waits for a different admin
     const show = (s: any) => {
       if (values.json) return out(JSON.stringify(s, null, 2));
       out(
-        `${which} in realm ${values.realm}: ${s.enabled ? 'enabled' : 'disabled'}${s.maxExpirationDays !== undefined ? `, maximum expiry ${s.maxExpirationDays} days` : ''}`,
+        `${which} in realm ${values.realm}: ${s.enabled ? 'enabled' : 'disabled'}` +
+          (s.maxExpirationDays !== undefined ? `, maximum expiry ${s.maxExpirationDays} days` : ''),
       );
       if (s.pendingApprovalId) out(`a change is waiting for approval: ${s.pendingApprovalId}`);
     };

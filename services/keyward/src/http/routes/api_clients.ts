@@ -1,4 +1,4 @@
-/** API clients of a realm (seed 003). */
+/** API clients of a realm (as in MTG Certificate Lifecycle Manager). */
 import type { ApiClientService } from '../../provisioning/api_clients.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { param, type RouteSpec } from '../route.ts';

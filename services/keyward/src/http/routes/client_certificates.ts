@@ -1,4 +1,7 @@
-/** Client certificates of users (seed 000), their settings, and trusted client CAs (seed 004). */
+/**
+ * Client certificates of users (as in IBM CSM), their settings, and trusted client CAs
+ * (such as the cluster CA of `keyward ca`, like Flocker's `flocker-ca`).
+ */
 import type { ClientCertificateService } from '../../client_cert/client_certificates.ts';
 import type { ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
@@ -131,7 +134,8 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary:
-        'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin); under dual control the change waits for a second admin (issue 7)',
+        'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin);' +
+        ' under dual control the change waits for a second admin',
       body: settings,
       responses: {
         200: { description: 'Settings', schema: settings },
@@ -166,7 +170,8 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary:
-        'Trust a client CA (e.g. a `keyward ca` cluster.crt) for the realm: certificates it issues with CN user-<client> act as that API client',
+        'Trust a client CA (e.g. a `keyward ca` cluster.crt) for the realm:' +
+        ' certificates it issues with CN user-<client> act as that API client',
       rawBodies: ['application/x-pem-file'],
       body: {
         type: 'object',

@@ -1,4 +1,4 @@
-/** Personal access tokens (seed 002, issue 7): a user's own tokens, the admin view and bulk revocation. */
+/** Personal access tokens (as in IBM CSM): a user's own tokens, the admin view and bulk revocation. */
 import { PAT_SORTS, type PersonalAccessTokenService } from '../../pat/personal_access_tokens.ts';
 import type { PatSort } from '../../pat/ports.ts';
 import type { Authenticator } from '../authenticate.ts';
@@ -88,7 +88,8 @@ export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: Per
       tag: 'personal-access-tokens',
       auth: 'bearer',
       summary:
-        "Admin view (keyward-admin or keyward-user-admin): every user's tokens with username, creation, days, expiry and last use; paged, sortable",
+        'Admin view (keyward-admin or keyward-user-admin):' +
+        " every user's tokens with username, creation, days, expiry and last use; paged, sortable",
       query: {
         type: 'object',
         additionalProperties: false,

@@ -6,6 +6,8 @@ export interface SystemDeps {
   readonly metrics: Metrics;
   /** Each dependency's state; ready when all are up. */
   readonly checks: Readonly<Record<string, () => Promise<void>>>;
+  /** More about a dependency's state, shown beside its check (e.g. the grace period while Keycloak is down). */
+  readonly notes?: Readonly<Record<string, () => Record<string, unknown>>>;
   readonly openapi: () => Record<string, unknown>;
   readonly version: string;
   readonly gauges?: () => Record<string, { help: string; value: number }>;
@@ -17,6 +19,7 @@ const statusSchema = {
 };
 
 export function systemRoutes(deps: SystemDeps): RouteSpec[] {
+  const checkNames = Object.keys(deps.checks).join('|');
   return [
     {
       method: 'get',
@@ -35,9 +38,24 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
       tag: 'system',
       auth: 'none',
       summary: 'Readiness: Keycloak and the store are reachable',
+      query: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ignore: {
+            description:
+              'Checks (comma-separated) still reported but not making the answer 503: a Kubernetes readiness probe with ' +
+              '`?ignore=keycloak` keeps every replica in service during an outage of the Keycloak they share, while last ' +
+              'known roles are served (KEYWARD_ROLE_GRACE_SECONDS).',
+            type: 'string',
+            pattern: `^(${checkNames})(,(${checkNames}))*$`,
+          },
+        },
+      },
       responses: { 200: { description: 'Ready', schema: statusSchema }, 503: { description: 'Not ready', schema: statusSchema } },
-      handler: async (_req, res) => {
-        const checks: Record<string, { status: 'up' | 'down'; error?: string; ms: number }> = {};
+      handler: async (req, res) => {
+        const ignored = new Set(typeof req.query.ignore === 'string' ? req.query.ignore.split(',') : []);
+        const checks: Record<string, { status: 'up' | 'down'; error?: string; ms: number } & Record<string, unknown>> = {};
         await Promise.all(
           Object.entries(deps.checks).map(async ([name, check]) => {
             const t = Date.now();
@@ -49,7 +67,8 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
             }
           }),
         );
-        const up = Object.values(checks).every((c) => c.status === 'up');
+        for (const [name, note] of Object.entries(deps.notes ?? {})) if (checks[name]) Object.assign(checks[name], note());
+        const up = Object.entries(checks).every(([name, c]) => c.status === 'up' || ignored.has(name));
         res.status(up ? 200 : 503).json({ status: up ? 'up' : 'down', checks });
       },
     },

@@ -1,10 +1,11 @@
 /**
- * Scenario 11 — device onboarding (issue 8, seed 001), checked with curl and
- * openssl as a device and an admin would, against the real Keycloak:
+ * Scenario 09 — device onboarding (compatible with IBM SKLM's pending client
+ * certificates), checked with curl and openssl as a device and an admin would,
+ * against the real Keycloak:
  * a device's TLS hello is recorded as pending (403 device.pending), an admin
  * accepts it with an alias, the device client appears in Keycloak and the
  * same curl reaches /v1/whoami as it; the SKLM-compatible path answers with
- * the seed's bodies; alias rules, name collisions, revocation through the
+ * IBM SKLM's bodies; alias rules, name collisions, revocation through the
  * trust store and Keycloak, dual control and bad input.
  */
 import * as x509 from '@peculiar/x509';
@@ -73,7 +74,7 @@ async function findClient(realm: string, clientId: string): Promise<any | undefi
   return list.find((c) => c.clientId === clientId);
 }
 
-describe('11 device onboarding', function () {
+describe('09 device onboarding', function () {
   this.timeout(600_000);
   const dir = work();
   const realm = unique('dev');
@@ -133,7 +134,7 @@ describe('11 device onboarding', function () {
   });
 
   describe('settings', () => {
-    it('has device onboarding off by default, and refuses pushes with 403 device.onboarding_disabled until an admin enables it', async () => {
+    it('has device onboarding off by default: pushes get 403 device.onboarding_disabled until an admin enables it', async () => {
       const s = await call(kw.url, 'GET', `/v1/realms/${realm}/settings/devices`, { token: op });
       expect(s.body).to.deep.equal({ enabled: false, maxPending: 100, rejectForHours: 24 });
       const r = await asDevice(d1, `/v1/realms/${realm}/devices/hello`);
@@ -194,7 +195,7 @@ describe('11 device onboarding', function () {
       expect(r.body.code).to.equal('auth.forbidden');
     });
 
-    it('refuses invalid aliases with 400 device.alias_invalid and an unknown uuid with 404 device.pending_not_found, storing nothing', async () => {
+    it('refuses bad aliases (400 device.alias_invalid) and an unknown uuid (404 device.pending_not_found), storing nothing', async () => {
       for (const alias of ['a/b', 'a\\b', 'aaa000000000000000002', 'XYZ123456789012345678', '   ']) {
         const r = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, { token: op, body: { alias, uuid } });
         expect(r.status, alias).to.equal(400);
@@ -218,7 +219,7 @@ describe('11 device onboarding', function () {
       expect((await call(kw.url, 'GET', `/v1/realms/${realm}/trusted-client-certificates`, { token: op })).body.items).to.have.length(0);
     });
 
-    it('accepts it with an alias (stored lower-case): trusted, and a client-x509 device client in Keycloak, in the device group', async () => {
+    it('accepts it under an alias (lower-cased): trusted, and a client-x509 device client in Keycloak, in the device group', async () => {
       const r = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, {
         token: op,
         body: { alias: 'MY Cert1', uuid, deviceGroup: 'PEER_TO_PEER', deviceRole: 'TAPE' },
@@ -254,7 +255,7 @@ describe('11 device onboarding', function () {
       expect(groups.map((g) => g.path)).to.deep.equal(['/PEER_TO_PEER/TAPE']);
     });
 
-    it("gives Keycloak a subject DN that Java's X500Principal (Keycloak's exact comparison) reads as the certificate's subject", async () => {
+    it("gives Keycloak a subject DN that Java's X500Principal (Keycloak's exact match) reads as the certificate's subject", async () => {
       const tricky = await device(dir, 'tricky', '/C=DE/O=Acme, Inc./OU=Tape/CN=dev\\+1/emailAddress=ops@acme.example/serialNumber=SN-42');
       const up = await curl(`${kw.url}/v1/realms/${realm}/devices/certificates`, [
         '-H',
@@ -349,7 +350,7 @@ describe('11 device onboarding', function () {
       expect(me.body.clientId).to.equal(`${taken}-device`);
     });
 
-    it('stops the device at once when its client is disabled in Keycloak, and again when its certificate leaves the trust store', async () => {
+    it('stops the device at once when its Keycloak client is disabled, and again when its certificate leaves the trust store', async () => {
       const c = await findClient(realm, 'my-cert1');
       await keycloakAdmin(`/${realm}/clients/${c.id}`, { method: 'PUT', body: JSON.stringify({ ...c, enabled: false }) });
       const off = await asDevice(d1, '/v1/whoami');
@@ -503,7 +504,7 @@ describe('11 device onboarding', function () {
     });
   });
 
-  describe('SKLM-compatible path (seed 001)', () => {
+  describe("SKLM-compatible path (IBM SKLM's pendingClientCertificates API)", () => {
     const sklm = (method: string, path: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}) =>
       call(kw.url, method, `/SKLM/rest/v1/pendingClientCertificates${path}`, { token, body, headers });
     let uuid: string;
@@ -524,7 +525,7 @@ describe('11 device onboarding', function () {
       expect(r.body.map((p: any) => p.uuid)).to.include.members([uuid, other]);
     });
 
-    it("accepts with the seed's request and answers the seed's body", async () => {
+    it("accepts with IBM SKLM's request and answers IBM SKLM's body", async () => {
       const r = await sklm('POST', '', op, { alias: 'sklmcertificate1', uuid });
       expect(r.status).to.equal(200);
       expect(r.body).to.deep.equal({ code: '0', status: 'Succeeded' });
@@ -532,7 +533,7 @@ describe('11 device onboarding', function () {
       expect(await findClient(realm, 'sklmcertificate1')).to.exist;
     });
 
-    it("answers an alias in use with the seed's CTGKM2306E body and status, in English and German", async () => {
+    it("answers an alias in use with IBM SKLM's CTGKM2306E body and status, in English and German", async () => {
       const en = await sklm('POST', '', op, { alias: 'SKLMcertificate1', uuid: other });
       expect(en.status).to.equal(500);
       expect(en.body).to.deep.equal({
@@ -548,7 +549,7 @@ describe('11 device onboarding', function () {
       });
     });
 
-    it("answers an unknown uuid with the seed's CTGKM2307E body and status", async () => {
+    it("answers an unknown uuid with IBM SKLM's CTGKM2307E body and status", async () => {
       const unknown = 'CERTIFICATE-a3862239-a367-41ff-97a1-0ca72cfa08e8';
       const r = await sklm('POST', '', op, { alias: 'sklmcertificate2', uuid: unknown });
       expect(r.status).to.equal(500);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parsePolicy } from '../../../services/keyward/src/ca/index.ts';
+import { parsePolicy } from '../../../../services/keyward/src/ca/index.ts';
 
 const valid = {
   keyTypes: ['EC-P256', 'RSA-2048'],

@@ -1,6 +1,6 @@
 /**
- * Scenario 10 — personal access tokens with admin control and dual control
- * (seed 002, issue 7), as an admin and a user would do it, against the real
+ * Scenario 08 — personal access tokens with admin control and dual control
+ * (as in IBM CSM), as an admin and a user would do it, against the real
  * Keycloak: real users with passwords, groups with roles, users deleted,
  * disabled and stripped of roles in Keycloak's own admin API.
  */
@@ -49,7 +49,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe('10 personal access tokens', function () {
+describe('08 personal access tokens', function () {
   this.timeout(600_000);
   const realm = unique('pat');
   let kw: RunningKeyward;
@@ -449,7 +449,8 @@ describe('10 personal access tokens', function () {
         async () =>
           (
             await kw.keyward.db.query(
-              `SELECT 1 FROM audit_events WHERE action = 'personal_access_token.use_denied' AND target = '0123456789abcdef' AND realm IS NULL AND details->>'reason' = 'unknown_token'`,
+              "SELECT 1 FROM audit_events WHERE action = 'personal_access_token.use_denied' AND target = '0123456789abcdef'" +
+                " AND realm IS NULL AND details->>'reason' = 'unknown_token'",
             )
           ).rows[0],
         5000,
@@ -523,7 +524,7 @@ describe('10 personal access tokens', function () {
   });
 
   describe('the admin view and revocation', () => {
-    it("shows the seed's columns to keyward-admin and keyward-user-admin, paged and sorted by expiry", async () => {
+    it("shows IBM CSM's columns to keyward-admin and keyward-user-admin, paged and sorted by expiry", async () => {
       const bob = await token('bob');
       await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: bob, body: { name: 'bob-long', expiresInDays: 80 } });
       const page = await adminRows('ulla', '?sort=expiresAt');
@@ -711,7 +712,7 @@ describe('10 personal access tokens', function () {
         expect((await call(kw.url, 'GET', '/v1/whoami', { token: t.token })).body.code).to.equal('pat.invalid');
     });
 
-    it("follows the seed's group case: losing a direct higher role keeps the token, limited to the group's access", async () => {
+    it("follows IBM CSM's group case: losing a direct higher role keeps the token, limited to the group's access", async () => {
       // carol holds keyward-admin directly and is a member of a group that has keyward-requester.
       const g = await keycloakAdmin(`/${realm}/groups`, { method: 'POST', body: JSON.stringify({ name: 'operators' }) });
       expect(g.status).to.equal(201);
