@@ -1,7 +1,7 @@
 /**
  * What provisioning needs from the identity provider, owned by its consumer
- * (STYLE.md rule 8). The Keycloak adapter (keycloak/identity_admin.ts)
- * implements it; tests of the domain use the real adapter against a real
+ * (ports belong to the domain that uses them). The Keycloak adapter
+ * (keycloak/identity_admin.ts) implements it; tests of the domain use the real adapter against a real
  * Keycloak.
  */
 import type { AuditEventInput } from '../audit/event.ts';
