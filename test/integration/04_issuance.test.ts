@@ -700,7 +700,7 @@ describe('04 issuance', function () {
         token: op,
         body: { certificate: readFileSync(leafOnly, 'utf8'), privateKey: readFileSync(leafKey, 'utf8') },
       });
-      expect(bad.status).to.equal(400);
+      expect(bad.status).to.equal(422);
       expect(bad.body.code).to.equal('ca.invalid');
       const mismatch = await call(kw.url, 'PUT', `/v1/realms/${r}/ca/parent`, {
         token: op,

@@ -73,6 +73,26 @@ export interface RunningKeyward {
   close(): Promise<void>;
 }
 
+/**
+ * The environment of a `keyward serve` process against the integration environment: what a replica of the
+ * test run needs (the run's database, Keycloak, client secret and key-encryption key).
+ */
+export async function replicaEnv(overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  const env = await integrationEnv();
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    KEYWARD_DATABASE_URL: env.databaseUrl,
+    KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
+    KEYWARD_KEYCLOAK_CLIENT_SECRET: env.clientSecret,
+    KEYWARD_KEK: RUN_KEK,
+    KEYWARD_HOST: '127.0.0.1',
+    KEYWARD_LOG_LEVEL: 'error',
+    KEYWARD_ROLE_CACHE_SECONDS: '1',
+    ...overrides,
+  };
+}
+
 /** Starts a Keyward server on a free port against the integration environment. */
 export async function startKeyward(overrides: Record<string, string> = {}, options: Partial<ComposeOptions> = {}): Promise<RunningKeyward> {
   const env = await integrationEnv();

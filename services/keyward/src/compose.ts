@@ -34,8 +34,9 @@ import { RealmConfigService, realmConfigJsonSchema } from './provisioning/realm_
 import { realmConfigRoutes } from './http/routes/realm_config.ts';
 import { PgProvisioningStore } from './storage/provisioning_store.ts';
 import { parsePolicy, policyJsonSchema } from './ca/index.ts';
-import { NodeCaEngine } from './crypto/ca_engine.ts';
-import { IssuanceService } from './issuance/issuance_service.ts';
+import { isCaKeyType } from './ca/index.ts';
+import { sharedOffload } from './crypto/offload.ts';
+import { createIssuance, type Issuance } from './issuance/issuance.ts';
 import { PgIssuanceStore } from './storage/issuance_store.ts';
 import { certificateRoutes } from './http/routes/certificates.ts';
 import { ClientCertificateService } from './client_cert/client_certificates.ts';
@@ -74,7 +75,7 @@ export interface Keyward {
   readonly policies: PolicyService;
   readonly apiClients: ApiClientService;
   readonly realmConfig: RealmConfigService;
-  readonly issuance: IssuanceService;
+  readonly issuance: Issuance;
   readonly clientCertificates: ClientCertificateService;
   readonly approvals: ApprovalService<Queryable>;
   readonly settings: ProtectedSettings;
@@ -204,14 +205,27 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   });
   const realmConfigSchema = realmConfigJsonSchema(policyJsonSchema);
   const realmConfig = new RealmConfigService(realms, policies, apiClients, realmConfigSchema);
-  const engine = new NodeCaEngine(loadKek(config, log), { issuingKeyType: config.caKeyType });
-  const issuance = new IssuanceService(
-    { store: new PgIssuanceStore(db, audit), engine, realms, policies, apiClients, authz, clock },
-    { publicUrl: config.publicUrl },
+  const kek = loadKek(config, log);
+  // CSR proof-of-possession checks and CA signatures run on worker threads under load.
+  const offload = sharedOffload();
+  if (!isCaKeyType(config.caKeyType)) throw new TypeError(`KEYWARD_CA_KEY_TYPE ${config.caKeyType} is not a CA key type`);
+  const issuance = createIssuance(
+    {
+      store: new PgIssuanceStore(db, audit),
+      realms,
+      policies,
+      apiClients,
+      authz,
+      clock,
+      kek,
+      signerFor: (key) => offload.signer(key),
+      verifyCsr: offload.verifyCsr,
+    },
+    { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
   const clientCertificates = new ClientCertificateService({
     store: new PgClientCertStore(db, audit),
-    engine,
+    kek,
     caFor: (realm) => issuance.clientAuthCa(realm),
     realms,
     authz,

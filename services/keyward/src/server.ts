@@ -3,7 +3,8 @@
  * accepting, finish in-flight requests for up to 10 s, close the store).
  */
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Keyward } from './compose.ts';
 
@@ -55,18 +56,45 @@ export function listenTls(keyward: Keyward, host = keyward.config.host, port = k
   });
 }
 
-/** Closes the listener and waits for open requests, at most `graceMs`. */
-export async function closeServer(server: Server, graceMs = 10_000): Promise<void> {
+/**
+ * Stops a server gracefully: every request already sent gets its answer, then
+ * the process may exit.
+ *
+ * A busy process has connections that the kernel accepted but the process has
+ * not picked up yet (the listen backlog), and requests that arrived but are
+ * not read yet. Closing the listener at once resets the first, and Node's own
+ * `server.close()` also closes every connection with no request in progress,
+ * which includes the second. So: for `drainMs` the listener stays open while
+ * every answer carries `Connection: close`; then it is closed, connections idle
+ * between requests are closed (and again every 50 ms), and what is still open
+ * after `graceMs` is cut.
+ */
+export async function closeServer(server: Server, graceMs = 10_000, drainMs = Math.min(1000, graceMs / 4)): Promise<void> {
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+  });
+  const started = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, drainMs).unref());
+  const timers: NodeJS.Timeout[] = [];
   await new Promise<void>((resolve) => {
-    const t = setTimeout(() => {
-      server.closeAllConnections();
+    const done = () => {
+      for (const t of timers) clearTimeout(t);
       resolve();
-    }, graceMs);
-    t.unref();
-    server.close(() => {
-      clearTimeout(t);
-      resolve();
-    });
-    server.closeIdleConnections();
+    };
+    const later = (fn: () => void, ms: number) => timers.push(setTimeout(fn, ms).unref());
+    later(
+      () => {
+        server.closeAllConnections();
+        done();
+      },
+      Math.max(0, graceMs - (Date.now() - started)),
+    );
+    // Stops accepting; the callback runs once every connection has ended.
+    NetServer.prototype.close.call(server, () => done());
+    const sweep = () => {
+      server.closeIdleConnections();
+      later(sweep, 50);
+    };
+    sweep();
   });
 }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   createIssuingCa,
   createRootCa,
@@ -7,6 +8,7 @@ import {
   issueCertificate,
   loadCa,
   localSigner,
+  MIN_PARENT_LIFETIME_DAYS,
   openCa,
   parseCsr,
   toPem,
@@ -215,11 +217,14 @@ describe('certificate authorities', () => {
       ],
       ['an Ed25519 CA (unsupported key type)', () => operatorCa({ key: ['-newkey', 'ed25519'] })],
     ];
+    // What cannot be read at all is malformed input (400); a readable CA that does not suit is refused with 422.
+    const unreadable = ['an encrypted key', 'text that is not a certificate', 'a certificate with broken DER'];
     for (const [what, make] of refusals) {
-      it(`refuses ${what} with ca.invalid`, () => {
+      const [code, status] = unreadable.includes(what) ? (['ca.malformed', 400] as const) : (['ca.invalid', 422] as const);
+      it(`refuses ${what} with ${code}`, () => {
         const { cert, key } = make();
-        const err = expectCode(() => importParentCa({ certificatePem: cert, keyPem: key, now, kek: KEK }), 'ca.invalid');
-        expect(err.status).to.equal(400);
+        const err = expectCode(() => importParentCa({ certificatePem: cert, keyPem: key, now, kek: KEK }), code);
+        expect(err.status).to.equal(status);
       });
     }
 
@@ -229,6 +234,47 @@ describe('certificate authorities', () => {
         () => importParentCa({ certificatePem: op.cert, keyPem: op.key, now: new Date(now.getTime() + 3 * DAY), kek: KEK }),
         'ca.invalid',
       );
+    });
+    it('refuses a CA that ends before a useful lifetime (MIN_PARENT_LIFETIME_DAYS) with ca.invalid', () => {
+      const op = operatorCa({ days: String(MIN_PARENT_LIFETIME_DAYS - 1) });
+      const err = expectCode(() => importParentCa({ certificatePem: op.cert, keyPem: op.key, now, kek: KEK }), 'ca.invalid');
+      expect(err.detail).to.match(/days left/);
+    });
+
+    it('imports an RSA-3072 PKCS#8 key from openssl right after refusing a key of another type', () => {
+      const rsa = operatorCa({ key: ['-newkey', 'rsa:3072'] });
+      const ec = operatorCa();
+      expectCode(() => importParentCa({ certificatePem: rsa.cert, keyPem: ec.key, now, kek: KEK }), 'ca.invalid');
+      expect(importParentCa({ certificatePem: rsa.cert, keyPem: rsa.key, now, kek: KEK }).record.keyType).to.equal('RSA-3072');
+    });
+
+    it('accepts traditional PKCS#1 and SEC1 keys, including openssl ecparam output with its EC PARAMETERS block', () => {
+      const pkcs1 = dir.at('trad-rsa.key');
+      openssl(['genrsa', '-traditional', '-out', pkcs1, '2048']);
+      const sec1 = dir.at('trad-ec.key');
+      openssl(['ecparam', '-genkey', '-name', 'prime256v1', '-out', sec1]);
+      for (const keyFile of [pkcs1, sec1]) {
+        const certFile = `${keyFile}.crt`;
+        openssl([
+          'req',
+          '-x509',
+          '-key',
+          keyFile,
+          '-subj',
+          '/CN=Operator Root',
+          '-days',
+          '365',
+          '-addext',
+          'basicConstraints=critical,CA:TRUE',
+          '-out',
+          certFile,
+        ]);
+        const keyPem = readFileSync(keyFile, 'utf8');
+        expect(keyPem).to.match(/BEGIN (RSA|EC) PRIVATE KEY/);
+        expect(importParentCa({ certificatePem: readFileSync(certFile, 'utf8'), keyPem, now, kek: KEK }).record.subject).to.equal(
+          'CN=Operator Root',
+        );
+      }
     });
   });
 });

@@ -115,15 +115,18 @@ describe('revocation', () => {
           if (caType.startsWith('RSA-')) expect(Buffer.from(ours).equals(Buffer.from(ref.rawData))).to.equal(true);
         });
 
-        it('leaves out the entry extensions of an entry without a reason, where the generator writes an empty (invalid) SEQUENCE', async () => {
-          // RFC 5280 §4.1: Extensions ::= SEQUENCE SIZE (1..MAX); §5.3.1: reasonCode SHOULD be absent for unspecified.
-          const only: RevokedCertificate[] = [{ serialHex: '0a0b', revokedAt: NOW, reason: 'unspecified' }];
-          const ours = tbsOf(await buildCrl({ ca: cas.issuing, entries: only, crlNumber: 42n, thisUpdate, nextUpdate }));
-          const ref = tbsOf((await reference(cas, only, 42n, thisUpdate, nextUpdate)).rawData);
-          const entry = '02020a0b170d3236303330313132303030305a';
-          expect(ours).to.include(`3013${entry}a0`); // SEQUENCE { serial, date } then crlExtensions [0]
-          expect(ref).to.include(`3015${entry}3000`); // the generator's empty crlEntryExtensions
-        });
+        it(
+          'leaves out the entry extensions of an entry without a reason, ' + 'where the generator writes an empty (invalid) SEQUENCE',
+          async () => {
+            // RFC 5280 §4.1: Extensions ::= SEQUENCE SIZE (1..MAX); §5.3.1: reasonCode SHOULD be absent for unspecified.
+            const only: RevokedCertificate[] = [{ serialHex: '0a0b', revokedAt: NOW, reason: 'unspecified' }];
+            const ours = tbsOf(await buildCrl({ ca: cas.issuing, entries: only, crlNumber: 42n, thisUpdate, nextUpdate }));
+            const ref = tbsOf((await reference(cas, only, 42n, thisUpdate, nextUpdate)).rawData);
+            const entry = '02020a0b170d3236303330313132303030305a';
+            expect(ours).to.include(`3013${entry}a0`); // SEQUENCE { serial, date } then crlExtensions [0]
+            expect(ref).to.include(`3015${entry}3000`); // the generator's empty crlEntryExtensions
+          },
+        );
 
         it('is read by openssl crl, which lists every serial with its reason and verifies the signature', () => {
           const file = dir.file(`crl-${caType}.der`, der);

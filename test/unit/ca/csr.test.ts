@@ -66,7 +66,8 @@ describe('CSR (parseCsr)', () => {
       what: 'a CSR with a long subject in order',
       key: 'ec:P-256',
       subject:
-        '/DC=internal/DC=example/C=DE/ST=Berlin/L=Berlin/O=Example GmbH/OU=Ops/CN=api.apps.example.internal/emailAddress=ops@example.internal/serialNumber=A-1234',
+        '/DC=internal/DC=example/C=DE/ST=Berlin/L=Berlin/O=Example GmbH/OU=Ops/CN=api.apps.example.internal' +
+        '/emailAddress=ops@example.internal/serialNumber=A-1234',
       keyType: 'EC-P256',
     },
     {

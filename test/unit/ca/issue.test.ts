@@ -131,7 +131,8 @@ describe('issuance (issueCertificate)', () => {
         csr: {
           key: 'ec:P-256',
           subject:
-            '/DC=internal/DC=example/C=DE/ST=Berlin/L=Berlin/O=Example/OU=Ops/CN=api.apps.example.internal/emailAddress=ops@example.internal/serialNumber=A-1',
+            '/DC=internal/DC=example/C=DE/ST=Berlin/L=Berlin/O=Example/OU=Ops/CN=api.apps.example.internal' +
+            '/emailAddress=ops@example.internal/serialNumber=A-1',
           sans: [
             'DNS:api.apps.example.internal',
             'DNS:api.example.internal',

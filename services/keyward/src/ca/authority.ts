@@ -1,32 +1,27 @@
 /**
- * Creating and importing CAs (issue 4 §2): a Keyward root, an issuing CA per
- * realm under it (or under a parent CA the operator imports). Each returns the
- * record to store (certificate, envelope-encrypted key, subject, SKI) and the
- * loaded context, ready to sign.
- *
- * Profiles (RFC 5280 §4.2.1.3, §4.2.1.9):
- * - root: basicConstraints cA (critical), keyUsage keyCertSign + cRLSign (critical), SKI;
- * - issuing: basicConstraints cA with pathLenConstraint 0 (critical), keyUsage
- *   digitalSignature + keyCertSign + cRLSign (critical; digitalSignature because
- *   it signs OCSP responses itself, RFC 6960 §4.2.2.2), SKI, AKI.
+ * Creating and importing CAs: a Keyward root, an issuing CA per realm under it
+ * (or under a parent CA the operator imports). Each returns the record to
+ * store (certificate, envelope-encrypted key, subject, SKI) and the loaded
+ * context, ready to sign. The certificates are written by ./sign.ts from the
+ * rootCa and issuingCa profiles (./profiles.ts).
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { KeywardError } from '../kernel/errors.ts';
 import { newSerialHex } from '../kernel/ids.ts';
 import { signatureAlgorithmFor } from './algorithms.ts';
-import { assembleSigned, basicConstraintsOf, keyIdentifier, keyUsageBitsOf } from './certificate.ts';
+import { basicConstraintsOf, keyUsageBitsOf } from './certificate.ts';
 import { caRecord, certificatesFromPem, loadCa, type CaContext } from './ca_context.ts';
-import { children, readOctetAlignedBits, readTlv } from './der/reader.ts';
-import { explicit, integerFromHex, sequence, time, tlvOf, TAG } from './der/writer.ts';
-import { authorityKeyIdentifier, basicConstraints, keyUsage, subjectKeyIdentifier } from './extensions.ts';
-import { generateCaKey, keyTypeOf, type CaKeyType } from './keys.ts';
+import { generateCaKey, keyTypeOf, samePublicKey, spkiOf, type CaKeyType } from './keys.ts';
 import { protectKey } from './key_protection.ts';
-import { attributeValueProblem, encodeName, type NameAttribute } from './name.ts';
+import { attributeValueProblem, type NameAttribute } from './name.ts';
 import { KEY_USAGE_BITS } from './oids.ts';
 import { toPem } from './pem.ts';
-import type { CaRecord, CaSigner } from './ports.ts';
+import type { CaRecord } from './ports.ts';
+import { PROFILES } from './profiles.ts';
+import { signCertificate } from './sign.ts';
 import { localSigner } from './signer.ts';
 
+/** A CA just made or imported. */
 export interface NewCa {
   /** What to store. */
   readonly record: CaRecord;
@@ -35,7 +30,15 @@ export interface NewCa {
 }
 
 const DAY = 86_400_000;
-const VERSION_3 = explicit(0, Buffer.from([TAG.INTEGER, 1, 2]));
+
+/**
+ * The least lifetime an imported parent must have left: an issuing CA below
+ * it ends when the parent does, and so does every leaf.
+ */
+export const MIN_PARENT_LIFETIME_DAYS = 30;
+
+/** The private key among PEM blocks (PKCS#8, PKCS#1 or SEC1), skipping openssl's EC PARAMETERS block. */
+const PRIVATE_KEY_BLOCK = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
 
 const truncate = (d: Date): Date => new Date(Math.floor(d.getTime() / 1000) * 1000);
 
@@ -47,43 +50,11 @@ function checkSubject(subject: readonly NameAttribute[]): void {
   }
 }
 
-function publicKeyBitsOf(spki: Uint8Array): Uint8Array {
-  const seq = readTlv(spki, 0);
-  const [, bits] = children(spki, seq);
-  return readOctetAlignedBits(spki, bits!);
-}
-
-async function signCaCertificate(o: {
-  serialHex: string;
-  issuer: { name: Uint8Array; signer: CaSigner; keyId: Uint8Array | undefined };
-  subject: readonly NameAttribute[];
-  notBefore: Date;
-  notAfter: Date;
-  spki: Uint8Array;
-  pathLength: number | undefined;
-  usages: readonly (keyof typeof KEY_USAGE_BITS)[];
-}): Promise<string> {
-  const ski = keyIdentifier(publicKeyBitsOf(o.spki));
-  const exts = [basicConstraints(true, o.pathLength), keyUsage(o.usages.map((u) => KEY_USAGE_BITS[u])), subjectKeyIdentifier(ski)];
-  if (o.issuer.keyId) exts.push(authorityKeyIdentifier(o.issuer.keyId));
-  const tbs = sequence(
-    VERSION_3,
-    integerFromHex(o.serialHex),
-    o.issuer.signer.algorithm.der,
-    o.issuer.name,
-    sequence(time(o.notBefore), time(o.notAfter)),
-    encodeName(o.subject),
-    o.spki,
-    explicit(3, tlvOf(TAG.SEQUENCE, exts)),
-  );
-  const signature = await o.issuer.signer.sign(tbs);
-  return toPem(assembleSigned(tbs, o.issuer.signer.algorithm.der, signature), 'CERTIFICATE');
-}
-
 /**
  * Creates a self-signed root CA.
  * @example
- * const { record, ca } = await createRootCa({ subject: [{ type: 'CN', value: 'Keyward Root CA' }, { type: 'O', value: 'Keyward' }], now: new Date(), kek });
+ * const subject = [{ type: 'CN', value: 'Keyward Root CA' }, { type: 'O', value: 'Keyward' }];
+ * const { record, ca } = await createRootCa({ subject, now: new Date(), kek });
  */
 export async function createRootCa(o: {
   readonly subject: readonly NameAttribute[];
@@ -99,15 +70,14 @@ export async function createRootCa(o: {
   const key = await generateCaKey(o.keyType ?? 'EC-P384');
   const signer = localSigner(key);
   const notBefore = truncate(o.now);
-  const certificatePem = await signCaCertificate({
-    serialHex: o.serialHex ?? newSerialHex(),
-    issuer: { name: encodeName(o.subject), signer, keyId: undefined },
+  const { pem: certificatePem } = await signCertificate({
+    issuer: { selfSigned: signer },
+    profile: PROFILES.rootCa,
     subject: o.subject,
+    spki: signer.spki,
+    serialHex: o.serialHex ?? newSerialHex(),
     notBefore,
     notAfter: new Date(notBefore.getTime() + (o.validityDays ?? 7300) * DAY),
-    spki: signer.spki,
-    pathLength: undefined,
-    usages: ['keyCertSign', 'cRLSign'],
   });
   const ca = loadCa({ certificatePem, chainPem: [] }, signer);
   return { record: caRecord(ca, protectKey(o.kek, key)), ca };
@@ -138,15 +108,14 @@ export async function createIssuingCa(o: {
   let notAfter = new Date(notBefore.getTime() + (o.validityDays ?? 3650) * DAY);
   if (notAfter > o.parent.notAfter) notAfter = o.parent.notAfter;
   if (notAfter <= notBefore) throw new TypeError('the parent CA has expired');
-  const certificatePem = await signCaCertificate({
-    serialHex: o.serialHex ?? newSerialHex(),
-    issuer: { name: o.parent.der.name, signer: o.parent.signer, keyId: o.parent.subjectKeyId },
+  const { pem: certificatePem } = await signCertificate({
+    issuer: o.parent,
+    profile: PROFILES.issuingCa,
     subject: o.subject,
+    spki: signer.spki,
+    serialHex: o.serialHex ?? newSerialHex(),
     notBefore,
     notAfter,
-    spki: signer.spki,
-    pathLength: 0,
-    usages: ['digitalSignature', 'keyCertSign', 'cRLSign'],
   });
   const ca = loadCa({ certificatePem, chainPem: [o.parent.certificatePem, ...o.parent.chainPem] }, signer);
   return { record: caRecord(ca, protectKey(o.kek, key)), ca };
@@ -155,9 +124,13 @@ export async function createIssuingCa(o: {
 /**
  * Imports an operator's CA (PEM certificate, optionally followed by its own
  * chain, and an unencrypted PEM private key) to sign Keyward's issuing CAs.
- * @throws KeywardError ca.invalid — not a certificate or key, not a CA, no keyCertSign, a
- *   pathLenConstraint of 0, a key that is not the certificate's, an unsupported key type, or a
- *   certificate not valid at `now`
+ * The key may be PKCS#8 or a traditional PKCS#1 / SEC1 PEM key, as `openssl
+ * req -newkey`, `openssl genrsa` and `openssl ecparam -genkey` write them
+ * (the latter's EC PARAMETERS block is skipped).
+ * @example const { record, ca } = importParentCa({ certificatePem, keyPem, now: clock.now(), kek });
+ * @throws KeywardError ca.malformed (400) — the certificate or key cannot be read;
+ *   ca.invalid (422) — not a CA, no keyCertSign, a pathLenConstraint of 0, a key that is not the certificate's, an unsupported key type, a
+ *   certificate not valid at `now`, or one that ends in less than MIN_PARENT_LIFETIME_DAYS
  */
 export function importParentCa(o: {
   readonly certificatePem: string;
@@ -169,9 +142,9 @@ export function importParentCa(o: {
   const cert = first!.decoded;
   let key: KeyObject;
   try {
-    key = createPrivateKey(o.keyPem);
+    key = createPrivateKey(PRIVATE_KEY_BLOCK.exec(o.keyPem)?.[0] ?? o.keyPem);
   } catch (err) {
-    throw new KeywardError('ca.invalid', 'The CA key is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)', { cause: err });
+    throw new KeywardError('ca.malformed', 'The CA key is not an unencrypted PEM private key (PKCS#8, SEC1 or PKCS#1)', { cause: err });
   }
   const bc = basicConstraintsOf(cert);
   if (!bc?.ca) throw new KeywardError('ca.invalid', 'The certificate is not a CA certificate (basicConstraints cA is not set)');
@@ -179,8 +152,7 @@ export function importParentCa(o: {
   const ku = keyUsageBitsOf(cert);
   if (ku && !ku.has(KEY_USAGE_BITS.keyCertSign))
     throw new KeywardError('ca.invalid', 'The CA certificate does not allow certificate signing (keyUsage keyCertSign)');
-  const certKey = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
-  if (!certKey.equals(createPublicKey(key))) throw new KeywardError('ca.invalid', 'The private key does not belong to the CA certificate');
+  if (!samePublicKey(cert.spki, spkiOf(key))) throw new KeywardError('ca.invalid', 'The private key does not belong to the CA certificate');
   try {
     signatureAlgorithmFor(keyTypeOf(key));
   } catch {
@@ -190,6 +162,12 @@ export function importParentCa(o: {
     throw new KeywardError(
       'ca.invalid',
       `The CA certificate is not valid now (${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()})`,
+    );
+  }
+  if (cert.notAfter.getTime() - o.now.getTime() < MIN_PARENT_LIFETIME_DAYS * DAY) {
+    throw new KeywardError(
+      'ca.invalid',
+      `The CA certificate expires on ${cert.notAfter.toISOString()}; a parent CA needs at least ${MIN_PARENT_LIFETIME_DAYS} days left`,
     );
   }
   const ca = loadCa(

@@ -1,14 +1,15 @@
 /**
  * A CA ready to sign: its certificate, its signer, and the DER that every
  * certificate, CRL and OCSP response it signs repeats — computed once here,
- * not once per issuance (issue 6).
+ * not once per issuance.
  */
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { KeywardError } from '../kernel/errors.ts';
 import { basicConstraintsOf, decodeCertificate, subjectKeyIdOf, type DecodedCertificate } from './certificate.ts';
 import { DerError } from './der/reader.ts';
 import { authorityKeyIdentifier } from './extensions.ts';
 import { unprotectKey } from './key_protection.ts';
+import { samePublicKey } from './keys.ts';
 import { formatName, type NameAttribute } from './name.ts';
 import { pemBlocks, toPem } from './pem.ts';
 import type { CaRecord, CaSigner } from './ports.ts';
@@ -46,9 +47,9 @@ export interface CaContext {
   readonly certIdHashes: Readonly<Record<CertIdDigest, { readonly name: Buffer; readonly key: Buffer }>>;
 }
 
-const invalid = (detail: string, cause?: unknown) => new KeywardError('ca.invalid', detail, cause === undefined ? {} : { cause });
+const invalid = (detail: string, cause?: unknown) => new KeywardError('ca.malformed', detail, cause === undefined ? {} : { cause });
 
-/** Splits PEM text into certificates; `ca.invalid` for none or a broken one. */
+/** Splits PEM text into certificates; `ca.malformed` for none or a broken one. */
 export function certificatesFromPem(pem: string): { der: Uint8Array; decoded: DecodedCertificate }[] {
   const blocks = pemBlocks(pem, /CERTIFICATE/);
   if (blocks.length === 0) throw invalid('Expected a PEM "CERTIFICATE" block');
@@ -78,9 +79,7 @@ export function loadCa(material: { readonly certificatePem: string; readonly cha
   }
   const bc = basicConstraintsOf(cert);
   if (!bc?.ca) throw new TypeError('the certificate is not a CA certificate');
-  const certKey = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
-  const signerKey = createPublicKey({ key: Buffer.from(signer.spki), format: 'der', type: 'spki' });
-  if (!certKey.equals(signerKey)) throw new TypeError("the signer's key is not the CA certificate's key");
+  if (!samePublicKey(cert.spki, signer.spki)) throw new TypeError("the signer's key is not the CA certificate's key");
   const ski = subjectKeyIdOf(cert);
   const hashes = {} as Record<CertIdDigest, { name: Buffer; key: Buffer }>;
   for (const d of ['sha1', 'sha256', 'sha384', 'sha512'] as const) {
@@ -111,11 +110,15 @@ export function loadCa(material: { readonly certificatePem: string; readonly cha
 
 /**
  * Opens a stored CA: decrypts its key with the KEK (once; keep the context)
- * and loads it.
- * @example const ca = openCa(record, config.kek);
+ * and loads it, signing with `signerFor(key)` (default: in this thread).
+ * @example const ca = openCa(record, config.kek, offload.signer.bind(offload));
  */
-export function openCa(record: Pick<CaRecord, 'certificatePem' | 'chainPem' | 'keyBlob'>, kek: Uint8Array): CaContext {
-  return loadCa(record, localSigner(unprotectKey(kek, record.keyBlob)));
+export function openCa(
+  record: Pick<CaRecord, 'certificatePem' | 'chainPem' | 'keyBlob'>,
+  kek: Uint8Array,
+  signerFor: (key: KeyObject) => CaSigner = localSigner,
+): CaContext {
+  return loadCa(record, signerFor(unprotectKey(kek, record.keyBlob)));
 }
 
 /** The record to store for a CA context whose key was sealed into `keyBlob`. */

@@ -4,7 +4,7 @@
  *
  * The CSR is decoded by the strict DER reader rather than through the
  * @peculiar/asn1-csr object model: decoding a CSR with the schema costs more
- * than verifying its signature (≈ 100 µs against ≈ 65 µs, issue 6), and this
+ * than verifying its signature (≈ 100 µs against ≈ 65 µs), and this
  * runs on every issuance. test/unit/ca/csr.test.ts holds the reader to the
  * library: for every fixture both decode the same subject, SANs and key.
  * The signature is verified with synchronous node:crypto.
@@ -157,7 +157,7 @@ function readAttributes(buf: Uint8Array, attrs: Tlv, into: Requested): void {
       seen.add(id);
       if (parts.length === 3) expectTag(parts[1], TAG.BOOLEAN, 'critical');
       const value = expectTag(parts[parts.length - 1], TAG.OCTET_STRING, 'extnValue');
-      // Key usage and extended key usage requests are ignored on purpose: they come from the policy (issue 4 §3).
+      // Key usage and extended key usage requests are ignored on purpose: they come from the policy.
       if (id === OID.subjectAltName) readSubjectAltName(buf, value, into);
     }
   }
@@ -259,7 +259,7 @@ function noProof(d: DecodedCsr): KeywardError {
   if (!publicKeyOf(d.spki)) return unusableKey();
   const keyType = keyTypeOfSpki(d.spki); // only once node:crypto has loaded the key
   if (!/^(EC|RSA)-/.test(keyType)) {
-    // DSA, GOST, …: no policy can allow the key, and that is the more useful answer (issue 4 §9).
+    // DSA, GOST, …: no policy can allow the key, and that is the more useful answer.
     return new KeywardError('policy.key_not_allowed', `The CSR carries a ${keyType} key, which Keyward does not certify`, {
       extras: { keyType },
     });

@@ -3,7 +3,7 @@
  * protection, CA creation, issuance, CRLs and OCSP. Pure: no HTTP, database
  * or Keycloak — those reach it through the ports in ./ports.ts.
  */
-// policies (issue 3 §5)
+// policies
 export {
   parsePolicy,
   policyJsonSchema,
@@ -22,8 +22,8 @@ export { validateValidity } from './policy/validators/validity.ts';
 
 // names and values
 export { formatName, type NameAttribute } from './name.ts';
-export { sanStrings, type Sans } from './san.ts';
-export { toPem } from './pem.ts';
+export { sanStrings, NO_SANS, type Sans } from './san.ts';
+export { toPem, pemBlocks, splitPemCertificates } from './pem.ts';
 
 // CSRs
 export {
@@ -38,21 +38,39 @@ export {
 } from './csr.ts';
 
 // CA keys, their protection and signing
-export { generateCaKey, keyTypeOf, CA_KEY_TYPES, type CaKeyType } from './keys.ts';
+export { generateCaKey, keyTypeOf, spkiOf, samePublicKey, isCaKeyType, CA_KEY_TYPES, type CaKeyType } from './keys.ts';
 export { protectKey, unprotectKey, rewrap, kekId, asKeyBlob, type KeyBlob } from './key_protection.ts';
 export { localSigner } from './signer.ts';
 export { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type SignatureAlgorithm, type SignatureAlgorithmName } from './algorithms.ts';
-export type { CaSigner, CaRecord, RevokedCertificate, CertificateStatus, CertificateStatusLookup } from './ports.ts';
+export type { CaSigner, CaRecord, StoredCa, RevokedCertificate, CertificateStatus, CertificateStatusLookup } from './ports.ts';
 
 // CAs
-export { createRootCa, createIssuingCa, importParentCa, type NewCa } from './authority.ts';
-export { loadCa, openCa, caRecord, type CaContext } from './ca_context.ts';
+export { createRootCa, createIssuingCa, importParentCa, MIN_PARENT_LIFETIME_DAYS, type NewCa } from './authority.ts';
+export { loadCa, openCa, caRecord, certificatesFromPem, type CaContext } from './ca_context.ts';
 
-// issuance
-export { issueCertificate, checkCsr, enforcePolicy, type IssueRequest, type IssuedCertificate } from './issue.ts';
+// the one certificate writer, its profiles, and issuance under a policy
+export { PROFILES, leafProfile, backdate, type CertificateProfile, type KeyUsage, type ExtendedKeyUsage } from './profiles.ts';
+export { signCertificate, type Issuer, type RevocationPointers, type SignRequest, type SignedCertificate } from './sign.ts';
+export {
+  issueCertificate,
+  checkRequest,
+  signRequest,
+  checkCsr,
+  enforcePolicy,
+  type CheckedRequest,
+  type IssueRequest,
+  type IssuedCertificate,
+} from './issue.ts';
 
 // revocation
-export { REVOCATION_REASONS, REASON_CODES, parseRevocationReason, reasonName, type RevocationReason } from './revocation/reasons.ts';
+export {
+  REVOCATION_REASONS,
+  REVOCABLE_REASONS,
+  REASON_CODES,
+  parseRevocationReason,
+  reasonName,
+  type RevocationReason,
+} from './revocation/reasons.ts';
 export { buildCrl, type CrlRequest } from './revocation/crl.ts';
 export {
   parseOcspRequest,

@@ -1,51 +1,26 @@
 /**
- * Certificate issuance — the hot path (issue 4 §3, issue 6).
+ * Certificate issuance — the hot path.
  *
- * One fixed pipeline (STYLE.md rule 9, after step-ca's signX509):
+ * One fixed pipeline (after step-ca's signX509):
  *
  *   CSR checks       proof of possession (a Csr only exists once parseCsr verified it),
  *                    SAN kinds Keyward certifies
  *   → validators     key, subject, SANs, validity — one named rule each (./policy/validators/)
- *   → template       end-entity profile; key usage and EKU from the policy, never from the CSR
- *   → sign           through the CA's CaSigner
- *
- * The template is written directly as DER: everything that does not vary
- * between two certificates of one CA (version, signature algorithm, issuer
- * name, AKI), one policy (keyUsage, extKeyUsage) or one URL (CRL distribution
- * point, AIA) is encoded once and copied. test/unit/ca/issue.test.ts proves
- * the TBSCertificate byte-identical to @peculiar/x509's
- * X509CertificateGenerator for the same inputs (the whole certificate with an
- * RSA CA, whose signatures are deterministic), and openssl verifies the chains.
- *
- * Extensions, in this order: basicConstraints cA=false (critical), keyUsage
- * (critical), extKeyUsage, subjectKeyIdentifier, authorityKeyIdentifier,
- * subjectAltName (critical when the subject is empty, RFC 5280 §4.2.1.6),
- * cRLDistributionPoints, authorityInfoAccess (OCSP).
+ *   → sign           the policy's leaf profile (./profiles.ts) through the one writer (./sign.ts):
+ *                    key usage and EKU from the policy, never from the CSR
  */
 import { KeywardError } from '../kernel/errors.ts';
-import { assembleSigned, keyIdentifier } from './certificate.ts';
 import type { CaContext } from './ca_context.ts';
 import { isVerifiedCsr, type Csr } from './csr.ts';
-import { children, readOctetAlignedBits, readTlv } from './der/reader.ts';
-import { explicit, integerFromHex, sequence, time, tlvOf, TAG } from './der/writer.ts';
-import {
-  authorityInfoAccess,
-  basicConstraints,
-  crlDistributionPoints,
-  extendedKeyUsage,
-  keyUsage,
-  subjectAltName,
-  subjectKeyIdentifier,
-} from './extensions.ts';
-import { encodeName, formatName, type NameAttribute } from './name.ts';
-import { EKU_OIDS, KEY_USAGE_BITS } from './oids.ts';
-import { toPem } from './pem.ts';
+import { formatName, type NameAttribute } from './name.ts';
 import type { Policy } from './policy/policy.ts';
 import { validateKey } from './policy/validators/key.ts';
 import { validateSans } from './policy/validators/san.ts';
 import { validateSubject } from './policy/validators/subject.ts';
 import { validateValidity } from './policy/validators/validity.ts';
+import { leafProfile } from './profiles.ts';
 import { sanCount, type Sans } from './san.ts';
+import { signCertificate } from './sign.ts';
 
 export interface IssueRequest {
   /** The issuing CA. */
@@ -80,54 +55,6 @@ export interface IssuedCertificate {
 }
 
 const DAY = 86_400_000;
-const VERSION_3 = explicit(0, Buffer.from([TAG.INTEGER, 1, 2]));
-const BASIC_CONSTRAINTS_LEAF = basicConstraints(false);
-const SERIAL = /^[0-9a-f]{1,40}$/;
-
-/** RFC 5280 §4.1.2.2: a positive INTEGER of at most 20 octets (sign octet included). */
-export function checkSerial(serialHex: string): void {
-  const s = typeof serialHex === 'string' ? serialHex.replace(/^0+/, '') : '';
-  if (!SERIAL.test(serialHex) || s.length === 0 || (s.length === 40 && s[0]! >= '8')) {
-    throw new TypeError('serialHex must be positive lowercase hex of at most 20 octets (newSerialHex())');
-  }
-}
-
-// ------------------------------------------------------------------ per-policy and per-URL constants
-
-const policyExtensions = new WeakMap<Policy, Buffer[]>();
-
-/** keyUsage and extKeyUsage from the policy (never from the CSR); cached for frozen policies. */
-function usageExtensions(policy: Policy): Buffer[] {
-  const cached = policyExtensions.get(policy);
-  if (cached) return cached;
-  const out: Buffer[] = [];
-  if (policy.keyUsage.length) out.push(keyUsage(policy.keyUsage.map((u) => KEY_USAGE_BITS[u])));
-  if (policy.extendedKeyUsage.length) out.push(extendedKeyUsage(policy.extendedKeyUsage.map((e) => EKU_OIDS[e])));
-  if (Object.isFrozen(policy) && Object.isFrozen(policy.keyUsage) && Object.isFrozen(policy.extendedKeyUsage))
-    policyExtensions.set(policy, out);
-  return out;
-}
-
-const urlExtensions = new Map<string, Buffer>();
-
-function checkUrl(url: string, what: string): void {
-  if (typeof url !== 'string' || !/^https?:\/\/[\x21-\x7e]+$/.test(url))
-    throw new TypeError(`${what} must be an http(s) URL of printable ASCII`);
-}
-
-/** cRLDistributionPoints + authorityInfoAccess for a pair of URLs (a handful per installation). */
-function revocationExtensions(crlUrl: string, ocspUrl: string): Buffer {
-  const key = `${crlUrl}\n${ocspUrl}`;
-  let der = urlExtensions.get(key);
-  if (!der) {
-    checkUrl(crlUrl, 'crlUrl');
-    checkUrl(ocspUrl, 'ocspUrl');
-    der = Buffer.concat([crlDistributionPoints(crlUrl), authorityInfoAccess(ocspUrl)]);
-    if (urlExtensions.size > 1000) urlExtensions.clear();
-    urlExtensions.set(key, der);
-  }
-  return der;
-}
 
 // ------------------------------------------------------------------ the pipeline steps
 
@@ -167,38 +94,79 @@ export function enforcePolicy(
   }
 }
 
-function publicKeyBits(spki: Uint8Array): Uint8Array {
-  const [, bits] = children(spki, readTlv(spki, 0));
-  return readOctetAlignedBits(spki, bits!);
+/** What a certificate will certify, once the CSR checks and the policy validators have passed. */
+export interface CheckedRequest {
+  readonly csr: Csr;
+  readonly policy: Policy;
+  readonly subject: readonly NameAttribute[];
+  readonly sans: Sans;
+  readonly validityDays: number;
 }
 
-/** The end-entity TBSCertificate. */
-function leafTemplate(r: IssueRequest, subject: readonly NameAttribute[], sans: Sans, notBefore: Date, notAfter: Date): Buffer {
-  const exts: Uint8Array[] = [
-    BASIC_CONSTRAINTS_LEAF,
-    ...usageExtensions(r.policy),
-    subjectKeyIdentifier(keyIdentifier(publicKeyBits(r.csr.spki))),
-    r.ca.der.authorityKeyIdExtension,
-  ];
-  if (sanCount(sans)) exts.push(subjectAltName(sans, subject.length === 0));
-  exts.push(revocationExtensions(r.crlUrl, r.ocspUrl));
-  return sequence(
-    VERSION_3,
-    integerFromHex(r.serialHex),
-    r.ca.der.signatureAlgorithm,
-    r.ca.der.name,
-    sequence(time(notBefore), time(notAfter)),
-    encodeName(subject),
-    r.csr.spki,
-    explicit(3, tlvOf(TAG.SEQUENCE, exts)),
-  );
+const checkedRequests = new WeakSet<CheckedRequest>();
+
+/**
+ * Steps 1 and 2 of the pipeline: the CSR checks and the policy validators,
+ * run once. A request that waits for approval stops here and is checked again
+ * when it is approved (the policy may have changed meanwhile).
+ * @example const checked = checkRequest({ csr, policy, validityDays: 30 });
+ * @throws KeywardError policy.key_not_allowed, policy.subject_not_allowed, policy.san_not_allowed,
+ *   policy.validity_exceeded, request.malformed (validityDays); TypeError for an unverified Csr
+ */
+export function checkRequest(
+  r: Pick<IssueRequest, 'csr' | 'policy' | 'validityDays' | 'subjectOverride' | 'sansOverride'>,
+): CheckedRequest {
+  checkCsr(r.csr, r.sansOverride !== undefined);
+  const subject = r.subjectOverride ?? r.csr.subject;
+  const sans = r.sansOverride ?? r.csr.sans;
+  enforcePolicy(r.policy, { keyType: r.csr.keyType, subject, sans, validityDays: r.validityDays });
+  const checked: CheckedRequest = Object.freeze({ csr: r.csr, policy: r.policy, subject, sans, validityDays: r.validityDays });
+  checkedRequests.add(checked);
+  return checked;
 }
 
 /**
- * Issues an end-entity certificate.
- *
+ * Step 3: the policy's leaf profile, signed by the CA through the one writer.
  * notBefore is `now` (whole seconds); notAfter is notBefore + validityDays,
  * but never later than the CA's own notAfter.
+ * @example const issued = await signRequest(checkRequest({ csr, policy, validityDays: 30 }), { ca, serialHex, now, crlUrl, ocspUrl });
+ * @throws TypeError on misuse: a request checkRequest did not return, a bad serial or URL, a CA not valid at `now`
+ */
+export async function signRequest(
+  c: CheckedRequest,
+  o: Pick<IssueRequest, 'ca' | 'serialHex' | 'now' | 'crlUrl' | 'ocspUrl'>,
+): Promise<IssuedCertificate> {
+  if (!checkedRequests.has(c)) throw new TypeError('signRequest needs a request made by checkRequest (the validators passed)');
+  const t = o.now.getTime();
+  if (!(t >= o.ca.notBefore.getTime() && t < o.ca.notAfter.getTime())) throw new TypeError('the CA is not valid at `now`');
+  const notBefore = new Date(t - (t % 1000));
+  let notAfter = new Date(notBefore.getTime() + c.validityDays * DAY);
+  if (notAfter > o.ca.notAfter) notAfter = o.ca.notAfter; // never outlive the CA (RFC 5280 path validation)
+  const { der, pem } = await signCertificate({
+    issuer: o.ca,
+    profile: leafProfile(c.policy),
+    subject: c.subject,
+    sans: c.sans,
+    spki: c.csr.spki,
+    serialHex: o.serialHex,
+    notBefore,
+    notAfter,
+    pointers: { crlUrl: o.crlUrl, ocspUrl: o.ocspUrl },
+  });
+  return {
+    serialHex: o.serialHex,
+    certificatePem: pem,
+    der,
+    notBefore,
+    notAfter,
+    subject: formatName(c.subject),
+    sans: c.sans,
+    keyType: c.csr.keyType,
+  };
+}
+
+/**
+ * Issues an end-entity certificate: {@link checkRequest} then {@link signRequest}.
  * @example
  * const csr = parseCsr(pem);
  * const cert = await issueCertificate({ ca, csr, policy, validityDays: 30, serialHex: newSerialHex(), now: clock.now(),
@@ -208,30 +176,5 @@ function leafTemplate(r: IssueRequest, subject: readonly NameAttribute[], sans: 
  *   Csr, a bad serial or URL, a CA not valid at `now`)
  */
 export async function issueCertificate(r: IssueRequest): Promise<IssuedCertificate> {
-  // 1. CSR checks
-  checkCsr(r.csr, r.sansOverride !== undefined);
-  const subject = r.subjectOverride ?? r.csr.subject;
-  const sans = r.sansOverride ?? r.csr.sans;
-  // 2. policy validators
-  enforcePolicy(r.policy, { keyType: r.csr.keyType, subject, sans, validityDays: r.validityDays });
-  // 3. template
-  checkSerial(r.serialHex);
-  const t = r.now.getTime();
-  if (!(t >= r.ca.notBefore.getTime() && t < r.ca.notAfter.getTime())) throw new TypeError('the CA is not valid at `now`');
-  const notBefore = new Date(t - (t % 1000));
-  let notAfter = new Date(notBefore.getTime() + r.validityDays * DAY);
-  if (notAfter > r.ca.notAfter) notAfter = r.ca.notAfter;
-  const tbs = leafTemplate(r, subject, sans, notBefore, notAfter);
-  // 4. sign
-  const der = assembleSigned(tbs, r.ca.der.signatureAlgorithm, await r.ca.signer.sign(tbs));
-  return {
-    serialHex: r.serialHex,
-    certificatePem: toPem(der, 'CERTIFICATE'),
-    der,
-    notBefore,
-    notAfter,
-    subject: formatName(subject),
-    sans,
-    keyType: r.csr.keyType,
-  };
+  return signRequest(checkRequest(r), r);
 }

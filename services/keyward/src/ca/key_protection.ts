@@ -1,5 +1,5 @@
 /**
- * Envelope encryption of CA private keys (DESIGN.md principle 5, issue 4 §2).
+ * Envelope encryption of CA private keys: a private key is only ever stored sealed.
  *
  * Each private key (PKCS#8 DER) is encrypted with its own random 256-bit data
  * key under AES-256-GCM; the data key is wrapped with the key-encryption key

@@ -1,6 +1,6 @@
 /**
- * CA key generation and key-type naming (issue 4 §2: ECDSA P-256/P-384 and
- * RSA 2048–4096 for CA and leaf keys).
+ * CA key generation and key-type naming (ECDSA P-256/P-384 and RSA
+ * 2048–4096 for CA and leaf keys).
  */
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -10,6 +10,9 @@ import { OID } from './oids.ts';
 
 export const CA_KEY_TYPES = ['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
 export type CaKeyType = (typeof CA_KEY_TYPES)[number];
+
+/** True for a key type Keyward runs CAs on. */
+export const isCaKeyType = (t: unknown): t is CaKeyType => (CA_KEY_TYPES as readonly unknown[]).includes(t);
 
 const generate = promisify(generateKeyPair);
 
@@ -51,6 +54,20 @@ export function keyTypeOf(key: KeyObject): string {
     default:
       return String(key.asymmetricKeyType);
   }
+}
+
+/**
+ * Whether two SubjectPublicKeyInfo DER values are the same key, compared in
+ * node's canonical encoding. Not KeyObject.equals: on keys of different
+ * types it leaves an OpenSSL error queued on the thread, and the next
+ * createPrivateKey there fails with that stale "different key types" error —
+ * which once refused a good RSA-3072 PKCS#8 key imported after a mismatched one.
+ * @example samePublicKey(cert.spki, spkiOf(privateKey))
+ */
+export function samePublicKey(a: Uint8Array, b: Uint8Array): boolean {
+  const canonical = (spki: Uint8Array) =>
+    createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'der', type: 'spki' });
+  return canonical(a).equals(canonical(b));
 }
 
 /** SubjectPublicKeyInfo DER of a public or private key. */

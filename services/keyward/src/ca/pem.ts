@@ -29,3 +29,14 @@ export function pemBlocks(text: string, label: RegExp): (Uint8Array | undefined)
 export function fromPem(text: string, label: RegExp): Uint8Array | undefined {
   return pemBlocks(text, label)[0];
 }
+
+/**
+ * The certificates of a PEM bundle, each as its own PEM text ending in a
+ * newline, in order; text between them is dropped.
+ * @example splitPemCertificates(`${issuingPem}${rootPem}`) // → [issuingPem, rootPem]
+ */
+export function splitPemCertificates(text: string): string[] {
+  return (
+    text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g)?.map((p) => (p.endsWith('\n') ? p : p + '\n')) ?? []
+  );
+}

@@ -1,7 +1,7 @@
 /**
  * The small interfaces through which the wiring (storage, HTTP, an HSM)
- * meets the CA domain (STYLE.md rule 8: ports are owned by their consumer).
- * Nothing here knows a database, Express or Keycloak.
+ * meets the CA domain; ports are owned by their consumer. Nothing here knows a
+ * database, Express or Keycloak.
  */
 import type { SignatureAlgorithm } from './algorithms.ts';
 import type { KeyBlob } from './key_protection.ts';
@@ -26,8 +26,7 @@ export interface CaSigner {
 
 /**
  * What must be stored for a CA so it can be loaded again (`openCa`). The
- * private key is only ever stored as an envelope-encrypted blob (DESIGN.md
- * principle 5).
+ * private key is only ever stored as an envelope-encrypted blob.
  */
 export interface CaRecord {
   readonly certificatePem: string;
@@ -44,6 +43,20 @@ export interface CaRecord {
   readonly keyType: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
+}
+
+/**
+ * A CA as the store keeps it: its material and its place — the
+ * installation's root, a realm's imported parent (`root` with a realm), a
+ * realm's issuing or client-authentication CA.
+ */
+export interface StoredCa extends Pick<CaRecord, 'certificatePem' | 'chainPem' | 'keyBlob' | 'subject' | 'keyType' | 'notAfter'> {
+  readonly id: string;
+  /** undefined for the installation's root. */
+  readonly realm: string | undefined;
+  readonly kind: 'root' | 'issuing' | 'client_auth';
+  /** An operator's CA imported as a realm's parent (PUT /v1/realms/{realm}/ca/parent). */
+  readonly imported: boolean;
 }
 
 /** One revoked certificate, as the CRL builder needs it. */

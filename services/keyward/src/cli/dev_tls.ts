@@ -5,15 +5,11 @@
  * device onboarding work in the demo without any setup. Reused while it has
  * more than a week left.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toPem } from '../ca/pem.ts';
+import { PROFILES, backdate, generateCaKey, localSigner, signCertificate } from '../ca/index.ts';
 import { newSerialHex } from '../kernel/ids.ts';
-
-x509.cryptoProvider.set(webcrypto as never);
 
 const DAY = 86_400_000;
 
@@ -30,27 +26,20 @@ export async function ensureDevTls(dataDir: string): Promise<{ certFile: string;
     }
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: newSerialHex(),
-    name: 'CN=Keyward development server',
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 365 * DAY),
-    keys,
-    signingAlgorithm: alg,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'ip', value: '127.0.0.1' },
-        { type: 'ip', value: '::1' },
-        { type: 'dns', value: 'localhost' },
-      ]),
-    ],
+  const key = await generateCaKey('EC-P256');
+  const signer = localSigner(key);
+  const now = new Date();
+  const { pem } = await signCertificate({
+    issuer: { selfSigned: signer },
+    profile: PROFILES.devTls,
+    subject: [{ type: 'CN', value: 'Keyward development server' }],
+    sans: { dns: ['localhost'], ip: ['127.0.0.1', '::1'], uri: [], email: [] },
+    spki: signer.spki,
+    serialHex: newSerialHex(),
+    notBefore: backdate(now, PROFILES.devTls),
+    notAfter: new Date(now.getTime() + 365 * DAY),
   });
-  writeFileSync(keyFile, toPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY'), { mode: 0o600 });
-  writeFileSync(certFile, cert.toString('pem') + '\n', { mode: 0o644 });
+  writeFileSync(keyFile, key.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 });
+  writeFileSync(certFile, pem, { mode: 0o644 });
   return { certFile, keyFile, created: true };
 }

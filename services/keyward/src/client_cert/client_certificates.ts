@@ -1,13 +1,16 @@
 /**
  * Certificates as automation credentials.
  *
- * - Seed 000 (IBM CSM): a user creates a client certificate, names it, picks an
- *   expiry up to the realm's maximum, downloads a .pem (certificate and private
- *   key) again at any time, and sends it in the `X-Client-Certificate` header;
- *   calls carry the authority of that user **at the time of the call**.
- * - Seed 004 (Flocker): certificates made offline by `keyward ca` under a
- *   cluster CA that a realm trusts; CN `user-<name>` names an API client of
- *   that realm, whose authority the call carries.
+ * - Users' client certificates, like IBM CSM's: a user creates a client
+ *   certificate, names it, picks an expiry up to the realm's maximum,
+ *   downloads a .pem (certificate and private key) again at any time, and
+ *   sends it in the `X-Client-Certificate` header; calls carry the authority
+ *   of that user **at the time of the call**. They are checked by the CA's
+ *   policy validators (key type, validity) under the realm's client-certificate
+ *   profile and written by the one certificate writer (ca/sign.ts).
+ * - API client certificates, like Flocker's: made offline by `keyward ca`
+ *   under a cluster CA that a realm trusts; CN `user-<name>` names an API
+ *   client of that realm, whose authority the call carries.
  *
  * Every way of presenting a certificate (TLS handshake, proxy header, bundle
  * header) ends in {@link ClientCertificateService.authenticate}: the
@@ -18,7 +21,24 @@ import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import type { Principal } from '../authn/principal.ts';
 import { auditActor } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
-import type { CaEngine, StoredCa } from '../issuance/ports.ts';
+import {
+  KEY_TYPES,
+  PROFILES,
+  backdate,
+  generateCaKey,
+  keyTypeOf,
+  parseCsr,
+  protectKey,
+  samePublicKey,
+  signCertificate,
+  spkiOf,
+  unprotectKey,
+  validateKey,
+  validateValidity,
+  type CaContext,
+  type Policy,
+  type StoredCa,
+} from '../ca/index.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId, newSerialHex } from '../kernel/ids.ts';
@@ -42,12 +62,32 @@ export interface ClientCertificateView {
   readonly status: 'valid' | 'revoked' | 'expired';
 }
 
+/** The client-authentication CA of a realm: as stored, and opened to sign. */
+export type ClientAuthCa = (realm: string) => Promise<{ readonly stored: StoredCa; readonly ca: CaContext }>;
+
+/**
+ * A realm's client-certificate profile as a certificate policy, for the CA's
+ * validators: the key types Keyward certifies and the realm's maximum expiry.
+ * @example validateKey(clientCertificatePolicy(settings), csr.keyType);
+ */
+export function clientCertificatePolicy(settings: ClientCertificateSettings): Policy {
+  return {
+    keyTypes: KEY_TYPES,
+    maxValidityDays: settings.maxExpirationDays,
+    subject: { required: ['CN'], allowed: ['CN', 'OU'] },
+    san: { dns: [], ip: [], uri: ['urn:keyward:*'], email: [] },
+    keyUsage: PROFILES.clientAuth.keyUsage,
+    extendedKeyUsage: PROFILES.clientAuth.extendedKeyUsage,
+    approval: 'none',
+  };
+}
+
 export const fingerprintOf = (der: Uint8Array): string => createHash('sha256').update(der).digest('hex');
 
 export class ClientCertificateService {
   readonly #store: ClientCertStore;
-  readonly #engine: CaEngine;
-  readonly #caFor: (realm: string) => Promise<StoredCa>;
+  readonly #kek: Uint8Array;
+  readonly #caFor: ClientAuthCa;
   readonly #realms: RealmService;
   readonly #authz: Authorizer;
   readonly #users: UserDirectory;
@@ -58,8 +98,9 @@ export class ClientCertificateService {
 
   constructor(deps: {
     store: ClientCertStore;
-    engine: CaEngine;
-    caFor: (realm: string) => Promise<StoredCa>;
+    /** Seals generated keys, like CA keys. */
+    kek: Uint8Array;
+    caFor: ClientAuthCa;
     realms: RealmService;
     authz: Authorizer;
     users: UserDirectory;
@@ -67,7 +108,7 @@ export class ClientCertificateService {
     clock: Clock;
   }) {
     this.#store = deps.store;
-    this.#engine = deps.engine;
+    this.#kek = deps.kek;
     this.#caFor = deps.caFor;
     this.#realms = deps.realms;
     this.#authz = deps.authz;
@@ -91,7 +132,7 @@ export class ClientCertificateService {
 
   async getSettings(realm: string, p: Principal): Promise<ClientCertificateSettings> {
     await this.#realms.getManaged(realm);
-    // Users see the maximum too (the seed shows it below the expiry choice).
+    // Users see the maximum too (IBM CSM shows it below the expiry choice).
     if (p.realm !== realm) await this.#requireAdmin(p, realm);
     return this.settings(realm);
   }
@@ -162,47 +203,41 @@ export class ClientCertificateService {
         { extras: { maximum: settings.maxExpirationDays } },
       );
     }
-    const ca = await this.#caFor(p.realm);
+    const { stored, ca } = await this.#caFor(p.realm);
     let spki: Uint8Array;
     let keyType: string;
     let keyBlob: unknown;
     let keyPem: string | undefined;
     if (input.csr) {
-      const csr = this.#engine.parseCsr(input.csr);
-      if (!['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'].includes(csr.keyType)) {
-        throw new KeywardError(
-          'policy.key_not_allowed',
-          `Key type ${csr.keyType} is not allowed for client certificates (EC P-256/P-384, RSA 2048–4096)`,
-        );
-      }
-      ({ spki, keyType } = csr);
+      ({ spki, keyType } = parseCsr(input.csr));
     } else {
-      const k = this.#engine.generateKey();
-      ({ spki, keyType } = k);
-      keyBlob = this.#engine.seal(k.pkcs8);
-      keyPem = createPrivateKey({ key: Buffer.from(k.pkcs8), format: 'der', type: 'pkcs8' })
-        .export({ format: 'pem', type: 'pkcs8' })
-        .toString();
+      const key = await generateCaKey('EC-P256');
+      spki = spkiOf(key);
+      keyType = keyTypeOf(key);
+      keyBlob = protectKey(this.#kek, key);
+      keyPem = key.export({ format: 'pem', type: 'pkcs8' }).toString();
     }
+    // The CA's policy validators, under the realm's client-certificate profile.
+    const policy = clientCertificatePolicy(settings);
+    validateKey(policy, keyType);
+    validateValidity(policy, input.expiresInDays);
     const now = this.#clock.now();
-    const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000);
+    const notBefore = backdate(now, PROFILES.clientAuth);
     const notAfter = new Date(Math.min(notBefore.getTime() + input.expiresInDays * DAY, ca.notAfter.getTime()));
     const serial = newSerialHex();
     const id = newId();
-    const { der, pem } = await this.#engine.issue(ca, {
-      csr: { subject: [], sans: { dns: [], ip: [], uri: [], email: [] }, keyType, pem: '', spki },
+    const { der, pem } = await signCertificate({
+      issuer: ca,
+      profile: PROFILES.clientAuth,
       subject: [
         { type: 'CN', value: p.username ?? p.subject },
         { type: 'OU', value: `keyward client certificate ${id}` },
       ],
       sans: { dns: [], ip: [], uri: [`urn:keyward:${p.realm}:user:${p.subject}`], email: [] },
-      keyUsage: ['digitalSignature'],
-      extendedKeyUsage: ['clientAuth'],
-      serial,
+      spki,
+      serialHex: serial,
       notBefore,
       notAfter,
-      validityDays: input.expiresInDays,
-      // No CRL or OCSP pointers: only Keyward relies on these certificates, and it checks revocation in its store.
     });
     const rec: ClientCertificateRecord = {
       id,
@@ -211,7 +246,7 @@ export class ClientCertificateService {
       username: p.username ?? p.subject,
       name: input.name,
       serial,
-      caId: ca.id,
+      caId: stored.id,
       fingerprint: fingerprintOf(der),
       mode: input.csr ? 'csr' : 'generated',
       certificatePem: pem,
@@ -245,11 +280,7 @@ export class ClientCertificateService {
   /** The .pem again: certificate, chain, and (generated mode) the private key. */
   async pem(p: Principal, id: string): Promise<string> {
     const r = await this.#own(p, id);
-    const key = r.keyBlob
-      ? createPrivateKey({ key: Buffer.from(this.#engine.unseal(r.keyBlob)), format: 'der', type: 'pkcs8' })
-          .export({ format: 'pem', type: 'pkcs8' })
-          .toString()
-      : '';
+    const key = r.keyBlob ? unprotectKey(this.#kek, r.keyBlob).export({ format: 'pem', type: 'pkcs8' }).toString() : '';
     return r.certificatePem + key;
   }
 
@@ -283,7 +314,7 @@ export class ClientCertificateService {
     return (await this.#store.list(realm, undefined)).map((r) => this.#view(r));
   }
 
-  // ------------------------------------------------------------ trusted client CAs (seed 004)
+  // ------------------------------------------------------------ trusted client CAs (Flocker-style cluster CAs)
 
   async putTrustedCa(realm: string, name: string, p: Principal, pem: string): Promise<{ ca: TrustedClientCa; created: boolean }> {
     await this.#realms.getManaged(realm);
@@ -369,7 +400,7 @@ export class ClientCertificateService {
   /**
    * The principal a certificate stands for.
    * @param der the certificate (DER)
-   * @param options.privateKeyPem a key that came with it (the seed's .pem bundle): must match
+   * @param options.privateKeyPem a key that came with it (the IBM CSM-style .pem bundle): must match
    */
   async authenticate(der: Uint8Array, options: { privateKeyPem?: string | undefined } = {}): Promise<Principal> {
     let cert: X509Certificate;
@@ -381,7 +412,11 @@ export class ClientCertificateService {
     if (options.privateKeyPem !== undefined) {
       let matches = false;
       try {
-        matches = cert.checkPrivateKey(createPrivateKey(options.privateKeyPem));
+        // Compared as SPKI, not with checkPrivateKey: a key of another type would leave a stale OpenSSL error behind.
+        matches = samePublicKey(
+          new Uint8Array(cert.publicKey.export({ format: 'der', type: 'spki' })),
+          spkiOf(createPrivateKey(options.privateKeyPem)),
+        );
       } catch {
         matches = false;
       }
@@ -395,11 +430,11 @@ export class ClientCertificateService {
         `The client certificate is valid from ${new Date(cert.validFrom).toISOString()} to ${new Date(cert.validTo).toISOString()}`,
       );
 
-    // 1. A user's client certificate (seed 000), found by its fingerprint and re-verified.
+    // 1. A user's client certificate (IBM CSM-style), found by its fingerprint and re-verified.
     const rec = await this.#store.findByFingerprint(fingerprintOf(new Uint8Array(cert.raw)));
     if (rec) {
-      const ca = await this.#caFor(rec.realm);
-      if (ca.id !== rec.caId || !cert.verify(new X509Certificate(ca.certificatePem).publicKey)) {
+      const { stored } = await this.#caFor(rec.realm);
+      if (stored.id !== rec.caId || !cert.verify(new X509Certificate(stored.certificatePem).publicKey)) {
         throw new KeywardError(
           'client_certificate.untrusted',
           "The client certificate does not chain to the realm's client-authentication CA",
@@ -422,11 +457,11 @@ export class ClientCertificateService {
         clientId: undefined,
         username: user.username,
         credentialRoles: [],
-        credentialExpiresAt: new Date(cert.validTo), // a PAT created with this certificate may not outlive it (issue 7)
+        credentialExpiresAt: new Date(cert.validTo), // a PAT created with this certificate may not outlive it
       });
     }
 
-    // 2. A certificate under a cluster CA that a realm trusts (seed 004): CN user-<client>.
+    // 2. A certificate under a cluster CA that a realm trusts (Flocker-style): CN user-<client>.
     for (const { ca, x509 } of await this.#trustedCas()) {
       if (!cert.checkIssued(x509) || !cert.verify(x509.publicKey)) continue;
       if (new Date(cert.validFrom) > now || new Date(cert.validTo) <= now) throw expired();

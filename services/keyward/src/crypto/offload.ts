@@ -1,5 +1,6 @@
 /**
- * Issuance's public-key operations on worker threads, under load (issue 6).
+ * Issuance's public-key operations on worker threads, under load: the CaSigner
+ * and CSR signature verifier ports of the CA domain, implemented here.
  * A CSR's proof of possession and the CA's signature are the costly steps of
  * an issuance, and node:crypto runs them synchronously on the calling thread.
  * Under concurrent load they go to `threads` worker threads
@@ -49,7 +50,7 @@ interface Lane {
 
 interface Waiting {
   readonly op: WorkerOp;
-  readonly resolve: (value: never) => void;
+  readonly resolve: (value: CsrSignatureResult | Uint8Array) => void;
   readonly reject: (err: unknown) => void;
   lane: Lane | undefined;
 }
@@ -134,7 +135,7 @@ export class CryptoOffload {
   #submit<T>(op: WorkerOp): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push(op);
-      this.#waiting.set(op.seq, { op, resolve: resolve as (value: never) => void, reject, lane: undefined });
+      this.#waiting.set(op.seq, { op, resolve: resolve as (value: CsrSignatureResult | Uint8Array) => void, reject, lane: undefined });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -180,7 +181,7 @@ export class CryptoOffload {
     this.#waiting.delete(seq);
     if (w.lane && --w.lane.outstanding === 0) w.lane.worker.unref();
     if (typeof result === 'object' && !(result instanceof Uint8Array)) w.reject(new Error(`crypto worker: ${result.error}`));
-    else w.resolve(result as never);
+    else w.resolve(result);
   }
 
   #lane(): Lane {
@@ -208,8 +209,8 @@ export class CryptoOffload {
     if (!w) return;
     this.#waiting.delete(seq);
     try {
-      if (w.op.kind === 'verify') w.resolve(verifyCsrSignature(w.op.check) as never);
-      else w.resolve(this.#signers.get(w.op.key)!.sign(w.op.data) as never);
+      if (w.op.kind === 'verify') w.resolve(verifyCsrSignature(w.op.check));
+      else void Promise.resolve(this.#signers.get(w.op.key)!.sign(w.op.data)).then(w.resolve, w.reject);
     } catch (err) {
       w.reject(err);
     }

@@ -65,7 +65,8 @@ export const ERROR_CATALOGUE = {
   'end_entity.exists': { status: 409, title: 'The end entity already exists' },
   'end_entity.not_found': { status: 404, title: 'No such end entity' },
   'ca.not_found': { status: 404, title: 'The realm has no CA yet' },
-  'ca.invalid': { status: 400, title: 'The CA material is invalid' },
+  'ca.malformed': { status: 400, title: 'The CA certificate or key cannot be read' },
+  'ca.invalid': { status: 422, title: 'The CA is not suitable' },
   'ca.exists': { status: 409, title: 'The realm already has that CA' },
   'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
 

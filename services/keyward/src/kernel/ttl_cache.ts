@@ -5,19 +5,18 @@
  *
  * With `staleIfError`, a value older than the time bound is still served when
  * reloading it fails with an outage of its source (RFC 5861's stale-if-error),
- * for at most `graceMs` past its time bound. While the source is known to be
- * down (an outage seen within the last `retryMs`), it is asked again but a
- * caller waits for it only `waitMs` before being served the last value, so
- * callers do not each wait for the source's timeout; the first answer from
- * the source makes values fresh again.
+ * for at most `graceMs` past its time bound. Once the source is known to be
+ * down (from the failed load that saw the outage until the next load that
+ * succeeds), it is still asked, once at a time per key, but a caller waits for
+ * it only `waitMs` before being served the last value, so callers do not each
+ * wait for the source's timeout; the first answer from the source makes values
+ * fresh again.
  */
 export interface StaleIfError {
   /** How long past its time bound a value may still be served while its source is down. */
   readonly graceMs: number;
   /** Whether a failed load means the source is unreachable (as opposed to a real answer, such as "not found"). */
   readonly isOutage: (err: unknown) => boolean;
-  /** After an outage, how long the source counts as down (default 5 s); any answer from it ends that sooner. */
-  readonly retryMs?: number;
   /** While the source counts as down, how long a caller waits for it before being served the last value (default 250 ms). */
   readonly waitMs?: number;
 }
@@ -40,7 +39,7 @@ export class TtlCache<K, V> {
   readonly #now: () => number;
   readonly #stale: StaleIfError | undefined;
   readonly #entries = new Map<K, Entry<V>>();
-  #outageUntil = -Infinity;
+  #down = false;
   #staleServed = 0;
 
   constructor(ttlMs: number, options: { max?: number; now?: () => number; staleIfError?: StaleIfError | undefined } = {}) {
@@ -55,7 +54,7 @@ export class TtlCache<K, V> {
     const hit = this.#entries.get(key);
     if (hit && hit.expires > now) return hit.value;
     const stale = this.#servable(hit, now);
-    if (hit && stale && now < this.#outageUntil) {
+    if (hit && stale && this.#down) {
       // The source is known to be down: ask it again (once at a time), but answer with the last
       // value unless it answers at once. The entry stays as it is until the source answers.
       const refresh = (hit.refreshing ??= this.#load(key, load, hit, false).finally(() => (hit.refreshing = undefined)));
@@ -88,7 +87,7 @@ export class TtlCache<K, V> {
     entry.value = load().then(
       (v) => {
         entry.last = { value: v, at: started };
-        this.#outageUntil = -Infinity;
+        this.#down = false;
         if (!inPlace && (this.#ttlMs > 0 || this.#stale)) this.#entries.set(key, entry);
         return v;
       },
@@ -98,7 +97,7 @@ export class TtlCache<K, V> {
           else this.#entries.delete(key);
         }
         if (this.#stale?.isOutage(err)) {
-          this.#outageUntil = this.#now() + (this.#stale.retryMs ?? 5_000);
+          this.#down = true;
           const stale = inPlace ? this.#servable(entry, this.#now()) : undefined;
           if (stale) {
             this.#staleServed++;
@@ -124,9 +123,9 @@ export class TtlCache<K, V> {
     }
   }
 
-  /** Whether the source was seen unreachable within the last retry period (stale values are being served). */
+  /** Whether the source is known to be down: its last load failed with an outage, and none has succeeded since. */
   get degraded(): boolean {
-    return this.#now() < this.#outageUntil;
+    return this.#down;
   }
 
   /** How many answers were served stale since start. */

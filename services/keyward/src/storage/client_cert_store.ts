@@ -53,17 +53,19 @@ export class PgClientCertStore implements ClientCertStore {
     await this.#db.tx(async (q) => {
       await q.query(
         `INSERT INTO client_certificate_settings (realm, enabled, max_expiration_days) VALUES ($1, $2, $3)
-         ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
+         ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days,
+           updated_at = now()`,
         [realm, s.enabled, s.maxExpirationDays],
       );
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 
   async insert(r: ClientCertificateRecord, audit: AuditEventInput): Promise<void> {
     await this.#db.tx(async (q) => {
       await q.query(
-        `INSERT INTO client_certificates (id, realm, user_id, username, name, serial, ca_id, fingerprint, mode, certificate_pem, key_blob, expires_in_days, created_at, expires_at)
+        `INSERT INTO client_certificates (id, realm, user_id, username, name, serial, ca_id, fingerprint, mode, certificate_pem,
+           key_blob, expires_in_days, created_at, expires_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
         [
           r.id,
@@ -82,7 +84,7 @@ export class PgClientCertStore implements ClientCertStore {
           r.expiresAt,
         ],
       );
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 
@@ -109,7 +111,7 @@ export class PgClientCertStore implements ClientCertStore {
       const changed =
         ((await q.query('UPDATE client_certificates SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, at])).rowCount ?? 0) >
         0;
-      if (changed) await this.#audit.record(q as never, audit);
+      if (changed) await this.#audit.record(q, audit);
       return changed;
     });
   }
@@ -118,11 +120,12 @@ export class PgClientCertStore implements ClientCertStore {
     return this.#db.tx(async (q) => {
       const r = await q.query<{ inserted: boolean }>(
         `INSERT INTO trusted_client_cas (realm, name, certificate_pem, subject, fingerprint) VALUES ($1,$2,$3,$4,$5)
-         ON CONFLICT (realm, name) DO UPDATE SET certificate_pem = EXCLUDED.certificate_pem, subject = EXCLUDED.subject, fingerprint = EXCLUDED.fingerprint
+         ON CONFLICT (realm, name) DO UPDATE SET certificate_pem = EXCLUDED.certificate_pem, subject = EXCLUDED.subject,
+           fingerprint = EXCLUDED.fingerprint
          RETURNING (xmax = 0) AS inserted`,
         [c.realm, c.name, c.certificatePem, c.subject, c.fingerprint],
       );
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return r.rows[0]!.inserted ? 'created' : 'updated';
     });
   }
@@ -130,7 +133,7 @@ export class PgClientCertStore implements ClientCertStore {
   async deleteTrustedCa(realm: string, name: string, audit: AuditEventInput): Promise<boolean> {
     return this.#db.tx(async (q) => {
       const d = ((await q.query('DELETE FROM trusted_client_cas WHERE realm = $1 AND name = $2', [realm, name])).rowCount ?? 0) > 0;
-      if (d) await this.#audit.record(q as never, audit);
+      if (d) await this.#audit.record(q, audit);
       return d;
     });
   }

@@ -2,15 +2,15 @@
 import type { AuditLog } from './audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../audit/event.ts';
+import { asKeyBlob, splitPemCertificates, type RevocationReason, type RevokedCertificate, type StoredCa } from '../ca/index.ts';
 import type {
   CertificateFilter,
   CertificateRecord,
   EndEntityRecord,
   IssuanceStore,
   IssuanceTx,
+  NewCertificateRecord,
   RequestRecord,
-  RevokedEntry,
-  StoredCa,
   StoredCrl,
 } from '../issuance/ports.ts';
 import { conditions, isUniqueViolation, type Database, type Queryable } from './database.ts';
@@ -22,8 +22,8 @@ const ca = (r: any): StoredCa => ({
   kind: r.kind,
   subject: r.subject,
   certificatePem: r.certificate_pem,
-  chainPem: r.chain_pem,
-  keyBlob: r.key_blob,
+  chainPem: splitPemCertificates(r.chain_pem),
+  keyBlob: asKeyBlob(r.key_blob),
   keyType: r.key_type,
   notAfter: r.not_after,
   imported: r.imported,
@@ -82,9 +82,8 @@ const crl = (r: any): StoredCrl => ({
   revocations: Number(r.revocations),
 });
 
-type IssuedRow = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
 interface PendingIssued {
-  c: IssuedRow;
+  c: NewCertificateRecord;
   audit: AuditEventInput;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -102,33 +101,53 @@ const MIN_OVERLAPPING_BATCH = 16;
 const MAX_BATCH = 64;
 const CERT_INSERT_COLUMNS = 14;
 
+const CERT_INSERT =
+  'INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, ' +
+  'not_before, not_after, der)';
+
+/** `($k+1,…,$k+columns)` for each of `rows` rows, parameters numbered from `offset + 1`. */
+function placeholders(rows: number, columns: number, offset: number): string {
+  return Array.from(
+    { length: rows },
+    (_, r) => `(${Array.from({ length: columns }, (_, k) => `$${offset + r * columns + k + 1}`).join(',')})`,
+  ).join(',');
+}
+
 /**
  * The statement for `n` certificates and their audit events: one
- * data-modifying CTE, all rows or none. The audit rows are the audit log's
- * own insert (`audit.insertSql`), one VALUES list per certificate.
+ * data-modifying CTE, all rows or none. Each audit row is the audit log's own
+ * complete INSERT (`audit.insertSql`, its parameters numbered after the
+ * certificates'), one CTE member per event.
  */
-function insertIssuedSql(n: number, audit: AuditLog): string {
-  const rows: string[] = [];
-  const events: string[] = [];
-  let head = '';
-  for (let r = 0; r < n; r++) {
-    const base = r * CERT_INSERT_COLUMNS;
-    rows.push(`(${Array.from({ length: CERT_INSERT_COLUMNS }, (_, k) => `$${base + k + 1}`).join(',')})`);
-    const { sql, params } = audit.insertSql({ action: '', actor: { kind: '', id: '' } }, n * CERT_INSERT_COLUMNS + r * AUDIT_COLUMNS);
-    if (params.length !== AUDIT_COLUMNS) throw new Error(`AuditLog.insertSql writes ${params.length} columns, not ${AUDIT_COLUMNS}`);
-    const at = sql.lastIndexOf(' VALUES ');
-    head = sql.slice(0, at);
-    events.push(sql.slice(at + 8));
-  }
-  return `WITH cert AS (INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
-    VALUES ${rows.join(',')} RETURNING serial)
-  ${head} VALUES ${events.join(',')}`;
+function insertIssuedSql(n: number, auditInsert: (offset: number) => string): string {
+  const events = Array.from({ length: n }, (_, r) => `a${r} AS (${auditInsert(n * CERT_INSERT_COLUMNS + r * AUDIT_COLUMNS)})`);
+  return `WITH cert AS (${CERT_INSERT} VALUES ${placeholders(n, CERT_INSERT_COLUMNS, 0)} RETURNING serial), ${events.join(', ')}
+  SELECT count(*) FROM cert`;
 }
 /** Columns of an audit event row (AuditLog.insertSql). */
 const AUDIT_COLUMNS = 7;
 
+/** The parameters of one certificate row, in CERT_INSERT's column order. */
+const certificateParams = (c: NewCertificateRecord): unknown[] => [
+  c.serial,
+  c.realm,
+  c.caId,
+  c.subject,
+  JSON.stringify(c.sans),
+  c.policy,
+  c.endEntity ?? null,
+  c.requestId ?? null,
+  JSON.stringify(c.requester),
+  `${c.requester.realm}/${c.requester.id}`,
+  c.keyType,
+  c.notBefore,
+  c.notAfter,
+  c.der,
+];
+
 const CERT_COLUMNS =
-  'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, revoked_at, revocation_reason, der, created_at';
+  'serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, key_type, not_before, not_after, status, ' +
+  'revoked_at, revocation_reason, der, created_at';
 
 export class PgIssuanceStore implements IssuanceStore {
   readonly #db: Database;
@@ -142,30 +161,12 @@ export class PgIssuanceStore implements IssuanceStore {
     return this.#db.tx((q: Queryable) =>
       fn({
         insertCertificate: async (c) => {
-          await q.query(
-            `INSERT INTO certificates (serial, realm, ca_id, subject, sans, policy, end_entity, request_id, requester, requester_key, key_type, not_before, not_after, der)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
-            [
-              c.serial,
-              c.realm,
-              c.caId,
-              c.subject,
-              JSON.stringify(c.sans),
-              c.policy,
-              c.endEntity ?? null,
-              c.requestId ?? null,
-              JSON.stringify(c.requester),
-              `${c.requester.realm}/${c.requester.id}`,
-              c.keyType,
-              c.notBefore,
-              c.notAfter,
-              c.der,
-            ],
-          );
+          await q.query(`${CERT_INSERT} VALUES ${placeholders(1, CERT_INSERT_COLUMNS, 0)}`, certificateParams(c));
         },
         revoke: async (realm, serial, reason, at) => {
           const upd = await q.query(
-            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4 WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
+            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4
+             WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
             [realm, serial, at, reason],
           );
           if (upd.rows[0]) return { record: cert(upd.rows[0]), changed: true };
@@ -174,7 +175,8 @@ export class PgIssuanceStore implements IssuanceStore {
         },
         insertRequest: async (r) => {
           await q.query(
-            `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester, created_at)
+            `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester,
+             created_at)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
             [
               r.id,
@@ -226,7 +228,7 @@ export class PgIssuanceStore implements IssuanceStore {
             [c.caId, c.crlNumber.toString(), c.thisUpdate, c.nextUpdate, c.der, c.revocations],
           );
         },
-        audit: (event) => this.#audit.record(q as never, event),
+        audit: (event) => this.#audit.record(q, event),
       }),
     );
   }
@@ -243,7 +245,7 @@ export class PgIssuanceStore implements IssuanceStore {
    * batch fails, its rows are retried one by one so that only the offending
    * request fails.
    */
-  insertIssued(c: IssuedRow, audit: AuditEventInput): Promise<void> {
+  insertIssued(c: NewCertificateRecord, audit: AuditEventInput): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ c, audit, resolve, reject });
       this.#pump();
@@ -283,29 +285,16 @@ export class PgIssuanceStore implements IssuanceStore {
 
   async #insertBatch(batch: readonly PendingIssued[]): Promise<void> {
     const params: unknown[] = [];
-    for (const { c } of batch) {
-      params.push(
-        c.serial,
-        c.realm,
-        c.caId,
-        c.subject,
-        JSON.stringify(c.sans),
-        c.policy,
-        c.endEntity ?? null,
-        c.requestId ?? null,
-        JSON.stringify(c.requester),
-        `${c.requester.realm}/${c.requester.id}`,
-        c.keyType,
-        c.notBefore,
-        c.notAfter,
-        c.der,
-      );
+    for (const { c } of batch) params.push(...certificateParams(c));
+    for (const { audit } of batch) {
+      const event = this.#audit.insertSql(audit, 0).params;
+      if (event.length !== AUDIT_COLUMNS) throw new Error(`AuditLog.insertSql writes ${event.length} columns, not ${AUDIT_COLUMNS}`);
+      params.push(...event);
     }
-    for (const { audit } of batch) params.push(...this.#audit.insertSql(audit, 0).params);
     const n = batch.length;
     let text = this.#sql.get(n);
     if (!text) {
-      text = insertIssuedSql(n, this.#audit);
+      text = insertIssuedSql(n, (offset) => this.#audit.insertSql(batch[0]!.audit, offset).sql);
       this.#sql.set(n, text);
     }
     // A named statement: PostgreSQL parses and plans it once per connection (the wrapper hands the query config to pg as is).
@@ -328,14 +317,15 @@ export class PgIssuanceStore implements IssuanceStore {
   async insertCa(c: StoredCa): Promise<boolean> {
     try {
       await this.#db.query(
-        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) ' +
+          'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
         [
           c.id,
           c.realm ?? null,
           c.kind,
           c.subject,
           c.certificatePem,
-          c.chainPem,
+          c.chainPem.join(''),
           JSON.stringify(c.keyBlob),
           c.keyType,
           c.notAfter,
@@ -378,12 +368,12 @@ export class PgIssuanceStore implements IssuanceStore {
     return r.rows.map(cert);
   }
 
-  async listRevoked(caId: string): Promise<RevokedEntry[]> {
-    const r = await this.#db.query<{ serial: string; revoked_at: Date; revocation_reason: string }>(
+  async listRevoked(caId: string): Promise<RevokedCertificate[]> {
+    const r = await this.#db.query<{ serial: string; revoked_at: Date; revocation_reason: RevocationReason }>(
       "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial",
       [caId],
     );
-    return r.rows.map((x) => ({ serial: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
+    return r.rows.map((x) => ({ serialHex: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
   }
 
   async countRevoked(caId: string): Promise<number> {

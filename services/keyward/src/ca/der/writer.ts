@@ -1,6 +1,6 @@
 /**
  * A lean DER writer (ITU-T X.690 §10) for the hot paths: certificate
- * templates, CRLs and OCSP responses (issue 6: the generic ASN.1 object
+ * templates, CRLs and OCSP responses (the generic ASN.1 object
  * model costs more than the signature it wraps). Every function returns the
  * complete encoding of one value; `tlv` writes its parts with one allocation.
  *

@@ -1,5 +1,5 @@
 /**
- * How a policy's SAN lists match requested names (issue 3 §5), compiled once
+ * How a policy's SAN lists match requested names, compiled once
  * per frozen policy:
  * - DNS: a pattern `*.x` matches exactly one label in front of `x`; any other
  *   pattern matches itself; case-insensitive. A requested wildcard name `*.x`

@@ -1,5 +1,5 @@
 /**
- * The certificate policy document (issue 3 §5): its type, its JSON Schema
+ * The certificate policy document: its type, its JSON Schema
  * (reused by realm-config files and the OpenAPI document) and its parser,
  * which reports the first error with a JSON Pointer to the offending field.
  *
@@ -12,6 +12,7 @@
 import { Ajv } from 'ajv';
 import { isIP } from 'node:net';
 import { KeywardError } from '../../kernel/errors.ts';
+import { deepFreeze } from '../../kernel/freeze.ts';
 
 export const KEY_TYPES = ['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -144,18 +145,7 @@ export function parsePolicy(document: unknown): Policy {
     if ((u === 'encipherOnly' || u === 'decipherOnly') && !p.keyUsage.includes('keyAgreement'))
       fail(`/keyUsage/${i}`, `${u} needs keyAgreement`);
   });
+  // Frozen: the issuance hot path caches what it derives from a policy (compiled SAN matchers, the
+  // KU/EKU extension DER) by object identity, which is only sound for objects that cannot change.
   return deepFreeze(structuredClone(p));
-}
-
-/**
- * Parsed policies are frozen: the issuance hot path caches what it derives
- * from a policy (compiled SAN matchers, the KU/EKU extension DER) by object
- * identity, which is only sound for objects that cannot change.
- */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -1,6 +1,6 @@
 /**
  * Certificate revocation lists (RFC 5280 §5), v2, written directly as DER so
- * that 100,000 entries take milliseconds rather than seconds (issue 6 target:
+ * that 100,000 entries take milliseconds rather than seconds (target:
  * ≤ 2 s). test/unit/ca/crl.test.ts checks the result against openssl and
  * @peculiar/x509's parser, and byte for byte against its CRL generator.
  *
@@ -18,7 +18,7 @@ import { REASON_CODES, REVOCATION_REASONS } from './reasons.ts';
 export interface CrlRequest {
   readonly ca: CaContext;
   readonly entries: readonly RevokedCertificate[];
-  /** Only grows (DESIGN.md principle 3); at most 20 octets. */
+  /** Only grows (RFC 5280 §5.2.3: monotonically increasing); at most 20 octets. */
   readonly crlNumber: bigint;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;

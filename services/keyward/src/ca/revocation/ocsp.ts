@@ -4,7 +4,7 @@
  * allows the CA itself to sign; no delegated responder certificate needed).
  *
  * Requests are decoded by the strict DER reader and responses written
- * directly as DER (target ≥ 5,000 responses/s, issue 6);
+ * directly as DER (target ≥ 5,000 responses/s);
  * test/unit/ca/ocsp.test.ts checks both against @peculiar/asn1-ocsp and
  * `openssl ocsp`.
  */

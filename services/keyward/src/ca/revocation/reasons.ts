@@ -19,6 +19,12 @@ export type RevocationReason = keyof typeof REASON_CODES;
 
 export const REVOCATION_REASONS = Object.freeze(Object.keys(REASON_CODES) as RevocationReason[]);
 
+/**
+ * The reasons a revocation may give: every name but `removeFromCRL`, which
+ * only un-revokes an entry in a delta CRL (RFC 5280 §5.3.1).
+ */
+export const REVOCABLE_REASONS = Object.freeze(REVOCATION_REASONS.filter((r) => r !== 'removeFromCRL'));
+
 const NAMES_BY_CODE = new Map<number, RevocationReason>(REVOCATION_REASONS.map((n) => [REASON_CODES[n], n]));
 
 /**

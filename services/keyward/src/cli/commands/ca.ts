@@ -1,44 +1,44 @@
 /**
  * `keyward ca` — an offline certificate authority for API client certificates,
- * after Flocker's `flocker-ca` (seed 004): run it in the directory that holds
- * the cluster's CA files.
+ * like Flocker's `flocker-ca`: run it in the directory that holds the
+ * cluster's CA files. Its certificates are written by the CA domain's one
+ * certificate writer (ca/sign.ts) from the clusterCa, tlsServer and apiClient
+ * profiles.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename, join } from 'node:path';
+import {
+  PROFILES,
+  backdate,
+  certificatesFromPem,
+  generateCaKey,
+  loadCa,
+  localSigner,
+  signCertificate,
+  spkiOf,
+  type CaContext,
+  type CaKeyType,
+  type CertificateProfile,
+  type NameAttribute,
+  type Sans,
+} from '../../ca/index.ts';
+import { newSerialHex } from '../../kernel/ids.ts';
 import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
-x509.cryptoProvider.set(webcrypto as never);
-
 const DAY = 86_400_000;
 
-function serial(): string {
-  const b = randomBytes(16);
-  b[0] = (b[0]! & 0x3f) | 0x40;
-  return b.toString('hex');
+const KEY_TYPES: Readonly<Record<string, CaKeyType>> = { 'ec-p256': 'EC-P256', 'rsa-2048': 'RSA-2048', 'rsa-4096': 'RSA-4096' };
+
+function newKey(type: string): Promise<KeyObject> {
+  const t = KEY_TYPES[type];
+  if (!t) throw new UsageError(`--key-type must be ec-p256, rsa-2048 or rsa-4096, not ${type}`);
+  return generateCaKey(t);
 }
 
-async function webKeys(key: KeyObject) {
-  const ec = key.asymmetricKeyType === 'ec';
-  const alg = ec ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-  return {
-    privateKey: await webcrypto.subtle.importKey('pkcs8', key.export({ format: 'der', type: 'pkcs8' }), alg, false, ['sign']),
-    publicKey: await webcrypto.subtle.importKey('spki', createPublicKey(key).export({ format: 'der', type: 'spki' }), alg, true, [
-      'verify',
-    ]),
-    signing: ec ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-  };
-}
-
-function newKey(type: string): KeyObject {
-  if (type === 'ec-p256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  if (type === 'rsa-2048' || type === 'rsa-4096') return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(4)) }).privateKey;
-  throw new UsageError(`--key-type must be ec-p256, rsa-2048 or rsa-4096, not ${type}`);
-}
+const pkcs8Pem = (key: KeyObject): string => key.export({ format: 'pem', type: 'pkcs8' }).toString();
 
 /** Writes files, never overwriting without --force; keys with mode 0600. */
 function writeAll(files: Array<{ path: string; content: string; secret?: boolean }>, force: boolean): void {
@@ -51,40 +51,41 @@ function writeAll(files: Array<{ path: string; content: string; secret?: boolean
   }
 }
 
-function loadCluster(dir: string): { cert: x509.X509Certificate; key: KeyObject; uuid: string } {
+/** The cluster CA of a `keyward ca` directory, and its cluster UUID. */
+interface Cluster {
+  readonly ca: CaContext;
+  readonly uuid: string;
+}
+
+function loadCluster(dir: string): Cluster {
   const certPath = join(dir, 'cluster.crt');
   const keyPath = join(dir, 'cluster.key');
   if (!existsSync(certPath) || !existsSync(keyPath))
     throw new UsageError(`no cluster.crt and cluster.key in ${dir}: run keyward ca initialize <cluster-name> first (or pass --dir)`);
-  const cert = new x509.X509Certificate(readFileSync(certPath, 'utf8'));
-  const key = createPrivateKey(readFileSync(keyPath, 'utf8'));
-  const uuid = cert.subjectName.getField('OU')[0];
+  const ca = loadCa({ certificatePem: readFileSync(certPath, 'utf8') }, localSigner(createPrivateKey(readFileSync(keyPath, 'utf8'))));
+  const uuid = ca.subject.find((a) => a.type === 'OU')?.value;
   if (!uuid) throw new UsageError('cluster.crt has no OU with the cluster UUID; was it made by keyward ca initialize?');
-  return { cert, key, uuid };
+  return { ca, uuid };
 }
 
-async function leaf(cluster: ReturnType<typeof loadCluster>, subject: string, keyType: string, days: number, extensions: x509.Extension[]) {
-  const key = newKey(keyType);
-  const keys = await webKeys(key);
-  const caKeys = await webKeys(cluster.key);
-  const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject,
-    issuer: cluster.cert.subjectName,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(Math.min(now + days * DAY, cluster.cert.notAfter.getTime())),
-    publicKey: keys.publicKey as never,
-    signingKey: caKeys.privateKey as never,
-    signingAlgorithm: caKeys.signing as never,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
-      await x509.AuthorityKeyIdentifierExtension.create(cluster.cert),
-      ...extensions,
-    ],
+/** A new key and its certificate under the cluster CA. */
+async function leaf(
+  cluster: Cluster,
+  o: { subject: NameAttribute[]; sans?: Sans; profile: CertificateProfile; keyType: string; days: number },
+) {
+  const key = await newKey(o.keyType);
+  const notBefore = backdate(new Date(), o.profile);
+  const { pem } = await signCertificate({
+    issuer: cluster.ca,
+    profile: o.profile,
+    subject: o.subject,
+    sans: o.sans,
+    spki: spkiOf(key),
+    serialHex: newSerialHex(),
+    notBefore,
+    notAfter: new Date(Math.min(Date.now() + o.days * DAY, cluster.ca.notAfter.getTime())),
   });
-  return { cert: cert.toString('pem') + '\n', key: key.export({ format: 'pem', type: 'pkcs8' }).toString() };
+  return { cert: pem, key: pkcs8Pem(key) };
 }
 
 export const ca: Command = {
@@ -125,26 +126,25 @@ and call it as the API client <client-name> of the trusting realm:
       case 'initialize': {
         if (!arg) throw new UsageError('initialize needs a cluster name');
         const uuid = randomUUID();
-        const key = newKey(keyType);
-        const keys = await webKeys(key);
-        const now = Date.now();
-        const cert = await x509.X509CertificateGenerator.createSelfSigned({
-          serialNumber: serial(),
-          name: [{ CN: [arg] }, { OU: [uuid] }],
-          notBefore: new Date(now - 60_000),
-          notAfter: new Date(now + (days ?? 3650) * DAY),
-          keys: keys as never,
-          signingAlgorithm: keys.signing as never,
-          extensions: [
-            new x509.BasicConstraintsExtension(true, 0, true),
-            new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-            await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
+        const key = await newKey(keyType);
+        const signer = localSigner(key);
+        const now = new Date();
+        const { pem } = await signCertificate({
+          issuer: { selfSigned: signer },
+          profile: PROFILES.clusterCa,
+          subject: [
+            { type: 'CN', value: arg },
+            { type: 'OU', value: uuid },
           ],
+          spki: signer.spki,
+          serialHex: newSerialHex(),
+          notBefore: backdate(now, PROFILES.clusterCa),
+          notAfter: new Date(now.getTime() + (days ?? 3650) * DAY),
         });
         writeAll(
           [
-            { path: join(dir, 'cluster.crt'), content: cert.toString('pem') + '\n' },
-            { path: join(dir, 'cluster.key'), content: key.export({ format: 'pem', type: 'pkcs8' }).toString(), secret: true },
+            { path: join(dir, 'cluster.crt'), content: pem },
+            { path: join(dir, 'cluster.key'), content: pkcs8Pem(key), secret: true },
           ],
           force,
         );
@@ -154,12 +154,16 @@ and call it as the API client <client-name> of the trusting realm:
       case 'create-control-certificate': {
         if (!arg) throw new UsageError('create-control-certificate needs a hostname or IP address');
         const cluster = loadCluster(dir);
-        const san = isIP(arg) ? { type: 'ip' as const, value: arg } : { type: 'dns' as const, value: arg };
-        const made = await leaf(cluster, `OU=${cluster.uuid}, CN=control-service`, keyType, days ?? 365, [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-          new x509.SubjectAlternativeNameExtension([san]),
-        ]);
+        const made = await leaf(cluster, {
+          subject: [
+            { type: 'OU', value: cluster.uuid },
+            { type: 'CN', value: 'control-service' },
+          ],
+          sans: { dns: isIP(arg) ? [] : [arg], ip: isIP(arg) ? [arg] : [], uri: [], email: [] },
+          profile: PROFILES.tlsServer,
+          keyType,
+          days: days ?? 365,
+        });
         writeAll(
           [
             { path: join(dir, `control-${arg}.crt`), content: made.cert },
@@ -173,10 +177,15 @@ and call it as the API client <client-name> of the trusting realm:
         if (!arg || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(arg))
           throw new UsageError('create-api-certificate needs a client name (letters, digits, . _ -), the API client id');
         const cluster = loadCluster(dir);
-        const made = await leaf(cluster, `OU=${cluster.uuid}, CN=user-${arg}`, keyType, days ?? 365, [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        ]);
+        const made = await leaf(cluster, {
+          subject: [
+            { type: 'OU', value: cluster.uuid },
+            { type: 'CN', value: `user-${arg}` },
+          ],
+          profile: PROFILES.apiClient,
+          keyType,
+          days: days ?? 365,
+        });
         writeAll(
           [
             { path: join(dir, `${arg}.crt`), content: made.cert },
@@ -190,9 +199,8 @@ and call it as the API client <client-name> of the trusting realm:
         if (!values.realm) throw new UsageError('trust needs --realm');
         if (!arg) throw new UsageError('trust needs the CA certificate file (cluster.crt)');
         const pem = readFileSync(arg, 'utf8');
-        const name =
-          values.name ??
-          (new x509.X509Certificate(pem).subjectName.getField('CN')[0] ?? basename(arg, '.crt')).replace(/[^A-Za-z0-9._-]/g, '-');
+        const cn = certificatesFromPem(pem)[0]!.decoded.subject.find((a) => a.type === 'CN')?.value;
+        const name = values.name ?? (cn ?? basename(arg, '.crt')).replace(/[^A-Za-z0-9._-]/g, '-');
         const r = await apiFromEnv().request(
           'PUT',
           `/v1/realms/${encodeURIComponent(values.realm)}/trusted-client-cas/${encodeURIComponent(name)}`,

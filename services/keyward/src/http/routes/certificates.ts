@@ -1,10 +1,11 @@
 /**
  * Issuance, search, revocation, requests, end entities, CA chain, CRL and OCSP
- * (issue 4). Thin handlers: parse → authenticate → call the service → render.
+ * Thin handlers: parse → authenticate → call the issuance action → render.
  */
 import type { Request, Response } from 'express';
-import type { IssuanceService, IssuedView } from '../../issuance/issuance_service.ts';
-import { REVOCATION_REASONS } from '../../issuance/issuance_service.ts';
+import { REVOCABLE_REASONS } from '../../ca/index.ts';
+import type { Issuance, IssuedView } from '../../issuance/issuance.ts';
+import type { CertificateFilter } from '../../issuance/ports.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
@@ -79,7 +80,12 @@ function sendCertificate(req: Request, res: Response, status: number, view: Issu
   res.status(status).json(view);
 }
 
-export function certificateRoutes(deps: { auth: Authenticator; issuance: IssuanceService }): RouteSpec[] {
+const CERTIFICATE_STATUSES = ['valid', 'revoked', 'expired'] as const;
+
+/** The status filter, validated by the query schema above. */
+const certificateStatus = (s: string | undefined): CertificateFilter['status'] => CERTIFICATE_STATUSES.find((x) => x === s);
+
+export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuance }): RouteSpec[] {
   const { auth, issuance } = deps;
   const base = '/v1/realms/:realm';
   return [
@@ -193,7 +199,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         const first = num(q.first, 0, 1e6);
         const max = num(q.max, 50, 500);
         const items = await issuance.search(param(req, 'realm'), p, {
-          status: q.status as never,
+          status: certificateStatus(q.status),
           subject: q.subject,
           san: q.san,
           requester: q.requester,
@@ -224,7 +230,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'certificates',
       auth: 'bearer',
       summary: 'Revoke (own certificates as requester, any as keyward-revoker); idempotent',
-      body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCATION_REASONS] } } },
+      body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCABLE_REASONS] } } },
       responses: { 200: { description: 'The certificate, now revoked', schema: certificateSchema } },
       handler: async (req, res) => {
         const p = await auth.principal(req);
@@ -414,7 +420,7 @@ function entityView(e: { realm: string; name: string; subject: unknown; sans: un
 }
 
 /** RFC 6960 §A.1: POST with the DER request, or GET with it base64 (URL-encoded) in the path. */
-function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined, issuance: IssuanceService): RouteSpec[] {
+function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined, issuance: Issuance): RouteSpec[] {
   const answer = async (realm: string | undefined, der: Uint8Array, res: Response) => {
     let out: Uint8Array | undefined;
     if (realm) out = await issuance.ocsp(realm, der);

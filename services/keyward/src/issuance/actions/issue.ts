@@ -1,0 +1,171 @@
+/**
+ * Issuing a certificate for a CSR, in one fixed pipeline of named steps:
+ *
+ *   enter      the realm is managed, the caller holds keyward-requester (home realm or cross-realm grant)
+ *   → parse    the CSR, its proof of possession verified (on another core under load)
+ *   → rules    the policy (named, the end entity's, or the client's default), subject, SANs, validity, profile
+ *   → check    the CSR checks and the policy validators, once (ca/issue.ts checkRequest)
+ *   → gate     a policy that needs approval records a pending request (202) instead
+ *   → sign     the policy's leaf profile through the one certificate writer
+ *   → store    the certificate and its audit event, committed before the certificate is returned.
+ *
+ * No failed request leaves a certificate or a serial behind: the serial is
+ * drawn after validation and only a committed row makes it exist.
+ */
+import { auditActor, type Principal } from '../../authn/principal.ts';
+import {
+  backdate,
+  checkRequest,
+  formatName,
+  parseCsrAsync,
+  sanStrings,
+  signRequest,
+  type CheckedRequest,
+  type Csr,
+} from '../../ca/index.ts';
+import { newId, newSerialHex } from '../../kernel/ids.ts';
+import type { AuditEventInput } from '../../audit/event.ts';
+import { ACCESS, enter } from '../access.ts';
+import type { IssuanceContext } from '../context.ts';
+import type { CertificateRecord, IssuanceTx, NewCertificateRecord, RequesterRef } from '../ports.ts';
+import { authorize, getEndEntity, resolvePolicy, type IssuanceRules } from '../rules.ts';
+import { certificateView, requestView, type IssueOutcome } from '../views.ts';
+
+export interface IssueInput {
+  readonly csr: string | Uint8Array;
+  readonly policy?: string | undefined;
+  readonly validityDays?: number | undefined;
+  readonly endEntity?: string | undefined;
+}
+
+/** How a principal is recorded as the requester (or decider) of a certificate. */
+export const requesterOf = (p: Principal): RequesterRef => ({
+  kind: `${p.kind}:${p.credential}`,
+  realm: p.realm,
+  id: p.subject,
+  name: p.kind === 'client' ? p.clientId : p.username,
+});
+
+/** The checks of a request under its rules: the validators, run once. */
+export const check = (csr: Csr, rules: IssuanceRules): CheckedRequest =>
+  checkRequest({
+    csr,
+    policy: rules.policy.policy,
+    validityDays: rules.validityDays,
+    subjectOverride: rules.endEntity?.subject,
+    sansOverride: rules.endEntity?.sans,
+  });
+
+/**
+ * Issues a certificate for a CSR, or records a pending request when the
+ * policy needs approval.
+ * @example const outcome = await issue(ctx, 'demo', principal, { csr: pem, policy: 'svc', validityDays: 7 });
+ */
+export async function issue(ctx: IssuanceContext, realm: string, p: Principal, input: IssueInput): Promise<IssueOutcome> {
+  const caller = await enter(ctx, p, realm, ACCESS.issue);
+  const endEntity = input.endEntity ? await getEndEntity(ctx, realm, input.endEntity) : undefined;
+  const policy = await resolvePolicy(ctx, caller, input.policy ?? endEntity?.policy);
+  const csr = await parseCsrAsync(input.csr, ctx.verifyCsr);
+  const rules = authorize(policy, csr, { validityDays: input.validityDays, endEntity });
+  const checked = check(csr, rules);
+  if (policy.policy.approval === 'required')
+    return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules)) };
+  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p), { actor: auditActor(p) });
+  return { kind: 'issued', certificate: await certificateView(ctx, record) };
+}
+
+/** The approval gate: a pending request, to be decided by another keyward-approver. */
+async function openRequest(ctx: IssuanceContext, realm: string, p: Principal, checked: CheckedRequest, rules: IssuanceRules) {
+  const rec = {
+    id: newId(),
+    realm,
+    status: 'pending' as const,
+    csrPem: checked.csr.pem,
+    policy: rules.policy.name,
+    validityDays: rules.validityDays,
+    endEntity: rules.endEntity?.name,
+    subject: formatName(checked.subject),
+    sans: sanStrings(checked.sans),
+    requester: requesterOf(p),
+    createdAt: ctx.clock.now(),
+  };
+  await ctx.store.transaction(async (tx) => {
+    await tx.insertRequest(rec);
+    await tx.audit({
+      action: 'certificate_request.created',
+      actor: auditActor(p),
+      realm,
+      target: rec.id,
+      details: { policy: rules.policy.name, subject: rec.subject, sans: rec.sans },
+    });
+  });
+  return { ...rec, decidedBy: undefined, reason: undefined, serial: undefined, decidedAt: undefined };
+}
+
+/** What else commits with the certificate: an approval that must still be pending. */
+export type WithCertificate = (tx: IssuanceTx, serial: string) => Promise<void>;
+
+/**
+ * Signs a checked request under the realm's issuing CA and stores it with its
+ * audit event — in one round trip on the hot path, or in one transaction with
+ * `alongside` (an approval).
+ */
+export async function signAndStore(
+  ctx: IssuanceContext,
+  realm: string,
+  checked: CheckedRequest,
+  rules: IssuanceRules,
+  requester: RequesterRef,
+  extra: { actor: AuditEventInput['actor']; requestId?: string; alongside?: WithCertificate },
+): Promise<CertificateRecord> {
+  const { issuing } = await ctx.cas.issuingCa(realm);
+  const base = `${ctx.publicUrl}/v1/realms/${encodeURIComponent(realm)}`;
+  const serial = newSerialHex();
+  const issued = await signRequest(checked, {
+    ca: ctx.cas.open(issuing),
+    serialHex: serial,
+    now: backdate(ctx.clock.now(), rules.profile),
+    crlUrl: `${base}/crl`,
+    ocspUrl: `${base}/ocsp`,
+  });
+  const record: NewCertificateRecord = {
+    serial,
+    realm,
+    caId: issuing.id,
+    subject: issued.subject,
+    sans: sanStrings(issued.sans),
+    policy: rules.policy.name,
+    endEntity: rules.endEntity?.name,
+    requestId: extra.requestId,
+    requester,
+    keyType: issued.keyType,
+    notBefore: issued.notBefore,
+    notAfter: issued.notAfter,
+    der: issued.der,
+  };
+  const event = {
+    action: 'certificate.issued',
+    actor: extra.actor,
+    realm,
+    target: serial,
+    details: {
+      policy: rules.policy.name,
+      subject: record.subject,
+      sans: record.sans,
+      notAfter: issued.notAfter.toISOString(),
+      endEntity: rules.endEntity?.name,
+      requestId: extra.requestId,
+    },
+  };
+  const alongside = extra.alongside;
+  if (alongside) {
+    await ctx.store.transaction(async (tx) => {
+      await tx.insertCertificate(record);
+      await alongside(tx, serial);
+      await tx.audit(event);
+    });
+  } else {
+    await ctx.store.insertIssued(record, event);
+  }
+  return { ...record, status: 'valid', revokedAt: undefined, revocationReason: undefined, createdAt: ctx.clock.now() };
+}

@@ -1,0 +1,37 @@
+/**
+ * Revoking a certificate: its requester (holding keyward-requester) or a
+ * keyward-revoker. Idempotent: revoking a revoked certificate answers its
+ * current state. A change clears this process's OCSP responses and re-signs
+ * the CRL (the schedule retries when that fails).
+ */
+import { auditActor, type Principal } from '../../authn/principal.ts';
+import { REVOCABLE_REASONS, type RevocationReason } from '../../ca/index.ts';
+import { KeywardError } from '../../kernel/errors.ts';
+import { ACCESS, enter, requireRole } from '../access.ts';
+import { normaliseSerial } from '../certificates.ts';
+import type { IssuanceContext } from '../context.ts';
+import { refreshCrl } from '../revocation.ts';
+import { certificateView, type IssuedView } from '../views.ts';
+
+const isRevocable = (reason: string): reason is RevocationReason => (REVOCABLE_REASONS as readonly string[]).includes(reason);
+
+export async function revoke(ctx: IssuanceContext, realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView> {
+  const caller = await enter(ctx, p, realm, ACCESS.ownOrRole);
+  if (!isRevocable(reason)) {
+    throw new KeywardError('certificate.invalid_reason', `Unknown revocation reason ${reason}; use one of ${REVOCABLE_REASONS.join(', ')}`);
+  }
+  const s = normaliseSerial(serial);
+  const existing = await ctx.store.getCertificate(realm, s);
+  if (!existing) throw new KeywardError('certificate.not_found', `Realm ${realm} has no certificate ${serial}`);
+  await requireRole(ctx, caller, caller.owns(existing.requester) ? ACCESS.revokeOwn.role : ACCESS.revokeAny.role);
+  const result = await ctx.store.transaction(async (tx) => {
+    const r = await tx.revoke(realm, s, reason, ctx.clock.now());
+    if (r?.changed) await tx.audit({ action: 'certificate.revoked', actor: auditActor(p), realm, target: s, details: { reason } });
+    return r!;
+  });
+  if (result.changed) {
+    ctx.ocspCache.clear();
+    await refreshCrl(ctx, realm).catch(() => undefined); // the schedule retries
+  }
+  return certificateView(ctx, result.record);
+}

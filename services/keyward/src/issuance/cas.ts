@@ -1,0 +1,154 @@
+/**
+ * The CAs of the installation and its realms: the root (one per
+ * installation), each realm's issuing CA and client-authentication CA, both
+ * created on first use, and an operator's parent CA imported before a realm's
+ * first issuance. Opened CAs (key decrypted once, ready to sign) are kept per
+ * process.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  PROFILES,
+  backdate,
+  createIssuingCa,
+  createRootCa,
+  importParentCa,
+  openCa,
+  type CaContext,
+  type CaKeyType,
+  type CaRecord,
+  type StoredCa,
+} from '../ca/index.ts';
+import { KeywardError } from '../kernel/errors.ts';
+import { newId } from '../kernel/ids.ts';
+import type { IssuanceDeps } from './context.ts';
+
+/** A realm's issuing CA and its chain, issuing CA first, root last. */
+export interface IssuingCa {
+  readonly issuing: StoredCa;
+  readonly chain: readonly string[];
+}
+
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'kek' | 'signerFor'>;
+
+const stored = (record: CaRecord, place: Pick<StoredCa, 'realm' | 'kind' | 'imported'>): StoredCa => ({
+  id: newId(),
+  ...place,
+  subject: record.subject,
+  certificatePem: record.certificatePem,
+  chainPem: record.chainPem,
+  keyBlob: record.keyBlob,
+  keyType: record.keyType,
+  notAfter: record.notAfter,
+});
+
+export class RealmCas {
+  readonly #deps: Deps;
+  readonly #issuingKeyType: CaKeyType;
+  readonly #issuing = new Map<string, Promise<IssuingCa>>();
+  readonly #opened = new Map<string, CaContext>();
+
+  constructor(deps: Deps, issuingKeyType: CaKeyType) {
+    this.#deps = deps;
+    this.#issuingKeyType = issuingKeyType;
+  }
+
+  /** A stored CA opened to sign: its key decrypted once per process, signing on worker threads under load. */
+  open(ca: StoredCa): CaContext {
+    let c = this.#opened.get(ca.id);
+    if (!c) {
+      c = openCa(ca, this.#deps.kek, this.#deps.signerFor);
+      this.#opened.set(ca.id, c);
+    }
+    return c;
+  }
+
+  /** The installation's root CA (ECDSA P-384, 20 years), created on first use; unique across replicas. */
+  async #root(): Promise<StoredCa> {
+    const { store, clock, kek } = this.#deps;
+    const found = await store.findActiveCa(undefined, 'root');
+    if (found) return found;
+    const tag = randomBytes(4).toString('hex'); // several installations' roots stay distinguishable
+    const made = await createRootCa({
+      subject: [
+        { type: 'CN', value: `Keyward Root CA ${tag}` },
+        { type: 'O', value: 'Keyward' },
+      ],
+      now: backdate(clock.now(), PROFILES.rootCa),
+      kek,
+      keyType: 'EC-P384',
+    });
+    const ca = stored(made.record, { realm: undefined, kind: 'root', imported: false });
+    if (await store.insertCa(ca)) return ca;
+    return (await store.findActiveCa(undefined, 'root'))!; // another replica won the race
+  }
+
+  /** The parent of a realm's CAs: its imported parent, or the installation's root. */
+  async #parentOf(realm: string): Promise<StoredCa> {
+    return (await this.#deps.store.findActiveCa(realm, 'root')) ?? (await this.#root());
+  }
+
+  /** A CA for `realm` under its parent; `label` names its purpose. */
+  async #create(realm: string, kind: 'issuing' | 'client_auth', label: string): Promise<StoredCa> {
+    const { store, clock, kek } = this.#deps;
+    const parent = await this.#parentOf(realm);
+    const made = await createIssuingCa({
+      parent: this.open(parent),
+      subject: [
+        { type: 'CN', value: `Keyward ${realm} ${label}` },
+        { type: 'O', value: 'Keyward' },
+      ],
+      now: backdate(clock.now(), PROFILES.issuingCa),
+      kek,
+      keyType: this.#issuingKeyType,
+    });
+    const ca = stored(made.record, { realm, kind, imported: false });
+    return (await store.insertCa(ca)) ? ca : (await store.findActiveCa(realm, kind))!;
+  }
+
+  /**
+   * The realm's issuing CA and its chain, created on first use. The caller
+   * has checked that the realm is managed.
+   */
+  issuingCa(realm: string): Promise<IssuingCa> {
+    let p = this.#issuing.get(realm);
+    if (!p) {
+      p = (async () => {
+        const issuing = (await this.#deps.store.findActiveCa(realm, 'issuing')) ?? (await this.#create(realm, 'issuing', 'Issuing CA'));
+        return { issuing, chain: Object.freeze([issuing.certificatePem, ...issuing.chainPem]) };
+      })();
+      this.#issuing.set(realm, p);
+      p.catch(() => this.#issuing.delete(realm));
+    }
+    return p;
+  }
+
+  /**
+   * The realm's client-authentication CA (users' client certificates, like
+   * IBM CSM's), kept apart from the issuing CA; created on first use under
+   * the same parent.
+   */
+  async clientAuthCa(realm: string): Promise<StoredCa> {
+    return (await this.#deps.store.findActiveCa(realm, 'client_auth')) ?? this.#create(realm, 'client_auth', 'Client Authentication CA');
+  }
+
+  /**
+   * Imports an operator's CA as the parent of the realm's issuing CA, checked
+   * by the CA domain (importParentCa): a CA that may have a CA below it, whose
+   * key is the certificate's and supported, valid now and for a useful while.
+   * @throws KeywardError ca.invalid (with the reason), ca.exists
+   */
+  async importParent(realm: string, certificatePem: string, keyPem: string): Promise<StoredCa> {
+    const { store, clock, kek } = this.#deps;
+    if (await store.findActiveCa(realm, 'issuing')) {
+      throw new KeywardError(
+        'ca.exists',
+        `Realm ${realm} already has an issuing CA; a parent can be imported only before the first issuance`,
+      );
+    }
+    const made = importParentCa({ certificatePem, keyPem, now: clock.now(), kek });
+    const ca = stored(made.record, { realm, kind: 'root', imported: true });
+    if (!(await store.insertCa(ca))) throw new KeywardError('ca.exists', `Realm ${realm} already has an imported parent CA`);
+    this.#issuing.delete(realm);
+    return ca;
+  }
+}

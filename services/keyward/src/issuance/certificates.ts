@@ -1,0 +1,47 @@
+/**
+ * Finding certificates: keyward-revoker, keyward-admin and keyward-approver
+ * (and operators, in searches) see every certificate of the realm; a
+ * requester sees their own.
+ */
+import type { Principal } from '../authn/principal.ts';
+import { KeywardError } from '../kernel/errors.ts';
+import { ACCESS, enter } from './access.ts';
+import type { IssuanceContext } from './context.ts';
+import type { CertificateFilter } from './ports.ts';
+import { certificateView, type IssuedView } from './views.ts';
+
+/**
+ * A serial number as the API accepts it (any case, colons or spaces, leading
+ * zeros) in our form: lowercase hex without leading zeros.
+ * @example normaliseSerial('0A:1B') // → 'a1b'
+ * @throws KeywardError certificate.not_found for text that is not a serial
+ */
+export function normaliseSerial(s: string): string {
+  const hex = s
+    .toLowerCase()
+    .replace(/[:\s]/g, '')
+    .replace(/^0+(?=.)/, '');
+  if (!/^[0-9a-f]{1,40}$/.test(hex)) throw new KeywardError('certificate.not_found', `"${s.slice(0, 60)}" is not a serial number (hex)`);
+  return hex;
+}
+
+export async function searchCertificates(
+  ctx: IssuanceContext,
+  realm: string,
+  p: Principal,
+  filter: CertificateFilter,
+): Promise<IssuedView[]> {
+  const caller = await enter(ctx, p, realm, ACCESS.searchCertificates);
+  const seesAll = caller.isOperator || (await caller.seesAllCertificates());
+  const rows = await ctx.store.searchCertificates(realm, seesAll ? filter : { ...filter, requester: p.subject }, ctx.clock.now());
+  return Promise.all(rows.map((r) => certificateView(ctx, r)));
+}
+
+export async function getCertificate(ctx: IssuanceContext, realm: string, p: Principal, serial: string): Promise<IssuedView> {
+  const caller = await enter(ctx, p, realm, ACCESS.ownOrRole);
+  const r = await ctx.store.getCertificate(realm, normaliseSerial(serial));
+  if (!r || (!caller.owns(r.requester) && !(await caller.seesAllCertificates()))) {
+    throw new KeywardError('certificate.not_found', `Realm ${realm} has no certificate ${serial} visible to the caller`);
+  }
+  return certificateView(ctx, r);
+}

@@ -1,0 +1,110 @@
+/**
+ * Issuance's public surface: each method is one action module (./actions/,
+ * ./requests.ts, ./certificates.ts, ./end_entities.ts, ./revocation.ts,
+ * ./cas.ts) bound to the shared context. Routes and the composition root use
+ * this; the actions hold the steps.
+ */
+import { auditActor, type Principal } from '../authn/principal.ts';
+import type { CaContext, StoredCa } from '../ca/index.ts';
+import { approve, reject } from './actions/decide.ts';
+import { issue, type IssueInput } from './actions/issue.ts';
+import { revoke } from './actions/revoke.ts';
+import type { IssuingCa } from './cas.ts';
+import { getCertificate, searchCertificates } from './certificates.ts';
+import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
+import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
+import type { CertificateFilter, EndEntityRecord } from './ports.ts';
+import { getRequest, listRequests } from './requests.ts';
+import { crl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
+import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
+
+export interface Issuance {
+  /** `GET /v1/realms/{realm}/ca`: the chain, issuing CA first, root last. */
+  chain(realm: string): Promise<readonly string[]>;
+  /** The realm's issuing CA and its chain, created on first use. */
+  issuingCa(realm: string): Promise<IssuingCa>;
+  /** The realm's client-authentication CA, opened to sign (users' client certificates). */
+  clientAuthCa(realm: string): Promise<{ readonly stored: StoredCa; readonly ca: CaContext }>;
+  /**
+   * Operators: imports a CA as the parent of the realm's issuing CA, before
+   * its first issuance; answers the new chain.
+   */
+  importParent(
+    realm: string,
+    p: Principal,
+    input: { certificate: string; privateKey: string; chain?: string | undefined },
+  ): Promise<readonly string[]>;
+  issue(realm: string, p: Principal, input: IssueInput): Promise<IssueOutcome>;
+  listRequests(realm: string, p: Principal, status: string | undefined, first: number, max: number): Promise<RequestView[]>;
+  getRequest(realm: string, p: Principal, id: string): Promise<RequestView>;
+  approve(realm: string, p: Principal, id: string): Promise<RequestView>;
+  reject(realm: string, p: Principal, id: string, reason: string): Promise<RequestView>;
+  createEndEntity(realm: string, p: Principal, input: EndEntityInput): Promise<EndEntityRecord>;
+  getEndEntity(realm: string, p: Principal, name: string): Promise<EndEntityRecord>;
+  listEndEntities(realm: string, p: Principal): Promise<EndEntityRecord[]>;
+  deleteEndEntity(realm: string, p: Principal, name: string): Promise<void>;
+  search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
+  get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
+  revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
+  crl(realm: string): Promise<Uint8Array>;
+  refreshDueCrls(): Promise<void>;
+  ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array>;
+  issuingCas(): Promise<{ realm: string; ca: StoredCa }[]>;
+}
+
+async function importParent(
+  ctx: IssuanceContext,
+  realm: string,
+  p: Principal,
+  input: { certificate: string; privateKey: string; chain?: string | undefined },
+): Promise<readonly string[]> {
+  ctx.authz.requireOperator(p);
+  await ctx.realms.getManaged(realm);
+  const parent = await ctx.cas.importParent(realm, `${input.certificate}\n${input.chain ?? ''}`, input.privateKey);
+  await ctx.store.transaction((tx) => tx.audit({ action: 'ca.imported', actor: auditActor(p), realm, target: parent.subject }));
+  return (await ctx.cas.issuingCa(realm)).chain;
+}
+
+/**
+ * Issuance over its collaborators.
+ * @example const issuance = createIssuance({ store, realms, policies, apiClients, authz, clock, kek, signerFor, verifyCsr },
+ *   { publicUrl: 'https://keyward.example' });
+ */
+export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Issuance {
+  const ctx = issuanceContext(deps, options);
+  const managedIssuingCa = async (realm: string) => {
+    await ctx.realms.getManaged(realm);
+    return ctx.cas.issuingCa(realm);
+  };
+  return Object.freeze({
+    chain: async (realm) => (await managedIssuingCa(realm)).chain,
+    issuingCa: managedIssuingCa,
+    clientAuthCa: async (realm) => {
+      await ctx.realms.getManaged(realm);
+      const stored = await ctx.cas.clientAuthCa(realm);
+      return { stored, ca: ctx.cas.open(stored) };
+    },
+    importParent: (realm, p, input) => importParent(ctx, realm, p, input),
+    issue: (realm, p, input) => issue(ctx, realm, p, input),
+    listRequests: (realm, p, status, first, max) => listRequests(ctx, realm, p, status, first, max),
+    getRequest: (realm, p, id) => getRequest(ctx, realm, p, id),
+    approve: (realm, p, id) => approve(ctx, realm, p, id),
+    reject: (realm, p, id, reason) => reject(ctx, realm, p, id, reason),
+    createEndEntity: (realm, p, input) => createEndEntity(ctx, realm, p, input),
+    getEndEntity: (realm, p, name) => getEndEntity(ctx, realm, p, name),
+    listEndEntities: (realm, p) => listEndEntities(ctx, realm, p),
+    deleteEndEntity: (realm, p, name) => deleteEndEntity(ctx, realm, p, name),
+    search: (realm, p, filter) => searchCertificates(ctx, realm, p, filter),
+    get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
+    revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
+    crl: (realm) => crl(ctx, realm),
+    refreshDueCrls: () => refreshDueCrls(ctx),
+    ocsp: (realm, der) => ocsp(ctx, realm, der),
+    issuingCas: () => issuingCas(ctx),
+  } satisfies Issuance);
+}
+
+export type { IssueInput } from './actions/issue.ts';
+export type { EndEntityInput } from './end_entities.ts';
+export type { IssueOutcome, IssuedView, RequestView } from './views.ts';
+export { normaliseSerial } from './certificates.ts';

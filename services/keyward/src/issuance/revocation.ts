@@ -1,0 +1,78 @@
+/**
+ * Revocation status: each realm's CRL (RFC 5280 §5), re-signed when a
+ * revocation changes it or it is past half its validity, and OCSP (RFC 6960)
+ * for the realm's issuing CA.
+ */
+import { answerOcsp, buildCrl, type CertificateStatus, type StoredCa } from '../ca/index.ts';
+import { normaliseSerial } from './certificates.ts';
+import type { IssuanceContext } from './context.ts';
+
+async function managedIssuingCa(ctx: IssuanceContext, realm: string): Promise<StoredCa> {
+  await ctx.realms.getManaged(realm);
+  return (await ctx.cas.issuingCa(realm)).issuing;
+}
+
+/** The current CRL (DER), re-signed when revocations changed or it is past half its validity. */
+export async function crl(ctx: IssuanceContext, realm: string): Promise<Uint8Array> {
+  const issuing = await managedIssuingCa(ctx, realm);
+  const current = await ctx.store.latestCrl(issuing.id);
+  const now = ctx.clock.now().getTime();
+  if (
+    current &&
+    current.nextUpdate.getTime() - now > ctx.crlValidityMs / 2 &&
+    current.revocations === (await ctx.store.countRevoked(issuing.id))
+  ) {
+    return current.der;
+  }
+  return refreshCrl(ctx, realm);
+}
+
+/** Signs the realm's CRL anew with the next CRL number. */
+export async function refreshCrl(ctx: IssuanceContext, realm: string): Promise<Uint8Array> {
+  const issuing = await managedIssuingCa(ctx, realm);
+  const entries = await ctx.store.listRevoked(issuing.id);
+  const thisUpdate = new Date(Math.floor(ctx.clock.now().getTime() / 1000) * 1000);
+  const nextUpdate = new Date(thisUpdate.getTime() + ctx.crlValidityMs);
+  return ctx.store.transaction(async (tx) => {
+    const crlNumber = await tx.nextCrlNumber(issuing.id);
+    const der = await buildCrl({ ca: ctx.cas.open(issuing), crlNumber, thisUpdate, nextUpdate, entries });
+    await tx.saveCrl({ caId: issuing.id, crlNumber, thisUpdate, nextUpdate, der, revocations: entries.length });
+    return der;
+  });
+}
+
+/** Re-signs every realm's CRL that is due (the schedule). */
+export async function refreshDueCrls(ctx: IssuanceContext): Promise<void> {
+  for (const r of await ctx.realms.list()) {
+    if (await ctx.store.findActiveCa(r.name, 'issuing')) await crl(ctx, r.name);
+  }
+}
+
+/** OCSP (RFC 6960) for the issuing CA of `realm`. */
+export async function ocsp(ctx: IssuanceContext, realm: string, requestDer: Uint8Array): Promise<Uint8Array> {
+  const issuing = await managedIssuingCa(ctx, realm);
+  const key = `${issuing.id}:${Buffer.from(requestDer).toString('base64')}`;
+  return ctx.ocspCache.get(key, () =>
+    answerOcsp(
+      ctx.cas.open(issuing),
+      requestDer,
+      async (serialHex): Promise<CertificateStatus> => {
+        const r = await ctx.store.findBySerial(issuing.id, normaliseSerial(serialHex));
+        if (!r) return { status: 'unknown' };
+        if (r.status === 'revoked') return { status: 'revoked', revokedAt: r.revokedAt!, reason: r.revocationReason ?? 'unspecified' };
+        return { status: 'good' };
+      },
+      ctx.clock.now(),
+    ),
+  );
+}
+
+/** Realms whose issuing CA exists, for OCSP requests that do not name a realm. */
+export async function issuingCas(ctx: IssuanceContext): Promise<{ realm: string; ca: StoredCa }[]> {
+  const out: { realm: string; ca: StoredCa }[] = [];
+  for (const r of await ctx.realms.list()) {
+    const ca = await ctx.store.findActiveCa(r.name, 'issuing');
+    if (ca) out.push({ realm: r.name, ca });
+  }
+  return out;
+}
