@@ -10,7 +10,8 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AuditLog, type AuditEvent } from '../../services/keyward/src/audit/audit_log.ts';
+import type { AuditEventInput as AuditEvent } from '../../services/keyward/src/audit/event.ts';
+import { AuditLog } from '../../services/keyward/src/storage/audit_log.ts';
 import { systemClock } from '../../services/keyward/src/kernel/clock.ts';
 import { migrate, openDatabase, type Database } from '../../services/keyward/src/storage/database.ts';
 import { testDatabase, type TestDatabase } from '../../services/keyward/src/devenv/index.ts';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditLog } from './audit/audit_log.ts';
+import { AuditLog } from './storage/audit_log.ts';
 import { createApp } from './http/app.ts';
 import { Metrics } from './http/metrics.ts';
 import { buildOpenApi } from './http/openapi.ts';
@@ -16,7 +16,7 @@ import { createAdminSession, type AdminSession } from './keycloak/admin_session.
 import { systemClock, type Clock } from './kernel/clock.ts';
 import { required, type Config } from './kernel/config.ts';
 import type { Logger } from './kernel/log.ts';
-import { migrate, openDatabase, type Database } from './storage/database.ts';
+import { migrate, openDatabase, type Database, type Queryable } from './storage/database.ts';
 import { PgIdempotencyStore } from './storage/idempotency_store.ts';
 import { LeaderLease } from './storage/leader_lease.ts';
 import { ChangeListener, CHANNELS } from './storage/notifications.ts';
@@ -46,16 +46,16 @@ import { ClientCertificateService } from './client_cert/client_certificates.ts';
 import { PgClientCertStore } from './storage/client_cert_store.ts';
 import { clientCertificateRoutes } from './http/routes/client_certificates.ts';
 import { ApprovalService } from './approvals/approvals.ts';
-import { ProtectedSettings } from './settings/protected_settings.ts';
+import { approvalKind, ProtectedSettings, SETTING_NAMES } from './settings/protected_settings.ts';
 import { PersonalAccessTokenService } from './pat/personal_access_tokens.ts';
 import { PgApprovalStore } from './storage/approval_store.ts';
-import { PgSettingsStore } from './storage/settings_store.ts';
+import { PgSettingsStore, writeSetting } from './storage/settings_store.ts';
 import { PgPatStore } from './storage/pat_store.ts';
 import { personalAccessTokenRoutes } from './http/routes/personal_access_tokens.ts';
 import { settingsRoutes } from './http/routes/settings.ts';
-import { DeviceOnboardingService } from './devices/device_onboarding.ts';
+import { ACCEPT_APPROVAL, DeviceOnboardingService } from './devices/device_onboarding.ts';
 import { KeycloakDeviceDirectory } from './keycloak/device_clients.ts';
-import { PgDeviceStore } from './storage/device_store.ts';
+import { applyAcceptance, PgDeviceStore } from './storage/device_store.ts';
 import { deviceRoutes } from './http/routes/devices.ts';
 import { sklmErrorRenderer, sklmRoutes } from './http/routes/sklm.ts';
 import { auditRoutes } from './http/routes/audit.ts';
@@ -80,7 +80,7 @@ export interface Keyward {
   readonly realmConfig: RealmConfigService;
   readonly issuance: Issuance;
   readonly clientCertificates: ClientCertificateService;
-  readonly approvals: ApprovalService;
+  readonly approvals: ApprovalService<Queryable>;
   readonly settings: ProtectedSettings;
   readonly pats: PersonalAccessTokenService;
   readonly devices: DeviceOnboardingService;
@@ -254,6 +254,12 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     log,
     pushesPerMinute: config.devices.pushesPerMinute,
   });
+  // Dual control knows no kind: each domain states the rules of its kinds, and
+  // its store applies an approved effect in the transaction of the decision.
+  for (const name of SETTING_NAMES) {
+    approvals.register(approvalKind(name), { ...settings.approvalRules(name), apply: (q, c) => writeSetting(q, c.realm, c.name, c.value) });
+  }
+  approvals.register(ACCEPT_APPROVAL, { ...devices.acceptanceRules(), apply: (q, a) => applyAcceptance(q, a.device) });
   const auth = new Authenticator(verifier, {
     clients: authz,
     certificates: clientCertificates,

@@ -28,7 +28,7 @@ function refusal(fn: () => unknown): string {
   throw new Error('expected a refusal');
 }
 
-describe('device onboarding: aliases (seed 001)', () => {
+describe('device onboarding: aliases (as IBM SKLM has them)', () => {
   it('stores aliases lower-case and trimmed', () => {
     expect(normalizeAlias('MY Cert1')).to.equal('my cert1');
     expect(normalizeAlias('  Tape-Library ')).to.equal('tape-library');

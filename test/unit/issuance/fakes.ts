@@ -18,7 +18,7 @@ import type {
   RequestRecord,
   StoredCrl,
 } from '../../../services/keyward/src/issuance/ports.ts';
-import type { AuditEventInput } from '../../../services/keyward/src/provisioning/ports.ts';
+import type { AuditEventInput } from '../../../services/keyward/src/audit/event.ts';
 import { KEK, NOW, POLICY_DOCUMENT } from '../ca/fixtures.ts';
 
 export const REALM = 'demo';

@@ -1,12 +1,13 @@
 /**
- * Dual control (seed 002, issue 7): a change to a protected setting made by
- * one admin is stored as a pending approval and takes effect only when a
- * *different* admin approves it.
+ * Dual control, like IBM CSM's: a change to a protected setting (or a device
+ * acceptance) made by one admin is stored as a pending approval and takes
+ * effect only when a *different* admin approves it.
  *
- * Approvals are generic: each kind registers who may review it and what
- * approving it does (an {@link ApprovalEffect} the store applies in the same
- * transaction that marks the approval approved). Protected settings register
- * one kind per setting; device acceptance will register its own.
+ * Approvals are generic and know nothing of what they protect: each kind is
+ * registered at the composition root with its domain's rules (who may review
+ * it, what approving it changes, how to undo work done outside the store) and
+ * the effect its store applies in the same transaction that marks the
+ * approval approved. A kind `devices.accept` also covers `devices.accept/<id>`.
  *
  * Rules:
  * - the proposer can never approve (any credential of the same Keycloak user
@@ -15,25 +16,34 @@
  * - a pending approval expires after `ttlSeconds` (KEYWARD_APPROVAL_TTL_SECONDS);
  * - a decision is taken exactly once (`UPDATE … WHERE status = 'pending'`).
  */
+import { SYSTEM_ACTOR, type AuditActor, type AuditEventInput } from '../audit/event.ts';
 import { auditActor, type Principal } from '../authn/principal.ts';
-import { SYSTEM_ACTOR } from '../audit/audit_log.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
-import type { ApprovalActor, ApprovalEffect, ApprovalRecord, ApprovalStatus, ApprovalStore } from './ports.ts';
+import type { ApprovalRecord, ApprovalStatus, ApprovalStore } from './ports.ts';
 
-/** What a kind of approval contributes. */
-export interface ApprovalKind {
+/** What the domain of a kind decides (protected settings, device onboarding, …); `E` is its effect, as data. */
+export interface ApprovalRules<E> {
   /** Throws 403 `auth.forbidden` unless the principal may review (approve or reject) approvals of this kind in `realm`. */
   authorize(p: Principal, realm: string): Promise<void>;
   /**
    * Re-checks that the approval still applies (throws a KeywardError when it
    * does not) and returns its effect and the audit events of the change.
    */
-  prepare(a: ApprovalRecord, approver: Principal): Promise<{ effect: ApprovalEffect; audit: readonly AuditEventInput[] }>;
+  prepare(a: ApprovalRecord, approver: Principal): Promise<{ effect: E; audit: readonly AuditEventInput[] }>;
   /** Undoes what `prepare` did outside the store (e.g. a Keycloak client) when the decision is not stored after all. */
-  abandon?(effect: ApprovalEffect): Promise<void>;
+  abandon?(effect: E): Promise<void>;
+}
+
+/**
+ * A kind as the composition root registers it: its domain's rules, and how
+ * its store applies the effect inside the decision's transaction `Tx`.
+ * @example
+ * approvals.register('settings.dual_control', { ...settings.approvalRules('dual_control'), apply: writeSettingChange });
+ */
+export interface ApprovalKind<E, Tx> extends ApprovalRules<E> {
+  apply(tx: Tx, effect: E): Promise<void>;
 }
 
 export interface ApprovalView {
@@ -42,10 +52,10 @@ export interface ApprovalView {
   readonly kind: string;
   readonly status: ApprovalStatus;
   readonly change: Readonly<Record<string, unknown>>;
-  readonly proposedBy: ApprovalActor;
+  readonly proposedBy: AuditActor;
   readonly createdAt: string;
   readonly expiresAt: string;
-  readonly decidedBy: ApprovalActor | undefined;
+  readonly decidedBy: AuditActor | undefined;
   readonly decidedAt: string | undefined;
   readonly reason: string | undefined;
 }
@@ -54,25 +64,30 @@ const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'rejected', 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Same Keycloak principal: the same user or client of the same realm, whatever credential it used. */
-export function sameActor(a: ApprovalActor, p: Principal): boolean {
+export function sameActor(a: AuditActor, p: Principal): boolean {
   return a.id === p.subject && a.realm === p.realm;
 }
 
-export class ApprovalService {
-  readonly #store: ApprovalStore;
+/** What proposing (settings, device onboarding) and reviewing (HTTP, CLI) use: everything but registration. */
+export type Approvals = Omit<ApprovalService<unknown>, 'register'>;
+
+/** Dual-control approvals over a store whose transactions are `Tx`. */
+export class ApprovalService<Tx> {
+  readonly #store: ApprovalStore<Tx>;
   readonly #clock: Clock;
   readonly #ttlMs: number;
-  readonly #kinds = new Map<string, ApprovalKind>();
+  readonly #kinds = new Map<string, ApprovalKind<unknown, Tx>>();
 
-  constructor(deps: { store: ApprovalStore; clock: Clock; ttlSeconds: number }) {
+  constructor(deps: { store: ApprovalStore<Tx>; clock: Clock; ttlSeconds: number }) {
     if (!Number.isInteger(deps.ttlSeconds) || deps.ttlSeconds < 1) throw new TypeError('ttlSeconds must be a positive whole number');
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#ttlMs = deps.ttlSeconds * 1000;
   }
 
-  /** Registers a kind once, at composition time. */
-  register(kind: string, handler: ApprovalKind): void {
+  /** Registers a kind once, at composition time; `kind` has no `/` (a subject follows it in a proposal). */
+  register<E>(kind: string, handler: ApprovalKind<E, Tx>): void {
+    if (kind.includes('/') || !kind) throw new TypeError(`approval kind ${kind} must be a non-empty name without /`);
     if (this.#kinds.has(kind)) throw new TypeError(`approval kind ${kind} is already registered`);
     this.#kinds.set(kind, handler);
   }
@@ -83,7 +98,7 @@ export class ApprovalService {
     return slash < 0 ? kind : kind.slice(0, slash);
   }
 
-  #kind(kind: string): ApprovalKind {
+  #kind(kind: string): ApprovalKind<unknown, Tx> {
     const k = this.#kinds.get(ApprovalService.#base(kind));
     if (!k) throw new TypeError(`approval kind ${kind} is not registered`);
     return k;
@@ -243,7 +258,8 @@ export class ApprovalService {
     const by = auditActor(p);
     let decided: ApprovalRecord | undefined;
     try {
-      decided = await this.#store.decide(realm, id, { status: 'approved', by, at, effect }, [
+      const apply = (tx: Tx) => kind.apply(tx, effect);
+      decided = await this.#store.decide(realm, id, { status: 'approved', by, at, apply }, [
         { action: 'approval.approved', actor: by, realm, target: id, details: { kind: a.kind, proposedBy: a.proposedBy, ...a.payload } },
         ...audit,
       ]);

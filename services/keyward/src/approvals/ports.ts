@@ -1,16 +1,7 @@
 /** What dual-control approvals need from storage. */
-import type { TrustedDevice } from '../devices/ports.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditActor, AuditEventInput } from '../audit/event.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
-
-/** Who proposed or decided: the audit actor of a principal. */
-export interface ApprovalActor {
-  readonly kind: string;
-  readonly id: string;
-  readonly realm?: string | undefined;
-  readonly name?: string | undefined;
-}
 
 export interface ApprovalRecord {
   readonly id: string;
@@ -23,31 +14,28 @@ export interface ApprovalRecord {
   readonly kind: string;
   /** The proposed change, as the kind describes it (for settings: `{from, to}`). */
   readonly payload: Readonly<Record<string, unknown>>;
-  readonly proposedBy: ApprovalActor;
+  readonly proposedBy: AuditActor;
   readonly createdAt: Date;
   readonly expiresAt: Date;
   /** As stored; a pending approval past `expiresAt` is reported as expired. */
   readonly status: ApprovalStatus;
-  readonly decidedBy: ApprovalActor | undefined;
+  readonly decidedBy: AuditActor | undefined;
   readonly decidedAt: Date | undefined;
   readonly reason: string | undefined;
 }
 
 /**
- * What approving does, as data, so the store applies it in the same
- * transaction that marks the approval approved (DESIGN.md principle 3).
- * Later kinds (device acceptance) add their own variants.
+ * The decision to store. Approving carries the kind's effect as a function of
+ * the store's transaction, so the change lands in the same transaction that
+ * marks the approval approved (nothing is applied without its decision, nor
+ * decided without its change). Approvals never look inside it.
  */
-export type ApprovalEffect =
-  | { readonly type: 'setting'; readonly realm: string; readonly name: string; readonly value: unknown }
-  /** Device onboarding: the pending certificate becomes trusted (its Keycloak client already exists). */
-  | { readonly type: 'device_accept'; readonly device: TrustedDevice };
+export type Decision<Tx> =
+  | { readonly status: 'approved'; readonly by: AuditActor; readonly at: Date; readonly apply: (tx: Tx) => Promise<void> }
+  | { readonly status: 'rejected'; readonly by: AuditActor; readonly at: Date; readonly reason: string | undefined };
 
-export type Decision =
-  | { readonly status: 'approved'; readonly by: ApprovalActor; readonly at: Date; readonly effect: ApprovalEffect }
-  | { readonly status: 'rejected'; readonly by: ApprovalActor; readonly at: Date; readonly reason: string | undefined };
-
-export interface ApprovalStore {
+/** The approvals table; `Tx` is the store's transaction, handed to the effect of an approved decision. */
+export interface ApprovalStore<Tx> {
   /**
    * Marks due pending approvals of the same realm and kind expired, then
    * inserts `a` as pending, in one transaction. Returns the id of the pending
@@ -62,11 +50,11 @@ export interface ApprovalStore {
   list(realm: string, options: { status?: ApprovalStatus | undefined; at: Date; max: number }): Promise<ApprovalRecord[]>;
   /**
    * Moves a pending approval that has not expired at `decision.at` to its new
-   * status, applies the effect and writes the audit events, atomically
+   * status, applies an approval's effect and writes the audit events, atomically
    * (`UPDATE … WHERE status = 'pending' RETURNING`). Undefined when it was not
    * pending any more: exactly one decision wins.
    */
-  decide(realm: string, id: string, decision: Decision, audit: readonly AuditEventInput[]): Promise<ApprovalRecord | undefined>;
+  decide(realm: string, id: string, decision: Decision<Tx>, audit: readonly AuditEventInput[]): Promise<ApprovalRecord | undefined>;
   /** Marks every due pending approval expired, with one audit event each; returns them. */
   expireDue(at: Date, audit: (e: ApprovalRecord) => AuditEventInput): Promise<ApprovalRecord[]>;
 }

@@ -6,17 +6,17 @@
  * target and time, a page at a time; each event says whether it is sealed.
  */
 import type { Principal } from '../authn/principal.ts';
+import type { AuditActor } from './event.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { Page } from '../kernel/page.ts';
-import type { RealmService } from '../provisioning/realms.ts';
 
 export interface AuditEventView {
   readonly seq: string;
   readonly id: string;
   readonly at: string;
   readonly realm: string | undefined;
-  readonly actor: unknown;
+  readonly actor: AuditActor;
   readonly action: string;
   readonly target: string | undefined;
   readonly details: unknown;
@@ -38,14 +38,20 @@ export interface AuditEventStore {
   listEvents(realm: string | undefined, f: AuditEventFilter): Promise<AuditEventView[]>;
 }
 
+/** The realms Keyward manages (provisioning's RealmService): 404 for any other. */
+export interface ManagedRealms {
+  /** @throws 404 `realm.not_found` unless Keyward manages `realm` */
+  getManaged(realm: string): Promise<unknown>;
+}
+
 const ACTION = /^[a-z][a-z_]*(\.[a-z][a-z_]*)?$/;
 
 export class AuditEvents {
   readonly #store: AuditEventStore;
   readonly #authz: Authorizer;
-  readonly #realms: RealmService;
+  readonly #realms: ManagedRealms;
 
-  constructor(deps: { store: AuditEventStore; authz: Authorizer; realms: RealmService }) {
+  constructor(deps: { store: AuditEventStore; authz: Authorizer; realms: ManagedRealms }) {
     this.#store = deps.store;
     this.#authz = deps.authz;
     this.#realms = deps.realms;

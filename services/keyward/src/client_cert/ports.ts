@@ -1,5 +1,5 @@
 /** What client-certificate credentials need from storage and from the identity provider. */
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 
 export interface ClientCertificateSettings {
   readonly enabled: boolean;

@@ -1,8 +1,9 @@
 /**
  * The certificate a device pushes, checked before anything is stored
- * (issue 8, bad input): it must parse, be within its validity, not be a CA,
- * carry a key of sensible strength, and come with a short chain. The alias
- * rules of seed 001 live here too.
+ * (bad input is refused with a precise code): it must parse, be within its
+ * validity, not be a CA, carry a key of sensible strength, and come with a
+ * short chain. The alias rules of IBM SKLM's pending client certificates
+ * live here too.
  */
 import { X509Certificate } from 'node:crypto';
 import { decodeCertificate } from '../ca/certificate.ts';
@@ -28,7 +29,8 @@ export function checkChainSize(ders: readonly Uint8Array[]): void {
   if (ders.length > MAX_CHAIN_CERTIFICATES || bytes > MAX_CHAIN_BYTES) {
     throw new KeywardError(
       'device.chain_too_large',
-      `A device may push at most ${MAX_CHAIN_CERTIFICATES} certificates and ${MAX_CHAIN_BYTES} bytes (got ${ders.length} certificates, ${bytes} bytes)`,
+      `A device may push at most ${MAX_CHAIN_CERTIFICATES} certificates and ${MAX_CHAIN_BYTES} bytes ` +
+        `(got ${ders.length} certificates, ${bytes} bytes)`,
       {
         extras: { maxCertificates: MAX_CHAIN_CERTIFICATES, maxBytes: MAX_CHAIN_BYTES },
       },

@@ -1,6 +1,5 @@
 /**
- * Device onboarding (seed 001, IBM SKLM's pending client certificates;
- * issue 8).
+ * Device onboarding, compatible with IBM SKLM's pending client certificates.
  *
  * 1. A device pushes its communication certificate: by connecting to the
  *    HTTPS listener with it (`…/devices/hello`), or by uploading it. It is
@@ -23,8 +22,9 @@
  * would lock its users out).
  */
 import { randomBytes } from 'node:crypto';
-import type { ApprovalService, ApprovalView } from '../approvals/approvals.ts';
-import type { ApprovalActor, ApprovalEffect, ApprovalRecord } from '../approvals/ports.ts';
+import type { ApprovalRules, Approvals, ApprovalView } from '../approvals/approvals.ts';
+import type { ApprovalRecord } from '../approvals/ports.ts';
+import type { AuditActor, AuditEventInput } from '../audit/event.ts';
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
 import { fingerprintOf } from '../client_cert/client_certificates.ts';
@@ -34,7 +34,6 @@ import { newId } from '../kernel/ids.ts';
 import type { Logger } from '../kernel/log.ts';
 import { RateLimiter } from '../kernel/rate_limiter.ts';
 import { checkClientId } from '../provisioning/names.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
 import type { RealmService } from '../provisioning/realms.ts';
 import type { ProtectedSettings } from '../settings/protected_settings.ts';
 import {
@@ -48,9 +47,9 @@ import {
   renderUuid,
   uploadedChain,
 } from './device_certificate.ts';
-import type { DeviceDirectory, DeviceStore, PendingDevice, TrustedDevice } from './ports.ts';
+import type { DeviceAcceptance, DeviceDirectory, DeviceStore, PendingDevice, TrustedDevice } from './ports.ts';
 
-/** The device group used when an acceptance names a role but no group (seed 001: roles belong to PEER_TO_PEER). */
+/** The device group used when an acceptance names a role but no group (as in IBM SKLM, roles belong to PEER_TO_PEER). */
 export const DEFAULT_DEVICE_GROUP = 'PEER_TO_PEER';
 /** Approval kind of an acceptance under dual control: `devices.accept/<pending id>`. */
 export const ACCEPT_APPROVAL = 'devices.accept';
@@ -79,7 +78,7 @@ export interface TrustedView extends CertificateView {
   readonly deviceGroup: string | undefined;
   readonly deviceRole: string | undefined;
   readonly acceptedAt: string;
-  readonly acceptedBy: ApprovalActor;
+  readonly acceptedBy: AuditActor;
 }
 
 export interface AcceptInput {
@@ -137,7 +136,7 @@ export class DeviceOnboardingService {
   readonly #store: DeviceStore;
   readonly #directory: DeviceDirectory;
   readonly #settings: ProtectedSettings;
-  readonly #approvals: ApprovalService;
+  readonly #approvals: Approvals;
   readonly #realms: RealmService;
   readonly #authz: Authorizer;
   readonly #clock: Clock;
@@ -150,7 +149,7 @@ export class DeviceOnboardingService {
     store: DeviceStore;
     directory: DeviceDirectory;
     settings: ProtectedSettings;
-    approvals: ApprovalService;
+    approvals: Approvals;
     realms: RealmService;
     authz: Authorizer;
     clock: Clock;
@@ -166,11 +165,20 @@ export class DeviceOnboardingService {
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#limiter = new RateLimiter({ perMinute: deps.pushesPerMinute, now: () => this.#clock.now().getTime() });
-    this.#approvals.register(ACCEPT_APPROVAL, {
+  }
+
+  /**
+   * The rules of the {@link ACCEPT_APPROVAL} kind, registered at the
+   * composition root with the store's writer of a {@link DeviceAcceptance}:
+   * keyward-admins review it; approving creates the device client (removed
+   * again when the decision is not stored after all).
+   */
+  acceptanceRules(): ApprovalRules<DeviceAcceptance> {
+    return {
       authorize: (p, realm) => this.#authz.require(p, realm, ROLES.admin),
       prepare: (a, approver) => this.#prepareApproval(a, approver),
       abandon: (effect) => this.#abandon(effect),
-    });
+    };
   }
 
   // ------------------------------------------------------------ push
@@ -355,7 +363,7 @@ export class DeviceOnboardingService {
     return new KeywardError('device.already_trusted', `The certificate is already trusted`, {});
   }
 
-  #acceptedEvent(d: TrustedDevice, by: ApprovalActor, approvalId: string | undefined): AuditEventInput {
+  #acceptedEvent(d: TrustedDevice, by: AuditActor, approvalId: string | undefined): AuditEventInput {
     return {
       action: 'device.accepted',
       actor: by,
@@ -377,7 +385,7 @@ export class DeviceOnboardingService {
   async #createClient(
     realm: string,
     pending: PendingDevice,
-    o: { alias: string; deviceGroup: string | undefined; deviceRole: string | undefined; by: ApprovalActor },
+    o: { alias: string; deviceGroup: string | undefined; deviceRole: string | undefined; by: AuditActor },
   ): Promise<TrustedDevice> {
     const base = clientIdForAlias(o.alias);
     checkClientId(base);
@@ -393,7 +401,9 @@ export class DeviceOnboardingService {
         fingerprint: pending.fingerprint,
         deviceGroup: o.deviceGroup,
         deviceRole: o.deviceRole,
-        description: `Device ${pending.subject} (certificate ${colonHex(pending.fingerprint).slice(0, 23)}…), accepted into the trust store by Keyward as "${o.alias}"`,
+        description:
+          `Device ${pending.subject} (certificate ${colonHex(pending.fingerprint).slice(0, 23)}…), ` +
+          `accepted into the trust store by Keyward as "${o.alias}"`,
       });
       if (made === 'exists') continue;
       return {
@@ -411,7 +421,7 @@ export class DeviceOnboardingService {
     throw new KeywardError('store.conflict', `Could not find a free client name for ${base} in realm ${realm}`);
   }
 
-  async #prepareApproval(a: ApprovalRecord, approver: Principal): Promise<{ effect: ApprovalEffect; audit: readonly AuditEventInput[] }> {
+  async #prepareApproval(a: ApprovalRecord, approver: Principal): Promise<{ effect: DeviceAcceptance; audit: readonly AuditEventInput[] }> {
     const pl = a.payload as { uuid: string; alias: string; deviceGroup: string | null; deviceRole: string | null };
     const id = parseUuid(pl.uuid);
     const pending = id ? await this.#store.getPending(a.realm, id) : undefined;
@@ -423,11 +433,10 @@ export class DeviceOnboardingService {
       deviceRole: pl.deviceRole ?? undefined,
       by: a.proposedBy,
     });
-    return { effect: { type: 'device_accept', device }, audit: [this.#acceptedEvent(device, auditActor(approver), a.id)] };
+    return { effect: { device }, audit: [this.#acceptedEvent(device, auditActor(approver), a.id)] };
   }
 
-  async #abandon(effect: ApprovalEffect): Promise<void> {
-    if (effect.type !== 'device_accept') return;
+  async #abandon(effect: DeviceAcceptance): Promise<void> {
     await this.#directory.deleteClient(effect.device.realm, effect.device.keycloakClientId).catch((err) =>
       this.#log?.warn('could not remove a device client after a failed approval', {
         err,

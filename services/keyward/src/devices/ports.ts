@@ -1,6 +1,5 @@
-/** What device onboarding needs from storage and from the identity provider (STYLE.md rule 8). */
-import type { ApprovalActor } from '../approvals/ports.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+/** What device onboarding needs from storage and from the identity provider (ports owned by their consumer). */
+import type { AuditActor, AuditEventInput } from '../audit/event.ts';
 
 /** A certificate as device onboarding records it. */
 export interface DeviceCertificate {
@@ -39,13 +38,18 @@ export interface TrustedDevice extends DeviceCertificate {
   readonly deviceGroup: string | undefined;
   readonly deviceRole: string | undefined;
   readonly acceptedAt: Date;
-  readonly acceptedBy: ApprovalActor;
+  readonly acceptedBy: AuditActor;
 }
 
 export type PushOutcome =
   | { readonly outcome: 'queued' | 'seen'; readonly pending: PendingDevice }
   | { readonly outcome: 'full' }
   | { readonly outcome: 'rejected'; readonly until: Date };
+
+/** What approving a device acceptance does: the store moves the pending certificate into the trust store. */
+export interface DeviceAcceptance {
+  readonly device: TrustedDevice;
+}
 
 export interface DeviceStore {
   /**

@@ -4,7 +4,7 @@
  * (names, SANs, stored CAs, revocation reasons) are the CA domain's own.
  */
 import type { NameAttribute, RevocationReason, RevokedCertificate, Sans, StoredCa } from '../ca/index.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { Page } from '../kernel/page.ts';
 
 export interface RequesterRef {

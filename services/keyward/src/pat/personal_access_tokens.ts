@@ -24,11 +24,11 @@
  */
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer } from '../authn/roles.ts';
-import { SYSTEM_ACTOR } from '../audit/audit_log.ts';
+import { SYSTEM_ACTOR } from '../audit/event.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/log.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { RealmService } from '../provisioning/realms.ts';
 import type { ProtectedSettings } from '../settings/protected_settings.ts';
 import type { PatQuery, PatRecord, PatSort, PatStore, PatUserDirectory } from './ports.ts';

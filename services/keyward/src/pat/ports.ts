@@ -1,5 +1,5 @@
 /** What personal access tokens need from storage and from the identity provider (owned here: ports are owned by their consumer). */
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { Page } from '../kernel/page.ts';
 
 export interface PatRecord {

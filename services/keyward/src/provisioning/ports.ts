@@ -1,9 +1,10 @@
 /**
  * What provisioning needs from the identity provider, owned by its consumer
- * (STYLE.md rule 8). The Keycloak adapter (keycloak/identity_admin.ts)
- * implements it; tests of the domain use the real adapter against a real
+ * (ports belong to the domain that uses them). The Keycloak adapter
+ * (keycloak/identity_admin.ts) implements it; tests of the domain use the real adapter against a real
  * Keycloak.
  */
+import type { AuditEventInput } from '../audit/event.ts';
 
 export interface RealmInfo {
   readonly name: string;
@@ -116,14 +117,6 @@ export interface StoredPolicy {
   readonly source: 'api' | 'config';
   readonly createdAt: Date;
   readonly updatedAt: Date;
-}
-
-export interface AuditEventInput {
-  readonly action: string;
-  readonly actor: { readonly kind: string; readonly id: string; readonly realm?: string | undefined; readonly name?: string | undefined };
-  readonly realm?: string | undefined;
-  readonly target?: string | undefined;
-  readonly details?: Record<string, unknown> | undefined;
 }
 
 export interface ProvisioningTx {

@@ -1,5 +1,5 @@
-/** What protected settings need from storage (STYLE.md rule 8: the port belongs to its consumer). */
-import type { AuditEventInput } from '../provisioning/ports.ts';
+/** What protected settings need from storage (the port belongs to its consumer). */
+import type { AuditEventInput } from '../audit/event.ts';
 
 /** The realm settings Keyward protects with dual control. */
 export type SettingName = 'personal_access_tokens' | 'client_certificates' | 'dual_control' | 'devices';

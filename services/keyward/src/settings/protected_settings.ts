@@ -1,26 +1,28 @@
 /**
- * Per-realm settings protected by dual control (seed 002: "Personal Access
- * Token management is protected by Dual Control"; issue 7):
+ * Per-realm settings protected by dual control (like IBM CSM's, where
+ * Personal Access Token management is protected by Dual Control):
  *
  * - `personal_access_tokens` {enabled, maxExpirationDays}: disabled by default, maximum 366 days;
- * - `client_certificates` {enabled, maxExpirationDays}: the same defaults (seed 000);
+ * - `client_certificates` {enabled, maxExpirationDays}: the same defaults;
  * - `dual_control` {enabled}: off by default;
- * - `devices` {enabled, maxPending, rejectForHours}: device onboarding (issue 8), off by default.
+ * - `devices` {enabled, maxPending, rejectForHours}: device onboarding, off by default.
  *
- * PAT and client-certificate settings are changed by `keyward-admin` or
- * `keyward-user-admin` (the seed's Administrator and User Administrator), the
- * dual-control switch by `keyward-admin` only; operators may do both. While
- * dual control is on, every change — turning dual control off included — is
- * stored as a pending approval (`approvals/`) and applied when a different
- * reviewer approves it. A change that changes nothing is answered with the
- * current value and creates no approval. Approving re-checks that the setting
- * still has the value the proposal started from (409 `approval.stale`).
+ * This is the one writer of these settings. PAT and client-certificate
+ * settings are changed by `keyward-admin` or `keyward-user-admin` (IBM CSM's
+ * Administrator and User Administrator), the dual-control switch by
+ * `keyward-admin` only; operators may do both. While dual control is on,
+ * every change — turning dual control off included — is stored as a pending
+ * approval (`approvals/`) and applied when a different reviewer approves it.
+ * A change that changes nothing is answered with the current value and
+ * creates no approval. Approving re-checks that the setting still has the
+ * value the proposal started from (409 `approval.stale`).
  */
 import { auditActor, type Principal } from '../authn/principal.ts';
 import { ROLES, type Authorizer, type KeywardRole } from '../authn/roles.ts';
 import type { ApprovalRecord } from '../approvals/ports.ts';
-import type { ApprovalService, ApprovalView } from '../approvals/approvals.ts';
+import type { ApprovalRules, Approvals, ApprovalView } from '../approvals/approvals.ts';
 import { KeywardError } from '../kernel/errors.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { RealmService } from '../provisioning/realms.ts';
 import type { SettingName, SettingsStore } from './ports.ts';
 
@@ -144,27 +146,41 @@ const canonical = (v: unknown): string =>
     x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
   );
 
+/** What approving a setting change does: the store writes `value` (see {@link ProtectedSettings.approvalRules}). */
+export interface SettingChange {
+  readonly realm: string;
+  readonly name: SettingName;
+  readonly value: unknown;
+}
+
 export type ChangeOutcome<N extends SettingName> =
   | { readonly outcome: 'applied'; readonly value: SettingValues[N]; readonly changed: boolean }
   | { readonly outcome: 'pending'; readonly value: SettingValues[N]; readonly approval: ApprovalView };
 
 export class ProtectedSettings {
   readonly #store: SettingsStore;
-  readonly #approvals: ApprovalService;
+  readonly #approvals: Approvals;
   readonly #realms: RealmService;
   readonly #authz: Authorizer;
 
-  constructor(deps: { store: SettingsStore; approvals: ApprovalService; realms: RealmService; authz: Authorizer }) {
+  constructor(deps: { store: SettingsStore; approvals: Approvals; realms: RealmService; authz: Authorizer }) {
     this.#store = deps.store;
     this.#approvals = deps.approvals;
     this.#realms = deps.realms;
     this.#authz = deps.authz;
-    for (const name of SETTING_NAMES) {
-      this.#approvals.register(approvalKind(name), {
-        authorize: (p, realm) => this.#authz.requireAny(p, realm, SETTING_DEFINITIONS[name].editors),
-        prepare: (a, approver) => this.#prepare(name, a, approver),
-      });
-    }
+  }
+
+  /**
+   * The rules of the approval kind that protects `name` ({@link approvalKind}),
+   * registered at the composition root with the store's writer of a
+   * {@link SettingChange}: the setting's editors review it; approving
+   * re-checks the value the proposal started from.
+   */
+  approvalRules(name: SettingName): ApprovalRules<SettingChange> {
+    return {
+      authorize: (p, realm) => this.#authz.requireAny(p, realm, SETTING_DEFINITIONS[name].editors),
+      prepare: (a, approver) => this.#prepare(name, a, approver),
+    };
   }
 
   /** The effective value (defaults when never set). No authorisation: for the domain's own use. */
@@ -216,8 +232,12 @@ export class ProtectedSettings {
     return { outcome: 'applied', value: next, changed: true };
   }
 
-  async #prepare(name: SettingName, a: ApprovalRecord, approver: Principal) {
-    const def = SETTING_DEFINITIONS[name];
+  async #prepare<N extends SettingName>(
+    name: N,
+    a: ApprovalRecord,
+    approver: Principal,
+  ): Promise<{ effect: SettingChange; audit: AuditEventInput[] }> {
+    const def = SETTING_DEFINITIONS[name] as Definition<N>;
     const { from, to } = a.payload as { from: unknown; to: unknown };
     const current = await this.value(a.realm, name);
     if (canonical(current) !== canonical(from)) {
@@ -227,9 +247,9 @@ export class ProtectedSettings {
         { extras: { current } },
       );
     }
-    const value = def.parse(to, current as never);
+    const value = def.parse(to, current);
     return {
-      effect: { type: 'setting' as const, realm: a.realm, name, value },
+      effect: { realm: a.realm, name, value },
       audit: [
         {
           action: def.action,

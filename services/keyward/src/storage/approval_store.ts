@@ -1,10 +1,12 @@
-/** PostgreSQL implementation of the approvals port. */
+/**
+ * PostgreSQL implementation of the approvals port. It knows no kind: an
+ * approved decision brings its effect, which runs in the decision's
+ * transaction (the composition root registers each kind's writer).
+ */
 import type { ApprovalRecord, ApprovalStatus, ApprovalStore, Decision } from '../approvals/ports.ts';
-import type { AuditLog } from '../audit/audit_log.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
-import { isUniqueViolation, type Database, type Queryable } from './database.ts';
-import { applyAcceptance } from './device_store.ts';
-import { writeSetting } from './settings_store.ts';
+import type { AuditEventInput } from '../audit/event.ts';
+import type { AuditLog } from './audit_log.ts';
+import { conditions, insertInto, isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 interface Row {
   id: string;
@@ -34,7 +36,33 @@ const record = (r: Row): ApprovalRecord => ({
   reason: r.reason ?? undefined,
 });
 
-export class PgApprovalStore implements ApprovalStore {
+/**
+ * The WHERE clause of a listing by status at time `at`: a pending row past its
+ * expiry is expired, whether or not the sweep has marked it yet.
+ */
+export function approvalListing(realm: string, status: ApprovalStatus | undefined, at: Date) {
+  const c = conditions();
+  c.add('realm = ?', realm);
+  if (status === 'pending') {
+    c.raw("status = 'pending'");
+    c.add('expires_at > ?', at);
+  } else if (status === 'expired') c.add("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))", at);
+  else if (status !== undefined) c.add('status = ?', status);
+  return c;
+}
+
+/** The WHERE clause of due pending approvals: all of them, or those of one realm and kind. */
+export function dueApprovals(at: Date, of?: { realm: string; kind: string }) {
+  const c = conditions(["status = 'pending'"]);
+  if (of) {
+    c.add('realm = ?', of.realm);
+    c.add('kind = ?', of.kind);
+  }
+  c.add('expires_at <= ?', at);
+  return c;
+}
+
+export class PgApprovalStore implements ApprovalStore<Queryable> {
   readonly #db: Database;
   readonly #audit: AuditLog;
   constructor(db: Database, audit: AuditLog) {
@@ -42,11 +70,13 @@ export class PgApprovalStore implements ApprovalStore {
     this.#audit = audit;
   }
 
-  async #expire(q: Queryable, where: string, params: unknown[], audit: (e: ApprovalRecord) => AuditEventInput): Promise<ApprovalRecord[]> {
-    const rows = (
-      await q.query<Row>(`UPDATE approvals SET status = 'expired' WHERE status = 'pending' AND ${where} RETURNING *`, params)
-    ).rows.map(record);
-    for (const e of rows) await this.#audit.record(q as never, audit(e));
+  async #expire(
+    q: Queryable,
+    due: ReturnType<typeof dueApprovals>,
+    audit: (e: ApprovalRecord) => AuditEventInput,
+  ): Promise<ApprovalRecord[]> {
+    const rows = (await q.query<Row>(`UPDATE approvals SET status = 'expired' ${due.where()} RETURNING *`, due.params)).rows.map(record);
+    for (const e of rows) await this.#audit.record(q, audit(e));
     return rows;
   }
 
@@ -57,12 +87,19 @@ export class PgApprovalStore implements ApprovalStore {
   ): Promise<{ blockedBy: string } | undefined> {
     try {
       await this.#db.tx(async (q) => {
-        await this.#expire(q, 'realm = $1 AND kind = $2 AND expires_at <= $3', [a.realm, a.kind, a.createdAt], expiredAudit);
-        await q.query(
-          `INSERT INTO approvals (id, realm, kind, payload, proposed_by, created_at, expires_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`,
-          [a.id, a.realm, a.kind, JSON.stringify(a.payload), JSON.stringify(a.proposedBy), a.createdAt, a.expiresAt],
-        );
-        await this.#audit.record(q as never, audit);
+        await this.#expire(q, dueApprovals(a.createdAt, a), expiredAudit);
+        const insert = insertInto('approvals', {
+          id: a.id,
+          realm: a.realm,
+          kind: a.kind,
+          payload: JSON.stringify(a.payload),
+          proposed_by: JSON.stringify(a.proposedBy),
+          created_at: a.createdAt,
+          expires_at: a.expiresAt,
+          status: 'pending',
+        });
+        await q.query(insert.sql, insert.params);
+        await this.#audit.record(q, audit);
       });
       return undefined;
     } catch (err) {
@@ -83,24 +120,12 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async list(realm: string, options: { status?: ApprovalStatus | undefined; at: Date; max: number }): Promise<ApprovalRecord[]> {
-    // A pending row past its expiry is expired, whether or not the sweep has marked it yet.
-    const filter: Record<ApprovalStatus, string> = {
-      pending: `AND status = 'pending' AND expires_at > $2`,
-      expired: `AND (status = 'expired' OR (status = 'pending' AND expires_at <= $2))`,
-      approved: `AND status = 'approved' AND $2::timestamptz IS NOT NULL`,
-      rejected: `AND status = 'rejected' AND $2::timestamptz IS NOT NULL`,
-    };
-    const where = options.status ? filter[options.status] : 'AND $2::timestamptz IS NOT NULL';
-    return (
-      await this.#db.query<Row>(`SELECT * FROM approvals WHERE realm = $1 ${where} ORDER BY created_at DESC LIMIT $3`, [
-        realm,
-        options.at,
-        options.max,
-      ])
-    ).rows.map(record);
+    const c = approvalListing(realm, options.status, options.at);
+    const sql = `SELECT * FROM approvals ${c.where()} ORDER BY created_at DESC ${c.page(options.max, 0)}`;
+    return (await this.#db.query<Row>(sql, c.params)).rows.map(record);
   }
 
-  async decide(realm: string, id: string, d: Decision, audit: readonly AuditEventInput[]): Promise<ApprovalRecord | undefined> {
+  async decide(realm: string, id: string, d: Decision<Queryable>, audit: readonly AuditEventInput[]): Promise<ApprovalRecord | undefined> {
     return this.#db.tx(async (q) => {
       const r = (
         await q.query<Row>(
@@ -110,17 +135,13 @@ export class PgApprovalStore implements ApprovalStore {
         )
       ).rows[0];
       if (!r) return undefined;
-      if (d.status === 'approved') {
-        const e = d.effect;
-        if (e.type === 'setting') await writeSetting(q, e.realm, e.name, e.value);
-        else if (e.type === 'device_accept') await applyAcceptance(q, e.device);
-      }
-      for (const event of audit) await this.#audit.record(q as never, event);
+      if (d.status === 'approved') await d.apply(q);
+      for (const event of audit) await this.#audit.record(q, event);
       return record(r);
     });
   }
 
   async expireDue(at: Date, audit: (e: ApprovalRecord) => AuditEventInput): Promise<ApprovalRecord[]> {
-    return this.#db.tx((q) => this.#expire(q, 'expires_at <= $1', [at], audit));
+    return this.#db.tx((q) => this.#expire(q, dueApprovals(at), audit));
   }
 }

@@ -1,5 +1,5 @@
 /** PostgreSQL implementation of the audit trail's reading port. */
-import { SEALED_UP_TO } from '../audit/audit_log.ts';
+import { SEALED_UP_TO, type AuditRow } from './audit_log.ts';
 import type { AuditEventFilter, AuditEventStore, AuditEventView } from '../audit/audit_events.ts';
 import { conditions, type Queryable } from './database.ts';
 
@@ -18,17 +18,7 @@ export class PgAuditEventStore implements AuditEventStore {
     if (f.until) c.add('e.at <= ?', f.until);
     // A realm's page walks its (realm, at) index; every realm's walks the seq key backwards (no sort of the whole trail).
     const order = realm !== undefined ? 'e.at DESC, e.seq DESC' : 'e.seq DESC';
-    const rows = await this.#db.query<{
-      seq: string;
-      id: string;
-      at: Date;
-      realm: string | null;
-      actor: unknown;
-      action: string;
-      target: string | null;
-      details: unknown;
-      sealed: boolean;
-    }>(
+    const rows = await this.#db.query<AuditRow & { sealed: boolean }>(
       `SELECT e.seq, e.id, e.at, e.realm, e.actor, e.action, e.target, e.details, e.seq <= ${SEALED_UP_TO} AS sealed
          FROM audit_events e ${c.where()} ORDER BY ${order} ${c.page(f.max, f.first)}`,
       c.params,

@@ -1,7 +1,7 @@
 /** PostgreSQL implementation of the client-certificate store port. */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import type { ClientCertStore, ClientCertificateRecord, ClientCertificateSettings, TrustedClientCa } from '../client_cert/ports.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { Database } from './database.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */

@@ -58,18 +58,29 @@ function translate(err: unknown): unknown {
 }
 
 /**
- * The WHERE clause of a filtered listing: `add('col = ?', v)` binds v as the
- * next parameter (each `?` of the fragment names it); `where()` is the clause,
+ * The WHERE clause of a filtered listing, built from parameters: `add('col = ?', v)`
+ * binds v as the next parameter (each `?` of the fragment names it); `bind(v)`
+ * binds v and returns its placeholder, for fragments joined another way
+ * (`OR`); `raw` adds a fragment without parameters; `where()` is the clause,
  * empty when nothing was added; `page(max, first)` binds LIMIT and OFFSET.
+ * @example
+ * const c = conditions();
+ * c.add('realm = ?', 'demo');
+ * db.query(`SELECT * FROM approvals ${c.where()} ${c.page(50, 0)}`, c.params); // WHERE realm = $1 LIMIT $2 OFFSET $3
  */
 export function conditions(initial: readonly string[] = [], initialParams: readonly unknown[] = []) {
   const parts = [...initial];
   const params = [...initialParams];
+  const bind = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
   return {
     params,
+    bind,
     add(sql: string, value: unknown): void {
-      params.push(value);
-      parts.push(sql.replaceAll('?', `$${params.length}`));
+      const placeholder = bind(value);
+      parts.push(sql.replaceAll('?', placeholder));
     },
     raw(sql: string): void {
       parts.push(sql);
@@ -78,10 +89,44 @@ export function conditions(initial: readonly string[] = [], initialParams: reado
       return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
     },
     page(max: number, first: number): string {
-      params.push(max, first);
-      return `LIMIT $${params.length - 1} OFFSET $${params.length}`;
+      return `LIMIT ${bind(max)} OFFSET ${bind(first)}`;
     },
   };
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * An INSERT of one row or several, built from parameters: a column per key of
+ * the first row (in its order; every row has the same keys), each value bound
+ * as a parameter numbered from `firstParam` (to join another statement).
+ * Names are our own identifiers (TypeError otherwise), never input.
+ * @example
+ * insertInto('realm_settings', { realm: 'demo', key: 'devices', value: '{}' })
+ * // → { sql: 'INSERT INTO realm_settings (realm, key, value) VALUES ($1, $2, $3)', params: ['demo', 'devices', '{}'] }
+ */
+export function insertInto(
+  table: string,
+  rows: Readonly<Record<string, unknown>> | readonly Readonly<Record<string, unknown>>[],
+  firstParam = 1,
+): { sql: string; params: unknown[] } {
+  const list = Array.isArray(rows) ? (rows as readonly Readonly<Record<string, unknown>>[]) : [rows as Readonly<Record<string, unknown>>];
+  const columns = Object.keys(list[0] ?? {});
+  for (const name of [table, ...columns]) if (!IDENTIFIER.test(name)) throw new TypeError(`${name} is not an SQL identifier`);
+  if (!columns.length) throw new TypeError(`an insert into ${table} needs a row and a column`);
+  if (!Number.isInteger(firstParam) || firstParam < 1) throw new TypeError('firstParam must be a whole number from 1');
+  const params: unknown[] = [];
+  const values = list.map((row) => {
+    const keys = Object.keys(row);
+    if (keys.length !== columns.length || keys.some((k, i) => k !== columns[i]))
+      throw new TypeError(`every row inserted into ${table} has the columns ${columns.join(', ')}`);
+    const placeholders = keys.map((k) => {
+      params.push(row[k]);
+      return `$${firstParam + params.length - 1}`;
+    });
+    return `(${placeholders.join(', ')})`;
+  });
+  return { sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(', ')}`, params };
 }
 
 /**
@@ -173,7 +218,8 @@ export async function migrate(db: Database, log?: Logger): Promise<string[]> {
   return db.tx(async (q) => {
     await q.query('SELECT pg_advisory_xact_lock(7372796537)'); // "keyward" as a lock id
     await q.query(
-      'CREATE TABLE IF NOT EXISTS keyward_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      `CREATE TABLE IF NOT EXISTS keyward_migrations
+         (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = new Set((await q.query<{ version: number }>('SELECT version FROM keyward_migrations')).rows.map((r) => r.version));
     const applied: string[] = [];

@@ -1,9 +1,9 @@
 /** PostgreSQL implementation of the device-onboarding port (migration 011). */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import type { DeviceCertificate, DeviceStore, PendingDevice, PushOutcome, TrustedDevice } from '../devices/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
-import { isUniqueViolation, type Database, type Queryable } from './database.ts';
+import type { AuditEventInput } from '../audit/event.ts';
+import { insertInto, isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 interface CertRow {
   fingerprint: string;
@@ -82,31 +82,27 @@ export async function applyAcceptance(q: Queryable, d: TrustedDevice): Promise<v
     });
   await q.query('SAVEPOINT device_accept');
   try {
-    await q.query(
-      `INSERT INTO trusted_device_certificates (realm, alias, id, fingerprint, certificate_pem, subject, subject_rfc2253, issuer, serial, not_before, not_after,
-         keycloak_client_id, client_id, service_account_id, device_group, device_role, accepted_at, accepted_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $18, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-      [
-        d.realm,
-        d.alias,
-        d.id,
-        d.fingerprint,
-        d.certificatePem,
-        d.subject,
-        d.issuer,
-        d.serial,
-        d.notBefore,
-        d.notAfter,
-        d.keycloakClientId,
-        d.clientId,
-        d.serviceAccountId,
-        d.deviceGroup ?? null,
-        d.deviceRole ?? null,
-        d.acceptedAt,
-        JSON.stringify(d.acceptedBy),
-        d.subjectRfc2253,
-      ],
-    );
+    const insert = insertInto('trusted_device_certificates', {
+      realm: d.realm,
+      alias: d.alias,
+      id: d.id,
+      fingerprint: d.fingerprint,
+      certificate_pem: d.certificatePem,
+      subject: d.subject,
+      subject_rfc2253: d.subjectRfc2253,
+      issuer: d.issuer,
+      serial: d.serial,
+      not_before: d.notBefore,
+      not_after: d.notAfter,
+      keycloak_client_id: d.keycloakClientId,
+      client_id: d.clientId,
+      service_account_id: d.serviceAccountId,
+      device_group: d.deviceGroup ?? null,
+      device_role: d.deviceRole ?? null,
+      accepted_at: d.acceptedAt,
+      accepted_by: JSON.stringify(d.acceptedBy),
+    });
+    await q.query(insert.sql, insert.params);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     await q.query('ROLLBACK TO SAVEPOINT device_accept');
@@ -151,31 +147,32 @@ export class PgDeviceStore implements DeviceStore {
         (await q.query<{ n: string }>('SELECT count(*) AS n FROM pending_device_certificates WHERE realm = $1', [realm])).rows[0]!.n,
       );
       if (count >= o.maxPending) return { outcome: 'full' };
+      const insert = insertInto('pending_device_certificates', {
+        id: o.id,
+        realm,
+        fingerprint: c.fingerprint,
+        certificate_pem: c.certificatePem,
+        subject: c.subject,
+        subject_rfc2253: c.subjectRfc2253,
+        issuer: c.issuer,
+        serial: c.serial,
+        not_before: c.notBefore,
+        not_after: c.notAfter,
+        first_seen: o.at,
+        last_seen: o.at,
+        source_address: o.sourceAddress,
+        via: o.via,
+      });
       const inserted = (
-        await q.query<PendingRow>(
-          `INSERT INTO pending_device_certificates (id, realm, fingerprint, certificate_pem, subject, subject_rfc2253, issuer, serial, not_before, not_after, first_seen, last_seen, source_address, via)
-         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $10, $11, $12)
-         ON CONFLICT (realm, fingerprint) DO UPDATE SET last_seen = EXCLUDED.last_seen, source_address = EXCLUDED.source_address
-         RETURNING *, (xmax = 0) AS inserted`,
-          [
-            o.id,
-            realm,
-            c.fingerprint,
-            c.certificatePem,
-            c.subject,
-            c.issuer,
-            c.serial,
-            c.notBefore,
-            c.notAfter,
-            o.at,
-            o.sourceAddress,
-            o.via,
-            c.subjectRfc2253,
-          ],
+        await q.query<PendingRow & { inserted: boolean }>(
+          `${insert.sql}
+           ON CONFLICT (realm, fingerprint) DO UPDATE SET last_seen = EXCLUDED.last_seen, source_address = EXCLUDED.source_address
+           RETURNING *, (xmax = 0) AS inserted`,
+          insert.params,
         )
-      ).rows[0] as PendingRow & { inserted: boolean };
+      ).rows[0]!;
       if (!inserted.inserted) return { outcome: 'seen', pending: pending(inserted) };
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return { outcome: 'queued', pending: pending(inserted) };
     });
   }
@@ -207,7 +204,7 @@ export class PgDeviceStore implements DeviceStore {
         [realm, r.fingerprint, until],
       );
       await q.query('DELETE FROM rejected_device_certificates WHERE realm = $1 AND until <= now()', [realm]);
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return true;
     });
   }
@@ -219,7 +216,7 @@ export class PgDeviceStore implements DeviceStore {
     try {
       await this.#db.tx(async (q) => {
         await applyAcceptance(q, d);
-        for (const e of audit) await this.#audit.record(q as never, e);
+        for (const e of audit) await this.#audit.record(q, e);
       });
       return 'accepted';
     } catch (err) {
@@ -261,7 +258,7 @@ export class PgDeviceStore implements DeviceStore {
     return this.#db.tx(async (q) => {
       const r = await q.query('DELETE FROM trusted_device_certificates WHERE realm = $1 AND alias = $2', [realm, alias]);
       if (r.rowCount !== 1) return false;
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
       return true;
     });
   }
@@ -269,7 +266,7 @@ export class PgDeviceStore implements DeviceStore {
   async setClientId(realm: string, alias: string, clientId: string, audit: AuditEventInput): Promise<void> {
     await this.#db.tx(async (q) => {
       await q.query('UPDATE trusted_device_certificates SET client_id = $3 WHERE realm = $1 AND alias = $2', [realm, alias, clientId]);
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 }

@@ -1,7 +1,7 @@
 /** PostgreSQL implementation of the issuance store port. */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import { asKeyBlob, splitPemCertificates, type RevocationReason, type RevokedCertificate, type StoredCa } from '../ca/index.ts';
 import type {
   CertificateFilter,

@@ -1,8 +1,8 @@
 /** PostgreSQL implementation of the personal-access-token port. */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import type { PatQuery, PatRecord, PatSelection, PatSort, PatStore } from '../pat/ports.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
-import type { Database } from './database.ts';
+import type { AuditEventInput } from '../audit/event.ts';
+import { conditions, type Database } from './database.ts';
 
 interface Row {
   id: string;
@@ -41,6 +41,25 @@ const ORDER: Record<PatSort, string> = {
   '-lastUsedAt': 'last_used_at DESC NULLS LAST, id',
 };
 
+/**
+ * The WHERE clause of a PAT selection: a realm, optionally one user, and the
+ * tokens named by id or by username (either matches); undefined when the
+ * lists are given but empty (they select nothing).
+ * @throws TypeError for a selection of a whole realm (no user, ids or usernames)
+ */
+export function patSelection(sel: PatSelection): ReturnType<typeof conditions> | undefined {
+  const c = conditions();
+  c.add('realm = ?', sel.realm);
+  if (sel.userId !== undefined) c.add('user_id = ?', sel.userId);
+  const either: string[] = [];
+  if (sel.ids?.length) either.push(`id = ANY(${c.bind([...sel.ids])}::text[])`);
+  if (sel.usernames?.length) either.push(`username = ANY(${c.bind([...sel.usernames])}::text[])`);
+  if (either.length) c.raw(`(${either.join(' OR ')})`);
+  else if (sel.ids || sel.usernames) return undefined;
+  else if (sel.userId === undefined) throw new TypeError('a PAT selection needs a user, ids or usernames');
+  return c;
+}
+
 export class PgPatStore implements PatStore {
   readonly #db: Database;
   readonly #audit: AuditLog;
@@ -56,7 +75,7 @@ export class PgPatStore implements PatStore {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [r.id, r.realm, r.userId, r.username, r.name ?? null, Buffer.from(r.hash), r.expiresInDays, r.createdAt, r.expiresAt],
       );
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 
@@ -83,46 +102,24 @@ export class PgPatStore implements PatStore {
   }
 
   async page(realm: string, q: PatQuery): Promise<{ items: PatRecord[]; total: number }> {
-    const params: unknown[] = [realm];
-    let where = 'realm = $1';
-    if (q.username !== undefined) {
-      params.push(q.username);
-      where += ` AND username = $${params.length}`;
-    }
-    const total = Number(
-      (await this.#db.query<{ n: string }>(`SELECT count(*) AS n FROM personal_access_tokens WHERE ${where}`, params)).rows[0]!.n,
-    );
+    const c = conditions();
+    c.add('realm = ?', realm);
+    if (q.username !== undefined) c.add('username = ?', q.username);
+    const count = `SELECT count(*) AS n FROM personal_access_tokens ${c.where()}`;
+    const total = Number((await this.#db.query<{ n: string }>(count, [...c.params])).rows[0]!.n);
     const rows = await this.#db.query<Row>(
-      `SELECT * FROM personal_access_tokens WHERE ${where} ORDER BY ${ORDER[q.sort]} OFFSET $${params.length + 1} LIMIT $${params.length + 2}`,
-      [...params, q.first, q.max],
+      `SELECT * FROM personal_access_tokens ${c.where()} ORDER BY ${ORDER[q.sort]} ${c.page(q.max, q.first)}`,
+      c.params,
     );
     return { items: rows.rows.map(record), total };
   }
 
   async delete(sel: PatSelection, audit: (r: PatRecord) => AuditEventInput): Promise<PatRecord[]> {
-    const params: unknown[] = [sel.realm];
-    const conditions = ['realm = $1'];
-    if (sel.userId !== undefined) {
-      params.push(sel.userId);
-      conditions.push(`user_id = $${params.length}`);
-    }
-    const either: string[] = [];
-    if (sel.ids?.length) {
-      params.push([...sel.ids]);
-      either.push(`id = ANY($${params.length}::text[])`);
-    }
-    if (sel.usernames?.length) {
-      params.push([...sel.usernames]);
-      either.push(`username = ANY($${params.length}::text[])`);
-    }
-    if (either.length) conditions.push(`(${either.join(' OR ')})`);
-    else if (sel.ids || sel.usernames) return []; // empty lists select nothing
-    if (conditions.length === 1) throw new TypeError('a PAT selection needs a user, ids or usernames');
+    const c = patSelection(sel);
+    if (!c) return []; // empty lists select nothing
     return this.#db.tx(async (q) => {
-      const rows = (
-        await q.query<Row>(`DELETE FROM personal_access_tokens WHERE ${conditions.join(' AND ')} RETURNING *`, params)
-      ).rows.map(record);
-      for (const r of rows) await this.#audit.record(q as never, audit(r));
+      const rows = (await q.query<Row>(`DELETE FROM personal_access_tokens ${c.where()} RETURNING *`, c.params)).rows.map(record);
+      for (const r of rows) await this.#audit.record(q, audit(r));
       return rows.sort((a, b) => a.username.localeCompare(b.username) || a.createdAt.getTime() - b.createdAt.getTime());
     });
   }
@@ -142,6 +139,6 @@ export class PgPatStore implements PatStore {
   }
 
   async audit(event: AuditEventInput): Promise<void> {
-    await this.#audit.record(this.#db as never, event);
+    await this.#audit.record(this.#db, event);
   }
 }

@@ -1,5 +1,5 @@
 /** PostgreSQL implementation of the provisioning store port. */
-import type { AuditLog } from '../audit/audit_log.ts';
+import type { AuditLog } from './audit_log.ts';
 import type { ManagedRealm, ProvisioningStore, ProvisioningTx, StoredPolicy } from '../provisioning/ports.ts';
 import type { Database, Queryable } from './database.ts';
 
@@ -98,7 +98,7 @@ export class PgProvisioningStore implements ProvisioningStore {
         },
         deletePolicy: async (realmName, name) =>
           ((await q.query('DELETE FROM policies WHERE realm = $1 AND name = $2', [realmName, name])).rowCount ?? 0) > 0,
-        audit: (event) => this.#audit.record(q as never, event),
+        audit: (event) => this.#audit.record(q, event),
       }),
     );
   }

@@ -4,8 +4,8 @@
  * (client_certificate_settings, read by the client-certificate store too);
  * the others live in realm_settings as JSON.
  */
-import type { AuditLog } from '../audit/audit_log.ts';
-import type { AuditEventInput } from '../provisioning/ports.ts';
+import type { AuditLog } from './audit_log.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { SettingName, SettingsStore } from '../settings/ports.ts';
 import type { Database, Queryable } from './database.ts';
 
@@ -24,12 +24,13 @@ export async function readSetting(q: Queryable, realm: string, name: SettingName
 }
 
 /** Writes one setting inside the caller's transaction (also used when an approval applies a change). */
-export async function writeSetting(q: Queryable, realm: string, name: string, value: unknown): Promise<void> {
+export async function writeSetting(q: Queryable, realm: string, name: SettingName, value: unknown): Promise<void> {
   if (name === 'client_certificates') {
     const v = value as { enabled: boolean; maxExpirationDays: number };
     await q.query(
       `INSERT INTO client_certificate_settings (realm, enabled, max_expiration_days) VALUES ($1, $2, $3)
-       ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
+       ON CONFLICT (realm) DO UPDATE
+         SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days, updated_at = now()`,
       [realm, v.enabled, v.maxExpirationDays],
     );
     return;
@@ -56,7 +57,7 @@ export class PgSettingsStore implements SettingsStore {
   async put(realm: string, name: SettingName, value: unknown, audit: AuditEventInput): Promise<void> {
     await this.#db.tx(async (q) => {
       await writeSetting(q, realm, name, value);
-      await this.#audit.record(q as never, audit);
+      await this.#audit.record(q, audit);
     });
   }
 }

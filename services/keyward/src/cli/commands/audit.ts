@@ -1,5 +1,5 @@
 /** `keyward audit`: verify the audit trail's hash chain (in the database) and read its events (through the API). */
-import { AuditLog } from '../../audit/audit_log.ts';
+import { AuditLog } from '../../storage/audit_log.ts';
 import { openStore } from '../../compose.ts';
 import { systemClock } from '../../kernel/clock.ts';
 import { loadConfig } from '../../kernel/config.ts';

@@ -1,5 +1,5 @@
 /**
- * Device onboarding (issue 8, seed 001): the device side (hello over TLS,
+ * Device onboarding (compatible with IBM SKLM's pending client certificates): the device side (hello over TLS,
  * upload), the admin side (pending list, accept, reject, trust store, device
  * clients) and the realm's device settings.
  */
@@ -150,7 +150,8 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       tag: 'devices',
       auth: 'bearer',
       summary:
-        'Accept a pending certificate into the trust store with an alias and create its device client (keyward-admin); under dual control a second admin approves',
+        'Accept a pending certificate into the trust store with an alias and create its device client (keyward-admin); ' +
+        'under dual control a second admin approves',
       body: acceptBody,
       responses: {
         201: { description: 'Trusted; the device client exists in Keycloak', schema: trustedSchema },
@@ -161,7 +162,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       },
       handler: async (req, res) => {
         const realm = param(req, 'realm');
-        const out = await devices.accept(realm, await auth.principal(req), req.body as never);
+        const out = await devices.accept(realm, await auth.principal(req), req.body);
         if (out.outcome === 'pending') {
           const a = out.approval;
           res

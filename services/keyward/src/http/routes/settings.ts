@@ -1,11 +1,11 @@
 /**
- * Protected realm settings and dual control (issue 7): PAT settings, the
+ * Protected realm settings and dual control (like IBM CSM's): PAT settings, the
  * dual-control switch, and the approvals that changes wait in while dual
  * control is on. (Client-certificate settings keep their path under
  * http/routes/client_certificates.ts and go through the same service.)
  */
 import type { Request, Response } from 'express';
-import type { ApprovalService } from '../../approvals/approvals.ts';
+import type { Approvals } from '../../approvals/approvals.ts';
 import type { ApprovalStatus } from '../../approvals/ports.ts';
 import type { SettingName } from '../../settings/ports.ts';
 import type { ChangeOutcome, ProtectedSettings } from '../../settings/protected_settings.ts';
@@ -108,7 +108,7 @@ export function settingRoutes(
   ];
 }
 
-export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedSettings; approvals: ApprovalService }): RouteSpec[] {
+export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedSettings; approvals: Approvals }): RouteSpec[] {
   const { auth, approvals } = deps;
   const base = '/v1/realms/:realm/approvals';
   return [

@@ -1,12 +1,12 @@
 /**
- * The SKLM-compatible device onboarding path (seed 001): IBM Security
+ * The SKLM-compatible device onboarding path: IBM Security
  * Guardium Key Lifecycle Manager's Pending Client Certificate Accept REST
  * Service, with its request and response bodies and status codes, so
  * automation written for it only changes host and credential.
  *
  * - `POST …/pendingClientCertificates {alias, uuid, deviceGroup?, deviceRole?}`
  *   → 200 `{"code": "0", "status": "Succeeded"}`; alias in use → 500
- *   CTGKM2306E; unknown uuid → 500 CTGKM2307E (the seed's codes and status);
+ *   CTGKM2306E; unknown uuid → 500 CTGKM2307E (SKLM's codes and status);
  * - `GET …/pendingClientCertificates` lists them; `DELETE …/{uuid}` rejects one;
  * - every error is `{code, message}`; messages follow Accept-Language (en, de)
  *   and the answer says which in Content-Language;
@@ -14,7 +14,7 @@
  *   SKLM's own header form `Authorization: SKLMAuth userAuthId=<token>`.
  *
  * The realm is KEYWARD_DEVICE_DEFAULT_REALM. Served under `/SKLM/rest/v1/`
- * (the seed's URL) and `/rest/v1/` (DESIGN.md's).
+ * (SKLM's own URL) and `/rest/v1/`.
  */
 import type { Request, Response } from 'express';
 import type { DeviceOnboardingService } from '../../devices/device_onboarding.ts';
@@ -49,7 +49,7 @@ export function negotiateLanguage(header: string | undefined): Language {
   return best;
 }
 
-/** The seed's two error messages (note the trailing space, as in the seed). */
+/** SKLM's two error messages (note the trailing space, as SKLM writes them). */
 const SKLM_MESSAGES: Record<'CTGKM2306E' | 'CTGKM2307E', Record<Language, (v: string) => string>> = {
   CTGKM2306E: {
     en: (alias) => `CTGKM2306E Client certificate alias already in use: ${alias} `,
@@ -151,12 +151,12 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
           },
           202: { description: 'Waiting for a second admin under dual control: {"code": "0", "status": "PendingApproval", "approvalId"}' },
           500: {
-            description: 'CTGKM2306E (alias in use) or CTGKM2307E (no such pending certificate), as the seed answers',
+            description: 'CTGKM2306E (alias in use) or CTGKM2307E (no such pending certificate), as SKLM answers',
             schema: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
           },
         },
         handler: async (req: Request, res: Response) => {
-          const out = await devices.accept(realm(), await principal(req), req.body as never);
+          const out = await devices.accept(realm(), await principal(req), req.body);
           if (out.outcome === 'pending') {
             sendSklm(res, 202, { code: '0', status: 'PendingApproval', approvalId: out.approval.id }, lang(req));
             return;

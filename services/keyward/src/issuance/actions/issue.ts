@@ -24,7 +24,7 @@ import {
   type Csr,
 } from '../../ca/index.ts';
 import { newId, newSerialHex } from '../../kernel/ids.ts';
-import type { AuditEventInput } from '../../provisioning/ports.ts';
+import type { AuditEventInput } from '../../audit/event.ts';
 import { ACCESS, enter } from '../access.ts';
 import type { IssuanceContext } from '../context.ts';
 import type { CertificateRecord, IssuanceTx, NewCertificateRecord, RequesterRef } from '../ports.ts';

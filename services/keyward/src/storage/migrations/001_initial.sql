@@ -19,7 +19,7 @@ CREATE TABLE policies (
   PRIMARY KEY (realm, name)
 );
 
--- Append-only, hash-chained audit trail (DESIGN.md: audit event). Rows are
+-- Append-only, hash-chained audit trail (every security-relevant action). Rows are
 -- inserted unsealed inside the transaction of the change they record, so the
 -- hot path takes no global lock; one sealer at a time (advisory lock) links
 -- them in seq order shortly after: hash = sha256(prev_hash || canonical row).

@@ -1,4 +1,4 @@
--- Automation credentials: user client certificates (seed 000), trusted client CAs (seed 004).
+-- Automation credentials: users' client certificates (as IBM CSM offers them), trusted client CAs.
 
 ALTER TABLE cas DROP CONSTRAINT cas_kind_check;
 ALTER TABLE cas ADD CONSTRAINT cas_kind_check CHECK (kind IN ('root', 'issuing', 'client_auth'));

@@ -1,4 +1,4 @@
--- Personal access tokens, per-realm protected settings and dual-control approvals (issue 7, seed 002).
+-- Personal access tokens, per-realm protected settings and dual-control approvals (like IBM CSM's).
 
 -- Protected realm settings other than the client-certificate ones (which keep
 -- client_certificate_settings): key 'personal_access_tokens' {enabled,

@@ -1,4 +1,4 @@
--- Device onboarding (seed 001, issue 8): certificates pushed by devices wait
+-- Device onboarding (IBM SKLM's pending client certificates): certificates pushed by devices wait
 -- as pending until a keyward-admin accepts them into the realm's trust store
 -- (which creates a Keycloak client for the device) or rejects them.
 

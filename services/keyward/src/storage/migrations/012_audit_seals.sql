@@ -1,4 +1,4 @@
--- The audit chain is sealed by range (issue 6): the sealer links every event
+-- The audit chain is sealed by range: the sealer links every event
 -- of a settled range of seqs and records the range in one seal row, instead
 -- of rewriting each event with its hash. Events are written once and never
 -- updated, which takes an UPDATE (a new row version and its index entries)

@@ -1,5 +1,5 @@
 /**
- * The audit trail: append-only events named `noun.verb_past`, hash-chained.
+ * The audit trail in PostgreSQL: append-only events named `noun.verb_past`, hash-chained.
  *
  * `record` inserts within the caller's transaction (the event exists if and
  * only if the change does); events are written once and never updated.
@@ -17,32 +17,13 @@
  * can be sealed in seq order.
  */
 import { createHash } from 'node:crypto';
+import type { AuditActor, AuditEventInput } from '../audit/event.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { newId } from '../kernel/ids.ts';
+import { insertInto, type Database, type Queryable } from './database.ts';
 
-export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(
-    sql: string,
-    params?: unknown[],
-  ): Promise<{ rows: R[]; rowCount: number | null }>;
-}
-
-export interface AuditActor {
-  readonly kind: string;
-  readonly id: string;
-  readonly realm?: string | undefined;
-  readonly name?: string | undefined;
-}
-
-export interface AuditEvent {
-  readonly action: string;
-  readonly actor: AuditActor;
-  readonly realm?: string | undefined;
-  readonly target?: string | undefined;
-  readonly details?: Record<string, unknown> | undefined;
-}
-
-export const SYSTEM_ACTOR: AuditActor = Object.freeze({ kind: 'system', id: 'keyward' });
+/** The columns of an audit event row, in the order {@link AuditLog.row} gives them. */
+export const AUDIT_EVENT_COLUMNS = ['id', 'at', 'realm', 'actor', 'action', 'target', 'details'] as const;
 
 export class AuditLog {
   readonly #clock: Clock;
@@ -50,34 +31,31 @@ export class AuditLog {
     this.#clock = clock;
   }
 
-  /** Records one event inside the caller's transaction. */
-  async record(q: Queryable, event: AuditEvent): Promise<void> {
-    await q.query('INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-      newId(),
-      this.#clock.now(),
-      event.realm ?? null,
-      JSON.stringify(event.actor),
-      event.action,
-      event.target ?? null,
-      JSON.stringify(event.details ?? {}),
-    ]);
+  /** The row of `event` in audit_events: its id and time are drawn now. */
+  row(event: AuditEventInput): Readonly<Record<(typeof AUDIT_EVENT_COLUMNS)[number], unknown>> {
+    return {
+      id: newId(),
+      at: this.#clock.now(),
+      realm: event.realm ?? null,
+      actor: JSON.stringify(event.actor),
+      action: event.action,
+      target: event.target ?? null,
+      details: JSON.stringify(event.details ?? {}),
+    };
   }
 
-  /** The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip). */
-  insertSql(event: AuditEvent, offset: number): { sql: string; params: unknown[] } {
-    const n = (i: number) => `$${offset + i}`;
-    return {
-      sql: `INSERT INTO audit_events (id, at, realm, actor, action, target, details) VALUES (${[1, 2, 3, 4, 5, 6, 7].map(n).join(', ')})`,
-      params: [
-        newId(),
-        this.#clock.now(),
-        event.realm ?? null,
-        JSON.stringify(event.actor),
-        event.action,
-        event.target ?? null,
-        JSON.stringify(event.details ?? {}),
-      ],
-    };
+  /** Records one event inside the caller's transaction. */
+  async record(q: Queryable, event: AuditEventInput): Promise<void> {
+    const insert = insertInto('audit_events', this.row(event));
+    await q.query(insert.sql, insert.params);
+  }
+
+  /**
+   * The insert of `record` as SQL text and parameters numbered from `offset + 1`, to join another statement (one round trip).
+   * Joining several rows is {@link insertInto} over {@link row}s.
+   */
+  insertSql(event: AuditEventInput, offset: number): { sql: string; params: unknown[] } {
+    return insertInto('audit_events', this.row(event), offset + 1);
   }
 
   /** A horizon whose writers had not ended when it was read (see {@link seal}). */
@@ -88,7 +66,7 @@ export class AuditLog {
    * `batch`), in seq order; returns how many it sealed. Safe to call from
    * every replica: one sealer at a time (an advisory lock), the others return 0.
    */
-  async seal(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }, batch = 5000): Promise<number> {
+  async seal(db: Pick<Database, 'tx'>, batch = 5000): Promise<number> {
     return db.tx(async (q) => {
       const locked = await q.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7372796538) AS ok');
       if (!locked.rows[0]?.ok) return 0;
@@ -138,7 +116,8 @@ export class AuditLog {
       .rows[0]!.l;
     let writers = (
       await q.query<{ v: string }>(
-        "SELECT DISTINCT virtualtransaction AS v FROM pg_locks WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()",
+        `SELECT DISTINCT virtualtransaction AS v FROM pg_locks
+          WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()`,
       )
     ).rows.map((r) => r.v);
     for (const deadline = Date.now() + SETTLE_WAIT_MS; writers.length && Date.now() < deadline;) {
@@ -229,12 +208,13 @@ async function running(q: Queryable, vxids: readonly string[]): Promise<string[]
   return r.rows.map((x) => x.v);
 }
 
-interface AuditRow extends Record<string, unknown> {
+/** An audit_events row as read back (seq as text: it is a bigint). */
+export interface AuditRow {
   seq: string;
   id: string;
   at: Date;
   realm: string | null;
-  actor: unknown;
+  actor: AuditActor;
   action: string;
   target: string | null;
   details: unknown;

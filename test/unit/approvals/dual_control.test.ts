@@ -1,6 +1,7 @@
-/** Dual control and protected settings with a frozen clock (issue 7). */
+/** Dual control over protected settings, with a frozen clock. */
 import { expect } from 'chai';
-import { REALM, refusal, user, world } from './fakes.ts';
+import { REALM, refusal, user } from './fakes.ts';
+import { settingsWorld as world } from '../settings/fakes.ts';
 
 describe('dual control (domain)', () => {
   async function guarded(ttlSeconds = 3600) {
@@ -96,39 +97,5 @@ describe('dual control (domain)', () => {
     const r = await w.approvals.reject(REALM, a.id, user('ulla'), undefined);
     expect(r.status).to.equal('rejected');
     expect(w.approvalStore.audit.at(-1)!.details).to.include({ withdrawn: true });
-  });
-
-  describe('settings documents', () => {
-    const cases: Array<[string, unknown, string]> = [
-      ['a maximum of 0', { maxExpirationDays: 0 }, '/maxExpirationDays'],
-      ['a maximum of 3651', { maxExpirationDays: 3651 }, '/maxExpirationDays'],
-      ['a string maximum', { maxExpirationDays: '30' }, '/maxExpirationDays'],
-      ['enabled as a number', { enabled: 1 }, '/enabled'],
-      ['an unknown key', { enabled: true, scope: 'all' }, '/scope'],
-      ['an array', [true], '/'],
-    ];
-    for (const [what, input, field] of cases) {
-      it(`refuses ${what} with settings.invalid at ${field}`, async () => {
-        const w = world();
-        w.directory.add('ada', ['keyward-admin']);
-        const e = await refusal(w.settings.change(REALM, 'personal_access_tokens', input, user('ada')));
-        expect([e.code, e.extras.field]).to.deep.equal(['settings.invalid', field]);
-      });
-    }
-
-    it('keeps absent fields, and answers a change that changes nothing without writing', async () => {
-      const w = world();
-      w.directory.add('ada', ['keyward-admin']);
-      expect(await w.settings.change(REALM, 'personal_access_tokens', { enabled: true }, user('ada'))).to.deep.include({
-        outcome: 'applied',
-        changed: true,
-        value: { enabled: true, maxExpirationDays: 366 },
-      });
-      expect(await w.settings.change(REALM, 'personal_access_tokens', { maxExpirationDays: 366 }, user('ada'))).to.deep.include({
-        outcome: 'applied',
-        changed: false,
-      });
-      expect(w.settingsStore.audit.map((a) => a.action)).to.deep.equal(['personal_access_token_settings.updated']);
-    });
   });
 });
