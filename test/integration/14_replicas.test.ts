@@ -169,7 +169,8 @@ describe('14 two replicas', function () {
         const path = `/v1/realms/${realm}/certificates`;
         const hash = requestFingerprint({ method: 'POST', path, query: {}, body: body() } as unknown as Request);
         await db.query(
-          `INSERT INTO idempotency_keys (scope, key, request_hash, serial, created_at) VALUES ($1, $2, $3, $4, now() - make_interval(secs => $5))`,
+          `INSERT INTO idempotency_keys (scope, key, request_hash, serial, created_at)
+           VALUES ($1, $2, $3, $4, now() - make_interval(secs => $5))`,
           [`${realm}/${realm}/${decodeJwt(token).sub}`, key, hash, serial, ageSeconds],
         );
       } finally {

@@ -189,7 +189,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     cacheSeconds: config.roleCacheSeconds,
     graceSeconds: config.roleGraceSeconds,
     onClientRefused: (p, reason) =>
-      void audit
+      audit
         .record(db, { action: 'api_client.token_refused', actor: auditActor(p), realm: p.realm, target: p.clientId, details: { reason } })
         .catch((err: unknown) => log.warn('could not record a refused API client token', { error: (err as Error).message })),
   });

@@ -51,7 +51,7 @@ describe('authorizer: API clients disabled or deleted in Keycloak', () => {
     now = 1_000_000;
     identity = new FakeIdentity();
     refused = [];
-    authz = new Authorizer({ identity, cacheSeconds: 10, now: () => now, onClientRefused: (p, r) => refused.push([p.clientId, r]) });
+    authz = new Authorizer({ identity, cacheSeconds: 10, now: () => now, onClientRefused: (p, r) => void refused.push([p.clientId, r]) });
   });
 
   it('asks Keycloak once per cache period, however many calls the client makes', async () => {

@@ -53,7 +53,7 @@ export interface AuthorizerOptions {
    * disabled or deleted in Keycloak: at most once per client and reason per
    * minute (a refused client retrying in a loop must not flood the audit trail).
    */
-  readonly onClientRefused?: ((p: Principal, reason: ClientRefusal) => void) | undefined;
+  readonly onClientRefused?: ((p: Principal, reason: ClientRefusal) => Promise<void> | void) | undefined;
 }
 
 const REFUSAL_REPORT_MS = 60_000;
@@ -68,7 +68,7 @@ export class Authorizer {
   readonly #now: () => number;
   readonly #roles: TtlCache<string, ReadonlySet<string>>;
   readonly #clients: TtlCache<string, ClientState>;
-  readonly #onRefused: ((p: Principal, reason: ClientRefusal) => void) | undefined;
+  readonly #onRefused: ((p: Principal, reason: ClientRefusal) => Promise<void> | void) | undefined;
   readonly #reported = new Map<string, number>();
   #clientLookups = 0;
 
@@ -116,7 +116,8 @@ export class Authorizer {
       return this.#identity.clientState(p.realm, clientId, p.subject);
     });
     if (state === 'active') return;
-    this.#report(p, state);
+    await this.#report(p, state); // recorded before the refusal is answered
+
     const detail =
       state === 'not_found'
         ? `API client ${clientId} no longer exists in realm ${p.realm}`
@@ -129,14 +130,14 @@ export class Authorizer {
     });
   }
 
-  #report(p: Principal, reason: ClientRefusal): void {
+  async #report(p: Principal, reason: ClientRefusal): Promise<void> {
     if (!this.#onRefused) return;
     const key = `${p.realm}\u0000${p.clientId}\u0000${reason}`;
     const now = this.#now();
     if ((this.#reported.get(key) ?? -Infinity) > now - REFUSAL_REPORT_MS) return;
     if (this.#reported.size > 10_000) for (const [k, at] of this.#reported) if (at <= now - REFUSAL_REPORT_MS) this.#reported.delete(k);
     this.#reported.set(key, now);
-    this.#onRefused(p, reason);
+    await this.#onRefused(p, reason);
   }
 
   /** How often an API client's state was read from Keycloak since start (the rest came from the cache). */

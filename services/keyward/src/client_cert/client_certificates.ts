@@ -137,23 +137,6 @@ export class ClientCertificateService {
     return this.settings(realm);
   }
 
-  async putSettings(realm: string, p: Principal, s: ClientCertificateSettings): Promise<ClientCertificateSettings> {
-    await this.#realms.getManaged(realm);
-    await this.#requireAdmin(p, realm);
-    if (!Number.isInteger(s.maxExpirationDays) || s.maxExpirationDays < 1 || s.maxExpirationDays > 3650) {
-      throw new KeywardError('request.malformed', 'maxExpirationDays must be a whole number from 1 to 3650', {
-        extras: { field: '/maxExpirationDays' },
-      });
-    }
-    await this.#store.putSettings(realm, s, {
-      action: 'client_certificate_settings.updated',
-      actor: auditActor(p),
-      realm,
-      details: { ...s },
-    });
-    return s;
-  }
-
   // ------------------------------------------------------------ the user's own certificates
 
   #view(r: ClientCertificateRecord): ClientCertificateView {

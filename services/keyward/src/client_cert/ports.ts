@@ -35,7 +35,6 @@ export interface TrustedClientCa {
 
 export interface ClientCertStore {
   getSettings(realm: string): Promise<ClientCertificateSettings | undefined>;
-  putSettings(realm: string, s: ClientCertificateSettings, audit: AuditEventInput): Promise<void>;
   insert(rec: ClientCertificateRecord, audit: AuditEventInput): Promise<void>;
   get(id: string): Promise<ClientCertificateRecord | undefined>;
   findByFingerprint(fingerprint: string): Promise<ClientCertificateRecord | undefined>;

@@ -162,7 +162,7 @@ export const colonHex = (hex: string): string => hex.toUpperCase().replace(/(..)
 const RESERVED_ALIAS = /^[A-Za-z]{3}[0-9]{18}$/;
 
 /**
- * Seed 001's alias rules: not case-sensitive, stored lower-case (`MY Cert1`
+ * IBM SKLM's alias rules: not case-sensitive, stored lower-case (`MY Cert1`
  * → `my cert1`); no `/` or `\`; not three letters followed by 18 digits
  * (the form key groups use, e.g. `aaa000000000000000002`).
  * @throws 400 `device.alias_invalid`

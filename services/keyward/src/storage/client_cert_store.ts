@@ -49,18 +49,6 @@ export class PgClientCertStore implements ClientCertStore {
     return r ? { enabled: r.enabled, maxExpirationDays: r.max_expiration_days } : undefined;
   }
 
-  async putSettings(realm: string, s: ClientCertificateSettings, audit: AuditEventInput): Promise<void> {
-    await this.#db.tx(async (q) => {
-      await q.query(
-        `INSERT INTO client_certificate_settings (realm, enabled, max_expiration_days) VALUES ($1, $2, $3)
-         ON CONFLICT (realm) DO UPDATE SET enabled = EXCLUDED.enabled, max_expiration_days = EXCLUDED.max_expiration_days,
-           updated_at = now()`,
-        [realm, s.enabled, s.maxExpirationDays],
-      );
-      await this.#audit.record(q, audit);
-    });
-  }
-
   async insert(r: ClientCertificateRecord, audit: AuditEventInput): Promise<void> {
     await this.#db.tx(async (q) => {
       await q.query(

@@ -22,7 +22,8 @@ export class PgIdempotencyStore {
   /** Claims `key` for a first attempt; undefined when claimed, else the record of the attempt that claimed it. */
   async claim(scope: string, key: string, requestHash: string, serial: string): Promise<IdempotencyRecord | undefined> {
     await this.#db.query(
-      `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEEP_HOURS})`,
+      `DELETE FROM idempotency_keys
+        WHERE scope = $1 AND key = $2 AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEEP_HOURS})`,
       [scope, key],
     );
     const claimed = await this.#db.query(

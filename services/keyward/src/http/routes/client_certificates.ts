@@ -33,7 +33,8 @@ const settings = {
 export function clientCertificateRoutes(deps: {
   auth: Authenticator;
   certs: ClientCertificateService;
-  settings?: ProtectedSettings | undefined;
+  /** The one writer of the realm's client-certificate settings, under dual control when it is on. */
+  settings: ProtectedSettings;
 }): RouteSpec[] {
   const { auth, certs } = deps;
   return [
@@ -146,9 +147,7 @@ export function clientCertificateRoutes(deps: {
       },
       handler: async (req, res) => {
         const realm = param(req, 'realm');
-        if (deps.settings)
-          sendChange(res, realm, await deps.settings.change(realm, 'client_certificates', req.body, await auth.principal(req)));
-        else res.json(await certs.putSettings(realm, await auth.principal(req), req.body));
+        sendChange(res, realm, await deps.settings.change(realm, 'client_certificates', req.body, await auth.principal(req)));
       },
     },
     {
