@@ -7,28 +7,10 @@
  * tokens and to change roles "in the console" during the outage.
  */
 import { expect } from 'chai';
-import { csr, work } from '../support/openssl.ts';
-import {
-  call,
-  clientToken,
-  integrationEnv,
-  keycloakAdmin,
-  operatorToken,
-  startKeyward,
-  unique,
-  type RunningKeyward,
-} from '../support/env.ts';
+import { call, integrationEnv, keycloakAdmin, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
+import { issuingRealm } from '../support/scenario.ts';
 import { startRelay, type TcpRelay } from '../support/tcp_proxy.ts';
 
-const POLICY = {
-  keyTypes: ['EC-P256'],
-  maxValidityDays: 30,
-  subject: { required: ['CN'], allowed: ['CN'] },
-  san: { dns: ['*.outage.internal'], ip: [], uri: [], email: [] },
-  keyUsage: ['digitalSignature'],
-  extendedKeyUsage: ['clientAuth'],
-  approval: 'none',
-};
 /** Keyward's timeout of one call to Keycloak in this scenario. */
 const TIMEOUT_MS = 1500;
 /** KEYWARD_ROLE_CACHE_SECONDS=1 in tests. */
@@ -42,22 +24,12 @@ describe('11 Keycloak outage', function () {
   let op: string;
   let token: string;
   let csrPem: string;
-  const realm = unique('outage');
-  const clientId = 'outage-app';
+  let realm: string;
+  let clientId: string;
 
   before(async () => {
     // Provisioning (realm creation takes Keycloak seconds) through a Keyward with the usual timeout and address.
-    const setup = await startKeyward();
-    op = await operatorToken();
-    const put = await call(setup.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: {} });
-    expect(put.status, JSON.stringify(put.body)).to.equal(201);
-    expect((await call(setup.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: POLICY })).status).to.equal(201);
-    const created = await call(setup.url, 'POST', `/v1/realms/${realm}/api-clients`, {
-      token: op,
-      body: { clientId, roles: ['keyward-requester'] },
-    });
-    expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    await setup.close();
+    ({ realm, clientId, token, csrPem, operator: op } = await issuingRealm('outage'));
     const env = await integrationEnv();
     relay = await startRelay(env.keycloakUrl);
     kw = await startKeyward({
@@ -65,8 +37,6 @@ describe('11 Keycloak outage', function () {
       KEYWARD_KEYCLOAK_ISSUER_URL: env.keycloakUrl,
       KEYWARD_KEYCLOAK_TIMEOUT_MS: String(TIMEOUT_MS),
     });
-    token = await clientToken(realm, clientId, created.body.secret);
-    csrPem = (await csr(work(), { subject: '/CN=app.outage.internal', sans: ['DNS:app.outage.internal'] })).pem;
   });
 
   after(async () => {

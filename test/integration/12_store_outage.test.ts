@@ -7,19 +7,10 @@
  * the database is back.
  */
 import { expect } from 'chai';
-import { csr, work } from '../support/openssl.ts';
-import { call, clientToken, integrationEnv, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
+import { call, integrationEnv, startKeyward, type RunningKeyward } from '../support/env.ts';
+import { issuingRealm } from '../support/scenario.ts';
 import { startRelay, type TcpRelay } from '../support/tcp_proxy.ts';
 
-const POLICY = {
-  keyTypes: ['EC-P256'],
-  maxValidityDays: 30,
-  subject: { required: ['CN'], allowed: ['CN'] },
-  san: { dns: ['*.store.internal'], ip: [], uri: [], email: [] },
-  keyUsage: ['digitalSignature'],
-  extendedKeyUsage: ['clientAuth'],
-  approval: 'none',
-};
 const TIMEOUT_MS = 2000;
 
 describe('12 PostgreSQL outage', function () {
@@ -28,19 +19,10 @@ describe('12 PostgreSQL outage', function () {
   let kw: RunningKeyward;
   let token: string;
   let csrPem: string;
-  const realm = unique('store');
+  let realm: string;
 
   before(async () => {
-    const op = await operatorToken();
-    const setup = await startKeyward();
-    const put = await call(setup.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { defaultRoles: ['keyward-requester'] } });
-    expect(put.status, JSON.stringify(put.body)).to.equal(201);
-    expect((await call(setup.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: POLICY })).status).to.equal(201);
-    const created = await call(setup.url, 'POST', `/v1/realms/${realm}/api-clients`, { token: op, body: { clientId: 'store-app' } });
-    expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    await setup.close();
-    token = await clientToken(realm, 'store-app', created.body.secret);
-    csrPem = (await csr(work(), { subject: '/CN=app.store.internal', sans: ['DNS:app.store.internal'] })).pem;
+    ({ realm, token, csrPem } = await issuingRealm('store'));
 
     const db = new URL((await integrationEnv()).databaseUrl);
     relay = await startRelay(`http://${db.hostname}:${db.port || 5432}`);

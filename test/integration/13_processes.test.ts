@@ -8,19 +8,9 @@
 import { Agent, request } from 'node:http';
 import { expect } from 'chai';
 import pg from 'pg';
-import { csr, work } from '../support/openssl.ts';
-import { call, clientToken, integrationEnv, operatorToken, startKeyward, unique } from '../support/env.ts';
+import { call, integrationEnv } from '../support/env.ts';
+import { issuingRealm } from '../support/scenario.ts';
 import { startReplica } from '../support/replica.ts';
-
-const POLICY = {
-  keyTypes: ['EC-P256'],
-  maxValidityDays: 30,
-  subject: { required: ['CN'], allowed: ['CN'] },
-  san: { dns: ['*.proc.internal'], ip: [], uri: [], email: [] },
-  keyUsage: ['digitalSignature'],
-  extendedKeyUsage: ['clientAuth'],
-  approval: 'none',
-};
 
 /** One POST over its own connection: the status and body, or the network error's code. */
 function post(url: string, path: string, token: string, body: unknown): Promise<{ status: number; body: any } | { error: string }> {
@@ -47,22 +37,13 @@ function post(url: string, path: string, token: string, body: unknown): Promise<
 
 describe('13 Keyward processes', function () {
   this.timeout(600_000);
-  const realm = unique('proc');
+  let realm: string;
   let token: string;
   let csrPem: string;
   const issue = (url: string) => post(url, `/v1/realms/${realm}/certificates`, token, { csr: csrPem, policy: 'svc', validityDays: 1 });
 
   before(async () => {
-    const op = await operatorToken();
-    const setup = await startKeyward();
-    const put = await call(setup.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { defaultRoles: ['keyward-requester'] } });
-    expect(put.status, JSON.stringify(put.body)).to.equal(201);
-    expect((await call(setup.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: POLICY })).status).to.equal(201);
-    const created = await call(setup.url, 'POST', `/v1/realms/${realm}/api-clients`, { token: op, body: { clientId: 'proc-app' } });
-    expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    await setup.close();
-    token = await clientToken(realm, 'proc-app', created.body.secret);
-    csrPem = (await csr(work(), { subject: '/CN=app.proc.internal', sans: ['DNS:app.proc.internal'] })).pem;
+    ({ realm, token, csrPem } = await issuingRealm('proc'));
   });
 
   it('answers every request it accepted when stopped with SIGTERM under load, refuses new ones, and exits 0 in time', async () => {

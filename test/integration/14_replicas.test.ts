@@ -13,19 +13,10 @@ import { decodeJwt } from 'jose';
 import pg from 'pg';
 import type { Request } from 'express';
 import { requestFingerprint } from '../../services/keyward/src/http/idempotency.ts';
-import { csr, must, openssl, work, write } from '../support/openssl.ts';
-import { call, clientToken, integrationEnv, operatorToken, startKeyward, unique } from '../support/env.ts';
+import { must, openssl, work, write } from '../support/openssl.ts';
+import { call, integrationEnv, unique } from '../support/env.ts';
+import { issuingRealm } from '../support/scenario.ts';
 import { startReplica, type Replica } from '../support/replica.ts';
-
-const POLICY = {
-  keyTypes: ['EC-P256'],
-  maxValidityDays: 30,
-  subject: { required: ['CN'], allowed: ['CN'] },
-  san: { dns: ['*.replicas.internal'], ip: [], uri: [], email: [] },
-  keyUsage: ['digitalSignature'],
-  extendedKeyUsage: ['clientAuth'],
-  approval: 'none',
-};
 
 /** Runs `task(i)` for i < count with at most `parallel` at once. */
 async function pool<T>(count: number, parallel: number, task: (i: number) => Promise<T>): Promise<T[]> {
@@ -54,7 +45,7 @@ function parseCrl(der: Uint8Array): { number: number; serials: Set<string> } {
 
 describe('14 two replicas', function () {
   this.timeout(600_000);
-  const realm = unique('replicas');
+  let realm: string;
   const dir = work();
   let a: Replica;
   let b: Replica;
@@ -63,19 +54,7 @@ describe('14 two replicas', function () {
   const issued: Array<{ serialNumber: string; certificate: string; chain: string[]; via: string }> = [];
 
   before(async () => {
-    const op = await operatorToken();
-    const setup = await startKeyward();
-    const put = await call(setup.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { defaultRoles: ['keyward-requester'] } });
-    expect(put.status, JSON.stringify(put.body)).to.equal(201);
-    expect((await call(setup.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: POLICY })).status).to.equal(201);
-    const created = await call(setup.url, 'POST', `/v1/realms/${realm}/api-clients`, {
-      token: op,
-      body: { clientId: 'replica-app', roles: ['keyward-revoker'] },
-    });
-    expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    await setup.close();
-    token = await clientToken(realm, 'replica-app', created.body.secret);
-    csrPem = (await csr(dir, { subject: '/CN=app.replicas.internal', sans: ['DNS:app.replicas.internal'] })).pem;
+    ({ realm, token, csrPem } = await issuingRealm('replicas', { roles: ['keyward-revoker'] }));
     [a, b] = await Promise.all([startReplica(), startReplica()]);
   });
 
