@@ -164,7 +164,8 @@ try {
   };
   const config = loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0' });
   const kw = await compose(config, { log: silentLogger });
-  const realm = 'bench';
+  // A realm of its own per run: a benchmark may run twice against the same Keycloak (KEYWARD_KEYCLOAK_URL).
+  const realm = `bench-${randomBytes(3).toString('hex')}`;
   await kw.realms.put(realm, { defaultRoles: ['keyward-requester'] }, 'system');
   const policy = {
     keyTypes: ['EC-P256', 'RSA-2048'],
