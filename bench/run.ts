@@ -293,7 +293,7 @@ try {
     const rkw = await compose(loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0', KEYWARD_CA_KEY_TYPE: 'RSA-2048' }), {
       log: silentLogger,
     });
-    const rrealm = 'bench-rsa';
+    const rrealm = `${realm}-rsa`;
     await rkw.realms.put(rrealm, { defaultRoles: ['keyward-requester'] }, 'system');
     await rkw.policies.put(rrealm, 'svc', policy, 'system');
     await rkw.issuance.issuingCa(rrealm);
