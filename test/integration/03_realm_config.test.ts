@@ -4,11 +4,10 @@
  * only what realm-config owns, secrets come from the environment.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { keyward } from '../support/cli.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   call,
   clientToken,
@@ -20,16 +19,7 @@ import {
   type RunningKeyward,
 } from '../support/env.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
-
-/** Runs the CLI without blocking this process (the server under test lives here). */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = keyward; // the CLI in a child process: the server under test lives in this one
 const POLICY = {
   keyTypes: ['EC-P256'],
   maxValidityDays: 30,

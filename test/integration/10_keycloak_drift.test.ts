@@ -5,9 +5,8 @@
  * as the console makes it; Keyward must keep working, say what is missing,
  * and let an operator repair or forget it.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { keyward } from '../support/cli.ts';
 import pg from 'pg';
 import { csr, work } from '../support/openssl.ts';
 import {
@@ -21,15 +20,7 @@ import {
   type RunningKeyward,
 } from '../support/env.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/keyward', import.meta.url));
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = keyward; // the CLI in a child process: the server under test lives in this one
 
 /** The realm of a stored certificate, read from PostgreSQL as the witness (undefined when there is none). */
 async function storedCertificate(serial: string): Promise<string | undefined> {
