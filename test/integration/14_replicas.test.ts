@@ -51,10 +51,11 @@ describe('14 two replicas', function () {
   let b: Replica;
   let token: string;
   let csrPem: string;
+  let operator: string;
   const issued: Array<{ serialNumber: string; certificate: string; chain: string[]; via: string }> = [];
 
   before(async () => {
-    ({ realm, token, csrPem } = await issuingRealm('replicas', { roles: ['keyward-revoker'] }));
+    ({ realm, token, csrPem, operator } = await issuingRealm('replicas', { roles: ['keyward-revoker'] }));
     [a, b] = await Promise.all([startReplica(), startReplica()]);
   });
 
@@ -125,6 +126,25 @@ describe('14 two replicas', function () {
     }
     const last = ordered[ordered.length - 1]![1];
     for (const v of victims) expect(last.has(v.serialNumber.replace(/^0+/, '')), v.serialNumber).to.equal(true);
+  });
+
+  it("sees a policy changed on the other replica at once, not after the cache's 5 s", async () => {
+    const read = async () => (await call(b.url, 'GET', `/v1/realms/${realm}/policies/svc`, { token: operator })).body.policy;
+    const before = await read();
+    const tenDays = { csr: csrPem, policy: 'svc', validityDays: 10 };
+    const warm = await call(b.url, 'POST', `/v1/realms/${realm}/certificates`, { token, body: tenDays }); // b caches the policy
+    expect(warm.status, JSON.stringify(warm.body)).to.equal(201);
+    const put = await call(a.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: operator, body: { ...before, maxValidityDays: 7 } });
+    expect(put.status, JSON.stringify(put.body)).to.equal(200);
+    await new Promise((r) => setTimeout(r, 200)); // the notification's trip through PostgreSQL
+    expect((await read()).maxValidityDays).to.equal(7);
+    const refused = await call(b.url, 'POST', `/v1/realms/${realm}/certificates`, {
+      token,
+      body: { csr: csrPem, policy: 'svc', validityDays: 10 },
+    });
+    expect(refused.status, 'b issues under the new policy').to.equal(422);
+    expect(refused.body.code).to.equal('policy.validity_exceeded');
+    await call(a.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: operator, body: before });
   });
 
   describe('Idempotency-Key', () => {

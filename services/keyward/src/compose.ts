@@ -227,8 +227,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
   const idempotency = new PgIdempotencyStore(db);
-  // Other replicas' changes: a revocation elsewhere drops this process's OCSP answers at once.
-  const changes = new ChangeListener(store.url, log).on(CHANNELS.revocation, () => issuance.revocationChanged());
+  // Other replicas' changes drop what this process cached of them at once: OCSP answers, realms, policies.
+  const changes = new ChangeListener(store.url, log)
+    .on(CHANNELS.revocation, () => issuance.revocationChanged())
+    .on(CHANNELS.realms, (realm) => realms.forget(realm || undefined))
+    .on(CHANNELS.policies, (realm) => policies.forget(realm || undefined));
   await changes.start();
   const clientCertificates = new ClientCertificateService({
     store: new PgClientCertStore(db, audit),

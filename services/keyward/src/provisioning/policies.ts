@@ -36,8 +36,14 @@ export class PolicyService {
   readonly #realms: RealmService;
   readonly #authz: Authorizer;
   readonly #validate: PolicyValidator;
-  /** A realm's policies for the issuance hot path; other replicas see a change within 5 s. */
+  /** A realm's policies for the issuance hot path; dropped at once when another replica announces a change, else 5 s. */
   readonly #cache = new TtlCache<string, StoredPolicy[]>(5_000);
+
+  /** Forgets the cached policies of a realm (another replica changed them), or of every realm. */
+  forget(realm?: string): void {
+    if (realm === undefined) this.#cache.clear();
+    else this.#cache.delete(realm);
+  }
 
   constructor(store: ProvisioningStore, realms: RealmService, authz: Authorizer, validate: PolicyValidator) {
     this.#store = store;

@@ -38,7 +38,7 @@ export class RealmService {
   readonly #identity: IdentityAdmin;
   readonly #store: ProvisioningStore;
   readonly #authz: Authorizer;
-  /** Managed realms change rarely; other replicas see a change within 5 s. */
+  /** Managed realms change rarely: dropped at once when another replica announces a change, else after 5 s. */
   readonly #cache = new TtlCache<string, ManagedRealm | undefined>(5_000);
   readonly #all = new TtlCache<'all', ManagedRealm[]>(5_000);
 
@@ -127,6 +127,13 @@ export class RealmService {
 
   async list(): Promise<ManagedRealm[]> {
     return this.#all.get('all', () => this.#store.listRealms());
+  }
+
+  /** Forgets what is cached of a realm (another replica changed it), or of all realms. */
+  forget(name?: string): void {
+    if (name === undefined) this.#cache.clear();
+    else this.#cache.delete(name);
+    this.#all.clear();
   }
 
   /** Whether a managed realm still exists in Keycloak (read now: listings are where a missing realm is reported). */

@@ -15,6 +15,10 @@ import type { Queryable } from './database.ts';
 export const CHANNELS = {
   /** A certificate was revoked (payload: the realm). */
   revocation: 'keyward_revocation',
+  /** A realm was managed, changed or no longer managed (payload: the realm). */
+  realms: 'keyward_realms',
+  /** A realm's policies changed (payload: the realm). */
+  policies: 'keyward_policies',
 } as const;
 
 export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];

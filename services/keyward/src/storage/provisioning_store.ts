@@ -1,4 +1,5 @@
 /** PostgreSQL implementation of the provisioning store port. */
+import { announce, CHANNELS } from './notifications.ts';
 import type { AuditLog } from './audit_log.ts';
 import type { ManagedRealm, ProvisioningStore, ProvisioningTx, StoredPolicy } from '../provisioning/ports.ts';
 import type { Database, Queryable } from './database.ts';
@@ -79,12 +80,14 @@ export class PgProvisioningStore implements ProvisioningStore {
            RETURNING (xmax = 0) AS inserted`,
             [r.name, r.displayName ?? null, JSON.stringify(r.defaultRoles), r.source],
           );
+          await announce(q, CHANNELS.realms, r.name);
           return res.rows[0]!.inserted || prev.rows[0]?.unmanaged ? 'created' : 'updated';
         },
         unmanageRealm: async (name) => {
           const res = await q.query('UPDATE realms SET unmanaged_at = now(), updated_at = now() WHERE name = $1 AND unmanaged_at IS NULL', [
             name,
           ]);
+          await announce(q, CHANNELS.realms, name);
           return (res.rowCount ?? 0) > 0;
         },
         putPolicy: async (realmName, name, document, source) => {
@@ -94,10 +97,14 @@ export class PgProvisioningStore implements ProvisioningStore {
            RETURNING (xmax = 0) AS inserted`,
             [realmName, name, JSON.stringify(document), source],
           );
+          await announce(q, CHANNELS.policies, realmName);
           return res.rows[0]!.inserted ? 'created' : 'updated';
         },
-        deletePolicy: async (realmName, name) =>
-          ((await q.query('DELETE FROM policies WHERE realm = $1 AND name = $2', [realmName, name])).rowCount ?? 0) > 0,
+        deletePolicy: async (realmName, name) => {
+          const deleted = ((await q.query('DELETE FROM policies WHERE realm = $1 AND name = $2', [realmName, name])).rowCount ?? 0) > 0;
+          if (deleted) await announce(q, CHANNELS.policies, realmName);
+          return deleted;
+        },
         audit: (event) => this.#audit.record(q, event),
       }),
     );
