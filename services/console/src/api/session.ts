@@ -8,6 +8,8 @@ export interface ConsoleSession {
   readonly name?: string;
   readonly idleExpiresAt?: string;
   readonly expiresAt?: string;
+  /** Keycloak's base URL, for "Open in Keycloak" links. */
+  readonly keycloakUrl?: string;
 }
 
 export interface LoginRealm {
