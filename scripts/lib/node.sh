@@ -9,8 +9,8 @@
 # outside the repository, once. KEYWARD_NODE_VERSION picks that version
 # (default 24.9.0). npm itself stays the system's npm.
 #
-# KEYWARD_NODE_QUIET=1: print only what a download says, and leave the npm
-# packages alone.
+# KEYWARD_NODE_QUIET=1 (bin/keyward): print only what a download or an
+# install says, each in one line on stderr.
 
 keyward_node_say() { [ "${KEYWARD_NODE_QUIET:-}" = 1 ] || echo "» $*" >&2; }
 
@@ -96,11 +96,11 @@ keyward_ensure_packages() {
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)" || return 1
   if [ -f "$root/package-lock.json" ]; then
     if [ ! -f "$root/node_modules/.package-lock.json" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
-      keyward_node_say "installing npm packages (npm ci)…"
+      echo "» installing npm packages (npm ci, once; about a minute)…" >&2
       (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2) || { echo "keyward: npm ci failed; see above" >&2; return 1; }
     fi
   elif [ ! -d "$root/node_modules" ]; then
-    keyward_node_say "installing npm packages (npm install)…"
+    echo "» installing npm packages (npm install, once)…" >&2
     (cd "$root" && npm install --no-audit --no-fund --loglevel=error >&2) || {
       echo "keyward: npm install failed; see above" >&2
       return 1
@@ -109,6 +109,4 @@ keyward_ensure_packages() {
 }
 
 keyward_ensure_node || return 1 2>/dev/null || exit 1
-if [ "${KEYWARD_NODE_QUIET:-}" != 1 ]; then
-  keyward_ensure_packages || return 1 2>/dev/null || exit 1
-fi
+keyward_ensure_packages || return 1 2>/dev/null || exit 1

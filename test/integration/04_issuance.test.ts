@@ -63,11 +63,27 @@ describe('04 issuance', function () {
     await client(realm, 'entity-admin', { roles: ['keyward-entity-admin', 'keyward-requester'] });
     await client(realm, 'nobody');
     await client(partner, 'partner-ci', { crossRealmRoles: [{ realm, role: 'keyward-requester' }] });
-    const ca = await call(kw.url, 'GET', `/v1/realms/${realm}/ca`);
+    const ca = await call(kw.url, 'GET', `/v1/realms/${realm}/ca`, { headers: { accept: 'application/json' } });
     expect(ca.status).to.equal(200);
     expect(ca.body.chain).to.have.length(2);
     issuingFile = write(dir, 'issuing.pem', ca.body.chain[0]);
     rootFile = write(dir, 'root.pem', ca.body.chain[1]);
+  });
+
+  it('answers the CA chain as PEM to curl (Accept: */*), and as JSON only when asked', async () => {
+    const out = `${dir}/curl-ca.pem`;
+    const r = await new Promise<string>((resolve, reject) =>
+      execFile('curl', ['-sS', '-o', out, '-w', '%{http_code} %{content_type}', `${kw.url}/v1/realms/${realm}/ca`], (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    expect(r).to.equal('200 application/pem-certificate-chain; charset=utf-8');
+    const pem = readFileSync(out, 'utf8');
+    expect(pem.match(/-----BEGIN CERTIFICATE-----/g)).to.have.length(2);
+    const x = await openssl(['x509', '-in', out, '-noout', '-subject']);
+    expect(x.stdout).to.include('subject=');
+    const json = await call(kw.url, 'GET', `/v1/realms/${realm}/ca`, { headers: { accept: 'application/json' } });
+    expect(json.body.chain.join('')).to.equal(pem);
   });
 
   describe('issuing', () => {

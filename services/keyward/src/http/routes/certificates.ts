@@ -95,15 +95,18 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       path: `${base}/ca`,
       tag: 'certificates',
       auth: 'none',
-      summary: "The realm's CA chain (PEM), issuing CA first",
+      summary: "The realm's CA chain, issuing CA first: PEM (application/pem-certificate-chain, RFC 8555 §9.1) unless JSON is asked for",
       responses: {
-        200: { description: 'The chain', schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } } },
+        200: {
+          description: 'The chain: PEM by default (what curl gets); `{chain}` with Accept: application/json',
+          schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } },
+        },
       },
       handler: async (req, res) => {
         const chain = await issuance.chain(param(req, 'realm'));
-        if (req.accepts(['application/json', 'application/pem-certificate-chain']) === 'application/pem-certificate-chain')
-          res.type('application/pem-certificate-chain').send(chain.join(''));
-        else res.json({ chain });
+        // As Vault's /pki/ca/pem and step-ca's /roots.pem: `curl -o ca.pem` (Accept: */*) gets PEM; JSON only when named.
+        if (req.accepts(['application/pem-certificate-chain', 'application/json']) === 'application/json') res.json({ chain });
+        else res.type('application/pem-certificate-chain').send(chain.join(''));
       },
     },
     {
