@@ -48,6 +48,7 @@ export function integrationEnv(): Promise<IntegrationEnv> {
       audience: 'keyward',
       operatorClientId: 'keyward-operator-test',
     });
+    await longerOperatorTokens(keycloak.url, keycloak.adminUser, keycloak.adminPassword, 'keyward-operator-test');
     return {
       keycloakUrl: keycloak.url,
       adminUser: keycloak.adminUser,
@@ -58,6 +59,33 @@ export function integrationEnv(): Promise<IntegrationEnv> {
     };
   })();
   return shared;
+}
+
+/**
+ * Test files fetch an operator token once and use it for minutes; on a loaded
+ * machine a file outlives master's 60-second tokens. The test operator client
+ * gets 15-minute tokens (a per-client override in Keycloak); the product's
+ * operators keep master's lifespan.
+ */
+async function longerOperatorTokens(url: string, user: string, password: string, clientId: string): Promise<void> {
+  const t = await fetch(`${url}/realms/master/protocol/openid-connect/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: user, password }),
+  });
+  const { access_token } = (await t.json()) as { access_token: string };
+  const auth = { authorization: `Bearer ${access_token}` };
+  const found = (await (await fetch(`${url}/admin/realms/master/clients?clientId=${clientId}`, { headers: auth })).json()) as {
+    id: string;
+    attributes?: Record<string, string>;
+  }[];
+  const c = found[0];
+  if (!c) throw new Error(`the operator client ${clientId} is missing in master after bootstrap`);
+  const res = await fetch(`${url}/admin/realms/master/clients/${c.id}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...c, attributes: { ...c.attributes, 'access.token.lifespan': '900' } }),
+  });
+  if (!res.ok) throw new Error(`could not set the test operator's token lifespan: HTTP ${res.status}`);
 }
 
 /** Stops everything started by this module (mochaGlobalTeardown). */
