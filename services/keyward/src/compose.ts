@@ -226,7 +226,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     },
     { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
-  const idempotency = new PgIdempotencyStore(db);
+  const idempotency = new PgIdempotencyStore(db, kek);
   // Other replicas' changes drop what this process cached of them at once: OCSP answers, realms, policies.
   const changes = new ChangeListener(store.url, log)
     .on(CHANNELS.revocation, () => issuance.revocationChanged())
@@ -307,12 +307,12 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   routes.push(
     ...whoamiRoutes({ auth, authz, realms }),
     ...realmRoutes({ auth, authz, realms }),
-    ...apiClientRoutes({ auth, clients: apiClients }),
+    ...apiClientRoutes({ auth, clients: apiClients, idempotency }),
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
     ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
     ...certificateRoutes({ auth, issuance, idempotency }),
-    ...clientCertificateRoutes({ auth, certs: clientCertificates, settings }),
-    ...personalAccessTokenRoutes({ auth, pats }),
+    ...clientCertificateRoutes({ auth, certs: clientCertificates, settings, idempotency }),
+    ...personalAccessTokenRoutes({ auth, pats, idempotency }),
     ...settingsRoutes({ auth, settings, approvals }),
     ...deviceRoutes({ auth, devices, settings }),
     ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
