@@ -432,6 +432,8 @@ export class ClientCertificateService {
           'client_certificate.user_disabled',
           `User ${rec.username} of realm ${rec.realm} no longer exists or is disabled`,
         );
+      // A username changed in Keycloak's console: the certificate is the user's by id; the admin view follows the new name.
+      if (user.username !== rec.username) await this.#store.renameUser(rec.realm, rec.userId, user.username);
       return Object.freeze({
         credential: 'client_certificate',
         kind: 'user',
