@@ -482,6 +482,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
     const fromRealm = attrs[GRANT_REALM_ATTR];
     const clientId = attrs[GRANT_CLIENT_ATTR];
     if (!fromRealm || !clientId) return undefined;
+    // A holder is found by its name (findGrant): one renamed in the console grants nothing any more, and its
+    // attributes must not make it a grant to another client either.
+    if (holder.clientId !== KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId)) return undefined;
     let roles: string[] = [];
     try {
       const sa = await this.#kc.clients.getServiceAccountUser({ realm, id: holder.id! });

@@ -205,6 +205,10 @@ export class ApiClientService {
     effective.catch(() => {}); // awaited below, or dropped with the client
     const made: string[] = [];
     try {
+      // Grants are found by client id: ones left in other realms by a client of this name deleted or renamed in
+      // Keycloak's console belonged to another client and are not inherited by this one.
+      for (const stale of await this.#grantsOf(realm, input.clientId))
+        if (!grants.has(stale.realm)) await this.#identity.deleteGrant(stale.realm, realm, input.clientId);
       for (const [grantRealm, roles] of grants) {
         await this.#identity.putGrant(grantRealm, realm, input.clientId, roles);
         made.push(grantRealm);

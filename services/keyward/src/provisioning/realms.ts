@@ -29,6 +29,11 @@ export interface RealmView {
   /** The subset that Keyward manages. */
   readonly managedDefaultRoles: readonly string[];
   readonly roles: readonly string[];
+  /**
+   * Keyward's roles (keyward-requester …) that the realm lacks in Keycloak: deleted or renamed in the console.
+   * A renamed role keeps its holders under its new name, which means nothing to Keyward. PUT re-creates them.
+   */
+  readonly missingRoles: readonly string[];
   readonly source: 'api' | 'config';
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -119,6 +124,7 @@ export class RealmService {
       defaultRoles: defaults,
       managedDefaultRoles: r.defaultRoles,
       roles: roles.map((x) => x.name).sort(),
+      missingRoles: status === 'ok' ? Object.keys(ROLE_DESCRIPTIONS).filter((n) => !roles.some((x) => x.name === n)) : [],
       source: r.source,
       createdAt: r.createdAt.toISOString(),
       updatedAt: r.updatedAt.toISOString(),
