@@ -22,6 +22,7 @@ import {
   type RunningKeyward,
 } from '../support/env.ts';
 import { csr, work } from '../support/openssl.ts';
+import { policyFor } from '../support/scenario.ts';
 
 describe('16 Idempotency-Key on creating POSTs', function () {
   this.timeout(600_000);
@@ -46,6 +47,15 @@ describe('16 Idempotency-Key on creating POSTs', function () {
     expect(row, `a stored row for ${key}`).to.not.equal(undefined);
     expect(row!.status).to.equal(201);
     return JSON.stringify(row!.response);
+  }
+
+  /** Forgets the recorded answer of `key`, as when the first attempt created but died before recording it. */
+  async function forgetAnswer(key: string): Promise<void> {
+    const r = await a.keyward.db.query('UPDATE idempotency_keys SET status = NULL, response = NULL WHERE scope LIKE $1 AND key = $2', [
+      `${realm}/%`,
+      key,
+    ]);
+    expect(r.rowCount).to.equal(1);
   }
 
   const post = (kw: RunningKeyward, path: string, token: string, key: string, body: unknown) =>
@@ -111,6 +121,23 @@ describe('16 Idempotency-Key on creating POSTs', function () {
       expect(text).to.not.include(first.body.secret);
       expect(text).to.not.include('idem-sealed');
       expect(JSON.parse(text)).to.have.keys(['v', 'kek', 'wrapped', 'answer']);
+    });
+
+    it('finds the client a first attempt created but could not record, with its secret', async () => {
+      const key = unique('k');
+      const body = { clientId: 'idem-orphan', roles: ['keyward-requester'] };
+      const first = await post(a, path(), op, key, body);
+      expect(first.status).to.equal(201);
+      await forgetAnswer(key);
+      const retry = await post(b, path(), op, key, body);
+      expect(retry.status, JSON.stringify(retry.body)).to.equal(201);
+      expect(retry.headers.get('idempotent-replayed')).to.equal('true');
+      expect(retry.body.secret).to.equal(first.body.secret);
+      expect(retry.body).to.include({ realm, clientId: 'idem-orphan' });
+      expect(await clientToken(realm, 'idem-orphan', retry.body.secret)).to.be.a('string');
+      const again = await post(a, path(), op, key, body);
+      expect(again.body.secret, 'and recorded now').to.equal(first.body.secret);
+      expect(await storedText(key)).to.not.include(first.body.secret);
     });
 
     it('does not replay one caller’s key to another caller', async () => {
@@ -182,6 +209,18 @@ describe('16 Idempotency-Key on creating POSTs', function () {
       expect(me.body).to.include({ credential: 'client_certificate', username: 'alice' });
     });
 
+    it('finds the certificate a first attempt created but could not record, with its private key', async () => {
+      const key = unique('k');
+      const body = { name: 'orphan', expiresInDays: 4 };
+      const first = await post(a, path, alice, key, body);
+      expect(first.status).to.equal(201);
+      await forgetAnswer(key);
+      const retry = await post(b, path, alice, key, body);
+      expect(retry.status, JSON.stringify(retry.body)).to.equal(201);
+      expect(retry.headers.get('idempotent-replayed')).to.equal('true');
+      expect(retry.body).to.deep.equal(first.body);
+    });
+
     it('replays a CSR-mode answer too, and never stores the generated key in clear', async () => {
       const req = await csr(work(), { subject: '/CN=alice', sans: [] });
       const key = unique('k');
@@ -197,6 +236,39 @@ describe('16 Idempotency-Key on creating POSTs', function () {
       const other = await post(b, path, alice, generatedKey, { expiresInDays: 3 });
       expect(other.status).to.equal(422);
       expect(other.body.code).to.equal('idempotency.key_reused');
+    });
+  });
+
+  describe('POST /v1/realms/{realm}/end-entities/{name}/certificates', () => {
+    it('answers a retry with the same certificate, and the entity has one certificate more', async () => {
+      const policy = await call(a.url, 'PUT', `/v1/realms/${realm}/policies/svc`, { token: op, body: policyFor('idem.internal') });
+      expect(policy.status, JSON.stringify(policy.body)).to.equal(201);
+      const client = await call(a.url, 'POST', `/v1/realms/${realm}/api-clients`, {
+        token: op,
+        body: { clientId: 'idem-entities', roles: ['keyward-entity-admin', 'keyward-requester'] },
+      });
+      expect(client.status, JSON.stringify(client.body)).to.equal(201);
+      const token = await clientToken(realm, 'idem-entities', client.body.secret);
+      const entity = await call(a.url, 'POST', `/v1/realms/${realm}/end-entities`, {
+        token,
+        body: { name: 'web', subject: [{ type: 'CN', value: 'web.idem.internal' }], sans: { dns: ['web.idem.internal'] }, policy: 'svc' },
+      });
+      expect(entity.status, JSON.stringify(entity.body)).to.equal(201);
+      const path = `/v1/realms/${realm}/end-entities/web/certificates`;
+      const body = { csr: (await csr(work(), { subject: '/CN=web.idem.internal' })).pem };
+      const key = unique('k');
+      const first = await post(a, path, token, key, body);
+      expect(first.status, JSON.stringify(first.body)).to.equal(201);
+      const retry = await post(b, path, token, key, body);
+      expect(retry.status).to.equal(201);
+      expect(retry.headers.get('idempotent-replayed')).to.equal('true');
+      expect(retry.body.serialNumber).to.equal(first.body.serialNumber);
+      expect(retry.body).to.deep.equal(first.body);
+      const other = await post(a, path, token, key, { csr: (await csr(work(), { subject: '/CN=web.idem.internal' })).pem });
+      expect(other.status).to.equal(422);
+      expect(other.body.code).to.equal('idempotency.key_reused');
+      const list = await call(a.url, 'GET', path, { token });
+      expect(list.body.items.map((c: { serialNumber: string }) => c.serialNumber)).to.deep.equal([first.body.serialNumber]);
     });
   });
 });

@@ -78,10 +78,19 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
         const realm = param(req, 'realm');
-        const out = await replayable(deps.idempotency, req, idempotencyScope(realm, by), async () => {
-          const { client, secret } = await deps.clients.create(realm, req.body, by);
-          return { status: 201, body: { ...client, secret } };
-        });
+        const out = await replayable(
+          deps.idempotency,
+          req,
+          idempotencyScope(realm, by),
+          async (mark) => {
+            const { client, secret } = await deps.clients.create(realm, { ...req.body, creationMark: mark }, by);
+            return { status: 201, body: { ...client, secret } };
+          },
+          async (mark) => {
+            const found = await deps.clients.findCreated(realm, req.body.clientId, mark, by).catch(() => undefined);
+            return found && { status: 201, body: { ...found.client, secret: found.secret } };
+          },
+        );
         const client = out.body as { realm: string; clientId: string };
         if (out.replayed) res.set('Idempotent-Replayed', 'true');
         res

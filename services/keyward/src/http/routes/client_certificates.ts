@@ -67,10 +67,20 @@ export function clientCertificateRoutes(deps: {
       },
       handler: async (req, res) => {
         const p = await auth.principal(req);
-        const out = await replayable(deps.idempotency, req, idempotencyScope(p.realm, p), async () => {
-          const created = await certs.create(p, req.body);
-          return { status: 201, body: { ...created.view, pem: created.pem, maximumExpirationDays: created.maximum } };
+        const answer = (c: { view: object; pem: string; maximum: number }) => ({
+          status: 201,
+          body: { ...c.view, pem: c.pem, maximumExpirationDays: c.maximum },
         });
+        const out = await replayable(
+          deps.idempotency,
+          req,
+          idempotencyScope(p.realm, p),
+          async (serial) => answer(await certs.create(p, req.body, { serial })),
+          async (serial) => {
+            const found = await certs.findCreated(p, serial).catch(() => undefined);
+            return found && answer(found);
+          },
+        );
         if (out.replayed) res.set('Idempotent-Replayed', 'true');
         res
           .status(out.status)
