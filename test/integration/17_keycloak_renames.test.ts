@@ -22,6 +22,7 @@ import {
   type RunningKeyward,
 } from '../support/env.ts';
 import { csr, work } from '../support/openssl.ts';
+import { startReplica } from '../support/replica.ts';
 import { policyFor } from '../support/scenario.ts';
 
 async function json<T = any>(path: string, init?: RequestInit): Promise<T> {
@@ -373,20 +374,32 @@ describe('17 Keycloak renames behind Keyward', function () {
   });
 
   describe('after every rename', () => {
-    it('starts a new Keyward and answers every listing', async () => {
+    it('starts `keyward serve` and a new Keyward, and both answer every listing and realm-config plan', async () => {
+      const serve = await startReplica();
       const fresh = await startKeyward();
       op = await operatorToken(); // master tokens live 60 s
       try {
-        expect((await fetch(`${fresh.url}/readyz`)).status).to.equal(200);
-        const list = await call(fresh.url, 'GET', '/v1/realms', { token: op });
-        expect(list.status, JSON.stringify(list.body)).to.equal(200);
-        for (const realm of [H, G, R2]) {
-          for (const path of ['', '/api-clients', '/certificates', '/policies']) {
-            const r = await call(fresh.url, 'GET', `/v1/realms/${realm}${path}`, { token: op });
-            expect(r.status, `${realm}${path}: ${JSON.stringify(r.body)}`).to.equal(200);
+        for (const url of [serve.url, fresh.url]) {
+          expect((await fetch(`${url}/readyz`)).status).to.equal(200);
+          const list = await call(url, 'GET', '/v1/realms', { token: op });
+          expect(list.status, JSON.stringify(list.body)).to.equal(200);
+          for (const realm of [H, G, R2]) {
+            for (const path of ['', '/api-clients', '/certificates', '/policies']) {
+              const r = await call(url, 'GET', `/v1/realms/${realm}${path}`, { token: op });
+              expect(r.status, `${realm}${path}: ${JSON.stringify(r.body)}`).to.equal(200);
+            }
           }
+          const p = await call(url, 'POST', '/v1/realm-config/plan', {
+            token: op,
+            body: { files: [H, G, R2].map((realm) => ({ name: `${realm}.json`, content: { realm } })) },
+          });
+          expect(p.status, JSON.stringify(p.body)).to.equal(200);
+          expect(p.body.changes).to.deep.equal([]);
         }
+        expect(serve.stderr(), 'no error logged by keyward serve').to.not.match(/"level":"error"/);
       } finally {
+        serve.kill('SIGTERM');
+        await serve.exited;
         await fresh.close();
       }
     });
