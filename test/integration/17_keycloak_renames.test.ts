@@ -316,6 +316,7 @@ describe('17 Keycloak renames behind Keyward', function () {
 
     before(async () => {
       await createUser(H, 'bob', 'bob-password-1', ['keyward-requester']);
+      await createUser(H, 'dora', 'dora-password-1', ['keyward-requester']);
       await createUser(H, 'hr-admin', 'hr-password-1', ['keyward-admin']);
       admin = await userToken(H, 'hr-admin', 'hr-password-1');
       for (const setting of ['personal-access-tokens', 'client-certificates']) {
@@ -329,9 +330,20 @@ describe('17 Keycloak renames behind Keyward', function () {
       pat = (await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: bob, body: { name: 'ci', expiresInDays: 5 } })).body.token;
       await call(kw.url, 'POST', '/v1/personal-access-tokens', { token: bob, body: { name: 'unused', expiresInDays: 5 } });
       pem = (await call(kw.url, 'POST', '/v1/client-certificates', { token: bob, body: { name: 'cc', expiresInDays: 5 } })).body.pem;
+      const dora = await userToken(H, 'dora', 'dora-password-1');
+      const doras = await call(kw.url, 'POST', '/v1/personal-access-tokens', {
+        token: dora,
+        body: { name: 'never-used', expiresInDays: 5 },
+      });
+      expect(doras.status, JSON.stringify(doras.body)).to.equal(201);
       await json(`/${H}`, { method: 'PUT', body: JSON.stringify({ editUsernameAllowed: true }) });
-      const [user] = await json<any[]>(`/${H}/users?username=bob&exact=true`);
-      await json(`/${H}/users/${user.id}`, { method: 'PUT', body: JSON.stringify({ ...user, username: 'robert' }) });
+      for (const [from, to] of [
+        ['bob', 'robert'],
+        ['dora', 'dorothea'],
+      ]) {
+        const [user] = await json<any[]>(`/${H}/users?username=${from}&exact=true`);
+        await json(`/${H}/users/${user.id}`, { method: 'PUT', body: JSON.stringify({ ...user, username: to }) });
+      }
     });
 
     after(async () => {
@@ -347,19 +359,13 @@ describe('17 Keycloak renames behind Keyward', function () {
       expect(byCert.body.username).to.equal('robert');
     });
 
-    it('shows the new username in the admin views once a credential is used or swept, and revokes by it', async () => {
-      sweeper = await startKeyward({ KEYWARD_PAT_SWEEP_SECONDS: '1' });
-      const names = await eventually(
-        'the sweep to record the new username',
-        async () => {
-          const list = await call(kw.url, 'GET', `/v1/realms/${H}/personal-access-tokens`, { token: admin });
-          expect(list.status, JSON.stringify(list.body)).to.equal(200);
-          const found: string[] = list.body.items.map((t: any) => t.username);
-          return found.every((n) => n === 'robert') ? found : undefined;
-        },
-        20_000,
-      );
-      expect(names).to.deep.equal(['robert', 'robert']);
+    it('shows the new username in the admin views once a credential is used, and revokes by it', async () => {
+      const list = await call(kw.url, 'GET', `/v1/realms/${H}/personal-access-tokens?username=robert`, { token: admin });
+      expect(list.status, JSON.stringify(list.body)).to.equal(200);
+      expect(list.body.items.map((t: any) => t.name).sort(), "all of the user's tokens, the unused one too").to.deep.equal([
+        'ci',
+        'unused',
+      ]);
       const certs = await call(kw.url, 'GET', `/v1/realms/${H}/client-certificates`, { token: admin });
       expect(certs.status).to.equal(200);
       expect(certs.body.items.map((c: any) => c.username)).to.deep.equal(['robert']);
@@ -370,6 +376,25 @@ describe('17 Keycloak renames behind Keyward', function () {
       expect(revoked.status, JSON.stringify(revoked.body)).to.equal(200);
       expect(revoked.body.revoked).to.equal(2);
       expect((await call(kw.url, 'GET', '/v1/whoami', { token: pat })).status).to.equal(401);
+    });
+
+    it('records the new username of a user whose token is never used at the next token sweep', async () => {
+      const before = await call(kw.url, 'GET', `/v1/realms/${H}/personal-access-tokens?username=dora`, { token: admin });
+      expect(
+        before.body.items.map((t: any) => t.name),
+        'not used since the rename: the old name',
+      ).to.deep.equal(['never-used']);
+      sweeper = await startKeyward({ KEYWARD_PAT_SWEEP_SECONDS: '1' });
+      const swept = await eventually(
+        'the sweep to record the new username',
+        async () => {
+          const r = await call(kw.url, 'GET', `/v1/realms/${H}/personal-access-tokens?username=dorothea`, { token: admin });
+          expect(r.status, JSON.stringify(r.body)).to.equal(200);
+          return r.body.items.length ? r.body.items : undefined;
+        },
+        20_000,
+      );
+      expect(swept.map((t: any) => t.name)).to.deep.equal(['never-used']);
     });
   });
 
