@@ -338,7 +338,7 @@ describe('console: pages for people and administrators', function () {
     adminPage.problems.splice(0);
   });
 
-  it('under dual control shows the proposer their change without an Approve button, with the reason; a second admin approves it', async () => {
+  it('under dual control: the proposer sees no Approve button but the reason; a second admin approves', async () => {
     const page = adminPage.page;
     await page.goto(`/console/${realm}/administration`);
     await page.getByRole('tab', { name: 'Dual control' }).click();
