@@ -183,15 +183,16 @@ function NumberField(props: {
     /^\d+$/.test(props.value) && n >= props.min && n <= props.max ? undefined : `A whole number from ${props.min} to ${props.max}.`;
   return (
     <FormGroup label={props.label} fieldId={props.id} isRequired>
-      <TextInput
-        id={props.id}
-        type="number"
-        value={props.value}
-        onChange={(_e, v) => props.onChange(v)}
-        validated={error ? 'error' : 'default'}
-        isDisabled={props.isDisabled}
-        style={{ maxWidth: 200 }}
-      />
+      <div style={{ maxWidth: 200 }}>
+        <TextInput
+          id={props.id}
+          type="number"
+          value={props.value}
+          onChange={(_e, v) => props.onChange(v)}
+          validated={error ? 'error' : 'default'}
+          isDisabled={props.isDisabled}
+        />
+      </div>
       <FormHelperText>
         <HelperText>
           <HelperTextItem variant={error ? 'error' : 'default'}>{error ?? props.help}</HelperTextItem>
@@ -377,13 +378,21 @@ function PatAdministration(props: SettingsContext) {
                   }}
                   aria-label="Select all"
                 />
-                <Th sort={sortParams('username')}>Username</Th>
-                <Th>Token name</Th>
-                <Th sort={sortParams('createdAt')}>Created</Th>
-                <Th>Expires in (days)</Th>
-                <Th sort={sortParams('expiresAt')}>Expiration date</Th>
-                <Th sort={sortParams('lastUsedAt')}>Last used</Th>
-                <Th>Status</Th>
+                <Th modifier="wrap" sort={sortParams('username')}>
+                  Username
+                </Th>
+                <Th modifier="wrap">Token name</Th>
+                <Th modifier="wrap" sort={sortParams('createdAt')}>
+                  Created
+                </Th>
+                <Th modifier="wrap">Expires in (days)</Th>
+                <Th modifier="wrap" sort={sortParams('expiresAt')}>
+                  Expiration date
+                </Th>
+                <Th modifier="wrap" sort={sortParams('lastUsedAt')}>
+                  Last used
+                </Th>
+                <Th modifier="wrap">Status</Th>
               </Tr>
             </Thead>
             <Tbody>
@@ -474,13 +483,13 @@ function CertificateAdministration(props: SettingsContext) {
           <Table aria-label="Users' client certificates" variant="compact">
             <Thead>
               <Tr>
-                <Th>Username</Th>
-                <Th>Name</Th>
-                <Th>Serial number</Th>
-                <Th>Created</Th>
-                <Th>Expires in (days)</Th>
-                <Th>Expiration date</Th>
-                <Th>Status</Th>
+                <Th modifier="wrap">Username</Th>
+                <Th modifier="wrap">Name</Th>
+                <Th modifier="wrap">Serial number</Th>
+                <Th modifier="wrap">Created</Th>
+                <Th modifier="wrap">Expires in (days)</Th>
+                <Th modifier="wrap">Expiration date</Th>
+                <Th modifier="wrap">Status</Th>
                 <Th screenReaderText="Actions" />
               </Tr>
             </Thead>

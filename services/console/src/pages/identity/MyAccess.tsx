@@ -73,16 +73,18 @@ function DaysField(props: { id: string; value: string; onChange(v: string): void
   const suggestions = [7, 30, 90, 180, 365].filter((d) => d < props.max);
   return (
     <FormGroup label="Expires in (days)" isRequired fieldId={props.id}>
-      <TextInput
-        id={props.id}
-        type="number"
-        min={1}
-        max={props.max}
-        value={props.value}
-        onChange={(_e, v) => props.onChange(v)}
-        validated={props.error ? 'error' : 'default'}
-        list={`${props.id}-suggestions`}
-      />
+      <div style={{ maxWidth: 200 }}>
+        <TextInput
+          id={props.id}
+          type="number"
+          min={1}
+          max={props.max}
+          value={props.value}
+          onChange={(_e, v) => props.onChange(v)}
+          validated={props.error ? 'error' : 'default'}
+          list={`${props.id}-suggestions`}
+        />
+      </div>
       <datalist id={`${props.id}-suggestions`}>
         {[...suggestions, props.max].map((d) => (
           <option key={d} value={d} />
