@@ -105,6 +105,9 @@ async function rowAction(page: Page, text: string, action: string): Promise<void
   await page.getByRole('menuitem', { name: action }).click();
 }
 
+/** The visible tab's panel (the other tabs stay mounted, hidden). */
+const panel = (page: Page) => page.getByRole('tabpanel');
+
 const toast = (page: Page, text: string | RegExp) => page.locator('.pf-v6-c-alert-group').getByText(text).first();
 
 describe('console: pages for people and administrators', function () {
@@ -169,15 +172,15 @@ describe('console: pages for people and administrators', function () {
     adminPage = await as(admin, `/console/${realm}/administration`);
     const page = adminPage.page;
     await page.getByRole('heading', { name: 'Administration', level: 1 }).waitFor();
-    const max = page.getByLabel('Maximum Expiration (days)');
+    const max = panel(page).getByLabel('Maximum Expiration (days)');
     expect(await max.inputValue()).to.equal('366');
-    await page.getByRole('radio', { name: 'Enabled' }).check();
-    await page.getByRole('button', { name: 'Save' }).click();
+    await panel(page).getByRole('radio', { name: 'Enabled' }).check();
+    await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
     await toast(page, 'Personal access token settings saved').waitFor();
     await page.getByRole('tab', { name: 'Client certificates' }).click();
-    await page.getByRole('radio', { name: 'Enabled' }).check();
-    await page.getByLabel('Maximum Expiration (days)').fill('400');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await panel(page).getByRole('radio', { name: 'Enabled' }).check();
+    await panel(page).getByLabel('Maximum Expiration (days)').fill('400');
+    await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
     await toast(page, 'Client certificate settings saved').waitFor();
 
     const token = await adminToken();
@@ -213,7 +216,7 @@ describe('console: pages for people and administrators', function () {
     expect(download.suggestedFilename()).to.equal('nightly-backup.pem');
     const pem = readFileSync((await download.path())!, 'utf8');
     expect(pem).to.include('-----BEGIN CERTIFICATE-----').and.to.include('PRIVATE KEY-----');
-    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.getByRole('button', { name: 'Done' }).click();
     await row(page, 'nightly backup').waitFor();
     const byCert = await call(kw.url, 'GET', '/v1/whoami', { headers: { 'X-Client-Certificate': Buffer.from(pem).toString('base64') } });
     expect(byCert.status, JSON.stringify(byCert.body)).to.equal(200);
@@ -270,8 +273,8 @@ describe('console: pages for people and administrators', function () {
     const page = adminPage.page;
     await page.goto(`/console/${realm}/administration`);
     await page.getByRole('tab', { name: 'Devices' }).click();
-    await page.getByRole('radio', { name: 'Enabled' }).check();
-    await page.getByRole('button', { name: 'Save' }).click();
+    await panel(page).getByRole('radio', { name: 'Enabled' }).check();
+    await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
     await toast(page, 'Device onboarding settings saved').waitFor();
 
     const tape = await deviceCertificate(dir, 'tape', '/O=Acme/CN=tape-library-1');
@@ -342,13 +345,13 @@ describe('console: pages for people and administrators', function () {
     const page = adminPage.page;
     await page.goto(`/console/${realm}/administration`);
     await page.getByRole('tab', { name: 'Dual control' }).click();
-    await page.getByRole('radio', { name: 'Enabled' }).check();
-    await page.getByRole('button', { name: 'Save' }).click();
+    await panel(page).getByRole('radio', { name: 'Enabled' }).check();
+    await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
     await toast(page, 'Dual control saved').waitFor();
 
     await page.getByRole('tab', { name: 'Manage Personal Access Tokens' }).click();
-    await page.getByLabel('Maximum Expiration (days)').fill('90');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await panel(page).getByLabel('Maximum Expiration (days)').fill('90');
+    await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
     await toast(page, "Personal access token settings: the change waits for a second admin's approval").waitFor();
     const pendingAlert = page.getByTestId('pending-change');
     await pendingAlert.getByText(admin).first().waitFor();

@@ -305,7 +305,7 @@ function CreateCertificateModal(props: {
               Download certificate
             </Button>
             <Button variant="link" onClick={props.onClose}>
-              Close
+              Done
             </Button>
           </>
         ) : (
