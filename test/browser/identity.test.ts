@@ -39,7 +39,8 @@ import {
   unique,
   userToken,
 } from '../support/env.ts';
-import { must, work } from '../support/openssl.ts';
+import { csr, must, work } from '../support/openssl.ts';
+import { policyFor } from '../support/scenario.ts';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -110,6 +111,12 @@ const panel = (page: Page) => page.getByRole('tabpanel');
 
 const toast = (page: Page, text: string | RegExp) => page.locator('.pf-v6-c-alert-group').getByText(text).first();
 
+/** Closes the toasts, so that a screenshot shows the page under them. */
+async function closeToasts(page: Page): Promise<void> {
+  const close = page.locator('.pf-v6-c-alert-group').getByRole('button', { name: /^Close/ });
+  while ((await close.count()) > 0) await close.first().click();
+}
+
 describe('console: pages for people and administrators', function () {
   this.timeout(600_000);
   const realm = unique('ident');
@@ -117,6 +124,7 @@ describe('console: pages for people and administrators', function () {
   const user = unique('user');
   const admin = unique('admin');
   const second = unique('admin2');
+  const approver = unique('approver');
   const dir = work();
   let kw: Awaited<ReturnType<typeof serve>>;
   let browser: Browser;
@@ -140,6 +148,12 @@ describe('console: pages for people and administrators', function () {
     await createUser(realm, user, password, ['keyward-requester']);
     await createUser(realm, admin, password, ['keyward-admin', 'keyward-user-admin']);
     await createUser(realm, second, password, ['keyward-admin']);
+    await createUser(realm, approver, password, ['keyward-approver']);
+    const policy = await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/reviewed`, {
+      token: op,
+      body: { ...policyFor('ident.internal'), approval: 'required' },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).to.equal(201);
     await createLoginClient(realm);
     adminToken = () => userToken(realm, second, password);
     browser = await launchChromium();
@@ -242,6 +256,7 @@ describe('console: pages for people and administrators', function () {
     expect(who.status, JSON.stringify(who.body)).to.equal(200);
     expect(who.body).to.include({ credential: 'pat', username: user });
     await toast(page, 'Personal access token ci-deploy created').waitFor();
+    await closeToasts(page);
     await screenshot(page, 'my-access');
     cp.expectClean();
   });
@@ -287,6 +302,8 @@ describe('console: pages for people and administrators', function () {
     await r.waitFor();
     await r.getByText(tape.fingerprint).waitFor();
     await r.getByText('127.0.0.1').waitFor();
+    await closeToasts(page);
+    await screenshot(page, 'devices');
     await rowAction(page, 'CN=tape-library-1', 'Accept');
     const dialog = page.getByRole('dialog');
     const alias = dialog.getByLabel('Alias');
@@ -300,7 +317,7 @@ describe('console: pages for people and administrators', function () {
     await dialog.getByText('Device group must be 1 to 64 letters').waitFor();
     await dialog.getByLabel('Device group').fill('PEER_TO_PEER');
     await dialog.getByLabel('Device role').fill('TAPE');
-    await screenshot(page, 'devices');
+    await screenshot(page, 'identity-device-accept');
     await dialog.getByRole('button', { name: 'Accept' }).click();
     await toast(page, 'Certificate accepted as "tape library 1"; device client tape-library-1 created').waitFor();
 
@@ -362,10 +379,23 @@ describe('console: pages for people and administrators', function () {
     expect(before.body.maxExpirationDays).to.equal(366);
     expect(before.body.pendingApprovalId).to.be.a('string');
 
+    // A device acceptance proposed by the same admin waits in the same queue.
+    const lib = await deviceCertificate(dir, 'lib', '/O=Acme/CN=library-3');
+    const pushed = await call(kw.url, 'POST', `/v1/realms/${realm}/devices/certificates`, { body: { certificate: lib.pem } });
+    const accept = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, {
+      token: await userToken(realm, admin, password),
+      body: { alias: 'Library 3', uuid: pushed.body.uuid },
+    });
+    expect(accept.status, JSON.stringify(accept.body)).to.equal(202);
+
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Approvals' }).click();
+    const device = page.getByRole('grid', { name: 'Approvals' }).getByRole('row').filter({ hasText: '"library 3"' });
+    await device.getByText('Device acceptance').waitFor();
+    expect(await device.getByRole('button', { name: 'Approve' }).count()).to.equal(0);
     const mine = page.getByRole('grid', { name: 'Approvals' }).getByRole('row').filter({ hasText: 'at most 90 days' });
     await mine.getByText('You proposed this change, so you cannot approve it: another admin must.').waitFor();
     expect(await mine.getByRole('button', { name: 'Approve' }).count()).to.equal(0);
+    await closeToasts(page);
     await screenshot(page, 'approvals');
     adminPage.expectClean();
 
@@ -375,11 +405,49 @@ describe('console: pages for people and administrators', function () {
     await theirs.getByRole('button', { name: 'Approve' }).click();
     await cp.page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
     await toast(cp.page, 'Setting change approved and applied').waitFor();
+    const theirDevice = cp.page.getByRole('grid', { name: 'Approvals' }).getByRole('row').filter({ hasText: '"library 3"' });
+    await theirDevice.getByRole('button', { name: 'Approve' }).click();
+    await cp.page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
+    await toast(cp.page, 'Device acceptance approved and applied').waitFor();
     await cp.page.getByText('Nothing waits for approval').waitFor();
+    const clients = (await (await keycloakAdmin(`/${realm}/clients?clientId=library-3`)).json()) as Array<{ clientId: string }>;
+    expect(clients.map((c) => c.clientId)).to.include('library-3');
     await screenshot(cp.page, 'identity-approvals-approved');
     const after = await call(kw.url, 'GET', `/v1/realms/${realm}/settings/personal-access-tokens`, { token });
     expect(after.body).to.deep.include({ enabled: true, maxExpirationDays: 90 });
     expect(after.body.pendingApprovalId).to.equal(undefined);
+    cp.expectClean();
+  });
+
+  it('queues a certificate request under a reviewed policy: its requester cannot approve it, an approver issues it', async () => {
+    const req = await csr(dir, { subject: '/CN=app.ident.internal', sans: ['DNS:app.ident.internal'] });
+    const asked = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, {
+      token: await userToken(realm, user, password),
+      body: { csr: req.pem, policy: 'reviewed', validityDays: 7 },
+    });
+    expect(asked.status, JSON.stringify(asked.body)).to.equal(202);
+    const id = asked.body.requestId as string;
+
+    const mine = await as(user, `/console/${realm}/approvals`);
+    const own = mine.page.getByRole('grid', { name: 'Approvals' }).getByRole('row').filter({ hasText: 'CN=app.ident.internal' });
+    await own.getByText('You requested this certificate, so you cannot approve it: another keyward-approver must.').waitFor();
+    expect(await own.getByRole('button', { name: 'Approve' }).count()).to.equal(0);
+    mine.expectClean();
+
+    const cp = await as(approver, `/console/${realm}/approvals`);
+    const r = cp.page.getByRole('grid', { name: 'Approvals' }).getByRole('row').filter({ hasText: 'CN=app.ident.internal' });
+    await r.getByText('Certificate request').waitFor();
+    await r.getByText('reviewed').waitFor();
+    await closeToasts(cp.page);
+    await screenshot(cp.page, 'identity-approvals-request');
+    await r.getByRole('button', { name: 'Approve' }).click();
+    await cp.page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
+    await toast(cp.page, 'Certificate request approved: the certificate is issued').waitFor();
+    const after = await call(kw.url, 'GET', `/v1/realms/${realm}/certificate-requests/${id}`, {
+      token: await userToken(realm, user, password),
+    });
+    expect(after.body.status).to.equal('issued');
+    expect(after.body.certificate.certificate).to.include('-----BEGIN CERTIFICATE-----');
     cp.expectClean();
   });
 });

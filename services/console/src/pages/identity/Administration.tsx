@@ -37,10 +37,9 @@ import { useEffect, useState, type ReactNode } from 'react';
 import type { Access, PageProps } from '../../app/access.ts';
 import { ConfirmModal, DateTime, Empty, Loading, PageFrame, ProblemAlert, relativeTime, useToast } from '../../app/components.tsx';
 import { useApi, type Loaded } from '../../app/hooks.ts';
-import { OpenInKeycloak } from '../../app/keycloak.tsx';
 import { Link } from '../../app/router.tsx';
 import { identityApi, isPending, type Approval, type ClientCertificate, type SettingChange, type SettingName } from './api.ts';
-import { ActorName, describeValue, isMe, StatusLabel } from './shared.tsx';
+import { ActorName, describeValue, isMe, KeycloakHint, StatusLabel } from './shared.tsx';
 
 type TabKey = 'pat' | 'certificates' | 'devices' | 'dual-control';
 
@@ -425,11 +424,9 @@ function PatAdministration(props: SettingsContext) {
             </Tbody>
           </Table>
         ) : null}
-        <Content component="p" style={{ marginTop: 8 }}>
-          <small>
-            Users are managed in Keycloak: <OpenInKeycloak access={access} realm={realm} kind="users" />
-          </small>
-        </Content>
+        <KeycloakHint access={access} realm={realm} kind="users">
+          Users are managed in Keycloak:
+        </KeycloakHint>
       </StackItem>
       <ConfirmModal
         isOpen={confirming}
@@ -521,11 +518,9 @@ function CertificateAdministration(props: SettingsContext) {
             </Tbody>
           </Table>
         ) : null}
-        <Content component="p" style={{ marginTop: 8 }}>
-          <small>
-            Users are managed in Keycloak: <OpenInKeycloak access={access} realm={realm} kind="users" />
-          </small>
-        </Content>
+        <KeycloakHint access={access} realm={realm} kind="users">
+          Users are managed in Keycloak:
+        </KeycloakHint>
       </StackItem>
       <ConfirmModal
         isOpen={!!revoking}

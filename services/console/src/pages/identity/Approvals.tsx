@@ -160,13 +160,19 @@ export function ApprovalsPage(props: PageProps) {
         <Table aria-label="Approvals" variant="compact">
           <Thead>
             <Tr>
-              <Th>Type</Th>
-              <Th>What</Th>
-              <Th>Proposed by</Th>
-              <Th>Proposed</Th>
-              <Th>{filter === 'pending' ? 'Expires' : 'Decided by'}</Th>
-              <Th>Status</Th>
-              <Th screenReaderText="Decision" />
+              <Th modifier="wrap" width={10}>
+                Type
+              </Th>
+              <Th modifier="wrap" width={30}>
+                What
+              </Th>
+              <Th modifier="wrap">Proposed by</Th>
+              <Th modifier="wrap">Proposed</Th>
+              <Th modifier="wrap">{filter === 'pending' ? 'Expires' : 'Decided by'}</Th>
+              <Th modifier="wrap">Status</Th>
+              <Th modifier="wrap" width={20}>
+                Decision
+              </Th>
             </Tr>
           </Thead>
           <Tbody>
@@ -204,9 +210,9 @@ export function ApprovalsPage(props: PageProps) {
                   <Td dataLabel="Status">
                     <StatusLabel status={i.status} />
                   </Td>
-                  <Td dataLabel="Decision" modifier="fitContent">
+                  <Td dataLabel="Decision" modifier="wrap">
                     {i.status !== 'pending' ? null : mine ? (
-                      <div style={{ maxWidth: 320 }}>
+                      <div>
                         <small data-testid="own-item">
                           {i.source === 'approval'
                             ? 'You proposed this change, so you cannot approve it: another admin must.'

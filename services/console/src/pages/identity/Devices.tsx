@@ -11,6 +11,10 @@ import {
   Alert,
   Button,
   Content,
+  DescriptionList,
+  DescriptionListDescription,
+  DescriptionListGroup,
+  DescriptionListTerm,
   Form,
   FormGroup,
   FormHelperText,
@@ -40,7 +44,7 @@ import { OpenInKeycloak } from '../../app/keycloak.tsx';
 import { Link } from '../../app/router.tsx';
 import { identityApi, type PendingDevice, type TrustedDevice } from './api.ts';
 import { aliasProblem, clientIdForAlias, clientIdProblem, groupProblem } from './rules.ts';
-import { ActorName } from './shared.tsx';
+import { ActorName, KeycloakHint } from './shared.tsx';
 
 const Fingerprint = (props: { value: string }) => (
   <code style={{ fontSize: 12, wordBreak: 'break-all', display: 'inline-block', maxWidth: 300 }}>{props.value}</code>
@@ -197,11 +201,9 @@ function PendingCertificates(props: PageProps) {
         Reject the certificate of <b>{rejecting?.subject}</b> (fingerprint <Fingerprint value={rejecting?.sha256Fingerprint ?? ''} />
         )? The device is not queued again for the realm's waiting time after a rejection.
       </ConfirmModal>
-      <Content component="p" style={{ marginTop: 8 }}>
-        <small>
-          Device clients live in Keycloak: <OpenInKeycloak access={access} realm={realm} kind="clients" />
-        </small>
-      </Content>
+      <KeycloakHint access={access} realm={realm} kind="clients">
+        Device clients live in Keycloak:
+      </KeycloakHint>
     </>
   );
 }
@@ -252,10 +254,25 @@ function AcceptModal(props: PageProps & { device: PendingDevice; onClose(): void
             if (!invalid) void accept();
           }}
         >
-          <Content component="p">
-            SHA-256 fingerprint <Fingerprint value={device.sha256Fingerprint} />, from {device.sourceAddress}. Compare it with the
-            fingerprint the device shows before you accept.
-          </Content>
+          <DescriptionList isHorizontal isCompact>
+            <DescriptionListGroup>
+              <DescriptionListTerm>Issuer</DescriptionListTerm>
+              <DescriptionListDescription>{device.issuer}</DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
+              <DescriptionListTerm>SHA-256 fingerprint</DescriptionListTerm>
+              <DescriptionListDescription>
+                <code style={{ fontSize: 12, wordBreak: 'break-all' }}>{device.sha256Fingerprint}</code>
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+            <DescriptionListGroup>
+              <DescriptionListTerm>Source address</DescriptionListTerm>
+              <DescriptionListDescription>
+                {device.sourceAddress} ({device.via === 'tls' ? 'TLS' : 'upload'}), last seen {relativeTime(device.lastSeen)}
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+          </DescriptionList>
+          <Content component="p">Compare the fingerprint with the one the device shows before you accept.</Content>
           <FormGroup label="Alias" isRequired fieldId="device-alias">
             <TextInput
               id="device-alias"

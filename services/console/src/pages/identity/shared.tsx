@@ -1,7 +1,7 @@
 /** Small pieces the identity pages share: downloads, actors, what an approval changes, status labels. */
 import { Label } from '@patternfly/react-core';
 import type { Access } from '../../app/access.ts';
-import { OpenInKeycloak } from '../../app/keycloak.tsx';
+import { keycloakConsoleUrl, OpenInKeycloak, type KeycloakObject } from '../../app/keycloak.tsx';
 import type { Actor, Approval } from './api.ts';
 
 /** Saves text as a file, as a browser download of a Blob (the .pem is never put in a URL). */
@@ -99,5 +99,17 @@ export function StatusLabel(props: { status: string }) {
     <Label isCompact color={color}>
       {props.status}
     </Label>
+  );
+}
+
+/** "Users are managed in Keycloak: Open in Keycloak", shown only when the session names Keycloak's address. */
+export function KeycloakHint(props: { access: Access; realm: string; kind: KeycloakObject; children: string }) {
+  if (!keycloakConsoleUrl(props.access, props.realm, props.kind)) return null;
+  return (
+    <p style={{ marginTop: 8 }}>
+      <small>
+        {props.children} <OpenInKeycloak access={props.access} realm={props.realm} kind={props.kind} />
+      </small>
+    </p>
   );
 }
