@@ -311,12 +311,17 @@ describe('console: pages for people and administrators', function () {
     await dialog.getByText('reserved form of three letters followed by 18 digits').waitFor();
     await alias.fill('tapes/1');
     await dialog.getByText('contains a forward slash or backslash').waitFor();
+    expect(await dialog.getByRole('button', { name: 'Accept' }).isDisabled(), 'no Accept with an invalid alias').to.equal(true);
     await alias.fill('Tape Library 1');
     await dialog.getByText('Stored as "tape library 1"; the device client will be tape-library-1.').waitFor();
     await dialog.getByLabel('Device group').fill('PEER TO PEER');
     await dialog.getByText('Device group must be 1 to 64 letters').waitFor();
     await dialog.getByLabel('Device group').fill('PEER_TO_PEER');
     await dialog.getByLabel('Device role').fill('TAPE');
+    expect(await dialog.getByRole('button', { name: 'Accept' }).isEnabled(), 'Accept once the alias, group and role are valid').to.equal(
+      true,
+    );
+    await page.waitForTimeout(400); // the button's colour transition, for the screenshot
     await screenshot(page, 'identity-device-accept');
     await dialog.getByRole('button', { name: 'Accept' }).click();
     await toast(page, 'Certificate accepted as "tape library 1"; device client tape-library-1 created').waitFor();

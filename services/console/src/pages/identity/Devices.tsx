@@ -133,12 +133,12 @@ function PendingCertificates(props: PageProps) {
         <Table aria-label="Pending client certificates" variant="compact">
           <Thead>
             <Tr>
-              <Th>Subject</Th>
-              <Th>Issuer</Th>
-              <Th>SHA-256 fingerprint</Th>
-              <Th>First seen</Th>
-              <Th>Last seen</Th>
-              <Th>Source address</Th>
+              <Th modifier="wrap">Subject</Th>
+              <Th modifier="wrap">Issuer</Th>
+              <Th modifier="wrap">SHA-256 fingerprint</Th>
+              <Th modifier="wrap">First seen</Th>
+              <Th modifier="wrap">Last seen</Th>
+              <Th modifier="wrap">Source address</Th>
               <Th screenReaderText="Actions" />
             </Tr>
           </Thead>
@@ -334,7 +334,7 @@ function AcceptModal(props: PageProps & { device: PendingDevice; onClose(): void
         </Form>
       </ModalBody>
       <ModalFooter>
-        <Button variant="primary" type="submit" form="accept-form" isLoading={busy} isDisabled={busy || (touched && invalid)}>
+        <Button variant="primary" type="submit" form="accept-form" isLoading={busy} isDisabled={busy || (showAliasError && invalid)}>
           Accept
         </Button>
         <Button variant="link" onClick={props.onClose}>
@@ -363,13 +363,13 @@ function TrustedCertificates(props: PageProps) {
         <Table aria-label="Trusted client certificates" variant="compact">
           <Thead>
             <Tr>
-              <Th>Alias</Th>
-              <Th>Device client</Th>
-              <Th>Subject</Th>
-              <Th>SHA-256 fingerprint</Th>
-              <Th>Group / role</Th>
-              <Th>Accepted</Th>
-              <Th>Expires</Th>
+              <Th modifier="wrap">Alias</Th>
+              <Th modifier="wrap">Device client</Th>
+              <Th modifier="wrap">Subject</Th>
+              <Th modifier="wrap">SHA-256 fingerprint</Th>
+              <Th modifier="wrap">Group / role</Th>
+              <Th modifier="wrap">Accepted</Th>
+              <Th modifier="wrap">Expires</Th>
               <Th screenReaderText="Actions" />
             </Tr>
           </Thead>

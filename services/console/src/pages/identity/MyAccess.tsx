@@ -193,11 +193,11 @@ function CertificateTable(props: {
     <Table aria-label="Client certificates" variant="compact">
       <Thead>
         <Tr>
-          <Th>Name</Th>
-          <Th>Serial number</Th>
-          <Th>Created</Th>
-          <Th>Expires</Th>
-          <Th>Status</Th>
+          <Th modifier="wrap">Name</Th>
+          <Th modifier="wrap">Serial number</Th>
+          <Th modifier="wrap">Created</Th>
+          <Th modifier="wrap">Expires</Th>
+          <Th modifier="wrap">Status</Th>
           <Th screenReaderText="Actions" />
         </Tr>
       </Thead>
@@ -359,11 +359,11 @@ function PersonalAccessTokens(props: { realm: string }) {
           <Table aria-label="Personal access tokens" variant="compact">
             <Thead>
               <Tr>
-                <Th>Name</Th>
-                <Th>Created</Th>
-                <Th>Expires</Th>
-                <Th>Last used</Th>
-                <Th>Status</Th>
+                <Th modifier="wrap">Name</Th>
+                <Th modifier="wrap">Created</Th>
+                <Th modifier="wrap">Expires</Th>
+                <Th modifier="wrap">Last used</Th>
+                <Th modifier="wrap">Status</Th>
                 <Th screenReaderText="Actions" />
               </Tr>
             </Thead>
