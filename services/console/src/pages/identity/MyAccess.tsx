@@ -39,6 +39,16 @@ import { downloadText, fileName, StatusLabel } from './shared.tsx';
 export function MyAccessPage(props: PageProps) {
   const { access } = props;
   const home = access.whoami.realm;
+  if (home === 'master') {
+    return (
+      <PageFrame title="My access">
+        <Alert variant="info" isInline title="You are logged in to the master realm">
+          Client certificates and personal access tokens belong to users of a managed realm and carry their roles there. Operators automate
+          with an operator client of the master realm instead.
+        </Alert>
+      </PageFrame>
+    );
+  }
   return (
     <PageFrame
       title="My access"
