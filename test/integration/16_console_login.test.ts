@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ensureDemoUsers } from '../../services/keyward/src/cli/commands/dev_demo.ts';
 import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
 import { openJson } from '../../services/keyward/src/http/console/sealed.ts';
 import { bootstrap } from '../../services/keyward/src/keycloak/bootstrap.ts';
@@ -459,6 +460,21 @@ describe('16 web console login (backend-for-frontend)', function () {
       { displayName: 'Console test realm' },
     );
     expect(put.status, put.body).to.equal(200);
+  });
+
+  it('keyward dev makes the demo users once, with passwords kept across restarts, and they log in', async () => {
+    const first = await ensureDemoUsers(kw.keyward, realm);
+    const again = await ensureDemoUsers(kw.keyward, realm); // a restart: same users, same passwords
+    expect(again).to.deep.equal(first);
+    for (const u of ['demo-user', 'demo-admin', 'demo-approver']) expect(first[u]).to.match(/^[A-Za-z0-9_-]{16}$/);
+    const b = new Browser();
+    expect((await login(b, kw.url, realm, 'demo-approver', first['demo-approver']!)).status).to.equal(303);
+    const who = await asBrowser(b, kw.url, 'GET', '/v1/whoami');
+    expect(who.json.roles[realm]).to.include.members(['keyward-approver', 'keyward-admin']);
+    const user = new Browser();
+    expect((await login(user, kw.url, realm, 'demo-user', first['demo-user']!)).status).to.equal(303);
+    const roles = (await asBrowser(user, kw.url, 'GET', '/v1/whoami')).json.roles[realm] as string[];
+    expect(roles).to.include('keyward-requester').and.not.to.include('keyward-admin');
   });
 
   it('serves the built console: hashed assets cached, index.html for client-side paths, security headers', async () => {
