@@ -10,7 +10,12 @@ import {
   sessionCookies,
 } from '../../../services/keyward/src/http/console/cookies.ts';
 import { blobToCookie, cookieToBlob, openJson, sealJson } from '../../../services/keyward/src/http/console/sealed.ts';
-import { consoleClientRepresentation, consoleClientSecret } from '../../../services/keyward/src/keycloak/console_client.ts';
+import {
+  consoleClientRepresentation,
+  consoleClientSecret,
+  MAX_CONSOLE_ADDRESSES,
+  withEarlierRedirects,
+} from '../../../services/keyward/src/keycloak/console_client.ts';
 import { isKeywardError } from '../../../services/keyward/src/kernel/errors.ts';
 import { loadConfig } from '../../../services/keyward/src/kernel/config.ts';
 import type { AccessTokenVerifier } from '../../../services/keyward/src/tokens/access_token_verifier.ts';
@@ -166,6 +171,22 @@ describe('web console: the keyward-console client', () => {
       'pkce.code.challenge.method': 'S256',
       'post.logout.redirect.uris': 'https://keyward.example.com/console/*',
     });
+  });
+
+  it('in master, adds the new address to those the client serves, keeping the most recently added', () => {
+    let client = consoleClientRepresentation({ publicUrl: 'http://127.0.0.1:1000', secret: 's' });
+    for (let i = 1; i <= MAX_CONSOLE_ADDRESSES + 5; i++) {
+      const wanted = consoleClientRepresentation({ publicUrl: `http://127.0.0.1:${1000 + i}`, secret: 's' });
+      client = withEarlierRedirects(wanted, client, new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+    }
+    expect(client.redirectUris).to.have.length(MAX_CONSOLE_ADDRESSES);
+    expect(client.redirectUris![0]).to.equal(`http://127.0.0.1:${1000 + MAX_CONSOLE_ADDRESSES + 5}/console/auth/callback`);
+    expect(client.redirectUris).to.include(`http://127.0.0.1:1006/console/auth/callback`);
+    expect(client.redirectUris).not.to.include(`http://127.0.0.1:1005/console/auth/callback`);
+    const logout = String(client.attributes!['post.logout.redirect.uris']).split('##');
+    expect(logout).to.have.length(MAX_CONSOLE_ADDRESSES);
+    expect(logout[0]).to.equal(`http://127.0.0.1:${1000 + MAX_CONSOLE_ADDRESSES + 5}/console/*`);
+    expect(client.webOrigins).to.include('http://127.0.0.1:1006');
   });
 
   it("derives a different secret per realm from the control plane's secret", () => {
