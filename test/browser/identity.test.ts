@@ -4,14 +4,14 @@
  * PostgreSQL. Every workflow is checked by its effect, through Keyward's API
  * with the user's own credentials or through Keycloak's admin REST API:
  * - My access: a user creates and downloads a client certificate, whose .pem
- *   then authenticates /v1/whoami, and a personal access token shown once,
- *   which authenticates as `Authorization: Bearer kwp_…`;
+ *   then authenticates /v1/whoami (and no longer once revoked), and a personal
+ *   access token shown once, which authenticates as `Authorization: Bearer kwp_…`;
  * - Administration (IBM CSM's "Manage Personal Access Tokens"): an admin
  *   enables PATs, sees the user's token, selects it, Revoke → "Are you sure?",
  *   and the token stops working;
  * - Devices (IBM SKLM's pending client certificates): an admin accepts a
  *   pushed certificate with an alias checked as it is typed, and Keycloak
- *   holds the device client;
+ *   holds the device client; renaming and untrusting it change Keycloak;
  * - Approvals under dual control: the proposer sees their change without an
  *   Approve button and with the reason; a second admin approves it;
  * - bad paths: the 403 page, a failed call's problem in an alert.
@@ -258,6 +258,22 @@ describe('console: pages for people and administrators', function () {
     await toast(page, 'Personal access token ci-deploy created').waitFor();
     await closeToasts(page);
     await screenshot(page, 'my-access');
+
+    // A second certificate, revoked after the confirmation: its .pem stops working.
+    await page.getByRole('button', { name: 'Create client certificate' }).click();
+    await dialog.getByLabel('Name').fill('short-lived');
+    await dialog.getByRole('button', { name: 'Create certificate' }).click();
+    const [dl] = await Promise.all([page.waitForEvent('download'), dialog.getByRole('button', { name: 'Download certificate' }).click()]);
+    const shortPem = readFileSync((await dl.path())!, 'utf8');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await rowAction(page, 'short-lived', 'Revoke');
+    await dialog.getByRole('heading', { name: /Are you sure\?/ }).waitFor();
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await row(page, 'short-lived').getByText('revoked').waitFor();
+    const refused = await call(kw.url, 'GET', '/v1/whoami', {
+      headers: { 'X-Client-Certificate': Buffer.from(shortPem).toString('base64') },
+    });
+    expect(refused.status, JSON.stringify(refused.body)).to.equal(401);
     cp.expectClean();
   });
 
@@ -361,6 +377,32 @@ describe('console: pages for people and administrators', function () {
     // The browser logs the refused call itself; nothing else.
     adminPage.expectClean(/status of 409/);
     adminPage.problems.splice(0);
+  });
+
+  it('renames a device client and untrusts a device after a confirmation; Keycloak follows', async () => {
+    const page = adminPage.page;
+    await page.getByRole('tab', { name: 'Trusted certificates' }).click();
+    await rowAction(page, 'tape library 1', 'Rename client');
+    const dialog = page.getByRole('dialog');
+    const name = dialog.getByLabel('Client id');
+    await name.fill('keyward-grant.x');
+    await dialog.getByText('not starting with keyward-grant.').waitFor();
+    await name.fill('tape-lib-one');
+    await dialog.getByRole('button', { name: 'Rename' }).click();
+    await toast(page, 'Device client renamed to tape-lib-one').waitFor();
+    const clientIds = async () =>
+      ((await (await keycloakAdmin(`/${realm}/clients?max=1000`)).json()) as Array<{ clientId: string }>).map((c) => c.clientId);
+    expect(await clientIds())
+      .to.include('tape-lib-one')
+      .and.not.to.include('tape-library-1');
+
+    await rowAction(page, 'tape library 1', 'Untrust');
+    await dialog.getByRole('heading', { name: /Are you sure\?/ }).waitFor();
+    await dialog.getByRole('button', { name: 'Untrust' }).click();
+    await toast(page, '"tape library 1" is no longer trusted; device client tape-lib-one deleted').waitFor();
+    await page.getByText('No trusted device certificates').waitFor();
+    expect(await clientIds()).not.to.include('tape-lib-one');
+    adminPage.expectClean();
   });
 
   it('under dual control: the proposer sees no Approve button but the reason; a second admin approves', async () => {
