@@ -413,6 +413,12 @@ describe('console: pages for people and administrators', function () {
     await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
     await toast(page, 'Dual control saved').waitFor();
 
+    // A token made for longer than the maximum about to be set.
+    const long = await call(kw.url, 'POST', '/v1/personal-access-tokens', {
+      token: await userToken(realm, user, password),
+      body: { name: 'long-lived', expiresInDays: 200 },
+    });
+    expect(long.status, JSON.stringify(long.body)).to.equal(201);
     await page.getByRole('tab', { name: 'Manage Personal Access Tokens' }).click();
     await panel(page).getByLabel('Maximum Expiration (days)').fill('90');
     await panel(page).getByRole('button', { name: 'Save', exact: true }).click();
@@ -463,6 +469,13 @@ describe('console: pages for people and administrators', function () {
     const after = await call(kw.url, 'GET', `/v1/realms/${realm}/settings/personal-access-tokens`, { token });
     expect(after.body).to.deep.include({ enabled: true, maxExpirationDays: 90 });
     expect(after.body.pendingApprovalId).to.equal(undefined);
+
+    // The admin table flags the token created under the higher maximum (IBM CSM: "meet security guidelines").
+    await cp.page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Administration' }).click();
+    const flagged = cp.page.getByRole('grid', { name: "Users' personal access tokens" }).getByRole('row').filter({ hasText: 'long-lived' });
+    await flagged.getByText('over maximum').waitFor();
+    await closeToasts(cp.page);
+    await screenshot(cp.page, 'identity-pat-over-maximum');
     cp.expectClean();
   });
 
