@@ -228,6 +228,7 @@ describe('16 web console login (backend-for-frontend)', function () {
     const session = await asBrowser(b, kw.url, 'GET', '/console/auth/session');
     expect(session.json).to.include({ authenticated: true, realm, username: admin });
     expect(session.json.name).to.equal(`${admin} Test`);
+    expect(session.json.keycloakUrl).to.equal((await integrationEnv()).keycloakUrl.replace(/\/+$/, ''));
     expect(Date.parse(session.json.idleExpiresAt)).to.be.greaterThan(Date.now());
     expect(Date.parse(session.json.expiresAt)).to.be.at.least(Date.parse(session.json.idleExpiresAt));
 

@@ -64,6 +64,8 @@ export interface SessionView {
   readonly name: string | undefined;
   readonly idleExpiresAt: string;
   readonly expiresAt: string;
+  /** Keycloak's base URL as browsers reach it, for the console's "Open in Keycloak" links. */
+  readonly keycloakUrl: string;
 }
 
 const hashOf = (id: string): Buffer => createHash('sha256').update(id).digest();
@@ -316,6 +318,7 @@ export class ConsoleSessions {
       name: row.name,
       idleExpiresAt: row.idleExpiresAt.toISOString(),
       expiresAt: row.expiresAt.toISOString(),
+      keycloakUrl: this.#publicKcBase,
     };
   }
 
