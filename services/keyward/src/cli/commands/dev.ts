@@ -64,6 +64,7 @@ Options:
         clientId: base.keycloak.clientId,
         audience: base.audience,
         operatorClientId: 'keyward-operator-cli',
+        consoleUrl: base.publicUrl,
       });
       const devTls = base.tls.certFile ? undefined : await ensureDevTls(base.dataDir);
       if (devTls?.created) progress(`made a development TLS certificate: ${devTls.certFile}`);
