@@ -6,6 +6,8 @@
  */
 import {
   Button,
+  Flex,
+  FlexItem,
   Form,
   FormGroup,
   FormSelect,
@@ -16,7 +18,6 @@ import {
   ToolbarFilter,
   ToolbarGroup,
   ToolbarItem,
-  Truncate,
 } from '@patternfly/react-core';
 import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
 import { useMemo, useState } from 'react';
@@ -117,70 +118,82 @@ export function CertificatesPage(props: PageProps) {
           apply(draft);
         }}
       >
-        <Toolbar aria-label="Certificate toolbar" clearAllFilters={() => apply({})} collapseListedFiltersBreakpoint="xl">
-          <ToolbarContent>
-            <ToolbarGroup variant="filter-group">
-              <ToolbarItem>
-                <FormSelect
-                  aria-label="Status"
-                  value={draft.status ?? ''}
-                  onChange={(_e, v) => apply({ ...draft, status: (v || undefined) as CertificateFilter['status'] })}
-                >
-                  <FormSelectOption value="" label="Any status" />
-                  <FormSelectOption value="valid" label="Valid" />
-                  <FormSelectOption value="revoked" label="Revoked" />
-                  <FormSelectOption value="expired" label="Expired" />
-                </FormSelect>
-              </ToolbarItem>
-              {FILTERS.map((f) => (
+        <Flex alignItems={{ default: 'alignItemsFlexEnd' }} gap={{ default: 'gapSm' }} flexWrap={{ default: 'wrap' }}>
+          <FlexItem>
+            <FormGroup label="Status" fieldId="filter-status">
+              <FormSelect
+                id="filter-status"
+                value={draft.status ?? ''}
+                onChange={(_e, v) => apply({ ...draft, status: (v || undefined) as CertificateFilter['status'] })}
+                style={{ width: 140 }}
+              >
+                <FormSelectOption value="" label="Any status" />
+                <FormSelectOption value="valid" label="Valid" />
+                <FormSelectOption value="revoked" label="Revoked" />
+                <FormSelectOption value="expired" label="Expired" />
+              </FormSelect>
+            </FormGroup>
+          </FlexItem>
+          {FILTERS.map((f) => (
+            <FlexItem key={f.key}>
+              <FormGroup label={f.label} fieldId={`filter-${f.key}`}>
+                <TextInput
+                  id={`filter-${f.key}`}
+                  placeholder={f.placeholder}
+                  value={draft[f.key] ?? ''}
+                  onChange={(_e, v) => setDraft((d) => ({ ...d, [f.key]: v }))}
+                  style={{ width: 180 }}
+                />
+              </FormGroup>
+            </FlexItem>
+          ))}
+          <FlexItem>
+            <FormGroup label="Expiring before" fieldId="filter-expiring-before">
+              <TextInput
+                id="filter-expiring-before"
+                type="date"
+                value={draft.expiringBefore ?? ''}
+                onChange={(_e, v) => setDraft((d) => ({ ...d, expiringBefore: v }))}
+                style={{ width: 160 }}
+              />
+            </FormGroup>
+          </FlexItem>
+          <FlexItem>
+            <Button variant="primary" type="submit">
+              Search
+            </Button>
+          </FlexItem>
+        </Flex>
+      </Form>
+      <Toolbar aria-label="Certificate toolbar" clearAllFilters={() => apply({})} clearFiltersButtonText="Clear all filters">
+        <ToolbarContent>
+          <ToolbarGroup variant="filter-group">
+            {[{ key: 'status' as const, label: 'Status' }, ...FILTERS, { key: 'expiringBefore' as const, label: 'Expiring before' }].map(
+              (f) => (
                 <ToolbarFilter
                   key={f.key}
                   categoryName={f.label}
                   labels={filter[f.key] ? [String(filter[f.key])] : []}
                   deleteLabel={() => apply({ ...filter, [f.key]: undefined })}
+                  showToolbarItem={false}
                 >
-                  <TextInput
-                    aria-label={f.label}
-                    placeholder={`${f.label}: ${f.placeholder}`}
-                    value={draft[f.key] ?? ''}
-                    onChange={(_e, v) => setDraft((d) => ({ ...d, [f.key]: v }))}
-                    style={{ width: 170 }}
-                  />
+                  {null}
                 </ToolbarFilter>
-              ))}
-              <ToolbarFilter
-                categoryName="Expiring before"
-                labels={filter.expiringBefore ? [filter.expiringBefore] : []}
-                deleteLabel={() => apply({ ...filter, expiringBefore: undefined })}
-              >
-                <FormGroup fieldId="expiring-before" label="Expiring before" style={{ display: 'flex', alignItems: 'center', gap: 6 }}>
-                  <TextInput
-                    id="expiring-before"
-                    type="date"
-                    value={draft.expiringBefore ?? ''}
-                    onChange={(_e, v) => setDraft((d) => ({ ...d, expiringBefore: v }))}
-                  />
-                </FormGroup>
-              </ToolbarFilter>
-              <ToolbarItem>
-                <Button variant="control" type="submit">
-                  Search
-                </Button>
-              </ToolbarItem>
-            </ToolbarGroup>
-            <ToolbarItem variant="pagination" align={{ default: 'alignEnd' }}>
-              <Pager
-                label="Certificates"
-                first={page.first}
-                max={page.max}
-                shown={rows.length}
-                hasMore={list.data?.hasMore ?? false}
-                onChange={(first, max) => setPage({ first, max })}
-              />
-            </ToolbarItem>
-          </ToolbarContent>
-        </Toolbar>
-      </Form>
+              ),
+            )}
+          </ToolbarGroup>
+          <ToolbarItem variant="pagination" align={{ default: 'alignEnd' }}>
+            <Pager
+              label="Certificates"
+              first={page.first}
+              max={page.max}
+              shown={rows.length}
+              hasMore={list.data?.hasMore ?? false}
+              onChange={(first, max) => setPage({ first, max })}
+            />
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
       <ProblemAlert error={list.error} />
       {list.loading && !list.data ? (
         <Loading what="certificates" />
@@ -204,15 +217,15 @@ export function CertificatesPage(props: PageProps) {
             {rows.map((c) => (
               <Tr key={c.serialNumber}>
                 <Td dataLabel="Serial">
-                  <Link to={detail(c)} aria-label={`Certificate ${c.serialNumber}`}>
-                    <code>{c.serialNumber.slice(0, 12)}…</code>
+                  <Link to={detail(c)} aria-label={`Certificate ${c.serialNumber}`} title={c.serialNumber}>
+                    <code>{c.serialNumber.slice(0, 10)}…</code>
                   </Link>
                 </Td>
-                <Td dataLabel="Subject" modifier="truncate">
-                  <Truncate content={c.subject} />
+                <Td dataLabel="Subject" modifier="breakWord">
+                  {c.subject}
                 </Td>
-                <Td dataLabel="SANs" modifier="truncate">
-                  {c.sans.length ? <Truncate content={c.sans.join(', ')} /> : '—'}
+                <Td dataLabel="SANs" modifier="breakWord">
+                  {c.sans.length ? c.sans.join(', ') : '—'}
                 </Td>
                 <Td dataLabel="Policy">{c.policy}</Td>
                 <Td dataLabel="Requester">{requesterText(c.requester)}</Td>

@@ -344,7 +344,7 @@ export function PolicyEditPage(props: PageProps) {
                 help="1 to 3650"
               >
                 <NumberInput
-                  id="policy-max-validity"
+                  inputProps={{ id: 'policy-max-validity' }}
                   inputName="maxValidityDays"
                   inputAriaLabel="Maximum validity (days)"
                   value={doc.maxValidityDays}
