@@ -255,7 +255,10 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
     expect(await page.getByTestId('decoded-key-usage').innerText()).to.match(/Digital Signature/);
     expect(await page.getByTestId('decoded-crl').innerText()).to.include(`${kw.url}/v1/realms/${realm}/crl`);
     expect(await page.getByTestId('decoded-ocsp').innerText()).to.include(`${kw.url}/v1/`);
+    // The page scrolls inside its main area: a taller window shows the whole decoded certificate.
+    await page.setViewportSize({ width: 1360, height: 1700 });
     await screenshot(page, 'certificate-detail');
+    await page.setViewportSize({ width: 1360, height: 900 });
 
     const downloading = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download PEM' }).click();

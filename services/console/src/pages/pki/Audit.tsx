@@ -23,6 +23,7 @@ import { Fragment, useState } from 'react';
 import type { PageProps } from '../../app/access.ts';
 import { DateTime, Empty, Loading, PageFrame, ProblemAlert } from '../../app/components.tsx';
 import { useApi } from '../../app/hooks.ts';
+import { Link } from '../../app/router.tsx';
 import { pki, type AuditEvent } from './api.ts';
 import { Pager } from './common.tsx';
 
@@ -171,7 +172,7 @@ export function AuditPage(props: PageProps) {
                       <code>{e.action}</code>
                     </Td>
                     <Td dataLabel="Target" modifier="breakWord">
-                      {e.target ?? '—'}
+                      <AuditTarget realm={realm} event={e} />
                     </Td>
                     <Td dataLabel="Actor">{actorText(e.actor)}</Td>
                     <Td dataLabel="Sealed">
@@ -218,6 +219,21 @@ export function AuditPage(props: PageProps) {
       ) : null}
     </PageFrame>
   );
+}
+
+/** A target that is a console page (a certificate, an API client, a policy) links to it. */
+function AuditTarget(props: { realm: string; event: AuditEvent }) {
+  const { action, target } = props.event;
+  if (!target) return <>—</>;
+  const r = encodeURIComponent(props.realm);
+  const to = action.startsWith('certificate.')
+    ? `/${r}/certificates/${encodeURIComponent(target)}`
+    : action.startsWith('api_client.') && action !== 'api_client.deleted'
+      ? `/${r}/api-clients/${encodeURIComponent(target)}`
+      : action.startsWith('policy.') && action !== 'policy.deleted'
+        ? `/${r}/policies/${encodeURIComponent(target)}`
+        : undefined;
+  return to ? <Link to={to}>{target}</Link> : <>{target}</>;
 }
 
 /** For operators: the whole chain recomputed on the server (as `keyward audit verify` does). */

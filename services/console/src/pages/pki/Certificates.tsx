@@ -77,12 +77,12 @@ export function CertificatesPage(props: PageProps) {
     }
     return items;
   }, [list.data, sort]);
-  const columns: { key: SortKey | undefined; label: string }[] = [
+  const columns: { key: SortKey | undefined; label: string; width?: 15 | 20 | 25 }[] = [
     { key: undefined, label: 'Serial' },
-    { key: 'subject', label: 'Subject' },
-    { key: undefined, label: 'SANs' },
+    { key: 'subject', label: 'Subject', width: 25 },
+    { key: undefined, label: 'SANs', width: 25 },
     { key: 'policy', label: 'Policy' },
-    { key: undefined, label: 'Requester' },
+    { key: undefined, label: 'Requester', width: 15 },
     { key: 'status', label: 'Status' },
     { key: 'notBefore', label: 'Issued' },
     { key: 'notAfter', label: 'Expires' },
@@ -206,7 +206,7 @@ export function CertificatesPage(props: PageProps) {
           <Thead>
             <Tr>
               {columns.map((c, i) => (
-                <Th key={c.label} sort={c.key ? sortBy(i, c.key) : undefined}>
+                <Th key={c.label} sort={c.key ? sortBy(i, c.key) : undefined} width={c.width} modifier={c.width ? 'wrap' : 'nowrap'}>
                   {c.label}
                 </Th>
               ))}
@@ -221,19 +221,23 @@ export function CertificatesPage(props: PageProps) {
                     <code>{c.serialNumber.slice(0, 10)}…</code>
                   </Link>
                 </Td>
-                <Td dataLabel="Subject" modifier="breakWord">
+                <Td dataLabel="Subject" modifier="wrap">
                   {c.subject}
                 </Td>
-                <Td dataLabel="SANs" modifier="breakWord">
+                <Td dataLabel="SANs" modifier="wrap">
                   {c.sans.length ? c.sans.join(', ') : '—'}
                 </Td>
                 <Td dataLabel="Policy">{c.policy}</Td>
-                <Td dataLabel="Requester">{requesterText(c.requester)}</Td>
+                <Td dataLabel="Requester" modifier="breakWord">
+                  {requesterText(c.requester)}
+                </Td>
                 <Td dataLabel="Status">
                   <CertificateStatusLabel status={c.status} />
                 </Td>
-                <Td dataLabel="Issued">{c.notBefore.slice(0, 10)}</Td>
-                <Td dataLabel="Expires">
+                <Td dataLabel="Issued" modifier="nowrap">
+                  {c.notBefore.slice(0, 10)}
+                </Td>
+                <Td dataLabel="Expires" modifier="nowrap">
                   <ExpiryLabel notAfter={c.notAfter} revoked={c.status === 'revoked'} />
                 </Td>
                 <Td isActionCell>
