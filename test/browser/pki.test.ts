@@ -162,7 +162,7 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
     return cp;
   }
 
-  it('an admin creates an API client with a default policy; the secret, shown once, works at Keycloak; rotates it, deletes it', async () => {
+  it('an admin creates an API client; its secret, shown once, works at Keycloak; rotates and deletes it', async () => {
     const cp = await as(admin, `/console/${realm}/api-clients`);
     const { page } = cp;
     await rowsOf(page, 'API clients').filter({ hasText: 'issuer' }).waitFor();
