@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ensureDemoUsers } from '../../services/keyward/src/cli/commands/dev_demo.ts';
 import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
 import { openJson } from '../../services/keyward/src/http/console/sealed.ts';
 import { bootstrap } from '../../services/keyward/src/keycloak/bootstrap.ts';
@@ -131,9 +132,9 @@ async function submitLogin(b: Browser, page: Hop, username: string, password: st
 async function login(b: Browser, base: string, realm: string, username: string, password: string, ret = '/console/'): Promise<Hop> {
   const start = await b.request(`${base}/console/auth/login?realm=${realm}&return=${encodeURIComponent(ret)}`);
   expect(start.status, start.body).to.equal(302);
-  const page = await b.follow(start.location!);
-  expect(page.status).to.equal(200);
-  const back = await submitLogin(b, page, username, password);
+  // Keycloak shows its login form, or — when this browser is still logged in to Keycloak (SSO) — comes straight back.
+  const page = await b.request(start.location!);
+  const back = page.status === 302 ? page : await submitLogin(b, page, username, password);
   expect(back.location!.startsWith(`${base}/console/auth/callback?`), back.location).to.equal(true);
   return b.request(back.location!);
 }
@@ -294,6 +295,13 @@ describe('16 web console login (backend-for-frontend)', function () {
     );
     expect(create.status).to.equal(403);
     expect(create.json.code).to.equal('auth.forbidden');
+    // Logging in again in the same browser replaces the session: the old id stops working.
+    const old = b.jar.get('keyward-session')!;
+    expect((await login(b, kw.url, realm, requester, password)).status).to.equal(303);
+    expect(b.jar.get('keyward-session')).not.to.equal(old);
+    const stale = await fetch(`${kw.url}/v1/whoami`, { headers: { cookie: `keyward-session=${old}` } });
+    expect(stale.status).to.equal(401);
+    expect((await asBrowser(b, kw.url, 'GET', '/v1/whoami')).status).to.equal(200);
   });
 
   it('answers login_error for unknown realms, tampered or missing state and errors from Keycloak; sanitises the return path', async () => {
@@ -348,12 +356,12 @@ describe('16 web console login (backend-for-frontend)', function () {
     expect(forged.location).to.equal(`${kw.url}/console/?login_error=login.failed`);
   });
 
-  it('refreshes the access token through the refresh token when it expires', async () => {
-    const set = (seconds: number) =>
-      keycloakAdmin(`/${realm}`, { method: 'PUT', body: JSON.stringify({ accessTokenLifespan: seconds }) }).then((r) =>
-        expect(r.status).to.equal(204),
-      );
-    await set(10);
+  it('refreshes the access token when it expires, once per session across replicas (refresh tokens single-use)', async () => {
+    // Refresh tokens that Keycloak accepts once only: two replicas refreshing the same session at once would lose it.
+    const set = (settings: Record<string, unknown>) =>
+      keycloakAdmin(`/${realm}`, { method: 'PUT', body: JSON.stringify(settings) }).then((r) => expect(r.status).to.equal(204));
+    await set({ accessTokenLifespan: 10, revokeRefreshToken: true, refreshTokenMaxReuse: 0 });
+    const replica = await serve(await freePort(), { KEYWARD_PUBLIC_URL: kw.url, KEYWARD_CONSOLE_DIR: consoleDir });
     try {
       const b = new Browser();
       expect((await login(b, kw.url, realm, admin, password)).status).to.equal(303);
@@ -363,18 +371,22 @@ describe('16 web console login (backend-for-frontend)', function () {
       try {
         const expiry = async () =>
           (await db.query<{ at: Date }>('SELECT access_expires_at AS at FROM console_sessions WHERE id_hash = $1', [idHash])).rows[0]!.at;
-        const first = await expiry();
-        expect(first.getTime() - Date.now()).to.be.below(11_000);
-        await sleep(Math.max(0, first.getTime() - Date.now()) + 1000); // the access token has expired
-        const calls = await Promise.all([1, 2, 3, 4, 5].map(() => asBrowser(b, kw.url, 'GET', '/v1/whoami')));
-        for (const c of calls) expect(c.status, c.body).to.equal(200);
-        const second = await expiry();
-        expect(second.getTime()).to.be.greaterThan(first.getTime());
+        for (let round = 0; round < 2; round++) {
+          const before = await expiry();
+          expect(before.getTime() - Date.now()).to.be.below(11_000);
+          await sleep(Math.max(0, before.getTime() - Date.now()) + 1000); // the access token has expired
+          const calls = await Promise.all(
+            [kw.url, replica.url, kw.url, replica.url, kw.url, replica.url].map((base) => asBrowser(b, base, 'GET', '/v1/whoami')),
+          );
+          for (const c of calls) expect(c.status, c.body).to.equal(200);
+          expect((await expiry()).getTime()).to.be.greaterThan(before.getTime());
+        }
       } finally {
         await db.end();
       }
     } finally {
-      await set(300);
+      await replica.close();
+      await set({ accessTokenLifespan: 300, revokeRefreshToken: false });
     }
   });
 
@@ -459,6 +471,21 @@ describe('16 web console login (backend-for-frontend)', function () {
       { displayName: 'Console test realm' },
     );
     expect(put.status, put.body).to.equal(200);
+  });
+
+  it('keyward dev makes the demo users once, with passwords kept across restarts, and they log in', async () => {
+    const first = await ensureDemoUsers(kw.keyward, realm);
+    const again = await ensureDemoUsers(kw.keyward, realm); // a restart: same users, same passwords
+    expect(again).to.deep.equal(first);
+    for (const u of ['demo-user', 'demo-admin', 'demo-approver']) expect(first[u]).to.match(/^[A-Za-z0-9_-]{16}$/);
+    const b = new Browser();
+    expect((await login(b, kw.url, realm, 'demo-approver', first['demo-approver']!)).status).to.equal(303);
+    const who = await asBrowser(b, kw.url, 'GET', '/v1/whoami');
+    expect(who.json.roles[realm]).to.include.members(['keyward-approver', 'keyward-admin']);
+    const user = new Browser();
+    expect((await login(user, kw.url, realm, 'demo-user', first['demo-user']!)).status).to.equal(303);
+    const roles = (await asBrowser(user, kw.url, 'GET', '/v1/whoami')).json.roles[realm] as string[];
+    expect(roles).to.include('keyward-requester').and.not.to.include('keyward-admin');
   });
 
   it('serves the built console: hashed assets cached, index.html for client-side paths, security headers', async () => {

@@ -46,7 +46,8 @@ export interface BootstrapOptions {
   readonly operatorClientId?: string | undefined;
   /**
    * Keyward's public URL (KEYWARD_PUBLIC_URL): makes (or puts back) the web console's client `keyward-console`
-   * in master, for operators, with its redirect there. Its secret derives from the control-plane secret.
+   * in master, for operators, with its redirect there — added to the redirects it has, since several Keyward
+   * installations may share one Keycloak. Its secret derives from the control-plane secret.
    */
   readonly consoleUrl?: string | undefined;
   readonly log?: Logger;
@@ -198,10 +199,16 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
   }
   log?.info(cp.created ? 'created the control-plane client' : 'control-plane client present', { clientId: options.clientId });
   if (options.consoleUrl) {
-    const outcome = await ensureConsoleClient(admin, 'master', options.audience, {
-      publicUrl: options.consoleUrl,
-      secret: consoleClientSecret(cp.secret, 'master'),
-    });
+    const outcome = await ensureConsoleClient(
+      admin,
+      'master',
+      options.audience,
+      {
+        publicUrl: options.consoleUrl,
+        secret: consoleClientSecret(cp.secret, 'master'),
+      },
+      { addRedirects: true },
+    );
     log?.info(`console client ${outcome}`, { clientId: CONSOLE_CLIENT_ID, realm: 'master' });
   }
 

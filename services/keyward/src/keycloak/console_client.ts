@@ -61,6 +61,46 @@ export function consoleClientRepresentation(spec: ConsoleClientSpec): ClientRepr
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/** How many Keyward addresses one console client serves at most (`addRedirects`). */
+export const MAX_CONSOLE_ADDRESSES = 20;
+
+/** The client attribute recording when each Keyward address was last added (`addRedirects`). */
+const ADDRESSES_ATTRIBUTE = 'keyward.console.addresses';
+
+/**
+ * `wanted` serving also the Keyward addresses `current` already serves (several installations sharing one
+ * Keycloak's master realm): the MAX_CONSOLE_ADDRESSES most recently added, the new one always.
+ */
+export function withEarlierRedirects(wanted: ClientRepresentation, current: ClientRepresentation, now = new Date()): ClientRepresentation {
+  const suffix = '/console/auth/callback';
+  const mine = wanted.redirectUris![0]!.slice(0, -suffix.length);
+  let seen: Record<string, string> = {};
+  try {
+    const raw = current.attributes?.[ADDRESSES_ATTRIBUTE];
+    seen = JSON.parse(String(Array.isArray(raw) ? raw[0] : (raw ?? '{}'))) as Record<string, string>;
+  } catch {
+    seen = {};
+  }
+  for (const u of current.redirectUris ?? [])
+    if (u.endsWith(suffix) && !seen[u.slice(0, -suffix.length)]) seen[u.slice(0, -suffix.length)] = '';
+  seen[mine] = now.toISOString();
+  const bases = Object.entries(seen)
+    .sort(([, a], [, b]) => b.localeCompare(a))
+    .slice(0, MAX_CONSOLE_ADDRESSES)
+    .map(([base]) => base);
+  const kept = Object.fromEntries(bases.map((b) => [b, seen[b]!]));
+  return {
+    ...wanted,
+    redirectUris: bases.map((b) => `${b}${suffix}`),
+    webOrigins: [...new Set(bases.map((b) => new URL(b).origin))],
+    attributes: {
+      ...wanted.attributes,
+      'post.logout.redirect.uris': bases.map((b) => `${b}/console/*`).join('##'),
+      [ADDRESSES_ATTRIBUTE]: JSON.stringify(kept),
+    },
+  };
+}
+
 /** Whether the client in Keycloak differs from what it should be in a way that matters. */
 function drifted(current: ClientRepresentation, wanted: ClientRepresentation): boolean {
   const keys = [
@@ -77,7 +117,8 @@ function drifted(current: ClientRepresentation, wanted: ClientRepresentation): b
     'webOrigins',
     'alwaysDisplayInConsole',
   ] as const;
-  if (keys.some((k) => !same(current[k], wanted[k]))) return true;
+  const sorted = (v: unknown) => (Array.isArray(v) ? [...(v as string[])].sort() : v);
+  if (keys.some((k) => !same(sorted(current[k]), sorted(wanted[k])))) return true;
   return Object.entries(wanted.attributes ?? {}).some(([k, v]) => String(current.attributes?.[k] ?? '') !== v);
 }
 
@@ -90,14 +131,16 @@ export async function ensureConsoleClient(
   realm: string,
   audience: string,
   spec: ConsoleClientSpec,
+  options: { addRedirects?: boolean } = {},
 ): Promise<'created' | 'updated' | 'unchanged'> {
-  const wanted = consoleClientRepresentation(spec);
+  let wanted = consoleClientRepresentation(spec);
   const scopeId = await ensureAudienceScope(admin, realm, audience);
   const find = async () =>
     (await kc(`find client ${CONSOLE_CLIENT_ID} in realm ${realm}`, () => admin.clients.find({ realm, clientId: CONSOLE_CLIENT_ID }))).find(
       (c) => c.clientId === CONSOLE_CLIENT_ID,
     );
   let current = await find();
+  if (current && options.addRedirects) wanted = withEarlierRedirects(wanted, current);
   let outcome: 'created' | 'updated' | 'unchanged' = 'unchanged';
   if (!current) {
     try {

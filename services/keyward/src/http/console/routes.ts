@@ -62,7 +62,7 @@ export function consoleRouter(o: ConsoleRoutesOptions): Router {
     "base-uri 'none'",
     `form-action 'self' ${o.sessions.keycloakOrigin}`,
   ].join('; ');
-  router.use(['/console', '/console/{*splat}'], (_req, res, next) => {
+  router.use('/console', (_req, res, next) => {
     res.setHeader('Content-Security-Policy', csp);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -103,6 +103,7 @@ export function consoleRouter(o: ConsoleRoutesOptions): Router {
     res.setHeader('Set-Cookie', cookies.clearLogin());
     try {
       const done = await o.sessions.finishLogin(state, req.query as Record<string, unknown>);
+      await o.sessions.forget(sessionId(req)); // a session this browser had before is replaced
       res.setHeader('Set-Cookie', [cookies.clearLogin(), cookies.set(done.sessionId)]);
       res.setHeader('Cache-Control', 'no-store');
       o.log.info('console login', { realm: done.realm, username: done.username });

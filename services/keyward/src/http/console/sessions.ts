@@ -209,13 +209,13 @@ export class ConsoleSessions {
     if (!st || st.exp < this.#now().getTime()) {
       throw new KeywardError('login.state_invalid', 'The login state is missing or expired: start the login again');
     }
+    if (typeof query.state !== 'string' || query.state !== st.state) {
+      throw new KeywardError('login.state_invalid', 'The login state does not match: start the login again');
+    }
     if (typeof query.error === 'string') {
       throw new KeywardError('login.denied', `Keycloak ended the login with ${query.error.slice(0, 100)}`, {
         extras: { realm: st.realm },
       });
-    }
-    if (typeof query.state !== 'string' || query.state !== st.state) {
-      throw new KeywardError('login.state_invalid', 'The login state does not match: start the login again');
     }
     const current = new URL(this.redirectUri);
     for (const [k, v] of Object.entries(query)) if (typeof v === 'string') current.searchParams.set(k, v);
@@ -435,6 +435,11 @@ export class ConsoleSessions {
       ...(tokens?.id ? { id_token_hint: tokens.id } : {}),
       post_logout_redirect_uri: fallback,
     }).href;
+  }
+
+  /** Ends the session a cookie names without telling Keycloak (a new login in the same browser replaces it). */
+  async forget(sessionId: string | undefined): Promise<void> {
+    if (sessionId) await this.#o.store.delete(hashOf(sessionId));
   }
 
   /** Deletes sessions past either deadline (the leader's sweep); how many. */
