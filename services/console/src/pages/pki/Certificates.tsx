@@ -228,7 +228,7 @@ export function CertificatesPage(props: PageProps) {
                   {c.sans.length ? c.sans.join(', ') : '—'}
                 </Td>
                 <Td dataLabel="Policy">{c.policy}</Td>
-                <Td dataLabel="Requester" modifier="breakWord">
+                <Td dataLabel="Requester" modifier="wrap">
                   {requesterText(c.requester)}
                 </Td>
                 <Td dataLabel="Status">
