@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { startRelay, type TcpRelay } from '../support/tcp_proxy.ts';
 import { ensureDemoUsers } from '../../services/keyward/src/cli/commands/dev_demo.ts';
 import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
 import { openJson } from '../../services/keyward/src/http/console/sealed.ts';
@@ -561,6 +562,68 @@ describe('16 web console login (backend-for-frontend)', function () {
       const json = await call(short.url, 'GET', '/console/certificates', { headers: { accept: 'application/json' } });
       expect(json.status).to.equal(503);
       expect(json.body.code).to.equal('console.not_built');
+    });
+  });
+
+  describe('while Keycloak is unreachable (Keyward reaches it through a relay; browsers and tokens use its own address)', () => {
+    let relay: TcpRelay;
+    let viaRelay: Served;
+    const set = (seconds: number) =>
+      keycloakAdmin(`/${realm}`, { method: 'PUT', body: JSON.stringify({ accessTokenLifespan: seconds }) }).then((r) =>
+        expect(r.status).to.equal(204),
+      );
+    before(async () => {
+      await kw.close();
+      const env = await integrationEnv();
+      relay = await startRelay(env.keycloakUrl);
+      viaRelay = await serve(port, {
+        KEYWARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        KEYWARD_KEYCLOAK_URL: relay.url,
+        KEYWARD_KEYCLOAK_ISSUER_URL: env.keycloakUrl,
+        KEYWARD_KEYCLOAK_TIMEOUT_MS: '1500',
+        KEYWARD_CONSOLE_DIR: consoleDir,
+      });
+      await set(12);
+    });
+    after(async () => {
+      relay?.resume();
+      await set(300);
+      await viaRelay?.close();
+      await relay?.close();
+    });
+
+    it('goes on with the valid access token when the refresh cannot reach Keycloak, 503 once it expired, and recovers', async () => {
+      const b = new Browser();
+      const cb = await login(b, viaRelay.url, realm, admin, password);
+      expect(cb.status, cb.location).to.equal(303);
+      // The authorization endpoint the browser used is Keycloak's own address, not the relay's.
+      const kcUrl = (await integrationEnv()).keycloakUrl;
+      expect(b.hops.some((h) => h.url.startsWith(`${kcUrl}/realms/${realm}/protocol/openid-connect/auth`))).to.equal(true);
+      expect((await asBrowser(b, viaRelay.url, 'GET', '/v1/whoami')).status).to.equal(200); // roles now known
+      const idHash = createHash('sha256').update(b.jar.get('keyward-session')!).digest();
+      const db = new pg.Client({ connectionString: (await integrationEnv()).databaseUrl });
+      await db.connect();
+      try {
+        const expiresAt = (
+          await db.query<{ at: Date }>('SELECT access_expires_at AS at FROM console_sessions WHERE id_hash = $1', [idHash])
+        ).rows[0]!.at.getTime();
+        relay.stop();
+        await sleep(Math.max(0, expiresAt - 4000 - Date.now())); // a refresh is due (within half the 12 s lifetime)
+        const during = await asBrowser(b, viaRelay.url, 'GET', '/v1/whoami');
+        expect(during.status, during.body).to.equal(200);
+        await sleep(Math.max(0, expiresAt + 6000 - Date.now())); // past expiry and the verifier's clock skew
+        const expired = await asBrowser(b, viaRelay.url, 'GET', '/v1/whoami');
+        expect(expired.status, expired.body).to.equal(503);
+        expect(expired.json.code).to.equal('keycloak.unavailable');
+        relay.resume();
+        await sleep(5500); // the back-off after a failed refresh
+        const after = await asBrowser(b, viaRelay.url, 'GET', '/v1/whoami');
+        expect(after.status, after.body).to.equal(200);
+        expect((await asBrowser(b, viaRelay.url, 'GET', '/console/auth/session')).json.authenticated).to.equal(true);
+      } finally {
+        relay.resume();
+        await db.end();
+      }
     });
   });
 });

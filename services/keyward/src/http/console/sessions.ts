@@ -71,6 +71,8 @@ const tokensAad = (idHash: Buffer) => `console-session:${idHash.toString('hex')}
 const LOGIN_AAD = 'console-login-state';
 /** Refresh when the access token expires within this (or half its lifetime, when shorter). */
 const REFRESH_MARGIN_S = 30;
+/** While Keycloak is unreachable, how long a session goes on with its still-valid access token before trying again. */
+const REFRESH_BACKOFF_MS = 5_000;
 
 function expired(detail = 'The console session has expired; log in again'): KeywardError {
   return new KeywardError('session.expired', detail, { headers: { 'WWW-Authenticate': 'Bearer realm="keyward"' } });
@@ -80,6 +82,8 @@ export class ConsoleSessions {
   readonly #o: ConsoleSessionsOptions;
   readonly #configs = new Map<string, oidc.Configuration>();
   readonly #refreshing = new Map<string, Promise<string>>();
+  /** When a refresh last failed because Keycloak was unreachable, by session: retried after REFRESH_BACKOFF_MS. */
+  readonly #refreshFailed = new Map<string, number>();
   readonly #now: () => Date;
   readonly #kcBase: string;
   readonly #publicKcBase: string;
@@ -336,8 +340,10 @@ export class ConsoleSessions {
       throw expired();
     }
     let access = tokens.access;
-    if (this.#due(access, row.accessExpiresAt, now)) {
-      const key = idHash.toString('hex');
+    const key = idHash.toString('hex');
+    const failed = this.#refreshFailed.get(key);
+    const backingOff = failed !== undefined && now.getTime() - failed < REFRESH_BACKOFF_MS && row.accessExpiresAt > now;
+    if (this.#due(access, row.accessExpiresAt, now) && !backingOff) {
       let p = this.#refreshing.get(key);
       if (!p) {
         p = this.#refresh(idHash).finally(() => this.#refreshing.delete(key));
@@ -391,6 +397,16 @@ export class ConsoleSessions {
           await this.#o.store.delete(idHash, ended(row, `refresh refused (${err.error})`), q);
           return undefined;
         }
+        // Keycloak unreachable: the session goes on with its access token while that is still valid.
+        if (row.accessExpiresAt.getTime() > now.getTime()) {
+          this.#o.log.warn('console session refresh failed, going on with the current access token', {
+            realm: row.realm,
+            error: (err as Error).message,
+          });
+          if (this.#refreshFailed.size > 10_000) this.#refreshFailed.clear();
+          this.#refreshFailed.set(idHash.toString('hex'), Date.now());
+          return tokens.access;
+        }
         throw new KeywardError('keycloak.unavailable', 'Keycloak could not be reached to refresh the console session', {
           cause: err,
           headers: { 'Retry-After': '5' },
@@ -400,6 +416,7 @@ export class ConsoleSessions {
       const exp = decodeJwt(res.access_token).exp;
       const accessExpiresAt = new Date((exp ?? now.getTime() / 1000 + (res.expiresIn() ?? 60)) * 1000);
       await this.#o.store.updateTokens(q, idHash, sealJson(this.#o.kek, next, tokensAad(idHash)), accessExpiresAt);
+      this.#refreshFailed.delete(idHash.toString('hex'));
       return next.access;
     });
     if (access === undefined) throw expired();
