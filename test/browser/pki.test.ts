@@ -94,6 +94,7 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
   const admin = unique('admin');
   const requester = unique('req');
   const operatorUser = unique('op');
+  const approver = unique('appr');
   const dir = work();
   let kw: Awaited<ReturnType<typeof serve>>;
   let browser: Browser;
@@ -116,6 +117,7 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
     await createUser(realm, admin, password, ['keyward-admin', 'keyward-revoker', 'keyward-requester']);
     await createUser(other, admin, password, ['keyward-admin']);
     await createUser(realm, requester, password, ['keyward-requester']);
+    await createUser(realm, approver, password, ['keyward-approver', 'keyward-entity-admin']);
     await createLoginClient(realm);
     // Certificates issued through the API by an API client, for the inventory.
     const issuer = await call(kw.url, 'POST', `/v1/realms/${realm}/api-clients`, {
@@ -378,6 +380,46 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
     await cp.close();
   });
 
+  it('lets an approver approve a pending request, which issues it, and lists end entities', async () => {
+    const gated = { ...policyFor(domain), approval: 'required' };
+    expect(
+      (await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/gated`, { token: await operatorToken(), body: gated })).status,
+    ).to.equal(201);
+    const c = await csr(dir, { subject: `/CN=gated.${domain}`, sans: [`DNS:gated.${domain}`] });
+    const pending = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, {
+      token: issuerToken,
+      body: { csr: c.pem, policy: 'gated' },
+    });
+    expect(pending.status, JSON.stringify(pending.body)).to.equal(202);
+    const ee = await call(kw.url, 'POST', `/v1/realms/${realm}/end-entities`, {
+      token: await userToken(realm, approver, password),
+      body: { name: 'web-frontend', subject: [{ type: 'CN', value: `web.${domain}` }], sans: { dns: [`web.${domain}`] }, policy: 'svc' },
+    });
+    expect(ee.status, JSON.stringify(ee.body)).to.equal(201);
+
+    const cp = await as(approver, `/console/${realm}/certificate-requests`);
+    const { page } = cp;
+    const row = rowsOf(page, 'Certificate requests').filter({ hasText: pending.body.requestId });
+    await row.getByText('pending').waitFor();
+    await row.getByRole('button', { name: 'Kebab toggle' }).click();
+    await page.getByRole('menuitem', { name: 'Approve and issue' }).click();
+    await page.getByRole('dialog', { name: 'Are you sure?' }).getByRole('button', { name: 'Approve' }).click();
+    await row.getByText('issued').waitFor();
+    await screenshot(page, 'pki-requests');
+    const decided = await call(kw.url, 'GET', `/v1/realms/${realm}/certificate-requests/${pending.body.requestId}`, {
+      token: issuerToken,
+    });
+    expect(decided.body.status).to.equal('issued');
+    expect(decided.body.certificate.subject).to.equal(`CN=gated.${domain}`);
+
+    await page.goto(`/console/${realm}/end-entities`);
+    const entity = rowsOf(page, 'End entities').filter({ hasText: 'web-frontend' });
+    await entity.waitFor();
+    expect(await entity.innerText()).to.include(`dns:web.${domain}`);
+    cp.expectClean();
+    await cp.close();
+  });
+
   it('shows the 403 page to a user without the role, and a failed call with its title and code', async () => {
     const cp = await as(requester, `/console/${realm}/api-clients`);
     const { page } = cp;
@@ -408,12 +450,12 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
     const policy = modal.getByLabel('Default certificate policy');
     await policy.locator(`option[value="${realm}/svc"]`).waitFor({ state: 'attached' });
     const values = () => policy.locator('option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
-    expect(await values()).to.deep.equal(['', `${realm}/svc`]);
+    expect(await values()).to.deep.equal(['', `${realm}/gated`, `${realm}/svc`]);
     await modal.getByLabel('Grant realm').selectOption(other);
     await modal.getByLabel('Grant role').selectOption('keyward-requester');
     await modal.getByRole('button', { name: 'Add grant' }).click();
     await policy.locator(`option[value="${other}/web"]`).waitFor({ state: 'attached' });
-    expect(await values()).to.deep.equal(['', `${realm}/svc`, `${other}/web`]);
+    expect(await values()).to.deep.equal(['', `${realm}/gated`, `${realm}/svc`, `${other}/web`]);
     await policy.selectOption(`${other}/web`);
     await screenshot(page, 'pki-api-client-create');
     await modal.getByRole('button', { name: 'Create', exact: true }).click();
