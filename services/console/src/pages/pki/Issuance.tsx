@@ -177,6 +177,7 @@ export function CertificateRequestsPage(props: PageProps) {
         <ToolbarContent>
           <ToolbarItem>
             <FormSelect
+              style={{ minWidth: 160 }}
               aria-label="Request status"
               value={status}
               onChange={(_e, v) => (setStatus(v), setPage((p) => ({ ...p, first: 0 })))}
