@@ -239,7 +239,8 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
     await page.getByLabel('Subject', { exact: true }).fill('beta');
     await page.getByRole('button', { name: 'Search' }).click();
     await asked;
-    await page.waitForFunction(`document.querySelectorAll('table[aria-label="Certificates"] tbody tr').length === 1`);
+    for (let i = 0; i < 120 && (await rows.count()) !== 1; i++) await page.waitForTimeout(250);
+    expect(await rows.count()).to.equal(1);
     expect(await rows.innerText()).to.include(`beta.${domain}`);
     expect(page.url()).to.include('subject=beta');
 
