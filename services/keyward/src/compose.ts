@@ -208,7 +208,12 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const realms = new RealmService(identity, provisioningStore, authz, {
     consoleClient: (realm) => ({ publicUrl: config.publicUrl, secret: consoleClientSecret(clientSecret, realm) }),
   });
-  const auditEvents = new AuditEvents({ store: new PgAuditEventStore(db), authz, realms });
+  const auditEvents = new AuditEvents({
+    store: new PgAuditEventStore(db),
+    authz,
+    realms,
+    chain: { verify: () => audit.verify(db), status: () => audit.status(db) },
+  });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
   const apiClients = new ApiClientService({
     identity,

@@ -123,11 +123,7 @@ function Shell(props: { session: ConsoleSession; whoami: WhoAmI; realms: string[
           </PageToggleButton>
         </MastheadToggle>
         <MastheadBrand>
-          <MastheadLogo
-            component="a"
-            href="/console/"
-            style={{ color: 'var(--pf-t--global--text--color--inverse, #fff)', fontWeight: 600, fontSize: 20 }}
-          >
+          <MastheadLogo component="a" href="/console/" style={{ fontWeight: 600, fontSize: 20 }}>
             Keyward
           </MastheadLogo>
         </MastheadBrand>
@@ -151,7 +147,7 @@ function Shell(props: { session: ConsoleSession; whoami: WhoAmI; realms: string[
                 </ToolbarItem>
               ) : null}
               <ToolbarItem>
-                <span data-testid="current-user" style={{ color: 'var(--pf-t--global--text--color--inverse, #fff)' }}>
+                <span data-testid="current-user">
                   {props.session.username ?? props.whoami.username} ({props.whoami.realm})
                 </span>
               </ToolbarItem>

@@ -7,11 +7,14 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent, type R
 
 export const BASE = '/console';
 
+/** A path already under /console (not a realm that merely starts with "console", such as /console-test/…). */
+const underBase = (to: string) => to === BASE || to.startsWith(`${BASE}/`) || to.startsWith(`${BASE}?`);
+
 type Listener = () => void;
 const listeners = new Set<Listener>();
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
-  const url = to.startsWith(BASE) ? to : `${BASE}${to.startsWith('/') ? '' : '/'}${to}`;
+  const url = underBase(to) ? to : `${BASE}${to.startsWith('/') ? '' : '/'}${to}`;
   if (options.replace) window.history.replaceState(null, '', url);
   else window.history.pushState(null, '', url);
   for (const l of listeners) l();
@@ -28,7 +31,7 @@ export interface Location {
 }
 
 function current(): Location {
-  const raw = window.location.pathname.startsWith(BASE) ? window.location.pathname.slice(BASE.length) : window.location.pathname;
+  const raw = underBase(window.location.pathname) ? window.location.pathname.slice(BASE.length) : window.location.pathname;
   return { path: raw === '' ? '/' : raw, query: new URLSearchParams(window.location.search) };
 }
 
@@ -61,7 +64,7 @@ export function match(pattern: string, path: string): Record<string, string> | u
 /** A link inside the console: a real href (open in a new tab works), client-side navigation on a plain click. */
 export function Link(props: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string; children: ReactNode }) {
   const { to, onClick, ...rest } = props;
-  const href = to.startsWith(BASE) ? to : `${BASE}${to.startsWith('/') ? '' : '/'}${to}`;
+  const href = underBase(to) ? to : `${BASE}${to.startsWith('/') ? '' : '/'}${to}`;
   const click = (e: MouseEvent<HTMLAnchorElement>) => {
     onClick?.(e);
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;

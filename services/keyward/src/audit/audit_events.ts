@@ -44,17 +44,47 @@ export interface ManagedRealms {
   getManaged(realm: string): Promise<unknown>;
 }
 
+/** The hash chain, recomputed (storage/audit_log.ts): the seq of the first broken event, and the chain's counts and head. */
+export interface AuditChain {
+  verify(): Promise<string | undefined>;
+  status(): Promise<{ sealed: number; unsealed: number; head: string }>;
+}
+
+/** What `GET /v1/audit-events/verification` answers, as `keyward audit verify` prints it. */
+export interface AuditVerification {
+  readonly intact: boolean;
+  /** The first event edited, deleted from a sealed range or added to one. */
+  readonly brokenAt?: string;
+  readonly sealed: number;
+  readonly waiting: number;
+  readonly head: string;
+}
+
 const ACTION = /^[a-z][a-z_]*(\.[a-z][a-z_]*)?$/;
 
 export class AuditEvents {
   readonly #store: AuditEventStore;
   readonly #authz: Authorizer;
   readonly #realms: ManagedRealms;
+  readonly #chain: AuditChain | undefined;
 
-  constructor(deps: { store: AuditEventStore; authz: Authorizer; realms: ManagedRealms }) {
+  constructor(deps: { store: AuditEventStore; authz: Authorizer; realms: ManagedRealms; chain?: AuditChain }) {
     this.#store = deps.store;
     this.#authz = deps.authz;
     this.#realms = deps.realms;
+    this.#chain = deps.chain;
+  }
+
+  /**
+   * Operators: the whole chain recomputed seal by seal, as `keyward audit verify` does.
+   * @throws 403 `auth.forbidden` for anyone else
+   */
+  async verification(p: Principal): Promise<AuditVerification> {
+    this.#authz.requireOperator(p);
+    if (!this.#chain) throw new TypeError('AuditEvents was built without the audit chain');
+    const brokenAt = await this.#chain.verify();
+    const { sealed, unsealed, head } = await this.#chain.status();
+    return { intact: brokenAt === undefined, ...(brokenAt === undefined ? {} : { brokenAt }), sealed, waiting: unsealed, head };
   }
 
   /**
