@@ -113,6 +113,8 @@ export interface IssuanceTx {
   nextCrlNumber(caId: string): Promise<bigint>;
   /** The CA's revoked certificates as committed now (read after {@link nextCrlNumber}, under its lock). */
   listRevoked(caId: string): Promise<RevokedCertificate[]>;
+  /** The same list in CRL order, read through a cursor `batch` rows at a time (one snapshot), for the streamed CRL. */
+  revokedBatches(caId: string, batch?: number): AsyncIterable<readonly RevokedCertificate[]>;
   saveCrl(crl: StoredCrl): Promise<void>;
   audit(event: AuditEventInput): Promise<void>;
 }
