@@ -232,7 +232,12 @@ try {
           { type: 'O', value: 'Bench Corp' },
           { type: 'OU', value: `team-${i % TEAMS}` },
         ],
-        sansOverride: { dns: [cn, `alt-${i}.bench.internal`], ip: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], uri: [], email: [] },
+        sansOverride: {
+          dns: [cn, `alt-${i}.bench.internal`],
+          ip: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+          uri: [],
+          email: [],
+        },
       });
       const serial = newSerialHex();
       const issued = await signRequest(checked, { ca, serialHex: serial, now: issuedAt, crlUrl: `${base}/crl`, ocspUrl: `${base}/ocsp` });
@@ -414,7 +419,13 @@ try {
         }
       }),
     );
-    return { p50: round(pct(ms, 50)), p99: round(pct(ms, 99)), n: ms.length, perSecond: round(ms.length / ((performance.now() - t0) / 1000)), errors };
+    return {
+      p50: round(pct(ms, 50)),
+      p99: round(pct(ms, 99)),
+      n: ms.length,
+      perSecond: round(ms.length / ((performance.now() - t0) / 1000)),
+      errors,
+    };
   }
 
   // ---------------------------------------------------------------- CRL: time and peak memory
@@ -470,7 +481,13 @@ try {
       });
       inMemory.push({ ...m, bytes: m.value });
     }
-    const med = (xs: typeof streamed, k: 'seconds' | 'rssMb' | 'heapMb') => round(pct(xs.map((x) => x[k]), 50));
+    const med = (xs: typeof streamed, k: 'seconds' | 'rssMb' | 'heapMb') =>
+      round(
+        pct(
+          xs.map((x) => x[k]),
+          50,
+        ),
+      );
     const max = (xs: typeof streamed, k: 'rssMb' | 'heapMb') => round(Math.max(...xs.map((x) => x[k])));
     // Through the service as well: Keyward's own refresh (number, lock, save), timed.
     await db.query('UPDATE crls SET next_update = now() WHERE ca_id = $1', [issuing.id]);
@@ -514,7 +531,11 @@ try {
     );
     const x = r.rows[0] as { n: string; total: string; heap: string; idx: string };
     const n = Number(x.n);
-    return { perCertBytes: Math.round(Number(x.total) / n), heapPerCert: Math.round(Number(x.heap) / n), indexPerCert: Math.round(Number(x.idx) / n) };
+    return {
+      perCertBytes: Math.round(Number(x.total) / n),
+      heapPerCert: Math.round(Number(x.heap) / n),
+      indexPerCert: Math.round(Number(x.idx) / n),
+    };
   }
 
   type Measured = Record<string, number | string>;
@@ -531,6 +552,23 @@ try {
       figures[`search: ${name} p99 ms`] = t.p99;
       say(`  [${n} ${which}] search ${name}: p50 ${t.p50} ms, p99 ${t.p99} ms (${t.n} samples)`);
     }
+    // Keyset paging (after=serial) to the same deep page: the same rows as the offset page, at the first page's cost.
+    const deep = Math.floor(n / 2);
+    const [anchor] = await kw.issuance.search(realm, operator, { first: deep - 1, max: 1 });
+    const byOffset = (await kw.issuance.search(realm, operator, { first: deep, max: 50 })).map((v) => v.serialNumber);
+    const byKeyset = (await kw.issuance.search(realm, operator, { after: anchor!.serialNumber, first: 0, max: 50 })).map(
+      (v) => v.serialNumber,
+    );
+    if (JSON.stringify(byOffset) !== JSON.stringify(byKeyset)) throw new Error('the keyset page differs from the offset page');
+    plans['search: no filter, keyset page after n/2'] = await plan(() =>
+      kw.issuance.search(realm, operator, { after: anchor!.serialNumber, first: 0, max: 50 }),
+    );
+    const ks = await timed(() => kw.issuance.search(realm, operator, { after: anchor!.serialNumber, first: 0, max: 50 }));
+    figures['search: no filter, keyset page after n/2 p50 ms'] = ks.p50;
+    figures['search: no filter, keyset page after n/2 p99 ms'] = ks.p99;
+    say(
+      `  [${n} ${which}] search keyset page after n/2: p50 ${ks.p50} ms, p99 ${ks.p99} ms (${ks.n} samples; same rows as the offset page)`,
+    );
     const o = await ocspRun();
     figures['OCSP over HTTP p50 ms'] = o.p50;
     figures['OCSP over HTTP p99 ms'] = o.p99;
@@ -671,8 +709,13 @@ try {
   const md = [
     `# Keyward scale benchmark (${result.date}, ${QUICK ? 'quick' : 'full'}, ${result.machine.cores} cores, Node ${process.version})`,
     '',
-    `Rows per rung: ${rungs.map((r) => `${r.n.toLocaleString('en')} (loaded at ${r.load.perSecond.toLocaleString('en')}/s, signing ${r.load.signSeconds} s; ` +
-      `mix ${JSON.stringify(r.mix)})`).join('; ')}.`,
+    `Rows per rung: ${rungs
+      .map(
+        (r) =>
+          `${r.n.toLocaleString('en')} (loaded at ${r.load.perSecond.toLocaleString('en')}/s, signing ${r.load.signSeconds} s; ` +
+          `mix ${JSON.stringify(r.mix)})`,
+      )
+      .join('; ')}.`,
     `Samples: up to ${MAX_SAMPLES} per figure or ${SAMPLE_SECONDS} s, at least ${MIN_SAMPLES}.`,
     '',
     '## Before migration 017',

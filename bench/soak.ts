@@ -224,7 +224,12 @@ try {
     errors: minutes.reduce((a, m) => a + m.errors, 0),
     errorKinds: Object.fromEntries(errorKinds),
     perSecond: round(minutes.reduce((a, m) => a + m.latencies.length, 0) / (MINUTES * 60)),
-    p99AllMs: round(pct(minutes.flatMap((m) => m.latencies), 99)),
+    p99AllMs: round(
+      pct(
+        minutes.flatMap((m) => m.latencies),
+        99,
+      ),
+    ),
     rssSlopeSecondHalf: [slope(0), slope(1)],
     p99StabilitySecondHalf: round(Math.max(...p99s) / Math.min(...p99s)),
   };

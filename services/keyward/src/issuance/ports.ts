@@ -42,6 +42,11 @@ export interface CertificateFilter extends Page {
   readonly policy?: string | undefined;
   readonly endEntity?: string | undefined;
   readonly expiringBefore?: Date | undefined;
+  /**
+   * Keyset paging: only certificates after this one (a serial, normalised) in the listing order
+   * (newest first, then serial), so a page deep in a long listing costs what the first page costs.
+   */
+  readonly after?: string | undefined;
 }
 
 export interface RequestRecord {

@@ -185,6 +185,31 @@ export async function* revokedBatches(q: Queryable, caId: string, batch = REVOKE
   }
 }
 
+/**
+ * The WHERE clause of a certificate search (its rows are listed newest first,
+ * then by serial). Each filter has an index (migration 017). `after` is keyset
+ * paging: rows after that certificate in the listing order, written so that
+ * `created_at <= …` bounds the index scan and only ties are filtered.
+ */
+export function certificateSearch(realm: string, f: CertificateFilter, now: Date): ReturnType<typeof conditions> {
+  const c = conditions(['realm = $1'], [realm]);
+  const add = c.add;
+  if (f.status === 'revoked') c.raw("status = 'revoked'");
+  if (f.status === 'valid') add("status = 'valid' AND not_after > ?", now);
+  if (f.status === 'expired') add("status = 'valid' AND not_after <= ?", now);
+  if (f.subject) add("subject ILIKE '%' || ? || '%'", f.subject);
+  if (f.san) add('sans @> ?::jsonb', JSON.stringify([f.san]));
+  if (f.requester) add("(requester->>'name' = ? OR requester->>'id' = ?)", f.requester);
+  if (f.policy) add('policy = ?', f.policy);
+  if (f.endEntity) add('end_entity = ?', f.endEntity);
+  if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
+  if (f.after) {
+    const at = '(SELECT created_at FROM certificates WHERE serial = ?)';
+    add(`created_at <= ${at} AND (created_at < ${at} OR serial > ?)`, f.after);
+  }
+  return c;
+}
+
 export class PgIssuanceStore implements IssuanceStore {
   readonly #db: Database;
   readonly #audit: AuditLog;
@@ -393,17 +418,7 @@ export class PgIssuanceStore implements IssuanceStore {
   }
 
   async searchCertificates(realm: string, f: CertificateFilter, now: Date): Promise<CertificateRecord[]> {
-    const c = conditions(['realm = $1'], [realm]);
-    const add = c.add;
-    if (f.status === 'revoked') c.raw("status = 'revoked'");
-    if (f.status === 'valid') add("status = 'valid' AND not_after > ?", now);
-    if (f.status === 'expired') add("status = 'valid' AND not_after <= ?", now);
-    if (f.subject) add("subject ILIKE '%' || ? || '%'", f.subject);
-    if (f.san) add('sans @> ?::jsonb', JSON.stringify([f.san]));
-    if (f.requester) add("(requester->>'name' = ? OR requester->>'id' = ?)", f.requester);
-    if (f.policy) add('policy = ?', f.policy);
-    if (f.endEntity) add('end_entity = ?', f.endEntity);
-    if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
+    const c = certificateSearch(realm, f, now);
     const r = await this.#db.query(
       `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`,
       c.params,
