@@ -21,7 +21,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID, webcrypto } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,7 @@ import { sanStrings } from '../services/keyward/src/ca/san.ts';
 import { migrationFiles } from '../services/keyward/src/storage/database.ts';
 import { revokedBatches } from '../services/keyward/src/storage/issuance_store.ts';
 import { request } from './load.ts';
+import { renderScale } from './scale_report.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -688,65 +689,7 @@ try {
   };
   mkdirSync(`${ROOT}bench/results`, { recursive: true });
   writeFileSync(`${ROOT}bench/results/scale.json`, JSON.stringify(result, null, 2) + '\n');
-  const heads = LADDER.map((n) => n.toLocaleString('en'));
-  const growth = (vals: number[]) =>
-    vals
-      .slice(1)
-      .map((v, k) => (vals[k]! > 0 ? `${round(v / vals[k]!)}×` : '–'))
-      .join(' / ');
-  const table = (which: 'before' | 'after') => {
-    const keys = Object.keys(rungs[0]![which]);
-    return [
-      `| Metric | ${heads.join(' | ')} | growth per step |`,
-      `| --- | ${heads.map(() => '---:').join(' | ')} | --- |`,
-      ...keys.map((k) => {
-        const vals = rungs.map((r) => Number(r[which][k]));
-        return `| ${k.replace(/offset [\d,]+/, 'offset n/2')} | ${vals.map((v) => v.toLocaleString('en')).join(' | ')} | ${growth(vals)} |`;
-      }),
-    ];
-  };
-  const last = rungs.at(-1)!;
-  const md = [
-    `# Keyward scale benchmark (${result.date}, ${QUICK ? 'quick' : 'full'}, ${result.machine.cores} cores, Node ${process.version})`,
-    '',
-    `Rows per rung: ${rungs
-      .map(
-        (r) =>
-          `${r.n.toLocaleString('en')} (loaded at ${r.load.perSecond.toLocaleString('en')}/s, signing ${r.load.signSeconds} s; ` +
-          `mix ${JSON.stringify(r.mix)})`,
-      )
-      .join('; ')}.`,
-    `Samples: up to ${MAX_SAMPLES} per figure or ${SAMPLE_SECONDS} s, at least ${MIN_SAMPLES}.`,
-    '',
-    '## Before migration 017',
-    '',
-    ...table('before'),
-    '',
-    '## After migration 017',
-    '',
-    `(applied in ${rungs.map((r) => `${r.indexSeconds} s`).join(' / ')})`,
-    '',
-    ...table('after'),
-    '',
-    `## PAT admin view, ${PATS.toLocaleString('en')} tokens (before → after)`,
-    '',
-    '| Query | p50 before | p99 before | p50 after | p99 after |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...Object.keys(patBefore.figures)
-      .filter((k) => k.endsWith('p50 ms'))
-      .map((k) => {
-        const q = k.replace(/ p50 ms$/, '');
-        return `| ${q} | ${patBefore.figures[k]} | ${patBefore.figures[`${q} p99 ms`]} | ${patAfter.figures[k]} | ${patAfter.figures[`${q} p99 ms`]} |`;
-      }),
-    '',
-    `## Plans at ${last.n.toLocaleString('en')} (EXPLAIN of the statement the store sends)`,
-    '',
-    '| Query | Before 017 | After 017 |',
-    '| --- | --- | --- |',
-    ...Object.keys(last.plansBefore).map((k) => `| ${k} | ${last.plansBefore[k]} | ${last.plansAfter[k]} |`),
-    ...Object.keys(patBefore.plans).map((k) => `| ${k} | ${patBefore.plans[k]} | ${patAfter.plans[k]} |`),
-    '',
-  ].join('\n');
+  const md = renderScale(result);
   writeFileSync(`${ROOT}bench/results/scale.md`, md);
   process.stdout.write(md);
   await kw.close();
@@ -754,5 +697,4 @@ try {
   await db.end().catch(() => {});
   await cleanup();
 }
-void readFileSync;
 process.exit(0);
