@@ -158,6 +158,8 @@ try {
     KEYWARD_KEK: kek,
     KEYWARD_LOG_LEVEL: 'error',
     KEYWARD_DATA_DIR: `/tmp/keyward-bench-scale-${process.pid}`,
+    // The tokens' users exist only in this database: the sweep would remove them as users without access.
+    KEYWARD_PAT_SWEEP_SECONDS: '0',
   };
   const config = loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0' });
   const realm = `scale-${randomBytes(3).toString('hex')}`;
@@ -619,6 +621,8 @@ try {
         figures[`${name} p99 ms`] = t.p99;
         say(`  [PAT ${which}] ${name}: p50 ${t.p50} ms, p99 ${t.p99} ms (${t.n} samples)`);
       }
+    const left = Number((await db.query('SELECT count(*) AS n FROM personal_access_tokens')).rows[0].n);
+    if (left !== PATS) throw new Error(`the PAT admin view was measured over ${left} tokens, not ${PATS}`);
     return { figures, plans };
   }
 

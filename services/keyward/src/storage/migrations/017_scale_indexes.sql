@@ -33,8 +33,10 @@ CREATE INDEX IF NOT EXISTS certificates_end_entity_created ON certificates (real
   WHERE end_entity IS NOT NULL;
 DROP INDEX IF EXISTS certificates_end_entity;
 
--- The CRL's cursor reads the revoked list in CRL order (supersedes (ca_id, revoked_at)).
-CREATE INDEX IF NOT EXISTS certificates_revoked_crl_order ON certificates (ca_id, revoked_at, serial) WHERE status = 'revoked';
+-- The CRL's cursor reads the revoked list in CRL order, from the index alone (supersedes (ca_id, revoked_at),
+-- whose scan fetched every revoked row from the table: 19,000 random page reads at a million certificates).
+CREATE INDEX IF NOT EXISTS certificates_revoked_crl_order ON certificates (ca_id, revoked_at, serial) INCLUDE (revocation_reason)
+  WHERE status = 'revoked';
 DROP INDEX IF EXISTS certificates_revoked;
 
 -- PAT admin view: each sort in its order with the id tiebreak (the opposite direction of createdAt and
