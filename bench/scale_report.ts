@@ -29,7 +29,15 @@ export interface ScaleResult {
 const fmt = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en') : String(v ?? '–'));
 const ratio = (a: number, b: number) => (a > 0 && Number.isFinite(b) ? `${Math.round((b / a) * 10) / 10}×` : '–');
 
-export function renderScale(r: ScaleResult): string {
+/** Figures keyed as this report reads them (earlier runs named the deep page by its offset). */
+const normalised = (f: Figures): Figures =>
+  Object.fromEntries(Object.entries(f).map(([k, v]) => [k.replace(/offset [\d,]+/, 'offset n/2'), v]));
+
+export function renderScale(input: ScaleResult): string {
+  const r: ScaleResult = {
+    ...input,
+    rungs: input.rungs.map((x) => ({ ...x, before: normalised(x.before), after: normalised(x.after) })),
+  };
   const heads = r.rungs.map((x) => x.n.toLocaleString('en'));
   const steps = r.rungs.length > 1 ? r.rungs.slice(1).map((x, k) => `${r.rungs[k]!.n / 1000}k→${x.n / 1000}k`) : [];
   const growth = (vals: number[]) => vals.slice(1).map((v, k) => ratio(vals[k]!, v));
