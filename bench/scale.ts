@@ -22,7 +22,7 @@ import * as x509 from '@peculiar/x509';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -157,7 +157,7 @@ try {
     KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
     KEYWARD_KEK: kek,
     KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_DATA_DIR: `/tmp/keyward-bench-scale-${process.pid}`,
+    KEYWARD_DATA_DIR: `${tmpdir()}/keyward-bench-scale-${process.pid}`,
     // The tokens' users exist only in this database: the sweep would remove them as users without access.
     KEYWARD_PAT_SWEEP_SECONDS: '0',
   };
@@ -638,6 +638,17 @@ try {
     plansAfter: Record<string, string>;
     mix: Record<string, number>;
   }> = [];
+  // The PAT admin view first: it does not depend on the certificates, and its figures are in hand early.
+  say(`loading ${PATS.toLocaleString('en')} personal access tokens…`);
+  await schema('before');
+  await loadPats(PATS);
+  await db.query('ANALYZE personal_access_tokens');
+  const patBefore = await measurePats('before');
+  await schema('after');
+  const patAfter = await measurePats('after');
+  mkdirSync(`${ROOT}bench/results`, { recursive: true });
+  writeFileSync(`${ROOT}bench/results/scale-pats.json`, JSON.stringify({ patBefore, patAfter }, null, 2));
+
   let loaded = 0;
   await schema('before');
   for (const n of LADDER) {
@@ -671,13 +682,6 @@ try {
     });
     if (n !== LADDER.at(-1)) await schema('before'); // the next rung loads without them, as issuance before 017 did
   }
-  say(`loading ${PATS.toLocaleString('en')} personal access tokens…`);
-  await schema('before');
-  await loadPats(PATS);
-  await db.query('ANALYZE personal_access_tokens');
-  const patBefore = await measurePats('before');
-  await schema('after');
-  const patAfter = await measurePats('after');
 
   // ---------------------------------------------------------------- report
 

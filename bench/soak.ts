@@ -15,7 +15,7 @@ import * as x509 from '@peculiar/x509';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
@@ -88,7 +88,7 @@ try {
     KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
     KEYWARD_KEK: randomBytes(32).toString('base64'),
     KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_DATA_DIR: `/tmp/keyward-bench-soak-${process.pid}`,
+    KEYWARD_DATA_DIR: `${tmpdir()}/keyward-bench-soak-${process.pid}`,
     KEYWARD_ROLE_CACHE_SECONDS: '10',
   };
   const kw = await compose(loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0' }), { log: silentLogger });
