@@ -476,7 +476,8 @@ try {
       // The former path: every revoked row read at once, then the whole list encoded.
       const m = await memoryPeak(async () => {
         const rows = await db.query<{ serial: string; revoked_at: Date; revocation_reason: RevocationReason }>(
-          "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial",
+          "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' " +
+            'ORDER BY revoked_at, serial',
           [issuing.id],
         );
         const entries = rows.rows.map((x) => ({ serialHex: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));

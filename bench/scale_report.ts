@@ -86,7 +86,8 @@ export function renderScale(input: ScaleResult): string {
     .filter((k) => k.endsWith(' p50 ms'))
     .map((k) => k.slice(0, -' p50 ms'.length));
   return [
-    `# Keyward scale benchmark (${r.date}, ${r.quick ? 'quick' : 'full'}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.seconds} s)`,
+    `# Keyward scale benchmark (${r.date}, ${r.quick ? 'quick' : 'full'}, ${r.machine.cores} cores, ` +
+      `Node ${r.machine.node}, ${r.seconds} s)`,
     '',
     `Samples: up to ${r.samples.max} a figure or ${r.samples.seconds} s, at least ${r.samples.min}; p99 of fewer than 100 samples is their maximum.`,
     '',

@@ -246,7 +246,8 @@ try {
   mkdirSync(`${ROOT}bench/results`, { recursive: true });
   writeFileSync(`${ROOT}bench/results/soak.json`, JSON.stringify(result, null, 2) + '\n');
   const md = [
-    `# Keyward soak (${result.date}, ${MINUTES} min, 2 replicas, ${IN_FLIGHT} in flight, ${result.machine.cores} cores, Node ${process.version})`,
+    `# Keyward soak (${result.date}, ${MINUTES} min, 2 replicas, ${IN_FLIGHT} in flight, ` +
+      `${result.machine.cores} cores, Node ${process.version})`,
     '',
     '| Minute | Issued/s | p50 ms | p99 ms | Errors | RSS replica 1 (mean/max MB) | RSS replica 2 (mean/max MB) |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
