@@ -603,7 +603,8 @@ try {
       `INSERT INTO personal_access_tokens (id, realm, user_id, username, name, token_hash, expires_in_days, created_at, expires_at,
          last_used_at)
        SELECT substr(md5('pat' || g), 1, 16), $1, 'u-' || (g % 5000), 'user-' || lpad((g % 5000)::text, 4, '0'), 'token ' || g,
-              sha256(('t' || g)::bytea), d, c, c + d * interval '1 day', CASE WHEN g % 3 = 0 THEN NULL ELSE c + (g % 20) * interval '1 day' END
+              sha256(('t' || g)::bytea), d, c, c + d * interval '1 day',
+              CASE WHEN g % 3 = 0 THEN NULL ELSE c + (g % 20) * interval '1 day' END
          FROM (SELECT g, 30 + g % 335 AS d, now() - (g % 365) * interval '1 day' - (g % 86400) * interval '1 second' AS c
                  FROM generate_series(1, $2::int) g) s`,
       [realm, count],

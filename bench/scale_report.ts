@@ -89,7 +89,8 @@ export function renderScale(input: ScaleResult): string {
     `# Keyward scale benchmark (${r.date}, ${r.quick ? 'quick' : 'full'}, ${r.machine.cores} cores, ` +
       `Node ${r.machine.node}, ${r.seconds} s)`,
     '',
-    `Samples: up to ${r.samples.max} a figure or ${r.samples.seconds} s, at least ${r.samples.min}; p99 of fewer than 100 samples is their maximum.`,
+    `Samples: up to ${r.samples.max} a figure or ${r.samples.seconds} s, at least ${r.samples.min}; ` +
+      'p99 of fewer than 100 samples is their maximum.',
     '',
     '| Rung | Loaded at | Signing | Valid / expired / revoked | DER bytes (mean) | Migration 017 applied in |',
     '| ---: | ---: | ---: | --- | ---: | ---: |',

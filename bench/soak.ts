@@ -253,7 +253,8 @@ try {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...perMinute.map(
       (m) =>
-        `| ${m.minute} | ${m.perSecond} | ${m.p50ms} | ${m.p99ms} | ${m.errors} | ${m.rssMb[0]} / ${m.rssMaxMb[0]} | ${m.rssMb[1]} / ${m.rssMaxMb[1]} |`,
+        `| ${m.minute} | ${m.perSecond} | ${m.p50ms} | ${m.p99ms} | ${m.errors} | ` +
+        `${m.rssMb[0]} / ${m.rssMaxMb[0]} | ${m.rssMb[1]} / ${m.rssMaxMb[1]} |`,
     ),
     '',
     `Total: ${summary.requests.toLocaleString('en')} certificates issued, ${summary.errors} errors` +
