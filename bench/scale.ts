@@ -663,7 +663,9 @@ try {
     const mixRows = (
       await db.query(
         `SELECT count(*) FILTER (WHERE status = 'revoked') AS revoked,
-                count(*) FILTER (WHERE status = 'valid' AND not_after <= now()) AS expired, count(*) FILTER (WHERE status = 'valid' AND not_after > now()) AS valid, avg(length(der))::int AS der_bytes FROM certificates`,
+                count(*) FILTER (WHERE status = 'valid' AND not_after <= now()) AS expired,
+                count(*) FILTER (WHERE status = 'valid' AND not_after > now()) AS valid,
+                avg(length(der))::int AS der_bytes FROM certificates`,
       )
     ).rows[0] as Record<string, string>;
     const mix = Object.fromEntries(Object.entries(mixRows).map(([k, v]) => [k, Number(v)]));
