@@ -26,6 +26,7 @@ export interface ScaleResult {
   pats: { count: number; before: Figures; after: Figures; plansBefore: Record<string, string>; plansAfter: Record<string, string> };
 }
 
+const short = (n: number) => (n >= 1e6 && n % 1e5 === 0 ? `${n / 1e6}M` : `${Math.round(n / 1000)}k`);
 const fmt = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en') : String(v ?? '–'));
 const ratio = (a: number, b: number) => (a > 0 && Number.isFinite(b) ? `${Math.round((b / a) * 10) / 10}×` : '–');
 
@@ -39,7 +40,7 @@ export function renderScale(input: ScaleResult): string {
     rungs: input.rungs.map((x) => ({ ...x, before: normalised(x.before), after: normalised(x.after) })),
   };
   const heads = r.rungs.map((x) => x.n.toLocaleString('en'));
-  const steps = r.rungs.length > 1 ? r.rungs.slice(1).map((x, k) => `${r.rungs[k]!.n / 1000}k→${x.n / 1000}k`) : [];
+  const steps = r.rungs.length > 1 ? r.rungs.slice(1).map((x, k) => `${short(r.rungs[k]!.n)}→${short(x.n)}`) : [];
   const growth = (vals: number[]) => vals.slice(1).map((v, k) => ratio(vals[k]!, v));
   const queries = Object.keys(r.rungs[0]!.before)
     .filter((k) => k.startsWith('search: ') && k.endsWith(' p50 ms'))
