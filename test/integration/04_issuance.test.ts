@@ -576,6 +576,28 @@ describe('04 issuance', function () {
       expect(number2).to.be.greaterThan(number1);
     });
 
+    it('pages the search by keyset: after=<serialNumber> gives the pages of the offset listing, then an empty one', async () => {
+      const t = await token('revoker');
+      const all = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?max=500`, { token: t });
+      const serials: string[] = all.body.items.map((c: any) => c.serialNumber);
+      expect(serials.length).to.be.at.least(2);
+      const walked: string[] = [];
+      let after = '';
+      for (let k = 0; k <= serials.length; k++) {
+        const page = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?max=1${after ? `&after=${after}` : ''}`, { token: t });
+        expect(page.status).to.equal(200);
+        const got: string[] = page.body.items.map((c: any) => c.serialNumber);
+        const offset = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?max=1&first=${walked.length}`, { token: t });
+        expect(got, `page at ${walked.length}`).to.deep.equal(offset.body.items.map((c: any) => c.serialNumber));
+        if (!got.length) break;
+        walked.push(...got);
+        after = got.at(-1)!.toUpperCase(); // any case, as serials are accepted elsewhere
+      }
+      expect(walked).to.deep.equal(serials);
+      const bad = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?after=zz`, { token: t });
+      expect(bad.status).to.equal(400);
+    });
+
     it('answers OCSP: openssl ocsp reports revoked with its reason, good for a valid one', async () => {
       const fresh = await csr(dir, { subject: '/CN=fresh.svc.internal' });
       const issued = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates`, {

@@ -3,6 +3,7 @@ import { CertificateList, CRLNumber } from '@peculiar/asn1-x509';
 import { expect } from 'chai';
 import {
   buildCrl,
+  buildCrlStreamed,
   issueCertificate,
   parseCsr,
   parseRevocationReason,
@@ -46,6 +47,15 @@ const OPENSSL_REASONS: Record<RevocationReason, string | undefined> = {
 };
 
 const tbsOf = (der: Uint8Array | ArrayBuffer) => Buffer.from(AsnConvert.parse(der, CertificateList).tbsCertListRaw!).toString('hex');
+
+/** The TBSCertList's bytes read from the DER headers alone (the ASN.1 parser caps the number of nodes it reads). */
+function rawTbs(der: Uint8Array): Buffer {
+  const b = Buffer.from(der);
+  const skip = (at: number) => (b[at + 1]! < 0x80 ? 2 : 2 + (b[at + 1]! & 0x7f));
+  const length = (at: number) => (b[at + 1]! < 0x80 ? b[at + 1]! : b.readUIntBE(at + 2, b[at + 1]! & 0x7f));
+  const start = skip(0);
+  return b.subarray(start, start + skip(start) + length(start));
+}
 
 /** The slow path: @peculiar/x509's CRL generator for the same inputs. */
 async function reference(
@@ -232,6 +242,93 @@ describe('revocation', () => {
       expect(text).to.include('verify OK');
       expect(text.match(/Serial Number: /g)).to.have.length(100_000);
       expect(text).to.match(/X509v3 CRL Number: \n\s+0x400000000000000000\n|X509v3 CRL Number: \n\s+1180591620717411303424\n/);
+    });
+
+    describe('streamed (buildCrlStreamed): entries in batches, as a database cursor delivers them', () => {
+      async function* batches(all: readonly RevokedCertificate[], size: number) {
+        for (let i = 0; i < all.length; i += size) {
+          await new Promise((r) => setImmediate(r)); // a FETCH round trip between batches
+          yield all.slice(i, i + size);
+        }
+      }
+      const many: RevokedCertificate[] = Array.from({ length: 30_000 }, (_, i) => ({
+        serialHex: newSerialHex(),
+        revokedAt: new Date(NOW.getTime() - (30_000 - i) * 1000),
+        reason: REVOCATION_REASONS[i % REVOCATION_REASONS.length]!,
+      }));
+      for (const caType of ['EC-P256', 'RSA-2048'] as CaKeyType[]) {
+        describe(`signed by an ${caType} CA`, () => {
+          let cas: TestCas;
+          before(async () => {
+            cas = await testCas(caType);
+          });
+          for (const [label, list] of [
+            ['no entries', [] as RevokedCertificate[]],
+            ['one entry per reason', entries],
+            ['30,000 entries', many],
+          ] as const) {
+            for (const size of [1, 7, 5000]) {
+              if (size === 1 && list.length > 100) continue;
+              it(`writes the bytes of buildCrl for ${label}, in batches of ${size}`, async () => {
+                const base = { ca: cas.issuing, crlNumber: 99n, thisUpdate, nextUpdate };
+                const streamed = await buildCrlStreamed({ ...base, entries: batches(list, size) });
+                const whole = await buildCrl({ ...base, entries: list });
+                expect(streamed.count).to.equal(list.length);
+                expect(rawTbs(streamed.der).equals(rawTbs(whole))).to.equal(true);
+                if (list.length <= 100) expect(tbsOf(streamed.der)).to.equal(tbsOf(whole));
+                // RSA PKCS#1 v1.5 signatures are deterministic: the whole CRL is the same
+                if (caType.startsWith('RSA-')) expect(Buffer.from(streamed.der).equals(Buffer.from(whole))).to.equal(true);
+              });
+            }
+          }
+
+          it('is byte for byte the TBSCertList the @peculiar/x509 generator makes', async () => {
+            const withReasons = many.filter((e) => e.reason !== 'unspecified').slice(0, 600);
+            const ref = await reference(cas, withReasons, 42n, thisUpdate, nextUpdate);
+            const ours = await buildCrlStreamed({
+              ca: cas.issuing,
+              crlNumber: 42n,
+              thisUpdate,
+              nextUpdate,
+              entries: batches(withReasons, 333),
+            });
+            expect(tbsOf(ours.der)).to.equal(tbsOf(ref.rawData));
+            if (caType.startsWith('RSA-')) expect(Buffer.from(ours.der).equals(Buffer.from(ref.rawData))).to.equal(true);
+          });
+
+          it('is read by openssl crl (every serial, signature verified) and by @peculiar/x509', async () => {
+            const { der } = await buildCrlStreamed({
+              ca: cas.issuing,
+              crlNumber: 7n,
+              thisUpdate,
+              nextUpdate,
+              entries: batches(many, 5000),
+            });
+            const text = openssl(
+              [
+                'crl',
+                '-inform',
+                'DER',
+                '-noout',
+                '-text',
+                '-CAfile',
+                dir.file(`issuing-streamed-${caType}.pem`, cas.issuing.certificatePem),
+              ],
+              der,
+            );
+            expect(text).to.include('verify OK');
+            expect(text.match(/Serial Number: /g)).to.have.length(many.length);
+            for (const e of many.slice(0, 50)) expect(text).to.include(`Serial Number: ${e.serialHex.toUpperCase()}`);
+            // @peculiar/x509 reads at most some thousand ASN.1 nodes: its check runs on the first 600 entries
+            const few = many.slice(0, 600);
+            const small = await buildCrlStreamed({ ca: cas.issuing, crlNumber: 7n, thisUpdate, nextUpdate, entries: batches(few, 64) });
+            const crl = new x509.X509Crl(small.der);
+            expect(await crl.verify({ publicKey: new x509.X509Certificate(cas.issuing.certificatePem).publicKey })).to.equal(true);
+            expect(crl.entries.map((e) => e.serialNumber.toLowerCase())).to.deep.equal(few.map((e) => e.serialHex));
+            expect(crl.entries.map((e) => e.reason ?? 0)).to.deep.equal(few.map((e) => REASON_CODES[e.reason]));
+          });
+        });
+      }
     });
 
     it('refuses misuse: a negative or oversized CRL number, nextUpdate not after thisUpdate, an unknown reason', async () => {

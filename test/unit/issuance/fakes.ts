@@ -58,6 +58,7 @@ export class MemoryIssuanceStore implements IssuanceStore {
       crls: new Map(this.crls),
       audit: [...this.audit],
     };
+    const store = this;
     const tx: IssuanceTx = {
       insertCertificate: async (rec) => {
         next.certificates.push({ ...rec, status: 'valid', revokedAt: undefined, revocationReason: undefined, createdAt: NOW });
@@ -96,6 +97,10 @@ export class MemoryIssuanceStore implements IssuanceStore {
         return (next.crls.get(caId)?.crlNumber ?? 0n) + 1n;
       },
       listRevoked: (caId) => this.listRevoked(caId),
+      revokedBatches: async function* (this: void, caId: string, batch = 2) {
+        const all = await store.listRevoked(caId);
+        for (let i = 0; i < all.length; i += batch) yield all.slice(i, i + batch);
+      },
       saveCrl: async (crl) => {
         next.crls.set(crl.caId, crl);
       },

@@ -71,7 +71,7 @@ export {
   reasonName,
   type RevocationReason,
 } from './revocation/reasons.ts';
-export { buildCrl, type CrlRequest } from './revocation/crl.ts';
+export { buildCrl, buildCrlStreamed, type CrlRequest, type StreamedCrlRequest } from './revocation/crl.ts';
 export {
   parseOcspRequest,
   ocspRequestFromGetPath,

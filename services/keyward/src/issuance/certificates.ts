@@ -33,7 +33,8 @@ export async function searchCertificates(
 ): Promise<IssuedView[]> {
   const caller = await enter(ctx, p, realm, ACCESS.searchCertificates);
   const seesAll = caller.isOperator || (await caller.seesAllCertificates());
-  const rows = await ctx.store.searchCertificates(realm, seesAll ? filter : { ...filter, requester: p.subject }, ctx.clock.now());
+  const paged = filter.after === undefined ? filter : { ...filter, after: normaliseSerial(filter.after) };
+  const rows = await ctx.store.searchCertificates(realm, seesAll ? paged : { ...paged, requester: p.subject }, ctx.clock.now());
   return Promise.all(rows.map((r) => certificateView(ctx, r)));
 }
 

@@ -42,6 +42,11 @@ export interface CertificateFilter extends Page {
   readonly policy?: string | undefined;
   readonly endEntity?: string | undefined;
   readonly expiringBefore?: Date | undefined;
+  /**
+   * Keyset paging: only certificates after this one (a serial, normalised) in the listing order
+   * (newest first, then serial), so a page deep in a long listing costs what the first page costs.
+   */
+  readonly after?: string | undefined;
 }
 
 export interface RequestRecord {
@@ -113,6 +118,8 @@ export interface IssuanceTx {
   nextCrlNumber(caId: string): Promise<bigint>;
   /** The CA's revoked certificates as committed now (read after {@link nextCrlNumber}, under its lock). */
   listRevoked(caId: string): Promise<RevokedCertificate[]>;
+  /** The same list in CRL order, read through a cursor `batch` rows at a time (one snapshot), for the streamed CRL. */
+  revokedBatches(caId: string, batch?: number): AsyncIterable<readonly RevokedCertificate[]>;
   saveCrl(crl: StoredCrl): Promise<void>;
   audit(event: AuditEventInput): Promise<void>;
 }

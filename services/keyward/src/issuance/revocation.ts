@@ -3,7 +3,7 @@
  * revocation changes it or it is past half its validity, and OCSP (RFC 6960)
  * for the realm's issuing CA.
  */
-import { answerOcsp, buildCrl, type CertificateStatus, type StoredCa } from '../ca/index.ts';
+import { answerOcsp, buildCrlStreamed, type CertificateStatus, type StoredCa } from '../ca/index.ts';
 import { normaliseSerial } from './certificates.ts';
 import type { IssuanceContext } from './context.ts';
 
@@ -32,17 +32,19 @@ export async function crl(ctx: IssuanceContext, realm: string): Promise<Uint8Arr
  * after the CRL lock is taken (RFC 5280 §5.2.3: a CRL with a higher number
  * supersedes the lower ones, so it must list everything they listed): read
  * before it, two replicas signing at once could give the higher number to the
- * older list.
+ * older list. The list is read through a cursor and encoded batch by batch
+ * (buildCrlStreamed), so its size in memory is the CRL's, not the rows'.
  */
 export async function refreshCrl(ctx: IssuanceContext, realm: string): Promise<Uint8Array> {
   const issuing = await managedIssuingCa(ctx, realm);
   return ctx.store.transaction(async (tx) => {
     const crlNumber = await tx.nextCrlNumber(issuing.id);
-    const entries = await tx.listRevoked(issuing.id);
     const thisUpdate = new Date(Math.floor(ctx.clock.now().getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + ctx.crlValidityMs);
-    const der = await buildCrl({ ca: ctx.cas.open(issuing), crlNumber, thisUpdate, nextUpdate, entries });
-    await tx.saveCrl({ caId: issuing.id, crlNumber, thisUpdate, nextUpdate, der, revocations: entries.length });
+    // Streamed: the revoked rows arrive through a cursor a batch at a time and are encoded as they come.
+    const entries = tx.revokedBatches(issuing.id);
+    const { der, count } = await buildCrlStreamed({ ca: ctx.cas.open(issuing), crlNumber, thisUpdate, nextUpdate, entries });
+    await tx.saveCrl({ caId: issuing.id, crlNumber, thisUpdate, nextUpdate, der, revocations: count });
     return der;
   });
 }

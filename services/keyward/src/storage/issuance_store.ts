@@ -152,10 +152,62 @@ const CERT_COLUMNS =
 
 async function listRevoked(q: Queryable, caId: string): Promise<RevokedCertificate[]> {
   const r = await q.query<{ serial: string; revoked_at: Date; revocation_reason: RevocationReason }>(
-    "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial",
+    `SELECT serial, revoked_at, revocation_reason ${REVOKED_ORDER}`,
     [caId],
   );
   return r.rows.map((x) => ({ serialHex: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
+}
+
+const REVOKED_ORDER = "FROM certificates WHERE ca_id = $1 AND status = 'revoked' ORDER BY revoked_at, serial";
+/** Rows of the revoked list fetched at a time for the streamed CRL. */
+export const REVOKED_BATCH = 5000;
+
+/**
+ * The CA's revoked certificates through a cursor, `batch` rows a FETCH, in
+ * one snapshot (the caller's transaction): what listRevoked reads, without
+ * holding every row at once. Must run inside a transaction (a cursor lives
+ * until its end); the cursor is closed when the reader stops.
+ */
+export async function* revokedBatches(q: Queryable, caId: string, batch = REVOKED_BATCH): AsyncGenerator<RevokedCertificate[]> {
+  if (!Number.isInteger(batch) || batch < 1) throw new TypeError('batch must be a positive integer');
+  await q.query(`DECLARE keyward_revoked NO SCROLL CURSOR FOR SELECT serial, revoked_at, revocation_reason ${REVOKED_ORDER}`, [caId]);
+  try {
+    for (;;) {
+      const r = await q.query<{ serial: string; revoked_at: Date; revocation_reason: RevocationReason }>(
+        `FETCH FORWARD ${batch} FROM keyward_revoked`,
+      );
+      if (!r.rows.length) return;
+      yield r.rows.map((x) => ({ serialHex: x.serial, revokedAt: x.revoked_at, reason: x.revocation_reason }));
+      if (r.rows.length < batch) return;
+    }
+  } finally {
+    await q.query('CLOSE keyward_revoked');
+  }
+}
+
+/**
+ * The WHERE clause of a certificate search (its rows are listed newest first,
+ * then by serial). Each filter has an index (migration 017). `after` is keyset
+ * paging: rows after that certificate in the listing order, written so that
+ * `created_at <= …` bounds the index scan and only ties are filtered.
+ */
+export function certificateSearch(realm: string, f: CertificateFilter, now: Date): ReturnType<typeof conditions> {
+  const c = conditions(['realm = $1'], [realm]);
+  const add = c.add;
+  if (f.status === 'revoked') c.raw("status = 'revoked'");
+  if (f.status === 'valid') add("status = 'valid' AND not_after > ?", now);
+  if (f.status === 'expired') add("status = 'valid' AND not_after <= ?", now);
+  if (f.subject) add("subject ILIKE '%' || ? || '%'", f.subject);
+  if (f.san) add('sans @> ?::jsonb', JSON.stringify([f.san]));
+  if (f.requester) add("(requester->>'name' = ? OR requester->>'id' = ?)", f.requester);
+  if (f.policy) add('policy = ?', f.policy);
+  if (f.endEntity) add('end_entity = ?', f.endEntity);
+  if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
+  if (f.after) {
+    const at = '(SELECT created_at FROM certificates WHERE serial = ?)';
+    add(`created_at <= ${at} AND (created_at < ${at} OR serial > ?)`, f.after);
+  }
+  return c;
 }
 
 export class PgIssuanceStore implements IssuanceStore {
@@ -234,6 +286,7 @@ export class PgIssuanceStore implements IssuanceStore {
           return r.rows[0] ? BigInt(r.rows[0].n) : 1n;
         },
         listRevoked: (caId) => listRevoked(q, caId),
+        revokedBatches: (caId, batch) => revokedBatches(q, caId, batch),
         saveCrl: async (c) => {
           await q.query(
             `INSERT INTO crls (ca_id, crl_number, this_update, next_update, der, revocations) VALUES ($1,$2,$3,$4,$5,$6)
@@ -365,17 +418,7 @@ export class PgIssuanceStore implements IssuanceStore {
   }
 
   async searchCertificates(realm: string, f: CertificateFilter, now: Date): Promise<CertificateRecord[]> {
-    const c = conditions(['realm = $1'], [realm]);
-    const add = c.add;
-    if (f.status === 'revoked') c.raw("status = 'revoked'");
-    if (f.status === 'valid') add("status = 'valid' AND not_after > ?", now);
-    if (f.status === 'expired') add("status = 'valid' AND not_after <= ?", now);
-    if (f.subject) add("subject ILIKE '%' || ? || '%'", f.subject);
-    if (f.san) add('sans @> ?::jsonb', JSON.stringify([f.san]));
-    if (f.requester) add("(requester->>'name' = ? OR requester->>'id' = ?)", f.requester);
-    if (f.policy) add('policy = ?', f.policy);
-    if (f.endEntity) add('end_entity = ?', f.endEntity);
-    if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
+    const c = certificateSearch(realm, f, now);
     const r = await this.#db.query(
       `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`,
       c.params,

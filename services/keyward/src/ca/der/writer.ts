@@ -56,6 +56,13 @@ function writeHeader(out: Buffer, tag: number, length: number): number {
   return 2 + n;
 }
 
+/** The identifier and length octets of a TLV whose `length` content octets are written separately (streamed output). */
+export function tlvHeader(tag: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(headerLength(length));
+  writeHeader(out, tag, length);
+  return out;
+}
+
 /** One TLV whose content is the concatenation of `parts`. */
 export function tlv(tag: number, ...parts: readonly Uint8Array[]): Buffer {
   return tlvOf(tag, parts);

@@ -4,13 +4,17 @@
  * ≤ 2 s). test/unit/ca/crl.test.ts checks the result against openssl and
  * @peculiar/x509's parser, and byte for byte against its CRL generator.
  *
+ * {@link buildCrlStreamed} writes the same bytes from entries that arrive in
+ * batches (a database cursor), so a CRL of a million revocations never holds
+ * a million row objects: each batch is encoded as it arrives and dropped.
+ *
  * CRL extensions: authorityKeyIdentifier (§5.2.1, MUST) and cRLNumber
  * (§5.2.3, MUST). Entry extension: reasonCode (§5.3.1), absent for
  * `unspecified` as the RFC recommends.
  */
 import { assembleSigned } from '../certificate.ts';
 import type { CaContext } from '../ca_context.ts';
-import { explicit, integerFromHex, sequence, time, tlvOf, TAG } from '../der/writer.ts';
+import { explicit, integerFromHex, sequence, time, tlvHeader, tlvOf, TAG } from '../der/writer.ts';
 import { crlNumber as crlNumberExtension, crlReason } from '../extensions.ts';
 import type { RevokedCertificate } from '../ports.ts';
 import { REASON_CODES, REVOCATION_REASONS } from './reasons.ts';
@@ -41,11 +45,15 @@ function entry(e: RevokedCertificate): Buffer {
   return tlvOf(TAG.SEQUENCE, [serial, at, ext]);
 }
 
-/** The TBSCertList, before signing. */
-export function crlTemplate(r: CrlRequest): Buffer {
+function checkRequest(r: Omit<CrlRequest, 'entries'>): void {
   if (typeof r.crlNumber !== 'bigint' || r.crlNumber < 0n || r.crlNumber > MAX_CRL_NUMBER)
     throw new TypeError('crlNumber must be a non-negative bigint of at most 20 octets');
   if (!(r.nextUpdate > r.thisUpdate)) throw new TypeError('nextUpdate must be after thisUpdate');
+}
+
+/** The TBSCertList, before signing. */
+export function crlTemplate(r: CrlRequest): Buffer {
+  checkRequest(r);
   const parts: Uint8Array[] = [VERSION_2, r.ca.der.signatureAlgorithm, r.ca.der.name, time(r.thisUpdate), time(r.nextUpdate)];
   // revokedCertificates is OPTIONAL and absent when empty (an empty SEQUENCE OF is not what RFC 5280 §5.1.2.6 describes).
   if (r.entries.length) parts.push(tlvOf(TAG.SEQUENCE, r.entries.map(entry)));
@@ -62,4 +70,50 @@ export function crlTemplate(r: CrlRequest): Buffer {
 export async function buildCrl(r: CrlRequest): Promise<Uint8Array> {
   const tbs = crlTemplate(r);
   return assembleSigned(tbs, r.ca.der.signatureAlgorithm, await r.ca.signer.sign(tbs));
+}
+
+export interface StreamedCrlRequest extends Omit<CrlRequest, 'entries'> {
+  /** The revoked certificates in CRL order, a batch at a time (e.g. FETCH from a cursor). */
+  readonly entries: AsyncIterable<readonly RevokedCertificate[]>;
+}
+
+/**
+ * {@link buildCrl} over entries that arrive in batches: each batch is encoded
+ * into one buffer as it arrives (its row objects can then be dropped), and the
+ * TBSCertList is written once, at its final size, when the last batch is in.
+ * Memory: the encoded entries (about 40 bytes each) and one batch, not every
+ * row. The bytes are those of buildCrl for the same entries in the same order.
+ * @returns the CRL and how many entries it lists
+ */
+export async function buildCrlStreamed(r: StreamedCrlRequest): Promise<{ der: Uint8Array; count: number }> {
+  checkRequest(r);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let count = 0;
+  for await (const batch of r.entries) {
+    if (!batch.length) continue;
+    const chunk = Buffer.concat(batch.map(entry));
+    chunks.push(chunk);
+    length += chunk.length;
+    count += batch.length;
+  }
+  const head = [VERSION_2, r.ca.der.signatureAlgorithm, r.ca.der.name, time(r.thisUpdate), time(r.nextUpdate)];
+  const tail = explicit(0, sequence(r.ca.der.authorityKeyIdExtension, crlNumberExtension(r.crlNumber)));
+  // revokedCertificates is absent when empty, as in crlTemplate.
+  const revokedHeader = count ? tlvHeader(TAG.SEQUENCE, length) : Buffer.alloc(0);
+  let content = revokedHeader.length + length + tail.length;
+  for (const p of head) content += p.length;
+  const tbsHeader = tlvHeader(TAG.SEQUENCE, content);
+  const tbs = Buffer.allocUnsafe(tbsHeader.length + content);
+  let at = 0;
+  for (const p of [tbsHeader, ...head, revokedHeader]) {
+    tbs.set(p, at);
+    at += p.length;
+  }
+  for (const c of chunks.splice(0)) {
+    tbs.set(c, at);
+    at += c.length;
+  }
+  tbs.set(tail, at);
+  return { der: assembleSigned(tbs, r.ca.der.signatureAlgorithm, await r.ca.signer.sign(tbs)), count };
 }

@@ -208,6 +208,11 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           policy: { type: 'string', maxLength: 100 },
           endEntity: { type: 'string', maxLength: 100 },
           expiringBefore: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}', description: 'ISO 8601 date or date-time' },
+          after: {
+            type: 'string',
+            pattern: '^[0-9a-fA-F:]{1,60}$',
+            description: 'Keyset paging: the serialNumber of the last certificate of the previous page (instead of first)',
+          },
         },
       },
       responses: {
@@ -232,6 +237,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           policy: q.policy,
           endEntity: q.endEntity,
           expiringBefore,
+          after: q.after,
           first,
           max,
         });
