@@ -7,6 +7,9 @@
 export {
   parsePolicy,
   policyJsonSchema,
+  maxValiditySeconds,
+  describeMaxValidity,
+  MIN_VALIDITY_SECONDS,
   isCidr,
   KEY_TYPES,
   KEY_USAGES,
@@ -18,7 +21,7 @@ export {
 export { validateKey } from './policy/validators/key.ts';
 export { validateSubject } from './policy/validators/subject.ts';
 export { validateSans } from './policy/validators/san.ts';
-export { validateValidity } from './policy/validators/validity.ts';
+export { validateValidity, validateValidityDays } from './policy/validators/validity.ts';
 
 // names and values
 export { formatName, type NameAttribute } from './name.ts';

@@ -12,6 +12,12 @@ import { idempotencyKey, idempotent, requestFingerprint, type IdempotencyStore }
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
+/** A validity as an ISO 8601 duration; parsed (and refused with validity.malformed) by the issuance rules. */
+const validitySchema = {
+  type: 'string',
+  maxLength: 40,
+  description: 'Validity as an ISO 8601 duration (PT1H, PT2M, P30D, P1DT12H), at least PT1M; not together with validityDays',
+};
 const certificateSchema = {
   type: 'object',
   properties: {
@@ -61,11 +67,17 @@ const sanInput = {
 };
 
 /** CSR from a JSON body `{csr}` or a raw application/pkcs10 body (PEM or DER). */
-function csrInput(req: Request): { csr: string | Uint8Array; policy?: string; validityDays?: number; endEntity?: string } {
+function csrInput(req: Request): {
+  csr: string | Uint8Array;
+  policy?: string;
+  validityDays?: number;
+  validity?: string;
+  endEntity?: string;
+} {
   if (Buffer.isBuffer(req.body)) {
     const q = req.query as Record<string, string | undefined>;
-    const validity = q.validityDays === undefined ? undefined : Number(q.validityDays);
-    return { csr: new Uint8Array(req.body), policy: q.policy, validityDays: validity, endEntity: q.endEntity };
+    const days = q.validityDays === undefined ? undefined : Number(q.validityDays);
+    return { csr: new Uint8Array(req.body), policy: q.policy, validityDays: days, validity: q.validity, endEntity: q.endEntity };
   }
   return req.body;
 }
@@ -148,6 +160,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           csr: pemString,
           policy: { type: 'string', maxLength: 100 },
           validityDays: { type: 'integer', minimum: 1, maximum: 3650 },
+          validity: validitySchema,
           endEntity: { type: 'string', maxLength: 100 },
         },
       },
@@ -402,7 +415,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         type: 'object',
         additionalProperties: false,
         required: ['csr'],
-        properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 } },
+        properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 }, validity: validitySchema },
       },
       responses: {
         201: { description: 'Issued', schema: certificateSchema },
@@ -414,6 +427,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         const out = await issuance.issue(realm, await auth.principal(req), {
           csr: input.csr,
           validityDays: input.validityDays,
+          validity: input.validity,
           endEntity: param(req, 'name'),
         });
         if (out.kind === 'pending') res.status(202).json(out.request);
