@@ -32,6 +32,7 @@ export { toPem, pemBlocks, splitPemCertificates } from './pem.ts';
 export {
   parseCsr,
   parseCsrAsync,
+  certifiedKeyRequest,
   verifyCsrSignature,
   MAX_CSR_BYTES,
   type Csr,
@@ -41,6 +42,7 @@ export {
 } from './csr.ts';
 
 // CA keys, their protection and signing
+export { decodeCertificate, type DecodedCertificate } from './certificate.ts';
 export { generateCaKey, keyTypeOf, spkiOf, samePublicKey, isCaKeyType, CA_KEY_TYPES, type CaKeyType } from './keys.ts';
 export { protectKey, unprotectKey, rewrap, kekId, asKeyBlob, type KeyBlob } from './key_protection.ts';
 export { localSigner } from './signer.ts';

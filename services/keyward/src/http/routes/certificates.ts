@@ -9,6 +9,7 @@ import type { CertificateFilter } from '../../issuance/ports.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { idempotencyKey, idempotent, requestFingerprint, type IdempotencyStore } from '../idempotency.ts';
+import { peerCertificateDer } from '../peer_certificate.ts';
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
@@ -291,6 +292,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
     },
     ...ocspRoutes(`${base}/ocsp`, (req) => param(req, 'realm'), issuance),
     ...ocspRoutes('/v1/ocsp', () => undefined, issuance),
+    ...renewRoutes(base, issuance),
     // ------------------------------------------------------------ certificate requests
     {
       method: 'get',
@@ -513,4 +515,39 @@ function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined,
 const UNAUTHORIZED = new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x06]);
 function isUnauthorized(der: Uint8Array): boolean {
   return der.length === 5 && der[4] === 0x06;
+}
+
+// ------------------------------------------------------------ renewal authenticated by the certificate itself
+
+/**
+ * `POST /v1/realms/{realm}/certificates/renew` on the HTTPS listener: the
+ * certificate to renew is the TLS client certificate (as step-ca's
+ * `step ca renew`); no other credential is needed or looked at.
+ */
+function renewRoutes(base: string, issuance: Issuance): RouteSpec[] {
+  return [
+    {
+      method: 'post',
+      path: `${base}/certificates/renew`,
+      tag: 'certificates',
+      auth: 'none',
+      summary:
+        'Renew the certificate presented as the TLS client certificate (HTTPS listener; the certificate is the credential): ' +
+        "same subject and SANs under the requester's current policy; a new CSR re-keys",
+      body: { type: 'object', additionalProperties: false, properties: { csr: pemString } },
+      responses: { 201: { description: 'The new certificate', schema: certificateSchema } },
+      handler: async (req, res) => {
+        const realm = param(req, 'realm');
+        const presented = peerCertificateDer(req);
+        if (!presented)
+          throw new KeywardError(
+            'renewal.certificate_missing',
+            "Present the certificate to renew as the TLS client certificate on Keyward's HTTPS listener",
+          );
+        const view = await issuance.renew(realm, presented, { csr: req.body?.csr });
+        res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${view.serialNumber}`);
+        sendCertificate(req, res, 201, view);
+      },
+    },
+  ];
 }
