@@ -139,7 +139,7 @@ describe('18 certificates from the command line', function () {
     }
   });
 
-  it('asks for a validity in minutes (PT2M) under a short-lived policy; refuses less than PT1M and more than the policy allows', async () => {
+  it('asks for a validity in minutes (PT2M) under a short-lived policy; refuses under PT1M and over the policy maximum', async () => {
     const r = await ok([
       'request',
       'two',
