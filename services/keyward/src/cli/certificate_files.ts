@@ -21,17 +21,6 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 export const KEY_TYPES = ['EC-P256', 'EC-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
-/** RFC 5280 §5.3.1 reasons a certificate's holder or a revoker may give. */
-export const REVOCATION_REASONS = [
-  'unspecified',
-  'keyCompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-] as const;
-
 function algorithms(type: KeyType): {
   key: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams;
   signing: webcrypto.Algorithm & { hash?: string };

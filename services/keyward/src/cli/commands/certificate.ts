@@ -8,28 +8,26 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiFromEnv, CliApiError, mutualTlsRequest, type Api } from '../api.ts';
-import {
-  buildCsr,
-  certificatesOf,
-  generateKey,
-  keysFromPem,
-  keyTypeOf,
-  keyTypeOption,
-  ocspRequest,
-  ocspStatus,
-  realmOf,
-  REVOCATION_REASONS,
-  sanOption,
-  summarise,
-  timeLeft,
-  writeAtomic,
-  type KeyType,
-} from '../certificate_files.ts';
+import type { KeyType } from '../certificate_files.ts';
 import { confirm, out, parse, UsageError, type Command } from '../command.ts';
 import { parseDuration } from '../../kernel/duration.ts';
 import { isKeywardError } from '../../kernel/errors.ts';
 
 const enc = encodeURIComponent;
+
+/** Keys, CSRs, certificate decoding and OCSP: loaded when a certificate command runs, not with every other command. */
+let F: typeof import('../certificate_files.ts');
+
+/** RFC 5280 §5.3.1 reasons a certificate's holder or a revoker may give. */
+const REVOCATION_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'privilegeWithdrawn',
+] as const;
 
 /** A duration option (`PT1H`) checked here, so that a typo is a usage error (exit 2). */
 function durationOption(name: string, text: string): number {
@@ -53,9 +51,9 @@ function readText(path: string, what: string): string {
 function writeCertificateFiles(dir: string, name: string, view: { certificate: string; chain: readonly string[] }, keyPem?: string) {
   mkdirSync(dir, { recursive: true });
   const files = { crt: join(dir, `${name}.crt`), chain: join(dir, `${name}.chain.pem`), key: join(dir, `${name}.key`) };
-  if (keyPem) writeAtomic(files.key, keyPem, 0o600);
-  writeAtomic(files.chain, view.certificate + view.chain.join(''), 0o644);
-  writeAtomic(files.crt, view.certificate, 0o644);
+  if (keyPem) F.writeAtomic(files.key, keyPem, 0o600);
+  F.writeAtomic(files.chain, view.certificate + view.chain.join(''), 0o644);
+  F.writeAtomic(files.crt, view.certificate, 0o644);
   return files;
 }
 
@@ -98,22 +96,22 @@ async function request(api: Api, name: string | undefined, v: Record<string, any
       throw new UsageError('--csr brings its own names and key: drop --san, --subject and --key-type');
     csrPem = readText(v.csr, 'the CSR');
   } else {
-    const type = keyTypeOption(v['key-type']);
-    const sans = (v.san ?? []).map(sanOption);
+    const type = F.keyTypeOption(v['key-type']);
+    const sans = (v.san ?? []).map(F.sanOption);
     const subject =
       v.subject ??
       (sans.find((s: { type: string }) => s.type === 'dns')
         ? `CN=${sans.find((s: { type: string }) => s.type === 'dns').value}`
         : undefined);
-    const key = await generateKey(type);
+    const key = await F.generateKey(type);
     keyPem = key.pem;
-    csrPem = await buildCsr(key.keys, type, subject, sans);
+    csrPem = await F.buildCsr(key.keys, type, subject, sans);
   }
   const answer = await api.request('POST', `/v1/realms/${enc(realm)}/certificates`, { csr: csrPem, policy, validity: v.validity });
   if (keyPem) {
     // Written before anything else: a request that waits for approval is completed with this key later.
     mkdirSync(dir, { recursive: true });
-    writeAtomic(join(dir, `${name}.key`), keyPem, 0o600);
+    F.writeAtomic(join(dir, `${name}.key`), keyPem, 0o600);
   }
   let view = answer?.serialNumber ? answer : undefined;
   if (!view) {
@@ -152,9 +150,9 @@ async function waitFor(api: Api, realm: string, id: string, timeoutSeconds: numb
 // ------------------------------------------------------------------ revoke, list, get, inspect
 
 function serialFromFile(path: string): { serial: string; realm: string | undefined } {
-  const [cert] = certificatesOf(readText(path, 'the certificate'));
+  const [cert] = F.certificatesOf(readText(path, 'the certificate'));
   if (!cert) throw new UsageError(`${path} holds no PEM certificate`);
-  return { serial: summarise(cert).serialNumber, realm: realmOf(cert) };
+  return { serial: F.summarise(cert).serialNumber, realm: F.realmOf(cert) };
 }
 
 async function revoke(api: Api, serialArg: string | undefined, v: Record<string, any>): Promise<number> {
@@ -218,7 +216,7 @@ async function get(api: Api, serial: string | undefined, v: Record<string, any>)
   }
   const pem = r.certificate + (v.chain ? r.chain.join('') : '');
   if (v.out) {
-    writeAtomic(v.out, pem, 0o644);
+    F.writeAtomic(v.out, pem, 0o644);
     process.stderr.write(`wrote ${v.out} (${r.status}, valid until ${r.notAfter})\n`);
   } else process.stdout.write(pem);
   return 0;
@@ -238,22 +236,22 @@ async function inspect(api: Api, target: string | undefined, v: Record<string, a
     pem = r.certificate;
     chain = r.chain;
   }
-  const [cert, ...rest] = certificatesOf(pem);
+  const [cert, ...rest] = F.certificatesOf(pem);
   if (!cert) throw new UsageError(`${target} holds no PEM certificate`);
-  const s = summarise(cert);
-  realm ??= realmOf(cert);
+  const s = F.summarise(cert);
+  realm ??= F.realmOf(cert);
   let revocation: { status: string; revokedAt?: string; reason?: string; responder?: string } = { status: 'not asked' };
   if (realm && !v['no-ocsp']) {
     const responder = `${api.baseUrl}/v1/realms/${enc(realm)}/ocsp`;
     try {
       const issuerPem = rest[0]?.toString('pem') ?? chain[0] ?? (await api.request('GET', `/v1/realms/${enc(realm)}/ca`)).chain[0];
-      const [issuer] = certificatesOf(issuerPem);
+      const [issuer] = F.certificatesOf(issuerPem);
       const res = await fetch(responder, {
         method: 'POST',
         headers: { 'content-type': 'application/ocsp-request' },
-        body: Buffer.from(ocspRequest(cert, issuer!)),
+        body: Buffer.from(F.ocspRequest(cert, issuer!)),
       });
-      revocation = { ...ocspStatus(new Uint8Array(await res.arrayBuffer())), responder };
+      revocation = { ...F.ocspStatus(new Uint8Array(await res.arrayBuffer())), responder };
     } catch (err) {
       revocation = { status: `not known (${(err as Error).message})`, responder };
     }
@@ -267,7 +265,7 @@ async function inspect(api: Api, target: string | undefined, v: Record<string, a
   line('SANs', s.sans.join(', ') || '(none)');
   line('Key', s.key);
   line('Valid from', s.notBefore);
-  line('Valid until', `${s.notAfter} (${timeLeft(s.secondsLeft)})`);
+  line('Valid until', `${s.notAfter} (${F.timeLeft(s.secondsLeft)})`);
   line('Key usage', s.keyUsage.join(', ') || '(none)');
   line('Extended key usage', s.extendedKeyUsage.join(', ') || '(none)');
   line('Issuer', s.issuer);
@@ -317,7 +315,7 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
 
   const current = () => {
     const certPem = readText(v.cert, 'the certificate');
-    const [cert] = certificatesOf(certPem);
+    const [cert] = F.certificatesOf(certPem);
     if (!cert) throw new UsageError(`${v.cert} holds no PEM certificate`);
     return { certPem, cert, keyPem: readText(v.key, 'the key') };
   };
@@ -325,16 +323,16 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
   /** One renewal: new files in place, or a CliApiError. */
   const renewOnce = async () => {
     const { certPem, cert, keyPem } = current();
-    const realm = v.realm ?? realmOf(cert);
+    const realm = v.realm ?? F.realmOf(cert);
     if (!realm) throw new UsageError(`cannot tell the realm of ${v.cert} from its CRL URL: give --realm R`);
     let newKeyPem: string | undefined;
     let csr: string | undefined;
     if (v.rekey) {
-      const type = keyTypeOf(cert) as KeyType;
-      const key = await generateKey(keyTypeOption(type));
+      const type = F.keyTypeOf(cert) as KeyType;
+      const key = await F.generateKey(F.keyTypeOption(type));
       newKeyPem = key.pem;
-      csr = await buildCsr(key.keys, type, undefined, []);
-    } else await keysFromPem(keyPem, keyTypeOption(keyTypeOf(cert))); // a key that does not load fails here, not in the handshake
+      csr = await F.buildCsr(key.keys, type, undefined, []);
+    } else await F.keysFromPem(keyPem, F.keyTypeOption(F.keyTypeOf(cert))); // a key that does not load fails here, not in the handshake
     const view = await mutualTlsRequest(
       baseUrl,
       { cert: certPem, key: keyPem, ca },
@@ -344,9 +342,9 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
         ...(csr ? { csr } : {}),
       },
     );
-    if (newKeyPem) writeAtomic(v.key, newKeyPem, 0o600);
-    if (chainPath && existsSync(chainPath)) writeAtomic(chainPath, view.certificate + view.chain.join(''), 0o644);
-    writeAtomic(v.cert, view.certificate, 0o644);
+    if (newKeyPem) F.writeAtomic(v.key, newKeyPem, 0o600);
+    if (chainPath && existsSync(chainPath)) F.writeAtomic(chainPath, view.certificate + view.chain.join(''), 0o644);
+    F.writeAtomic(v.cert, view.certificate, 0o644);
     log(`renewed ${v.cert}: serial ${view.serialNumber}, valid until ${view.notAfter}${newKeyPem ? ' (new key)' : ''}`);
     if (v.exec) await runHook(v.exec);
     return view;
@@ -488,6 +486,7 @@ KEYWARD_KEYCLOAK_URL), or keyward login. KEYWARD_URL names the server.`,
       'no-ocsp': { type: 'boolean' },
       json: { type: 'boolean' },
     });
+    F = await import('../certificate_files.ts');
     const [action, arg, ...extra] = positionals;
     if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
     const v: Record<string, any> = { ...values };
