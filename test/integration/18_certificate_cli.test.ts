@@ -319,6 +319,20 @@ describe('18 certificates from the command line', function () {
       expect(new Set(serials).size).to.equal(serials.length);
     });
 
+    it('renews once with --rekey: a new key (0600) in place, certified, with no other credential', async () => {
+      const out = join(dir, 'rk');
+      await ok(['request', 'rk', '--realm', realm, '--policy', 'short', '--san', `DNS:rk.${domain}`, '--out', out]);
+      const oldKey = readFileSync(join(out, 'rk.key'), 'utf8');
+      const args = ['renew', '--cert', join(out, 'rk.crt'), '--key', join(out, 'rk.key'), '--rekey'];
+      const r = await ok([...args, '--url', kw.tlsUrl!, '--ca-file', join(dir, 'cluster.crt')], bare);
+      expect(r.stdout).to.match(/renewed .*rk\.crt: serial [0-9a-f]+, valid until \S+ \(new key\)/);
+      expect(readFileSync(join(out, 'rk.key'), 'utf8')).to.not.equal(oldKey);
+      expect(statSync(join(out, 'rk.key')).mode & 0o777).to.equal(0o600);
+      const fromKey = await must(['pkey', '-in', join(out, 'rk.key'), '-pubout']);
+      expect(await must(['x509', '-in', join(out, 'rk.crt'), '-noout', '-pubkey'])).to.equal(fromKey);
+      expect((await verify(join(out, 'rk.crt'), join(out, 'rk.chain.pem'))).trim()).to.match(/: OK$/);
+    });
+
     it('is refused with renewal.requester_inactive once the API client is deleted in Keycloak, and keeps the old files', async () => {
       const out = join(dir, 'svc');
       const found = (await (await keycloakAdmin(`/${realm}/clients?clientId=${encodeURIComponent(clientId)}`)).json()) as { id: string }[];
@@ -330,6 +344,11 @@ describe('18 certificates from the command line', function () {
       expect(lines(/renewal refused/)[0]).to.include('the current files are kept');
       expect(lines(/ renewed svc\.crt/).length).to.equal(renewedBefore);
       expect(readFileSync(join(out, 'svc.crt'), 'utf8')).to.equal(before);
+      const audit = await call(kw.url, 'GET', `/v1/realms/${realm}/audit-events?action=certificate`, { token: op });
+      const actions = audit.body.items.map((e: { action: string }) => e.action);
+      expect(actions).to.include('certificate.renewed').and.include('certificate.renewal_refused');
+      const refused = audit.body.items.find((e: { action: string }) => e.action === 'certificate.renewal_refused');
+      expect(refused.details.code).to.equal('renewal.requester_inactive');
     });
 
     it('stops cleanly on SIGTERM (exit 0)', async () => {
