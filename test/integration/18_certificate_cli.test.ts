@@ -73,8 +73,12 @@ describe('18 certificates from the command line', function () {
     for (const [name, validity] of [
       ['web', { maxValidityDays: 30 }],
       ['short', { maxValidity: 'PT2M' }],
+      ['reviewed', { maxValidity: 'PT1H', approval: 'required' }],
     ] as const) {
-      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/${name}`, { token: op, body: policy(domain, validity) });
+      const r = await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/${name}`, {
+        token: op,
+        body: { ...policy(domain, {}), ...validity },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
     }
     const created = await call(kw.url, 'POST', `/v1/realms/${realm}/api-clients`, {
@@ -255,6 +259,33 @@ describe('18 certificates from the command line', function () {
     const issuer = write(dir, 'issuing.pem', blocks(readFileSync(join(dir, 'web', 'web.chain.pem'), 'utf8'))[1]!);
     const ocsp = await openssl(['ocsp', '-issuer', issuer, '-cert', cert, '-url', `${kw.url}/v1/realms/${realm}/ocsp`, '-noverify']);
     expect(ocsp.stdout).to.match(/: revoked/);
+  });
+
+  it('request --wait: a request that needs approval says so, waits, and writes the files once a keyward-approver approves', async () => {
+    const approver = await call(kw.url, 'POST', `/v1/realms/${realm}/api-clients`, {
+      token: op,
+      body: { clientId: `${realm}-approver`, roles: ['keyward-approver'] },
+    });
+    expect(approver.status, JSON.stringify(approver.body)).to.equal(201);
+    const token = await clientToken(realm, `${realm}-approver`, approver.body.secret);
+    const out = join(dir, 'rv');
+    const args = ['certificate', 'request', 'rv', '--realm', realm, '--policy', 'reviewed', '--san', `DNS:rv.${domain}`, '--out', out];
+    const waiting = keyward([...args, '--wait', '--wait-timeout', 'PT1M'], env);
+    let pending: { requestId: string } | undefined;
+    for (let i = 0; i < 100 && !pending; i++) {
+      const list = await call(kw.url, 'GET', `/v1/realms/${realm}/certificate-requests?status=pending`, { token });
+      pending = list.body.items.find((r: { sans: string[] }) => r.sans.includes(`dns:rv.${domain}`));
+      if (!pending) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(pending, 'the pending request').to.not.equal(undefined);
+    expect(existsSync(join(out, 'rv.key')), 'the key is written before the decision').to.equal(true);
+    const approved = await call(kw.url, 'POST', `/v1/realms/${realm}/certificate-requests/${pending!.requestId}/approve`, { token });
+    expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
+    const r = await waiting;
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.include(`request ${pending!.requestId} waits for approval`);
+    expect(r.stdout).to.match(/^issued [0-9a-f]+/);
+    expect((await verify(join(out, 'rv.crt'), join(out, 'rv.chain.pem'))).trim()).to.match(/: OK$/);
   });
 
   describe('renew --daemon with the certificate as the only credential', () => {
