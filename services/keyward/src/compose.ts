@@ -61,6 +61,15 @@ import { sklmErrorRenderer, sklmRoutes } from './http/routes/sklm.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { AuditEvents } from './audit/audit_events.ts';
 import { PgAuditEventStore } from './storage/audit_event_store.ts';
+import { consoleClientSecret } from './keycloak/console_client.ts';
+import { sessionCookies } from './http/console/cookies.ts';
+import { consoleRouter, expectedOrigin } from './http/console/routes.ts';
+import { ConsoleSessions } from './http/console/sessions.ts';
+import { PgConsoleSessionStore } from './storage/console_session_store.ts';
+import { fileURLToPath } from 'node:url';
+
+/** The built web console of this installation (services/console/dist), unless KEYWARD_CONSOLE_DIR says otherwise. */
+export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist/', import.meta.url));
 
 export interface Keyward {
   readonly config: Config;
@@ -84,6 +93,7 @@ export interface Keyward {
   readonly settings: ProtectedSettings;
   readonly pats: PersonalAccessTokenService;
   readonly devices: DeviceOnboardingService;
+  readonly consoleSessions: ConsoleSessions;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -194,7 +204,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
         .catch((err: unknown) => log.warn('could not record a refused API client token', { error: (err as Error).message })),
   });
   const provisioningStore = new PgProvisioningStore(db, audit);
-  const realms = new RealmService(identity, provisioningStore, authz);
+  // The web console's client in each managed realm: its redirect at KEYWARD_PUBLIC_URL, its secret derived from ours.
+  const realms = new RealmService(identity, provisioningStore, authz, {
+    consoleClient: (realm) => ({ publicUrl: config.publicUrl, secret: consoleClientSecret(clientSecret, realm) }),
+  });
   const auditEvents = new AuditEvents({ store: new PgAuditEventStore(db), authz, realms });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
   const apiClients = new ApiClientService({
@@ -226,7 +239,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     },
     { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
-  const idempotency = new PgIdempotencyStore(db);
+  const idempotency = new PgIdempotencyStore(db, kek);
   // Other replicas' changes drop what this process cached of them at once: OCSP answers, realms, policies.
   const changes = new ChangeListener(store.url, log)
     .on(CHANNELS.revocation, () => issuance.revocationChanged())
@@ -263,7 +276,27 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     approvals.register(approvalKind(name), { ...settings.approvalRules(name), apply: (q, c) => writeSetting(q, c.realm, c.name, c.value) });
   }
   approvals.register(ACCEPT_APPROVAL, { ...devices.acceptanceRules(), apply: (q, a) => applyAcceptance(q, a.device) });
+  const consoleSessions = new ConsoleSessions({
+    keycloakUrl,
+    issuerUrl: config.keycloak.issuerUrl,
+    publicUrl: config.publicUrl,
+    kek,
+    store: new PgConsoleSessionStore(db, audit),
+    verifier,
+    acceptsRealm: async (realm) => realm === 'master' || (await realms.isManaged(realm)),
+    clientSecret: (realm) => consoleClientSecret(clientSecret, realm),
+    idleSeconds: config.console.idleSeconds,
+    lifetimeSeconds: config.console.lifetimeSeconds,
+    timeoutMs: config.keycloak.timeoutMs,
+    log,
+  });
+  const consoleCookies = sessionCookies(config.publicUrl);
   const auth = new Authenticator(verifier, {
+    sessions: {
+      cookieName: consoleCookies.name,
+      expectedOrigin: (req) => expectedOrigin(req, config.publicUrl, config.console.publicUrlSet),
+      accessToken: (id) => consoleSessions.accessToken(id),
+    },
     clients: authz,
     certificates: clientCertificates,
     devices,
@@ -307,18 +340,33 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   routes.push(
     ...whoamiRoutes({ auth, authz, realms }),
     ...realmRoutes({ auth, authz, realms }),
-    ...apiClientRoutes({ auth, clients: apiClients }),
+    ...apiClientRoutes({ auth, clients: apiClients, idempotency }),
     ...policyRoutes({ auth, policies, policySchema: policyJsonSchema }),
     ...realmConfigRoutes({ auth, authz, realmConfig, schema: realmConfigSchema }),
     ...certificateRoutes({ auth, issuance, idempotency }),
-    ...clientCertificateRoutes({ auth, certs: clientCertificates, settings }),
-    ...personalAccessTokenRoutes({ auth, pats }),
+    ...clientCertificateRoutes({ auth, certs: clientCertificates, settings, idempotency }),
+    ...personalAccessTokenRoutes({ auth, pats, idempotency }),
     ...settingsRoutes({ auth, settings, approvals }),
     ...deviceRoutes({ auth, devices, settings }),
     ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
     ...auditRoutes({ auth, events: auditEvents }),
   );
-  const app = createApp({ log, metrics, routes, bodyLimitBytes: config.bodyLimitBytes, errorRenderers: sklmErrorRenderer });
+  const consoleRoutes = consoleRouter({
+    sessions: consoleSessions,
+    publicUrl: config.publicUrl,
+    publicUrlSet: config.console.publicUrlSet,
+    dir: config.console.dir ?? DEFAULT_CONSOLE_DIR,
+    realms: async () => (await realms.list()).map((r) => ({ name: r.name, displayName: r.displayName })),
+    log,
+  });
+  const app = createApp({
+    log,
+    metrics,
+    routes,
+    bodyLimitBytes: config.bodyLimitBytes,
+    errorRenderers: sklmErrorRenderer,
+    console: consoleRoutes,
+  });
   // Periodic work runs on one replica at a time, task by task: the holder of the task's lease.
   const lease = (name: string) => new LeaderLease(db, { name, seconds: config.leaderLeaseSeconds, log }).start();
   const leases = {
@@ -340,7 +388,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
   }, 10 * 60_000);
   crlSchedule.unref();
-  // Tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire.
+  // Tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire; ended
+  // console sessions go (each is refused at its next use anyway).
   let sweeping: Promise<unknown> | undefined;
   const patSweep =
     leases.sweep &&
@@ -350,6 +399,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
           Promise.all([
             pats.sweep().catch((err) => log.warn('personal access token sweep failed; will retry', { err })),
             approvals.expireDue().catch((err) => log.warn('approval expiry failed; will retry', { err })),
+            consoleSessions.sweep().catch((err) => log.warn('console session sweep failed; will retry', { err })),
           ]),
         )
         .finally(() => {
@@ -380,6 +430,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     settings,
     pats,
     devices,
+    consoleSessions,
     routes,
     app,
     async close() {

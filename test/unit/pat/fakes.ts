@@ -56,6 +56,15 @@ export class MemoryPats implements PatStore {
     for (const r of this.rows.values()) seen.set(`${r.realm}/${r.userId}`, { realm: r.realm, userId: r.userId, username: r.username });
     return [...seen.values()];
   }
+  async renameUser(realm: string, userId: string, username: string) {
+    let n = 0;
+    for (const [id, r] of this.rows)
+      if (r.realm === realm && r.userId === userId && r.username !== username) {
+        this.rows.set(id, { ...r, username });
+        n++;
+      }
+    return n;
+  }
   async touch(id: string, at: Date) {
     this.touches++;
     const r = this.rows.get(id);

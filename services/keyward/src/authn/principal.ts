@@ -3,7 +3,11 @@
  * decided at call time from its current roles, never
  * from the credential alone.
  */
-export type CredentialKind = 'bearer' | 'pat' | 'client_certificate' | 'device';
+/**
+ * `session` is the web console's: a Keycloak access token held by Keyward for
+ * the browser (backend-for-frontend); it authorises exactly as `bearer` does.
+ */
+export type CredentialKind = 'bearer' | 'session' | 'pat' | 'client_certificate' | 'device';
 
 export interface Principal {
   readonly credential: CredentialKind;

@@ -83,7 +83,7 @@ export class Authorizer {
   }
 
   isOperator(p: Principal): boolean {
-    return p.realm === 'master' && p.credential === 'bearer' && p.credentialRoles.includes(OPERATOR_ROLE);
+    return p.realm === 'master' && (p.credential === 'bearer' || p.credential === 'session') && p.credentialRoles.includes(OPERATOR_ROLE);
   }
 
   /** The principal's effective realm roles in `realm`: its own roles at home, a cross-realm grant elsewhere. */

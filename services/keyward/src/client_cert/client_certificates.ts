@@ -162,6 +162,10 @@ export class ClientCertificateService {
   async create(
     p: Principal,
     input: { name?: string | undefined; expiresInDays: number; csr?: string | undefined },
+    options: {
+      /** The serial to issue under, reserved by an idempotent request (see {@link findCreated}). */
+      serial?: string | undefined;
+    } = {},
   ): Promise<{ view: ClientCertificateView; pem: string; maximum: number }> {
     if (p.kind !== 'user')
       throw new KeywardError(
@@ -207,7 +211,7 @@ export class ClientCertificateService {
     const now = this.#clock.now();
     const notBefore = backdate(now, PROFILES.clientAuth);
     const notAfter = new Date(Math.min(notBefore.getTime() + input.expiresInDays * DAY, ca.notAfter.getTime()));
-    const serial = newSerialHex();
+    const serial = options.serial ?? newSerialHex();
     const id = newId();
     const { der, pem } = await signCertificate({
       issuer: ca,
@@ -258,6 +262,17 @@ export class ClientCertificateService {
     if (!r || r.realm !== p.realm || r.userId !== p.subject)
       throw new KeywardError('client_certificate.not_found', `No client certificate ${id} of the caller`);
     return r;
+  }
+
+  /**
+   * The caller's certificate issued under `serial`, answered as {@link create} answered it, or undefined: what an
+   * idempotent retry answers when its first attempt created the certificate but could not record its answer.
+   */
+  async findCreated(p: Principal, serial: string): Promise<{ view: ClientCertificateView; pem: string; maximum: number } | undefined> {
+    const r = (await this.#store.list(p.realm, p.subject)).find((x) => x.serial === serial);
+    if (!r) return undefined;
+    const key = r.keyBlob ? unprotectKey(this.#kek, r.keyBlob).export({ format: 'pem', type: 'pkcs8' }).toString() : '';
+    return { view: this.#view(r), pem: r.certificatePem + key, maximum: (await this.settings(p.realm)).maxExpirationDays };
   }
 
   /** The .pem again: certificate, chain, and (generated mode) the private key. */
@@ -432,6 +447,8 @@ export class ClientCertificateService {
           'client_certificate.user_disabled',
           `User ${rec.username} of realm ${rec.realm} no longer exists or is disabled`,
         );
+      // A username changed in Keycloak's console: the certificate is the user's by id; the admin view follows the new name.
+      if (user.username !== rec.username) await this.#store.renameUser(rec.realm, rec.userId, user.username);
       return Object.freeze({
         credential: 'client_certificate',
         kind: 'user',

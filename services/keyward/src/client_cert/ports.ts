@@ -39,6 +39,11 @@ export interface ClientCertStore {
   get(id: string): Promise<ClientCertificateRecord | undefined>;
   findByFingerprint(fingerprint: string): Promise<ClientCertificateRecord | undefined>;
   list(realm: string, userId: string | undefined): Promise<ClientCertificateRecord[]>;
+  /**
+   * Records a user's current username on their rows (a username changed in Keycloak's console: rows are the
+   * user's by Keycloak user id, the stored name is for the admin views and revocation by username); returns how many.
+   */
+  renameUser(realm: string, userId: string, username: string): Promise<number>;
   /** Sets revoked_at when not yet revoked; returns whether it changed. */
   revoke(id: string, at: Date, audit: AuditEventInput): Promise<boolean>;
   putTrustedCa(ca: TrustedClientCa, audit: AuditEventInput): Promise<'created' | 'updated'>;

@@ -20,6 +20,8 @@ export interface AppOptions {
   readonly trustProxy?: string[];
   /** Paths that render their errors in another product's format. */
   readonly errorRenderers?: readonly ErrorRenderer[];
+  /** The web console (/console/: its login endpoints and files), mounted before the API routes. */
+  readonly console?: express.Router | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -57,6 +59,7 @@ export function createApp(options: AppOptions): express.Express {
       type: ['application/pkcs10', 'application/x-pem-file', 'application/ocsp-request', 'application/pkix-cert'],
     }),
   );
+  if (options.console) app.use(options.console);
   const router = express.Router();
   mount(router, options.routes);
   app.use(router);

@@ -4,10 +4,14 @@
  * 1. `Authorization: Bearer <JWT>` from a managed realm (or master, for operators),
  *    or `Authorization: Bearer kwp_…`, a personal access token; a client's
  *    token only while the client is still enabled in Keycloak;
- * 2. a client certificate from the TLS handshake on the HTTPS listener: a
+ * 2. without an Authorization header, the web console's session cookie: the
+ *    session's access token (refreshed when due) is verified exactly as a
+ *    Bearer token, so authorisation is the same; a request that changes
+ *    something must pass the console's CSRF check (http/console/cookies.ts);
+ * 3. a client certificate from the TLS handshake on the HTTPS listener: a
  *    trusted device certificate (pinned by fingerprint) first, then
  *    the client-certificate credentials;
- * 3. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
+ * 4. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
  *    (the certificate, URL-encoded PEM), or — as IBM CSM does — the downloaded
  *    .pem with its private key (URL-encoded or base64), whose key must match.
  */
@@ -19,6 +23,7 @@ import type { Principal } from '../authn/principal.ts';
 import type { AccessTokenVerifier } from '../tokens/access_token_verifier.ts';
 import { invalidToken } from '../tokens/access_token_verifier.ts';
 import { KeywardError } from '../kernel/errors.ts';
+import { checkCsrf, CSRF_HEADER, parseCookies } from './console/cookies.ts';
 
 const PRINCIPAL = Symbol('keyward.principal');
 
@@ -43,7 +48,18 @@ export interface ActiveClientCheck {
   requireActiveClient(p: Principal): Promise<void>;
 }
 
+/** Web console sessions (http/console/sessions.ts). */
+export interface ConsoleSessionAuthenticator {
+  /** The session cookie's name. */
+  readonly cookieName: string;
+  /** The origin a session-authenticated request that changes something must come from. */
+  expectedOrigin(req: Request): string;
+  /** The session's current access token, or 401 `session.expired`. */
+  accessToken(sessionId: string): Promise<string>;
+}
+
 export interface AuthenticatorOptions {
+  readonly sessions?: ConsoleSessionAuthenticator | undefined;
   readonly clients?: ActiveClientCheck | undefined;
   readonly certificates?: CertificateAuthenticator | undefined;
   readonly devices?: DeviceAuthenticator | undefined;
@@ -87,6 +103,7 @@ export class Authenticator {
   readonly #proxies = new BlockList();
   readonly #hasProxies: boolean;
   readonly #log: Logger | undefined;
+  readonly #sessions: ConsoleSessionAuthenticator | undefined;
 
   constructor(verifier: AccessTokenVerifier, options: AuthenticatorOptions = {}) {
     this.#verifier = verifier;
@@ -96,6 +113,7 @@ export class Authenticator {
     this.#clients = options.clients;
     this.#headerMode = options.clientCertHeader ?? 'bundle';
     this.#log = options.log;
+    this.#sessions = options.sessions;
     for (const c of options.trustedProxies ?? []) {
       const [addr, bits] = c.split('/');
       const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
@@ -124,6 +142,16 @@ export class Authenticator {
   async #authenticate(req: Request): Promise<Principal> {
     const header = req.get('authorization');
     if (!header) {
+      const sessionId = this.#sessions && parseCookies(req.get('cookie')).get(this.#sessions.cookieName);
+      if (sessionId) {
+        checkCsrf({
+          method: req.method,
+          header: req.get(CSRF_HEADER),
+          origin: req.get('origin'),
+          expectedOrigin: this.#sessions!.expectedOrigin(req),
+        });
+        return this.#fromAccessToken(await this.#sessions!.accessToken(sessionId), 'session');
+      }
       const byCertificate = await this.#certificate(req);
       if (byCertificate) return byCertificate;
       throw new KeywardError('auth.missing', 'Send an access token (Authorization: Bearer <token>) or a client certificate', {
@@ -133,10 +161,15 @@ export class Authenticator {
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw invalidToken('The Authorization header must be "Bearer <token>"');
     if (this.#pats && m[1]!.startsWith('kwp_')) return this.#pats.authenticate(m[1]!);
-    const t = await this.#verifier.verify(m[1]!);
+    return this.#fromAccessToken(m[1]!, 'bearer');
+  }
+
+  /** The principal of a Keycloak access token: a Bearer call's, or a console session's (the same but for `credential`). */
+  async #fromAccessToken(token: string, credential: 'bearer' | 'session'): Promise<Principal> {
+    const t = await this.#verifier.verify(token);
     const isClient = typeof t.claims.client_id === 'string' || (t.username ?? '').startsWith('service-account-');
     const principal: Principal = Object.freeze({
-      credential: 'bearer',
+      credential,
       kind: isClient ? 'client' : 'user',
       realm: t.realm,
       subject: t.subject,

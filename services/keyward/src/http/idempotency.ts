@@ -1,6 +1,10 @@
 /**
- * Idempotent issuance: `Idempotency-Key` on `POST …/certificates` (as the
- * IETF httpapi draft "The Idempotency-Key HTTP Header Field" describes it). A
+ * Idempotent creation: `Idempotency-Key` on the POSTs whose retry would
+ * duplicate work or lose a one-time answer — certificates (`POST
+ * …/certificates`, `POST …/end-entities/{name}/certificates`), API clients
+ * (the secret), personal access tokens (the token) and users' client
+ * certificates (the private key) — as the IETF httpapi draft "The
+ * Idempotency-Key HTTP Header Field" describes it. A
  * retry with the same key and the same request gets the first answer back,
  * from any replica, marked `Idempotent-Replayed: true`; the same key with
  * another request is 422 `idempotency.key_reused`; a retry while the first
@@ -14,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
+import type { Principal } from '../authn/principal.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newSerialHex } from '../kernel/ids.ts';
 
@@ -61,9 +66,19 @@ export function requestFingerprint(req: Request): string {
 }
 
 /**
+ * Whose keys these are: keys are each caller's own, per realm the request acts on
+ * (realm names hold no slash).
+ */
+export function idempotencyScope(realm: string, p: Principal): string {
+  return `${realm}/${p.realm}/${p.subject}`;
+}
+
+/**
  * Runs `attempt` once per key: the first time with a reserved serial, later
  * by replaying its answer. `existing(serial)` finds what a first attempt
- * committed under that serial without recording its answer.
+ * committed under that serial without recording its answer; creations that
+ * cannot be found again (a token or secret that only the answer carries) pass
+ * none, and a retry after an abandoned first attempt creates anew.
  */
 export async function idempotent(
   store: IdempotencyStore,
@@ -71,7 +86,7 @@ export async function idempotent(
   key: string,
   fingerprint: string,
   attempt: (serial: string) => Promise<IdempotentAnswer>,
-  existing: (serial: string) => Promise<IdempotentAnswer | undefined>,
+  existing: (serial: string) => Promise<IdempotentAnswer | undefined> = async () => undefined,
 ): Promise<IdempotentAnswer & { replayed: boolean }> {
   const reserved = newSerialHex();
   const found = await store.claim(scope, key, fingerprint, reserved);
@@ -109,4 +124,22 @@ export async function idempotent(
   }
   await store.complete(scope, key, answer.status, answer.body);
   return { ...answer, replayed: false };
+}
+
+/**
+ * `run` under the request's Idempotency-Key when it has one (and the store is
+ * configured), else simply `run`. The answer says whether it was replayed, for
+ * the `Idempotent-Replayed` header.
+ * @example const out = await replayable(store, req, idempotencyScope(realm, p), async () => ({ status: 201, body: await create() }));
+ */
+export async function replayable(
+  store: IdempotencyStore | undefined,
+  req: Request,
+  scope: string,
+  run: (serial: string | undefined) => Promise<IdempotentAnswer>,
+  existing?: (serial: string) => Promise<IdempotentAnswer | undefined>,
+): Promise<IdempotentAnswer & { replayed: boolean }> {
+  const key = idempotencyKey(req);
+  if (key === undefined || !store) return { ...(await run(undefined)), replayed: false };
+  return idempotent(store, scope, key, requestFingerprint(req), run, existing);
 }

@@ -51,6 +51,14 @@ export interface Config {
   readonly databaseTimeoutMs: number;
   readonly approvalTtlSeconds: number;
   readonly devices: { readonly defaultRealm: string | undefined; readonly pushesPerMinute: number };
+  /** The web console: its built files (undefined: the repository's services/console/dist) and session lifetimes. */
+  readonly console: {
+    readonly dir: string | undefined;
+    readonly idleSeconds: number;
+    readonly lifetimeSeconds: number;
+    /** Whether KEYWARD_PUBLIC_URL was set (else the console's CSRF check compares Origin with the request's own host). */
+    readonly publicUrlSet: boolean;
+  };
 }
 
 interface Setting {
@@ -91,6 +99,15 @@ function url(protocols: string[]) {
   };
 }
 
+/** A positive number with up to four decimals (0.05 minutes is 3 s). */
+function decimal(min: number, max: number) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!/^\d+(\.\d{1,4})?$/.test(raw) || n < min || n > max) throw new Error(`must be a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
 function kek(raw: string): string {
   const bytes = Buffer.from(raw, 'base64');
   if (bytes.length !== 32 || bytes.toString('base64').replace(/=+$/, '') !== raw.replace(/=+$/, '')) {
@@ -115,7 +132,9 @@ export const SETTINGS = [
     env: 'KEYWARD_PUBLIC_URL',
     default: undefined,
     parse: url(['http', 'https']),
-    description: 'Base URL clients use to reach Keyward (CRL and OCSP URLs in certificates). Default: http://KEYWARD_HOST:KEYWARD_PORT.',
+    description:
+      'Base URL clients use to reach Keyward (CRL and OCSP URLs in certificates, the web console and its login redirect; https makes ' +
+      'the session cookie __Host-keyward-session). Default: http://KEYWARD_HOST:KEYWARD_PORT.',
   },
   {
     env: 'KEYWARD_TLS_CERT',
@@ -292,6 +311,23 @@ export const SETTINGS = [
       'Device certificate pushes (TLS hello or upload) accepted per minute from one source address, per server process; more get 429 ' +
       'device.rate_limited.',
   },
+  {
+    env: 'KEYWARD_CONSOLE_DIR',
+    default: undefined,
+    description: 'Directory of the built web console served at /console/. Default: services/console/dist of the installation.',
+  },
+  {
+    env: 'KEYWARD_CONSOLE_SESSION_IDLE_MINUTES',
+    default: '30',
+    parse: decimal(0.01, 1440),
+    description: 'A web console session without a request for this long ends (fractions allowed).',
+  },
+  {
+    env: 'KEYWARD_CONSOLE_SESSION_HOURS',
+    default: '10',
+    parse: decimal(0.0001, 720),
+    description: 'A web console session ends this long after its login, however active (fractions allowed).',
+  },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
 ] as const satisfies readonly Setting[];
 
@@ -426,6 +462,12 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     leaderLeaseSeconds: v.KEYWARD_LEADER_LEASE_SECONDS,
     approvalTtlSeconds: v.KEYWARD_APPROVAL_TTL_SECONDS,
     devices: { defaultRealm: v.KEYWARD_DEVICE_DEFAULT_REALM, pushesPerMinute: v.KEYWARD_DEVICE_PUSH_RATE },
+    console: {
+      dir: v.KEYWARD_CONSOLE_DIR,
+      idleSeconds: Math.round((v.KEYWARD_CONSOLE_SESSION_IDLE_MINUTES as number) * 60),
+      lifetimeSeconds: Math.round((v.KEYWARD_CONSOLE_SESSION_HOURS as number) * 3600),
+      publicUrlSet: v.KEYWARD_PUBLIC_URL !== undefined,
+    },
   };
   if (mode === 'production') {
     if (!config.databaseUrl)

@@ -146,6 +146,15 @@ export const ERROR_CATALOGUE = {
   'device.client_disabled': { status: 401, title: 'The device client is disabled or deleted in Keycloak' },
   'device.default_realm_unset': { status: 404, title: 'The SKLM-compatible path has no realm (KEYWARD_DEVICE_DEFAULT_REALM)' },
 
+  // web console (backend-for-frontend sessions and login)
+  'session.expired': { status: 401, title: 'The console session has expired; log in again' },
+  'session.csrf': { status: 403, title: 'The console request lacks its cross-site request forgery protection' },
+  'console.not_built': { status: 503, title: 'The web console is not built' },
+  'console_client.missing': { status: 409, title: "The realm's console client is missing or out of date in Keycloak" },
+  'login.state_invalid': { status: 400, title: 'The login state is missing, expired or does not match' },
+  'login.denied': { status: 401, title: 'Keycloak did not let the login through' },
+  'login.failed': { status: 502, title: 'Keycloak refused the login code exchange' },
+
   // realm config as code
   'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },
 

@@ -5,7 +5,8 @@
  * grants a realm's creator the management roles of that realm, so Keyward can
  * administer every realm it creates) plus the management roles of existing
  * realms named explicitly; the master realm role `keyward-operator`; and the
- * `keyward` client scope that puts Keyward's audience into master tokens.
+ * `keyward` client scope that puts Keyward's audience into master tokens; and
+ * the web console's client `keyward-console` in master, for operators' logins.
  * From then on Keyward runs on the client's credentials only.
  */
 import KcAdminClient from '@keycloak/keycloak-admin-client';
@@ -13,6 +14,7 @@ import { KeywardError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/log.ts';
 import { kc, keycloakStatus } from './errors.ts';
 import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
+import { CONSOLE_CLIENT_ID, consoleClientSecret, ensureConsoleClient } from './console_client.ts';
 
 export const OPERATOR_ROLE = 'keyward-operator';
 
@@ -42,6 +44,12 @@ export interface BootstrapOptions {
   readonly rotate?: boolean;
   /** Also create (or find) a master-realm API client holding keyward-operator, for the CLI and demos. */
   readonly operatorClientId?: string | undefined;
+  /**
+   * Keyward's public URL (KEYWARD_PUBLIC_URL): makes (or puts back) the web console's client `keyward-console`
+   * in master, for operators, with its redirect there — added to the redirects it has, since several Keyward
+   * installations may share one Keycloak. Its secret derives from the control-plane secret.
+   */
+  readonly consoleUrl?: string | undefined;
   readonly log?: Logger;
   readonly timeoutMs?: number;
 }
@@ -190,6 +198,19 @@ export async function bootstrap(options: BootstrapOptions): Promise<BootstrapRes
     );
   }
   log?.info(cp.created ? 'created the control-plane client' : 'control-plane client present', { clientId: options.clientId });
+  if (options.consoleUrl) {
+    const outcome = await ensureConsoleClient(
+      admin,
+      'master',
+      options.audience,
+      {
+        publicUrl: options.consoleUrl,
+        secret: consoleClientSecret(cp.secret, 'master'),
+      },
+      { addRedirects: true },
+    );
+    log?.info(`console client ${outcome}`, { clientId: CONSOLE_CLIENT_ID, realm: 'master' });
+  }
 
   let operator: BootstrapResult['operator'];
   if (options.operatorClientId) {

@@ -14,7 +14,8 @@ import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/
 import { KeywardError, isKeywardError } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
 import type { ClientState, IdentityReader } from '../authn/ports.ts';
-import type { ApiClientSpec, ClientInfo, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
+import type { ApiClientSpec, ClientInfo, ConsoleClientSpec, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
+import { ensureConsoleClient } from './console_client.ts';
 import { kc, keycloakStatus, realmMissing, translateKeycloakError } from './errors.ts';
 import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
 
@@ -196,6 +197,10 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
       throw await kc(`create client ${clientId}`, () => Promise.reject(err)).catch((e) => e);
     }
     await kc(`add the keyward scope to ${clientId}`, () => this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId: scopeId }));
+  }
+
+  async ensureConsoleClient(realm: string, spec: ConsoleClientSpec): Promise<void> {
+    await ensureConsoleClient(this.#kc, realm, this.#audience, spec);
   }
 
   async #scopeId(realm: string): Promise<string> {
@@ -482,6 +487,9 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
     const fromRealm = attrs[GRANT_REALM_ATTR];
     const clientId = attrs[GRANT_CLIENT_ATTR];
     if (!fromRealm || !clientId) return undefined;
+    // A holder is found by its name (findGrant): one renamed in the console grants nothing any more, and its
+    // attributes must not make it a grant to another client either.
+    if (holder.clientId !== KeycloakIdentityAdmin.grantHolderId(fromRealm, clientId)) return undefined;
     let roles: string[] = [];
     try {
       const sa = await this.#kc.clients.getServiceAccountUser({ realm, id: holder.id! });

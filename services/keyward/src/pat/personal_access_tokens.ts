@@ -279,7 +279,7 @@ export class PersonalAccessTokenService {
       while (next < holders.length) {
         const h = holders[next++]!;
         try {
-          const reason = await this.#lostAccess(h.realm, h.userId);
+          const reason = await this.#lostAccess(h.realm, h.userId, h.username);
           if (reason) removed += await this.removeUser(h.realm, h.userId, reason);
         } catch (err) {
           failed++;
@@ -291,9 +291,10 @@ export class PersonalAccessTokenService {
     return { checked: holders.length, removed, failed };
   }
 
-  async #lostAccess(realm: string, userId: string): Promise<RemovalReason | undefined> {
+  async #lostAccess(realm: string, userId: string, username: string): Promise<RemovalReason | undefined> {
     const user = await this.#users.findUser(realm, userId);
     if (!user) return 'user_deleted';
+    if (user.username !== username) await this.#store.renameUser(realm, userId, user.username);
     if (!user.enabled) return 'user_disabled';
     if (!hasAccess(await this.#users.effectiveRealmRoles(realm, userId))) return 'no_keyward_role';
     return undefined;
@@ -335,6 +336,8 @@ export class PersonalAccessTokenService {
     }
     // Never cached: a deleted or disabled user's token stops at once.
     const user = await this.#users.findUser(r.realm, r.userId);
+    // A username changed in Keycloak's console: the token is the user's by id; the admin views follow the new name.
+    if (user && user.username !== r.username) await this.#store.renameUser(r.realm, r.userId, user.username);
     const principal: Principal = Object.freeze({
       credential: 'pat',
       kind: 'user',

@@ -42,6 +42,11 @@ export interface PatStore {
   delete(sel: PatSelection, audit: (r: PatRecord) => AuditEventInput): Promise<PatRecord[]>;
   /** Distinct users holding tokens, for the access sweep. */
   holders(): Promise<Array<{ realm: string; userId: string; username: string }>>;
+  /**
+   * Records a user's current username on their rows (a username changed in Keycloak's console: rows are the
+   * user's by Keycloak user id, the stored name is for the admin views and revocation by username); returns how many.
+   */
+  renameUser(realm: string, userId: string, username: string): Promise<number>;
   /** Sets last_used_at (never backwards). */
   touch(id: string, at: Date): Promise<void>;
   /** Records an audit event outside any change (a refused use). */

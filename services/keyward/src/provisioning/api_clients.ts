@@ -23,6 +23,11 @@ import type { RealmService } from './realms.ts';
 export const DEFAULT_POLICY_ATTRIBUTE = 'keyward.default-policy';
 /** `config` on clients that realm-config created: the only ones `--prune` may delete. */
 export const SOURCE_ATTRIBUTE = 'keyward.source';
+/**
+ * The mark of the idempotent request that created a client (the serial it reserved, random): a retry finds the
+ * client its first attempt created without recording its answer (http/idempotency.ts).
+ */
+export const CREATION_ATTRIBUTE = 'keyward.creation';
 const DESCRIPTION_MARK = ' [Keyward default policy: ';
 
 export interface CrossRealmRole {
@@ -46,6 +51,8 @@ export interface ApiClientInput {
   readonly source?: 'api' | 'config' | undefined;
   /** A secret to set instead of a generated one (realm-config, from an environment reference). */
   readonly secret?: string | undefined;
+  /** Recorded on the client as {@link CREATION_ATTRIBUTE}, for {@link ApiClientService.findCreated}. */
+  readonly creationMark?: string | undefined;
 }
 
 export interface ApiClientPatch {
@@ -196,6 +203,7 @@ export class ApiClientService {
       attributes: {
         [SOURCE_ATTRIBUTE]: input.source ?? 'api',
         ...(input.defaultPolicy ? { [DEFAULT_POLICY_ATTRIBUTE]: `${input.defaultPolicy.realm}/${input.defaultPolicy.name}` } : {}),
+        ...(input.creationMark ? { [CREATION_ATTRIBUTE]: input.creationMark } : {}),
       },
       secret: input.secret,
     });
@@ -205,6 +213,10 @@ export class ApiClientService {
     effective.catch(() => {}); // awaited below, or dropped with the client
     const made: string[] = [];
     try {
+      // Grants are found by client id: ones left in other realms by a client of this name deleted or renamed in
+      // Keycloak's console belonged to another client and are not inherited by this one.
+      for (const stale of await this.#grantsOf(realm, input.clientId))
+        if (!grants.has(stale.realm)) await this.#identity.deleteGrant(stale.realm, realm, input.clientId);
       for (const [grantRealm, roles] of grants) {
         await this.#identity.putGrant(grantRealm, realm, input.clientId, roles);
         made.push(grantRealm);
@@ -294,6 +306,24 @@ export class ApiClientService {
   /** Current secret (realm-config compares it with an environment reference). */
   async currentSecret(realm: string, clientId: string): Promise<string> {
     return this.#identity.readSecret(realm, await this.#client(realm, clientId));
+  }
+
+  /**
+   * The client that a create with `creationMark` made, with its secret, or undefined when there is none: what an
+   * idempotent retry answers when its first attempt created the client but could not record its answer.
+   */
+  async findCreated(
+    realm: string,
+    clientId: string,
+    creationMark: string,
+    by: Principal,
+  ): Promise<{ client: ApiClientView; secret: string } | undefined> {
+    await this.#realms.getManaged(realm);
+    await this.#requireAdmin(by, realm);
+    const c = await this.#identity.findClient(realm, clientId);
+    if (!c?.hasKeywardScope || c.attributes[CREATION_ATTRIBUTE] !== creationMark) return undefined;
+    const [client, secret] = await Promise.all([this.#view(realm, c), this.#identity.readSecret(realm, c)]);
+    return { client, secret };
   }
 
   async get(realm: string, clientId: string, by: Principal): Promise<ApiClientView> {

@@ -53,6 +53,12 @@ export interface GrantInfo {
   readonly enabled: boolean;
 }
 
+/** What the web console's client in a realm must be: where the console lives and the client's secret. */
+export interface ConsoleClientSpec {
+  readonly publicUrl: string;
+  readonly secret: string;
+}
+
 export interface IdentityAdmin {
   findRealm(realm: string): Promise<RealmInfo | undefined>;
   /** Creates the realm if missing; returns whether it was created. */
@@ -67,6 +73,8 @@ export interface IdentityAdmin {
   ensureAudienceScope(realm: string): Promise<void>;
   /** Ensures the public client `keyward-cli` (device authorization grant) used by `keyward login`; idempotent. */
   ensureCliClient(realm: string): Promise<void>;
+  /** Creates the web console's confidential client `keyward-console`, or puts it back as `spec` says; idempotent. */
+  ensureConsoleClient(realm: string, spec: ConsoleClientSpec): Promise<void>;
 
   /** Creates client + service account + role mappings as one unit: on failure nothing is left behind. */
   createApiClient(realm: string, spec: ApiClientSpec): Promise<{ client: ClientInfo; secret: string; serviceAccountId: string }>;

@@ -185,10 +185,13 @@ export class RealmConfigService {
     const unmanaged: Plan['unmanaged'][number][] = [];
     for (const f of files) {
       const managed = await this.#realms.isManaged(f.realm);
-      if (!managed) {
+      // A managed realm deleted or renamed in Keycloak's console is created again, as PUT /v1/realms/{realm} does;
+      // what Keyward stores for it (policies) is still there, what Keycloak held (clients) is made anew.
+      const view = managed ? await this.#realms.view(f.realm) : undefined;
+      const inKeycloak = view?.status === 'ok';
+      if (!view || !inKeycloak) {
         changes.push({ action: 'create', kind: 'realm', realm: f.realm, id: f.realm });
       } else {
-        const view = await this.#realms.view(f.realm);
         const fields: Record<string, [unknown, unknown]> = {};
         if (f.displayName !== undefined && f.displayName !== view.displayName) fields.displayName = [view.displayName, f.displayName];
         if (f.defaultRoles !== undefined) {
@@ -215,7 +218,7 @@ export class RealmConfigService {
       }
       if (f.apiClients !== undefined) {
         for (const c of f.apiClients) {
-          const cur = managed ? await this.#clients.find(f.realm, c.clientId) : undefined;
+          const cur = inKeycloak ? await this.#clients.find(f.realm, c.clientId) : undefined;
           if (!cur) {
             changes.push({ action: 'create', kind: 'api_client', realm: f.realm, id: c.clientId });
             continue;
@@ -223,7 +226,7 @@ export class RealmConfigService {
           const fields = clientDiff(cur, c);
           if (Object.keys(fields).length) changes.push({ action: 'update', kind: 'api_client', realm: f.realm, id: c.clientId, fields });
         }
-        if (managed) {
+        if (inKeycloak) {
           const live = await this.#clients.list(f.realm, { first: 0, max: 10_000 }, SYSTEM_READER);
           for (const c of live.filter((x) => !f.apiClients!.some((d) => d.clientId === x.clientId))) {
             if (options.prune && c.source === 'config')

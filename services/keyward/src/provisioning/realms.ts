@@ -1,7 +1,8 @@
 /**
  * Managed realms: a realm is managed when declared in realm-config or through
  * `PUT /v1/realms/{realm}`. Keyward makes sure it exists in Keycloak with
- * Keyward's roles, the `keyward` audience scope, and the configured roles in
+ * Keyward's roles, the `keyward` audience scope, its clients (`keyward-cli`,
+ * the web console's `keyward-console`), and the configured roles in
  * `default-roles-<realm>`; it removes from the default role only roles it put
  * there itself.
  */
@@ -10,7 +11,7 @@ import { ROLE_DESCRIPTIONS, type Authorizer } from '../authn/roles.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
 import { checkRealmName } from './names.ts';
-import type { IdentityAdmin, ManagedRealm, ProvisioningStore } from './ports.ts';
+import type { ConsoleClientSpec, IdentityAdmin, ManagedRealm, ProvisioningStore } from './ports.ts';
 
 export interface RealmSpec {
   readonly displayName?: string | undefined;
@@ -29,6 +30,11 @@ export interface RealmView {
   /** The subset that Keyward manages. */
   readonly managedDefaultRoles: readonly string[];
   readonly roles: readonly string[];
+  /**
+   * Keyward's roles (keyward-requester …) that the realm lacks in Keycloak: deleted or renamed in the console.
+   * A renamed role keeps its holders under its new name, which means nothing to Keyward. PUT re-creates them.
+   */
+  readonly missingRoles: readonly string[];
   readonly source: 'api' | 'config';
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -38,14 +44,22 @@ export class RealmService {
   readonly #identity: IdentityAdmin;
   readonly #store: ProvisioningStore;
   readonly #authz: Authorizer;
+  readonly #consoleClient: ((realm: string) => ConsoleClientSpec) | undefined;
   /** Managed realms change rarely: dropped at once when another replica announces a change, else after 5 s. */
   readonly #cache = new TtlCache<string, ManagedRealm | undefined>(5_000);
   readonly #all = new TtlCache<'all', ManagedRealm[]>(5_000);
 
-  constructor(identity: IdentityAdmin, store: ProvisioningStore, authz: Authorizer) {
+  /** `consoleClient`: what the web console's client of a realm must be (unset: no console client is made). */
+  constructor(
+    identity: IdentityAdmin,
+    store: ProvisioningStore,
+    authz: Authorizer,
+    options: { consoleClient?: ((realm: string) => ConsoleClientSpec) | undefined } = {},
+  ) {
     this.#identity = identity;
     this.#store = store;
     this.#authz = authz;
+    this.#consoleClient = options.consoleClient;
   }
 
   /** The managed realm, or 404 `realm.not_found`. */
@@ -80,6 +94,8 @@ export class RealmService {
     );
     await this.#identity.ensureAudienceScope(name);
     await this.#identity.ensureCliClient(name);
+    // The web console's client: re-created when deleted in Keycloak, put back when its redirect or secret drifted.
+    if (this.#consoleClient) await this.#identity.ensureConsoleClient(name, this.#consoleClient(name));
     const wanted = [...new Set(spec.defaultRoles ?? previous?.defaultRoles ?? [])].sort();
     const current = await this.#identity.getDefaultRoles(name);
     const add = wanted.filter((r) => !current.includes(r));
@@ -119,6 +135,7 @@ export class RealmService {
       defaultRoles: defaults,
       managedDefaultRoles: r.defaultRoles,
       roles: roles.map((x) => x.name).sort(),
+      missingRoles: status === 'ok' ? Object.keys(ROLE_DESCRIPTIONS).filter((n) => !roles.some((x) => x.name === n)) : [],
       source: r.source,
       createdAt: r.createdAt.toISOString(),
       updatedAt: r.updatedAt.toISOString(),

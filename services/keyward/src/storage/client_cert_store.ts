@@ -94,6 +94,15 @@ export class PgClientCertStore implements ClientCertStore {
     return r.rows.map(rec);
   }
 
+  async renameUser(realm: string, userId: string, username: string): Promise<number> {
+    const r = await this.#db.query('UPDATE client_certificates SET username = $3 WHERE realm = $1 AND user_id = $2 AND username <> $3', [
+      realm,
+      userId,
+      username,
+    ]);
+    return r.rowCount ?? 0;
+  }
+
   async revoke(id: string, at: Date, audit: AuditEventInput): Promise<boolean> {
     return this.#db.tx(async (q) => {
       const changed =

@@ -131,6 +131,15 @@ export class PgPatStore implements PatStore {
     return rows.rows.map((r) => ({ realm: r.realm, userId: r.user_id, username: r.username }));
   }
 
+  async renameUser(realm: string, userId: string, username: string): Promise<number> {
+    const r = await this.#db.query('UPDATE personal_access_tokens SET username = $3 WHERE realm = $1 AND user_id = $2 AND username <> $3', [
+      realm,
+      userId,
+      username,
+    ]);
+    return r.rowCount ?? 0;
+  }
+
   async touch(id: string, at: Date): Promise<void> {
     await this.#db.query(
       'UPDATE personal_access_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)',

@@ -45,6 +45,7 @@ Options:
       adminPassword: required(config.keycloak.adminPassword, 'KEYWARD_KEYCLOAK_ADMIN_PASSWORD', 'for bootstrap'),
       clientId: config.keycloak.clientId,
       audience: config.audience,
+      consoleUrl: config.publicUrl,
       realms: values.realm ?? [],
       rotate: values.rotate ?? false,
       operatorClientId: values['operator-client'],

@@ -20,7 +20,9 @@ answers, else the official distribution fetched with Maven and cached under
 ~/.cache/keyward), bootstraps Keyward's client with the development admin
 (admin/admin unless KEYWARD_KEYCLOAK_ADMIN_USER/PASSWORD say otherwise), starts
 Keyward on an embedded PostgreSQL (unless KEYWARD_DATABASE_URL is set), applies
-the demo realm from realm-config/, and prints how to use it. Without
+the demo realm from realm-config/, makes the web console's demo users (demo-user,
+demo-admin, demo-approver; passwords generated once and kept under the data
+directory), and prints how to use it, the console URL and those logins. Without
 KEYWARD_TLS_CERT it also serves HTTPS on KEYWARD_TLS_PORT (default 3443) with a
 self-signed development certificate kept under the data directory, for client
 certificates and device onboarding, and the SKLM-compatible device path serves
@@ -64,6 +66,7 @@ Options:
         clientId: base.keycloak.clientId,
         audience: base.audience,
         operatorClientId: 'keyward-operator-cli',
+        consoleUrl: base.publicUrl,
       });
       const devTls = base.tls.certFile ? undefined : await ensureDevTls(base.dataDir);
       if (devTls?.created) progress(`made a development TLS certificate: ${devTls.certFile}`);

@@ -1,6 +1,7 @@
 /** API clients of a realm (as in MTG Certificate Lifecycle Manager). */
 import type { ApiClientService } from '../../provisioning/api_clients.ts';
 import type { Authenticator } from '../authenticate.ts';
+import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
 import { param, type RouteSpec } from '../route.ts';
 
 const crossRealmRoles = {
@@ -44,7 +45,7 @@ export const apiClientSchema = {
   },
 };
 
-export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientService }): RouteSpec[] {
+export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientService; idempotency?: IdempotencyStore }): RouteSpec[] {
   const base = '/v1/realms/:realm/api-clients';
   return [
     {
@@ -52,7 +53,9 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       path: base,
       tag: 'api-clients',
       auth: 'bearer',
-      summary: 'Create an API client; the secret is shown only in this answer',
+      summary:
+        'Create an API client; the secret is shown only in this answer. With Idempotency-Key, a retry of the same request ' +
+        'returns the first answer, with the same secret (Idempotent-Replayed: true)',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -74,12 +77,27 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
-        const { client, secret } = await deps.clients.create(param(req, 'realm'), req.body, by);
+        const realm = param(req, 'realm');
+        const out = await replayable(
+          deps.idempotency,
+          req,
+          idempotencyScope(realm, by),
+          async (mark) => {
+            const { client, secret } = await deps.clients.create(realm, { ...req.body, creationMark: mark }, by);
+            return { status: 201, body: { ...client, secret } };
+          },
+          async (mark) => {
+            const found = await deps.clients.findCreated(realm, req.body.clientId, mark, by).catch(() => undefined);
+            return found && { status: 201, body: { ...found.client, secret: found.secret } };
+          },
+        );
+        const client = out.body as { realm: string; clientId: string };
+        if (out.replayed) res.set('Idempotent-Replayed', 'true');
         res
-          .status(201)
+          .status(out.status)
           .setHeader('Cache-Control', 'no-store')
           .location(`${base.replace(':realm', encodeURIComponent(client.realm))}/${encodeURIComponent(client.clientId)}`)
-          .json({ ...client, secret });
+          .json(out.body);
       },
     },
     {

@@ -4,11 +4,12 @@
  */
 import type { Request, Response } from 'express';
 import { REVOCABLE_REASONS } from '../../ca/index.ts';
+import type { Principal } from '../../authn/principal.ts';
 import type { Issuance, IssuedView, IssueOutcome } from '../../issuance/issuance.ts';
 import type { CertificateFilter } from '../../issuance/ports.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
-import { idempotencyKey, idempotent, requestFingerprint, type IdempotencyStore } from '../idempotency.ts';
+import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
 import { peerCertificateDer } from '../peer_certificate.ts';
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 
@@ -99,6 +100,14 @@ const CERTIFICATE_STATUSES = ['valid', 'revoked', 'expired'] as const;
 /** The status filter, validated by the query schema above. */
 const certificateStatus = (s: string | undefined): CertificateFilter['status'] => CERTIFICATE_STATUSES.find((x) => x === s);
 
+/** What a first attempt committed under its reserved serial without recording its answer (http/idempotency.ts). */
+function issuedUnder(realm: string, p: Principal, issuance: Issuance) {
+  return async (serial: string) => {
+    const view = await issuance.get(realm, p, serial).catch(() => undefined);
+    return view && { status: 201, body: { kind: 'issued', certificate: view } satisfies IssueOutcome };
+  };
+}
+
 export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuance; idempotency?: IdempotencyStore }): RouteSpec[] {
   const { auth, issuance, idempotency } = deps;
   const base = '/v1/realms/:realm';
@@ -172,7 +181,6 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       handler: async (req, res) => {
         const p = await auth.principal(req);
         const realm = param(req, 'realm');
-        const key = idempotencyKey(req);
         const answer = (out: IssueOutcome) => ({ status: out.kind === 'pending' ? 202 : 201, body: out });
         const send = (status: number, out: IssueOutcome) => {
           if (out.kind === 'pending') {
@@ -185,21 +193,12 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${out.certificate.serialNumber}`);
           sendCertificate(req, res, status, out.certificate);
         };
-        if (key === undefined || !idempotency) {
-          const out = await issuance.issue(realm, p, csrInput(req));
-          send(answer(out).status, out);
-          return;
-        }
-        const result = await idempotent(
+        const result = await replayable(
           idempotency,
-          `${realm}/${p.realm}/${p.subject}`, // realm names hold no slash
-          key,
-          requestFingerprint(req),
-          async (serial) => answer(await issuance.issue(realm, p, { ...csrInput(req), serial })),
-          async (serial) => {
-            const view = await issuance.get(realm, p, serial).catch(() => undefined);
-            return view && { status: 201, body: { kind: 'issued', certificate: view } satisfies IssueOutcome };
-          },
+          req,
+          idempotencyScope(realm, p),
+          async (serial) => answer(await issuance.issue(realm, p, { ...csrInput(req), ...(serial ? { serial } : {}) })),
+          issuedUnder(realm, p, issuance),
         );
         if (result.replayed) res.set('Idempotent-Replayed', 'true');
         send(result.status, result.body as IssueOutcome);
@@ -411,7 +410,9 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       path: `${base}/end-entities/:name/certificates`,
       tag: 'end-entities',
       auth: 'bearer',
-      summary: 'Issue (or renew) for the entity: subject and SANs from the entity, only the key from the CSR',
+      summary:
+        'Issue (or renew) for the entity: subject and SANs from the entity, only the key from the CSR; with Idempotency-Key, ' +
+        'a retry of the same request returns the first answer (Idempotent-Replayed: true)',
       rawBodies: ['application/pkcs10', 'application/x-pem-file'],
       body: {
         type: 'object',
@@ -425,15 +426,28 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       },
       handler: async (req, res) => {
         const realm = param(req, 'realm');
+        const p = await auth.principal(req);
         const input = csrInput(req);
-        const out = await issuance.issue(realm, await auth.principal(req), {
-          csr: input.csr,
-          validityDays: input.validityDays,
-          validity: input.validity,
-          endEntity: param(req, 'name'),
-        });
-        if (out.kind === 'pending') res.status(202).json(out.request);
-        else sendCertificate(req, res, 201, out.certificate);
+        const result = await replayable(
+          idempotency,
+          req,
+          idempotencyScope(realm, p),
+          async (serial) => {
+            const out = await issuance.issue(realm, p, {
+              csr: input.csr,
+              validityDays: input.validityDays,
+              validity: input.validity,
+              endEntity: param(req, 'name'),
+              ...(serial ? { serial } : {}),
+            });
+            return { status: out.kind === 'pending' ? 202 : 201, body: out };
+          },
+          issuedUnder(realm, p, issuance),
+        );
+        if (result.replayed) res.set('Idempotent-Replayed', 'true');
+        const out = result.body as IssueOutcome;
+        if (out.kind === 'pending') res.status(result.status).json(out.request);
+        else sendCertificate(req, res, result.status, out.certificate);
       },
     },
     {

@@ -5,6 +5,7 @@
 import type { ClientCertificateService } from '../../client_cert/client_certificates.ts';
 import type { ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
+import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
 import { param, type RouteSpec } from '../route.ts';
 import { sendChange } from './settings.ts';
 
@@ -35,6 +36,7 @@ export function clientCertificateRoutes(deps: {
   certs: ClientCertificateService;
   /** The one writer of the realm's client-certificate settings, under dual control when it is on. */
   settings: ProtectedSettings;
+  idempotency?: IdempotencyStore;
 }): RouteSpec[] {
   const { auth, certs } = deps;
   return [
@@ -43,7 +45,10 @@ export function clientCertificateRoutes(deps: {
       path: '/v1/client-certificates',
       tag: 'client-certificates',
       auth: 'bearer',
-      summary: "Create a client certificate carrying the calling user's authority; Keyward generates the key unless a CSR is sent",
+      summary:
+        "Create a client certificate carrying the calling user's authority; Keyward generates the key unless a CSR is sent. " +
+        'With Idempotency-Key, a retry of the same request returns the first answer, with the same certificate and key ' +
+        '(Idempotent-Replayed: true)',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -62,12 +67,26 @@ export function clientCertificateRoutes(deps: {
       },
       handler: async (req, res) => {
         const p = await auth.principal(req);
-        const out = await certs.create(p, req.body);
+        const answer = (c: { view: object; pem: string; maximum: number }) => ({
+          status: 201,
+          body: { ...c.view, pem: c.pem, maximumExpirationDays: c.maximum },
+        });
+        const out = await replayable(
+          deps.idempotency,
+          req,
+          idempotencyScope(p.realm, p),
+          async (serial) => answer(await certs.create(p, req.body, { serial })),
+          async (serial) => {
+            const found = await certs.findCreated(p, serial).catch(() => undefined);
+            return found && answer(found);
+          },
+        );
+        if (out.replayed) res.set('Idempotent-Replayed', 'true');
         res
-          .status(201)
+          .status(out.status)
           .setHeader('Cache-Control', 'no-store')
-          .location(`/v1/client-certificates/${out.view.id}`)
-          .json({ ...out.view, pem: out.pem, maximumExpirationDays: out.maximum });
+          .location(`/v1/client-certificates/${(out.body as { id: string }).id}`)
+          .json(out.body);
       },
     },
     {

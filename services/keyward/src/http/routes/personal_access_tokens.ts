@@ -2,6 +2,7 @@
 import { PAT_SORTS, type PersonalAccessTokenService } from '../../pat/personal_access_tokens.ts';
 import type { PatSort } from '../../pat/ports.ts';
 import type { Authenticator } from '../authenticate.ts';
+import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
 import { param, type RouteSpec } from '../route.ts';
 
 const own = {
@@ -25,7 +26,11 @@ const adminRow = {
   },
 };
 
-export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: PersonalAccessTokenService }): RouteSpec[] {
+export function personalAccessTokenRoutes(deps: {
+  auth: Authenticator;
+  pats: PersonalAccessTokenService;
+  idempotency?: IdempotencyStore;
+}): RouteSpec[] {
   const { auth, pats } = deps;
   return [
     {
@@ -33,7 +38,9 @@ export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: Per
       path: '/v1/personal-access-tokens',
       tag: 'personal-access-tokens',
       auth: 'bearer',
-      summary: "Create a personal access token carrying the calling user's authority; the token is shown only in this answer",
+      summary:
+        "Create a personal access token carrying the calling user's authority; the token is shown only in this answer. " +
+        'With Idempotency-Key, a retry of the same request returns the first answer, with the same token (Idempotent-Replayed: true)',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -47,8 +54,14 @@ export function personalAccessTokenRoutes(deps: { auth: Authenticator; pats: Per
         },
       },
       handler: async (req, res) => {
-        const created = await pats.create(await auth.principal(req), req.body);
-        res.status(201).setHeader('Cache-Control', 'no-store').location(`/v1/personal-access-tokens/${created.id}`).json(created);
+        const p = await auth.principal(req);
+        const out = await replayable(deps.idempotency, req, idempotencyScope(p.realm, p), async () => ({
+          status: 201,
+          body: await pats.create(p, req.body),
+        }));
+        if (out.replayed) res.set('Idempotent-Replayed', 'true');
+        const id = (out.body as { id: string }).id;
+        res.status(out.status).setHeader('Cache-Control', 'no-store').location(`/v1/personal-access-tokens/${id}`).json(out.body);
       },
     },
     {

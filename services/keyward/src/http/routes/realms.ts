@@ -13,6 +13,11 @@ export const realmViewSchema = {
     defaultRoles: { type: 'array', items: { type: 'string' } },
     managedDefaultRoles: { type: 'array', items: { type: 'string' } },
     roles: { type: 'array', items: { type: 'string' } },
+    missingRoles: {
+      type: 'array',
+      items: { type: 'string' },
+      description: "Keyward's roles the realm lacks (deleted or renamed in Keycloak's console); PUT restores them",
+    },
     source: { type: 'string', enum: ['api', 'config'] },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
