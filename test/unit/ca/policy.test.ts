@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import {
+  maxValiditySeconds,
   parsePolicy,
   policyJsonSchema,
   validateKey,
@@ -29,6 +30,41 @@ describe('certificate policy', () => {
     });
 
     const doc = structuredClone(POLICY_DOCUMENT) as Record<string, unknown> & typeof POLICY_DOCUMENT;
+
+    describe('maxValidity (an ISO 8601 duration)', () => {
+      const { maxValidityDays: _days, ...noDays } = structuredClone(POLICY_DOCUMENT) as Record<string, unknown>;
+      for (const [text, seconds] of [
+        ['PT24H', 86_400],
+        ['PT2M', 120],
+        ['P90D', 90 * 86_400],
+        ['P1DT12H', 129_600],
+      ] as const) {
+        it(`accepts ${text} (${seconds} s)`, () => {
+          const p = parsePolicy({ ...noDays, maxValidity: text });
+          expect(p.maxValidity).to.equal(text);
+          expect(maxValiditySeconds(p)).to.equal(seconds);
+        });
+      }
+      it('keeps maxValidityDays working', () => expect(maxValiditySeconds(parsePolicy(POLICY_DOCUMENT))).to.equal(90 * 86_400));
+      it('refuses both maxValidity and maxValidityDays with validity.conflict (422)', () => {
+        const err = expectCode(() => parsePolicy({ ...noDays, maxValidity: 'PT24H', maxValidityDays: 1 }), 'validity.conflict');
+        expect(err.status).to.equal(422);
+      });
+      it('refuses neither with policy.invalid at /maxValidity', () => {
+        expectCode(() => parsePolicy(noDays), 'policy.invalid', { path: '/maxValidity' });
+      });
+      it('refuses less than a minute with validity.too_short (422)', () => {
+        const err = expectCode(() => parsePolicy({ ...noDays, maxValidity: 'PT59S' }), 'validity.too_short', { path: '/maxValidity' });
+        expect(err.status).to.equal(422);
+      });
+      for (const bad of ['P1Y', 'PT1.5H', '24h', 'P', 'PT']) {
+        it(`refuses ${bad}`, () => {
+          const err = expectCode(() => parsePolicy({ ...noDays, maxValidity: bad }), 'validity.malformed');
+          expect(err.message).to.match(/maxValidity/);
+        });
+      }
+      it('refuses more than 3650 days', () => expectCode(() => parsePolicy({ ...noDays, maxValidity: 'P3651D' }), 'policy.invalid'));
+    });
     const cases: Array<[string, unknown, string]> = [
       ['something that is not an object', 'policy', '/'],
       ['an unknown key type', { ...doc, keyTypes: ['DSA-1024'] }, '/keyTypes/0'],
@@ -271,15 +307,27 @@ describe('certificate policy', () => {
   });
 
   describe('validateValidity', () => {
+    const DAY = 86_400;
     const p = policy({ maxValidityDays: 30 });
-    it('allows the maximum', () => validateValidity(p, 30));
-    it('refuses one day more with policy.validity_exceeded', () => {
-      expectCode(() => validateValidity(p, 31), 'policy.validity_exceeded', { maximum: 30, requested: 31 });
+    it('allows the maximum', () => validateValidity(p, 30 * DAY));
+    it('refuses one day more with policy.validity_exceeded, in days for a policy in days', () => {
+      expectCode(() => validateValidity(p, 31 * DAY), 'policy.validity_exceeded', { maximum: 30, requested: 31 });
     });
-    for (const bad of [0, -1, 1.5, Number.NaN]) {
-      it(`refuses ${bad} days as a malformed request`, () => {
-        expectCode(() => validateValidity(p, bad), 'request.malformed', { path: '/validityDays' });
+    for (const bad of [1.5, Number.NaN]) {
+      it(`refuses ${bad} seconds as a malformed request`, () => {
+        expectCode(() => validateValidity(p, bad), 'request.malformed', { path: '/validity' });
       });
     }
+    for (const short of [0, -1, 59]) {
+      it(`refuses ${short} seconds with validity.too_short`, () => {
+        expectCode(() => validateValidity(p, short), 'validity.too_short', { minimum: 'PT1M' });
+      });
+    }
+    it('allows one minute', () => validateValidity(p, 60));
+    const short = policy({ maxValidityDays: undefined, maxValidity: 'PT2M' });
+    it('bounds a policy with maxValidity PT2M: 120 s pass, 121 s do not (in ISO 8601 durations)', () => {
+      validateValidity(short, 120);
+      expectCode(() => validateValidity(short, 121), 'policy.validity_exceeded', { maximum: 'PT2M', requested: 'PT2M1S' });
+    });
   });
 });

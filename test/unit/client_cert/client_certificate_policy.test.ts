@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PROFILES, validateKey, validateValidity } from '../../../services/keyward/src/ca/index.ts';
+import { PROFILES, validateKey, validateValidityDays } from '../../../services/keyward/src/ca/index.ts';
 import { clientCertificatePolicy } from '../../../services/keyward/src/client_cert/client_certificates.ts';
 import { expectCode } from '../ca/fixtures.ts';
 
@@ -19,8 +19,8 @@ describe("users' client certificates: the realm's client-certificate profile", (
   }
 
   it("refuses an expiry above the realm's maximum with policy.validity_exceeded", () => {
-    expect(() => validateValidity(policy, 30)).to.not.throw();
-    expectCode(() => validateValidity(policy, 31), 'policy.validity_exceeded', { maximum: 30 });
+    expect(() => validateValidityDays(policy, 30)).to.not.throw();
+    expectCode(() => validateValidityDays(policy, 31), 'policy.validity_exceeded', { maximum: 30 });
   });
 
   it('certifies for client authentication only, as the clientAuth profile says', () => {

@@ -173,6 +173,8 @@ export interface Harness {
   readonly policies: Map<string, unknown>;
   /** How many times the CSR's proof of possession was verified. */
   readonly verifications: { count: number };
+  /** Subjects of API clients deleted in the identity provider (requireActiveClient refuses them). */
+  readonly deletedClients: Set<string>;
 }
 
 /** Issuance over the memory store, one managed realm (`demo`) with policy `svc` ({@link POLICY_DOCUMENT}). */
@@ -182,8 +184,9 @@ export function harness(): Harness {
   const roles = new Map<string, string[]>();
   const policies = new Map<string, unknown>([['svc', structuredClone(POLICY_DOCUMENT)]]);
   const verifications = { count: 0 };
+  const deletedClients = new Set<string>();
   const realm = { name: REALM, displayName: undefined, defaultRoles: [], source: 'api' as const, createdAt: NOW, updatedAt: NOW };
-  const authz: Pick<Authorizer, 'rolesIn' | 'isOperator' | 'require' | 'requireOperator'> = {
+  const authz: Pick<Authorizer, 'rolesIn' | 'isOperator' | 'require' | 'requireOperator' | 'requireActiveClient'> = {
     rolesIn: async (p) => new Set(roles.get(p.subject) ?? []),
     isOperator: (p) => p.credentialRoles.includes('keyward-operator'),
     require: async (p, r, role) => {
@@ -192,6 +195,10 @@ export function harness(): Harness {
     },
     requireOperator: (p) => {
       if (!p.credentialRoles.includes('keyward-operator')) throw new KeywardError('auth.forbidden', `${p.subject} is not an operator`);
+    },
+    requireActiveClient: async (p) => {
+      if (p.kind === 'client' && deletedClients.has(p.subject))
+        throw new KeywardError('token.client_not_found', `API client ${p.clientId} no longer exists in realm ${p.realm}`);
     },
   };
   const issuance = createIssuance(
@@ -222,5 +229,5 @@ export function harness(): Harness {
     },
     { publicUrl: 'http://keyward.test/' },
   );
-  return { issuance, store, clock, roles, policies, verifications };
+  return { issuance, store, clock, roles, policies, verifications, deletedClients };
 }

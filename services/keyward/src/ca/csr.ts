@@ -320,3 +320,28 @@ export async function parseCsrAsync(input: string | Uint8Array, verifier: CsrSig
   if (!d.check) throw noProof(d);
   return verifiedCsr(d, await verifier(d.check));
 }
+
+/**
+ * A request for a key whose possession was proven another way: the TLS
+ * handshake of a renewal authenticated by the certificate being renewed (as
+ * step-ca's `step ca renew` does). It carries the certificate's key and no
+ * names — a renewal certifies the names of the certificate it renews — and no
+ * CSR encoding (der and pem are empty).
+ * @example const csr = certifiedKeyRequest(decodeCertificate(peerDer).spki);
+ * @throws KeywardError policy.key_not_allowed for a key node:crypto cannot load
+ */
+export function certifiedKeyRequest(spki: Uint8Array): Csr {
+  if (!publicKeyOf(spki)) throw unusableKey();
+  const csr: Csr = Object.freeze({
+    subject: Object.freeze([]),
+    sans: Object.freeze({ dns: Object.freeze([]), ip: Object.freeze([]), uri: Object.freeze([]), email: Object.freeze([]) }),
+    unsupportedSans: Object.freeze([]),
+    spki,
+    keyType: keyTypeOfSpki(spki),
+    signatureAlgorithm: '',
+    der: new Uint8Array(0),
+    pem: '',
+  });
+  verified.add(csr);
+  return csr;
+}

@@ -7,6 +7,9 @@
 export {
   parsePolicy,
   policyJsonSchema,
+  maxValiditySeconds,
+  describeMaxValidity,
+  MIN_VALIDITY_SECONDS,
   isCidr,
   KEY_TYPES,
   KEY_USAGES,
@@ -18,7 +21,7 @@ export {
 export { validateKey } from './policy/validators/key.ts';
 export { validateSubject } from './policy/validators/subject.ts';
 export { validateSans } from './policy/validators/san.ts';
-export { validateValidity } from './policy/validators/validity.ts';
+export { validateValidity, validateValidityDays } from './policy/validators/validity.ts';
 
 // names and values
 export { formatName, type NameAttribute } from './name.ts';
@@ -29,6 +32,7 @@ export { toPem, pemBlocks, splitPemCertificates } from './pem.ts';
 export {
   parseCsr,
   parseCsrAsync,
+  certifiedKeyRequest,
   verifyCsrSignature,
   MAX_CSR_BYTES,
   type Csr,
@@ -38,6 +42,7 @@ export {
 } from './csr.ts';
 
 // CA keys, their protection and signing
+export { decodeCertificate, type DecodedCertificate } from './certificate.ts';
 export { generateCaKey, keyTypeOf, spkiOf, samePublicKey, isCaKeyType, CA_KEY_TYPES, type CaKeyType } from './keys.ts';
 export { protectKey, unprotectKey, rewrap, kekId, asKeyBlob, type KeyBlob } from './key_protection.ts';
 export { localSigner } from './signer.ts';

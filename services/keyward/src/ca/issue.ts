@@ -28,7 +28,10 @@ export interface IssueRequest {
   /** A CSR from parseCsr: the certified key is its key. */
   readonly csr: Csr;
   readonly policy: Policy;
-  readonly validityDays: number;
+  /** Validity in whole seconds, at least 60 (policies bound it in days or as an ISO 8601 duration). */
+  readonly validitySeconds?: number | undefined;
+  /** Validity in whole days: the original form, for callers that have no use for hours and minutes. */
+  readonly validityDays?: number | undefined;
   /** The subject to certify instead of the CSR's (end entities: the entity's subject). */
   readonly subjectOverride?: readonly NameAttribute[] | undefined;
   /** The SANs to certify instead of the CSR's (end entities: the entity's names). */
@@ -54,8 +57,6 @@ export interface IssuedCertificate {
   readonly keyType: string;
 }
 
-const DAY = 86_400_000;
-
 // ------------------------------------------------------------------ the pipeline steps
 
 /** CSR checks: a verified CSR, asking only for names Keyward certifies (unless the names come from elsewhere). */
@@ -77,16 +78,16 @@ export function checkCsr(csr: Csr, sansOverridden: boolean): void {
  * the rule that a certificate names something. Issuance runs them itself; a
  * request that waits for approval runs them when it is made, so a pending
  * request is one that would be issued.
- * @example enforcePolicy(policy, { keyType: csr.keyType, subject: csr.subject, sans: csr.sans, validityDays: 30 });
+ * @example enforcePolicy(policy, { keyType: csr.keyType, subject: csr.subject, sans: csr.sans, validitySeconds: 30 * 86_400 });
  */
 export function enforcePolicy(
   policy: Policy,
-  request: { keyType: string; subject: readonly NameAttribute[]; sans: Sans; validityDays: number },
+  request: { keyType: string; subject: readonly NameAttribute[]; sans: Sans; validitySeconds: number },
 ): void {
   validateKey(policy, request.keyType);
   validateSubject(policy, request.subject);
   validateSans(policy, request.sans);
-  validateValidity(policy, request.validityDays);
+  validateValidity(policy, request.validitySeconds);
   if (request.subject.length === 0 && sanCount(request.sans) === 0) {
     throw new KeywardError('policy.subject_not_allowed', 'A certificate needs a subject or at least one subject alternative name', {
       extras: { attribute: 'CN' },
@@ -100,7 +101,7 @@ export interface CheckedRequest {
   readonly policy: Policy;
   readonly subject: readonly NameAttribute[];
   readonly sans: Sans;
-  readonly validityDays: number;
+  readonly validitySeconds: number;
 }
 
 const checkedRequests = new WeakSet<CheckedRequest>();
@@ -109,27 +110,37 @@ const checkedRequests = new WeakSet<CheckedRequest>();
  * Steps 1 and 2 of the pipeline: the CSR checks and the policy validators,
  * run once. A request that waits for approval stops here and is checked again
  * when it is approved (the policy may have changed meanwhile).
- * @example const checked = checkRequest({ csr, policy, validityDays: 30 });
+ * @example const checked = checkRequest({ csr, policy, validitySeconds: 30 * 86_400 });
  * @throws KeywardError policy.key_not_allowed, policy.subject_not_allowed, policy.san_not_allowed,
- *   policy.validity_exceeded, request.malformed (validityDays); TypeError for an unverified Csr
+ *   policy.validity_exceeded, validity.too_short, request.malformed (validity); TypeError for an unverified Csr
  */
 export function checkRequest(
-  r: Pick<IssueRequest, 'csr' | 'policy' | 'validityDays' | 'subjectOverride' | 'sansOverride'>,
+  r: Pick<IssueRequest, 'csr' | 'policy' | 'validitySeconds' | 'validityDays' | 'subjectOverride' | 'sansOverride'>,
 ): CheckedRequest {
   checkCsr(r.csr, r.sansOverride !== undefined);
+  if ((r.validitySeconds === undefined) === (r.validityDays === undefined))
+    throw new TypeError('checkRequest takes validitySeconds or validityDays (one of them)');
+  const days = r.validityDays;
+  if (days !== undefined && (typeof days !== 'number' || !Number.isInteger(days) || days < 1))
+    throw new KeywardError('request.malformed', `validityDays must be a positive whole number of days, not ${String(days)}`, {
+      extras: { path: '/validityDays' },
+    });
+  const validitySeconds = r.validitySeconds ?? days! * 86_400;
   const subject = r.subjectOverride ?? r.csr.subject;
   const sans = r.sansOverride ?? r.csr.sans;
-  enforcePolicy(r.policy, { keyType: r.csr.keyType, subject, sans, validityDays: r.validityDays });
-  const checked: CheckedRequest = Object.freeze({ csr: r.csr, policy: r.policy, subject, sans, validityDays: r.validityDays });
+  enforcePolicy(r.policy, { keyType: r.csr.keyType, subject, sans, validitySeconds });
+  const checked: CheckedRequest = Object.freeze({ csr: r.csr, policy: r.policy, subject, sans, validitySeconds });
   checkedRequests.add(checked);
   return checked;
 }
 
 /**
  * Step 3: the policy's leaf profile, signed by the CA through the one writer.
- * notBefore is `now` (whole seconds); notAfter is notBefore + validityDays,
+ * notBefore is `now` (whole seconds); notAfter is notBefore + validitySeconds,
  * but never later than the CA's own notAfter.
- * @example const issued = await signRequest(checkRequest({ csr, policy, validityDays: 30 }), { ca, serialHex, now, crlUrl, ocspUrl });
+ * @example
+ * const checked = checkRequest({ csr, policy, validitySeconds: 30 * 86_400 });
+ * const issued = await signRequest(checked, { ca, serialHex, now, crlUrl, ocspUrl });
  * @throws TypeError on misuse: a request checkRequest did not return, a bad serial or URL, a CA not valid at `now`
  */
 export async function signRequest(
@@ -140,7 +151,7 @@ export async function signRequest(
   const t = o.now.getTime();
   if (!(t >= o.ca.notBefore.getTime() && t < o.ca.notAfter.getTime())) throw new TypeError('the CA is not valid at `now`');
   const notBefore = new Date(t - (t % 1000));
-  let notAfter = new Date(notBefore.getTime() + c.validityDays * DAY);
+  let notAfter = new Date(notBefore.getTime() + c.validitySeconds * 1000);
   if (notAfter > o.ca.notAfter) notAfter = o.ca.notAfter; // never outlive the CA (RFC 5280 path validation)
   const { der, pem } = await signCertificate({
     issuer: o.ca,
@@ -169,10 +180,10 @@ export async function signRequest(
  * Issues an end-entity certificate: {@link checkRequest} then {@link signRequest}.
  * @example
  * const csr = parseCsr(pem);
- * const cert = await issueCertificate({ ca, csr, policy, validityDays: 30, serialHex: newSerialHex(), now: clock.now(),
+ * const cert = await issueCertificate({ ca, csr, policy, validitySeconds: 30 * 86_400, serialHex: newSerialHex(), now: clock.now(),
  *   crlUrl: 'https://keyward.example/v1/realms/demo/crl', ocspUrl: 'https://keyward.example/v1/ocsp' });
  * @throws KeywardError policy.key_not_allowed, policy.subject_not_allowed, policy.san_not_allowed,
- *   policy.validity_exceeded, request.malformed (validityDays); TypeError on misuse (an unverified
+ *   policy.validity_exceeded, validity.too_short, request.malformed (validity); TypeError on misuse (an unverified
  *   Csr, a bad serial or URL, a CA not valid at `now`)
  */
 export async function issueCertificate(r: IssueRequest): Promise<IssuedCertificate> {

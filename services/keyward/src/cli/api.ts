@@ -118,3 +118,60 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
     },
   };
 }
+
+/** The client certificate (and the CA to trust) of a call on Keyward's HTTPS listener authenticated by TLS alone. */
+export interface MutualTls {
+  readonly cert: string;
+  readonly key: string;
+  /** PEM of the CAs that vouch for the listener's certificate; the system's CAs when absent. */
+  readonly ca?: string | undefined;
+}
+
+/**
+ * A JSON call on Keyward's HTTPS listener with a TLS client certificate as
+ * the only credential (`keyward certificate renew`). Problem details become
+ * CliApiError with the stable code, as for {@link apiFromEnv}.
+ */
+export async function mutualTlsRequest<T = any>(baseUrl: string, tls: MutualTls, method: string, path: string, body?: unknown): Promise<T> {
+  const { request } = await import('node:https');
+  const url = new URL(baseUrl.replace(/\/+$/, '') + path);
+  if (url.protocol !== 'https:')
+    throw new CliApiError(0, 'cli.not_https', `${baseUrl} is not an https:// URL: renewal needs TLS`, undefined);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json' } : {}) },
+        timeout: 30_000,
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', (err) =>
+      reject(new CliApiError(0, 'cli.unreachable', `cannot reach Keyward at ${url.origin} (${(err as Error).message})`, undefined)),
+    );
+    req.end(payload);
+  });
+  let parsed: any;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  if (status < 200 || status >= 300) {
+    const code = parsed?.code ?? `http.${status}`;
+    throw new CliApiError(status, code, `${parsed?.detail ?? parsed?.title ?? `HTTP ${status}`} [${code}]`, parsed);
+  }
+  return parsed as T;
+}

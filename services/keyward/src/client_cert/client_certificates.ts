@@ -34,7 +34,7 @@ import {
   spkiOf,
   unprotectKey,
   validateKey,
-  validateValidity,
+  validateValidityDays,
   type CaContext,
   type Policy,
   type StoredCa,
@@ -207,7 +207,7 @@ export class ClientCertificateService {
     // The CA's policy validators, under the realm's client-certificate profile.
     const policy = clientCertificatePolicy(settings);
     validateKey(policy, keyType);
-    validateValidity(policy, input.expiresInDays);
+    validateValidityDays(policy, input.expiresInDays);
     const now = this.#clock.now();
     const notBefore = backdate(now, PROFILES.clientAuth);
     const notAfter = new Date(Math.min(notBefore.getTime() + input.expiresInDays * DAY, ca.notAfter.getTime()));

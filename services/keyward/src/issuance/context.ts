@@ -21,7 +21,7 @@ export interface IssuanceDeps {
   readonly policies: Pick<PolicyService, 'find'>;
   /** The API client's default policy, for requests that name none. */
   readonly apiClients: Pick<ApiClientService, 'defaultPolicyOf'>;
-  readonly authz: Pick<Authorizer, 'rolesIn' | 'isOperator' | 'require' | 'requireOperator'>;
+  readonly authz: Pick<Authorizer, 'rolesIn' | 'isOperator' | 'require' | 'requireOperator' | 'requireActiveClient'>;
   readonly clock: Clock;
   /** The key-encryption key that seals CA keys (KEYWARD_KEK). */
   readonly kek: Uint8Array;

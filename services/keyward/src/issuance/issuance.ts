@@ -8,6 +8,7 @@ import { auditActor, type Principal } from '../authn/principal.ts';
 import type { CaContext, StoredCa } from '../ca/index.ts';
 import { approve, reject } from './actions/decide.ts';
 import { issue, type IssueInput } from './actions/issue.ts';
+import { renew, type RenewInput } from './actions/renew.ts';
 import { revoke } from './actions/revoke.ts';
 import type { IssuingCa } from './cas.ts';
 import { getCertificate, searchCertificates } from './certificates.ts';
@@ -46,6 +47,8 @@ export interface Issuance {
   search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
   get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
+  /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */
+  renew(realm: string, presented: Uint8Array, input: RenewInput): Promise<IssuedView>;
   crl(realm: string): Promise<Uint8Array>;
   refreshDueCrls(): Promise<void>;
   ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array>;
@@ -99,6 +102,7 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     search: (realm, p, filter) => searchCertificates(ctx, realm, p, filter),
     get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
+    renew: (realm, presented, input) => renew(ctx, realm, presented, input),
     crl: (realm) => crl(ctx, realm),
     refreshDueCrls: () => refreshDueCrls(ctx),
     ocsp: (realm, der) => ocsp(ctx, realm, der),
@@ -108,6 +112,7 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
 }
 
 export type { IssueInput } from './actions/issue.ts';
+export type { RenewInput } from './actions/renew.ts';
 export type { EndEntityInput } from './end_entities.ts';
 export type { IssueOutcome, IssuedView, RequestView } from './views.ts';
 export { normaliseSerial } from './certificates.ts';

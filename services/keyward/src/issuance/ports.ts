@@ -55,7 +55,8 @@ export interface RequestRecord {
   readonly status: 'pending' | 'issued' | 'rejected';
   readonly csrPem: string;
   readonly policy: string;
-  readonly validityDays: number;
+  /** The validity asked for, in seconds. */
+  readonly validitySeconds: number;
   readonly endEntity: string | undefined;
   readonly subject: string;
   readonly sans: readonly string[];

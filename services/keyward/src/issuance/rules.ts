@@ -5,7 +5,8 @@
  * validators then run once on exactly this (ca/issue.ts checkRequest).
  */
 import type { Csr, CertificateProfile, NameAttribute, Policy, Sans } from '../ca/index.ts';
-import { leafProfile } from '../ca/index.ts';
+import { leafProfile, maxValiditySeconds } from '../ca/index.ts';
+import { parseDuration } from '../kernel/duration.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { deepFreeze } from '../kernel/freeze.ts';
 import type { Caller } from './access.ts';
@@ -22,7 +23,8 @@ export interface IssuanceRules {
   readonly policy: NamedPolicy;
   readonly subject: readonly NameAttribute[];
   readonly sans: Sans;
-  readonly validityDays: number;
+  /** Whole seconds (requests ask in days or as an ISO 8601 duration). */
+  readonly validitySeconds: number;
   readonly profile: CertificateProfile;
   /** The end entity whose names are certified, if any. */
   readonly endEntity: EndEntityRecord | undefined;
@@ -67,14 +69,30 @@ export async function resolvePolicy(ctx: IssuanceContext, caller: Caller, named:
   return { name, policy: policyOf(stored.document) };
 }
 
-/** The requested validity, or the policy's maximum. */
-function validityOf(policy: Policy, requested: number | undefined): number {
-  const days = requested ?? policy.maxValidityDays;
+/** What a request may say about its validity: days, or an ISO 8601 duration, or nothing (the policy's maximum). */
+export interface RequestedValidity {
+  readonly validityDays?: number | undefined;
+  /** An ISO 8601 duration: `PT1H`, `P30D`. */
+  readonly validity?: string | undefined;
+}
+
+/**
+ * The requested validity in seconds, or the policy's maximum.
+ * @throws KeywardError validity.conflict (both forms), validity.malformed, request.malformed (days)
+ */
+export function validityOf(policy: Policy, requested: RequestedValidity): number {
+  if (requested.validity !== undefined && requested.validityDays !== undefined)
+    throw new KeywardError('validity.conflict', 'Ask for validity (an ISO 8601 duration) or validityDays, not both', {
+      extras: { field: '/validity' },
+    });
+  if (requested.validity !== undefined) return parseDuration(requested.validity);
+  const days = requested.validityDays;
+  if (days === undefined) return maxValiditySeconds(policy);
   if (!Number.isInteger(days) || days < 1)
     throw new KeywardError('request.malformed', 'validityDays must be a whole number of days, at least 1', {
       extras: { field: '/validityDays' },
     });
-  return days;
+  return days * 86_400;
 }
 
 /** The realm's end entity `name`. */
@@ -86,19 +104,19 @@ export async function getEndEntity(ctx: IssuanceContext, realm: string, name: st
 
 /**
  * The rules of a request: its policy, what it certifies and for how long.
- * @example const rules = authorize(policy, csr, { validityDays: 30, endEntity });
+ * @example const rules = authorize(policy, csr, { validity: 'PT1H', endEntity });
  */
 export function authorize(
   policy: NamedPolicy,
   csr: Csr,
-  input: { readonly validityDays?: number | undefined; readonly endEntity?: EndEntityRecord | undefined },
+  input: RequestedValidity & { readonly validitySeconds?: number | undefined; readonly endEntity?: EndEntityRecord | undefined },
 ): IssuanceRules {
   const entity = input.endEntity;
   return {
     policy,
     subject: entity ? entity.subject : csr.subject,
     sans: entity ? entity.sans : csr.sans,
-    validityDays: validityOf(policy.policy, input.validityDays),
+    validitySeconds: input.validitySeconds ?? validityOf(policy.policy, input),
     profile: leafProfile(policy.policy),
     endEntity: entity,
   };

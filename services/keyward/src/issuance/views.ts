@@ -1,5 +1,6 @@
 /** What the API shows of certificates and certificate requests. */
 import { toPem } from '../ca/index.ts';
+import { formatDuration } from '../kernel/duration.ts';
 import type { IssuanceContext } from './context.ts';
 import type { CertificateRecord, RequesterRef, RequestRecord } from './ports.ts';
 
@@ -25,7 +26,10 @@ export interface RequestView {
   readonly policy: string;
   readonly subject: string;
   readonly sans: readonly string[];
+  /** The validity asked for in days (rounded up; see validity for the exact duration). */
   readonly validityDays: number;
+  /** The validity asked for, as an ISO 8601 duration. */
+  readonly validity: string;
   readonly endEntity: string | undefined;
   readonly requester: RequesterRef;
   readonly decidedBy: RequesterRef | undefined;
@@ -66,7 +70,8 @@ export function requestView(r: RequestRecord): RequestView {
     policy: r.policy,
     subject: r.subject,
     sans: r.sans,
-    validityDays: r.validityDays,
+    validityDays: Math.ceil(r.validitySeconds / 86_400),
+    validity: formatDuration(r.validitySeconds),
     endEntity: r.endEntity,
     requester: r.requester,
     decidedBy: r.decidedBy,

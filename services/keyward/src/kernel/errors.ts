@@ -56,6 +56,11 @@ export const ERROR_CATALOGUE = {
   'policy.validity_exceeded': { status: 422, title: 'The validity exceeds the policy maximum' },
   'policy.in_use': { status: 409, title: 'The policy is in use' },
 
+  // validities (ISO 8601 durations: policies' maxValidity, requests' validity)
+  'validity.malformed': { status: 400, title: 'The validity is not an ISO 8601 duration' },
+  'validity.too_short': { status: 422, title: 'The validity is shorter than one minute' },
+  'validity.conflict': { status: 422, title: 'The validity is given both as a duration and in days' },
+
   // CSRs, certificates, requests, end entities
   'csr.malformed': { status: 400, title: 'The CSR is malformed' },
   'csr.bad_signature': { status: 400, title: 'The CSR signature does not verify' },
@@ -72,6 +77,15 @@ export const ERROR_CATALOGUE = {
   'ca.invalid': { status: 422, title: 'The CA is not suitable' },
   'ca.exists': { status: 409, title: 'The realm already has that CA' },
   'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
+
+  // renewal authenticated by the certificate being renewed (like step-ca's `step ca renew`)
+  'renewal.certificate_missing': { status: 401, title: 'Renewal needs the certificate to renew as the TLS client certificate' },
+  'renewal.certificate_unknown': { status: 401, title: 'The client certificate is not a certificate Keyward issued in this realm' },
+  'renewal.certificate_revoked': { status: 401, title: 'The certificate to renew is revoked' },
+  'renewal.certificate_expired': { status: 401, title: 'The certificate to renew is expired or not yet valid' },
+  'renewal.requester_inactive': { status: 403, title: 'The API client that requested the certificate is disabled or deleted' },
+  'renewal.policy_not_found': { status: 403, title: 'The policy the certificate was issued under no longer exists' },
+  'renewal.not_allowed': { status: 403, title: 'The current policy no longer allows the certificate' },
 
   // automation credentials: users' client certificates (as in IBM CSM) and API clients' certificates (like Flocker's `flocker-ca`)
   'client_certificate.malformed': { status: 400, title: 'The client certificate is malformed' },

@@ -54,7 +54,7 @@ const request = (r: any): RequestRecord => ({
   status: r.status,
   csrPem: r.csr_pem,
   policy: r.policy,
-  validityDays: r.validity_days,
+  validitySeconds: r.validity_seconds ?? r.validity_days * 86_400,
   endEntity: r.end_entity ?? undefined,
   subject: r.subject,
   sans: r.sans,
@@ -240,20 +240,21 @@ export class PgIssuanceStore implements IssuanceStore {
         insertRequest: async (r) => {
           await q.query(
             `INSERT INTO certificate_requests (id, realm, status, csr_pem, policy, validity_days, end_entity, subject, sans, requester,
-             created_at)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
+             created_at, validity_seconds)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
             [
               r.id,
               r.realm,
               r.status,
               r.csrPem,
               r.policy,
-              r.validityDays,
+              Math.ceil(r.validitySeconds / 86_400),
               r.endEntity ?? null,
               r.subject,
               JSON.stringify(r.sans),
               JSON.stringify(r.requester),
               r.createdAt,
+              r.validitySeconds,
             ],
           );
         },

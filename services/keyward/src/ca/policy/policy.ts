@@ -11,6 +11,7 @@
  */
 import { Ajv } from 'ajv';
 import { isIP } from 'node:net';
+import { DURATION_PATTERN, formatDuration, parseDuration } from '../../kernel/duration.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import { deepFreeze } from '../../kernel/freeze.ts';
 
@@ -33,7 +34,10 @@ export const SUBJECT_ATTRIBUTES = ['CN', 'O', 'OU', 'C', 'ST', 'L', 'serialNumbe
 export interface Policy {
   readonly description?: string;
   readonly keyTypes: readonly KeyType[];
-  readonly maxValidityDays: number;
+  /** The longest validity as an ISO 8601 duration (`PT24H`, `PT2M`, `P90D`); a policy has this or maxValidityDays. */
+  readonly maxValidity?: string | undefined;
+  /** The longest validity in whole days (the original form, kept working). */
+  readonly maxValidityDays?: number | undefined;
   readonly subject: { readonly required: readonly string[]; readonly allowed: readonly string[] };
   readonly san: {
     readonly dns: readonly string[];
@@ -58,11 +62,16 @@ export const policyJsonSchema = {
   title: 'Keyward certificate policy',
   type: 'object',
   additionalProperties: false,
-  required: ['keyTypes', 'maxValidityDays', 'subject', 'san', 'keyUsage', 'extendedKeyUsage', 'approval'],
+  required: ['keyTypes', 'subject', 'san', 'keyUsage', 'extendedKeyUsage', 'approval'],
   properties: {
     description: { type: 'string', maxLength: 1000 },
     keyTypes: { ...strings({ enum: [...KEY_TYPES] }), minItems: 1, description: 'Allowed key types and sizes of the certified key' },
-    maxValidityDays: { type: 'integer', minimum: 1, maximum: 3650, description: 'Longest validity a certificate may get' },
+    maxValidity: {
+      type: 'string',
+      pattern: DURATION_PATTERN,
+      description: 'Longest validity a certificate may get, as an ISO 8601 duration (PT24H, PT2M, P90D, P1DT12H); at least PT1M',
+    },
+    maxValidityDays: { type: 'integer', minimum: 1, maximum: 3650, description: 'Longest validity in days (or use maxValidity)' },
     subject: {
       type: 'object',
       additionalProperties: false,
@@ -92,7 +101,30 @@ export const policyJsonSchema = {
     extendedKeyUsage: strings({ enum: [...EXTENDED_KEY_USAGES] }),
     approval: { enum: ['none', 'required'] },
   },
+  // Exactly one of maxValidity and maxValidityDays.
+  oneOf: [{ required: ['maxValidity'] }, { required: ['maxValidityDays'] }],
 } as const;
+
+/** The shortest validity Keyward issues: below a minute, clock skew alone makes a certificate useless. */
+export const MIN_VALIDITY_SECONDS = 60;
+/** The longest maximum validity a policy may set (ten years). */
+export const MAX_POLICY_VALIDITY_SECONDS = 3650 * 86_400;
+
+/**
+ * A policy's longest validity, in seconds.
+ * @example maxValiditySeconds({ ...policy, maxValidity: 'PT24H' }) // 86400
+ */
+export function maxValiditySeconds(policy: Pick<Policy, 'maxValidity' | 'maxValidityDays'>): number {
+  if (policy.maxValidity !== undefined) return parseDuration(policy.maxValidity);
+  if (policy.maxValidityDays === undefined) throw new TypeError('a policy has maxValidity or maxValidityDays');
+  return policy.maxValidityDays * 86_400;
+}
+
+/** A policy's longest validity as it was written: `PT24H`, or `90 d`. */
+export const describeMaxValidity = (policy: Pick<Policy, 'maxValidity' | 'maxValidityDays'>): string =>
+  policy.maxValidity ?? `${policy.maxValidityDays} days`;
+
+export { formatDuration };
 
 const validate = new Ajv({ allErrors: false, strict: false }).compile(policyJsonSchema);
 
@@ -117,6 +149,31 @@ export function isCidr(cidr: string): boolean {
  * @throws KeywardError policy.invalid with `path` (a JSON Pointer)
  */
 export function parsePolicy(document: unknown): Policy {
+  if (typeof document === 'object' && document !== null && !Array.isArray(document)) {
+    const d = document as Record<string, unknown>;
+    if (d.maxValidity !== undefined && d.maxValidityDays !== undefined)
+      throw new KeywardError('validity.conflict', 'A policy sets maxValidity or maxValidityDays, not both', {
+        extras: { path: '/maxValidity' },
+      });
+    if (d.maxValidity === undefined && d.maxValidityDays === undefined)
+      fail('/maxValidity', 'is required (an ISO 8601 duration such as PT24H or P90D; or maxValidityDays)');
+    if (typeof d.maxValidity === 'string') {
+      let seconds: number;
+      try {
+        seconds = parseDuration(d.maxValidity);
+      } catch (err) {
+        throw new KeywardError('validity.malformed', `Policy field /maxValidity: ${(err as Error).message}`, {
+          extras: { path: '/maxValidity' },
+          cause: err,
+        });
+      }
+      if (seconds < MIN_VALIDITY_SECONDS)
+        throw new KeywardError('validity.too_short', `Policy field /maxValidity: ${d.maxValidity} is shorter than one minute (PT1M)`, {
+          extras: { path: '/maxValidity', minimum: 'PT1M' },
+        });
+      if (seconds > MAX_POLICY_VALIDITY_SECONDS) fail('/maxValidity', `${d.maxValidity} is longer than 3650 days`);
+    }
+  }
   if (!validate(document)) {
     const e = validate.errors![0]!;
     let path = e.instancePath || '/';

@@ -163,8 +163,10 @@ POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schem
         const r = await api.request('GET', base);
         if (values.json) out(JSON.stringify(r.items, null, 2));
         else
-          for (const p of r.items)
-            out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${p.policy.maxValidityDays} d  approval ${p.policy.approval}`);
+          for (const p of r.items) {
+            const max = p.policy.maxValidity ?? `${p.policy.maxValidityDays} d`;
+            out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${max}  approval ${p.policy.approval}`);
+          }
         return 0;
       }
       case 'delete':

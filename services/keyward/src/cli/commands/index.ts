@@ -3,6 +3,7 @@ import { audit } from './audit.ts';
 import { apiClients, policies, realms, whoami } from './api_clients.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ca } from './ca.ts';
+import { certificate } from './certificate.ts';
 import { config } from './config.ts';
 import { dev } from './dev.ts';
 import { kek } from './kek.ts';
@@ -29,6 +30,7 @@ export const commands: readonly Command[] = [
   login,
   logout,
   clientCertificates,
+  certificate,
   ca,
   kek,
   pat,

@@ -10,9 +10,16 @@ import type { CertificateFilter } from '../../issuance/ports.ts';
 import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
+import { peerCertificateDer } from '../peer_certificate.ts';
 import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
+/** A validity as an ISO 8601 duration; parsed (and refused with validity.malformed) by the issuance rules. */
+const validitySchema = {
+  type: 'string',
+  maxLength: 40,
+  description: 'Validity as an ISO 8601 duration (PT1H, PT2M, P30D, P1DT12H), at least PT1M; not together with validityDays',
+};
 const certificateSchema = {
   type: 'object',
   properties: {
@@ -62,11 +69,17 @@ const sanInput = {
 };
 
 /** CSR from a JSON body `{csr}` or a raw application/pkcs10 body (PEM or DER). */
-function csrInput(req: Request): { csr: string | Uint8Array; policy?: string; validityDays?: number; endEntity?: string } {
+function csrInput(req: Request): {
+  csr: string | Uint8Array;
+  policy?: string;
+  validityDays?: number;
+  validity?: string;
+  endEntity?: string;
+} {
   if (Buffer.isBuffer(req.body)) {
     const q = req.query as Record<string, string | undefined>;
-    const validity = q.validityDays === undefined ? undefined : Number(q.validityDays);
-    return { csr: new Uint8Array(req.body), policy: q.policy, validityDays: validity, endEntity: q.endEntity };
+    const days = q.validityDays === undefined ? undefined : Number(q.validityDays);
+    return { csr: new Uint8Array(req.body), policy: q.policy, validityDays: days, validity: q.validity, endEntity: q.endEntity };
   }
   return req.body;
 }
@@ -157,6 +170,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           csr: pemString,
           policy: { type: 'string', maxLength: 100 },
           validityDays: { type: 'integer', minimum: 1, maximum: 3650 },
+          validity: validitySchema,
           endEntity: { type: 'string', maxLength: 100 },
         },
       },
@@ -283,6 +297,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
     },
     ...ocspRoutes(`${base}/ocsp`, (req) => param(req, 'realm'), issuance),
     ...ocspRoutes('/v1/ocsp', () => undefined, issuance),
+    ...renewRoutes(base, issuance),
     // ------------------------------------------------------------ certificate requests
     {
       method: 'get',
@@ -409,7 +424,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         type: 'object',
         additionalProperties: false,
         required: ['csr'],
-        properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 } },
+        properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 }, validity: validitySchema },
       },
       responses: {
         201: { description: 'Issued', schema: certificateSchema },
@@ -427,6 +442,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
             const out = await issuance.issue(realm, p, {
               csr: input.csr,
               validityDays: input.validityDays,
+              validity: input.validity,
               endEntity: param(req, 'name'),
               ...(serial ? { serial } : {}),
             });
@@ -519,4 +535,39 @@ function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined,
 const UNAUTHORIZED = new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x06]);
 function isUnauthorized(der: Uint8Array): boolean {
   return der.length === 5 && der[4] === 0x06;
+}
+
+// ------------------------------------------------------------ renewal authenticated by the certificate itself
+
+/**
+ * `POST /v1/realms/{realm}/certificates/renew` on the HTTPS listener: the
+ * certificate to renew is the TLS client certificate (as step-ca's
+ * `step ca renew`); no other credential is needed or looked at.
+ */
+function renewRoutes(base: string, issuance: Issuance): RouteSpec[] {
+  return [
+    {
+      method: 'post',
+      path: `${base}/certificates/renew`,
+      tag: 'certificates',
+      auth: 'none',
+      summary:
+        'Renew the certificate presented as the TLS client certificate (HTTPS listener; the certificate is the credential): ' +
+        "same subject and SANs under the requester's current policy; a new CSR re-keys",
+      body: { type: 'object', additionalProperties: false, properties: { csr: pemString } },
+      responses: { 201: { description: 'The new certificate', schema: certificateSchema } },
+      handler: async (req, res) => {
+        const realm = param(req, 'realm');
+        const presented = peerCertificateDer(req);
+        if (!presented)
+          throw new KeywardError(
+            'renewal.certificate_missing',
+            "Present the certificate to renew as the TLS client certificate on Keyward's HTTPS listener",
+          );
+        const view = await issuance.renew(realm, presented, { csr: req.body?.csr });
+        res.location(`/v1/realms/${encodeURIComponent(realm)}/certificates/${view.serialNumber}`);
+        sendCertificate(req, res, 201, view);
+      },
+    },
+  ];
 }

@@ -43,7 +43,7 @@ export async function approve(ctx: IssuanceContext, realm: string, p: Principal,
   const csr = parseCsr(r.csrPem);
   const endEntity = r.endEntity ? await ctx.store.getEndEntity(realm, r.endEntity) : undefined;
   const policy = await resolvePolicy(ctx, caller, r.policy);
-  const rules = authorize(policy, csr, { validityDays: r.validityDays, endEntity });
+  const rules = authorize(policy, csr, { validitySeconds: r.validitySeconds, endEntity });
   const checked = check(csr, rules); // the policy may have changed since the request was made
   await signAndStore(ctx, realm, checked, rules, r.requester, {
     requestId: r.id,

@@ -35,6 +35,8 @@ export interface IssueInput {
   readonly csr: string | Uint8Array;
   readonly policy?: string | undefined;
   readonly validityDays?: number | undefined;
+  /** The validity as an ISO 8601 duration (`PT1H`); not together with validityDays. */
+  readonly validity?: string | undefined;
   readonly endEntity?: string | undefined;
   /**
    * The serial to issue under (lowercase hex of at least 64 random bits), reserved by an idempotent request so that a
@@ -56,7 +58,7 @@ export const check = (csr: Csr, rules: IssuanceRules): CheckedRequest =>
   checkRequest({
     csr,
     policy: rules.policy.policy,
-    validityDays: rules.validityDays,
+    validitySeconds: rules.validitySeconds,
     subjectOverride: rules.endEntity?.subject,
     sansOverride: rules.endEntity?.sans,
   });
@@ -71,7 +73,7 @@ export async function issue(ctx: IssuanceContext, realm: string, p: Principal, i
   const endEntity = input.endEntity ? await getEndEntity(ctx, realm, input.endEntity) : undefined;
   const policy = await resolvePolicy(ctx, caller, input.policy ?? endEntity?.policy);
   const csr = await parseCsrAsync(input.csr, ctx.verifyCsr);
-  const rules = authorize(policy, csr, { validityDays: input.validityDays, endEntity });
+  const rules = authorize(policy, csr, { validityDays: input.validityDays, validity: input.validity, endEntity });
   const checked = check(csr, rules);
   if (policy.policy.approval === 'required')
     return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules)) };
@@ -87,7 +89,7 @@ async function openRequest(ctx: IssuanceContext, realm: string, p: Principal, ch
     status: 'pending' as const,
     csrPem: checked.csr.pem,
     policy: rules.policy.name,
-    validityDays: rules.validityDays,
+    validitySeconds: rules.validitySeconds,
     endEntity: rules.endEntity?.name,
     subject: formatName(checked.subject),
     sans: sanStrings(checked.sans),
