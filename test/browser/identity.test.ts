@@ -17,58 +17,14 @@
  * - bad paths: the 403 page, a failed call's problem in an alert.
  */
 import { expect } from 'chai';
+import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
 import { readFileSync, rmSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
-import { loadConfig } from '../../services/keyward/src/kernel/config.ts';
-import { createLogger } from '../../services/keyward/src/kernel/log.ts';
-import { closeServer, listen } from '../../services/keyward/src/server.ts';
 import { consolePage, launchChromium, logIn, screenshot, type ConsolePage } from '../support/chromium.ts';
-import {
-  call,
-  createLoginClient,
-  createUser,
-  integrationEnv,
-  keycloakAdmin,
-  operatorToken,
-  replicaEnv,
-  unique,
-  userToken,
-} from '../support/env.ts';
+import { call, createLoginClient, createUser, integrationEnv, keycloakAdmin, operatorToken, unique, userToken } from '../support/env.ts';
 import { csr, must, work } from '../support/openssl.ts';
 import { policyFor } from '../support/scenario.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** A Keyward on a fixed port with its public URL set: the realm's console client redirects there after login. */
-async function serve(port: number): Promise<{ url: string; keyward: Keyward; close(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-console-identity-'));
-  const url = `http://127.0.0.1:${port}`;
-  const config = loadConfig(await replicaEnv({ KEYWARD_PORT: String(port), KEYWARD_DATA_DIR: dataDir, KEYWARD_PUBLIC_URL: url }));
-  const keyward = await compose(config, { log: createLogger({ level: 'error' }) });
-  const server = await listen(keyward, '127.0.0.1', port);
-  return {
-    url,
-    keyward,
-    close: async () => {
-      await closeServer(server, 500);
-      await keyward.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A device's self-signed certificate, as `openssl req -x509` makes it. */
 async function deviceCertificate(dir: string, name: string, subject: string): Promise<{ pem: string; fingerprint: string }> {
@@ -126,7 +82,7 @@ describe('console: pages for people and administrators', function () {
   const second = unique('admin2');
   const approver = unique('approver');
   const dir = work();
-  let kw: Awaited<ReturnType<typeof serve>>;
+  let kw: ServedKeyward;
   let browser: Browser;
   let adminToken: () => Promise<string>;
   const pages: ConsolePage[] = [];
@@ -141,7 +97,7 @@ describe('console: pages for people and administrators', function () {
 
   before(async () => {
     await integrationEnv();
-    kw = await serve(await freePort());
+    kw = await serveOnPort(await freePort());
     const op = await operatorToken();
     const put = await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { displayName: 'Identity pages' } });
     expect(put.status, JSON.stringify(put.body)).to.equal(201);

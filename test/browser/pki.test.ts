@@ -5,17 +5,11 @@
  * Keycloak's admin REST API or openssl, never through the page alone.
  */
 import { expect } from 'chai';
+import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
 import { bootstrap } from '../../services/keyward/src/keycloak/bootstrap.ts';
-import { loadConfig } from '../../services/keyward/src/kernel/config.ts';
-import { createLogger } from '../../services/keyward/src/kernel/log.ts';
-import { closeServer, listen } from '../../services/keyward/src/server.ts';
 import { consolePage, launchChromium, logIn, screenshot, type ConsolePage } from '../support/chromium.ts';
 import {
   call,
@@ -25,41 +19,11 @@ import {
   integrationEnv,
   keycloakAdmin,
   operatorToken,
-  replicaEnv,
   unique,
   userToken,
 } from '../support/env.ts';
 import { csr, must, work, write } from '../support/openssl.ts';
 import { policyFor } from '../support/scenario.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** A Keyward on a fixed port whose KEYWARD_PUBLIC_URL the realms' console clients redirect to. */
-async function serve(port: number): Promise<{ url: string; keyward: Keyward; close(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-pki-'));
-  const config = loadConfig(
-    await replicaEnv({ KEYWARD_PORT: String(port), KEYWARD_DATA_DIR: dataDir, KEYWARD_PUBLIC_URL: `http://127.0.0.1:${port}` }),
-  );
-  const keyward = await compose(config, { log: createLogger({ level: 'error' }) });
-  const server = await listen(keyward, '127.0.0.1', port);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    keyward,
-    close: async () => {
-      await closeServer(server, 500);
-      await keyward.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function tokenWorks(realm: string, clientId: string, secret: string): Promise<boolean> {
   try {
@@ -96,7 +60,7 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
   const operatorUser = unique('op');
   const approver = unique('appr');
   const dir = work();
-  let kw: Awaited<ReturnType<typeof serve>>;
+  let kw: ServedKeyward;
   let browser: Browser;
   let issuerToken: string;
   const serials: string[] = [];
@@ -104,7 +68,7 @@ describe('console: certificates, API clients, policies, audit (browser)', functi
   before(async () => {
     await integrationEnv();
     const port = await freePort();
-    kw = await serve(port);
+    kw = await serveOnPort(port);
     const op = await operatorToken();
     for (const r of [realm, other]) {
       const put = await call(kw.url, 'PUT', `/v1/realms/${r}`, { token: op, body: {} });

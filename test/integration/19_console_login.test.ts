@@ -5,69 +5,19 @@
  * and password to it, against the real Keycloak and PostgreSQL.
  */
 import { expect } from 'chai';
+import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startRelay, type TcpRelay } from '../support/tcp_proxy.ts';
 import { ensureDemoUsers } from '../../services/keyward/src/cli/commands/dev_demo.ts';
-import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
 import { openJson } from '../../services/keyward/src/http/console/sealed.ts';
 import { bootstrap } from '../../services/keyward/src/keycloak/bootstrap.ts';
-import { loadConfig } from '../../services/keyward/src/kernel/config.ts';
-import { createLogger } from '../../services/keyward/src/kernel/log.ts';
-import { closeServer, listen } from '../../services/keyward/src/server.ts';
-import {
-  call,
-  createLoginClient,
-  createUser,
-  integrationEnv,
-  keycloakAdmin,
-  operatorToken,
-  replicaEnv,
-  unique,
-  userToken,
-} from '../support/env.ts';
+import { call, createLoginClient, createUser, integrationEnv, keycloakAdmin, operatorToken, unique, userToken } from '../support/env.ts';
 
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-interface Served {
-  readonly url: string;
-  readonly keyward: Keyward;
-  close(): Promise<void>;
-}
-
-/** A Keyward on a fixed port (the console client's redirect URI names it). */
-async function serve(port: number, overrides: Record<string, string>): Promise<Served> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-console-'));
-  const env = await replicaEnv({ KEYWARD_PORT: String(port), KEYWARD_DATA_DIR: dataDir, ...overrides });
-  const config = loadConfig(env);
-  const keyward = await compose(config, { log: createLogger({ level: 'error' }) });
-  const server = await listen(keyward, '127.0.0.1', port);
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    keyward,
-    close: () =>
-      (closed ??= (async () => {
-        await closeServer(server, 500);
-        await keyward.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      })()),
-  };
-}
 
 interface Hop {
   readonly url: string;
@@ -166,7 +116,7 @@ describe('16 web console login (backend-for-frontend)', function () {
   const requester = unique('req');
   const operator = unique('op');
   let port: number;
-  let kw: Served;
+  let kw: ServedKeyward;
   let op: string;
   let consoleDir: string;
 
@@ -187,7 +137,7 @@ describe('16 web console login (backend-for-frontend)', function () {
     writeFileSync(join(consoleDir, 'index.html'), '<!doctype html><title>Keyward</title><div id="root"></div>');
     writeFileSync(join(consoleDir, 'assets', 'index-abc123.js'), 'console.log(1)');
     writeFileSync(join(consoleDir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
-    kw = await serve(port, { KEYWARD_PUBLIC_URL: `http://127.0.0.1:${port}`, KEYWARD_CONSOLE_DIR: consoleDir });
+    kw = await serveOnPort(port, { KEYWARD_PUBLIC_URL: `http://127.0.0.1:${port}`, KEYWARD_CONSOLE_DIR: consoleDir });
     op = await operatorToken();
     const put = await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { displayName: 'Console test realm' } });
     expect(put.status, JSON.stringify(put.body)).to.equal(201);
@@ -363,7 +313,7 @@ describe('16 web console login (backend-for-frontend)', function () {
     const set = (settings: Record<string, unknown>) =>
       keycloakAdmin(`/${realm}`, { method: 'PUT', body: JSON.stringify(settings) }).then((r) => expect(r.status).to.equal(204));
     await set({ accessTokenLifespan: 10, revokeRefreshToken: true, refreshTokenMaxReuse: 0 });
-    const replica = await serve(await freePort(), { KEYWARD_PUBLIC_URL: kw.url, KEYWARD_CONSOLE_DIR: consoleDir });
+    const replica = await serveOnPort(await freePort(), { KEYWARD_PUBLIC_URL: kw.url, KEYWARD_CONSOLE_DIR: consoleDir });
     try {
       const b = new Browser();
       expect((await login(b, kw.url, realm, admin, password)).status).to.equal(303);
@@ -518,10 +468,10 @@ describe('16 web console login (backend-for-frontend)', function () {
   });
 
   describe('with short session lifetimes and no console built', () => {
-    let short: Served;
+    let short: ServedKeyward;
     before(async () => {
       await kw.close();
-      short = await serve(port, {
+      short = await serveOnPort(port, {
         KEYWARD_CONSOLE_SESSION_IDLE_MINUTES: '0.05', // 3 s
         KEYWARD_CONSOLE_SESSION_HOURS: '0.0025', // 9 s
         KEYWARD_CONSOLE_DIR: join(tmpdir(), `keyward-no-console-${Date.now()}`),
@@ -568,7 +518,7 @@ describe('16 web console login (backend-for-frontend)', function () {
 
   describe('while Keycloak is unreachable (Keyward reaches it through a relay; browsers and tokens use its own address)', () => {
     let relay: TcpRelay;
-    let viaRelay: Served;
+    let viaRelay: ServedKeyward;
     const set = (seconds: number) =>
       keycloakAdmin(`/${realm}`, { method: 'PUT', body: JSON.stringify({ accessTokenLifespan: seconds }) }).then((r) =>
         expect(r.status).to.equal(204),
@@ -577,7 +527,7 @@ describe('16 web console login (backend-for-frontend)', function () {
       await kw.close();
       const env = await integrationEnv();
       relay = await startRelay(env.keycloakUrl);
-      viaRelay = await serve(port, {
+      viaRelay = await serveOnPort(port, {
         KEYWARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
         KEYWARD_KEYCLOAK_URL: relay.url,
         KEYWARD_KEYCLOAK_ISSUER_URL: env.keycloakUrl,
