@@ -1,8 +1,12 @@
 /**
  * The API reference at /docs: Redoc's standalone bundle (the `redoc` package, served by Keyward
  * itself, no CDN) rendering the OpenAPI document at /v1/openapi.json. The page runs under a strict
- * Content-Security-Policy: everything from Keyward only, plus what Redoc needs: inline styles
- * (styled-components), its search worker from a blob: URL, and data: images and fonts.
+ * Content-Security-Policy: everything from Keyward only, plus what Redoc needs, found by rendering it
+ * in Chromium: inline styles (styled-components), its search worker from a blob: URL, data: images (icons).
+ *
+ * The bundle's one reference to another host, the Redocly logo beside its "API docs by Redocly"
+ * attribution (loaded from Redocly's CDN), is emptied as it is served: the attribution stays, the
+ * image is not shown, and the page fetches nothing from anywhere but Keyward.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -17,7 +21,6 @@ export const DOCS_CSP = [
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
-  "font-src 'self' data:",
   "connect-src 'self'",
   'worker-src blob:',
   "base-uri 'none'",
@@ -39,13 +42,19 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-let bundle: Promise<Buffer> | undefined;
-/** The bundle, read once from the installed package. */
-const redocBundle = (): Promise<Buffer> =>
-  (bundle ??= readFile(createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js')).catch((err: unknown) => {
-    bundle = undefined;
-    throw err;
-  }));
+/** The attribution logo's address in the bundle; an empty `src` makes Redoc hide the image (its onError). */
+const CDN_LOGO = 'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"';
+
+let bundle: Promise<string> | undefined;
+/** The bundle, read once from the installed package, without its reference to Redocly's CDN. */
+const redocBundle = (): Promise<string> =>
+  (bundle ??= readFile(createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js'), 'utf8').then(
+    (js) => js.replaceAll(CDN_LOGO, 'src:""'),
+    (err: unknown) => {
+      bundle = undefined;
+      throw err;
+    },
+  ));
 
 export function docsRoutes(): RouteSpec[] {
   return [
