@@ -153,7 +153,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: 'Revoke a client certificate (its owner, or an admin of its realm)',
-      errors: ['auth.forbidden', 'client_certificate.not_found'],
+      errors: ['client_certificate.not_found'], // not its owner nor an admin of its realm: not found too
       responses: { 200: { description: 'Revoked', schema: view } },
       handler: async (req, res) => {
         res.json(await certs.revoke(await auth.principal(req), param(req, 'id')));

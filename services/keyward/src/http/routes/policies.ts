@@ -65,7 +65,7 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       tag: 'policies',
       auth: 'bearer',
       summary: 'Delete a certificate policy',
-      errors: ['realm.not_found', 'auth.forbidden', 'policy.not_found', 'policy.in_use'],
+      errors: ['realm.not_found', 'auth.forbidden', 'policy.not_found'],
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);

@@ -90,7 +90,6 @@ export function realmConfigRoutes(deps: {
         'api_client.invalid_id',
         'role.not_found',
         'role.not_grantable',
-        'policy.in_use',
         'keycloak.rejected',
       ],
       responses: {
