@@ -153,6 +153,20 @@ describe('OpenAPI document', () => {
     expect(types('POST /SKLM/rest/v1/pendingClientCertificates')).to.not.include('application/problem+json');
   });
 
+  it('documents the Idempotency-Key header where a route honours it', () => {
+    const withKey = operations
+      .filter(({ op }) => ((op as { parameters?: { name: string }[] }).parameters ?? []).some((p) => p.name === 'Idempotency-Key'))
+      .map((o) => o.at);
+    expect(withKey).to.include.members(['POST /v1/realms/{realm}/certificates', 'POST /v1/realms/{realm}/api-clients']);
+    expect(withKey).to.not.include('GET /v1/realms/{realm}/certificates');
+    // Every handler that answers through http/idempotency.ts's replayable() lists its refusals, hence the header.
+    const replaying = routes
+      .filter((r) => r.handler.toString().includes('replayable('))
+      .map((r) => `${r.method.toUpperCase()} ${openApiPath(r.path)}`);
+    expect(replaying).to.have.length.greaterThan(3);
+    expect(withKey.sort()).to.deep.equal(replaying.sort());
+  });
+
   it('covers every route list compose.ts mounts', () => {
     const compose = readFileSync(new URL('../../../services/keyward/src/compose.ts', import.meta.url), 'utf8');
     const mounted = [...compose.matchAll(/\.\.\.(\w+Routes)\(/g)].map((m) => m[1]);

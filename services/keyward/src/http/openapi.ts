@@ -19,6 +19,16 @@ const problemSchema = {
   },
 };
 
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'A retry with the same key and the same request returns the first answer (with Idempotent-Replayed: true); ' +
+    'the same key with another request is refused (idempotency.key_reused)',
+  schema: { type: 'string', minLength: 1, maxLength: 257 },
+};
+
 /** One response per error status, its codes named in the description and as an enum of `code`. */
 function addErrors(s: RouteSpec, responses: Record<string, unknown>): void {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -58,6 +68,8 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
           schema,
         }))
       : [];
+    // Routes that honour Idempotency-Key (they list its refusals): a retry with the same key gets the first answer.
+    const headerParams = routeErrors(s).includes('idempotency.key_invalid') ? [IDEMPOTENCY_KEY] : [];
     const responses: Record<string, unknown> = {};
     for (const [status, r] of Object.entries(s.responses)) {
       responses[status] = {
@@ -81,7 +93,7 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
         .split(/[/-]/)
         .map((p) => (p ? p[0]!.toUpperCase() + p.slice(1) : ''))
         .join('')}`,
-      ...(params.length + queryParams.length ? { parameters: [...params, ...queryParams] } : {}),
+      ...(params.length + queryParams.length + headerParams.length ? { parameters: [...params, ...queryParams, ...headerParams] } : {}),
       ...(s.body
         ? {
             requestBody: {
