@@ -11,6 +11,7 @@ import { createApp } from './http/app.ts';
 import { Metrics } from './http/metrics.ts';
 import { buildOpenApi } from './http/openapi.ts';
 import type { RouteSpec } from './http/route.ts';
+import { docsRoutes } from './http/routes/docs.ts';
 import { systemRoutes } from './http/routes/system.ts';
 import { createAdminSession, type AdminSession } from './keycloak/admin_session.ts';
 import { systemClock, type Clock } from './kernel/clock.ts';
@@ -343,6 +344,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   );
 
   routes.push(
+    ...docsRoutes(),
     ...whoamiRoutes({ auth, authz, realms }),
     ...realmRoutes({ auth, authz, realms }),
     ...apiClientRoutes({ auth, clients: apiClients, idempotency }),

@@ -1,6 +1,10 @@
-/** Builds the OpenAPI 3.1 document served at /v1/openapi.json from the route declarations. */
-import { ERROR_CATALOGUE } from '../kernel/errors.ts';
-import { openApiPath, type RouteSpec } from './route.ts';
+/**
+ * Builds the OpenAPI 3.1 document served at /v1/openapi.json from the route declarations: every
+ * route's parameters, request body, success answers in each media type, and its errors, one
+ * response per HTTP status naming its codes (problem+json, RFC 9457; the catalogue in kernel/errors.ts).
+ */
+import { ERROR_CATALOGUE, type ErrorCode } from '../kernel/errors.ts';
+import { errorStatus, openApiPath, pathParams, routeErrors, type RouteSpec } from './route.ts';
 
 const problemSchema = {
   type: 'object',
@@ -15,12 +19,43 @@ const problemSchema = {
   },
 };
 
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'A retry with the same key and the same request returns the first answer (with Idempotent-Replayed: true); ' +
+    'the same key with another request is refused (idempotency.key_reused)',
+  schema: { type: 'string', minLength: 1, maxLength: 257 },
+};
+
+/** One response per error status, its codes named in the description and as an enum of `code`. */
+function addErrors(s: RouteSpec, responses: Record<string, unknown>): void {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of routeErrors(s)) {
+    const status = errorStatus(s, code);
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const listed = codes.map((c) => `\`${c}\` (${ERROR_CATALOGUE[c].title})`).join('; ');
+    const [type, schema] = s.errorBody
+      ? ['application/json', { allOf: [s.errorBody.schema, { properties: { code: { type: 'string' } } }] }]
+      : ['application/problem+json', { allOf: [{ $ref: '#/components/schemas/Problem' }, { properties: { code: { enum: codes } } }] }];
+    const prior = responses[String(status)] as { description: string; content?: Record<string, unknown> } | undefined;
+    const description = s.errorBody ? `${s.errorBody.description}. Codes: ${listed}` : `Problem details (RFC 9457); code: ${listed}`;
+    responses[String(status)] = {
+      description: prior ? `${prior.description}. ${description}` : description,
+      content: { ...prior?.content, [type]: { schema } },
+    };
+  }
+}
+
 export function buildOpenApi(specs: readonly RouteSpec[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const s of specs) {
     const path = openApiPath(s.path);
-    const params = [...s.path.matchAll(/:([A-Za-z_]\w*)/g)].map((m) => ({
-      name: m[1],
+    const params = pathParams(s.path).map((name) => ({
+      name,
       in: 'path',
       required: true,
       schema: { type: 'string' },
@@ -33,17 +68,23 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
           schema,
         }))
       : [];
+    // Routes that honour Idempotency-Key (they list its refusals): a retry with the same key gets the first answer.
+    const headerParams = routeErrors(s).includes('idempotency.key_invalid') ? [IDEMPOTENCY_KEY] : [];
     const responses: Record<string, unknown> = {};
     for (const [status, r] of Object.entries(s.responses)) {
       responses[status] = {
         description: r.description,
-        ...(r.schema || r.contentType ? { content: { [r.contentType ?? 'application/json']: { schema: r.schema ?? {} } } } : {}),
+        ...(r.schema || r.alternatives
+          ? {
+              content: {
+                ...(r.schema ? { [r.contentType ?? 'application/json']: { schema: r.schema } } : {}),
+                ...Object.fromEntries(Object.entries(r.alternatives ?? {}).map(([t, schema]) => [t, { schema }])),
+              },
+            }
+          : {}),
       };
     }
-    responses.default = {
-      description: 'Error (RFC 9457 problem details)',
-      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-    };
+    addErrors(s, responses);
     (paths[path] ??= {})[s.method] = {
       summary: s.summary,
       tags: [s.tag],
@@ -52,7 +93,7 @@ export function buildOpenApi(specs: readonly RouteSpec[], version: string): Reco
         .split(/[/-]/)
         .map((p) => (p ? p[0]!.toUpperCase() + p.slice(1) : ''))
         .join('')}`,
-      ...(params.length + queryParams.length ? { parameters: [...params, ...queryParams] } : {}),
+      ...(params.length + queryParams.length + headerParams.length ? { parameters: [...params, ...queryParams, ...headerParams] } : {}),
       ...(s.body
         ? {
             requestBody: {

@@ -5,14 +5,25 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { KeywardError } from '../kernel/errors.ts';
+import { ERROR_CATALOGUE, KeywardError, type ErrorCode } from '../kernel/errors.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
 export interface RouteResponse {
   readonly description: string;
   readonly schema?: JsonSchema;
+  /** The media type of `schema`; application/json unless named. */
   readonly contentType?: string;
+  /** The same answer in other media types, chosen by the Accept header (e.g. application/pem-certificate-chain). */
+  readonly alternatives?: Readonly<Record<string, JsonSchema>>;
+}
+
+/** A route's errors in another product's format instead of problem+json (the SKLM-compatible path). */
+export interface ErrorBody {
+  readonly description: string;
+  readonly schema: JsonSchema;
+  /** Catalogue codes this format answers with another status (SKLM answers 500 for its own two codes). */
+  readonly statuses?: Readonly<Partial<Record<ErrorCode, number>>>;
 }
 
 export interface RouteSpec {
@@ -28,6 +39,13 @@ export interface RouteSpec {
   readonly rawBodies?: readonly string[];
   readonly query?: JsonSchema;
   readonly responses: Readonly<Record<string, RouteResponse>>;
+  /**
+   * The refusals particular to this route, from the catalogue in kernel/errors.ts. Those of its
+   * authentication, body and query are added by {@link routeErrors}; the OpenAPI document lists all.
+   */
+  readonly errors?: readonly ErrorCode[];
+  /** Errors rendered in another product's format (see http/problem.ts ErrorRenderer). */
+  readonly errorBody?: ErrorBody;
   readonly handler: (req: Request, res: Response) => Promise<void> | void;
 }
 
@@ -88,8 +106,63 @@ export function mount(router: Router, specs: readonly RouteSpec[]): void {
   }
 }
 
+/** What any route may answer: an unexpected failure, or a store that is down. */
+export const COMMON_ERRORS: readonly ErrorCode[] = ['server.error'];
+
+/**
+ * The refusals of `Authenticator.principal` (http/authenticate.ts): a missing or invalid Bearer token
+ * (Keycloak access token, whose client must still be active, or personal access token), a console
+ * session cookie, or a client certificate (TLS or X-Client-Certificate).
+ */
+export const BEARER_ERRORS: readonly ErrorCode[] = [
+  'auth.missing',
+  'auth.invalid_token',
+  'auth.unknown_issuer',
+  'token.client_disabled',
+  'token.client_not_found',
+  'pat.invalid',
+  'pat.expired',
+  'pat.disabled_in_use',
+  'session.expired',
+  'session.csrf',
+  'client_certificate.malformed',
+  'client_certificate.untrusted',
+  'client_certificate.expired',
+  'client_certificate.revoked',
+  'client_certificate.key_mismatch',
+  'client_certificate.key_required',
+  'client_certificate.user_disabled',
+  'client_certificate.unknown_principal',
+  'client_certificate.header_too_large',
+  'client_certificate.disabled',
+  'device.client_disabled',
+  'keycloak.unavailable',
+  'store.unavailable',
+];
+
+/** The refusals of a request body (framework parsing and the `body` schema). */
+export const BODY_ERRORS: readonly ErrorCode[] = ['request.malformed', 'request.too_large', 'request.unsupported_media_type'];
+
+/** Every error code a route may answer with: its own, those of its authentication, body and query, and the common ones. */
+export function routeErrors(spec: RouteSpec): ErrorCode[] {
+  const codes = new Set<ErrorCode>([
+    ...(spec.auth === 'bearer' ? BEARER_ERRORS : []),
+    ...(spec.body ? BODY_ERRORS : []),
+    ...(spec.query ? (['request.malformed'] as const) : []),
+    ...(spec.errors ?? []),
+    ...COMMON_ERRORS,
+  ]);
+  return [...codes];
+}
+
+/** The HTTP status a code is answered with on a route. */
+export const errorStatus = (spec: RouteSpec, code: ErrorCode): number => spec.errorBody?.statuses?.[code] ?? ERROR_CATALOGUE[code].status;
+
 /** Express path → OpenAPI path. */
-export const openApiPath = (path: string): string => path.replace(/:([A-Za-z_]\w*)/g, '{$1}');
+export const openApiPath = (path: string): string => path.replace(/[:*]([A-Za-z_]\w*)/g, '{$1}');
+
+/** The names of a route's path parameters (`:name`, and Express 5's `*name` for the rest of the path). */
+export const pathParams = (path: string): string[] => [...path.matchAll(/[:*]([A-Za-z_]\w*)/g)].map((m) => m[1]!);
 
 /** A string route parameter (Express 5 types them loosely). */
 /** The query parameters of a paged listing (`first`, `max`), as strings of digits. */
@@ -104,3 +177,6 @@ export function param(req: Request, name: string): string {
   const v = (req.params as Record<string, string | string[] | undefined>)[name];
   return Array.isArray(v) ? v.join('/') : (v ?? '');
 }
+
+/** The refusals of a route that honours an Idempotency-Key header (http/idempotency.ts). */
+export const IDEMPOTENCY_ERRORS: readonly ErrorCode[] = ['idempotency.key_invalid', 'idempotency.key_reused', 'idempotency.in_progress'];

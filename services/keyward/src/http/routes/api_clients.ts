@@ -2,7 +2,7 @@
 import type { ApiClientService } from '../../provisioning/api_clients.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
-import { param, type RouteSpec } from '../route.ts';
+import { IDEMPOTENCY_ERRORS, param, type RouteSpec } from '../route.ts';
 
 const crossRealmRoles = {
   type: 'array',
@@ -69,6 +69,19 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           defaultPolicy: policyRef,
         },
       },
+      errors: [
+        'realm.not_found',
+        'auth.forbidden',
+        'api_client.invalid_id',
+        'api_client.exists',
+        'role.not_found',
+        'role.not_grantable',
+        'policy.not_found',
+        'policy.realm_has_no_policies',
+        'policy.realm_not_granted',
+        'keycloak.rejected',
+        ...IDEMPOTENCY_ERRORS,
+      ],
       responses: {
         201: {
           description: 'Created',
@@ -115,6 +128,7 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           search: { type: 'string', maxLength: 100 },
         },
       },
+      errors: ['realm.not_found', 'auth.forbidden', 'keycloak.rejected'],
       responses: {
         200: {
           description: 'A page of clients',
@@ -138,6 +152,7 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       tag: 'api-clients',
       auth: 'bearer',
       summary: 'One API client with its effective roles, cross-realm grants and default policy',
+      errors: ['realm.not_found', 'auth.forbidden', 'api_client.not_found', 'keycloak.rejected'],
       responses: { 200: { description: 'The client', schema: apiClientSchema } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -161,6 +176,17 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           defaultPolicy: { anyOf: [policyRef, { type: 'null' }] },
         },
       },
+      errors: [
+        'realm.not_found',
+        'auth.forbidden',
+        'api_client.not_found',
+        'role.not_found',
+        'role.not_grantable',
+        'policy.not_found',
+        'policy.realm_has_no_policies',
+        'policy.realm_not_granted',
+        'keycloak.rejected',
+      ],
       responses: { 200: { description: 'The updated client', schema: apiClientSchema } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -173,6 +199,7 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       tag: 'api-clients',
       auth: 'bearer',
       summary: 'Delete an API client and its grants in other realms',
+      errors: ['realm.not_found', 'auth.forbidden', 'api_client.not_found', 'keycloak.rejected'],
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -186,6 +213,7 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       tag: 'api-clients',
       auth: 'bearer',
       summary: 'Rotate the client secret; the old one stops working at once',
+      errors: ['realm.not_found', 'auth.forbidden', 'api_client.not_found', 'keycloak.rejected'],
       responses: {
         200: {
           description: 'The new secret',

@@ -76,6 +76,7 @@ export function auditRoutes(deps: { auth: Authenticator; events: AuditEvents }):
       path: '/v1/audit-events/verification',
       tag: 'audit',
       auth: 'bearer',
+      errors: ['auth.forbidden'],
       responses: {
         200: {
           description: 'Whether the hash chain is whole, with its counts and head (as keyward audit verify prints them)',
@@ -102,6 +103,7 @@ export function auditRoutes(deps: { auth: Authenticator; events: AuditEvents }):
       tag: 'audit',
       auth: 'bearer',
       query,
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses,
       summary: "The realm's audit events, newest first (keyward-admin, operators)",
       handler: list(true),
@@ -112,6 +114,7 @@ export function auditRoutes(deps: { auth: Authenticator; events: AuditEvents }):
       tag: 'audit',
       auth: 'bearer',
       query,
+      errors: ['auth.forbidden'],
       responses,
       summary: 'Every audit event, with or without a realm, newest first (operators)',
       handler: list(false),

@@ -11,7 +11,8 @@ import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
 import { peerCertificateDer } from '../peer_certificate.ts';
-import { PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
+import { IDEMPOTENCY_ERRORS, PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
 /** A validity as an ISO 8601 duration; parsed (and refused with validity.malformed) by the issuance rules. */
@@ -19,6 +20,13 @@ const validitySchema = {
   type: 'string',
   maxLength: 40,
   description: 'Validity as an ISO 8601 duration (PT1H, PT2M, P30D, P1DT12H), at least PT1M; not together with validityDays',
+};
+/** Binary DER: in OpenAPI 3.1 a string of that media type. */
+const DER = (description: string) => ({ type: 'string', contentMediaType: 'application/octet-stream', description });
+const OCSP_RESPONSE = DER('The DER OCSPResponse (RFC 6960 §4.2.1)');
+const PEM_CHAIN = {
+  type: 'string',
+  description: 'PEM certificates (RFC 7468), the certificate first, then its chain (application/pem-certificate-chain, RFC 8555 §9.1)',
 };
 const certificateSchema = {
   type: 'object',
@@ -95,6 +103,46 @@ function sendCertificate(req: Request, res: Response, status: number, view: Issu
   res.status(status).json(view);
 }
 
+/** The refusals of issuance (issuance/actions/issue.ts, its rules and the CA's CSR and policy checks). */
+const ISSUE_ERRORS: readonly ErrorCode[] = [
+  'realm.not_found',
+  'auth.forbidden',
+  'csr.malformed',
+  'csr.bad_signature',
+  'policy.required',
+  'policy.not_found',
+  'policy.key_not_allowed',
+  'policy.subject_not_allowed',
+  'policy.san_not_allowed',
+  'policy.validity_exceeded',
+  'validity.malformed',
+  'validity.too_short',
+  'validity.conflict',
+];
+/** Approving or rejecting a request (issuance/actions/decide.ts). */
+const DECIDE_ERRORS: readonly ErrorCode[] = [
+  'realm.not_found',
+  'auth.forbidden',
+  'certificate_request.not_found',
+  'certificate_request.not_pending',
+  'certificate_request.self_approval',
+];
+/** Renewal by the presented certificate (issuance/actions/renew.ts). */
+const RENEW_ERRORS: readonly ErrorCode[] = [
+  'realm.not_found',
+  'renewal.certificate_missing',
+  'renewal.certificate_unknown',
+  'renewal.certificate_revoked',
+  'renewal.certificate_expired',
+  'renewal.requester_inactive',
+  'renewal.policy_not_found',
+  'renewal.not_allowed',
+  'csr.malformed',
+  'csr.bad_signature',
+  'policy.key_not_allowed',
+  'store.unavailable',
+];
+
 const CERTIFICATE_STATUSES = ['valid', 'revoked', 'expired'] as const;
 
 /** The status filter, validated by the query schema above. */
@@ -118,10 +166,12 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'certificates',
       auth: 'none',
       summary: "The realm's CA chain, issuing CA first: PEM (application/pem-certificate-chain, RFC 8555 §9.1) unless JSON is asked for",
+      errors: ['realm.not_found', 'ca.malformed'],
       responses: {
         200: {
           description: 'The chain: PEM by default (what curl gets); `{chain}` with Accept: application/json',
           schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } },
+          alternatives: { 'application/pem-certificate-chain': PEM_CHAIN },
         },
       },
       handler: async (req, res) => {
@@ -143,6 +193,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         required: ['certificate', 'privateKey'],
         properties: { certificate: pemString, privateKey: pemString, chain: { type: 'string', maxLength: 60_000 } },
       },
+      errors: ['realm.not_found', 'auth.forbidden', 'ca.malformed', 'ca.invalid', 'ca.exists'],
       responses: {
         201: {
           description: 'The new chain',
@@ -174,8 +225,9 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           endEntity: { type: 'string', maxLength: 100 },
         },
       },
+      errors: [...ISSUE_ERRORS, 'end_entity.not_found', ...IDEMPOTENCY_ERRORS],
       responses: {
-        201: { description: 'Issued', schema: certificateSchema },
+        201: { description: 'Issued', schema: certificateSchema, alternatives: { 'application/pem-certificate-chain': PEM_CHAIN } },
         202: { description: 'Waiting for approval', schema: requestSchema },
       },
       handler: async (req, res) => {
@@ -229,6 +281,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           },
         },
       },
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: {
           description: 'A page of certificates',
@@ -264,7 +317,14 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'certificates',
       auth: 'bearer',
       summary: 'One certificate: PEM and metadata (Accept: application/pem-certificate-chain for PEM only)',
-      responses: { 200: { description: 'The certificate', schema: certificateSchema } },
+      errors: ['realm.not_found', 'auth.forbidden', 'certificate.not_found'],
+      responses: {
+        200: {
+          description: 'The certificate',
+          schema: certificateSchema,
+          alternatives: { 'application/pem-certificate-chain': PEM_CHAIN },
+        },
+      },
       handler: async (req, res) => {
         const p = await auth.principal(req);
         sendCertificate(req, res, 200, await issuance.get(param(req, 'realm'), p, param(req, 'serial')));
@@ -277,6 +337,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       auth: 'bearer',
       summary: 'Revoke (own certificates as requester, any as keyward-revoker); idempotent',
       body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCABLE_REASONS] } } },
+      errors: ['realm.not_found', 'auth.forbidden', 'certificate.not_found', 'certificate.invalid_reason'],
       responses: { 200: { description: 'The certificate, now revoked', schema: certificateSchema } },
       handler: async (req, res) => {
         const p = await auth.principal(req);
@@ -289,7 +350,8 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'revocation',
       auth: 'none',
       summary: 'The current CRL (DER); its number only grows',
-      responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl' } },
+      errors: ['realm.not_found', 'store.unavailable'],
+      responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 CRL (RFC 5280 §5)') } },
       handler: async (req, res) => {
         const der = await issuance.crl(param(req, 'realm'));
         res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
@@ -310,6 +372,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         additionalProperties: false,
         properties: { ...PAGE_QUERY, status: { enum: ['pending', 'issued', 'rejected'] } },
       },
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: { description: 'Requests', schema: { type: 'object', properties: { items: { type: 'array', items: requestSchema } } } },
       },
@@ -325,6 +388,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'certificate-requests',
       auth: 'bearer',
       summary: 'One request; includes the certificate once issued',
+      errors: ['realm.not_found', 'auth.forbidden', 'certificate_request.not_found'],
       responses: { 200: { description: 'The request', schema: requestSchema } },
       handler: async (req, res) => {
         res.json(await issuance.getRequest(param(req, 'realm'), await auth.principal(req), param(req, 'id')));
@@ -336,6 +400,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'certificate-requests',
       auth: 'bearer',
       summary: 'Approve and issue (keyward-approver, not the requester)',
+      errors: [...DECIDE_ERRORS, ...ISSUE_ERRORS],
       responses: { 200: { description: 'Issued', schema: requestSchema } },
       handler: async (req, res) => {
         res.json(await issuance.approve(param(req, 'realm'), await auth.principal(req), param(req, 'id')));
@@ -353,6 +418,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         required: ['reason'],
         properties: { reason: { type: 'string', minLength: 1, maxLength: 1000 } },
       },
+      errors: DECIDE_ERRORS,
       responses: { 200: { description: 'Rejected', schema: requestSchema } },
       handler: async (req, res) => {
         res.json(await issuance.reject(param(req, 'realm'), await auth.principal(req), param(req, 'id'), req.body.reason));
@@ -371,6 +437,14 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         required: ['name', 'subject', 'policy'],
         properties: { name: { type: 'string', maxLength: 100 }, subject: dn, sans: sanInput, policy: { type: 'string', maxLength: 100 } },
       },
+      errors: [
+        'realm.not_found',
+        'auth.forbidden',
+        'policy.not_found',
+        'policy.subject_not_allowed',
+        'policy.san_not_allowed',
+        'end_entity.exists',
+      ],
       responses: { 201: { description: 'Created', schema: { type: 'object' } } },
       handler: async (req, res) => {
         const e = await issuance.createEndEntity(param(req, 'realm'), await auth.principal(req), req.body);
@@ -383,6 +457,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'end-entities',
       auth: 'bearer',
       summary: 'End entities of the realm',
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: { 200: { description: 'End entities', schema: { type: 'object' } } },
       handler: async (req, res) => {
         res.json({ items: (await issuance.listEndEntities(param(req, 'realm'), await auth.principal(req))).map(entityView) });
@@ -394,6 +469,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'end-entities',
       auth: 'bearer',
       summary: 'One end entity',
+      errors: ['realm.not_found', 'auth.forbidden', 'end_entity.not_found'],
       responses: { 200: { description: 'The end entity', schema: { type: 'object' } } },
       handler: async (req, res) => {
         res.json(entityView(await issuance.getEndEntity(param(req, 'realm'), await auth.principal(req), param(req, 'name'))));
@@ -405,6 +481,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'end-entities',
       auth: 'bearer',
       summary: 'Delete an end entity (its certificates stay)',
+      errors: ['realm.not_found', 'auth.forbidden', 'end_entity.not_found'],
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         await issuance.deleteEndEntity(param(req, 'realm'), await auth.principal(req), param(req, 'name'));
@@ -426,8 +503,9 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         required: ['csr'],
         properties: { csr: pemString, validityDays: { type: 'integer', minimum: 1, maximum: 3650 }, validity: validitySchema },
       },
+      errors: [...ISSUE_ERRORS, 'end_entity.not_found', ...IDEMPOTENCY_ERRORS],
       responses: {
-        201: { description: 'Issued', schema: certificateSchema },
+        201: { description: 'Issued', schema: certificateSchema, alternatives: { 'application/pem-certificate-chain': PEM_CHAIN } },
         202: { description: 'Waiting for approval', schema: requestSchema },
       },
       handler: async (req, res) => {
@@ -462,6 +540,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'end-entities',
       auth: 'bearer',
       summary: "The entity's certificates",
+      errors: ['realm.not_found', 'auth.forbidden', 'end_entity.not_found'],
       responses: {
         200: {
           description: 'Certificates',
@@ -509,7 +588,8 @@ function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined,
       auth: 'none',
       summary: 'OCSP responder (RFC 6960), POST form',
       rawBodies: ['application/ocsp-request'],
-      responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response' } },
+      errors: ['ocsp.malformed', 'request.unsupported_media_type', 'request.too_large', 'store.unavailable'],
+      responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response', schema: OCSP_RESPONSE } },
       handler: async (req, res) => {
         if (!Buffer.isBuffer(req.body))
           throw new KeywardError('ocsp.malformed', 'Send the DER OCSP request with Content-Type: application/ocsp-request');
@@ -522,7 +602,8 @@ function ocspRoutes(path: string, realmOf: (req: Request) => string | undefined,
       tag: 'revocation',
       auth: 'none',
       summary: 'OCSP responder (RFC 6960), GET form with the base64 request in the path',
-      responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response' } },
+      errors: ['store.unavailable'],
+      responses: { 200: { description: 'OCSP response', contentType: 'application/ocsp-response', schema: OCSP_RESPONSE } },
       handler: async (req, res) => {
         const raw = decodeURIComponent(param(req, 'request'));
         await answer(realmOf(req), new Uint8Array(Buffer.from(raw, 'base64')), res);
@@ -555,7 +636,14 @@ function renewRoutes(base: string, issuance: Issuance): RouteSpec[] {
         'Renew the certificate presented as the TLS client certificate (HTTPS listener; the certificate is the credential): ' +
         "same subject and SANs under the requester's current policy; a new CSR re-keys",
       body: { type: 'object', additionalProperties: false, properties: { csr: pemString } },
-      responses: { 201: { description: 'The new certificate', schema: certificateSchema } },
+      errors: RENEW_ERRORS,
+      responses: {
+        201: {
+          description: 'The new certificate',
+          schema: certificateSchema,
+          alternatives: { 'application/pem-certificate-chain': PEM_CHAIN },
+        },
+      },
       handler: async (req, res) => {
         const realm = param(req, 'realm');
         const presented = peerCertificateDer(req);

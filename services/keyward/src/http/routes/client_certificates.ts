@@ -6,8 +6,8 @@ import type { ClientCertificateService } from '../../client_cert/client_certific
 import type { ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
-import { param, type RouteSpec } from '../route.ts';
-import { sendChange } from './settings.ts';
+import { IDEMPOTENCY_ERRORS, param, type RouteSpec } from '../route.ts';
+import { sendChange, SETTING_CHANGE_ERRORS } from './settings.ts';
 
 const view = {
   type: 'object',
@@ -59,6 +59,16 @@ export function clientCertificateRoutes(deps: {
           csr: { type: 'string', maxLength: 60_000 },
         },
       },
+      errors: [
+        'client_certificate.users_only',
+        'client_certificate.disabled',
+        'client_certificate.expiry_exceeded',
+        'realm.not_found',
+        'csr.malformed',
+        'csr.bad_signature',
+        'policy.key_not_allowed',
+        ...IDEMPOTENCY_ERRORS,
+      ],
       responses: {
         201: {
           description: 'Created: the .pem (certificate, and the private key when generated) is in `pem`',
@@ -95,6 +105,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: "The caller's client certificates, and the realm's maximum expiry",
+      errors: ['client_certificate.users_only', 'realm.not_found'],
       responses: {
         200: {
           description: 'Own certificates',
@@ -116,7 +127,17 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: 'Download the .pem again (certificate, and the private key when Keyward generated it)',
-      responses: { 200: { description: 'PEM', contentType: 'application/x-pem-file' } },
+      errors: ['client_certificate.users_only', 'client_certificate.not_found'],
+      responses: {
+        200: {
+          description: 'PEM',
+          contentType: 'application/x-pem-file',
+          schema: {
+            type: 'string',
+            description: 'The certificate and its chain, and the private key when Keyward generated it (RFC 7468)',
+          },
+        },
+      },
       handler: async (req, res) => {
         const p = await auth.principal(req);
         res
@@ -132,6 +153,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: 'Revoke a client certificate (its owner, or an admin of its realm)',
+      errors: ['client_certificate.not_found'], // not its owner nor an admin of its realm: not found too
       responses: { 200: { description: 'Revoked', schema: view } },
       handler: async (req, res) => {
         res.json(await certs.revoke(await auth.principal(req), param(req, 'id')));
@@ -143,6 +165,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: 'Client-certificate settings of the realm',
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: { 200: { description: 'Settings', schema: settings } },
       handler: async (req, res) => {
         res.json(await certs.getSettings(param(req, 'realm'), await auth.principal(req)));
@@ -157,6 +180,7 @@ export function clientCertificateRoutes(deps: {
         'Enable client certificates and set the maximum expiry (keyward-admin or keyward-user-admin);' +
         ' under dual control the change waits for a second admin',
       body: settings,
+      errors: [...SETTING_CHANGE_ERRORS],
       responses: {
         200: { description: 'Settings', schema: settings },
         202: {
@@ -175,6 +199,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: "Admin view: every user's client certificates (username, name, created, expiry)",
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: { description: 'All certificates', schema: { type: 'object', properties: { items: { type: 'array', items: view } } } },
       },
@@ -197,6 +222,7 @@ export function clientCertificateRoutes(deps: {
         required: ['certificate'],
         properties: { certificate: { type: 'string', maxLength: 60_000 } },
       },
+      errors: ['realm.not_found', 'auth.forbidden', 'trusted_ca.invalid'],
       responses: {
         200: { description: 'Replaced', schema: { type: 'object' } },
         201: { description: 'Trusted', schema: { type: 'object' } },
@@ -219,6 +245,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: 'Trusted client CAs of the realm',
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: { 200: { description: 'CAs', schema: { type: 'object' } } },
       handler: async (req, res) => {
         const list = await certs.listTrustedCas(param(req, 'realm'), await auth.principal(req));
@@ -239,6 +266,7 @@ export function clientCertificateRoutes(deps: {
       tag: 'client-certificates',
       auth: 'bearer',
       summary: 'Stop trusting a client CA (its certificates stop working at once)',
+      errors: ['realm.not_found', 'auth.forbidden', 'trusted_ca.not_found'],
       responses: { 204: { description: 'Removed' } },
       handler: async (req, res) => {
         await certs.deleteTrustedCa(param(req, 'realm'), param(req, 'name'), await auth.principal(req));

@@ -7,6 +7,7 @@ import type { Request, Response } from 'express';
 import type { DeviceOnboardingService } from '../../devices/device_onboarding.ts';
 import type { ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 import { param, type RouteSpec } from '../route.ts';
 import { settingRoutes } from './settings.ts';
 
@@ -15,6 +16,29 @@ const actor = {
   properties: { kind: { type: 'string' }, id: { type: 'string' }, realm: { type: 'string' }, name: { type: 'string' } },
 };
 const dateTime = { type: 'string', format: 'date-time' };
+/** The checks of a pushed device certificate (devices/device_certificate.ts). */
+const DEVICE_CERTIFICATE_ERRORS: readonly ErrorCode[] = [
+  'device.certificate_malformed',
+  'device.certificate_expired',
+  'device.certificate_is_ca',
+  'device.certificate_weak_key',
+  'device.chain_too_large',
+];
+
+/** Accepting a pending certificate (devices/device_onboarding.ts), or proposing it under dual control. */
+export const ACCEPT_ERRORS: readonly ErrorCode[] = [
+  'realm.not_found',
+  'auth.forbidden',
+  'device.pending_not_found',
+  'device.alias_invalid',
+  'device.alias_in_use',
+  'device.already_trusted',
+  'approval.already_pending',
+  'api_client.exists',
+  'store.conflict',
+  'keycloak.rejected',
+];
+
 export const pendingSchema = {
   type: 'object',
   properties: {
@@ -92,6 +116,18 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
     auth: 'none' as const,
     summary:
       'A device connecting over HTTPS with its client certificate: 200 when trusted, else recorded as pending and 403 device.pending',
+    errors: [
+      ...DEVICE_CERTIFICATE_ERRORS,
+      'realm.not_found',
+      'device.certificate_required',
+      'device.pending',
+      'device.rejected',
+      'device.onboarding_disabled',
+      'device.pending_limit',
+      'device.rate_limited',
+      'device.client_disabled',
+      'store.unavailable',
+    ] satisfies ErrorCode[],
     responses: {
       200: {
         description: 'The certificate is trusted',
@@ -118,6 +154,16 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
         required: ['certificate'],
         properties: { certificate: { type: 'string', maxLength: 60_000, description: 'PEM, the device certificate first' } },
       },
+      errors: [
+        ...DEVICE_CERTIFICATE_ERRORS,
+        'realm.not_found',
+        'device.onboarding_disabled',
+        'device.pending_limit',
+        'device.rate_limited',
+        'device.rejected',
+        'device.already_trusted',
+        'store.unavailable',
+      ],
       responses: { 202: { description: 'Pending (new, or already pending: lastSeen updated)', schema: pendingSchema } },
       handler: async (req, res) => {
         const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : (req.body as { certificate: string }).certificate;
@@ -134,6 +180,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       tag: 'devices',
       auth: 'bearer',
       summary: 'Certificates pushed by devices, waiting for acceptance (keyward-admin)',
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: {
           description: 'Pending certificates, oldest first',
@@ -153,6 +200,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
         'Accept a pending certificate into the trust store with an alias and create its device client (keyward-admin); ' +
         'under dual control a second admin approves',
       body: acceptBody,
+      errors: ACCEPT_ERRORS,
       responses: {
         201: { description: 'Trusted; the device client exists in Keycloak', schema: trustedSchema },
         202: {
@@ -183,6 +231,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       tag: 'devices',
       auth: 'bearer',
       summary: "Reject a pending certificate (keyward-admin); it is not queued again for the realm's rejectForHours",
+      errors: ['realm.not_found', 'auth.forbidden', 'device.pending_not_found'],
       responses: { 204: { description: 'Rejected' } },
       handler: async (req, res) => {
         await devices.reject(param(req, 'realm'), await auth.principal(req), param(req, 'uuid'));
@@ -195,6 +244,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       tag: 'devices',
       auth: 'bearer',
       summary: "The realm's trust store of device certificates (keyward-admin)",
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: {
           description: 'Trusted certificates by alias',
@@ -211,6 +261,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       tag: 'devices',
       auth: 'bearer',
       summary: 'One trusted device certificate (keyward-admin)',
+      errors: ['realm.not_found', 'auth.forbidden', 'device.trusted_not_found'],
       responses: { 200: { description: 'The trusted certificate', schema: trustedSchema } },
       handler: async (req, res) => {
         res.json(await devices.getTrusted(param(req, 'realm'), await auth.principal(req), param(req, 'alias')));
@@ -222,6 +273,7 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       tag: 'devices',
       auth: 'bearer',
       summary: 'Remove a certificate from the trust store and delete its device client: the device is refused at once (keyward-admin)',
+      errors: ['realm.not_found', 'auth.forbidden', 'device.trusted_not_found', 'keycloak.rejected'],
       responses: { 204: { description: 'Removed' } },
       handler: async (req, res) => {
         await devices.untrust(param(req, 'realm'), await auth.principal(req), param(req, 'alias'));
@@ -235,6 +287,14 @@ export function deviceRoutes(deps: { auth: Authenticator; devices: DeviceOnboard
       auth: 'bearer',
       summary: 'Rename a device client (its clientId in Keycloak; keyward-admin)',
       body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', maxLength: 100 } } },
+      errors: [
+        'realm.not_found',
+        'auth.forbidden',
+        'device.client_not_found',
+        'api_client.invalid_id',
+        'api_client.exists',
+        'keycloak.rejected',
+      ],
       responses: { 200: { description: 'The trusted certificate with the new client name', schema: trustedSchema } },
       handler: async (req, res) => {
         res.json(

@@ -3,7 +3,7 @@ import { PAT_SORTS, type PersonalAccessTokenService } from '../../pat/personal_a
 import type { PatSort } from '../../pat/ports.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { idempotencyScope, replayable, type IdempotencyStore } from '../idempotency.ts';
-import { param, type RouteSpec } from '../route.ts';
+import { IDEMPOTENCY_ERRORS, param, type RouteSpec } from '../route.ts';
 
 const own = {
   type: 'object',
@@ -47,6 +47,7 @@ export function personalAccessTokenRoutes(deps: {
         required: ['expiresInDays'],
         properties: { name: { type: 'string', maxLength: 100 }, expiresInDays: { type: 'integer', minimum: 1 } },
       },
+      errors: ['pat.disabled', 'pat.users_only', 'pat.expiry_exceeded', 'realm.not_found', ...IDEMPOTENCY_ERRORS],
       responses: {
         201: {
           description: 'Created: `token` (kwp_…) is never shown again',
@@ -70,6 +71,7 @@ export function personalAccessTokenRoutes(deps: {
       tag: 'personal-access-tokens',
       auth: 'bearer',
       summary: "The caller's tokens (never their secrets), whether PATs are enabled, and the maximum expiry",
+      errors: ['pat.users_only', 'realm.not_found'],
       responses: {
         200: {
           description: 'Own tokens',
@@ -89,6 +91,7 @@ export function personalAccessTokenRoutes(deps: {
       tag: 'personal-access-tokens',
       auth: 'bearer',
       summary: 'Revoke one of your own tokens (it stops working at once)',
+      errors: ['pat.users_only', 'pat.not_found'],
       responses: { 204: { description: 'Revoked' } },
       handler: async (req, res) => {
         await pats.revokeOwn(await auth.principal(req), param(req, 'id'));
@@ -113,6 +116,7 @@ export function personalAccessTokenRoutes(deps: {
           username: { type: 'string', maxLength: 255 },
         },
       },
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: {
           description: 'A page of tokens',
@@ -155,6 +159,7 @@ export function personalAccessTokenRoutes(deps: {
           ids: { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 64 } },
         },
       },
+      errors: ['realm.not_found', 'auth.forbidden', 'pat.not_found'],
       responses: {
         200: {
           description: 'What was revoked',

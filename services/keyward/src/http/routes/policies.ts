@@ -25,6 +25,7 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       auth: 'bearer',
       summary: 'Create or replace a certificate policy (keyward-admin)',
       body: { type: 'object' },
+      errors: ['realm.not_found', 'auth.forbidden', 'policy.invalid', 'validity.malformed', 'validity.too_short'],
       responses: { 200: { description: 'Replaced', schema: view }, 201: { description: 'Created', schema: view } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -38,6 +39,7 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       tag: 'policies',
       auth: 'bearer',
       summary: 'One certificate policy',
+      errors: ['realm.not_found', 'auth.forbidden', 'policy.not_found'],
       responses: { 200: { description: 'The policy', schema: view } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -50,6 +52,7 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       tag: 'policies',
       auth: 'bearer',
       summary: 'The certificate policies of a realm',
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: { 200: { description: 'Policies', schema: { type: 'object', properties: { items: { type: 'array', items: view } } } } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -62,6 +65,7 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       tag: 'policies',
       auth: 'bearer',
       summary: 'Delete a certificate policy',
+      errors: ['realm.not_found', 'auth.forbidden', 'policy.not_found'],
       responses: { 204: { description: 'Deleted' } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);

@@ -67,6 +67,7 @@ export function realmConfigRoutes(deps: {
       auth: 'bearer',
       summary: 'Diff realm-config files against the live state (operators)',
       body,
+      errors: ['auth.forbidden', 'realm_config.invalid', 'policy.invalid', 'keycloak.rejected'],
       responses: { 200: { description: 'The plan; empty changes means nothing to do', schema: planSchema } },
       handler: async (req, res) => {
         deps.authz.requireOperator(await deps.auth.principal(req));
@@ -81,6 +82,16 @@ export function realmConfigRoutes(deps: {
       auth: 'bearer',
       summary: 'Apply realm-config files (operators); generated client secrets are shown once',
       body,
+      errors: [
+        'auth.forbidden',
+        'realm_config.invalid',
+        'policy.invalid',
+        'realm.invalid_name',
+        'api_client.invalid_id',
+        'role.not_found',
+        'role.not_grantable',
+        'keycloak.rejected',
+      ],
       responses: {
         200: {
           description: 'What was changed',

@@ -40,6 +40,7 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
           defaultRoles: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 255 } },
         },
       },
+      errors: ['auth.forbidden', 'realm.invalid_name', 'realm.not_found', 'keycloak.rejected'],
       responses: { 200: { description: 'Updated', schema: realmViewSchema }, 201: { description: 'Now managed', schema: realmViewSchema } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -53,6 +54,7 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
       tag: 'realms',
       auth: 'bearer',
       summary: 'A managed realm with its roles and default role',
+      errors: ['realm.not_found', 'auth.forbidden', 'realm.missing_in_keycloak'],
       responses: { 200: { description: 'The realm', schema: realmViewSchema } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -68,6 +70,7 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
       tag: 'realms',
       auth: 'bearer',
       summary: 'Stop managing a realm (operators); its CA, certificates, policies and audit history are kept, Keycloak is left as it is',
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: { 204: { description: 'No longer managed' } },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
@@ -81,6 +84,7 @@ export function realmRoutes(deps: { auth: Authenticator; authz: Authorizer; real
       tag: 'realms',
       auth: 'bearer',
       summary: 'Managed realms the caller administers (all, for operators)',
+      errors: [],
       responses: {
         200: { description: 'Realms', schema: { type: 'object', properties: { realms: { type: 'array', items: { type: 'object' } } } } },
       },

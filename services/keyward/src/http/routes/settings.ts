@@ -10,7 +10,27 @@ import type { ApprovalStatus } from '../../approvals/ports.ts';
 import type { SettingName } from '../../settings/ports.ts';
 import type { ChangeOutcome, ProtectedSettings } from '../../settings/protected_settings.ts';
 import type { Authenticator } from '../authenticate.ts';
+import type { ErrorCode } from '../../kernel/errors.ts';
 import { param, validator, type JsonSchema, type RouteSpec } from '../route.ts';
+
+/** Changing a protected setting (settings/protected_settings.ts; under dual control, approvals/approvals.ts). */
+export const SETTING_CHANGE_ERRORS: readonly ErrorCode[] = [
+  'realm.not_found',
+  'auth.forbidden',
+  'settings.invalid',
+  'approval.already_pending',
+];
+
+/** What applying an approved change may refuse: a setting, or a device acceptance (devices/device_onboarding.ts). */
+const APPLY_ERRORS: readonly ErrorCode[] = [
+  'settings.invalid',
+  'device.pending_not_found',
+  'device.alias_in_use',
+  'device.already_trusted',
+  'api_client.exists',
+  'store.conflict',
+  'keycloak.rejected',
+];
 
 const actor = {
   type: 'object',
@@ -76,6 +96,7 @@ export function settingRoutes(
       tag: 'settings',
       auth: 'bearer',
       summary: `${o.what} of the realm (and the pending change, if any)`,
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: {
           description: 'Settings',
@@ -96,6 +117,7 @@ export function settingRoutes(
       auth: 'bearer',
       summary: `Change the ${o.what.toLowerCase()} (${o.who}); under dual control the change waits for a second admin's approval`,
       body: o.body,
+      errors: SETTING_CHANGE_ERRORS,
       responses: {
         200: { description: 'Applied', schema: o.body },
         202: { description: 'Waiting for approval under dual control', schema: pendingSchema },
@@ -145,6 +167,7 @@ export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedS
         additionalProperties: false,
         properties: { status: { enum: ['pending', 'approved', 'rejected', 'expired'] }, max: { type: 'string', pattern: '^\\d{1,3}$' } },
       },
+      errors: ['realm.not_found', 'auth.forbidden'],
       responses: {
         200: { description: 'Approvals', schema: { type: 'object', properties: { items: { type: 'array', items: approvalSchema } } } },
       },
@@ -164,6 +187,7 @@ export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedS
       tag: 'approvals',
       auth: 'bearer',
       summary: 'One approval',
+      errors: ['realm.not_found', 'auth.forbidden', 'approval.not_found'],
       responses: { 200: { description: 'The approval', schema: approvalSchema } },
       handler: async (req, res) => {
         res.json(await approvals.get(param(req, 'realm'), param(req, 'id'), await auth.principal(req)));
@@ -175,6 +199,16 @@ export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedS
       tag: 'approvals',
       auth: 'bearer',
       summary: 'Approve a pending change and apply it (never by its proposer)',
+      errors: [
+        'realm.not_found',
+        'auth.forbidden',
+        'approval.not_found',
+        'approval.self_approval',
+        'approval.expired',
+        'approval.not_pending',
+        'approval.stale',
+        ...APPLY_ERRORS,
+      ],
       responses: { 200: { description: 'Approved and applied', schema: approvalSchema } },
       handler: async (req, res) => {
         res.json(await approvals.approve(param(req, 'realm'), param(req, 'id'), await auth.principal(req)));
@@ -187,6 +221,7 @@ export function settingsRoutes(deps: { auth: Authenticator; settings: ProtectedS
       auth: 'bearer',
       summary: 'Reject a pending change (its proposer may reject it to withdraw it)',
       // The body is optional (`curl -X POST …/reject` works), so it is checked here rather than declared as required.
+      errors: ['realm.not_found', 'auth.forbidden', 'approval.not_found', 'approval.expired', 'approval.not_pending'],
       responses: {
         200: { description: 'Rejected; an optional JSON body {reason} (at most 500 characters) is recorded', schema: approvalSchema },
       },

@@ -22,7 +22,7 @@ import { KeywardError } from '../../kernel/errors.ts';
 import type { Authenticator } from '../authenticate.ts';
 import type { ErrorRenderer } from '../problem.ts';
 import { param, type RouteSpec } from '../route.ts';
-import { acceptBody, pendingSchema } from './devices.ts';
+import { ACCEPT_ERRORS, acceptBody, pendingSchema } from './devices.ts';
 
 export const SKLM_PREFIXES = ['/SKLM/rest/v1/', '/rest/v1/'] as const;
 export type Language = 'en' | 'de';
@@ -116,6 +116,20 @@ function acceptSklmAuth(req: Request): void {
 }
 
 const SUCCEEDED = { code: '0', status: 'Succeeded' } as const;
+const succeededSchema = {
+  type: 'object',
+  required: ['code', 'status'],
+  properties: { code: { const: '0' }, status: { const: 'Succeeded' } },
+};
+
+/** SKLM's error format: `{code, message}`, localised; its own two codes answer 500 as SKLM does. */
+const SKLM_ERRORS = {
+  description:
+    "As IBM SKLM answers: `{code, message}` (message in the Accept-Language's language, en or de); CTGKM2306E (alias in use, " +
+    'device.alias_in_use) and CTGKM2307E (no such pending certificate, device.pending_not_found) with status 500',
+  schema: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  statuses: { 'device.alias_in_use': 500, 'device.pending_not_found': 500 },
+} as const;
 
 export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardingService; defaultRealm: string | undefined }): RouteSpec[] {
   const { auth, devices } = deps;
@@ -144,15 +158,17 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
         summary:
           'Accept a pending client certificate (IBM SKLM Pending Client Certificate Accept REST Service) in KEYWARD_DEVICE_DEFAULT_REALM',
         body: acceptBody,
+        errors: ['device.default_realm_unset', ...ACCEPT_ERRORS],
+        errorBody: SKLM_ERRORS,
         responses: {
-          200: {
-            description: 'Accepted: {"code": "0", "status": "Succeeded"}',
-            schema: { type: 'object', properties: { code: { const: '0' }, status: { const: 'Succeeded' } } },
-          },
-          202: { description: 'Waiting for a second admin under dual control: {"code": "0", "status": "PendingApproval", "approvalId"}' },
-          500: {
-            description: 'CTGKM2306E (alias in use) or CTGKM2307E (no such pending certificate), as SKLM answers',
-            schema: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+          200: { description: 'Accepted: {"code": "0", "status": "Succeeded"}', schema: succeededSchema },
+          202: {
+            description: 'Waiting for a second admin under dual control: {"code": "0", "status": "PendingApproval", "approvalId"}',
+            schema: {
+              type: 'object',
+              required: ['code', 'status', 'approvalId'],
+              properties: { code: { const: '0' }, status: { const: 'PendingApproval' }, approvalId: { type: 'string' } },
+            },
           },
         },
         handler: async (req: Request, res: Response) => {
@@ -170,6 +186,8 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
         tag,
         auth: 'bearer',
         summary: 'Pending client certificates of KEYWARD_DEVICE_DEFAULT_REALM',
+        errors: ['device.default_realm_unset', 'realm.not_found', 'auth.forbidden'],
+        errorBody: SKLM_ERRORS,
         responses: { 200: { description: 'Pending certificates, oldest first', schema: { type: 'array', items: pendingSchema } } },
         handler: async (req: Request, res: Response) => {
           sendSklm(res, 200, await devices.listPending(realm(), await principal(req)), lang(req));
@@ -181,10 +199,9 @@ export function sklmRoutes(deps: { auth: Authenticator; devices: DeviceOnboardin
         tag,
         auth: 'bearer',
         summary: 'Reject (delete) a pending client certificate',
-        responses: {
-          200: { description: '{"code": "0", "status": "Succeeded"}' },
-          500: { description: 'CTGKM2307E (no such pending certificate)' },
-        },
+        errors: ['device.default_realm_unset', 'realm.not_found', 'auth.forbidden', 'device.pending_not_found'],
+        errorBody: SKLM_ERRORS,
+        responses: { 200: { description: '{"code": "0", "status": "Succeeded"}', schema: succeededSchema } },
         handler: async (req: Request, res: Response) => {
           await devices.reject(realm(), await principal(req), param(req, 'uuid'));
           sendSklm(res, 200, SUCCEEDED, lang(req));

@@ -78,7 +78,13 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
       tag: 'system',
       auth: 'none',
       summary: 'Prometheus metrics',
-      responses: { 200: { description: 'Metrics in the Prometheus text format', contentType: 'text/plain' } },
+      responses: {
+        200: {
+          description: 'Metrics in the Prometheus text format',
+          contentType: 'text/plain',
+          schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4' },
+        },
+      },
       handler: (_req, res) => {
         const mem = process.memoryUsage();
         res.type('text/plain; version=0.0.4').send(

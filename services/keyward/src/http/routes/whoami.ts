@@ -12,6 +12,7 @@ export function whoamiRoutes(deps: { auth: Authenticator; authz: Authorizer; rea
       tag: 'identity',
       auth: 'bearer',
       summary: 'Who the caller is and which roles it holds where',
+      errors: [],
       responses: {
         200: {
           description: 'The principal',
