@@ -292,7 +292,7 @@ describe('console: the session in a browser', function () {
     cp.expectClean();
   });
 
-  it('logs out: the browser returns to the login page, the old cookie gets 401 session.expired, Keycloak asks for the password again', async () => {
+  it('logs out: back at the login page, the old cookie gets 401 session.expired, Keycloak asks for the password again', async () => {
     const cp = await fresh();
     await logIn(cp.page, { realm, username: admin, password, path: `/console/${realm}/` });
     const cookie = await sessionCookie(cp, kw.url);
