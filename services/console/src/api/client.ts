@@ -39,9 +39,9 @@ function problemPointer(body: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-/** Called when Keyward says the session is gone: the app sends the user back to login. */
-let onSessionExpired: (() => void) | undefined;
-export function whenSessionExpires(handler: () => void): void {
+/** Called with the problem's code when Keyward answers 401 (the session is gone): the app sends the user back to login. */
+let onSessionExpired: ((code: string) => void) | undefined;
+export function whenSessionExpires(handler: (code: string) => void): void {
   onSessionExpired = handler;
 }
 
@@ -87,7 +87,7 @@ export async function request<T>(method: string, path: string, options: RequestO
       problem = { title: res.statusText || `HTTP ${res.status}` };
     }
     const error = new ApiProblem(res.status, problem);
-    if (res.status === 401 && onSessionExpired) onSessionExpired();
+    if (res.status === 401 && onSessionExpired) onSessionExpired(error.code);
     throw error;
   }
   if (res.status === 204) return undefined as T;

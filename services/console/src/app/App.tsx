@@ -44,13 +44,15 @@ interface Loaded {
   session: ConsoleSession;
   whoami?: WhoAmI;
   realms: string[];
+  /** Why a session that was there ended (a 401's code), for the login page's message. */
+  ended?: string;
 }
 
 export function App() {
   const [state, setState] = useState<Loaded | undefined>();
   const [error, setError] = useState<unknown>();
   useEffect(() => {
-    whenSessionExpires(() => setState({ session: { authenticated: false }, realms: [] }));
+    whenSessionExpires((code) => setState({ session: { authenticated: false }, realms: [], ended: code }));
     (async () => {
       const session = await sessionApi.session();
       if (!session.authenticated) return setState({ session, realms: [] });
@@ -65,7 +67,7 @@ export function App() {
   }, []);
   if (error) return <ProblemAlert error={error} title="The console could not load" />;
   if (!state) return <Loading what="the console" />;
-  if (!state.session.authenticated || !state.whoami) return <Login />;
+  if (!state.session.authenticated || !state.whoami) return <Login ended={state.ended} />;
   return (
     <ToastProvider>
       <Shell session={state.session} whoami={state.whoami} realms={state.realms} />

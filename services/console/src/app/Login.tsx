@@ -16,7 +16,11 @@ const LOGIN_ERRORS: Record<string, string> = {
   'session.expired': 'Your session ended. Log in again.',
 };
 
-export function Login() {
+/**
+ * `ended` is the code of the 401 that ended a session while the console was open (`session.expired`): the page
+ * says so, and logging in again returns to the page the user was on.
+ */
+export function Login(props: { ended?: string | undefined } = {}) {
   const loc = useLocation();
   const realms = useApi(() => sessionApi.realms(), []);
   const wanted = loc.query.get('realm') ?? (loc.path.split('/').filter(Boolean)[0] || undefined);
@@ -24,7 +28,7 @@ export function Login() {
   const list = realms.data?.realms ?? [];
   const realm =
     choice ?? (wanted && list.some((r) => r.name === wanted) ? wanted : (list.find((r) => r.name !== 'master') ?? list[0])?.name);
-  const error = loc.query.get('login_error');
+  const error = loc.query.get('login_error') ?? (props.ended === 'session.expired' ? props.ended : null);
   const go = () => {
     if (!realm) return;
     const back = loc.path === '/' || loc.path === '' ? `/console/${realm}/` : `/console${loc.path}`;
@@ -36,7 +40,12 @@ export function Login() {
       loginSubtitle="You log in on your realm's Keycloak page; Keyward never sees your password."
     >
       {error ? (
-        <Alert variant="danger" isInline title="Login failed" data-testid="login-error">
+        <Alert
+          variant={error === 'session.expired' ? 'info' : 'danger'}
+          isInline
+          title={error === 'session.expired' ? 'Session ended' : 'Login failed'}
+          data-testid="login-error"
+        >
           {LOGIN_ERRORS[error] ?? 'The login did not complete.'} <small>(code {error})</small>
         </Alert>
       ) : null}
