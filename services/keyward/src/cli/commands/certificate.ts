@@ -39,8 +39,6 @@ export function durationOption(name: string, text: string): number {
   }
 }
 
-const readText = (path: string, what: string) => F.readText(path, what);
-
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -151,7 +149,7 @@ async function waitFor(api: Api, realm: string, id: string, timeoutSeconds: numb
 // ------------------------------------------------------------------ revoke, list, get, inspect
 
 function serialFromFile(path: string): { serial: string; realm: string | undefined } {
-  const [cert] = F.certificatesOf(readText(path, 'the certificate'));
+  const [cert] = F.certificatesOf(F.readText(path, 'the certificate'));
   if (!cert) throw new UsageError(`${path} holds no PEM certificate`);
   return { serial: F.summarise(cert).serialNumber, realm: F.realmOf(cert) };
 }
@@ -233,7 +231,7 @@ async function inspect(api: Api, target: string | undefined, v: Record<string, a
   let chain: string[] = [];
   let realm: string | undefined = v.realm;
   if (existsSync(target)) {
-    pem = readText(target, 'the certificate');
+    pem = F.readText(target, 'the certificate');
   } else {
     if (!/^[0-9a-fA-F:]+$/.test(target)) throw new UsageError(`${target} is neither a file nor a serial number`);
     if (!realm) throw new UsageError('name the realm with --realm R to inspect a certificate by serial');
@@ -307,7 +305,7 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
   const baseUrl: string | undefined = v.url ?? process.env.KEYWARD_URL;
   if (!baseUrl?.startsWith('https://'))
     throw new UsageError("renewal runs on Keyward's HTTPS listener: give --url https://… (or an https:// KEYWARD_URL)");
-  const ca = v['ca-file'] ? readText(v['ca-file'], 'the CA file') : undefined;
+  const ca = v['ca-file'] ? F.readText(v['ca-file'], 'the CA file') : undefined;
   const chainPath = v.cert.endsWith('.crt') ? v.cert.slice(0, -4) + '.chain.pem' : undefined;
   const stop = new AbortController();
   const onSignal = (sig: string) => {
@@ -319,10 +317,10 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const current = () => {
-    const certPem = readText(v.cert, 'the certificate');
+    const certPem = F.readText(v.cert, 'the certificate');
     const [cert] = F.certificatesOf(certPem);
     if (!cert) throw new UsageError(`${v.cert} holds no PEM certificate`);
-    return { certPem, cert, keyPem: readText(v.key, 'the key') };
+    return { certPem, cert, keyPem: F.readText(v.key, 'the key') };
   };
 
   /** One renewal: new files in place, or a CliApiError. */
