@@ -11,7 +11,7 @@ import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
 import { BasicOCSPResponse, CertID, OCSPRequest, OCSPResponse, Request as OcspSingleRequest, TBSRequest } from '@peculiar/asn1-ocsp';
 import * as x509 from '@peculiar/x509';
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import { UsageError } from './command.ts';
@@ -94,6 +94,47 @@ export async function buildCsr(
     extensions: sans.length ? [new x509.SubjectAlternativeNameExtension(sans.map((s) => ({ type: s.type, value: s.value })))] : [],
   });
   return csr.toString('pem');
+}
+
+/**
+ * A key made here and the CSR for it, from the command line's `--key-type`,
+ * `--subject` and `--san` options; the subject defaults to `CN=<first DNS SAN>`.
+ * @example const { keyPem, csrPem } = await localKeyAndCsr('EC-P256', undefined, ['DNS:web.example']);
+ */
+export async function localKeyAndCsr(
+  keyType: string | undefined,
+  subject: string | undefined,
+  sanTexts: readonly string[],
+): Promise<{ keyPem: string; csrPem: string }> {
+  const type = keyTypeOption(keyType);
+  const sans = sanTexts.map(sanOption);
+  const key = await generateKey(type);
+  return { keyPem: key.pem, csrPem: await buildCsr(key.keys, type, subject ?? defaultSubject(sans), sans) };
+}
+
+/** `CN=<first DNS SAN>`, or undefined when there is none. */
+export function defaultSubject(sans: readonly { type: string; value: string }[]): string | undefined {
+  const dns = sans.find((s) => s.type === 'dns');
+  return dns ? `CN=${dns.value}` : undefined;
+}
+
+/** A file named on the command line, or a usage error naming it. */
+export function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Writes `<name>.crt` (leaf), `<name>.chain.pem` (leaf + chain) and, when given, `<name>.key` (0600), each atomically. */
+export function writeCertificateFiles(dir: string, name: string, view: { certificate: string; chain: readonly string[] }, keyPem?: string) {
+  mkdirSync(dir, { recursive: true });
+  const files = { crt: join(dir, `${name}.crt`), chain: join(dir, `${name}.chain.pem`), key: join(dir, `${name}.key`) };
+  if (keyPem) writeAtomic(files.key, keyPem, 0o600);
+  writeAtomic(files.chain, view.certificate + view.chain.join(''), 0o644);
+  writeAtomic(files.crt, view.certificate, 0o644);
+  return files;
 }
 
 /** Imports a PKCS#8 (or SEC 1 / PKCS#1) PEM private key as a WebCrypto key pair of the certificate's key type. */

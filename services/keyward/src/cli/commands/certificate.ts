@@ -5,7 +5,7 @@
  * pki/issue`, except that the key is made here and never leaves the machine.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiFromEnv, CliApiError, mutualTlsRequest, type Api } from '../api.ts';
 import type { KeyType } from '../certificate_files.ts';
@@ -30,31 +30,13 @@ const REVOCATION_REASONS = [
 ] as const;
 
 /** A duration option (`PT1H`) checked here, so that a typo is a usage error (exit 2). */
-function durationOption(name: string, text: string): number {
+export function durationOption(name: string, text: string): number {
   try {
     return parseDuration(text);
   } catch (err) {
     if (isKeywardError(err)) throw new UsageError(`--${name}: ${err.message}`);
     throw err;
   }
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
-/** Writes `<name>.crt` (leaf), `<name>.chain.pem` (leaf + chain) and, when given, `<name>.key` (0600). */
-function writeCertificateFiles(dir: string, name: string, view: { certificate: string; chain: readonly string[] }, keyPem?: string) {
-  mkdirSync(dir, { recursive: true });
-  const files = { crt: join(dir, `${name}.crt`), chain: join(dir, `${name}.chain.pem`), key: join(dir, `${name}.key`) };
-  if (keyPem) F.writeAtomic(files.key, keyPem, 0o600);
-  F.writeAtomic(files.chain, view.certificate + view.chain.join(''), 0o644);
-  F.writeAtomic(files.crt, view.certificate, 0o644);
-  return files;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -75,39 +57,39 @@ const log = (line: string) => out(`${stamp()} ${line}`);
 
 // ------------------------------------------------------------------ request
 
-async function request(api: Api, name: string | undefined, v: Record<string, any>): Promise<number> {
-  if (!name) throw new UsageError('request needs a name: the files are <name>.crt, <name>.chain.pem and <name>.key');
+/** The name of the files `request` (and `end-entities issue`) write: `<name>.crt`, `<name>.chain.pem`, `<name>.key`. */
+export function fileNameOption(name: string | undefined, command: string): string {
+  if (!name) throw new UsageError(`${command} needs a name: the files are <name>.crt, <name>.chain.pem and <name>.key`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name)) throw new UsageError(`"${name}" is not a file name (letters, digits, . _ -)`);
-  let policy: string | undefined = v.policy;
-  let realm: string | undefined = v.realm;
-  if (policy?.includes('/')) {
-    const [pr, pn] = policy.split('/');
-    if (realm && pr !== realm) throw new UsageError(`--policy ${policy} belongs to realm ${pr}, not --realm ${realm}`);
-    realm = pr;
-    policy = pn;
-  }
-  if (!realm) throw new UsageError('name the realm with --realm R (or --policy realm/name)');
-  if (v.validity) durationOption('validity', v.validity);
-  const dir: string = v.out ?? '.';
-  let csrPem: string;
-  let keyPem: string | undefined;
+  return name;
+}
+
+/** The CSR to send: `--csr FILE` as it is, or a key made here (`--key-type`, `--subject`, `--san`) and its CSR. */
+export async function csrOption(v: Record<string, any>): Promise<{ csrPem: string; keyPem?: string }> {
+  F ??= await import('../certificate_files.ts');
   if (v.csr) {
     if (v.san?.length || v.subject || v['key-type'])
       throw new UsageError('--csr brings its own names and key: drop --san, --subject and --key-type');
-    csrPem = readText(v.csr, 'the CSR');
-  } else {
-    const type = F.keyTypeOption(v['key-type']);
-    const sans = (v.san ?? []).map(F.sanOption);
-    const subject =
-      v.subject ??
-      (sans.find((s: { type: string }) => s.type === 'dns')
-        ? `CN=${sans.find((s: { type: string }) => s.type === 'dns').value}`
-        : undefined);
-    const key = await F.generateKey(type);
-    keyPem = key.pem;
-    csrPem = await F.buildCsr(key.keys, type, subject, sans);
+    return { csrPem: F.readText(v.csr, 'the CSR') };
   }
-  const answer = await api.request('POST', `/v1/realms/${enc(realm)}/certificates`, { csr: csrPem, policy, validity: v.validity });
+  return F.localKeyAndCsr(v['key-type'], v.subject, v.san ?? []);
+}
+
+/**
+ * What follows the server's answer to a CSR, for `request` and `end-entities
+ * issue`: the key made here is written first; a request that waits for
+ * approval prints its id (or, with `--wait`, is asked after until decided);
+ * an issued certificate is written as `<name>.crt` and `<name>.chain.pem`.
+ */
+export async function deliver(
+  api: Api,
+  realm: string,
+  answer: any,
+  target: { name: string; dir: string; keyPem?: string | undefined },
+  v: Record<string, any>,
+): Promise<number> {
+  F ??= await import('../certificate_files.ts');
+  const { name, dir, keyPem } = target;
   if (keyPem) {
     // Written before anything else: a request that waits for approval is completed with this key later.
     mkdirSync(dir, { recursive: true });
@@ -124,13 +106,30 @@ async function request(api: Api, name: string | undefined, v: Record<string, any
     }
     view = await waitFor(api, realm, id, v['wait-timeout'] ? durationOption('wait-timeout', v['wait-timeout']) : 600);
   }
-  const files = writeCertificateFiles(dir, name, view);
+  const files = F.writeCertificateFiles(dir, name, view);
   if (v.json) out(JSON.stringify({ ...view, files: { ...files, key: keyPem ? files.key : undefined } }, null, 2));
   else {
     out(`issued ${view.serialNumber}  ${view.subject}  valid until ${view.notAfter}`);
     out(`  ${files.crt}\n  ${files.chain}${keyPem ? `\n  ${files.key} (mode 0600)` : ''}`);
   }
   return 0;
+}
+
+async function request(api: Api, nameArg: string | undefined, v: Record<string, any>): Promise<number> {
+  const name = fileNameOption(nameArg, 'request');
+  let policy: string | undefined = v.policy;
+  let realm: string | undefined = v.realm;
+  if (policy?.includes('/')) {
+    const [pr, pn] = policy.split('/');
+    if (realm && pr !== realm) throw new UsageError(`--policy ${policy} belongs to realm ${pr}, not --realm ${realm}`);
+    realm = pr;
+    policy = pn;
+  }
+  if (!realm) throw new UsageError('name the realm with --realm R (or --policy realm/name)');
+  if (v.validity) durationOption('validity', v.validity);
+  const { csrPem, keyPem } = await csrOption(v);
+  const answer = await api.request('POST', `/v1/realms/${enc(realm)}/certificates`, { csr: csrPem, policy, validity: v.validity });
+  return deliver(api, realm, answer, { name, dir: v.out ?? '.', keyPem }, v);
 }
 
 async function waitFor(api: Api, realm: string, id: string, timeoutSeconds: number) {
@@ -150,7 +149,7 @@ async function waitFor(api: Api, realm: string, id: string, timeoutSeconds: numb
 // ------------------------------------------------------------------ revoke, list, get, inspect
 
 function serialFromFile(path: string): { serial: string; realm: string | undefined } {
-  const [cert] = F.certificatesOf(readText(path, 'the certificate'));
+  const [cert] = F.certificatesOf(F.readText(path, 'the certificate'));
   if (!cert) throw new UsageError(`${path} holds no PEM certificate`);
   return { serial: F.summarise(cert).serialNumber, realm: F.realmOf(cert) };
 }
@@ -176,6 +175,13 @@ async function revoke(api: Api, serialArg: string | undefined, v: Record<string,
   return 0;
 }
 
+/** A table for people: a header and aligned columns, two spaces apart, the last column not padded. */
+export function table(head: readonly string[], rows: readonly (readonly unknown[])[]): void {
+  const cells = [head, ...rows].map((row) => row.map((c) => String(c ?? '')));
+  const widths = head.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  for (const row of cells) out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+}
+
 async function list(api: Api, v: Record<string, any>): Promise<number> {
   if (!v.realm) throw new UsageError('name the realm with --realm R');
   const q = new URLSearchParams();
@@ -198,10 +204,7 @@ async function list(api: Api, v: Record<string, any>): Promise<number> {
     return 0;
   }
   const rows = r.items.map((c: any) => [c.serialNumber, c.status, c.notAfter, c.policy, c.subject, c.sans.join(',')]);
-  const head = ['SERIAL', 'STATUS', 'NOT AFTER', 'POLICY', 'SUBJECT', 'SANS'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row: string[]) => String(row[i]).length)));
-  for (const row of [head, ...rows])
-    out(row.map((c: string, i: number) => (i === row.length - 1 ? c : String(c).padEnd(widths[i]!))).join('  '));
+  table(['SERIAL', 'STATUS', 'NOT AFTER', 'POLICY', 'SUBJECT', 'SANS'], rows);
   if (!rows.length) process.stderr.write('no certificates match\n');
   return 0;
 }
@@ -228,7 +231,7 @@ async function inspect(api: Api, target: string | undefined, v: Record<string, a
   let chain: string[] = [];
   let realm: string | undefined = v.realm;
   if (existsSync(target)) {
-    pem = readText(target, 'the certificate');
+    pem = F.readText(target, 'the certificate');
   } else {
     if (!/^[0-9a-fA-F:]+$/.test(target)) throw new UsageError(`${target} is neither a file nor a serial number`);
     if (!realm) throw new UsageError('name the realm with --realm R to inspect a certificate by serial');
@@ -302,7 +305,7 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
   const baseUrl: string | undefined = v.url ?? process.env.KEYWARD_URL;
   if (!baseUrl?.startsWith('https://'))
     throw new UsageError("renewal runs on Keyward's HTTPS listener: give --url https://… (or an https:// KEYWARD_URL)");
-  const ca = v['ca-file'] ? readText(v['ca-file'], 'the CA file') : undefined;
+  const ca = v['ca-file'] ? F.readText(v['ca-file'], 'the CA file') : undefined;
   const chainPath = v.cert.endsWith('.crt') ? v.cert.slice(0, -4) + '.chain.pem' : undefined;
   const stop = new AbortController();
   const onSignal = (sig: string) => {
@@ -314,10 +317,10 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const current = () => {
-    const certPem = readText(v.cert, 'the certificate');
+    const certPem = F.readText(v.cert, 'the certificate');
     const [cert] = F.certificatesOf(certPem);
     if (!cert) throw new UsageError(`${v.cert} holds no PEM certificate`);
-    return { certPem, cert, keyPem: readText(v.key, 'the key') };
+    return { certPem, cert, keyPem: F.readText(v.key, 'the key') };
   };
 
   /** One renewal: new files in place, or a CliApiError. */

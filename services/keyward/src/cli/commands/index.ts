@@ -15,6 +15,8 @@ import { pat } from './pat.ts';
 import { settings } from './settings.ts';
 import { approvals } from './approvals.ts';
 import { devices } from './devices.ts';
+import { requests } from './requests.ts';
+import { endEntities } from './end_entities.ts';
 
 export const commands: readonly Command[] = [
   serve,
@@ -31,6 +33,8 @@ export const commands: readonly Command[] = [
   logout,
   clientCertificates,
   certificate,
+  requests,
+  endEntities,
   ca,
   kek,
   pat,
