@@ -107,6 +107,7 @@ Options:
       out('Keyward is up.');
       out(`  Keycloak admin console: ${keycloak.url}/admin/  (login ${keycloak.adminUser} / ${keycloak.adminPassword}, development only)`);
       out(`  Keyward API:            ${keywardUrl}  (OpenAPI: ${keywardUrl}/v1/openapi.json, readiness: ${keywardUrl}/readyz)`);
+      out(`  API reference:          ${keywardUrl}/docs`);
       if (tlsUrl)
         out(`  Keyward HTTPS:          ${tlsUrl}  (client certificates, device onboarding; server certificate ${config.tls.certFile})`);
       for (const line of demo) out(line);

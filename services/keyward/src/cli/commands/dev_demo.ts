@@ -145,13 +145,13 @@ export async function afterStart(ctx: DemoContext): Promise<string[]> {
     lines.push(
       '',
       `Onboard a device in realm ${demo.realm} (device onboarding is off by default; the CLI line needs the exports above):`,
-      `  npx keyward devices settings --realm ${demo.realm} --enable`,
+      `  bin/keyward devices settings --realm ${demo.realm} --enable`,
       `  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key -out device.crt` +
         ` -subj "/O=Demo/CN=device-1" -days 30 -addext basicConstraints=critical,CA:FALSE`,
       `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key` +
         ` ${ctx.tls.url}/v1/realms/${demo.realm}/devices/hello   # 403 device.pending`,
-      `  npx keyward devices pending --realm ${demo.realm};` +
-        ` npx keyward devices accept CERTIFICATE-… --alias device-1 --realm ${demo.realm}`,
+      `  bin/keyward devices pending --realm ${demo.realm};` +
+        ` bin/keyward devices accept CERTIFICATE-… --alias device-1 --realm ${demo.realm}`,
       `  curl -s --cacert ${ctx.tls.certFile} --cert device.crt --key device.key ${ctx.tls.url}/v1/whoami`,
     );
   }
