@@ -15,54 +15,14 @@
  *   to the page the user was on.
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { compose, type Keyward } from '../../services/keyward/src/compose.ts';
-import { loadConfig } from '../../services/keyward/src/kernel/config.ts';
-import { createLogger } from '../../services/keyward/src/kernel/log.ts';
-import { closeServer, listen } from '../../services/keyward/src/server.ts';
 import { consolePage, launchChromium, logIn, screenshot, type ConsolePage } from '../support/chromium.ts';
-import { call, createUser, integrationEnv, keycloakAdmin, operatorToken, replicaEnv, unique } from '../support/env.ts';
+import { call, createUser, integrationEnv, keycloakAdmin, operatorToken, unique } from '../support/env.ts';
+import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
 
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
 const COOKIE = 'keyward-session'; // plain http: no __Host- prefix
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** A Keyward on a fixed port with its public URL set: the realm's console client redirects there after login. */
-async function serve(
-  port: number,
-  overrides: Record<string, string> = {},
-): Promise<{ url: string; keyward: Keyward; close(): Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-console-session-'));
-  const url = `http://127.0.0.1:${port}`;
-  const env = await replicaEnv({ KEYWARD_PORT: String(port), KEYWARD_DATA_DIR: dataDir, KEYWARD_PUBLIC_URL: url, ...overrides });
-  const keyward = await compose(loadConfig(env), { log: createLogger({ level: 'error' }) });
-  const server = await listen(keyward, '127.0.0.1', port);
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    keyward,
-    close: () =>
-      (closed ??= (async () => {
-        await closeServer(server, 500);
-        await keyward.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      })()),
-  };
-}
 
 /** The session cookie's value in a browser context. */
 async function sessionCookie(cp: ConsolePage, url: string): Promise<string> {
@@ -126,7 +86,7 @@ describe('console: the session in a browser', function () {
   const password = 'Session-pass-1';
   const admin = unique('admin');
   let port: number;
-  let kw: Awaited<ReturnType<typeof serve>>;
+  let kw: ServedKeyward;
   let browser: Browser;
   const pages: ConsolePage[] = [];
   const servers: Server[] = [];
@@ -140,7 +100,7 @@ describe('console: the session in a browser', function () {
   before(async () => {
     await integrationEnv();
     port = await freePort();
-    kw = await serve(port);
+    kw = await serveOnPort(port);
     const op = await operatorToken();
     const put = await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: { displayName: 'Session tests' } });
     expect(put.status, JSON.stringify(put.body)).to.equal(201);
@@ -367,7 +327,7 @@ describe('console: the session in a browser', function () {
   describe('with a short idle time', () => {
     before(async () => {
       await kw.close();
-      kw = await serve(port, { KEYWARD_CONSOLE_SESSION_IDLE_MINUTES: '0.1' }); // 6 s
+      kw = await serveOnPort(port, { KEYWARD_CONSOLE_SESSION_IDLE_MINUTES: '0.1' }); // 6 s
     });
 
     it('sends the user whose session ended to the login page, saying so, and back to the page after logging in', async () => {
