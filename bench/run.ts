@@ -11,7 +11,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac, generateKeyPairSync, randomBytes, sign, verify, webcrypto } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
 import { cpus } from 'node:os';
@@ -24,7 +24,7 @@ import { compose } from '../services/keyward/src/compose.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import type { Principal } from '../services/keyward/src/authn/principal.ts';
-import { postgresCpuSeconds } from './proc.ts';
+import { postgresCpuSeconds, rssMb, startServe } from './proc.ts';
 import { request } from './load.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -358,25 +358,8 @@ try {
   }
 
   // 4. HTTP issuance end to end, servers as separate processes.
-  const startServer = async (): Promise<{ url: string; pid: number }> => {
-    const port = await freePort();
-    const child = spawn(BIN, ['serve'], {
-      env: { ...process.env, ...baseEnv, KEYWARD_PORT: String(port), NODE_OPTIONS: SERVER_NODE_OPTIONS },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    const url = `http://127.0.0.1:${port}`;
-    for (let t = 0; t < 200; t++) {
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) return { url, pid: child.pid! };
-      } catch {
-        /* starting */
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('server did not start');
-  };
-  const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  const startServer = () =>
+    startServe({ bin: BIN, env: { ...process.env, ...baseEnv, NODE_OPTIONS: SERVER_NODE_OPTIONS }, children, seconds: 20 });
   const serverStarted = Date.now();
   const server = await startServer();
   const cfg = await oidc.discovery(new URL(`${keycloak.url}/realms/${realm}`), 'bench-client', undefined, oidc.ClientSecretBasic(secret), {

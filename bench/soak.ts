@@ -12,19 +12,20 @@
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
-import { startKeycloak, testDatabase, freePort } from '../services/keyward/src/devenv/index.ts';
+import { startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
 import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
 import { compose } from '../services/keyward/src/compose.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import { request } from './load.ts';
+import { rssMb, startServe } from './proc.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -43,7 +44,6 @@ const pct = (xs: readonly number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 async function makeCsr(i: number): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -114,24 +114,8 @@ try {
   say('generating CSRs…');
   const csrs = await Promise.all(Array.from({ length: 200 }, (_, i) => makeCsr(i)));
 
-  const startServer = async (): Promise<{ url: string; pid: number }> => {
-    const port = await freePort();
-    const child = spawn(BIN, ['serve'], {
-      env: { ...process.env, ...baseEnv, KEYWARD_PORT: String(port), NODE_OPTIONS: SERVER_NODE_OPTIONS },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    const url = `http://127.0.0.1:${port}`;
-    for (let t = 0; t < 300; t++) {
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) return { url, pid: child.pid! };
-      } catch {
-        /* starting */
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('keyward serve did not start');
-  };
+  const startServer = () =>
+    startServe({ bin: BIN, env: { ...process.env, ...baseEnv, NODE_OPTIONS: SERVER_NODE_OPTIONS }, children, seconds: 30 });
   const replicas = [await startServer(), await startServer()];
   const cfg = await oidc.discovery(new URL(`${keycloak.url}/realms/${realm}`), 'soak-client', undefined, oidc.ClientSecretBasic(secret), {
     execute: [oidc.allowInsecureRequests],
