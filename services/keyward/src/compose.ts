@@ -63,6 +63,10 @@ import { auditRoutes } from './http/routes/audit.ts';
 import { AuditEvents } from './audit/audit_events.ts';
 import { PgAuditEventStore } from './storage/audit_event_store.ts';
 import { consoleClientSecret } from './keycloak/console_client.ts';
+import { publishRealmCa } from './keycloak/truststore.ts';
+import { KeywardError } from './kernel/errors.ts';
+import { decodeCertificate, formatRfc4514, splitPemCertificates } from './ca/index.ts';
+import type { ApiClientCertificateIssuer } from './provisioning/ports.ts';
 import { sessionCookies } from './http/console/cookies.ts';
 import { consoleRouter, expectedOrigin } from './http/console/routes.ts';
 import { ConsoleSessions } from './http/console/sessions.ts';
@@ -216,12 +220,38 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     chain: { verify: () => audit.verify(db), status: () => audit.status(db) },
   });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
+  // Certificates of secretless API clients come from the one issuance pipeline (bound once issuance exists).
+  let issuanceForClients: Issuance | undefined;
+  const signingCaOf = async (realm: string) => {
+    const { issuing } = await issuanceForClients!.issuingCa(realm);
+    if (config.keycloak.truststoreDir && publishRealmCa(config.keycloak.truststoreDir, realm, issuing.certificatePem))
+      log.warn("a realm CA was written to Keycloak's truststore directory; Keycloak trusts it after its next restart", {
+        realm,
+        dir: config.keycloak.truststoreDir,
+      });
+    const der = new Uint8Array(Buffer.from(splitPemCertificates(issuing.certificatePem)[0]!.replace(/-----[^-]+-----|\s+/g, ''), 'base64'));
+    return { subjectDn: formatRfc4514(decodeCertificate(der).subject) };
+  };
+  const apiClientCertificates: ApiClientCertificateIssuer = {
+    signingCa: signingCaOf,
+    issue: async (realm, client, input) => {
+      const outcome = await issuanceForClients!.issue(realm, client, input);
+      if (outcome.kind !== 'issued')
+        throw new KeywardError(
+          'api_client.certificate_policy_invalid',
+          `Policy ${input.policy} needs approval, so it cannot issue API client certificates`,
+        );
+      const c = outcome.certificate;
+      return { serialNumber: c.serialNumber, certificate: c.certificate, chain: c.chain, notAfter: c.notAfter, subject: c.subject };
+    },
+  };
   const apiClients = new ApiClientService({
     identity,
     store: provisioningStore,
     realms,
     policies,
     authz,
+    certificates: apiClientCertificates,
     cacheSeconds: config.roleCacheSeconds,
     graceSeconds: config.roleGraceSeconds,
   });
@@ -243,8 +273,13 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       signerFor: (key) => offload.signer(key),
       verifyCsr: offload.verifyCsr,
     },
-    { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
+    {
+      publicUrl: config.publicUrl,
+      issuingKeyType: config.caKeyType,
+      onRevoked: (realm, record) => apiClients.certificateRevoked(realm, record),
+    },
   );
+  issuanceForClients = issuance;
   const idempotency = new PgIdempotencyStore(db, kek);
   // Other replicas' changes drop what this process cached of them at once: OCSP answers, realms, policies.
   const changes = new ChangeListener(store.url, log)

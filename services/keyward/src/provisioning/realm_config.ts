@@ -275,7 +275,7 @@ export class RealmConfigService {
         );
       if (c.action === 'create') {
         const made = await this.#clients.create(c.realm, { ...desired!, source: 'config', secret }, 'system');
-        if (!secret) generatedSecrets.push({ realm: c.realm, clientId: c.id, secret: made.secret });
+        if (!secret && made.secret !== undefined) generatedSecrets.push({ realm: c.realm, clientId: c.id, secret: made.secret });
       } else {
         await this.#clients.update(
           c.realm,
