@@ -222,14 +222,18 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
   // Certificates of secretless API clients come from the one issuance pipeline (bound once issuance exists).
   let issuanceForClients: Issuance | undefined;
+  // Keycloak's X.509 client authenticator takes its trust anchors from the self-signed certificates of its truststore
+  // (the others only help build the path; its CertificateValidator, checked on 26.7.3), so the whole chain goes into the
+  // truststore and x509.casubjectdn pins the chain's anchor: the installation's root, or the realm's imported parent.
   const signingCaOf = async (realm: string) => {
-    const { issuing } = await issuanceForClients!.issuingCa(realm);
-    if (config.keycloak.truststoreDir && publishRealmCa(config.keycloak.truststoreDir, realm, issuing.certificatePem))
-      log.warn("a realm CA was written to Keycloak's truststore directory; Keycloak trusts it after its next restart", {
+    const { chain } = await issuanceForClients!.issuingCa(realm);
+    if (config.keycloak.truststoreDir && publishRealmCa(config.keycloak.truststoreDir, realm, chain.join('\n')))
+      log.warn("a realm's CA chain was written to Keycloak's truststore directory; Keycloak trusts it after its next restart", {
         realm,
         dir: config.keycloak.truststoreDir,
       });
-    const der = new Uint8Array(Buffer.from(splitPemCertificates(issuing.certificatePem)[0]!.replace(/-----[^-]+-----|\s+/g, ''), 'base64'));
+    const anchor = splitPemCertificates(chain.at(-1)!)[0]!;
+    const der = new Uint8Array(Buffer.from(anchor.replace(/-----[^-]+-----|\s+/g, ''), 'base64'));
     return { subjectDn: formatRfc4514(decodeCertificate(der).subject) };
   };
   const apiClientCertificates: ApiClientCertificateIssuer = {

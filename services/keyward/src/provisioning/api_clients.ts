@@ -51,7 +51,10 @@ export const SOURCE_ATTRIBUTE = 'keyward.source';
  */
 export const CREATION_ATTRIBUTE = 'keyward.creation';
 const DESCRIPTION_MARK = ' [Keyward default policy: ';
-/** The current certificate generation of a certificate-authenticated client (the last word of its certificates' CN). */
+/**
+ * The current certificate generation of a certificate-authenticated client (the last word of its certificates' CN):
+ * 64 random bits, so that no other realm under the same root can guess the pinned subject.
+ */
 export const GENERATION_ATTRIBUTE = 'keyward.certificate.generation';
 /** The policy its certificates are issued under. */
 export const CERTIFICATE_POLICY_ATTRIBUTE = 'keyward.certificate.policy';
@@ -310,7 +313,7 @@ export class ApiClientService {
     const grants = await this.#grantsByRealm(realm, input.crossRealmRoles ?? [], by);
     if (input.defaultPolicy) await this.#checkPolicy(realm, new Set(grants.keys()), input.defaultPolicy);
     const byCertificate = input.authentication === 'certificate';
-    const generation = randomBytes(4).toString('hex');
+    const generation = randomBytes(8).toString('hex');
     const certificatePolicy = byCertificate ? this.#certificatePolicy(realm, input, input.defaultPolicy) : undefined;
     const pin = byCertificate ? await this.#pin(realm, input.clientId, generation) : undefined;
     // A duplicate client id is refused by Keycloak itself (409 → api_client.exists), before any grant is made.
@@ -551,7 +554,7 @@ export class ApiClientService {
       return { secret };
     }
     const current = c.attributes[GENERATION_ATTRIBUTE];
-    const generation = from === 'certificate' && current ? current : randomBytes(4).toString('hex');
+    const generation = from === 'certificate' && current ? current : randomBytes(8).toString('hex');
     const policy = this.#certificatePolicy(
       realm,
       patch,
@@ -592,7 +595,7 @@ export class ApiClientService {
     const generation = c?.attributes[GENERATION_ATTRIBUTE];
     if (!c || c.authenticator !== 'client-x509' || !generation) return;
     if (rec.subject !== formatName(certificateSubject(c.clientId, generation))) return;
-    const next = randomBytes(4).toString('hex');
+    const next = randomBytes(8).toString('hex');
     await this.#identity.setClientAuthentication(realm, c, await this.#pin(realm, c.clientId, next));
     await this.#identity.updateClient(realm, c, { attributes: { [GENERATION_ATTRIBUTE]: next } });
     await this.#store.transaction((tx) =>

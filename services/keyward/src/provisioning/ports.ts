@@ -187,8 +187,9 @@ export interface IssuedClientCertificate {
  */
 export interface ApiClientCertificateIssuer {
   /**
-   * The CA that signs the realm's API-client certificates, its subject as an RFC 4514 string; its certificate is
-   * put into Keycloak's truststore directory when one is configured (KEYWARD_KEYCLOAK_TRUSTSTORE_DIR).
+   * The trust anchor of the realm's API-client certificates (the root its issuing CA chains to), its subject as an
+   * RFC 4514 string; the chain is put into Keycloak's truststore directory when one is configured
+   * (KEYWARD_KEYCLOAK_TRUSTSTORE_DIR).
    */
   signingCa(realm: string): Promise<{ readonly subjectDn: string }>;
   issue(
