@@ -366,4 +366,46 @@ describe('28 secretless API clients: mutual TLS at Keycloak, certificate-bound t
     ]);
     expect(existsSync(truststoreFile(trustDir, realm))).to.equal(true);
   });
+  it('`keyward api-clients create --auth certificate --out DIR` writes files that get a bound token at once', async () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    const out = join(dir, 'cli');
+    const r = await keyward(
+      ['api-clients', 'create', 'cli-made', '--realm', realm, '--role', 'keyward-requester', '--auth', 'certificate'].concat([
+        '--certificate-policy',
+        'mtls',
+        '--out',
+        out,
+      ]),
+      { PATH: process.env.PATH ?? '', HOME: home, KEYWARD_URL: kw.url, KEYWARD_TOKEN: await operatorToken() },
+    );
+    expect(r.status, r.stderr + r.stdout).to.equal(0);
+    expect(r.stdout).to.include('authentication:   certificate');
+    expect(r.stdout).to.not.include('secret:');
+    const t = await mtlsToken(join(out, 'cli-made.crt'), join(out, 'cli-made.key'), 'cli-made');
+    expect(t.status, JSON.stringify(t.body)).to.equal(200);
+    expect(claimsOf(t.body.access_token).cnf['x5t#S256']).to.equal(thumbprintOf(readFileSync(join(out, 'cli-made.crt'), 'utf8')));
+  });
+
+  it('realm-config declares a certificate client; apply issues its certificate once, and a second apply changes nothing', async () => {
+    const file = {
+      name: `${realm}.json`,
+      content: {
+        realm,
+        apiClients: [{ clientId: 'from-config', roles: ['keyward-requester'], authentication: 'certificate', certificatePolicy: 'mtls' }],
+      },
+    };
+    const applied = await call(kw.url, 'POST', '/v1/realm-config/apply', { token: await operatorToken(), body: { files: [file] } });
+    expect(applied.status, JSON.stringify(applied.body)).to.equal(200);
+    expect(applied.body.generatedSecrets).to.deep.equal([]);
+    const [issued] = applied.body.issuedCertificates;
+    expect(issued.clientId).to.equal('from-config');
+    writeFileSync(join(dir, 'config.crt'), issued.certificate);
+    writeFileSync(join(dir, 'config.key'), issued.privateKey, { mode: 0o600 });
+    const t = await mtlsToken(join(dir, 'config.crt'), join(dir, 'config.key'), 'from-config');
+    expect(t.status, JSON.stringify(t.body)).to.equal(200);
+    expect((await keycloakClient('from-config')).clientAuthenticatorType).to.equal('client-x509');
+    const plan = await call(kw.url, 'POST', '/v1/realm-config/plan', { token: await operatorToken(), body: { files: [file] } });
+    expect(plan.status, JSON.stringify(plan.body)).to.equal(200);
+    expect(plan.body.changes).to.deep.equal([]);
+  });
 });
