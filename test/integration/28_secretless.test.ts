@@ -198,6 +198,60 @@ describe('28 secretless API clients: mutual TLS at Keycloak, certificate-bound t
     expect(readFileSync(truststoreFile(trustDir, realm), 'utf8').trim()).to.equal(chain.join('\n').trim());
   });
 
+  let deviceClientId: string;
+  const deviceCrt = () => join(dir, 'device.crt');
+  const deviceKey = () => join(dir, 'device.key');
+
+  it("accepts a device's self-signed certificate (pending-certificate onboarding, IBM SKLM compatible) as a client-x509 client with bound tokens", async () => {
+    const op = await operatorToken();
+    const on = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/devices`, { token: op, body: { enabled: true } });
+    expect(on.status, JSON.stringify(on.body)).to.equal(200);
+    await must([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      deviceKey(),
+      '-out',
+      deviceCrt(),
+      '-subj',
+      '/O=Acme Devices/CN=tape-library-7',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+    ]);
+    const hello = await curl(`${kw.tlsUrl}/v1/realms/${realm}/devices/hello`, [
+      '--cacert',
+      serverCa,
+      '--cert',
+      deviceCrt(),
+      '--key',
+      deviceKey(),
+    ]);
+    expect(hello.status, JSON.stringify(hello.body)).to.equal(403);
+    expect(hello.body.code).to.equal('device.pending');
+    const accepted = await call(kw.url, 'POST', `/v1/realms/${realm}/pending-client-certificates`, {
+      token: op,
+      body: { alias: 'tape7', uuid: hello.body.uuid },
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).to.equal(201);
+    deviceClientId = accepted.body.clientId;
+    const c = await keycloakClient(deviceClientId);
+    expect(c.clientAuthenticatorType).to.equal('client-x509');
+    expect(c.attributes['x509.subjectdn']).to.equal('CN=tape-library-7,O=Acme Devices');
+    expect(c.attributes['tls.client.certificate.bound.access.tokens']).to.equal('true');
+    const listed = await call(kw.url, 'GET', `/v1/realms/${realm}/api-clients`, { token: op });
+    expect(
+      listed.body.items.map((x: { clientId: string }) => x.clientId),
+      'a device is not an API client',
+    ).to.not.include(deviceClientId);
+  });
+
   it("is not trusted by a Keycloak that started before the realm's CA was in its truststore; after a restart it is", async () => {
     const before = await mtlsToken(certFile, keyFile);
     expect(before.body?.access_token, 'a token before the restart').to.equal(undefined);
@@ -263,6 +317,17 @@ describe('28 secretless API clients: mutual TLS at Keycloak, certificate-bound t
     expect(plain.status).to.equal(401);
     expect(plain.body.code).to.equal('token.certificate_mismatch');
     expect(plain.headers.get('www-authenticate')).to.match(/error="invalid_token"/);
+  });
+
+  it('the accepted device gets a bound token from Keycloak with its own certificate and calls /v1/whoami with it', async () => {
+    const t = await mtlsToken(deviceCrt(), deviceKey(), deviceClientId);
+    expect(t.status, JSON.stringify(t.body)).to.equal(200);
+    expect(claimsOf(t.body.access_token).cnf['x5t#S256']).to.equal(thumbprintOf(readFileSync(deviceCrt(), 'utf8')));
+    const me = await whoamiTls(t.body.access_token, { cert: deviceCrt(), key: deviceKey() });
+    expect(me.status, JSON.stringify(me.body)).to.equal(200);
+    expect(me.body.clientId).to.equal(deviceClientId);
+    const elsewhere = await whoamiTls(t.body.access_token, { cert: certFile, key: keyFile });
+    expect(elsewhere.body.code).to.equal('token.certificate_mismatch');
   });
 
   let renewedSerial: string;

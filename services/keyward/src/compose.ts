@@ -306,7 +306,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const pats = new PersonalAccessTokenService({ store: new PgPatStore(db, audit), settings, realms, authz, users: identity, clock, log });
   const devices = new DeviceOnboardingService({
     store: new PgDeviceStore(db, audit),
-    directory: new KeycloakDeviceDirectory(keycloak.client),
+    directory: new KeycloakDeviceDirectory(keycloak.client, {
+      audience: config.audience,
+      truststoreDir: config.keycloak.truststoreDir,
+    }),
     settings,
     approvals,
     realms,

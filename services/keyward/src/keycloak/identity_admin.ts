@@ -411,7 +411,10 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
     const all = await kc(`list clients of realm ${realm}`, () =>
       this.#kc.clients.find({ realm, ...(options.search ? { clientId: options.search, search: true } : {}), max: 10_000 } as never),
     );
-    const candidates = all.filter((c) => c.serviceAccountsEnabled && !c.clientId!.startsWith(GRANT_PREFIX));
+    // Device clients carry the keyward scope too (their tokens are for Keyward) but are managed as devices.
+    const candidates = all.filter(
+      (c) => c.serviceAccountsEnabled && !c.clientId!.startsWith(GRANT_PREFIX) && flatAttributes(c.attributes)['keyward.device'] !== 'true',
+    );
     const withScope = await Promise.all(
       candidates.map(async (c) => ((await this.#hasScope(realm, c.id!)) ? this.#info(c, true) : undefined)),
     );

@@ -391,7 +391,7 @@ export class ApiClientService {
 
   async #client(realm: string, clientId: string): Promise<ClientInfo> {
     const c = await this.#identity.findClient(realm, clientId);
-    if (!c || !c.hasKeywardScope)
+    if (!c || !c.hasKeywardScope || c.attributes['keyward.device'] === 'true')
       throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${clientId}`, { extras: { realm, clientId } });
     return c;
   }
@@ -435,7 +435,7 @@ export class ApiClientService {
   /** The client's view, or undefined; no authorisation (realm-config plans run as the system). */
   async find(realm: string, clientId: string): Promise<ApiClientView | undefined> {
     const c = await this.#identity.findClient(realm, clientId);
-    return c?.hasKeywardScope ? this.#view(realm, c) : undefined;
+    return c?.hasKeywardScope && c.attributes['keyward.device'] !== 'true' ? this.#view(realm, c) : undefined;
   }
 
   /** Current secret (realm-config compares it with an environment reference). */
