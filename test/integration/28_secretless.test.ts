@@ -202,7 +202,7 @@ describe('28 secretless API clients: mutual TLS at Keycloak, certificate-bound t
   const deviceCrt = () => join(dir, 'device.crt');
   const deviceKey = () => join(dir, 'device.key');
 
-  it("accepts a device's self-signed certificate (pending onboarding, IBM SKLM compatible) as a client-x509 client, bound tokens", async () => {
+  it("accepts a device's self-signed certificate as a client-x509 client with bound tokens (IBM SKLM compatible)", async () => {
     const op = await operatorToken();
     const on = await call(kw.url, 'PUT', `/v1/realms/${realm}/settings/devices`, { token: op, body: { enabled: true } });
     expect(on.status, JSON.stringify(on.body)).to.equal(200);
