@@ -137,6 +137,8 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           },
           async (mark) => {
             const found = await deps.clients.findCreated(realm, req.body.clientId, mark, by).catch(() => undefined);
+            // A certificate client's key was in the lost first answer only: the replay names the client, without it.
+            if (found?.client.authentication === 'certificate') return { status: 201, body: { ...found.client } };
             return found && { status: 201, body: { ...found.client, secret: found.secret } };
           },
         );
