@@ -43,7 +43,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { findJava, type JavaHome } from './java.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { alive, sleep } from './process.ts';
@@ -523,7 +523,9 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
         ' stop that one first, or use another data directory (KEYWARD_DATA_DIR)',
     );
   }
-  if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === dist.version) {
+  // The version, and the build (a TLS client-auth build has its own lib/): another one relinks the binaries, keeping data/.
+  const build = basename(dist.home) === 'built' ? dist.version : `${dist.version} ${basename(dist.home)}`;
+  if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === build) {
     return existsSync(join(dir, 'data', 'h2'));
   }
   let entries: string[] = [];
@@ -540,7 +542,7 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
     // Another Keycloak version (or an unmarked instance): new binaries, same data.
     // Keycloak migrates its database schema at start.
     const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : 'an earlier version';
-    log(`updating the Keycloak instance in ${dir} from ${previous} to ${dist.version} (its data is kept)…`);
+    log(`updating the Keycloak instance in ${dir} from ${previous} to ${build} (its data is kept)…`);
     const old = `${dir}.old-${randomBytes(4).toString('hex')}`;
     renameSync(dir, old);
     linkTree(dist.home, dir);
@@ -551,7 +553,7 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
     rmSync(dir, { recursive: true, force: true });
     linkTree(dist.home, dir);
   }
-  writeFileSync(marker, `${dist.version}\n`);
+  writeFileSync(marker, `${build}\n`);
   return existsSync(join(dir, 'data', 'h2'));
 }
 
