@@ -18,7 +18,8 @@ import http from 'node:http';
 import tls from 'node:tls';
 import { FlattenedSign } from 'jose';
 import { startDnsServer, type TestDnsServer } from '../support/dns_server.ts';
-import { call, clientToken, keycloakAdmin, operatorToken, unique } from '../support/env.ts';
+import { keyward } from '../support/cli.ts';
+import { call, clientToken, integrationEnv, keycloakAdmin, operatorToken, unique } from '../support/env.ts';
 import { must, openssl, work, write } from '../support/openssl.ts';
 import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
 
@@ -35,6 +36,9 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
   const httpTokens = new Map<string, string>();
   const alpnCerts = new Map<string, { key: Buffer; cert: Buffer }>();
   let token: string;
+  let secret: string;
+  let operator: string;
+  const partner = unique('acmep');
   let directoryUrl: string;
   let dir: string;
   let issuingFile: string;
@@ -131,8 +135,9 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       KEYWARD_ACME_TLSALPN01_PORT: String(tlsPort),
       KEYWARD_ACME_DNS_SERVER: dns.address,
     });
-    const operator = await operatorToken();
-    expect((await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: operator, body: {} })).status).to.equal(201);
+    operator = await operatorToken();
+    for (const r of [realm, partner])
+      expect((await call(kw.url, 'PUT', `/v1/realms/${r}`, { token: operator, body: {} })).status).to.equal(201);
     const policy = await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/web`, {
       token: operator,
       body: {
@@ -151,7 +156,8 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       body: { clientId, roles: ['keyward-requester'], defaultPolicy: { realm, name: 'web' } },
     });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    token = await clientToken(realm, clientId, created.body.secret);
+    secret = created.body.secret;
+    token = await clientToken(realm, clientId, secret);
     const ca = await call(kw.url, 'GET', `/v1/realms/${realm}/ca`, { headers: { accept: 'application/json' } });
     issuingFile = write(dir, 'issuing.pem', ca.body.chain[0]);
     rootFile = write(dir, 'root.pem', ca.body.chain[1]);
@@ -484,6 +490,125 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(r.status).to.equal(403);
       expect(r.body.type).to.equal(`${ACME_ERR}unauthorized`);
     });
+  });
+
+  it('creates EAB keys from the command line (keyward acme eab) for the realm directory, under the default policy', async () => {
+    const env = await integrationEnv();
+    const cliEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: dir,
+      KEYWARD_URL: kw.url,
+      KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
+      KEYWARD_CLIENT_ID: clientId,
+      KEYWARD_CLIENT_SECRET: secret,
+      KEYWARD_CLIENT_REALM: realm,
+    };
+    const created = await keyward(['acme', 'eab', 'create', '--realm', realm, '--json'], cliEnv);
+    expect(created.status, created.stderr).to.equal(0);
+    const key = JSON.parse(created.stdout) as { kid: string; hmacKey: string; directory: string };
+    expect(key.directory).to.equal(`${kw.url}/acme/${realm}/directory`);
+    const client = new acme.Client({
+      directoryUrl: key.directory,
+      accountKey: await acme.crypto.createPrivateEcdsaKey('P-256'),
+      externalAccountBinding: { kid: key.kid, hmacKey: key.hmacKey },
+    });
+    await client.createAccount({ termsOfServiceAgreed: true });
+    const { chain } = await obtain(client, [`cli.${domain}`], 'dns-01');
+    await verifies(chain);
+    const listed = await keyward(['acme', 'eab', 'list', '--realm', realm], cliEnv);
+    expect(listed.status, listed.stderr).to.equal(0);
+    expect(listed.stdout).to.match(new RegExp(`${key.kid}\\s+used`));
+    expect(listed.stdout).to.not.contain(key.hmacKey);
+    const text = await keyward(['acme', 'eab', 'create', '--realm', realm, '--policy', 'web'], cliEnv);
+    expect(text.stdout).to.contain(`directory  ${kw.url}/acme/${realm}/web/directory`);
+    const kid = /kid\s+(\S+)/.exec(text.stdout)![1]!;
+    const revoked = await keyward(['acme', 'eab', 'revoke', kid, '--realm', realm], cliEnv);
+    expect(revoked.status, revoked.stderr).to.equal(0);
+    expect(revoked.stdout).to.contain(`revoked ${kid}`);
+    const usage = await keyward(['acme', 'eab', 'create'], cliEnv);
+    expect(usage.status).to.not.equal(0);
+    expect(usage.stderr).to.contain('--realm');
+  });
+
+  it('accepts an RSA account key (RS256)', async () => {
+    const { client } = await newClient({ accountKey: await acme.crypto.createPrivateRsaKey(2048) });
+    await client.createAccount({ termsOfServiceAgreed: true });
+    const { chain } = await obtain(client, [`rsa.${domain}`], 'http-01');
+    await verifies(chain);
+  });
+
+  it('keeps an order processing while its policy needs approval, valid once an approver approves through the API', async () => {
+    const policy = await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/gated`, {
+      token: operator,
+      body: {
+        keyTypes: ['EC-P256'],
+        maxValidityDays: 10,
+        subject: { required: [], allowed: ['CN'] },
+        san: { dns: [`*.${domain}`], ip: [], uri: [], email: [] },
+        keyUsage: ['digitalSignature'],
+        extendedKeyUsage: ['serverAuth'],
+        approval: 'required',
+      },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).to.equal(201);
+    const approver = await call(kw.url, 'POST', `/v1/realms/${realm}/api-clients`, {
+      token: operator,
+      body: { clientId: 'acme-approver', roles: ['keyward-approver'] },
+    });
+    const approverToken = await clientToken(realm, 'acme-approver', approver.body.secret);
+    const binding = await eab();
+    const client = new acme.Client({
+      directoryUrl: `${kw.url}/acme/${realm}/gated/directory`,
+      accountKey: await acme.crypto.createPrivateEcdsaKey('P-256'),
+      externalAccountBinding: binding,
+    });
+    await client.createAccount({ termsOfServiceAgreed: true });
+    const name = `gated.${domain}`;
+    const order = await client.createOrder({ identifiers: [{ type: 'dns', value: name }] });
+    const [authz] = await client.getAuthorizations(order);
+    const challenge = authz!.challenges.find((c) => c.type === 'http-01')!;
+    httpTokens.set(challenge.token, await client.getChallengeKeyAuthorization(challenge));
+    await client.completeChallenge(challenge);
+    await client.waitForValidStatus(challenge);
+    const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+    const finalized = await client.finalizeOrder(order, csr);
+    expect(finalized.status).to.equal('processing');
+    const pending = await call(kw.url, 'GET', `/v1/realms/${realm}/certificate-requests?status=pending`, { token: approverToken });
+    const request = pending.body.items.find((r: { sans: string[] }) => r.sans.includes(`dns:${name}`));
+    expect(request, JSON.stringify(pending.body)).to.not.equal(undefined);
+    expect(request.requester.acme).to.deep.equal({ account: client.getAccountUrl(), order: order.url });
+    expect((await client.getOrder(order)).status).to.equal('processing');
+    const approved = await call(kw.url, 'POST', `/v1/realms/${realm}/certificate-requests/${request.requestId}/approve`, {
+      token: approverToken,
+    });
+    expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
+    const valid = await client.waitForValidStatus(order);
+    expect(valid.status).to.equal('valid');
+    await verifies(await client.getCertificate(valid));
+  });
+
+  it("orders from the granting realm's directory with a cross-realm grant", async () => {
+    const created = await call(kw.url, 'POST', `/v1/realms/${partner}/api-clients`, {
+      token: operator,
+      body: { clientId: 'partner-ci', crossRealmRoles: [{ realm, role: 'keyward-requester' }] },
+    });
+    expect(created.status, JSON.stringify(created.body)).to.equal(201);
+    const partnerToken = await clientToken(partner, 'partner-ci', created.body.secret);
+    const binding = await eab(partnerToken);
+    const client = new acme.Client({
+      directoryUrl,
+      accountKey: await acme.crypto.createPrivateEcdsaKey('P-256'),
+      externalAccountBinding: binding,
+    });
+    await client.createAccount({ termsOfServiceAgreed: true });
+    const { chain } = await obtain(client, [`partner.${domain}`], 'http-01');
+    await verifies(chain);
+    const serial = new x509.X509Certificate(acme.crypto.splitPemChain(chain)[0]!).serialNumber.toLowerCase().replace(/^0+/, '');
+    const view = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates/${serial}`, { token: partnerToken });
+    expect(view.body.requester).to.include({ realm: partner, name: 'partner-ci', kind: 'client:acme' });
+    const none = await call(kw.url, 'POST', `/v1/realms/${partner}/acme/eab-keys`, { token: partnerToken });
+    expect(none.status).to.equal(403);
+    expect(none.body.code).to.equal('auth.forbidden');
   });
 
   it('lets an API client revoke its EAB key: an unused revoked key binds no account', async () => {
