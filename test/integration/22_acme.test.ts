@@ -118,6 +118,10 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     httpServer = http.createServer((req, res) => {
       const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
       const answer = m && httpTokens.get(m[1]!);
+      if (answer?.startsWith('redirect:')) {
+        res.writeHead(302, { location: answer.slice('redirect:'.length) }).end();
+        return;
+      }
       res.writeHead(answer ? 200 : 404, { 'content-type': 'text/plain' }).end(answer ?? 'not found');
     });
     await new Promise<void>((r) => httpServer.listen(httpPort, '127.0.0.1', r));
@@ -290,6 +294,7 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(replayed.status).to.equal(400);
       expect(replayed.body.type).to.equal(`${ACME_ERR}badNonce`);
       expect(replayed.headers.get('replay-nonce')).to.match(/^[A-Za-z0-9_-]+$/);
+      expect(replayed.headers.get('link')).to.equal(`<${kw.url}/acme/${realm}/directory>;rel="index"`);
       const wrongUrl = await raw(url, '', { key, kid, headerUrl: `${kw.url}/acme/${realm}/new-order` });
       expect(wrongUrl.status).to.equal(403);
       expect(wrongUrl.body.type).to.equal(`${ACME_ERR}unauthorized`);
@@ -351,6 +356,35 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
         [realm],
       );
       expect(audit.rows[0].details).to.include({ error: `${ACME_ERR}incorrectResponse`, type: 'http-01' });
+    });
+
+    /** Orders `name`, answers its http-01 challenge with `answer`; the challenge's error once it is invalid. */
+    async function failedHttp01(name: string, answer?: string) {
+      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: name }] });
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'http-01')!;
+      if (answer) httpTokens.set(challenge.token, answer);
+      await client.completeChallenge(challenge);
+      await client.waitForValidStatus(challenge).catch(() => undefined);
+      const after = await client.getOrder(order);
+      expect(after.status).to.equal('invalid');
+      const [z] = await client.getAuthorizations(after);
+      return z!.challenges.find((c) => c.type === 'http-01')!.error as { type: string; detail: string };
+    }
+
+    it('never connects outside KEYWARD_ACME_ALLOWED_NETWORKS: a name resolving to a public address fails with connection', async () => {
+      dns.a.set(`outside.${domain}`, '198.51.100.7');
+      const error = await failedHttp01(`outside.${domain}`);
+      expect(error.type).to.equal(`${ACME_ERR}connection`);
+      expect(error.detail).to.contain('198.51.100.7').and.contain('KEYWARD_ACME_ALLOWED_NETWORKS');
+    });
+
+    it('follows no redirect to another port than 80 or 443, nor to another scheme', async () => {
+      const toPort = await failedHttp01(`redirect.${domain}`, `redirect:http://redirect.${domain}:8080/x`);
+      expect(toPort.type).to.equal(`${ACME_ERR}connection`);
+      expect(toPort.detail).to.contain('port 80 or 443');
+      const toFtp = await failedHttp01(`ftp.${domain}`, `redirect:ftp://ftp.${domain}/x`);
+      expect(toFtp.detail).to.contain('only http or https');
     });
 
     it('acts as its API client: disabled in Keycloak → unauthorized on newOrder, enabled again → orders', async () => {

@@ -27,7 +27,16 @@ export function acmeRouter(o: AcmeRouterOptions): express.Router {
   const router = express.Router({ strict: true });
   router.use(express.json({ type: JOSE_JSON, limit: o.bodyLimitBytes, strict: true }));
 
-  const realmOf = (req: Request) => param(req, 'realm');
+  /** The realm of the path (also in the error handler, where route parameters are gone). */
+  const realmOf = (req: Request) => {
+    const fromRoute = param(req, 'realm');
+    if (fromRoute) return fromRoute;
+    try {
+      return decodeURIComponent(req.path.split('/')[1] ?? '');
+    } catch {
+      return '';
+    }
+  };
 
   /** The common headers: a fresh nonce, the directory link, no caching. */
   async function common(req: Request, res: Response): Promise<void> {
