@@ -387,6 +387,45 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(toFtp.detail).to.contain('only http or https');
     });
 
+    it('honours notAfter within the policy, and refuses one beyond its maximum validity', async () => {
+      const notAfter = new Date(Date.now() + 2 * 86_400_000);
+      const order = await client.createOrder({
+        identifiers: [{ type: 'dns', value: `short.${domain}` }],
+        notAfter: notAfter.toISOString(),
+      });
+      expect(order.notAfter).to.equal(notAfter.toISOString());
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'http-01')!;
+      httpTokens.set(challenge.token, await client.getChallengeKeyAuthorization(challenge));
+      await client.completeChallenge(challenge);
+      await client.waitForValidStatus(challenge);
+      const [, csr] = await acme.crypto.createCsr({ altNames: [`short.${domain}`] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+      const valid = await client.waitForValidStatus(await client.finalizeOrder(order, csr));
+      const cert = new x509.X509Certificate(acme.crypto.splitPemChain(await client.getCertificate(valid))[0]!);
+      expect(Math.abs(cert.notAfter.getTime() - notAfter.getTime())).to.be.lessThan(10 * 60_000);
+      const tooLong = new Date(Date.now() + 40 * 86_400_000).toISOString();
+      const err = await client
+        .createOrder({ identifiers: [{ type: 'dns', value: `long.${domain}` }], notAfter: tooLong })
+        .catch((e: Error) => e);
+      expect(String(err)).to.match(/exceeds|maximum/i);
+    });
+
+    it('takes over a validation left processing by a replica that stopped, when the client polls', async () => {
+      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: `stale.${domain}` }] });
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'http-01')!;
+      httpTokens.set(challenge.token, await client.getChallengeKeyAuthorization(challenge));
+      const id = challenge.url.split('/').pop();
+      // As a replica leaves it when it stops in the middle of a validation.
+      await kw.keyward.db.query(
+        "UPDATE acme_challenges SET status = 'processing', validated_at = now() - interval '5 minutes' WHERE id = $1",
+        [id],
+      );
+      const polled = await client.waitForValidStatus(challenge);
+      expect(polled.status).to.equal('valid');
+      expect((await client.getOrder(order)).status).to.equal('ready');
+    });
+
     it('acts as its API client: disabled in Keycloak → unauthorized on newOrder, enabled again → orders', async () => {
       const [c] = (await (await keycloakAdmin(`/${realm}/clients?clientId=${clientId}`)).json()) as Array<Record<string, unknown>>;
       const put = (enabled: boolean) =>
@@ -659,5 +698,12 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     const again = await call(kw.url, 'DELETE', `/v1/realms/${realm}/acme/eab-keys/${binding.kid}`, { token });
     expect(again.status).to.equal(404);
     expect(again.body.code).to.equal('acme.eab_key_not_found');
+
+    // Revoking a used key cuts its account off.
+    const { client: bound, binding: used } = await newClient();
+    await bound.createAccount({ termsOfServiceAgreed: true });
+    expect((await call(kw.url, 'DELETE', `/v1/realms/${realm}/acme/eab-keys/${used!.kid}`, { token })).status).to.equal(204);
+    const refused = await bound.createOrder({ identifiers: [{ type: 'dns', value: `cut.${domain}` }] }).catch((e: Error) => e);
+    expect(String(refused)).to.contain('The account is deactivated');
   });
 });
