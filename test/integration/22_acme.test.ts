@@ -210,6 +210,8 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     expect(view.body.acme).to.deep.equal({ account: client.getAccountUrl(), order: order.url });
     expect(view.body.requester.name).to.equal(clientId);
     expect(view.body.requester.kind).to.equal('client:acme');
+    const search = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?san=dns:www.${domain}`, { token });
+    expect(search.body.items.map((c: { acme?: { order: string } }) => c.acme?.order)).to.include(order.url);
     const keys = await call(kw.url, 'GET', `/v1/realms/${realm}/acme/eab-keys`, { token });
     const used = keys.body.items.find((k: { kid: string }) => k.kid === binding!.kid);
     expect(used).to.include({ status: 'used', account: client.getAccountUrl() });
@@ -339,6 +341,26 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(
         Number((await kw.keyward.db.query('SELECT count(*) AS n FROM acme_authorizations WHERE realm = $1', [realm])).rows[0].n),
       ).to.equal(authzBefore);
+    });
+
+    it('refuses at finalize a CSR the policy does not allow (a P-384 key) with badCSR: the order becomes invalid', async () => {
+      const name = `p384.${domain}`;
+      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: name }] });
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'dns-01')!;
+      dns.txt.set(`_acme-challenge.${name}`, [await client.getChallengeKeyAuthorization(challenge)]);
+      await client.completeChallenge(challenge);
+      await client.waitForValidStatus(challenge);
+      const [, csr] = await acme.crypto.createCsr({ altNames: [name] }, await acme.crypto.createPrivateEcdsaKey('P-384'));
+      const err = await client.finalizeOrder(order, csr).catch((e: Error) => e);
+      expect(String(err)).to.match(/key/i);
+      const after = await client.getOrder(order);
+      expect(after.status).to.equal('invalid');
+      expect((after as { error?: { type: string } }).error?.type).to.equal(`${ACME_ERR}badCSR`);
+      const [, other] = await acme.crypto.createCsr({ altNames: [`other.${domain}`] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+      const mismatch = await client.createOrder({ identifiers: [{ type: 'dns', value: `mismatch.${domain}` }] });
+      const err2 = await client.finalizeOrder(mismatch, other).catch((e: Error) => e);
+      expect(String(err2)).to.match(/not ready/);
     });
 
     it('makes the order invalid after a wrong challenge answer', async () => {
