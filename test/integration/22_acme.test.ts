@@ -118,6 +118,10 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     httpServer = http.createServer((req, res) => {
       const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
       const answer = m && httpTokens.get(m[1]!);
+      if (answer === 'big') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(9000));
+        return;
+      }
       if (answer?.startsWith('redirect:')) {
         res.writeHead(302, { location: answer.slice('redirect:'.length) }).end();
         return;
@@ -407,6 +411,12 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(toPort.detail).to.contain('port 80 or 443');
       const toFtp = await failedHttp01(`ftp.${domain}`, `redirect:ftp://ftp.${domain}/x`);
       expect(toFtp.detail).to.contain('only http or https');
+    });
+
+    it('reads at most 8 KiB of an http-01 answer', async () => {
+      const big = await failedHttp01(`big.${domain}`, 'big');
+      expect(big.type).to.equal(`${ACME_ERR}unauthorized`);
+      expect(big.detail).to.contain('larger than 8192 bytes');
     });
 
     it('honours notAfter within the policy, and refuses one beyond its maximum validity', async () => {
