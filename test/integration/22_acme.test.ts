@@ -321,6 +321,27 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(plainJson.status).to.equal(415);
     });
 
+    it('shares nonces between replicas: issued by one, accepted once by another, then badNonce on the first', async () => {
+      const replica = await serveOnPort(await freePort(), { KEYWARD_PUBLIC_URL: kw.url });
+      try {
+        const key = createPrivateKey(accountKey);
+        const path = `/acme/${realm}/account/${kid.split('/').pop()}`;
+        const nonce = (await fetch(`${kw.url}/acme/${realm}/new-nonce`, { method: 'HEAD' })).headers.get('replay-nonce')!;
+        // Sent to the second replica's own address; both answer as KEYWARD_PUBLIC_URL, so the JWS names that URL.
+        const jws = await new FlattenedSign(new Uint8Array())
+          .setProtectedHeader({ alg: 'ES256', nonce, url: `${kw.url}${path}`, kid } as never)
+          .sign(key);
+        const post = (base: string) =>
+          fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/jose+json' }, body: JSON.stringify(jws) });
+        const there = await post(replica.url);
+        expect(there.status, await there.clone().text()).to.equal(200);
+        const back = await post(kw.url);
+        expect(((await back.json()) as { type: string }).type).to.equal(`${ACME_ERR}badNonce`);
+      } finally {
+        await replica.close();
+      }
+    });
+
     it('refuses an identifier outside the policy with rejectedIdentifier before any challenge, and stores nothing', async () => {
       const count = async () =>
         Number((await kw.keyward.db.query('SELECT count(*) AS n FROM acme_orders WHERE realm = $1', [realm])).rows[0].n);
