@@ -77,6 +77,7 @@ export {
   type RevocationReason,
 } from './revocation/reasons.ts';
 export { buildCrl, buildCrlStreamed, type CrlRequest, type StreamedCrlRequest } from './revocation/crl.ts';
+export { buildDeltaCrl, crlEntries, deltaEntries, type DeltaCrlRequest } from './revocation/delta_crl.ts';
 export {
   parseOcspRequest,
   ocspRequestFromGetPath,

@@ -9,14 +9,14 @@ import type { CaContext, StoredCa } from '../ca/index.ts';
 import { approve, reject } from './actions/decide.ts';
 import { issue, type IssueInput } from './actions/issue.ts';
 import { renew, type RenewInput } from './actions/renew.ts';
-import { revoke } from './actions/revoke.ts';
+import { release, revoke } from './actions/revoke.ts';
 import type { IssuingCa } from './cas.ts';
 import { getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
 import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
 import type { CertificateFilter, EndEntityRecord } from './ports.ts';
 import { getRequest, listRequests } from './requests.ts';
-import { crl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
+import { crl, deltaCrl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
 import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
 
 export interface Issuance {
@@ -47,9 +47,13 @@ export interface Issuance {
   search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
   get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
+  /** Releases a held certificate (revoked with certificateHold): valid again. */
+  release(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */
   renew(realm: string, presented: Uint8Array, input: RenewInput): Promise<IssuedView>;
   crl(realm: string): Promise<Uint8Array>;
+  /** The realm's delta CRL (RFC 5280 §5.2.4). */
+  deltaCrl(realm: string): Promise<Uint8Array>;
   refreshDueCrls(): Promise<void>;
   ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array>;
   /** Drops this process's OCSP answers: another replica revoked a certificate. */
@@ -102,8 +106,10 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     search: (realm, p, filter) => searchCertificates(ctx, realm, p, filter),
     get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
+    release: (realm, p, serial) => release(ctx, realm, p, serial),
     renew: (realm, presented, input) => renew(ctx, realm, presented, input),
     crl: (realm) => crl(ctx, realm),
+    deltaCrl: (realm) => deltaCrl(ctx, realm),
     refreshDueCrls: () => refreshDueCrls(ctx),
     ocsp: (realm, der) => ocsp(ctx, realm, der),
     revocationChanged: () => ctx.ocspCache.clear(),
