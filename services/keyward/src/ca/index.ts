@@ -15,6 +15,8 @@ export {
   KEY_USAGES,
   EXTENDED_KEY_USAGES,
   SUBJECT_ATTRIBUTES,
+  identityRules,
+  type IdentityRules,
   type Policy,
   type KeyType,
 } from './policy/policy.ts';

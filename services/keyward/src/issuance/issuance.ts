@@ -9,14 +9,22 @@ import type { CaContext, StoredCa } from '../ca/index.ts';
 import { approve, reject } from './actions/decide.ts';
 import { issue, type IssueInput } from './actions/issue.ts';
 import { renew, type RenewInput } from './actions/renew.ts';
-import { release, revoke } from './actions/revoke.ts';
+import {
+  holdCertificate,
+  release,
+  releaseCertificate,
+  revoke,
+  revokeCertificate,
+  type StatusChange,
+  type StatusChangeResult,
+} from './actions/revoke.ts';
 import type { IssuingCa } from './cas.ts';
 import { getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
 import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
 import type { CertificateFilter, EndEntityRecord } from './ports.ts';
 import { getRequest, listRequests } from './requests.ts';
-import { crl, deltaCrl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
+import { crl, deltaCrl, issuingCas, ocsp, refreshCrl, refreshDueCrls } from './revocation.ts';
 import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
 
 export interface Issuance {
@@ -59,6 +67,19 @@ export interface Issuance {
   /** Drops this process's OCSP answers: another replica revoked a certificate. */
   revocationChanged(): void;
   issuingCas(): Promise<{ realm: string; ca: StoredCa }[]>;
+  /**
+   * The one function of each status change (the API's revoke and release, and identity following, use them):
+   * atomic, audited once, OCSP answers dropped, CRL re-signed unless the change says otherwise.
+   */
+  readonly statusChanges: StatusChanges;
+}
+
+export interface StatusChanges {
+  revoke(change: StatusChange, reason: Parameters<typeof revokeCertificate>[2]): Promise<StatusChangeResult | undefined>;
+  hold(change: StatusChange): Promise<StatusChangeResult | undefined>;
+  release(change: StatusChange): Promise<StatusChangeResult | undefined>;
+  /** Re-signs a realm's CRL (after changes made with refreshCrl: false). */
+  refreshCrl(realm: string): Promise<void>;
 }
 
 async function importParent(
@@ -114,6 +135,12 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     ocsp: (realm, der) => ocsp(ctx, realm, der),
     revocationChanged: () => ctx.ocspCache.clear(),
     issuingCas: () => issuingCas(ctx),
+    statusChanges: Object.freeze({
+      revoke: (change, reason) => revokeCertificate(ctx, change, reason),
+      hold: (change) => holdCertificate(ctx, change),
+      release: (change) => releaseCertificate(ctx, change),
+      refreshCrl: async (realm) => void (await refreshCrl(ctx, realm)),
+    } satisfies StatusChanges),
   } satisfies Issuance);
 }
 
@@ -121,4 +148,5 @@ export type { IssueInput } from './actions/issue.ts';
 export type { RenewInput } from './actions/renew.ts';
 export type { EndEntityInput } from './end_entities.ts';
 export type { IssueOutcome, IssuedView, RequestView } from './views.ts';
+export type { StatusChange, StatusChangeResult } from './actions/revoke.ts';
 export { normaliseSerial } from './certificates.ts';

@@ -111,12 +111,20 @@ export interface IssuanceTx {
     serial: string,
     reason: RevocationReason,
     at: Date,
+    /** For a hold: who puts it (`identity`), so that only such holds are released by the same mechanism. */
+    holdSource?: string,
   ): Promise<{ record: CertificateRecord; changed: boolean } | undefined>;
   /**
    * Releases a held certificate (revoked with certificateHold) back to valid; returns the record as it is afterwards
    * (`changed` false when it was not held), or undefined when unknown.
    */
-  release(realm: string, serial: string, at: Date): Promise<{ record: CertificateRecord; changed: boolean } | undefined>;
+  release(
+    realm: string,
+    serial: string,
+    at: Date,
+    /** Release only a hold put by this source (unset: any hold). */
+    onlyHoldSource?: string,
+  ): Promise<{ record: CertificateRecord; changed: boolean } | undefined>;
   /** When each of these certificates of a CA was last released from hold (those never released are absent). */
   releasedAt(caId: string, serials: readonly string[]): Promise<Map<string, Date>>;
   saveDeltaCrl(delta: StoredDeltaCrl): Promise<void>;

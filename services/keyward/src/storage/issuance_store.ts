@@ -225,15 +225,16 @@ export class PgIssuanceStore implements IssuanceStore {
         insertCertificate: async (c) => {
           await q.query(`${CERT_INSERT} VALUES ${placeholders(1, CERT_INSERT_COLUMNS, 0)}`, certificateParams(c));
         },
-        revoke: async (realm, serial, reason, at) => {
+        revoke: async (realm, serial, reason, at, holdSource) => {
           // A hold (certificateHold) applies to valid certificates; any other reason to valid and held ones alike: a hold
           // may be made permanent (RFC 5280 §5.3.1), never the other way round.
           const upd = await q.query(
-            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4
+            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4,
+               hold_source = CASE WHEN $4 = 'certificateHold' THEN $5::text END
              WHERE realm = $1 AND serial = $2
                AND (status = 'valid' OR ($4 <> 'certificateHold' AND status = 'revoked' AND revocation_reason = 'certificateHold'))
              RETURNING ${CERT_COLUMNS}`,
-            [realm, serial, at, reason],
+            [realm, serial, at, reason, holdSource ?? null],
           );
           if (upd.rows[0]) {
             await announce(q, CHANNELS.revocation, realm); // other replicas drop their OCSP answers when this commits
@@ -242,12 +243,13 @@ export class PgIssuanceStore implements IssuanceStore {
           const cur = await q.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
           return cur.rows[0] ? { record: cert(cur.rows[0]), changed: false } : undefined;
         },
-        release: async (realm, serial, at) => {
+        release: async (realm, serial, at, onlyHoldSource) => {
           const upd = await q.query(
-            `UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, released_at = $3
+            `UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, released_at = $3, hold_source = NULL
              WHERE realm = $1 AND serial = $2 AND status = 'revoked' AND revocation_reason = 'certificateHold'
+               AND ($4::text IS NULL OR hold_source = $4::text)
              RETURNING ${CERT_COLUMNS}`,
-            [realm, serial, at],
+            [realm, serial, at, onlyHoldSource ?? null],
           );
           if (upd.rows[0]) {
             await announce(q, CHANNELS.revocation, realm);
@@ -333,7 +335,8 @@ export class PgIssuanceStore implements IssuanceStore {
           await q.query("SELECT pg_advisory_xact_lock(hashtextextended('keyward.crl:' || $1, 0))", [caId]);
           // Complete and delta CRLs share one numbering (RFC 5280 §5.2.4).
           const r = await q.query<{ n: string | null }>(
-            `SELECT greatest((SELECT crl_number FROM crls WHERE ca_id = $1), (SELECT crl_number FROM delta_crls WHERE ca_id = $1)) + 1 AS n`,
+            `SELECT greatest((SELECT crl_number FROM crls WHERE ca_id = $1),
+                             (SELECT crl_number FROM delta_crls WHERE ca_id = $1)) + 1 AS n`,
             [caId],
           );
           return r.rows[0]?.n ? BigInt(r.rows[0].n) : 1n;

@@ -82,7 +82,9 @@ export interface DeltaCrlRequest extends Omit<CrlRequest, 'baseCrlNumber' | 'fre
 
 /**
  * Signs a delta CRL (DER, `application/pkix-crl`).
- * @example await buildDeltaCrl({ ca, baseCrlNumber: 7n, crlNumber: 8n, entries: deltaEntries(crlEntries(base), now, at), thisUpdate, nextUpdate })
+ * @example
+ * const entries = deltaEntries(crlEntries(base.der), revokedNow, (serial) => releasedAt(serial));
+ * await buildDeltaCrl({ ca, baseCrlNumber: 7n, crlNumber: 8n, entries, thisUpdate, nextUpdate });
  */
 export function buildDeltaCrl(r: DeltaCrlRequest): Promise<Uint8Array> {
   return buildCrl(r);

@@ -41,6 +41,8 @@ export interface StatusChange {
   readonly cause?: Readonly<Record<string, unknown>> | undefined;
   /** Re-sign the CRL after the change (default true); a caller changing many certificates re-signs once at the end. */
   readonly refreshCrl?: boolean | undefined;
+  /** A hold: who puts it (`identity` for Keyward following Keycloak). A release: release only a hold put by this source. */
+  readonly holdSource?: string | undefined;
 }
 
 export interface StatusChangeResult {
@@ -91,7 +93,7 @@ export async function revokeCertificate(
  */
 export async function holdCertificate(ctx: IssuanceContext, change: StatusChange): Promise<StatusChangeResult | undefined> {
   const result = await ctx.store.transaction(async (tx) => {
-    const r = await tx.revoke(change.realm, change.serial, 'certificateHold', ctx.clock.now());
+    const r = await tx.revoke(change.realm, change.serial, 'certificateHold', ctx.clock.now(), change.holdSource);
     if (r?.changed)
       await tx.audit({
         action: 'certificate.held',
@@ -112,7 +114,7 @@ export async function holdCertificate(ctx: IssuanceContext, change: StatusChange
  */
 export async function releaseCertificate(ctx: IssuanceContext, change: StatusChange): Promise<StatusChangeResult | undefined> {
   const result = await ctx.store.transaction(async (tx) => {
-    const r = await tx.release(change.realm, change.serial, ctx.clock.now());
+    const r = await tx.release(change.realm, change.serial, ctx.clock.now(), change.holdSource);
     if (r?.changed)
       await tx.audit({
         action: 'certificate.released',

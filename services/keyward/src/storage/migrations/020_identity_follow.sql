@@ -16,6 +16,9 @@ CREATE TABLE identity_sync_cursors (
 -- A held certificate (status 'revoked', reason certificateHold) released from
 -- hold is valid again; when, for the removeFromCRL entry of delta CRLs.
 ALTER TABLE certificates ADD COLUMN IF NOT EXISTS released_at timestamptz;
+-- Who put a certificate on hold: 'identity' when Keyward did because its requester was disabled in Keycloak (Keyward
+-- releases only those when the requester is enabled again), NULL for a hold asked for through the API.
+ALTER TABLE certificates ADD COLUMN IF NOT EXISTS hold_source text;
 
 -- Requesters of certificates that are still in force (valid or held), read by
 -- each synchronisation: by the requester's home realm and id.
