@@ -22,6 +22,9 @@ import {
   operatorToken,
   startKeyward,
   unique,
+  userToken,
+  createLoginClient,
+  createUser,
   type RunningKeyward,
 } from '../support/env.ts';
 
@@ -240,7 +243,7 @@ describe('24 certificates follow identity', function () {
     }
   });
 
-  it('holds the certificates of a disabled client (certificateHold) and releases them when it is enabled again; the delta CRL says removeFromCRL', async () => {
+  it("holds a disabled client's certificates (certificateHold), releases them once enabled; the delta CRL says removeFromCRL", async () => {
     const app = await newClient(H);
     const certs = await issue(H, app.token, 2);
     await setClientEnabled(H, app.clientId, false);
@@ -342,6 +345,45 @@ describe('24 certificates follow identity', function () {
     expect(audit, 'three holds, two releases').to.equal(5);
   });
 
+  it("follows users: a disabled user's certificates held, then released; a deleted user's revoked, client certificates too", async () => {
+    await createLoginClient(H);
+    const bobId = await createUser(H, 'bob', 'bob-password-1', ['keyward-requester']);
+    await createUser(H, 'hold-admin', 'admin-password-1', ['keyward-admin']);
+    const admin = await userToken(H, 'hold-admin', 'admin-password-1');
+    const on = await call(kw.url, 'PUT', `/v1/realms/${H}/settings/client-certificates`, {
+      token: admin,
+      body: { enabled: true, maxExpirationDays: 30 },
+    });
+    expect(on.status, JSON.stringify(on.body)).to.equal(200);
+    const bob = await userToken(H, 'bob', 'bob-password-1');
+    const [c] = await issue(H, bob, 1);
+    const made = await call(kw.url, 'POST', '/v1/client-certificates', { token: bob, body: { expiresInDays: 5 } });
+    expect(made.status, JSON.stringify(made.body)).to.equal(201);
+    const clientCertId: string = made.body.id;
+    const setEnabled = async (enabled: boolean) => {
+      const rep = (await (await keycloakAdmin(`/${H}/users/${bobId}`)).json()) as Record<string, unknown>;
+      expect((await keycloakAdmin(`/${H}/users/${bobId}`, { method: 'PUT', body: JSON.stringify({ ...rep, enabled }) })).status).to.equal(
+        204,
+      );
+    };
+    await setEnabled(false);
+    await until('the hold', async () => (await auditOf([c!.serial], 'certificate.held')).length === 1);
+    expect(await ocsp(H, c!.file)).to.match(/Reason: certificateHold/);
+    await setEnabled(true);
+    await until('the release', async () => (await auditOf([c!.serial], 'certificate.released')).length === 1);
+    expect(await ocsp(H, c!.file)).to.match(/: good/);
+    expect((await keycloakAdmin(`/${H}/users/${bobId}`, { method: 'DELETE' })).status).to.equal(204);
+    await until('the revocation', async () => (await auditOf([c!.serial], 'certificate.revoked')).length === 1);
+    expect(await ocsp(H, c!.file)).to.match(/Reason: cessationOfOperation/);
+    const [revoked] = await until('the client certificate revoked', async () => {
+      const rows = await auditOf([clientCertId], 'client_certificate.revoked');
+      return rows.length === 1 && rows;
+    });
+    expect(revoked!.details.cause).to.include({ source: 'keycloak.admin_event', resourcePath: `users/${bobId}`, operationType: 'DELETE' });
+    const stored = await db.query('SELECT revoked_at FROM client_certificates WHERE id = $1', [clientCertId]);
+    expect(stored.rows[0].revoked_at).to.be.instanceOf(Date);
+  });
+
   it('catches, by reconciliation, a deletion whose admin events were cleared from Keycloak', async () => {
     const app = await newClient(A);
     const certs = await issue(A, app.token, 1);
@@ -357,7 +399,7 @@ describe('24 certificates follow identity', function () {
     expect(await ocsp(A, certs[0]!.file)).to.match(/Reason: cessationOfOperation/);
   });
 
-  it('finishes on another replica when the one doing the work is killed, auditing each certificate once; a restart repeats nothing', async () => {
+  it('finishes on another replica when the one at work is killed, auditing each certificate once; a restart repeats nothing', async () => {
     const app = await newClient(A);
     const certs = await issue(A, app.token, 60);
     const serials = certs.map((c) => c.serial);
