@@ -168,7 +168,8 @@ async function revoke(api: Api, serialArg: string | undefined, v: Record<string,
   const reason: string = v.reason ?? 'unspecified';
   if (!(REVOCATION_REASONS as readonly string[]).includes(reason))
     throw new UsageError(`unknown reason "${reason}" (RFC 5280: ${REVOCATION_REASONS.join(', ')})`);
-  await confirm(`Revoke certificate ${serial} of realm ${realm} (${reason})? This cannot be undone.`, serial, v.yes);
+  const undo = reason === 'certificateHold' ? 'keyward certificate release lifts a hold.' : 'This cannot be undone.';
+  await confirm(`Revoke certificate ${serial} of realm ${realm} (${reason})? ${undo}`, serial, v.yes);
   const r = await api.request('POST', `/v1/realms/${enc(realm)}/certificates/${enc(serial)}/revoke`, { reason });
   if (v.json) out(JSON.stringify(r, null, 2));
   else out(`revoked ${r.serialNumber} (${r.revocationReason ?? reason}) at ${r.revokedAt}`);

@@ -165,7 +165,7 @@ export async function release(ctx: IssuanceContext, realm: string, p: Principal,
       now.status === 'revoked'
         ? `Certificate ${now.serial} is revoked (${now.revocationReason ?? 'unspecified'}), not on hold: a revocation is never undone`
         : `Certificate ${now.serial} is not on hold`,
-      { extras: { status: now.status, revocationReason: now.revocationReason } },
+      { extras: { certificateStatus: now.status, revocationReason: now.revocationReason } },
     );
   }
   return certificateView(ctx, result.record);
