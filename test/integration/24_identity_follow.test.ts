@@ -311,6 +311,32 @@ describe('24 certificates follow identity', function () {
     ).to.deep.equal([]);
   });
 
+  it('keeps the certificates of a client renamed in Keycloak (the same client under a new name), holds them when disabled', async () => {
+    const app = await newClient(A);
+    const [c] = await issue(A, app.token, 1);
+    const id = await clientUuid(A, app.clientId);
+    const rep = (await (await keycloakAdmin(`/${A}/clients/${id}`)).json()) as Record<string, unknown>;
+    const renamed = `${app.clientId}-renamed`;
+    expect(
+      (await keycloakAdmin(`/${A}/clients/${id}`, { method: 'PUT', body: JSON.stringify({ ...rep, clientId: renamed }) })).status,
+    ).to.equal(204);
+    const marker = await newClient(A);
+    const [m] = await issue(A, marker.token, 1);
+    await deleteClient(A, marker.clientId);
+    await until('the marker revoked', async () => (await auditOf([m!.serial], 'certificate.revoked')).length === 1);
+    const report = await follower!.keyward.identityFollow.reconcile();
+    expect(report.reconciled).to.equal(true);
+    expect(await statusOf(c!.serial)).to.deep.equal({ status: 'valid', reason: null });
+    expect(await ocsp(A, c!.file)).to.match(/: good/);
+    // Disabled under its new name, it is held all the same.
+    expect(
+      (await keycloakAdmin(`/${A}/clients/${id}`, { method: 'PUT', body: JSON.stringify({ ...rep, clientId: renamed, enabled: false }) }))
+        .status,
+    ).to.equal(204);
+    await follower!.keyward.identityFollow.reconcile();
+    expect(await statusOf(c!.serial)).to.deep.equal({ status: 'revoked', reason: 'certificateHold' });
+  });
+
   it('holds and releases by hand (API and keyward certificate release); release answers certificate.not_held otherwise', async () => {
     const app = await newClient(H);
     const [c] = await issue(H, app.token, 1);

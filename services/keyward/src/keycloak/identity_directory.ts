@@ -46,16 +46,30 @@ export class KeycloakIdentityDirectory implements IdentityDirectory {
     }));
   }
 
+  /**
+   * The service-account user decides whether the client still exists: deleting a client (or switching its service
+   * account off) deletes it, renaming the client does not (a renamed client is the same Keycloak object, see
+   * "When Keycloak changes behind Keyward"), and a client made again under the old clientId has another one. The
+   * client itself is found by the clientId the certificate names or, renamed, by its service account's username.
+   */
   async clientState(realm: string, clientId: string, serviceAccountId: string): Promise<{ state: RequesterState; id?: string }> {
-    const [clients, user] = await Promise.all([
-      kc(`find client ${clientId} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId })),
-      kc(`read a service account of realm ${realm}`, () => orGone(() => this.#kc.users.findOne({ realm, id: serviceAccountId }))),
-    ]);
-    const client = clients.find((c) => c.clientId === clientId);
-    // A client made again under the same clientId has another service account: the requester is gone all the same.
-    if (!client || !user) return { state: 'deleted' };
-    if (client.enabled === false || user.enabled === false) return { state: 'disabled', id: client.id };
-    return { state: 'active', id: client.id };
+    const user = await kc(`read a service account of realm ${realm}`, () =>
+      orGone(() => this.#kc.users.findOne({ realm, id: serviceAccountId })),
+    );
+    if (!user) return { state: 'deleted' };
+    const names = [...new Set([clientId, (user.username ?? '').replace(/^service-account-/, '')])].filter(Boolean);
+    for (const name of names) {
+      const clients = await kc(`find client ${name} in realm ${realm}`, () => this.#kc.clients.find({ realm, clientId: name }));
+      const client = clients.find((c) => c.clientId === name);
+      if (!client?.id) continue;
+      const sa = await kc(`read the service account of ${name}`, () =>
+        orGone(() => this.#kc.clients.getServiceAccountUser({ realm, id: client.id! })),
+      );
+      if (sa?.id !== serviceAccountId) continue; // another client under that name
+      return { state: client.enabled === false || user.enabled === false ? 'disabled' : 'active', id: client.id };
+    }
+    // The account exists but its client is not found under either name: nothing says it is gone.
+    return { state: user.enabled === false ? 'disabled' : 'active' };
   }
 
   async userState(realm: string, userId: string): Promise<RequesterState> {
