@@ -206,6 +206,18 @@ describe('24 certificates follow identity', function () {
     expect(bad.body.code).to.equal('policy.invalid');
     const read = await call(kw.url, 'GET', `/v1/realms/${A}/policies/kept`, { token: op });
     expect(read.body.policy).to.deep.include({ onRequesterDeleted: 'keep', onRequesterDisabled: 'keep', onGrantRevoked: 'keep' });
+    const env = await integrationEnv();
+    const listed = await cli(['policies', 'list', '--realm', A], {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KEYWARD_URL: kw.url,
+      KEYWARD_KEYCLOAK_URL: env.keycloakUrl,
+      KEYWARD_CLIENT_ID: env.operator.clientId,
+      KEYWARD_CLIENT_SECRET: env.operator.clientSecret,
+    });
+    expect(listed.status, listed.stderr).to.equal(0);
+    expect(listed.stdout).to.match(/^kept .* deleted:keep disabled:keep grant-revoked:keep$/m);
+    expect(listed.stdout).to.match(/^svc .* deleted:revoke disabled:hold grant-revoked:revoke$/m);
   });
 
   it('revokes the three certificates of an API client deleted in Keycloak: OCSP revoked, CRL Cessation Of Operation', async () => {
