@@ -51,10 +51,17 @@ export interface StatusChangeResult {
   readonly changed: boolean;
 }
 
-async function afterChange(ctx: IssuanceContext, change: StatusChange, result: StatusChangeResult | undefined): Promise<void> {
+async function afterChange(
+  ctx: IssuanceContext,
+  change: StatusChange,
+  result: StatusChangeResult | undefined,
+  permanent = false,
+): Promise<void> {
   if (!result?.changed) return;
   ctx.ocspCache.clear();
   if (change.refreshCrl ?? true) await refreshCrl(ctx, change.realm).catch(() => undefined); // the schedule retries
+  // A revocation for good moves a certificate client's pin in Keycloak on; a hold does not (a release could not undo it).
+  if (permanent) await ctx.onRevoked?.(change.realm, result.record);
 }
 
 const details = (change: StatusChange, extra: Record<string, unknown>) => ({ ...extra, ...(change.cause ? { cause: change.cause } : {}) });
@@ -83,7 +90,7 @@ export async function revokeCertificate(
       });
     return r;
   });
-  await afterChange(ctx, change, result);
+  await afterChange(ctx, change, result, true);
   return result;
 }
 
