@@ -335,7 +335,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       path: `${base}/certificates/:serial/revoke`,
       tag: 'certificates',
       auth: 'bearer',
-      summary: 'Revoke (own certificates as requester, any as keyward-revoker); idempotent',
+      summary: 'Revoke (own certificates as requester, any as keyward-revoker); certificateHold puts on hold; idempotent',
       body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCABLE_REASONS] } } },
       errors: ['realm.not_found', 'auth.forbidden', 'certificate.not_found', 'certificate.invalid_reason'],
       responses: { 200: { description: 'The certificate, now revoked', schema: certificateSchema } },
