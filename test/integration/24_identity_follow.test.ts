@@ -301,6 +301,21 @@ describe('24 certificates follow identity', function () {
     expect((await statusOf(keptOnes[0]!.serial)).status).to.equal('valid');
   });
 
+  it('revokes them too when the granting realm takes the granted role from the grant (a role mapping removed)', async () => {
+    const app = await newClient(A, { crossRealmRoles: [{ realm: B, role: 'keyward-requester' }] });
+    const [c] = await issue(B, app.token, 1);
+    const holder = await clientUuid(B, `keyward-grant.${A}.${app.clientId}`);
+    const sa = (await (await keycloakAdmin(`/${B}/clients/${holder}/service-account-user`)).json()) as { id: string };
+    const role = await (await keycloakAdmin(`/${B}/roles/keyward-requester`)).json();
+    const removed = await keycloakAdmin(`/${B}/users/${sa.id}/role-mappings/realm`, { method: 'DELETE', body: JSON.stringify([role]) });
+    expect(removed.status).to.equal(204);
+    await until('the revocation', async () => (await auditOf([c!.serial], 'certificate.revoked')).length === 1);
+    const [a] = await auditOf([c!.serial], 'certificate.revoked');
+    expect(a!.details.reason).to.equal('affiliationChanged');
+    expect(a!.details.cause).to.include({ resourceType: 'REALM_ROLE_MAPPING', operationType: 'DELETE' });
+    expect(await ocsp(B, c!.file)).to.match(/Reason: affiliationChanged/);
+  });
+
   it('keeps the certificates of a deleted client whose policy says keep', async () => {
     const app = await newClient(A);
     const kept = await issue(A, app.token, 2, 'kept');

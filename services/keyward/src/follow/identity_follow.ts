@@ -170,7 +170,9 @@ export class IdentityFollow {
   /** The requesters the events are about, each evaluated once, with the first event about it as the cause. */
   async #apply(realm: string, events: readonly AdminEvent[], report: FollowReport): Promise<void> {
     const relevant = events.filter(
-      (e) => (e.resourceType === 'CLIENT' || e.resourceType === 'USER') && (e.operationType === 'UPDATE' || e.operationType === 'DELETE'),
+      (e) =>
+        ((e.resourceType === 'CLIENT' || e.resourceType === 'USER') && (e.operationType === 'UPDATE' || e.operationType === 'DELETE')) ||
+        (e.resourceType === 'REALM_ROLE_MAPPING' && e.operationType === 'DELETE'),
     );
     if (!relevant.length) return;
     const requesters = await this.#d.store.requesters(realm);
@@ -185,6 +187,16 @@ export class IdentityFollow {
     const crossRealmHere = (r: RequesterInForce) => r.certificateRealm === realm && r.realm !== realm;
     for (const e of relevant) {
       const [type, id, ...deeper] = e.resourcePath.split('/');
+      if (e.resourceType === 'REALM_ROLE_MAPPING') {
+        // Roles taken from a service account (users/<id>/role-mappings/realm): perhaps a grant holder's, so the grants
+        // this realm recorded are looked at.
+        if (type === 'users' && id)
+          await evaluate(
+            requesters.filter((r) => crossRealmHere(r)),
+            e,
+          );
+        continue;
+      }
       if (!id || deeper.length) continue;
       if (type === 'users') {
         await evaluate(
