@@ -118,6 +118,7 @@ export async function replicaEnv(overrides: Record<string, string> = {}): Promis
     KEYWARD_LOG_LEVEL: 'error',
     KEYWARD_ROLE_CACHE_SECONDS: '1',
     KEYWARD_PAT_SWEEP_SECONDS: '0',
+    KEYWARD_IDENTITY_SYNC_SECONDS: '0',
     ...overrides,
   };
 }
@@ -140,6 +141,8 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
       // Token sweeps run on one replica at a time: a test that needs them starts a Keyward that sweeps, and no other
       // Keyward of the run holds the task meanwhile.
       KEYWARD_PAT_SWEEP_SECONDS: '0',
+      // Likewise identity following: a test that needs it turns it on.
+      KEYWARD_IDENTITY_SYNC_SECONDS: '0',
       ...overrides,
     },
   );

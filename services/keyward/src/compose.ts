@@ -76,6 +76,9 @@ import { createAcme, type Acme } from './acme/acme.ts';
 import { acmeRouter } from './http/acme/router.ts';
 import { acmeEabRoutes } from './http/acme/eab_routes.ts';
 import { PgAcmeStore } from './storage/acme_store.ts';
+import { IdentityFollow } from './follow/identity_follow.ts';
+import { KeycloakIdentityDirectory } from './keycloak/identity_directory.ts';
+import { PgFollowStore } from './storage/identity_follow_store.ts';
 
 /** The built web console of this installation (services/console/dist), unless KEYWARD_CONSOLE_DIR says otherwise. */
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist/', import.meta.url));
@@ -104,6 +107,8 @@ export interface Keyward {
   readonly devices: DeviceOnboardingService;
   readonly consoleSessions: ConsoleSessions;
   readonly acme: Acme;
+  /** Certificates follow identity (run by the holder of the identity-sync lease every KEYWARD_IDENTITY_SYNC_SECONDS). */
+  readonly identityFollow: IdentityFollow;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -480,6 +485,29 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
         });
     }, config.patSweepSeconds * 1000);
   patSweep?.unref();
+  // Certificates follow identity: Keycloak admin events and reconciliation, on the holder of the identity-sync lease.
+  const identityFollow = new IdentityFollow({
+    directory: new KeycloakIdentityDirectory(keycloak.client, identity),
+    store: new PgFollowStore(db, audit),
+    changes: issuance.statusChanges,
+    realms,
+    policies,
+    clock,
+    log,
+  });
+  const identityLease = config.identitySyncSeconds > 0 ? lease('identity-sync') : undefined;
+  let following: Promise<unknown> | undefined;
+  const identitySync =
+    identityLease &&
+    setInterval(() => {
+      following ??= identityLease
+        .whenLeader(() => identityFollow.run())
+        .catch((err) => log.warn('following identity failed; will retry', { err }))
+        .finally(() => {
+          following = undefined;
+        });
+    }, config.identitySyncSeconds * 1000);
+  identitySync?.unref();
 
   return {
     config,
@@ -505,6 +533,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     devices,
     consoleSessions,
     acme,
+    identityFollow,
     routes,
     app,
     async close() {
@@ -515,7 +544,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       clearInterval(nonceExpiry);
       await acme.settled();
       clearInterval(patSweep);
+      clearInterval(identitySync);
       await sweeping;
+      await following;
+      await identityLease?.stop();
       await Promise.all(Object.values(leases).map((l) => l?.stop()));
       await audit.seal(db).catch(() => 0);
       await store.stop();

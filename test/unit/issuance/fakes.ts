@@ -17,6 +17,7 @@ import type {
   NewCertificateRecord,
   RequestRecord,
   StoredCrl,
+  StoredDeltaCrl,
 } from '../../../services/keyward/src/issuance/ports.ts';
 import type { AuditEventInput } from '../../../services/keyward/src/audit/event.ts';
 import { KEK, NOW, POLICY_DOCUMENT } from '../ca/fixtures.ts';
@@ -43,6 +44,8 @@ export class MemoryIssuanceStore implements IssuanceStore {
   requests: RequestRecord[] = [];
   entities: EndEntityRecord[] = [];
   crls = new Map<string, StoredCrl>();
+  deltas = new Map<string, StoredDeltaCrl>();
+  released = new Map<string, Date>();
   audit: AuditEventInput[] = [];
   /** Runs while a transaction holds a CA's CRL lock (what another replica might commit meanwhile). */
   onCrlLock: (() => Promise<void>) | undefined;
@@ -56,6 +59,8 @@ export class MemoryIssuanceStore implements IssuanceStore {
       requests: [...this.requests],
       entities: [...this.entities],
       crls: new Map(this.crls),
+      deltas: new Map(this.deltas),
+      released: new Map(this.released),
       audit: [...this.audit],
     };
     const store = this;
@@ -67,10 +72,26 @@ export class MemoryIssuanceStore implements IssuanceStore {
         const i = next.certificates.findIndex((c) => c.realm === realm && c.serial === serial);
         if (i < 0) return undefined;
         const cur = next.certificates[i]!;
-        if (cur.status === 'revoked') return { record: cur, changed: false };
+        const held = cur.status === 'revoked' && cur.revocationReason === 'certificateHold';
+        if (cur.status === 'revoked' && !(held && reason !== 'certificateHold')) return { record: cur, changed: false };
         const record = { ...cur, status: 'revoked' as const, revokedAt: at, revocationReason: reason };
         next.certificates[i] = record;
         return { record, changed: true };
+      },
+      release: async (realm, serial, at) => {
+        const i = next.certificates.findIndex((c) => c.realm === realm && c.serial === serial);
+        if (i < 0) return undefined;
+        const cur = next.certificates[i]!;
+        if (cur.status !== 'revoked' || cur.revocationReason !== 'certificateHold') return { record: cur, changed: false };
+        const record = { ...cur, status: 'valid' as const, revokedAt: undefined, revocationReason: undefined };
+        next.certificates[i] = record;
+        next.released.set(serial, at);
+        return { record, changed: true };
+      },
+      releasedAt: async (_caId, serials) =>
+        new Map(serials.filter((s) => next.released.has(s)).map((s) => [s, next.released.get(s)!] as const)),
+      saveDeltaCrl: async (d) => {
+        next.deltas.set(d.caId, d);
       },
       insertRequest: async (rec) => {
         next.requests.push({ ...rec, decidedBy: undefined, reason: undefined, serial: undefined, decidedAt: undefined });
@@ -94,7 +115,9 @@ export class MemoryIssuanceStore implements IssuanceStore {
       },
       nextCrlNumber: async (caId) => {
         await this.onCrlLock?.();
-        return (next.crls.get(caId)?.crlNumber ?? 0n) + 1n;
+        const a = next.crls.get(caId)?.crlNumber ?? 0n;
+        const b = next.deltas.get(caId)?.crlNumber ?? 0n;
+        return (a > b ? a : b) + 1n;
       },
       listRevoked: (caId) => this.listRevoked(caId),
       revokedBatches: async function* (this: void, caId: string, batch = 2) {
@@ -146,6 +169,10 @@ export class MemoryIssuanceStore implements IssuanceStore {
   async countRevoked(caId: string) {
     return (await this.listRevoked(caId)).length;
   }
+  async latestDeltaCrl(caId: string) {
+    return this.deltas.get(caId);
+  }
+
   async latestCrl(caId: string) {
     return this.crls.get(caId);
   }

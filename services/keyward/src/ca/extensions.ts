@@ -68,3 +68,11 @@ export const crlNumber = (n: bigint): Buffer => extension(OID.cRLNumber, false, 
 
 /** reasonCode CRL entry extension (§5.3.1), non-critical. */
 export const crlReason = (code: number): Buffer => extension(OID.cRLReason, false, enumerated(code));
+
+/** deltaCRLIndicator (§5.2.4), critical: the cRLNumber of the complete CRL a delta CRL updates (its base). */
+export const deltaCrlIndicator = (baseCrlNumber: bigint): Buffer => extension(OID.deltaCRLIndicator, true, integer(baseCrlNumber));
+
+/** freshestCRL (§5.2.6), non-critical: where the delta CRL is, with cRLDistributionPoints' syntax (one fullName URI). */
+export function freshestCrl(url: string): Buffer {
+  return extension(OID.freshestCRL, false, sequence(sequence(tlv(contextConstructed(0), tlv(contextConstructed(0), implicitIa5(6, url))))));
+}

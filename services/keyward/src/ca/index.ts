@@ -15,6 +15,8 @@ export {
   KEY_USAGES,
   EXTENDED_KEY_USAGES,
   SUBJECT_ATTRIBUTES,
+  identityRules,
+  type IdentityRules,
   type Policy,
   type KeyType,
 } from './policy/policy.ts';
@@ -77,6 +79,7 @@ export {
   type RevocationReason,
 } from './revocation/reasons.ts';
 export { buildCrl, buildCrlStreamed, type CrlRequest, type StreamedCrlRequest } from './revocation/crl.ts';
+export { buildDeltaCrl, crlEntries, deltaEntries, type DeltaCrlRequest } from './revocation/delta_crl.ts';
 export {
   parseOcspRequest,
   ocspRequestFromGetPath,

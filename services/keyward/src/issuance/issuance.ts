@@ -10,7 +10,17 @@ import { approve, reject } from './actions/decide.ts';
 import { issue, type IssueInput } from './actions/issue.ts';
 import { renew, type RenewInput } from './actions/renew.ts';
 import { preflight, type Preflight, type PreflightInput } from './actions/preflight.ts';
-import { findIssued, revoke, revokeAsKeyHolder } from './actions/revoke.ts';
+import {
+  findIssued,
+  holdCertificate,
+  release,
+  releaseCertificate,
+  revoke,
+  revokeAsKeyHolder,
+  revokeCertificate,
+  type StatusChange,
+  type StatusChangeResult,
+} from './actions/revoke.ts';
 import type { IssuingCa } from './cas.ts';
 import { getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
@@ -18,7 +28,7 @@ import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type E
 import type { CertificateFilter, CertificateRecord, EndEntityRecord } from './ports.ts';
 import type { AuditEventInput } from '../audit/event.ts';
 import { getRequest, listRequests } from './requests.ts';
-import { crl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
+import { crl, deltaCrl, issuingCas, ocsp, refreshCrl, refreshDueCrls } from './revocation.ts';
 import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
 
 export interface Issuance {
@@ -49,9 +59,13 @@ export interface Issuance {
   search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
   get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
+  /** Releases a held certificate (revoked with certificateHold): valid again. */
+  release(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */
   renew(realm: string, presented: Uint8Array, input: RenewInput): Promise<IssuedView>;
   crl(realm: string): Promise<Uint8Array>;
+  /** The realm's delta CRL (RFC 5280 §5.2.4). */
+  deltaCrl(realm: string): Promise<Uint8Array>;
   refreshDueCrls(): Promise<void>;
   ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array>;
   /** Drops this process's OCSP answers: another replica revoked a certificate. */
@@ -65,6 +79,19 @@ export interface Issuance {
   findIssued(realm: string, der: Uint8Array): Promise<CertificateRecord | undefined>;
   /** The realm's certificate with this serial, without a caller (ACME renewal information is public, RFC 9773). */
   findBySerial(realm: string, serial: string): Promise<CertificateRecord | undefined>;
+  /**
+   * The one function of each status change (the API's revoke and release, and identity following, use them):
+   * atomic, audited once, OCSP answers dropped, CRL re-signed unless the change says otherwise.
+   */
+  readonly statusChanges: StatusChanges;
+}
+
+export interface StatusChanges {
+  revoke(change: StatusChange, reason: Parameters<typeof revokeCertificate>[2]): Promise<StatusChangeResult | undefined>;
+  hold(change: StatusChange): Promise<StatusChangeResult | undefined>;
+  release(change: StatusChange): Promise<StatusChangeResult | undefined>;
+  /** Re-signs a realm's CRL (after changes made with refreshCrl: false). */
+  refreshCrl(realm: string): Promise<void>;
 }
 
 async function importParent(
@@ -112,8 +139,10 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     search: (realm, p, filter) => searchCertificates(ctx, realm, p, filter),
     get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
+    release: (realm, p, serial) => release(ctx, realm, p, serial),
     renew: (realm, presented, input) => renew(ctx, realm, presented, input),
     crl: (realm) => crl(ctx, realm),
+    deltaCrl: (realm) => deltaCrl(ctx, realm),
     refreshDueCrls: () => refreshDueCrls(ctx),
     ocsp: (realm, der) => ocsp(ctx, realm, der),
     revocationChanged: () => ctx.ocspCache.clear(),
@@ -122,6 +151,12 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     revokeAsKeyHolder: (realm, der, reason, actor) => revokeAsKeyHolder(ctx, realm, der, reason, actor),
     findIssued: (realm, der) => findIssued(ctx, realm, der),
     findBySerial: (realm, serial) => ctx.store.getCertificate(realm, serial),
+    statusChanges: Object.freeze({
+      revoke: (change, reason) => revokeCertificate(ctx, change, reason),
+      hold: (change) => holdCertificate(ctx, change),
+      release: (change) => releaseCertificate(ctx, change),
+      refreshCrl: async (realm) => void (await refreshCrl(ctx, realm)),
+    } satisfies StatusChanges),
   } satisfies Issuance);
 }
 
@@ -130,4 +165,5 @@ export type { RenewInput } from './actions/renew.ts';
 export type { Preflight, PreflightInput } from './actions/preflight.ts';
 export type { EndEntityInput } from './end_entities.ts';
 export type { IssueOutcome, IssuedView, RequestView } from './views.ts';
+export type { StatusChange, StatusChangeResult } from './actions/revoke.ts';
 export { normaliseSerial } from './certificates.ts';

@@ -89,6 +89,18 @@ export interface StoredCrl {
   readonly revocations: number;
 }
 
+/** A CA's delta CRL (RFC 5280 §5.2.4) and the complete CRL it is based on. */
+export interface StoredDeltaCrl {
+  readonly caId: string;
+  readonly base: { readonly crlNumber: bigint; readonly thisUpdate: Date; readonly der: Uint8Array };
+  readonly crlNumber: bigint;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  readonly der: Uint8Array;
+  /** The newest complete CRL's number when this delta was signed: a newer complete CRL means the revocations changed. */
+  readonly latestCrlNumber: bigint;
+}
+
 /** A certificate as issuance writes it; the store adds its status and creation time. */
 export type NewCertificateRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
 
@@ -101,7 +113,23 @@ export interface IssuanceTx {
     serial: string,
     reason: RevocationReason,
     at: Date,
+    /** For a hold: who puts it (`identity`), so that only such holds are released by the same mechanism. */
+    holdSource?: string,
   ): Promise<{ record: CertificateRecord; changed: boolean } | undefined>;
+  /**
+   * Releases a held certificate (revoked with certificateHold) back to valid; returns the record as it is afterwards
+   * (`changed` false when it was not held), or undefined when unknown.
+   */
+  release(
+    realm: string,
+    serial: string,
+    at: Date,
+    /** Release only a hold put by this source (unset: any hold). */
+    onlyHoldSource?: string,
+  ): Promise<{ record: CertificateRecord; changed: boolean } | undefined>;
+  /** When each of these certificates of a CA was last released from hold (those never released are absent). */
+  releasedAt(caId: string, serials: readonly string[]): Promise<Map<string, Date>>;
+  saveDeltaCrl(delta: StoredDeltaCrl): Promise<void>;
   insertRequest(rec: Omit<RequestRecord, 'decidedBy' | 'reason' | 'serial' | 'decidedAt'>): Promise<void>;
   /** Atomically moves a pending request on (UPDATE … WHERE status = 'pending'); undefined when it was not pending. */
   decideRequest(
@@ -142,6 +170,7 @@ export interface IssuanceStore {
   listRevoked(caId: string): Promise<RevokedCertificate[]>;
   countRevoked(caId: string): Promise<number>;
   latestCrl(caId: string): Promise<StoredCrl | undefined>;
+  latestDeltaCrl(caId: string): Promise<StoredDeltaCrl | undefined>;
   getRequest(realm: string, id: string): Promise<RequestRecord | undefined>;
   listRequests(realm: string, status: string | undefined, first: number, max: number): Promise<RequestRecord[]>;
   getEndEntity(realm: string, name: string): Promise<EndEntityRecord | undefined>;

@@ -1,9 +1,17 @@
 /**
  * Revocation status: each realm's CRL (RFC 5280 §5), re-signed when a
- * revocation changes it or it is past half its validity, and OCSP (RFC 6960)
- * for the realm's issuing CA.
+ * revocation changes it or it is past half its validity, its delta CRL
+ * (§5.2.4), and OCSP (RFC 6960) for the realm's issuing CA.
  */
-import { answerOcsp, buildCrlStreamed, type CertificateStatus, type StoredCa } from '../ca/index.ts';
+import {
+  answerOcsp,
+  buildCrlStreamed,
+  buildDeltaCrl,
+  crlEntries,
+  deltaEntries,
+  type CertificateStatus,
+  type StoredCa,
+} from '../ca/index.ts';
 import { normaliseSerial } from './certificates.ts';
 import type { IssuanceContext } from './context.ts';
 
@@ -43,8 +51,70 @@ export async function refreshCrl(ctx: IssuanceContext, realm: string): Promise<U
     const nextUpdate = new Date(thisUpdate.getTime() + ctx.crlValidityMs);
     // Streamed: the revoked rows arrive through a cursor a batch at a time and are encoded as they come.
     const entries = tx.revokedBatches(issuing.id);
-    const { der, count } = await buildCrlStreamed({ ca: ctx.cas.open(issuing), crlNumber, thisUpdate, nextUpdate, entries });
+    const freshestCrlUrl = deltaCrlUrl(ctx, realm);
+    const { der, count } = await buildCrlStreamed({
+      ca: ctx.cas.open(issuing),
+      crlNumber,
+      thisUpdate,
+      nextUpdate,
+      entries,
+      freshestCrlUrl,
+    });
     await tx.saveCrl({ caId: issuing.id, crlNumber, thisUpdate, nextUpdate, der, revocations: count });
+    return der;
+  });
+}
+
+/** Where a realm's delta CRL is served (the complete CRL's freshestCRL extension, RFC 5280 §5.2.6). */
+export const deltaCrlUrl = (ctx: IssuanceContext, realm: string): string =>
+  `${ctx.publicUrl}/v1/realms/${encodeURIComponent(realm)}/crl/delta`;
+
+/**
+ * The realm's delta CRL (RFC 5280 §5.2.4, DER): the changes since its base, a
+ * complete CRL this CA signed. The base is kept while it is younger than half
+ * the CRL validity and then moves to the newest complete CRL, so a relying
+ * party holding any complete CRL from the base on can apply the delta. The
+ * delta is signed anew when a newer complete CRL exists (every revocation,
+ * hold and release signs one) or it is past half its validity.
+ */
+export async function deltaCrl(ctx: IssuanceContext, realm: string): Promise<Uint8Array> {
+  const issuing = await managedIssuingCa(ctx, realm);
+  let complete = await ctx.store.latestCrl(issuing.id);
+  if (!complete) {
+    await refreshCrl(ctx, realm);
+    complete = (await ctx.store.latestCrl(issuing.id))!;
+  }
+  const current = await ctx.store.latestDeltaCrl(issuing.id);
+  const now = ctx.clock.now().getTime();
+  if (current && current.latestCrlNumber === complete.crlNumber && current.nextUpdate.getTime() - now > ctx.crlValidityMs / 2) {
+    return current.der;
+  }
+  return ctx.store.transaction(async (tx) => {
+    const crlNumber = await tx.nextCrlNumber(issuing.id);
+    // Read under the CRL lock: the newest complete CRL and the revocations as of now.
+    const latest = (await ctx.store.latestCrl(issuing.id)) ?? complete;
+    const previous = await ctx.store.latestDeltaCrl(issuing.id);
+    const base =
+      previous && now - previous.base.thisUpdate.getTime() < ctx.crlValidityMs / 2
+        ? previous.base
+        : { crlNumber: latest.crlNumber, thisUpdate: latest.thisUpdate, der: latest.der };
+    const listed = crlEntries(base.der);
+    const revoked = await tx.listRevoked(issuing.id);
+    const thisUpdate = new Date(Math.floor(now / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + ctx.crlValidityMs);
+    const inForce = new Set(revoked.map((r) => r.serialHex));
+    const gone = listed.filter((e) => !inForce.has(e.serialHex)).map((e) => e.serialHex);
+    const released = gone.length ? await tx.releasedAt(issuing.id, gone) : new Map<string, Date>();
+    const entries = deltaEntries(listed, revoked, (serial) => released.get(serial) ?? thisUpdate);
+    const der = await buildDeltaCrl({
+      ca: ctx.cas.open(issuing),
+      baseCrlNumber: base.crlNumber,
+      crlNumber,
+      thisUpdate,
+      nextUpdate,
+      entries,
+    });
+    await tx.saveDeltaCrl({ caId: issuing.id, base, crlNumber, thisUpdate, nextUpdate, der, latestCrlNumber: latest.crlNumber });
     return der;
   });
 }

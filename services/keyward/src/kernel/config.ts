@@ -52,6 +52,8 @@ export interface Config {
   /** Bound of one database statement (KEYWARD_DATABASE_TIMEOUT_MS). */
   readonly databaseTimeoutMs: number;
   readonly approvalTtlSeconds: number;
+  /** Interval of identity following (KEYWARD_IDENTITY_SYNC_SECONDS); 0: off. */
+  readonly identitySyncSeconds: number;
   readonly devices: { readonly defaultRealm: string | undefined; readonly pushesPerMinute: number };
   /** The ACME front door (RFC 8555): challenge validation's reach and ports, its DNS server, the per-account rate. */
   readonly acme: {
@@ -333,6 +335,16 @@ export const SETTINGS = [
       'lease in PostgreSQL renewed every third of this; a replica that dies or stalls is replaced within this time.',
   },
   {
+    env: 'KEYWARD_IDENTITY_SYNC_SECONDS',
+    default: '30',
+    parse: int(0, 86400),
+    description:
+      'Interval at which certificates follow identity: one replica reads the Keycloak admin events of each managed realm and ' +
+      'revokes, holds or releases the certificates of requesters deleted or disabled in Keycloak and of revoked cross-realm ' +
+      'grants, as their policies say; every tenth run (and the first of a replica taking the task over) also reconciles every ' +
+      'requester with Keycloak. 0 turns it off.',
+  },
+  {
     env: 'KEYWARD_APPROVAL_TTL_SECONDS',
     default: '86400',
     parse: int(1, 2592000),
@@ -543,6 +555,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     patSweepSeconds: v.KEYWARD_PAT_SWEEP_SECONDS,
     leaderLeaseSeconds: v.KEYWARD_LEADER_LEASE_SECONDS,
     approvalTtlSeconds: v.KEYWARD_APPROVAL_TTL_SECONDS,
+    identitySyncSeconds: v.KEYWARD_IDENTITY_SYNC_SECONDS,
     devices: { defaultRealm: v.KEYWARD_DEVICE_DEFAULT_REALM, pushesPerMinute: v.KEYWARD_DEVICE_PUSH_RATE },
     acme: {
       allowedNetworks: Object.freeze([...(v.KEYWARD_ACME_ALLOWED_NETWORKS as string[])]),

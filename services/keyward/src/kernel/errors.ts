@@ -73,6 +73,7 @@ export const ERROR_CATALOGUE = {
   'certificate.not_found': { status: 404, title: 'No such certificate' },
   'certificate.already_revoked': { status: 409, title: 'The certificate is already revoked' },
   'certificate.invalid_reason': { status: 400, title: 'Unknown revocation reason' },
+  'certificate.not_held': { status: 409, title: 'The certificate is not on hold' },
   'certificate_request.not_found': { status: 404, title: 'No such certificate request' },
   'certificate_request.not_pending': { status: 409, title: 'The certificate request is not pending' },
   'certificate_request.self_approval': { status: 403, title: 'A requester cannot approve its own request' },

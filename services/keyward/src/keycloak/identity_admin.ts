@@ -123,6 +123,15 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
     return true;
   }
 
+  async ensureAdminEvents(realm: string): Promise<void> {
+    const config = await kc(`read the event settings of realm ${realm}`, () => this.#kc.realms.getConfigEvents({ realm }));
+    if (config.adminEventsEnabled) return;
+    // The whole settings object back, admin events on: a partial one would reset what it leaves out.
+    await kc(`turn admin events on in realm ${realm}`, () =>
+      this.#kc.realms.updateConfigEvents({ realm }, { ...config, adminEventsEnabled: true }),
+    );
+  }
+
   async updateRealmDisplayName(realm: string, displayName: string | undefined): Promise<void> {
     await kc(`update realm ${realm}`, () => this.#kc.realms.update({ realm }, { displayName: displayName ?? '' }));
   }

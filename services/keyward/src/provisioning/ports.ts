@@ -80,6 +80,8 @@ export interface IdentityAdmin {
   /** Creates the realm if missing; returns whether it was created. */
   ensureRealm(realm: string, displayName: string | undefined): Promise<boolean>;
   updateRealmDisplayName(realm: string, displayName: string | undefined): Promise<void>;
+  /** Turns Keycloak admin events on in the realm (certificates follow identity through them), keeping its other event settings. */
+  ensureAdminEvents(realm: string): Promise<void>;
   ensureRealmRoles(realm: string, roles: readonly RoleInfo[]): Promise<void>;
   listRealmRoles(realm: string): Promise<RoleInfo[]>;
   /** Names of the roles inside `default-roles-<realm>`. */

@@ -94,6 +94,8 @@ export class RealmService {
     );
     await this.#identity.ensureAudienceScope(name);
     await this.#identity.ensureCliClient(name);
+    // Certificates follow identity through the realm's admin events (follow/identity_follow.ts).
+    await this.#identity.ensureAdminEvents(name);
     // The web console's client: re-created when deleted in Keycloak, put back when its redirect or secret drifted.
     if (this.#consoleClient) await this.#identity.ensureConsoleClient(name, this.#consoleClient(name));
     const wanted = [...new Set(spec.defaultRoles ?? previous?.defaultRoles ?? [])].sort();

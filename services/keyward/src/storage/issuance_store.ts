@@ -12,6 +12,7 @@ import type {
   NewCertificateRecord,
   RequestRecord,
   StoredCrl,
+  StoredDeltaCrl,
 } from '../issuance/ports.ts';
 import { conditions, isUniqueViolation, type Database, type Queryable } from './database.ts';
 import { announce, CHANNELS } from './notifications.ts';
@@ -224,11 +225,16 @@ export class PgIssuanceStore implements IssuanceStore {
         insertCertificate: async (c) => {
           await q.query(`${CERT_INSERT} VALUES ${placeholders(1, CERT_INSERT_COLUMNS, 0)}`, certificateParams(c));
         },
-        revoke: async (realm, serial, reason, at) => {
+        revoke: async (realm, serial, reason, at, holdSource) => {
+          // A hold (certificateHold) applies to valid certificates; any other reason to valid and held ones alike: a hold
+          // may be made permanent (RFC 5280 §5.3.1), never the other way round.
           const upd = await q.query(
-            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4
-             WHERE realm = $1 AND serial = $2 AND status = 'valid' RETURNING ${CERT_COLUMNS}`,
-            [realm, serial, at, reason],
+            `UPDATE certificates SET status = 'revoked', revoked_at = $3, revocation_reason = $4,
+               hold_source = CASE WHEN $4 = 'certificateHold' THEN $5::text END
+             WHERE realm = $1 AND serial = $2
+               AND (status = 'valid' OR ($4 <> 'certificateHold' AND status = 'revoked' AND revocation_reason = 'certificateHold'))
+             RETURNING ${CERT_COLUMNS}`,
+            [realm, serial, at, reason, holdSource ?? null],
           );
           if (upd.rows[0]) {
             await announce(q, CHANNELS.revocation, realm); // other replicas drop their OCSP answers when this commits
@@ -236,6 +242,50 @@ export class PgIssuanceStore implements IssuanceStore {
           }
           const cur = await q.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
           return cur.rows[0] ? { record: cert(cur.rows[0]), changed: false } : undefined;
+        },
+        release: async (realm, serial, at, onlyHoldSource) => {
+          const upd = await q.query(
+            `UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, released_at = $3, hold_source = NULL
+             WHERE realm = $1 AND serial = $2 AND status = 'revoked' AND revocation_reason = 'certificateHold'
+               AND ($4::text IS NULL OR hold_source = $4::text)
+             RETURNING ${CERT_COLUMNS}`,
+            [realm, serial, at, onlyHoldSource ?? null],
+          );
+          if (upd.rows[0]) {
+            await announce(q, CHANNELS.revocation, realm);
+            return { record: cert(upd.rows[0]), changed: true };
+          }
+          const cur = await q.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
+          return cur.rows[0] ? { record: cert(cur.rows[0]), changed: false } : undefined;
+        },
+        releasedAt: async (caId, serials) => {
+          const r = await q.query<{ serial: string; released_at: Date | null }>(
+            'SELECT serial, released_at FROM certificates WHERE ca_id = $1 AND serial = ANY($2::text[])',
+            [caId, [...serials]],
+          );
+          return new Map(r.rows.filter((x) => x.released_at).map((x) => [x.serial, x.released_at!]));
+        },
+        saveDeltaCrl: async (d) => {
+          await q.query(
+            `INSERT INTO delta_crls (ca_id, base_crl_number, base_this_update, base_der, crl_number, this_update, next_update, der,
+               latest_crl_number)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+             ON CONFLICT (ca_id) DO UPDATE SET base_crl_number = EXCLUDED.base_crl_number, base_this_update = EXCLUDED.base_this_update,
+               base_der = EXCLUDED.base_der, crl_number = EXCLUDED.crl_number, this_update = EXCLUDED.this_update,
+               next_update = EXCLUDED.next_update, der = EXCLUDED.der, latest_crl_number = EXCLUDED.latest_crl_number
+             WHERE delta_crls.crl_number < EXCLUDED.crl_number`,
+            [
+              d.caId,
+              d.base.crlNumber.toString(),
+              d.base.thisUpdate,
+              d.base.der,
+              d.crlNumber.toString(),
+              d.thisUpdate,
+              d.nextUpdate,
+              d.der,
+              d.latestCrlNumber.toString(),
+            ],
+          );
         },
         insertRequest: async (r) => {
           await q.query(
@@ -283,8 +333,13 @@ export class PgIssuanceStore implements IssuanceStore {
         nextCrlNumber: async (caId) => {
           // An advisory lock, not FOR UPDATE on the CRL row: before a CA's first CRL there is no row to lock.
           await q.query("SELECT pg_advisory_xact_lock(hashtextextended('keyward.crl:' || $1, 0))", [caId]);
-          const r = await q.query<{ n: string }>('SELECT crl_number + 1 AS n FROM crls WHERE ca_id = $1', [caId]);
-          return r.rows[0] ? BigInt(r.rows[0].n) : 1n;
+          // Complete and delta CRLs share one numbering (RFC 5280 §5.2.4).
+          const r = await q.query<{ n: string | null }>(
+            `SELECT greatest((SELECT crl_number FROM crls WHERE ca_id = $1),
+                             (SELECT crl_number FROM delta_crls WHERE ca_id = $1)) + 1 AS n`,
+            [caId],
+          );
+          return r.rows[0]?.n ? BigInt(r.rows[0].n) : 1n;
         },
         listRevoked: (caId) => listRevoked(q, caId),
         revokedBatches: (caId, batch) => revokedBatches(q, caId, batch),
@@ -439,6 +494,21 @@ export class PgIssuanceStore implements IssuanceStore {
   async latestCrl(caId: string): Promise<StoredCrl | undefined> {
     const r = await this.#db.query('SELECT * FROM crls WHERE ca_id = $1', [caId]);
     return r.rows[0] ? crl(r.rows[0]) : undefined;
+  }
+
+  async latestDeltaCrl(caId: string): Promise<StoredDeltaCrl | undefined> {
+    const r = await this.#db.query('SELECT * FROM delta_crls WHERE ca_id = $1', [caId]);
+    const d = r.rows[0];
+    if (!d) return undefined;
+    return {
+      caId: d.ca_id,
+      base: { crlNumber: BigInt(d.base_crl_number), thisUpdate: d.base_this_update, der: d.base_der },
+      crlNumber: BigInt(d.crl_number),
+      thisUpdate: d.this_update,
+      nextUpdate: d.next_update,
+      der: d.der,
+      latestCrlNumber: BigInt(d.latest_crl_number),
+    };
   }
 
   async getRequest(realm: string, id: string): Promise<RequestRecord | undefined> {

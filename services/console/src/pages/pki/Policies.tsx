@@ -459,6 +459,29 @@ export function PolicyEditPage(props: PageProps) {
                   <FormSelectOption value="required" label="required" />
                 </FormSelect>
               </PolicyField>
+              {IDENTITY_RULES.map((r) => (
+                <PolicyField
+                  key={r.key}
+                  field={field}
+                  message={message}
+                  label={r.label}
+                  path={`/${r.key}`}
+                  id={`policy-${r.key}`}
+                  help={r.help}
+                >
+                  <FormSelect
+                    id={`policy-${r.key}`}
+                    value={doc[r.key] ?? r.values[0]}
+                    validated={v(`/${r.key}`)}
+                    onChange={(_e, x) => set((d) => ({ ...d, [r.key]: x }))}
+                    style={{ maxWidth: 240 }}
+                  >
+                    {r.values.map((x) => (
+                      <FormSelectOption key={x} value={x} label={x} />
+                    ))}
+                  </FormSelect>
+                </PolicyField>
+              ))}
             </fieldset>
           )}
           {error && !(pointer && (view === 'json' || field)) ? <ProblemAlert error={error} /> : null}
@@ -490,6 +513,28 @@ export function PolicyEditPage(props: PageProps) {
     </PageFrame>
   );
 }
+
+/** What happens to a policy's certificates when their requester changes in Keycloak; the first value is the default. */
+const IDENTITY_RULES = [
+  {
+    key: 'onRequesterDeleted',
+    label: 'Requester deleted in Keycloak',
+    values: ['revoke', 'keep'],
+    help: 'revoke: cessationOfOperation',
+  },
+  {
+    key: 'onRequesterDisabled',
+    label: 'Requester disabled in Keycloak',
+    values: ['hold', 'revoke', 'keep'],
+    help: 'hold: certificateHold, released when enabled again',
+  },
+  {
+    key: 'onGrantRevoked',
+    label: 'Cross-realm grant revoked',
+    values: ['revoke', 'keep'],
+    help: 'revoke: affiliationChanged',
+  },
+] as const;
 
 interface FieldProps {
   label: string;

@@ -118,6 +118,12 @@ export interface PolicyDocument {
   keyUsage: string[];
   extendedKeyUsage: string[];
   approval: 'none' | 'required';
+  /** When the requester is deleted in Keycloak (default revoke, cessationOfOperation). */
+  onRequesterDeleted?: 'revoke' | 'keep';
+  /** When the requester is disabled in Keycloak (default hold: certificateHold until enabled again). */
+  onRequesterDisabled?: 'hold' | 'revoke' | 'keep';
+  /** When the cross-realm grant is revoked in the granting realm (default revoke, affiliationChanged). */
+  onGrantRevoked?: 'revoke' | 'keep';
 }
 export interface Policy {
   readonly realm: string;

@@ -48,7 +48,30 @@ export interface Policy {
   readonly keyUsage: readonly (typeof KEY_USAGES)[number][];
   readonly extendedKeyUsage: readonly (typeof EXTENDED_KEY_USAGES)[number][];
   readonly approval: 'none' | 'required';
+  /** What happens to a certificate whose requester is deleted in Keycloak (default `revoke`, reason cessationOfOperation). */
+  readonly onRequesterDeleted?: 'revoke' | 'keep' | undefined;
+  /** … whose requester is disabled (default `hold`: certificateHold until enabled again; `revoke`: cessationOfOperation). */
+  readonly onRequesterDisabled?: 'hold' | 'revoke' | 'keep' | undefined;
+  /** … issued through a cross-realm grant that the granting realm revoked (default `revoke`, reason affiliationChanged). */
+  readonly onGrantRevoked?: 'revoke' | 'keep' | undefined;
 }
+
+/** What a policy says of its certificates when their requester's identity changes, defaults applied. */
+export interface IdentityRules {
+  readonly onRequesterDeleted: 'revoke' | 'keep';
+  readonly onRequesterDisabled: 'hold' | 'revoke' | 'keep';
+  readonly onGrantRevoked: 'revoke' | 'keep';
+}
+
+/**
+ * The identity rules of a policy: revoke on deletion, hold on disabling, revoke on a revoked grant unless it says otherwise.
+ * @example identityRules(policy).onRequesterDisabled // 'hold'
+ */
+export const identityRules = (p: Pick<Policy, 'onRequesterDeleted' | 'onRequesterDisabled' | 'onGrantRevoked'>): IdentityRules => ({
+  onRequesterDeleted: p.onRequesterDeleted ?? 'revoke',
+  onRequesterDisabled: p.onRequesterDisabled ?? 'hold',
+  onGrantRevoked: p.onGrantRevoked ?? 'revoke',
+});
 
 const strings = (items: Record<string, unknown> = { type: 'string', minLength: 1, maxLength: 253 }) => ({
   type: 'array',
@@ -100,6 +123,24 @@ export const policyJsonSchema = {
     keyUsage: strings({ enum: [...KEY_USAGES] }),
     extendedKeyUsage: strings({ enum: [...EXTENDED_KEY_USAGES] }),
     approval: { enum: ['none', 'required'] },
+    onRequesterDeleted: {
+      enum: ['revoke', 'keep'],
+      description:
+        "When the certificate's requester (API client, device client or user) is deleted in Keycloak: " +
+        'revoke (cessationOfOperation, the default) or keep',
+    },
+    onRequesterDisabled: {
+      enum: ['hold', 'revoke', 'keep'],
+      description:
+        'When the requester is disabled in Keycloak: hold (certificateHold, released when enabled again; the default), ' +
+        'revoke (cessationOfOperation) or keep',
+    },
+    onGrantRevoked: {
+      enum: ['revoke', 'keep'],
+      description:
+        'When the cross-realm grant the certificate was issued through is revoked in the granting realm: ' +
+        'revoke (affiliationChanged, the default) or keep',
+    },
   },
   // Exactly one of maxValidity and maxValidityDays.
   oneOf: [{ required: ['maxValidity'] }, { required: ['maxValidityDays'] }],

@@ -15,7 +15,7 @@
 import { assembleSigned } from '../certificate.ts';
 import type { CaContext } from '../ca_context.ts';
 import { explicit, integerFromHex, sequence, time, tlvHeader, tlvOf, TAG } from '../der/writer.ts';
-import { crlNumber as crlNumberExtension, crlReason } from '../extensions.ts';
+import { crlNumber as crlNumberExtension, crlReason, deltaCrlIndicator, freshestCrl } from '../extensions.ts';
 import type { RevokedCertificate } from '../ports.ts';
 import { REASON_CODES, REVOCATION_REASONS } from './reasons.ts';
 
@@ -26,6 +26,10 @@ export interface CrlRequest {
   readonly crlNumber: bigint;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
+  /** freshestCRL (§5.2.6): where the delta CRLs of this complete CRL are. */
+  readonly freshestCrlUrl?: string | undefined;
+  /** Makes this a delta CRL (§5.2.4): the cRLNumber of the complete CRL it updates, in its critical deltaCRLIndicator. */
+  readonly baseCrlNumber?: bigint | undefined;
 }
 
 const VERSION_2 = Buffer.from([TAG.INTEGER, 1, 1]);
@@ -49,6 +53,16 @@ function checkRequest(r: Omit<CrlRequest, 'entries'>): void {
   if (typeof r.crlNumber !== 'bigint' || r.crlNumber < 0n || r.crlNumber > MAX_CRL_NUMBER)
     throw new TypeError('crlNumber must be a non-negative bigint of at most 20 octets');
   if (!(r.nextUpdate > r.thisUpdate)) throw new TypeError('nextUpdate must be after thisUpdate');
+  if (r.baseCrlNumber !== undefined && !(r.baseCrlNumber >= 0n && r.baseCrlNumber < r.crlNumber))
+    throw new TypeError('a delta CRL names a base CRL of a lower number (RFC 5280 §5.2.4)');
+}
+
+/** crlExtensions [0]: authorityKeyIdentifier, cRLNumber, then deltaCRLIndicator or freshestCRL when asked for. */
+function crlExtensions(r: Omit<CrlRequest, 'entries'>): Buffer {
+  const exts = [r.ca.der.authorityKeyIdExtension, crlNumberExtension(r.crlNumber)];
+  if (r.baseCrlNumber !== undefined) exts.push(deltaCrlIndicator(r.baseCrlNumber));
+  if (r.freshestCrlUrl !== undefined) exts.push(freshestCrl(r.freshestCrlUrl));
+  return explicit(0, sequence(...exts));
 }
 
 /** The TBSCertList, before signing. */
@@ -57,7 +71,7 @@ export function crlTemplate(r: CrlRequest): Buffer {
   const parts: Uint8Array[] = [VERSION_2, r.ca.der.signatureAlgorithm, r.ca.der.name, time(r.thisUpdate), time(r.nextUpdate)];
   // revokedCertificates is OPTIONAL and absent when empty (an empty SEQUENCE OF is not what RFC 5280 §5.1.2.6 describes).
   if (r.entries.length) parts.push(tlvOf(TAG.SEQUENCE, r.entries.map(entry)));
-  parts.push(explicit(0, sequence(r.ca.der.authorityKeyIdExtension, crlNumberExtension(r.crlNumber))));
+  parts.push(crlExtensions(r));
   return tlvOf(TAG.SEQUENCE, parts);
 }
 
@@ -98,7 +112,7 @@ export async function buildCrlStreamed(r: StreamedCrlRequest): Promise<{ der: Ui
     count += batch.length;
   }
   const head = [VERSION_2, r.ca.der.signatureAlgorithm, r.ca.der.name, time(r.thisUpdate), time(r.nextUpdate)];
-  const tail = explicit(0, sequence(r.ca.der.authorityKeyIdExtension, crlNumberExtension(r.crlNumber)));
+  const tail = crlExtensions(r);
   // revokedCertificates is absent when empty, as in crlTemplate.
   const revokedHeader = count ? tlvHeader(TAG.SEQUENCE, length) : Buffer.alloc(0);
   let content = revokedHeader.length + length + tail.length;

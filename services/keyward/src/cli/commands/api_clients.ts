@@ -190,7 +190,10 @@ Usage:
   keyward policies list --realm R [--json]
   keyward policies delete <name> --realm R
 
-POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schema.json).`,
+POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schema.json),
+including what happens to the certificates when their requester changes in Keycloak:
+onRequesterDeleted (revoke|keep), onRequesterDisabled (hold|revoke|keep),
+onGrantRevoked (revoke|keep). list shows them, defaults filled in.`,
   async run(argv) {
     const { values, positionals } = parse(argv, { realm: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' } });
     const [action, name] = positionals;
@@ -223,7 +226,10 @@ POLICY.json follows the policy schema (see README, or GET /v1/realm-config/schem
         else
           for (const p of r.items) {
             const max = p.policy.maxValidity ?? `${p.policy.maxValidityDays} d`;
-            out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${max}  approval ${p.policy.approval}`);
+            // What happens to its certificates when their requester changes in Keycloak (defaults: revoke, hold, revoke).
+            const follows = `deleted:${p.policy.onRequesterDeleted ?? 'revoke'} disabled:${p.policy.onRequesterDisabled ?? 'hold'}`;
+            const grant = `grant-revoked:${p.policy.onGrantRevoked ?? 'revoke'}`;
+            out(`${p.name.padEnd(32)} ${p.policy.keyTypes.join(',')}  max ${max}  approval ${p.policy.approval}  ${follows} ${grant}`);
           }
         return 0;
       }

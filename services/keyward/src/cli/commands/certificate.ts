@@ -168,10 +168,29 @@ async function revoke(api: Api, serialArg: string | undefined, v: Record<string,
   const reason: string = v.reason ?? 'unspecified';
   if (!(REVOCATION_REASONS as readonly string[]).includes(reason))
     throw new UsageError(`unknown reason "${reason}" (RFC 5280: ${REVOCATION_REASONS.join(', ')})`);
-  await confirm(`Revoke certificate ${serial} of realm ${realm} (${reason})? This cannot be undone.`, serial, v.yes);
+  const undo = reason === 'certificateHold' ? 'keyward certificate release lifts a hold.' : 'This cannot be undone.';
+  await confirm(`Revoke certificate ${serial} of realm ${realm} (${reason})? ${undo}`, serial, v.yes);
   const r = await api.request('POST', `/v1/realms/${enc(realm)}/certificates/${enc(serial)}/revoke`, { reason });
   if (v.json) out(JSON.stringify(r, null, 2));
   else out(`revoked ${r.serialNumber} (${r.revocationReason ?? reason}) at ${r.revokedAt}`);
+  return 0;
+}
+
+/** Releases a certificate from hold (revoked with certificateHold): valid again. */
+async function release(api: Api, serialArg: string | undefined, v: Record<string, any>): Promise<number> {
+  let serial = serialArg;
+  let realm: string | undefined = v.realm;
+  if (v.cert) {
+    if (serial) throw new UsageError('name the certificate by serial or by --cert, not both');
+    const f = serialFromFile(v.cert);
+    serial = f.serial;
+    realm ??= f.realm;
+  }
+  if (!serial) throw new UsageError('release needs a serial number or --cert FILE');
+  if (!realm) throw new UsageError('name the realm with --realm R');
+  const r = await api.request('POST', `/v1/realms/${enc(realm)}/certificates/${enc(serial)}/release`, {});
+  if (v.json) out(JSON.stringify(r, null, 2));
+  else out(`released ${r.serialNumber} from hold: ${r.status}`);
   return 0;
 }
 
@@ -426,6 +445,7 @@ Usage:
   keyward certificate renew --cert FILE --key FILE [--realm R] [--rekey] [--daemon]
         [--renew-before 33%|DURATION] [--exec 'CMD'] [--url https://…] [--ca-file FILE]
   keyward certificate revoke <serial> | --cert FILE  [--realm R] [--reason REASON] [--yes] [--json]
+  keyward certificate release <serial> | --cert FILE  [--realm R] [--json]
   keyward certificate list --realm R [--status valid|revoked|expired] [--subject S] [--san S] [--requester R]
         [--policy P] [--expiring-before DATE] [--first N] [--max N] [--json]
   keyward certificate get <serial> --realm R [--chain] [--out FILE] [--json]
@@ -451,7 +471,8 @@ exponential backoff and stops cleanly on SIGTERM or SIGINT. --ca-file names the
 CA of the HTTPS listener's certificate.
 
 revoke takes RFC 5280 reasons: ${REVOCATION_REASONS.join(', ')}; it asks
-before revoking unless --yes. inspect decodes a certificate (subject, SANs,
+before revoking unless --yes. --reason certificateHold puts the certificate on
+hold, which release lifts (RFC 5280 §5.3.1). inspect decodes a certificate (subject, SANs,
 key, validity and time left, key usages, issuer, serial, SHA-256 fingerprint,
 CRL and OCSP URLs) and asks Keyward's OCSP responder whether it is revoked.
 
@@ -504,6 +525,8 @@ KEYWARD_KEYCLOAK_URL), or keyward login. KEYWARD_URL names the server.`,
         return request(api, arg, v);
       case 'revoke':
         return revoke(api, arg, v);
+      case 'release':
+        return release(api, arg, v);
       case 'list':
         if (arg) throw new UsageError('list takes filters, not a name');
         v.san = values.san?.[0];
@@ -515,7 +538,7 @@ KEYWARD_KEYCLOAK_URL), or keyward login. KEYWARD_URL names the server.`,
       case 'inspect':
         return inspect(api, arg, v);
       default:
-        throw new UsageError(`unknown action "${action ?? ''}" (request, renew, revoke, list, get, inspect)`);
+        throw new UsageError(`unknown action "${action ?? ''}" (request, renew, revoke, release, list, get, inspect)`);
     }
   },
 };

@@ -340,7 +340,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       path: `${base}/certificates/:serial/revoke`,
       tag: 'certificates',
       auth: 'bearer',
-      summary: 'Revoke (own certificates as requester, any as keyward-revoker); idempotent',
+      summary: 'Revoke (own certificates as requester, any as keyward-revoker); certificateHold puts on hold; idempotent',
       body: { type: 'object', additionalProperties: false, properties: { reason: { enum: [...REVOCABLE_REASONS] } } },
       errors: ['realm.not_found', 'auth.forbidden', 'certificate.not_found', 'certificate.invalid_reason'],
       responses: { 200: { description: 'The certificate, now revoked', schema: certificateSchema } },
@@ -359,6 +359,34 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 CRL (RFC 5280 §5)') } },
       handler: async (req, res) => {
         const der = await issuance.crl(param(req, 'realm'));
+        res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
+      },
+    },
+    {
+      method: 'post',
+      path: `${base}/certificates/:serial/release`,
+      tag: 'certificates',
+      auth: 'bearer',
+      summary: 'Release a certificate from hold (revoked with certificateHold): valid again (own as requester, any as keyward-revoker)',
+      errors: ['realm.not_found', 'auth.forbidden', 'certificate.not_found', 'certificate.not_held'],
+      responses: { 200: { description: 'The certificate, valid again', schema: certificateSchema } },
+      handler: async (req, res) => {
+        const p = await auth.principal(req);
+        res.json(await issuance.release(param(req, 'realm'), p, param(req, 'serial')));
+      },
+    },
+    {
+      method: 'get',
+      path: `${base}/crl/delta`,
+      tag: 'revocation',
+      auth: 'none',
+      summary: 'The delta CRL (DER, RFC 5280 §5.2.4): changes since its base CRL, removeFromCRL for certificates released from hold',
+      errors: ['realm.not_found', 'store.unavailable'],
+      responses: {
+        200: { description: 'Delta CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 delta CRL (RFC 5280 §5.2.4)') },
+      },
+      handler: async (req, res) => {
+        const der = await issuance.deltaCrl(param(req, 'realm'));
         res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
       },
     },

@@ -3,20 +3,25 @@ import type { PolicyService } from '../../provisioning/policies.ts';
 import type { Authenticator } from '../authenticate.ts';
 import { param, type RouteSpec } from '../route.ts';
 
-const view = {
-  type: 'object',
-  properties: {
-    realm: { type: 'string' },
-    name: { type: 'string' },
-    policy: { type: 'object' },
-    source: { type: 'string' },
-    createdAt: { type: 'string' },
-    updatedAt: { type: 'string' },
-  },
+/** A stored policy; `policy` is the document, described by the policy schema (that of realm-config files too). */
+const policyView = (policySchema: Record<string, unknown>) => {
+  const { $id: _id, title: _title, ...policy } = policySchema;
+  return {
+    type: 'object',
+    properties: {
+      realm: { type: 'string' },
+      name: { type: 'string' },
+      policy: { ...policy, description: 'The certificate policy, as PUT takes it' },
+      source: { type: 'string' },
+      createdAt: { type: 'string' },
+      updatedAt: { type: 'string' },
+    },
+  };
 };
 
 export function policyRoutes(deps: { auth: Authenticator; policies: PolicyService; policySchema: Record<string, unknown> }): RouteSpec[] {
   const base = '/v1/realms/:realm/policies';
+  const view = policyView(deps.policySchema);
   return [
     {
       method: 'put',
@@ -24,7 +29,8 @@ export function policyRoutes(deps: { auth: Authenticator; policies: PolicyServic
       tag: 'policies',
       auth: 'bearer',
       summary: 'Create or replace a certificate policy (keyward-admin)',
-      body: { type: 'object' },
+      // Checked by the policy parser (policy.invalid with the field's JSON Pointer); the document is the `policy` of the answer.
+      body: { type: 'object', description: 'The certificate policy: the schema of the `policy` field of the answer' },
       errors: ['realm.not_found', 'auth.forbidden', 'policy.invalid', 'validity.malformed', 'validity.too_short'],
       responses: { 200: { description: 'Replaced', schema: view }, 201: { description: 'Created', schema: view } },
       handler: async (req, res) => {
