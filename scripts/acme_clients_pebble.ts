@@ -1,10 +1,10 @@
 /**
- * Runs the ACME client harness (test/support/acme_clients.ts: certbot and
- * lego from their Debian packages) against Pebble, Let's Encrypt's test
+ * Runs the ACME client harness (test/support/acme_clients.ts: certbot, lego
+ * and Caddy from their Debian packages) against Pebble, Let's Encrypt's test
  * server, outside the test suite: `node scripts/acme_clients_pebble.ts`.
  * A check of the clients' flags and of the harness itself on a reference
  * server — certbot certonly (http-01), lego run (http-01 and tls-alpn-01),
- * lego renew, lego revoke — with EAB required, names resolved through
+ * lego renew, lego revoke, Caddy with the documented Caddyfile — with EAB required, names resolved through
  * pebble-challtestsrv. Exits non-zero at the first step that fails.
  */
 import { X509Certificate } from 'node:crypto';
@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../services/keyward/src/devenv/index.ts';
-import { certbotCertonly, lego, type ClientRun } from '../test/support/acme_clients.ts';
+import { caddyObtain, certbotCertonly, lego, type ClientRun } from '../test/support/acme_clients.ts';
 import { startChallTestSrv, startPebble } from '../test/support/pebble.ts';
 
 const say = (s: string) => process.stderr.write(`» ${s}\n`);
@@ -26,11 +26,11 @@ const cert = (file: string) => new X509Certificate(readFileSync(file));
 const dns = await startChallTestSrv();
 const httpPort = await freePort();
 const tlsPort = await freePort();
-const pebble = await startPebble({ httpPort, tlsPort, dnsServer: dns.dns, eab: 4 });
+const pebble = await startPebble({ httpPort, tlsPort, dnsServer: dns.dns, eab: 5 });
 try {
   const caBundle = join(dir, 'pebble-tls.pem');
   writeFileSync(caBundle, pebble.tlsCa);
-  for (const n of ['certbot', 'lego-http', 'lego-tls']) await dns.addA(`${n}.example.internal`, ['127.0.0.1']);
+  for (const n of ['certbot', 'lego-http', 'lego-tls', 'caddy']) await dns.addA(`${n}.example.internal`, ['127.0.0.1']);
 
   const cb = await certbotCertonly({
     server: pebble.directoryUrl,
@@ -72,7 +72,18 @@ try {
     ['run'],
   );
   check('lego run --tls (tls-alpn-01)', tls);
-  say('certbot and lego work against Pebble with this harness');
+  const caddy = await caddyObtain({
+    server: pebble.directoryUrl,
+    dir: join(dir, 'caddy'),
+    eab: pebble.eabKeys[3]!,
+    domain: 'caddy.example.internal',
+    httpPort,
+    httpsPort: tlsPort,
+    caRoot: caBundle,
+  });
+  if (!caddy.certificate) throw new Error(`Caddy obtained no certificate:\n${caddy.log.slice(-4000)}`);
+  say(`Caddy with the documented Caddyfile: ok (${new X509Certificate(caddy.certificate).subjectAltName})`);
+  say('certbot, lego and Caddy work against Pebble with this harness');
 } finally {
   await pebble.close();
   await dns.close();

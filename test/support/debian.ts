@@ -95,6 +95,8 @@ export function ensureDebianTool(tool: DebianTool): string {
 export const CERTBOT: DebianTool = { binary: 'certbot', package: 'certbot', variable: 'KEYWARD_CERTBOT', purpose: 'The ACME client tests' };
 /** lego (Debian 12 ships 4.9.1). */
 export const LEGO: DebianTool = { binary: 'lego', package: 'lego', variable: 'KEYWARD_LEGO', purpose: 'The ACME client tests' };
+/** Caddy, whose automatic HTTPS is an ACME client (Debian 12 ships 2.6.2). */
+export const CADDY: DebianTool = { binary: 'caddy', package: 'caddy', variable: 'KEYWARD_CADDY', purpose: 'The ACME client tests' };
 /** Pebble, Let's Encrypt's RFC 8555 test server (Debian 12 ships 2.4.0). */
 export const PEBBLE: DebianTool = { binary: 'pebble', package: 'pebble', variable: 'KEYWARD_PEBBLE', purpose: 'The ACME benchmark' };
 /** Pebble's mock DNS / challenge server, from the same package. */
