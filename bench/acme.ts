@@ -4,31 +4,50 @@
  * Complete RFC 8555 orders per second — newOrder → authorization → http-01
  * (the server's validator fetches the key authorization from this process)
  * → finalize → certificate download — driven by the npm `acme-client`
- * library at concurrency 1 and 16, against Keyward's ACME server and,
- * in the same run, against Pebble (Let's Encrypt's test server, Debian
- * package pebble) as the peer. Each worker has its own account (created with
- * External Account Binding before the clock starts) and orders a fresh name
- * each time, so every order is validated. Names resolve to 127.0.0.1 through
- * pebble-challtestsrv's DNS server for both validators. Both servers poll
- * the same way: acme-client with a 20 ms initial backoff.
+ * library at concurrency 1 and 16, against Keyward's ACME server and, in the
+ * same run, against Pebble (Let's Encrypt's test server, Debian package
+ * pebble) as the peer. Each worker has its own account, created with its own
+ * External Account Binding key before the clock starts, and orders a fresh
+ * name each time, so every order is validated. Names resolve to 127.0.0.1
+ * through pebble-challtestsrv's DNS server for both validators. Both are
+ * polled the same way: acme-client with a 20 ms initial backoff.
+ *
+ * Keyward runs as `keyward serve` (the V8 limits of the other HTTP
+ * scenarios) on a real Keycloak and a fresh PostgreSQL database, its
+ * directory on plain HTTP; Pebble serves HTTPS only. Both over keep-alive
+ * sockets. KEYWARD_ACME_RATE is raised: a worker sends about ten signed
+ * requests per order.
  *
  * Writes bench/results/acme.json and bench/results/acme.md.
  */
+import 'reflect-metadata';
 import acme from 'acme-client';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, Agent as HttpAgent, type Server } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../services/keyward/src/devenv/index.ts';
+import * as oidc from 'openid-client';
+import { compose } from '../services/keyward/src/compose.ts';
+import { freePort, startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
+import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
+import { loadConfig } from '../services/keyward/src/kernel/config.ts';
+import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import { startChallTestSrv, startPebble } from '../test/support/pebble.ts';
+import { request } from './load.ts';
+import { startServe } from './proc.ts';
 
 const QUICK = process.argv.includes('--quick') || process.env.KEYWARD_BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 5;
 const SECONDS = QUICK ? 3 : 8;
 const CONCURRENCY = [1, 16] as const;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = `${ROOT}bin/keyward`;
+/** V8 limits for the measured server, as in the other HTTP scenarios (README: memory). */
+const SERVER_NODE_OPTIONS = process.env.KEYWARD_BENCH_NODE_OPTIONS ?? '--max-semi-space-size=4 --max-old-space-size=192';
 
 const say = (s: string) => process.stderr.write(`» ${s}\n`);
 const round = (n: number) => (Math.abs(n) >= 100 ? Math.round(n) : Math.round(n * 100) / 100);
@@ -206,7 +225,7 @@ try {
   cleanups.push(() => pebble.close());
   let nextKey = 0;
   const pebbleTarget: AcmeTarget = {
-    name: 'Pebble 2.4.0',
+    name: 'Pebble',
     directoryUrl: pebble.directoryUrl,
     domain: 'bench.example.internal',
     eab: async () => pebble.eabKeys[nextKey++]!,
@@ -214,6 +233,98 @@ try {
   };
   for (const c of CONCURRENCY) figures.push(await measure(pebbleTarget, http01.tokens, c));
   await pebble.close();
+
+  // Keyward: a real Keycloak and a fresh PostgreSQL database, `keyward serve` as a child process with the
+  // V8 limits of the other HTTP scenarios, validating http-01 on the same responder through the same DNS.
+  const keycloak = await startKeycloak({ log: say });
+  cleanups.push(() => keycloak.stop());
+  const database = await testDatabase({ log: say });
+  cleanups.push(() => database.drop());
+  const boot = await bootstrap({
+    url: keycloak.url,
+    adminUser: keycloak.adminUser,
+    adminPassword: keycloak.adminPassword,
+    clientId: 'keyward-control-plane',
+    audience: 'keyward',
+    operatorClientId: 'keyward-bench-operator',
+  });
+  const baseEnv = {
+    KEYWARD_DATABASE_URL: database.url,
+    KEYWARD_KEYCLOAK_URL: keycloak.url,
+    KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
+    KEYWARD_KEK: randomBytes(32).toString('base64'),
+    KEYWARD_LOG_LEVEL: 'error',
+    KEYWARD_DATA_DIR: `/tmp/keyward-bench-acme-${process.pid}`,
+    KEYWARD_ROLE_CACHE_SECONDS: '10',
+    KEYWARD_ACME_HTTP01_PORT: String(http01.port),
+    KEYWARD_ACME_DNS_SERVER: dns.dns,
+    // The per-account limit of signed requests (default 300 a minute) is for clients in production;
+    // a worker here sends about ten per order.
+    KEYWARD_ACME_RATE: '1000000',
+  };
+  const realm = `bench-acme-${randomBytes(3).toString('hex')}`;
+  const domain = `${realm}.example.internal`;
+  const secret = await (async () => {
+    const kw = await compose(loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0' }), { log: silentLogger });
+    try {
+      await kw.realms.put(realm, {}, 'system');
+      await kw.policies.put(
+        realm,
+        'web',
+        {
+          keyTypes: ['EC-P256'],
+          maxValidityDays: 30,
+          subject: { required: [], allowed: ['CN'] },
+          san: { dns: [`*.${domain}`], ip: [], uri: [], email: [] },
+          keyUsage: ['digitalSignature'],
+          extendedKeyUsage: ['serverAuth'],
+          approval: 'none',
+        },
+        'system',
+      );
+      await kw.issuance.issuingCa(realm);
+      return (
+        await kw.apiClients.create(
+          realm,
+          { clientId: 'bench-acme', roles: ['keyward-requester'], defaultPolicy: { realm, name: 'web' } },
+          'system',
+        )
+      ).secret;
+    } finally {
+      await kw.close();
+    }
+  })();
+  const children: ChildProcess[] = [];
+  cleanups.push(async () => {
+    for (const c of children) c.kill('SIGTERM');
+  });
+  const server = await startServe({
+    bin: BIN,
+    env: { ...process.env, ...baseEnv, NODE_OPTIONS: SERVER_NODE_OPTIONS },
+    children,
+    seconds: 30,
+  });
+  const cfg = await oidc.discovery(new URL(`${keycloak.url}/realms/${realm}`), 'bench-acme', undefined, oidc.ClientSecretBasic(secret), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const token = (await oidc.clientCredentialsGrant(cfg)).access_token;
+  const keywardTarget: AcmeTarget = {
+    name: 'Keyward',
+    directoryUrl: `${server.url}/acme/${realm}/directory`,
+    domain,
+    eab: async () => {
+      // One key binds one account: a fresh key per worker, created by the API client.
+      const res = await request(`${server.url}/v1/realms/${realm}/acme/eab-keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (res.status !== 201) throw new Error(`POST /v1/realms/${realm}/acme/eab-keys answered ${res.status}: ${res.body.toString()}`);
+      const { kid, hmacKey } = JSON.parse(res.body.toString()) as { kid: string; hmacKey: string };
+      return { kid, hmacKey };
+    },
+    agent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
+  };
+  for (const c of CONCURRENCY) figures.push(await measure(keywardTarget, http01.tokens, c));
 
   const at = (target: string, c: number) => figures.find((f) => f.target === target && f.concurrency === c);
   const comparisons = CONCURRENCY.flatMap((c) => {
@@ -227,6 +338,13 @@ try {
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
     seconds: Math.round((Date.now() - started) / 1000),
     client: 'acme-client 5.4.0',
+    pebble: (() => {
+      try {
+        return execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'pebble'], { encoding: 'utf8' });
+      } catch {
+        return 'not from a Debian package (KEYWARD_PEBBLE)';
+      }
+    })(),
     figures,
     comparisons,
   };
@@ -235,7 +353,7 @@ try {
   const md = [
     `# Keyward ACME benchmark (${result.date}, ${QUICK ? 'quick' : 'full'}, ${result.machine.cores} cores, Node ${process.version})`,
     '',
-    'Complete orders (newOrder → http-01 → finalize → download) with acme-client 5.4.0, one account per worker.',
+    `Complete orders (newOrder → http-01 → finalize → download) with acme-client 5.4.0, one account per worker; Pebble ${result.pebble}.`,
     '',
     '| Server | Concurrency | Median | Min | Max | Unit | p50 ms | p99 ms | Failed |',
     '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
