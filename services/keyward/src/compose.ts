@@ -68,6 +68,10 @@ import { consoleRouter, expectedOrigin } from './http/console/routes.ts';
 import { ConsoleSessions } from './http/console/sessions.ts';
 import { PgConsoleSessionStore } from './storage/console_session_store.ts';
 import { fileURLToPath } from 'node:url';
+import { createAcme, type Acme } from './acme/acme.ts';
+import { acmeRouter } from './http/acme/router.ts';
+import { acmeEabRoutes } from './http/acme/eab_routes.ts';
+import { PgAcmeStore } from './storage/acme_store.ts';
 
 /** The built web console of this installation (services/console/dist), unless KEYWARD_CONSOLE_DIR says otherwise. */
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist/', import.meta.url));
@@ -95,6 +99,7 @@ export interface Keyward {
   readonly pats: PersonalAccessTokenService;
   readonly devices: DeviceOnboardingService;
   readonly consoleSessions: ConsoleSessions;
+  readonly acme: Acme;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -296,6 +301,18 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     timeoutMs: config.keycloak.timeoutMs,
     log,
   });
+  const acme = createAcme(
+    { store: new PgAcmeStore(db, audit, kek), issuance, authz, realms, policies, clock, log },
+    {
+      publicUrl: config.publicUrl,
+      allowedNetworks: config.acme.allowedNetworks,
+      http01Port: config.acme.http01Port,
+      tlsAlpn01Port: config.acme.tlsAlpn01Port,
+      dnsServer: config.acme.dnsServer,
+      requestsPerMinute: config.acme.requestsPerMinute,
+      termsOfService: config.acme.termsOfService,
+    },
+  );
   const consoleCookies = sessionCookies(config.publicUrl);
   const auth = new Authenticator(verifier, {
     sessions: {
@@ -357,6 +374,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...deviceRoutes({ auth, devices, settings }),
     ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
     ...auditRoutes({ auth, events: auditEvents }),
+    ...acmeEabRoutes({ auth, acme }),
   );
   const consoleRoutes = consoleRouter({
     sessions: consoleSessions,
@@ -373,6 +391,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     bodyLimitBytes: config.bodyLimitBytes,
     errorRenderers: sklmErrorRenderer,
     console: consoleRoutes,
+    acme: acmeRouter({ acme, publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, log }),
   });
   // Periodic work runs on one replica at a time, task by task: the holder of the task's lease.
   const lease = (name: string) => new LeaderLease(db, { name, seconds: config.leaderLeaseSeconds, log }).start();
@@ -390,6 +409,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     leases.crl.whenLeader(() => idempotency.expire()).catch((err) => log.warn('expiring idempotency keys failed; will retry', { err }));
   }, 60 * 60_000);
   keyExpiry.unref();
+  // Expired ACME nonces go (each is refused at its use anyway).
+  const nonceExpiry = setInterval(() => {
+    leases.crl.whenLeader(() => acme.expireNonces()).catch((err) => log.warn('expiring ACME nonces failed; will retry', { err }));
+  }, 10 * 60_000);
+  nonceExpiry.unref();
   // CRLs are re-signed on revocation and, here, before they get stale.
   const crlSchedule = setInterval(() => {
     leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
@@ -438,6 +462,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     pats,
     devices,
     consoleSessions,
+    acme,
     routes,
     app,
     async close() {
@@ -445,6 +470,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       clearInterval(sealer);
       clearInterval(crlSchedule);
       clearInterval(keyExpiry);
+      clearInterval(nonceExpiry);
+      await acme.settled();
       clearInterval(patSweep);
       await sweeping;
       await Promise.all(Object.values(leases).map((l) => l?.stop()));

@@ -155,6 +155,10 @@ export const ERROR_CATALOGUE = {
   'login.denied': { status: 401, title: 'Keycloak did not let the login through' },
   'login.failed': { status: 502, title: 'Keycloak refused the login code exchange' },
 
+  // ACME external account binding keys (the ACME protocol itself answers RFC 8555 problem types, see acme/problem.ts)
+  'acme.eab_clients_only': { status: 403, title: 'Only API clients create ACME external account binding keys' },
+  'acme.eab_key_not_found': { status: 404, title: 'No such ACME external account binding key' },
+
   // realm config as code
   'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },
 

@@ -43,14 +43,17 @@ export interface IssueInput {
    * retry can find the certificate if the first attempt committed; drawn afresh when absent.
    */
   readonly serial?: string | undefined;
+  /** Which ACME account and order asked (RFC 8555), recorded with the requester. */
+  readonly acme?: RequesterRef['acme'];
 }
 
 /** How a principal is recorded as the requester (or decider) of a certificate. */
-export const requesterOf = (p: Principal): RequesterRef => ({
+export const requesterOf = (p: Principal, acme?: RequesterRef['acme']): RequesterRef => ({
   kind: `${p.kind}:${p.credential}`,
   realm: p.realm,
   id: p.subject,
   name: p.kind === 'client' ? p.clientId : p.username,
+  ...(acme ? { acme } : {}),
 });
 
 /** The checks of a request under its rules: the validators, run once. */
@@ -76,13 +79,20 @@ export async function issue(ctx: IssuanceContext, realm: string, p: Principal, i
   const rules = authorize(policy, csr, { validityDays: input.validityDays, validity: input.validity, endEntity });
   const checked = check(csr, rules);
   if (policy.policy.approval === 'required')
-    return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules)) };
-  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p), { actor: auditActor(p), serial: input.serial });
+    return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules, input.acme)) };
+  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p, input.acme), { actor: auditActor(p), serial: input.serial });
   return { kind: 'issued', certificate: await certificateView(ctx, record) };
 }
 
 /** The approval gate: a pending request, to be decided by another keyward-approver. */
-async function openRequest(ctx: IssuanceContext, realm: string, p: Principal, checked: CheckedRequest, rules: IssuanceRules) {
+async function openRequest(
+  ctx: IssuanceContext,
+  realm: string,
+  p: Principal,
+  checked: CheckedRequest,
+  rules: IssuanceRules,
+  acme: RequesterRef['acme'],
+) {
   const rec = {
     id: newId(),
     realm,
@@ -93,7 +103,7 @@ async function openRequest(ctx: IssuanceContext, realm: string, p: Principal, ch
     endEntity: rules.endEntity?.name,
     subject: formatName(checked.subject),
     sans: sanStrings(checked.sans),
-    requester: requesterOf(p),
+    requester: requesterOf(p, acme),
     createdAt: ctx.clock.now(),
   };
   await ctx.store.transaction(async (tx) => {
