@@ -23,7 +23,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caddyObtain, certbotCertonly, lego, type Eab, type LegoOptions } from '../support/acme_clients.ts';
-import { call, clientToken, operatorToken, unique } from '../support/env.ts';
+import { keyward } from '../support/cli.ts';
+import { call, clientToken, integrationEnv, operatorToken, unique } from '../support/env.ts';
 import { must, openssl, write } from '../support/openssl.ts';
 import { startChallTestSrv, type ChallTestSrv } from '../support/pebble.ts';
 import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
@@ -39,6 +40,8 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
   let httpPort: number;
   let tlsPort: number;
   let token: string;
+  /** The API client's environment for the `keyward` command line. */
+  let cliEnv: NodeJS.ProcessEnv;
   let directory: string;
   let rootFile: string;
   let chainFile: string;
@@ -73,6 +76,15 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
     });
     expect(created.status, JSON.stringify(created.body)).to.equal(201);
     token = await clientToken(realm, clientId, created.body.secret);
+    cliEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: mkdtempSync(join(tmpdir(), 'keyward-acme-home-')),
+      KEYWARD_URL: kw.url,
+      KEYWARD_KEYCLOAK_URL: (await integrationEnv()).keycloakUrl,
+      KEYWARD_CLIENT_REALM: realm,
+      KEYWARD_CLIENT_ID: clientId,
+      KEYWARD_CLIENT_SECRET: created.body.secret,
+    };
     const ca = await call(kw.url, 'GET', `/v1/realms/${realm}/ca`, { headers: { accept: 'application/json' } });
     expect(ca.status).to.equal(200);
     rootFile = write(dir, 'root.pem', ca.body.chain.at(-1));
@@ -109,9 +121,13 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
     expect(served.body.meta.externalAccountRequired).to.equal(true);
   });
 
-  it('certbot certonly --standalone (http-01) obtains a certificate that openssl verifies against the realm CA', async () => {
+  it('certbot certonly --standalone (http-01), with a key from keyward acme eab create, gets a certificate openssl verifies', async () => {
+    const created = await keyward(['acme', 'eab', 'create', '--realm', realm, '--json'], cliEnv);
+    expect(created.status, created.stderr).to.equal(0);
+    const key = JSON.parse(created.stdout) as { kid: string; hmacKey: string; directory: string };
+    expect(key.directory).to.equal(directory);
     const name = `svc.${domain}`;
-    const r = await certbotCertonly({ server: directory, dir: join(dir, 'certbot'), eab: await eab(), domains: [name], httpPort });
+    const r = await certbotCertonly({ server: key.directory, dir: join(dir, 'certbot'), eab: key, domains: [name], httpPort });
     expect(r.code, `${r.stdout}\n${r.stderr}\n${r.log.slice(-4000)}`).to.equal(0);
     const cert = join(r.live, 'cert.pem');
     expect((await verify(cert)).trim()).to.match(/: OK$/);
