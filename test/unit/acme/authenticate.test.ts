@@ -118,6 +118,21 @@ describe('acme authenticate (RFC 8555 §6.2–6.5)', () => {
     expect((await problemOf(authenticate(ctx, { realm: 'demo', url, body: withPrivate }, 'jwk'))).type).to.equal('badPublicKey');
   });
 
+  it('accepts Ed25519 (EdDSA) and RSA (RS256) keys in a jwk request, and answers their RFC 7638 thumbprints', async () => {
+    const { store, nonces } = fakeStore(undefined);
+    const ctx = context(store);
+    for (const alg of ['EdDSA', 'RS256'] as const) {
+      const pair = await generateKeyPair(alg, { extractable: true });
+      const pub = await exportJWK(pair.publicKey);
+      nonces.add(alg);
+      const body = await new FlattenedSign(new TextEncoder().encode('{}'))
+        .setProtectedHeader({ alg, nonce: alg, url, jwk: pub } as never)
+        .sign(pair.privateKey);
+      const a = await authenticate(ctx, { realm: 'demo', url, body }, 'jwk');
+      expect(a.thumbprint, alg).to.equal(await calculateJwkThumbprint(pub));
+    }
+  });
+
   it('limits each account: past its burst, rateLimited with Retry-After', async () => {
     const { store, nonces } = fakeStore(account);
     const ctx = context(store, 1); // one a minute, a burst of 10

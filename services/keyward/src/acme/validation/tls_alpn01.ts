@@ -60,7 +60,8 @@ export async function validateTlsAlpn01(name: string, keyAuthorization: string, 
   const x = new X509Certificate(der);
   if (x.subjectAltName !== `DNS:${name}`)
     throw new AcmeProblem('unauthorized', `The certificate must name exactly DNS:${name}, not ${x.subjectAltName ?? 'nothing'}`);
-  if (!x.checkIssued(x)) throw new AcmeProblem('unauthorized', 'The tls-alpn-01 certificate must be self-signed');
+  // Self-signed: signed by its own key (issuer checks of X509_check_issued would refuse the key usages clients set, e.g. lego).
+  if (!x.verify(x.publicKey)) throw new AcmeProblem('unauthorized', 'The tls-alpn-01 certificate must be self-signed');
   const ext = decodeCertificate(der).extensions.get(ACME_IDENTIFIER_OID);
   if (!ext) throw new AcmeProblem('unauthorized', 'The certificate has no acmeIdentifier extension');
   if (!ext.critical) throw new AcmeProblem('unauthorized', 'The acmeIdentifier extension must be critical');
