@@ -15,19 +15,25 @@
  * through its management API): nothing on the machine changes. The clients'
  * challenge servers listen on free ports, which Keyward validates on
  * (KEYWARD_ACME_HTTP01_PORT, KEYWARD_ACME_TLSALPN01_PORT). The directory is
- * plain HTTP on loopback, which all three clients accept.
+ * served on Keyward's HTTPS listener (KEYWARD_PUBLIC_URL), its certificate
+ * from a `keyward ca` cluster CA that each client is told to trust as an
+ * operator would: certbot through REQUESTS_CA_BUNDLE, lego through
+ * LEGO_CA_CERTIFICATES, Caddy through acme_ca_root.
  */
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caddyObtain, certbotCertonly, lego, type Eab, type LegoOptions } from '../support/acme_clients.ts';
-import { keyward } from '../support/cli.ts';
+import { BIN, keyward } from '../support/cli.ts';
+import { run } from '../support/curl.ts';
 import { call, clientToken, integrationEnv, operatorToken, unique } from '../support/env.ts';
 import { must, openssl, write } from '../support/openssl.ts';
 import { startChallTestSrv, type ChallTestSrv } from '../support/pebble.ts';
 import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
+import { closeServer, listenTls } from '../../services/keyward/src/server.ts';
+import type { Server } from 'node:https';
 
 describe('23 ACME clients: certbot and lego against a realm directory', function () {
   this.timeout(600_000);
@@ -36,6 +42,9 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
   const domain = `${realm}.example.internal`;
   const clientId = `${realm}-web`;
   let kw: ServedKeyward;
+  let tls: Server;
+  /** The PEM file of the CA of Keyward's HTTPS certificate, as each client is given it. */
+  let caBundle: string;
   let dns: ChallTestSrv;
   let httpPort: number;
   let tlsPort: number;
@@ -50,11 +59,25 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
     dns = await startChallTestSrv();
     httpPort = await freePort();
     tlsPort = await freePort();
+    for (const args of [
+      ['initialize', 'acme-clients'],
+      ['create-control-certificate', '127.0.0.1'],
+    ]) {
+      const r = await run(BIN, ['ca', ...args, '--dir', dir]);
+      expect(r.code, r.stderr).to.equal(0);
+    }
+    caBundle = join(dir, 'cluster.crt');
+    const httpsPort = await freePort();
     kw = await serveOnPort(await freePort(), {
+      KEYWARD_TLS_CERT: join(dir, 'control-127.0.0.1.crt'),
+      KEYWARD_TLS_KEY: join(dir, 'control-127.0.0.1.key'),
+      KEYWARD_TLS_PORT: String(httpsPort),
+      KEYWARD_PUBLIC_URL: `https://127.0.0.1:${httpsPort}`,
       KEYWARD_ACME_HTTP01_PORT: String(httpPort),
       KEYWARD_ACME_TLSALPN01_PORT: String(tlsPort),
       KEYWARD_ACME_DNS_SERVER: dns.dns,
     });
+    tls = (await listenTls(kw.keyward)) as Server;
     const op = await operatorToken();
     expect((await call(kw.url, 'PUT', `/v1/realms/${realm}`, { token: op, body: {} })).status).to.equal(201);
     const policy = await call(kw.url, 'PUT', `/v1/realms/${realm}/policies/web`, {
@@ -94,8 +117,11 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
   });
 
   after(async () => {
+    if (tls) await closeServer(tls, 500);
     await kw?.close();
     await dns?.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(String(cliEnv?.HOME ?? ''), { recursive: true, force: true });
   });
 
   const eab = async (): Promise<Eab> => {
@@ -112,22 +138,24 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
     expect(r.body.kid).to.be.a('string').and.not.equal('');
     expect(Buffer.from(r.body.hmacKey, 'base64url')).to.have.length.of.at.least(32);
     directory = r.body.directory;
-    expect(directory).to.equal(`${kw.url}/acme/${realm}/directory`);
+    expect(directory)
+      .to.equal(`${kw.keyward.config.publicUrl}/acme/${realm}/directory`)
+      .and.match(/^https:/);
     const listed = await call(kw.url, 'GET', `/v1/realms/${realm}/acme/eab-keys`, { token });
     expect(listed.status).to.equal(200);
     expect(JSON.stringify(listed.body)).to.include(r.body.kid).and.not.include(r.body.hmacKey);
-    const served = await call(kw.url, 'GET', `/acme/${realm}/directory`);
-    expect(served.status).to.equal(200);
-    expect(served.body.meta.externalAccountRequired).to.equal(true);
+    const served = await run('curl', ['-sS', '--cacert', caBundle, directory]);
+    expect(served.code, served.stderr).to.equal(0);
+    expect(JSON.parse(served.stdout).meta.externalAccountRequired).to.equal(true);
   });
 
   it('certbot certonly --standalone (http-01), with a key from keyward acme eab create, gets a certificate openssl verifies', async () => {
     const created = await keyward(['acme', 'eab', 'create', '--realm', realm, '--json'], cliEnv);
     expect(created.status, created.stderr).to.equal(0);
     const key = JSON.parse(created.stdout) as { kid: string; hmacKey: string; directory: string };
-    expect(key.directory).to.equal(directory);
+    expect(key.directory).to.match(new RegExp(`/acme/${realm}/directory$`));
     const name = `svc.${domain}`;
-    const r = await certbotCertonly({ server: key.directory, dir: join(dir, 'certbot'), eab: key, domains: [name], httpPort });
+    const r = await certbotCertonly({ server: directory, dir: join(dir, 'certbot'), eab: key, domains: [name], httpPort, caBundle });
     expect(r.code, `${r.stdout}\n${r.stderr}\n${r.log.slice(-4000)}`).to.equal(0);
     const cert = join(r.live, 'cert.pem');
     expect((await verify(cert)).trim()).to.match(/: OK$/);
@@ -146,6 +174,7 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
       eab: await eab(),
       domains: [`lego.${domain}`],
       challenge: { type: 'http-01', port: httpPort },
+      caBundle,
     };
     const r = await lego(legoHttp, ['run']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).to.equal(0);
@@ -194,6 +223,7 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
         eab: await eab(),
         domains: [`alpn.${domain}`],
         challenge: { type: 'tls-alpn-01', port: tlsPort },
+        caBundle,
       },
       ['run'],
     );
@@ -211,6 +241,7 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
       domain: name,
       httpPort,
       httpsPort: tlsPort,
+      caRoot: caBundle,
     });
     expect(r.certificate, r.log.slice(-4000)).to.be.a('string');
     const file = write(dir, 'caddy.pem', r.certificate!);
@@ -225,6 +256,7 @@ describe('23 ACME clients: certbot and lego against a realm directory', function
       eab: await eab(),
       domains: ['outside-policy.example.org'],
       httpPort,
+      caBundle,
     });
     expect(r.code).to.not.equal(0);
     expect(r.stdout + r.stderr + r.log).to.include('urn:ietf:params:acme:error:rejectedIdentifier');
