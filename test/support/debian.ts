@@ -20,7 +20,7 @@ export interface DebianTool {
   readonly variable: string;
   /** Absolute paths tried before PATH (`/usr/bin/chromium-headless-shell`, …). */
   readonly candidates?: readonly string[];
-  /** What needs it, for the failure message ("The ACME client tests"). */
+  /** What uses it, plural, for the failure message ("The ACME client tests"). */
   readonly purpose?: string;
 }
 
@@ -49,10 +49,12 @@ function find(tool: DebianTool): string | undefined {
 /**
  * The path of `tool.binary`, installing its Debian package when possible.
  *
+ * `host` overrides what is detected (running as root, where apt-get is), for tests of this function.
+ *
  * @example
  * const certbot = ensureDebianTool({ binary: 'certbot', package: 'certbot', variable: 'KEYWARD_CERTBOT' });
  */
-export function ensureDebianTool(tool: DebianTool): string {
+export function ensureDebianTool(tool: DebianTool, host: { readonly root?: boolean; readonly aptGet?: string | undefined } = {}): string {
   const named = process.env[tool.variable];
   if (named) {
     if (!existsSync(named)) throw new Error(`${tool.variable} names ${named}, which does not exist`);
@@ -62,11 +64,11 @@ export function ensureDebianTool(tool: DebianTool): string {
   if (cached) return cached;
   let path = find(tool);
   if (!path) {
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'].find((p) => existsSync(p));
+    const root = host.root ?? (typeof process.getuid === 'function' && process.getuid() === 0);
+    const aptGet = 'aptGet' in host ? host.aptGet : ['/usr/bin/apt-get', '/bin/apt-get'].find((p) => existsSync(p));
     if (!root || !aptGet) {
       throw new Error(
-        `${tool.purpose ?? 'This test'} needs ${tool.binary}: install Debian's ${tool.package} package ` +
+        `${tool.purpose ?? 'These tests'} use ${tool.binary}, which is not installed: install Debian's ${tool.package} package ` +
           `(\`sudo apt-get install --no-install-recommends ${tool.package}\`) or set ${tool.variable} to a ${tool.binary} binary.`,
       );
     }
@@ -98,7 +100,12 @@ export const LEGO: DebianTool = { binary: 'lego', package: 'lego', variable: 'KE
 /** Caddy, whose automatic HTTPS is an ACME client (Debian 12 ships 2.6.2). */
 export const CADDY: DebianTool = { binary: 'caddy', package: 'caddy', variable: 'KEYWARD_CADDY', purpose: 'The ACME client tests' };
 /** Pebble, Let's Encrypt's RFC 8555 test server (Debian 12 ships 2.4.0). */
-export const PEBBLE: DebianTool = { binary: 'pebble', package: 'pebble', variable: 'KEYWARD_PEBBLE', purpose: 'The ACME benchmark' };
+export const PEBBLE: DebianTool = {
+  binary: 'pebble',
+  package: 'pebble',
+  variable: 'KEYWARD_PEBBLE',
+  purpose: 'The ACME benchmark and client tests',
+};
 /** Pebble's mock DNS / challenge server, from the same package. */
 export const PEBBLE_CHALLTESTSRV: DebianTool = {
   binary: 'pebble-challtestsrv',
