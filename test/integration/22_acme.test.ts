@@ -118,6 +118,10 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     httpServer = http.createServer((req, res) => {
       const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
       const answer = m && httpTokens.get(m[1]!);
+      if (answer === 'big') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(9000));
+        return;
+      }
       if (answer?.startsWith('redirect:')) {
         res.writeHead(302, { location: answer.slice('redirect:'.length) }).end();
         return;
@@ -210,6 +214,8 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     expect(view.body.acme).to.deep.equal({ account: client.getAccountUrl(), order: order.url });
     expect(view.body.requester.name).to.equal(clientId);
     expect(view.body.requester.kind).to.equal('client:acme');
+    const search = await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?san=dns:www.${domain}`, { token });
+    expect(search.body.items.map((c: { acme?: { order: string } }) => c.acme?.order)).to.include(order.url);
     const keys = await call(kw.url, 'GET', `/v1/realms/${realm}/acme/eab-keys`, { token });
     const used = keys.body.items.find((k: { kid: string }) => k.kid === binding!.kid);
     expect(used).to.include({ status: 'used', account: client.getAccountUrl() });
@@ -315,6 +321,27 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(plainJson.status).to.equal(415);
     });
 
+    it('shares nonces between replicas: issued by one, accepted once by another, then badNonce on the first', async () => {
+      const replica = await serveOnPort(await freePort(), { KEYWARD_PUBLIC_URL: kw.url });
+      try {
+        const key = createPrivateKey(accountKey);
+        const path = `/acme/${realm}/account/${kid.split('/').pop()}`;
+        const nonce = (await fetch(`${kw.url}/acme/${realm}/new-nonce`, { method: 'HEAD' })).headers.get('replay-nonce')!;
+        // Sent to the second replica's own address; both answer as KEYWARD_PUBLIC_URL, so the JWS names that URL.
+        const jws = await new FlattenedSign(new Uint8Array())
+          .setProtectedHeader({ alg: 'ES256', nonce, url: `${kw.url}${path}`, kid } as never)
+          .sign(key);
+        const post = (base: string) =>
+          fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/jose+json' }, body: JSON.stringify(jws) });
+        const there = await post(replica.url);
+        expect(there.status, await there.clone().text()).to.equal(200);
+        const back = await post(kw.url);
+        expect(((await back.json()) as { type: string }).type).to.equal(`${ACME_ERR}badNonce`);
+      } finally {
+        await replica.close();
+      }
+    });
+
     it('refuses an identifier outside the policy with rejectedIdentifier before any challenge, and stores nothing', async () => {
       const count = async () =>
         Number((await kw.keyward.db.query('SELECT count(*) AS n FROM acme_orders WHERE realm = $1', [realm])).rows[0].n);
@@ -339,6 +366,26 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(
         Number((await kw.keyward.db.query('SELECT count(*) AS n FROM acme_authorizations WHERE realm = $1', [realm])).rows[0].n),
       ).to.equal(authzBefore);
+    });
+
+    it('refuses at finalize a CSR the policy does not allow (a P-384 key) with badCSR: the order becomes invalid', async () => {
+      const name = `p384.${domain}`;
+      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: name }] });
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'dns-01')!;
+      dns.txt.set(`_acme-challenge.${name}`, [await client.getChallengeKeyAuthorization(challenge)]);
+      await client.completeChallenge(challenge);
+      await client.waitForValidStatus(challenge);
+      const [, csr] = await acme.crypto.createCsr({ altNames: [name] }, await acme.crypto.createPrivateEcdsaKey('P-384'));
+      const err = await client.finalizeOrder(order, csr).catch((e: Error) => e);
+      expect(String(err)).to.match(/key/i);
+      const after = await client.getOrder(order);
+      expect(after.status).to.equal('invalid');
+      expect((after as { error?: { type: string } }).error?.type).to.equal(`${ACME_ERR}badCSR`);
+      const [, other] = await acme.crypto.createCsr({ altNames: [`other.${domain}`] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+      const mismatch = await client.createOrder({ identifiers: [{ type: 'dns', value: `mismatch.${domain}` }] });
+      const err2 = await client.finalizeOrder(mismatch, other).catch((e: Error) => e);
+      expect(String(err2)).to.match(/not ready/);
     });
 
     it('makes the order invalid after a wrong challenge answer', async () => {
@@ -385,6 +432,51 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
       expect(toPort.detail).to.contain('port 80 or 443');
       const toFtp = await failedHttp01(`ftp.${domain}`, `redirect:ftp://ftp.${domain}/x`);
       expect(toFtp.detail).to.contain('only http or https');
+    });
+
+    it('reads at most 8 KiB of an http-01 answer', async () => {
+      const big = await failedHttp01(`big.${domain}`, 'big');
+      expect(big.type).to.equal(`${ACME_ERR}unauthorized`);
+      expect(big.detail).to.contain('larger than 8192 bytes');
+    });
+
+    it('honours notAfter within the policy, and refuses one beyond its maximum validity', async () => {
+      const notAfter = new Date(Date.now() + 2 * 86_400_000);
+      const order = await client.createOrder({
+        identifiers: [{ type: 'dns', value: `short.${domain}` }],
+        notAfter: notAfter.toISOString(),
+      });
+      expect(order.notAfter).to.equal(notAfter.toISOString());
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'http-01')!;
+      httpTokens.set(challenge.token, await client.getChallengeKeyAuthorization(challenge));
+      await client.completeChallenge(challenge);
+      await client.waitForValidStatus(challenge);
+      const [, csr] = await acme.crypto.createCsr({ altNames: [`short.${domain}`] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+      const valid = await client.waitForValidStatus(await client.finalizeOrder(order, csr));
+      const cert = new x509.X509Certificate(acme.crypto.splitPemChain(await client.getCertificate(valid))[0]!);
+      expect(Math.abs(cert.notAfter.getTime() - notAfter.getTime())).to.be.lessThan(10 * 60_000);
+      const tooLong = new Date(Date.now() + 40 * 86_400_000).toISOString();
+      const err = await client
+        .createOrder({ identifiers: [{ type: 'dns', value: `long.${domain}` }], notAfter: tooLong })
+        .catch((e: Error) => e);
+      expect(String(err)).to.match(/exceeds|maximum/i);
+    });
+
+    it('takes over a validation left processing by a replica that stopped, when the client polls', async () => {
+      const order = await client.createOrder({ identifiers: [{ type: 'dns', value: `stale.${domain}` }] });
+      const [authz] = await client.getAuthorizations(order);
+      const challenge = authz!.challenges.find((c) => c.type === 'http-01')!;
+      httpTokens.set(challenge.token, await client.getChallengeKeyAuthorization(challenge));
+      const id = challenge.url.split('/').pop();
+      // As a replica leaves it when it stops in the middle of a validation.
+      await kw.keyward.db.query(
+        "UPDATE acme_challenges SET status = 'processing', validated_at = now() - interval '5 minutes' WHERE id = $1",
+        [id],
+      );
+      const polled = await client.waitForValidStatus(challenge);
+      expect(polled.status).to.equal('valid');
+      expect((await client.getOrder(order)).status).to.equal('ready');
     });
 
     it('acts as its API client: disabled in Keycloak → unauthorized on newOrder, enabled again → orders', async () => {
@@ -659,5 +751,12 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     const again = await call(kw.url, 'DELETE', `/v1/realms/${realm}/acme/eab-keys/${binding.kid}`, { token });
     expect(again.status).to.equal(404);
     expect(again.body.code).to.equal('acme.eab_key_not_found');
+
+    // Revoking a used key cuts its account off.
+    const { client: bound, binding: used } = await newClient();
+    await bound.createAccount({ termsOfServiceAgreed: true });
+    expect((await call(kw.url, 'DELETE', `/v1/realms/${realm}/acme/eab-keys/${used!.kid}`, { token })).status).to.equal(204);
+    const refused = await bound.createOrder({ identifiers: [{ type: 'dns', value: `cut.${domain}` }] }).catch((e: Error) => e);
+    expect(String(refused)).to.contain('The account is deactivated');
   });
 });

@@ -80,6 +80,7 @@ export interface ChallengeRecord {
   readonly type: ChallengeType;
   readonly token: string;
   readonly status: ChallengeStatus;
+  /** When it became valid; while `processing`, when its validation started (a replica that stopped is taken over). */
   readonly validatedAt: Date | undefined;
   readonly error: ProblemDocument | undefined;
 }
@@ -100,7 +101,7 @@ export interface AcmeStore {
   insertEabKey(rec: EabKeyRecord, audit: AuditEventInput): Promise<void>;
   findEabKey(kid: string): Promise<EabKeyRecord | undefined>;
   listEabKeys(realm: string, client: ClientRef): Promise<EabKeyRecord[]>;
-  /** Marks a key revoked when it is the client's and not revoked yet; false otherwise. */
+  /** Marks a key revoked when it is the client's and not revoked yet, deactivating the account it bound; false otherwise. */
   revokeEabKey(realm: string, kid: string, client: ClientRef, at: Date, audit: AuditEventInput): Promise<boolean>;
 
   /**
@@ -137,8 +138,11 @@ export interface AcmeStore {
     extra: { error?: ProblemDocument; requestId?: string; serial?: string },
     audit?: AuditEventInput,
   ): Promise<OrderRecord | undefined>;
-  /** pending → processing, once; false when it was not pending. */
-  startChallenge(id: string): Promise<boolean>;
+  /**
+   * pending → processing, once, recording when (`at`); false when it was not pending. With `staleBefore`, also
+   * takes over a validation still `processing` since before that time (its replica stopped).
+   */
+  startChallenge(id: string, at: Date, staleBefore?: Date): Promise<boolean>;
   /**
    * Records a validation outcome: the challenge, its authorization, and the order (ready when every
    * authorization is valid, invalid when one is invalid), with the audit event, in one transaction.

@@ -33,7 +33,7 @@ export function challengeView(ctx: AcmeContext, realm: string, c: ChallengeRecor
     url: ctx.challengeUrl(realm, c.id),
     status: c.status,
     token: c.token,
-    ...(c.validatedAt ? { validated: c.validatedAt.toISOString() } : {}),
+    ...(c.status === 'valid' && c.validatedAt ? { validated: c.validatedAt.toISOString() } : {}),
     ...(c.error ? { error: c.error } : {}),
   };
 }

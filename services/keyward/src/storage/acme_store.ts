@@ -210,6 +210,8 @@ export class PgAcmeStore implements AcmeStore {
         [kid, realm, c.realm, c.clientId, at],
       );
       if (r.rowCount !== 1) return false;
+      // The account it bound stops too: revoking a used key is how its API client cuts the account off.
+      await q.query(`UPDATE acme_accounts SET status = 'deactivated' WHERE eab_kid = $1 AND status = 'valid'`, [kid]);
       await this.#audit.record(q, audit);
       return true;
     });
@@ -394,8 +396,12 @@ export class PgAcmeStore implements AcmeStore {
     });
   }
 
-  async startChallenge(id: string): Promise<boolean> {
-    const r = await this.#db.query("UPDATE acme_challenges SET status = 'processing' WHERE id = $1 AND status = 'pending'", [id]);
+  async startChallenge(id: string, at: Date, staleBefore?: Date): Promise<boolean> {
+    const r = await this.#db.query(
+      `UPDATE acme_challenges SET status = 'processing', validated_at = $2
+        WHERE id = $1 AND (status = 'pending' OR (status = 'processing' AND $3::timestamptz IS NOT NULL AND validated_at < $3))`,
+      [id, at, staleBefore ?? null],
+    );
     return r.rowCount === 1;
   }
 

@@ -3,6 +3,7 @@ import { actorOf, type AcmeContext } from '../context.ts';
 import type { AuthorizationRecord, ChallengeRecord } from '../ports.ts';
 import { AcmeProblem } from '../problem.ts';
 import { accountOf, authenticate, type SignedRequest } from './authenticate.ts';
+import { resumeStale } from './challenge.ts';
 
 export async function authorization(
   ctx: AcmeContext,
@@ -27,5 +28,7 @@ export async function authorization(
   } else if (authz.status === 'pending' && authz.expiresAt <= ctx.clock.now()) {
     authz = { ...authz, status: 'expired' };
   }
-  return { authz, challenges: await ctx.store.challengesOf(id) };
+  const challenges = await ctx.store.challengesOf(id);
+  for (const c of challenges) await resumeStale(ctx, account, authz, c);
+  return { authz, challenges };
 }

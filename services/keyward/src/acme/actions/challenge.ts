@@ -38,13 +38,35 @@ export async function respondChallenge(
   const a = await authenticate(ctx, req, 'kid');
   const account = accountOf(a);
   const found = await ownChallenge(ctx, req.realm, account, id);
+  if (found.challenge.status === 'processing') {
+    await resumeStale(ctx, account, found.authz, found.challenge);
+    return found;
+  }
   // POST-as-GET reads; an (empty) object payload asks for validation.
   if (a.payload === undefined || found.challenge.status !== 'pending' || found.authz.status !== 'pending') return found;
   if (found.authz.expiresAt <= ctx.clock.now()) throw new AcmeProblem('malformed', 'The authorization has expired');
-  if (!(await ctx.store.startChallenge(id))) return (await ownChallenge(ctx, req.realm, account, id)) ?? found;
-  const started = validate(ctx, account, found.authz, found.challenge).finally(() => ctx.running.delete(started));
-  ctx.running.add(started);
+  if (!(await ctx.store.startChallenge(id, ctx.clock.now()))) return (await ownChallenge(ctx, req.realm, account, id)) ?? found;
+  run(ctx, account, found.authz, found.challenge);
   return { ...found, challenge: { ...found.challenge, status: 'processing' } };
+}
+
+/** A validation that took longer than this was abandoned by its replica: another one takes it over. */
+export const STALE_VALIDATION_MS = 2 * 60_000;
+
+function run(ctx: AcmeContext, account: AccountRecord, authz: AuthorizationRecord, c: ChallengeRecord): void {
+  const started = validate(ctx, account, authz, c).finally(() => ctx.running.delete(started));
+  ctx.running.add(started);
+}
+
+/**
+ * Takes over a validation that is still `processing` long after it started — the replica that ran it stopped —
+ * when the client polls the challenge or its authorization.
+ */
+export async function resumeStale(ctx: AcmeContext, account: AccountRecord, authz: AuthorizationRecord, c: ChallengeRecord): Promise<void> {
+  if (c.status !== 'processing' || !c.validatedAt) return;
+  const now = ctx.clock.now();
+  if (c.validatedAt.getTime() > now.getTime() - STALE_VALIDATION_MS) return;
+  if (await ctx.store.startChallenge(c.id, now, new Date(now.getTime() - STALE_VALIDATION_MS))) run(ctx, account, authz, c);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());

@@ -31,7 +31,16 @@ interface Answer {
 
 function get(url: URL, address: string, deadline: number): Promise<Answer> {
   const client = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
+  return new Promise((resolveAnswer, rejectAnswer) => {
+    let late: NodeJS.Timeout | undefined;
+    const resolve = (a: Answer) => {
+      clearTimeout(late);
+      resolveAnswer(a);
+    };
+    const reject = (err: unknown) => {
+      clearTimeout(late);
+      rejectAnswer(err);
+    };
     const req = client.request(
       {
         host: address,
@@ -42,6 +51,7 @@ function get(url: URL, address: string, deadline: number): Promise<Answer> {
         timeout: Math.max(1, deadline - Date.now()),
         servername: url.protocol === 'https:' && !/^[\d.]+$|:/.test(url.hostname) ? url.hostname : undefined,
         rejectUnauthorized: false,
+        agent: false, // one connection per validation, never pooled
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -60,6 +70,11 @@ function get(url: URL, address: string, deadline: number): Promise<Answer> {
         );
         res.on('error', reject);
       },
+    );
+    // A hard bound on the whole exchange: the socket timeout alone would let a server drip bytes forever.
+    late = setTimeout(
+      () => req.destroy(new AcmeProblem('connection', `${url.host} did not answer in time`)),
+      Math.max(1, deadline - Date.now()),
     );
     req.on('timeout', () => req.destroy(new AcmeProblem('connection', `${url.host} did not answer in time`)));
     req.on('error', (err) =>
