@@ -8,11 +8,11 @@
  * Pages record every browser-console error and failed request; `expectClean`
  * fails a test that produced one.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensureDebianTool } from './debian.ts';
 import { ensureConsoleBuilt } from '../../services/keyward/src/devenv/console_build.ts';
 
 const CANDIDATES = ['/usr/bin/chromium-headless-shell', '/usr/bin/chromium', '/usr/lib/chromium/chromium'];
@@ -20,44 +20,18 @@ const PACKAGE = 'chromium-headless-shell';
 /** Screenshots of every page, written by each run (the README's images come from `npm run console:screenshots`). */
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../results/screenshots/', import.meta.url));
 
-function found(): string | undefined {
-  const named = process.env.KEYWARD_CHROMIUM;
-  if (named) {
-    if (!existsSync(named)) throw new Error(`KEYWARD_CHROMIUM names ${named}, which does not exist`);
-    return named;
-  }
-  return CANDIDATES.find((c) => existsSync(c));
-}
-
 let resolved: string | undefined;
 
 /** The Chromium binary, installing Debian's package when possible. */
 export function chromiumPath(): string {
-  if (resolved) return resolved;
-  let path = found();
-  if (!path) {
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'].find((p) => existsSync(p));
-    if (!root || !aptGet) {
-      throw new Error(
-        `The console's browser tests need Chromium. Install Debian's ${PACKAGE} (or chromium) package — ` +
-          `\`sudo apt-get install --no-install-recommends ${PACKAGE}\` — or set KEYWARD_CHROMIUM to a Chromium binary.`,
-      );
-    }
-    process.stderr.write(`» installing ${PACKAGE} for the browser tests (apt-get)…\n`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const install = () => execFileSync(aptGet, ['install', '-y', '-q', '--no-install-recommends', PACKAGE], { stdio: 'ignore', env });
-    try {
-      install();
-    } catch {
-      execFileSync(aptGet, ['update', '-q'], { stdio: 'ignore', env });
-      install();
-    }
-    path = found();
-    if (!path) throw new Error(`apt-get installed ${PACKAGE}, but no Chromium binary was found at ${CANDIDATES.join(', ')}`);
-  }
-  resolved = path;
-  return path;
+  resolved ??= ensureDebianTool({
+    binary: PACKAGE,
+    package: PACKAGE,
+    variable: 'KEYWARD_CHROMIUM',
+    candidates: CANDIDATES,
+    purpose: "The console's browser tests",
+  });
+  return resolved;
 }
 
 /** Chromium without its background traffic (the test machine's network is closed) and, as root, without its sandbox. */
