@@ -40,6 +40,8 @@ import { PgProvisioningStore } from './storage/provisioning_store.ts';
 import { parsePolicy, policyJsonSchema } from './ca/index.ts';
 import { isCaKeyType } from './ca/index.ts';
 import { sharedOffload } from './crypto/offload.ts';
+import { Pkcs11KeyStore } from './crypto/pkcs11_key_store.ts';
+import { combinedKeyStore, sealedKeyStore, type CaKeyStore } from './ca/index.ts';
 import { createIssuance, type Issuance } from './issuance/issuance.ts';
 import { PgIssuanceStore } from './storage/issuance_store.ts';
 import { certificateRoutes } from './http/routes/certificates.ts';
@@ -231,6 +233,20 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   // CSR proof-of-possession checks and CA signatures run on worker threads under load.
   const offload = sharedOffload();
   if (!isCaKeyType(config.caKeyType)) throw new TypeError(`KEYWARD_CA_KEY_TYPE ${config.caKeyType} is not a CA key type`);
+  // CA keys: sealed under the KEK (default), or generated inside a PKCS#11 token; sealed keys of older CAs keep opening.
+  const sealedKeys = sealedKeyStore(kek, (key) => offload.signer(key));
+  let hsm: Pkcs11KeyStore | undefined;
+  let caKeys: CaKeyStore = sealedKeys;
+  if (config.pkcs11) {
+    try {
+      hsm = Pkcs11KeyStore.open(config.pkcs11);
+    } catch (err) {
+      await store.stop();
+      throw err;
+    }
+    caKeys = combinedKeyStore(hsm, sealedKeys);
+    log.info('CA keys are generated in a PKCS#11 token', { token: hsm.tokenLabel, module: config.pkcs11.module });
+  }
   const issuance = createIssuance(
     {
       store: new PgIssuanceStore(db, audit),
@@ -242,6 +258,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       kek,
       signerFor: (key) => offload.signer(key),
       verifyCsr: offload.verifyCsr,
+      caKeys,
     },
     { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
   );
@@ -450,6 +467,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       await Promise.all(Object.values(leases).map((l) => l?.stop()));
       await audit.seal(db).catch(() => 0);
       await store.stop();
+      hsm?.close();
     },
   };
 }

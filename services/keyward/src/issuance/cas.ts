@@ -13,7 +13,9 @@ import {
   createRootCa,
   importParentCa,
   openCa,
+  sealedKeyStore,
   type CaContext,
+  type CaKeyStore,
   type CaKeyType,
   type CaRecord,
   type StoredCa,
@@ -28,17 +30,18 @@ export interface IssuingCa {
   readonly chain: readonly string[];
 }
 
-type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'kek' | 'signerFor'>;
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'kek' | 'signerFor' | 'caKeys'>;
 
-const stored = (record: CaRecord, place: Pick<StoredCa, 'realm' | 'kind' | 'imported'>): StoredCa => ({
-  id: newId(),
+const stored = (id: string, record: CaRecord, place: Pick<StoredCa, 'realm' | 'kind' | 'imported'>): StoredCa => ({
+  id,
   ...place,
   subject: record.subject,
   certificatePem: record.certificatePem,
   chainPem: record.chainPem,
-  keyBlob: record.keyBlob,
+  key: record.key,
   keyType: record.keyType,
   notAfter: record.notAfter,
+  state: 'active',
 });
 
 export class RealmCas {
@@ -46,17 +49,22 @@ export class RealmCas {
   readonly #issuingKeyType: CaKeyType;
   readonly #issuing = new Map<string, Promise<IssuingCa>>();
   readonly #opened = new Map<string, CaContext>();
+  readonly #keys: CaKeyStore;
 
   constructor(deps: Deps, issuingKeyType: CaKeyType) {
     this.#deps = deps;
     this.#issuingKeyType = issuingKeyType;
+    this.#keys = deps.caKeys ?? sealedKeyStore(deps.kek, deps.signerFor);
   }
 
-  /** A stored CA opened to sign: its key decrypted once per process, signing on worker threads under load. */
+  /**
+   * A stored CA opened to sign, once per process: a sealed key decrypted
+   * (signing on worker threads under load), an HSM key found in its token.
+   */
   open(ca: StoredCa): CaContext {
     let c = this.#opened.get(ca.id);
     if (!c) {
-      c = openCa(ca, this.#deps.kek, this.#deps.signerFor);
+      c = openCa(ca, this.#keys);
       this.#opened.set(ca.id, c);
     }
     return c;
@@ -64,21 +72,24 @@ export class RealmCas {
 
   /** The installation's root CA (ECDSA P-384, 20 years), created on first use; unique across replicas. */
   async #root(): Promise<StoredCa> {
-    const { store, clock, kek } = this.#deps;
+    const { store, clock } = this.#deps;
     const found = await store.findActiveCa(undefined, 'root');
     if (found) return found;
     const tag = randomBytes(4).toString('hex'); // several installations' roots stay distinguishable
+    const id = newId();
     const made = await createRootCa({
+      id,
+      keys: this.#keys,
       subject: [
         { type: 'CN', value: `Keyward Root CA ${tag}` },
         { type: 'O', value: 'Keyward' },
       ],
       now: backdate(clock.now(), PROFILES.rootCa),
-      kek,
       keyType: 'EC-P384',
     });
-    const ca = stored(made.record, { realm: undefined, kind: 'root', imported: false });
+    const ca = stored(id, made.record, { realm: undefined, kind: 'root', imported: false });
     if (await store.insertCa(ca)) return ca;
+    await this.#keys.discard?.(ca.key);
     return (await store.findActiveCa(undefined, 'root'))!; // another replica won the race
   }
 
@@ -89,20 +100,24 @@ export class RealmCas {
 
   /** A CA for `realm` under its parent; `label` names its purpose. */
   async #create(realm: string, kind: 'issuing' | 'client_auth', label: string): Promise<StoredCa> {
-    const { store, clock, kek } = this.#deps;
+    const { store, clock } = this.#deps;
     const parent = await this.#parentOf(realm);
+    const id = newId();
     const made = await createIssuingCa({
+      id,
+      keys: this.#keys,
       parent: this.open(parent),
       subject: [
         { type: 'CN', value: `Keyward ${realm} ${label}` },
         { type: 'O', value: 'Keyward' },
       ],
       now: backdate(clock.now(), PROFILES.issuingCa),
-      kek,
       keyType: this.#issuingKeyType,
     });
-    const ca = stored(made.record, { realm, kind, imported: false });
-    return (await store.insertCa(ca)) ? ca : (await store.findActiveCa(realm, kind))!;
+    const ca = stored(id, made.record, { realm, kind, imported: false });
+    if (await store.insertCa(ca)) return ca;
+    await this.#keys.discard?.(ca.key); // another replica won the race
+    return (await store.findActiveCa(realm, kind))!;
   }
 
   /**
@@ -146,7 +161,7 @@ export class RealmCas {
       );
     }
     const made = importParentCa({ certificatePem, keyPem, now: clock.now(), kek });
-    const ca = stored(made.record, { realm, kind: 'root', imported: true });
+    const ca = stored(newId(), made.record, { realm, kind: 'root', imported: true });
     if (!(await store.insertCa(ca))) throw new KeywardError('ca.exists', `Realm ${realm} already has an imported parent CA`);
     this.#issuing.delete(realm);
     return ca;

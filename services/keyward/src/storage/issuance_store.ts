@@ -2,7 +2,14 @@
 import type { AuditLog } from './audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../audit/event.ts';
-import { asKeyBlob, splitPemCertificates, type RevocationReason, type RevokedCertificate, type StoredCa } from '../ca/index.ts';
+import {
+  asKeyBlob,
+  splitPemCertificates,
+  type CaKeyRef,
+  type RevocationReason,
+  type RevokedCertificate,
+  type StoredCa,
+} from '../ca/index.ts';
 import type {
   CertificateFilter,
   CertificateRecord,
@@ -24,11 +31,17 @@ const ca = (r: any): StoredCa => ({
   subject: r.subject,
   certificatePem: r.certificate_pem,
   chainPem: splitPemCertificates(r.chain_pem),
-  keyBlob: asKeyBlob(r.key_blob),
+  key: r.key_ref ? caKeyRef(r.key_ref) : { store: 'sealed', blob: asKeyBlob(r.key_blob) },
   keyType: r.key_type,
   notAfter: r.not_after,
   imported: r.imported,
+  state: r.state ?? (r.active ? 'active' : 'retired'),
 });
+/** A stored PKCS#11 key reference (our own data: a bad one is a TypeError). */
+const caKeyRef = (v: any): CaKeyRef => {
+  if (v?.store !== 'pkcs11' || typeof v.token !== 'string' || typeof v.id !== 'string') throw new TypeError('not a CA key reference');
+  return { store: 'pkcs11', token: v.token, id: v.id };
+};
 const cert = (r: any): CertificateRecord => ({
   serial: r.serial,
   realm: r.realm,
@@ -386,8 +399,8 @@ export class PgIssuanceStore implements IssuanceStore {
   async insertCa(c: StoredCa): Promise<boolean> {
     try {
       await this.#db.query(
-        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) ' +
-          'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_ref, key_type, not_after, imported) ' +
+          'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)',
         [
           c.id,
           c.realm ?? null,
@@ -395,7 +408,8 @@ export class PgIssuanceStore implements IssuanceStore {
           c.subject,
           c.certificatePem,
           c.chainPem.join(''),
-          JSON.stringify(c.keyBlob),
+          c.key.store === 'sealed' ? JSON.stringify(c.key.blob) : null,
+          c.key.store === 'sealed' ? null : JSON.stringify(c.key),
           c.keyType,
           c.notAfter,
           c.imported,
