@@ -267,7 +267,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const changes = new ChangeListener(store.url, log)
     .on(CHANNELS.revocation, () => issuance.revocationChanged())
     .on(CHANNELS.realms, (realm) => realms.forget(realm || undefined))
-    .on(CHANNELS.policies, (realm) => policies.forget(realm || undefined));
+    .on(CHANNELS.policies, (realm) => policies.forget(realm || undefined))
+    .on(CHANNELS.cas, (realm) => issuance.casChanged(realm || undefined));
   await changes.start();
   const clientCertificates = new ClientCertificateService({
     store: new PgClientCertStore(db, audit),
@@ -412,6 +413,19 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
   }, 10 * 60_000);
   crlSchedule.unref();
+  // Rotated CAs are retired once the last certificate they issued has expired (until then they sign CRLs and answer OCSP).
+  const caSweep =
+    config.caSweepSeconds > 0
+      ? setInterval(() => {
+          leases.crl
+            .whenLeader(async () => {
+              for (const ca of await issuance.retireCas())
+                log.info('retired a rotated CA: its certificates have all expired', { id: ca.id, realm: ca.realm });
+            })
+            .catch((err) => log.warn('retiring rotated CAs failed; will retry', { err }));
+        }, config.caSweepSeconds * 1000)
+      : undefined;
+  caSweep?.unref();
   // Tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire; ended
   // console sessions go (each is refused at its next use anyway).
   let sweeping: Promise<unknown> | undefined;
@@ -461,6 +475,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       await changes.stop();
       clearInterval(sealer);
       clearInterval(crlSchedule);
+      clearInterval(caSweep);
       clearInterval(keyExpiry);
       clearInterval(patSweep);
       await sweeping;

@@ -22,6 +22,7 @@ import {
 } from '../ca/index.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { IssuanceDeps } from './context.ts';
 
 /** A realm's issuing CA and its chain, issuing CA first, root last. */
@@ -44,10 +45,18 @@ const stored = (id: string, record: CaRecord, place: Pick<StoredCa, 'realm' | 'k
   state: 'active',
 });
 
+/** How long a process trusts what it knows of a realm's CAs without a change notice (a rotation elsewhere shows within this). */
+export const CA_CACHE_MS = 30_000;
+
+/** A CA's chain, the CA first, its root last. */
+export const chainOf = (ca: StoredCa): readonly string[] => Object.freeze([ca.certificatePem, ...ca.chainPem]);
+
 export class RealmCas {
   readonly #deps: Deps;
   readonly #issuingKeyType: CaKeyType;
   readonly #issuing = new Map<string, Promise<IssuingCa>>();
+  readonly #retiring = new Map<string, Promise<StoredCa[]>>();
+  readonly #loadedAt = new Map<string, number>();
   readonly #opened = new Map<string, CaContext>();
   readonly #keys: CaKeyStore;
 
@@ -125,16 +134,104 @@ export class RealmCas {
    * has checked that the realm is managed.
    */
   issuingCa(realm: string): Promise<IssuingCa> {
+    this.#expire(realm);
     let p = this.#issuing.get(realm);
     if (!p) {
       p = (async () => {
         const issuing = (await this.#deps.store.findActiveCa(realm, 'issuing')) ?? (await this.#create(realm, 'issuing', 'Issuing CA'));
-        return { issuing, chain: Object.freeze([issuing.certificatePem, ...issuing.chainPem]) };
+        return { issuing, chain: chainOf(issuing) };
       })();
       this.#issuing.set(realm, p);
       p.catch(() => this.#issuing.delete(realm));
     }
     return p;
+  }
+
+  /** Forgets what this process knows of the realm's CAs once it is CA_CACHE_MS old (the bound when a change notice is lost). */
+  #expire(realm: string): void {
+    const now = Date.now();
+    const at = this.#loadedAt.get(realm);
+    if (at !== undefined && now - at < CA_CACHE_MS) return;
+    this.#loadedAt.set(realm, now);
+    if (at === undefined) return;
+    this.#issuing.delete(realm);
+    this.#retiring.delete(realm);
+  }
+
+  /**
+   * The realm's retiring issuing CAs, newest first: rotated out, they still
+   * sign CRLs and answer OCSP for the certificates they issued.
+   */
+  retiring(realm: string): Promise<StoredCa[]> {
+    this.#expire(realm);
+    let p = this.#retiring.get(realm);
+    if (!p) {
+      p = this.#deps.store.listCas(realm, 'issuing', ['retiring']);
+      this.#retiring.set(realm, p);
+      p.catch(() => this.#retiring.delete(realm));
+    }
+    return p;
+  }
+
+  /** A CA of the realm that issues or answers for its certificates (active or retiring), by id; ca.not_found otherwise. */
+  async issuingCaById(realm: string, id: string): Promise<StoredCa> {
+    const { issuing } = await this.issuingCa(realm);
+    if (issuing.id === id) return issuing;
+    const found = (await this.retiring(realm)).find((c) => c.id === id);
+    if (!found) throw new KeywardError('ca.not_found', `Realm ${realm} has no active or retiring issuing CA ${id}`);
+    return found;
+  }
+
+  /** Drops what this process knows of the realm's CAs (a rotation here or on another replica). */
+  forget(realm?: string): void {
+    if (realm === undefined) {
+      this.#issuing.clear();
+      this.#retiring.clear();
+      this.#loadedAt.clear();
+    } else {
+      this.#issuing.delete(realm);
+      this.#retiring.delete(realm);
+      this.#loadedAt.delete(realm);
+    }
+  }
+
+  /**
+   * Rotates the realm's issuing CA: a new one (of `keyType`, default the
+   * configured type) under the same parent takes over issuance; the previous
+   * one becomes retiring — it keeps signing its CRL and answering OCSP until
+   * the last certificate it issued expires (then the sweep retires it).
+   * @throws KeywardError ca.not_found (nothing to rotate yet), ca.exists (rotated meanwhile by another request)
+   */
+  async rotate(
+    realm: string,
+    o: { readonly keyType?: CaKeyType | undefined; readonly audit: (previous: StoredCa, next: StoredCa) => AuditEventInput },
+  ): Promise<{ previous: StoredCa; current: StoredCa }> {
+    const { store, clock } = this.#deps;
+    const previous = await store.findActiveCa(realm, 'issuing');
+    if (!previous)
+      throw new KeywardError('ca.not_found', `Realm ${realm} has no issuing CA to rotate yet (it is made at the first issuance)`);
+    const parent = await this.#parentOf(realm);
+    const generation = (await store.listCas(realm, 'issuing', ['active', 'retiring', 'retired'])).length + 1;
+    const id = newId();
+    const made = await createIssuingCa({
+      id,
+      keys: this.#keys,
+      parent: this.open(parent),
+      // A name of its own: relying parties that hold both CAs tell them apart without the key identifiers.
+      subject: [
+        { type: 'CN', value: `Keyward ${realm} Issuing CA ${generation}` },
+        { type: 'O', value: 'Keyward' },
+      ],
+      now: backdate(clock.now(), PROFILES.issuingCa),
+      keyType: o.keyType ?? this.#issuingKeyType,
+    });
+    const current = stored(id, made.record, { realm, kind: 'issuing', imported: false });
+    if (!(await store.rotateCa(previous.id, current, parent.id, clock.now(), o.audit(previous, current)))) {
+      await this.#keys.discard?.(current.key);
+      throw new KeywardError('ca.exists', `The issuing CA of realm ${realm} was rotated meanwhile by another request`);
+    }
+    this.forget(realm);
+    return { previous: { ...previous, state: 'retiring' }, current };
   }
 
   /**

@@ -10,6 +10,7 @@ import { approve, reject } from './actions/decide.ts';
 import { issue, type IssueInput } from './actions/issue.ts';
 import { renew, type RenewInput } from './actions/renew.ts';
 import { revoke } from './actions/revoke.ts';
+import { realmCas, rotate, type RealmCaView } from './actions/rotate_ca.ts';
 import type { IssuingCa } from './cas.ts';
 import { getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
@@ -49,12 +50,21 @@ export interface Issuance {
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
   /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */
   renew(realm: string, presented: Uint8Array, input: RenewInput): Promise<IssuedView>;
-  crl(realm: string): Promise<Uint8Array>;
+  /** The CRL of the realm's active issuing CA, or of its issuing CA `caId` (active or retiring). */
+  crl(realm: string, caId?: string): Promise<Uint8Array>;
   refreshDueCrls(): Promise<void>;
   ocsp(realm: string, requestDer: Uint8Array): Promise<Uint8Array>;
   /** Drops this process's OCSP answers: another replica revoked a certificate. */
   revocationChanged(): void;
   issuingCas(): Promise<{ realm: string; ca: StoredCa }[]>;
+  /** The realm's active and retiring issuing CAs with their chains, active first (`GET /v1/realms/{realm}/ca`). */
+  cas(realm: string): Promise<RealmCaView[]>;
+  /** keyward-admin: rotates the realm's issuing CA (see RealmCas.rotate); answers the realm's CAs after it. */
+  rotate(realm: string, p: Principal, input: { keyType?: string | undefined }): Promise<RealmCaView[]>;
+  /** The periodic sweep (on the leader): retires the retiring CAs whose certificates have all expired. */
+  retireCas(): Promise<StoredCa[]>;
+  /** Drops this process's view of a realm's CAs: another replica rotated or retired one. */
+  casChanged(realm?: string): void;
 }
 
 async function importParent(
@@ -103,15 +113,24 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
     renew: (realm, presented, input) => renew(ctx, realm, presented, input),
-    crl: (realm) => crl(ctx, realm),
+    crl: (realm, caId) => crl(ctx, realm, caId),
     refreshDueCrls: () => refreshDueCrls(ctx),
     ocsp: (realm, der) => ocsp(ctx, realm, der),
     revocationChanged: () => ctx.ocspCache.clear(),
     issuingCas: () => issuingCas(ctx),
+    cas: (realm) => realmCas(ctx, realm),
+    rotate: (realm, p, input) => rotate(ctx, realm, p, input),
+    retireCas: async () => {
+      const retired = await ctx.store.retireCas(ctx.clock.now());
+      for (const ca of retired) ctx.cas.forget(ca.realm);
+      return retired;
+    },
+    casChanged: (realm) => ctx.cas.forget(realm),
   } satisfies Issuance);
 }
 
 export type { IssueInput } from './actions/issue.ts';
+export type { RealmCaView } from './actions/rotate_ca.ts';
 export type { RenewInput } from './actions/renew.ts';
 export type { EndEntityInput } from './end_entities.ts';
 export type { IssueOutcome, IssuedView, RequestView } from './views.ts';

@@ -422,6 +422,59 @@ export class PgIssuanceStore implements IssuanceStore {
     }
   }
 
+  async listCas(realm: string, kind: StoredCa['kind'], states: readonly StoredCa['state'][]): Promise<StoredCa[]> {
+    const r = await this.#db.query('SELECT * FROM cas WHERE realm = $1 AND kind = $2 AND state = ANY($3) ORDER BY created_at DESC', [
+      realm,
+      kind,
+      [...states],
+    ]);
+    return r.rows.map(ca);
+  }
+
+  async rotateCa(previousId: string, next: StoredCa, parentId: string, at: Date, audit: AuditEventInput): Promise<boolean> {
+    return this.#db.tx(async (q: Queryable) => {
+      const moved = await q.query(
+        "UPDATE cas SET active = false, state = 'retiring', rotated_at = $2 WHERE id = $1 AND state = 'active' RETURNING id",
+        [previousId, at],
+      );
+      if (!moved.rowCount) return false;
+      await q.query(
+        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_ref, key_type, not_after, imported, ' +
+          'parent_id, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)',
+        [
+          next.id,
+          next.realm ?? null,
+          next.kind,
+          next.subject,
+          next.certificatePem,
+          next.chainPem.join(''),
+          next.key.store === 'sealed' ? JSON.stringify(next.key.blob) : null,
+          next.key.store === 'sealed' ? null : JSON.stringify(next.key),
+          next.keyType,
+          next.notAfter,
+          next.imported,
+          parentId,
+          at,
+        ],
+      );
+      await this.#audit.record(q, audit);
+      await announce(q, CHANNELS.cas, next.realm ?? '');
+      return true;
+    });
+  }
+
+  async retireCas(now: Date): Promise<StoredCa[]> {
+    return this.#db.tx(async (q: Queryable) => {
+      const r = await q.query(
+        "UPDATE cas SET state = 'retired', retired_at = $1 WHERE state = 'retiring' AND NOT EXISTS " +
+          '(SELECT 1 FROM certificates c WHERE c.ca_id = cas.id AND c.not_after > $1) RETURNING *',
+        [now],
+      );
+      for (const row of r.rows) await announce(q, CHANNELS.cas, row.realm ?? '');
+      return r.rows.map(ca);
+    });
+  }
+
   async getCertificate(realm: string, serial: string): Promise<CertificateRecord | undefined> {
     const r = await this.#db.query(`SELECT ${CERT_COLUMNS} FROM certificates WHERE realm = $1 AND serial = $2`, [realm, serial]);
     return r.rows[0] ? cert(r.rows[0]) : undefined;
