@@ -229,6 +229,40 @@ describe('26 CA keys in a PKCS#11 token', function () {
     expect((await caRows()).length).to.equal(2);
   });
 
+  it('rotates the issuing CA inside the token: the new key is generated there, the retiring one still answers OCSP', async () => {
+    const rotated = await call(kw.url, 'POST', `/v1/realms/${realm}/ca/rotate`, { token: op, body: { keyType: 'EC-P384' } });
+    expect(rotated.status, JSON.stringify(rotated.body)).to.equal(201);
+    const [active, retiring] = rotated.body.cas as { id: string; state: string; keyStore: string; chain: string[] }[];
+    expect([active!.state, active!.keyStore, retiring!.state, retiring!.keyStore]).to.deep.equal([
+      'active',
+      'pkcs11',
+      'retiring',
+      'pkcs11',
+    ]);
+    const row = (await caRows()).find((r) => r.id === active!.id)!;
+    expect(row.key_blob).to.equal(null);
+    expect(row.key_ref).to.deep.equal({ store: 'pkcs11', token: token.label, id: active!.id });
+    expect(token.pkcs11Tool(['--list-objects', '--type', 'privkey'], true)).to.include(`label:      ${active!.id}`);
+    const fresh = write(dir, 'rotated.pem', (await issue('rotated.hsm.internal')).certificate);
+    const v = await openssl(['verify', '-CAfile', rootFile, '-untrusted', write(dir, 'rotated-issuing.pem', active!.chain[0]!), fresh]);
+    expect(v.stdout.trim(), v.stderr).to.equal(`${fresh}: OK`);
+    const r = await openssl([
+      'ocsp',
+      '-issuer',
+      issuingFile,
+      '-cert',
+      revokedFile,
+      '-url',
+      `${kw.url}/v1/realms/${realm}/ocsp`,
+      '-CAfile',
+      rootFile,
+      '-VAfile',
+      issuingFile,
+    ]);
+    expect(r.stdout, r.stderr).to.match(/: revoked/);
+    expect(r.stderr + r.stdout).to.contain('Response verify OK');
+  });
+
   it('stops `keyward serve` at start with one sentence naming the PIN setting when the token refuses the PIN', async () => {
     const env = await replicaEnv({ ...settings, KEYWARD_PKCS11_PIN_FILE: '', KEYWARD_PKCS11_PIN: '999999', KEYWARD_PORT: '0' });
     const r = await keyward(['serve'], env);
