@@ -31,6 +31,8 @@ import { out, parse, UsageError, type Command } from '../command.ts';
 
 const DAY = 86_400_000;
 
+const ACTIONS = ['initialize', 'create-control-certificate', 'create-api-certificate', 'trust', 'rotate', 'list', 'cross-sign'];
+
 /** A realm's CA as `GET /v1/realms/{realm}/ca` (JSON) lists it. */
 interface RealmCa {
   readonly id: string;
@@ -111,6 +113,9 @@ Usage:
   keyward ca trust --realm <realm> [--name NAME] cluster.crt   (online: the realm trusts the cluster CA)
   keyward ca rotate --realm <realm> [--key-type TYPE]  (online: a new issuing CA for the realm; the previous one retires)
   keyward ca list --realm <realm>                      (online: the realm's active and retiring issuing CAs)
+  keyward ca cross-sign <new-root.pem> --issuer old-root.pem --issuer-key old-root.key
+                                                     -> <new-root>.cross.pem (the new root's name and key, issued by
+                                                        the old root: clients that trust only the old one validate)
 
 Options:
   --dir DIR          where the CA files are and the new files go (default: the current directory)
@@ -130,6 +135,8 @@ and call it as the API client <client-name> of the trusting realm:
       force: { type: 'boolean' },
       realm: { type: 'string' },
       name: { type: 'string' },
+      issuer: { type: 'string' },
+      'issuer-key': { type: 'string' },
     });
     const [action, arg] = positionals;
     const dir = values.dir ?? process.cwd();
@@ -242,10 +249,32 @@ and call it as the API client <client-name> of the trusting realm:
         }
         return 0;
       }
-      default:
-        throw new UsageError(
-          `unknown action "${action ?? ''}" (initialize, create-control-certificate, create-api-certificate, trust, rotate, list)`,
+      case 'cross-sign': {
+        if (!arg) throw new UsageError('cross-sign needs the new root certificate file');
+        if (!values.issuer || !values['issuer-key']) throw new UsageError('cross-sign needs --issuer and --issuer-key (the old root)');
+        const issuer = loadCa(
+          { certificatePem: readFileSync(values.issuer, 'utf8') },
+          localSigner(createPrivateKey(readFileSync(values['issuer-key'], 'utf8'))),
         );
+        const root = certificatesFromPem(readFileSync(arg, 'utf8'))[0]!.decoded;
+        const now = new Date();
+        let notAfter = new Date(now.getTime() + (days ?? 3650) * DAY);
+        for (const end of [root.notAfter, issuer.notAfter]) if (end < notAfter) notAfter = end;
+        // RFC 4158 §2.3: the same subject and key as the new root, issued by the old one (its AKI names the old root's key).
+        const { pem } = await signCertificate({
+          issuer,
+          profile: PROFILES.rootCa,
+          subject: root.subject,
+          spki: root.spki,
+          serialHex: newSerialHex(),
+          notBefore: backdate(now, PROFILES.rootCa),
+          notAfter,
+        });
+        writeAll([{ path: join(dir, `${basename(arg, '.pem').replace(/\.crt$/, '')}.cross.pem`), content: pem }], force);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown action "${action ?? ''}" (${ACTIONS.join(', ')})`);
     }
   },
 };
