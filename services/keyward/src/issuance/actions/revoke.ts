@@ -31,7 +31,8 @@ export async function revoke(ctx: IssuanceContext, realm: string, p: Principal, 
   });
   if (result.changed) {
     ctx.ocspCache.clear();
-    await refreshCrl(ctx, realm).catch(() => undefined); // the schedule retries
+    // The CRL of the certificate's own CA (a retiring one after a rotation); the schedule retries.
+    await refreshCrl(ctx, realm, existing.caId).catch(() => undefined);
   }
   return certificateView(ctx, result.record);
 }
