@@ -204,7 +204,7 @@ describe('27 CA rotation', function () {
     }
   });
 
-  it('rotates through the API with another key type, and the leader retires a retiring CA once its certificates have expired', async () => {
+  it('rotates through the API with another key type, and the sweep retires a retiring CA once its certificates have expired', async () => {
     const r2 = unique('ret');
     await setUpRealm(r2, `${r2}.internal`, { maxValidity: 'PT2M' });
     const short = await issue(`short.${r2}.internal`, r2, { validity: 'PT2M' });
@@ -219,16 +219,15 @@ describe('27 CA rotation', function () {
     expect(bad.status).to.equal(400);
     const fresh = await issue(`fresh.${r2}.internal`, r2, { validity: 'PT2M' });
     expect(await verifies(fresh.certificate, res.body.cas[0].chain)).to.equal(true);
-    // The short certificate ends within two minutes; the sweep (every 2 s here) then retires its CA.
+    // While its certificate is valid, the sweep leaves the retiring CA alone. (The sweep is what the leader runs every
+    // KEYWARD_CA_SWEEP_SECONDS; it is called here too, as another process of the run may hold the leadership.)
+    await kw.keyward.issuance.retireCas();
+    expect((await cas(r2)).cas.map((c) => c.id)).to.include(first.id);
     const ends = Date.parse((await must(['x509', '-noout', '-enddate'], short.certificate)).replace(/^notAfter=/, '').trim());
-    const deadline = ends + 60_000;
-    let listed = await cas(r2);
-    while (listed.cas.length > 1 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 2000));
-      listed = await cas(r2);
-    }
+    await new Promise((r) => setTimeout(r, Math.max(0, ends - Date.now()) + 1500));
+    await kw.keyward.issuance.retireCas();
+    const listed = await cas(r2);
     expect(listed.cas.map((c) => c.state)).to.deep.equal(['active']);
-    expect(Date.now()).to.be.greaterThan(ends);
     const row = await kw.keyward.db.query<{ state: string; retired_at: Date | null }>('SELECT state, retired_at FROM cas WHERE id = $1', [
       first.id,
     ]);
