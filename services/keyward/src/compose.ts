@@ -15,7 +15,7 @@ import { docsRoutes } from './http/routes/docs.ts';
 import { systemRoutes } from './http/routes/system.ts';
 import { createAdminSession, type AdminSession } from './keycloak/admin_session.ts';
 import { systemClock, type Clock } from './kernel/clock.ts';
-import { required, type Config } from './kernel/config.ts';
+import { ConfigError, required, type Config } from './kernel/config.ts';
 import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database, type Queryable } from './storage/database.ts';
 import { PgIdempotencyStore } from './storage/idempotency_store.ts';
@@ -40,7 +40,7 @@ import { PgProvisioningStore } from './storage/provisioning_store.ts';
 import { parsePolicy, policyJsonSchema } from './ca/index.ts';
 import { isCaKeyType } from './ca/index.ts';
 import { sharedOffload } from './crypto/offload.ts';
-import { Pkcs11KeyStore } from './crypto/pkcs11_key_store.ts';
+import type { Pkcs11KeyStore } from './crypto/pkcs11_key_store.ts';
 import { combinedKeyStore, sealedKeyStore, type CaKeyStore } from './ca/index.ts';
 import { createIssuance, type Issuance } from './issuance/issuance.ts';
 import { PgIssuanceStore } from './storage/issuance_store.ts';
@@ -156,6 +156,23 @@ export interface ComposeOptions {
   readonly faults?: IdentityAdminFaults;
 }
 
+/**
+ * The PKCS#11 key store, loaded only when configured: its binding (pkcs11js, a native addon and an optional
+ * dependency) may be absent where `npm ci` had no C++ toolchain.
+ */
+async function loadPkcs11(): Promise<typeof Pkcs11KeyStore> {
+  try {
+    return (await import('./crypto/pkcs11_key_store.ts')).Pkcs11KeyStore;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !String((err as Error).message).includes('pkcs11')) throw err;
+    throw new ConfigError(
+      'KEYWARD_CA_KEY_STORE',
+      'is pkcs11, but the pkcs11js module is not installed (npm ci builds it when python3, make and g++ are present)',
+    );
+  }
+}
+
 export async function compose(config: Config, options: ComposeOptions): Promise<Keyward> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
@@ -239,7 +256,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   let caKeys: CaKeyStore = sealedKeys;
   if (config.pkcs11) {
     try {
-      hsm = Pkcs11KeyStore.open(config.pkcs11);
+      hsm = (await loadPkcs11()).open(config.pkcs11);
     } catch (err) {
       await store.stop();
       throw err;
