@@ -29,6 +29,7 @@ import {
   type CaContext,
   type CaKeyType,
   type RevokedCertificate,
+  sealedBlobOf,
 } from '../services/keyward/src/ca/index.ts';
 import { children, readRoot, whole } from '../services/keyward/src/ca/der/reader.ts';
 import { explicit, oid, octetString, sequence, integerFromHex, NULL } from '../services/keyward/src/ca/der/writer.ts';
@@ -128,7 +129,7 @@ async function makeCa(keyType: CaKeyType): Promise<{ ca: CaContext; key: KeyObje
     now: NOW,
     kek: KEK,
   });
-  return { ca: issuing.ca, key: unprotectKey(KEK, issuing.record.keyBlob) };
+  return { ca: issuing.ca, key: unprotectKey(KEK, sealedBlobOf(issuing.record.key)) };
 }
 
 /** The obvious implementation with the library: parse, verify, build, sign, PEM. */

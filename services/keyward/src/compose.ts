@@ -15,7 +15,7 @@ import { docsRoutes } from './http/routes/docs.ts';
 import { systemRoutes } from './http/routes/system.ts';
 import { createAdminSession, type AdminSession } from './keycloak/admin_session.ts';
 import { systemClock, type Clock } from './kernel/clock.ts';
-import { required, type Config } from './kernel/config.ts';
+import { ConfigError, required, type Config } from './kernel/config.ts';
 import type { Logger } from './kernel/log.ts';
 import { migrate, openDatabase, type Database, type Queryable } from './storage/database.ts';
 import { PgIdempotencyStore } from './storage/idempotency_store.ts';
@@ -40,6 +40,8 @@ import { PgProvisioningStore } from './storage/provisioning_store.ts';
 import { parsePolicy, policyJsonSchema } from './ca/index.ts';
 import { isCaKeyType } from './ca/index.ts';
 import { sharedOffload } from './crypto/offload.ts';
+import type { Pkcs11KeyStore } from './crypto/pkcs11_key_store.ts';
+import { combinedKeyStore, sealedKeyStore, type CaKeyStore } from './ca/index.ts';
 import { createIssuance, type Issuance } from './issuance/issuance.ts';
 import { PgIssuanceStore } from './storage/issuance_store.ts';
 import { certificateRoutes } from './http/routes/certificates.ts';
@@ -168,6 +170,23 @@ export interface ComposeOptions {
   readonly faults?: IdentityAdminFaults;
 }
 
+/**
+ * The PKCS#11 key store, loaded only when configured: its binding (pkcs11js, a native addon and an optional
+ * dependency) may be absent where `npm ci` had no C++ toolchain.
+ */
+async function loadPkcs11(): Promise<typeof Pkcs11KeyStore> {
+  try {
+    return (await import('./crypto/pkcs11_key_store.ts')).Pkcs11KeyStore;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !String((err as Error).message).includes('pkcs11')) throw err;
+    throw new ConfigError(
+      'KEYWARD_CA_KEY_STORE',
+      'is pkcs11, but the pkcs11js module is not installed (npm ci builds it when python3, make and g++ are present)',
+    );
+  }
+}
+
 export async function compose(config: Config, options: ComposeOptions): Promise<Keyward> {
   const log = options.log;
   const clock = options.clock ?? systemClock;
@@ -275,6 +294,20 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   // CSR proof-of-possession checks and CA signatures run on worker threads under load.
   const offload = sharedOffload();
   if (!isCaKeyType(config.caKeyType)) throw new TypeError(`KEYWARD_CA_KEY_TYPE ${config.caKeyType} is not a CA key type`);
+  // CA keys: sealed under the KEK (default), or generated inside a PKCS#11 token; sealed keys of older CAs keep opening.
+  const sealedKeys = sealedKeyStore(kek, (key) => offload.signer(key));
+  let hsm: Pkcs11KeyStore | undefined;
+  let caKeys: CaKeyStore = sealedKeys;
+  if (config.pkcs11) {
+    try {
+      hsm = (await loadPkcs11()).open(config.pkcs11);
+    } catch (err) {
+      await store.stop();
+      throw err;
+    }
+    caKeys = combinedKeyStore(hsm, sealedKeys);
+    log.info('CA keys are generated in a PKCS#11 token', { token: hsm.tokenLabel, module: config.pkcs11.module });
+  }
   const issuance = createIssuance(
     {
       store: new PgIssuanceStore(db, audit),
@@ -286,6 +319,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       kek,
       signerFor: (key) => offload.signer(key),
       verifyCsr: offload.verifyCsr,
+      caKeys,
     },
     {
       publicUrl: config.publicUrl,
@@ -299,7 +333,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const changes = new ChangeListener(store.url, log)
     .on(CHANNELS.revocation, () => issuance.revocationChanged())
     .on(CHANNELS.realms, (realm) => realms.forget(realm || undefined))
-    .on(CHANNELS.policies, (realm) => policies.forget(realm || undefined));
+    .on(CHANNELS.policies, (realm) => policies.forget(realm || undefined))
+    .on(CHANNELS.cas, (realm) => issuance.casChanged(realm || undefined));
   await changes.start();
   const clientCertificates = new ClientCertificateService({
     store: new PgClientCertStore(db, audit),
@@ -466,6 +501,19 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
   }, 10 * 60_000);
   crlSchedule.unref();
+  // Rotated CAs are retired once the last certificate they issued has expired (until then they sign CRLs and answer OCSP).
+  const caSweep =
+    config.caSweepSeconds > 0
+      ? setInterval(() => {
+          leases.crl
+            .whenLeader(async () => {
+              for (const ca of await issuance.retireCas())
+                log.info('retired a rotated CA: its certificates have all expired', { id: ca.id, realm: ca.realm });
+            })
+            .catch((err) => log.warn('retiring rotated CAs failed; will retry', { err }));
+        }, config.caSweepSeconds * 1000)
+      : undefined;
+  caSweep?.unref();
   // Tokens of users who lost access leave the admin view within KEYWARD_PAT_SWEEP_SECONDS; due approvals expire; ended
   // console sessions go (each is refused at its next use anyway).
   let sweeping: Promise<unknown> | undefined;
@@ -540,6 +588,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       await changes.stop();
       clearInterval(sealer);
       clearInterval(crlSchedule);
+      clearInterval(caSweep);
       clearInterval(keyExpiry);
       clearInterval(nonceExpiry);
       await acme.settled();
@@ -551,6 +600,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       await Promise.all(Object.values(leases).map((l) => l?.stop()));
       await audit.seal(db).catch(() => 0);
       await store.stop();
+      hsm?.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   parseCsr,
   toPem,
   type CaKeyType,
+  sealedBlobOf,
 } from '../../../services/keyward/src/ca/index.ts';
 import { CRL_URL, DAY, expectCode, KEK, NOW, OCSP_URL, openssl, opensslCsr, policy, testCas, Workdir, x509 } from './fixtures.ts';
 
@@ -41,7 +42,7 @@ describe('certificate authorities', () => {
         expect(cert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId).to.equal(rootRecord.subjectKeyId);
         expect(rootRecord).to.deep.include({
           keyType: rootType,
-          kekId: rootRecord.keyBlob.kek,
+          kekId: sealedBlobOf(rootRecord.key).kek,
           subject: `CN=Test Root ${rootType}, O=Keyward Tests`,
           serialHex: cert.serialNumber.toLowerCase(),
         });

@@ -21,6 +21,7 @@ import {
   type CaKeyType,
   type CaRecord,
   type Policy,
+  sealedBlobOf,
 } from '../../../services/keyward/src/ca/index.ts';
 import { KeywardError, type ErrorCode } from '../../../services/keyward/src/kernel/errors.ts';
 
@@ -162,8 +163,8 @@ export function testCas(issuingKeyType: CaKeyType = 'EC-P256', rootKeyType: CaKe
         rootRecord: root.record,
         issuing: issuing.ca,
         issuingRecord: issuing.record,
-        issuingKey: unprotectKey(KEK, issuing.record.keyBlob),
-        rootKey: unprotectKey(KEK, root.record.keyBlob),
+        issuingKey: unprotectKey(KEK, sealedBlobOf(issuing.record.key)),
+        rootKey: unprotectKey(KEK, sealedBlobOf(root.record.key)),
       };
     })();
     cas.set(key, p);

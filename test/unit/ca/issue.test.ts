@@ -14,6 +14,7 @@ import {
   type NameAttribute,
   type Policy,
   type Sans,
+  sealedBlobOf,
 } from '../../../services/keyward/src/ca/index.ts';
 import { newSerialHex } from '../../../services/keyward/src/kernel/ids.ts';
 import {
@@ -251,7 +252,7 @@ describe('issuance (issueCertificate)', () => {
         now: NOW,
         kek: KEK,
       });
-      const cas = { issuing: issuing.ca, issuingKey: unprotectKey(KEK, issuing.record.keyBlob) } as TestCas;
+      const cas = { issuing: issuing.ca, issuingKey: unprotectKey(KEK, sealedBlobOf(issuing.record.key)) } as TestCas;
       const { pem } = opensslCsr(dir);
       const now = new Date('2049-12-15T00:00:00Z');
       const issued = await issueCertificate(request(cas, parseCsr(pem), { now, validityDays: 60 }));

@@ -142,13 +142,33 @@ export class MemoryIssuanceStore implements IssuanceStore {
     this.audit.push(audit);
   }
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']) {
-    return this.cas.find((c) => c.realm === realm && c.kind === kind);
+    return this.cas.find((c) => c.realm === realm && c.kind === kind && c.state === 'active');
+  }
+  async listCas(realm: string, kind: StoredCa['kind'], states: readonly StoredCa['state'][]) {
+    return this.cas.filter((c) => c.realm === realm && c.kind === kind && states.includes(c.state)).reverse();
+  }
+  async rotateCa(previousId: string, next: StoredCa, _parentId: string, _at: Date, audit: AuditEventInput) {
+    const i = this.cas.findIndex((c) => c.id === previousId && c.state === 'active');
+    if (i < 0) return false;
+    this.cas[i] = { ...this.cas[i]!, state: 'retiring' };
+    this.cas.push(next);
+    this.audit.push(audit);
+    return true;
+  }
+  async retireCas(now: Date) {
+    const retired: StoredCa[] = [];
+    for (const [i, c] of this.cas.entries()) {
+      if (c.state !== 'retiring' || this.certificates.some((r) => r.caId === c.id && r.notAfter > now)) continue;
+      this.cas[i] = { ...c, state: 'retired' };
+      retired.push(this.cas[i]!);
+    }
+    return retired;
   }
   async findCaById(id: string) {
     return this.cas.find((c) => c.id === id);
   }
   async insertCa(ca: StoredCa) {
-    if (this.cas.some((c) => c.realm === ca.realm && c.kind === ca.kind)) return false;
+    if (this.cas.some((c) => c.realm === ca.realm && c.kind === ca.kind && c.state === 'active')) return false;
     this.cas.push(ca);
     return true;
   }

@@ -5,18 +5,19 @@
  * context, ready to sign. The certificates are written by ./sign.ts from the
  * rootCa and issuingCa profiles (./profiles.ts).
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { KeywardError } from '../kernel/errors.ts';
 import { newSerialHex } from '../kernel/ids.ts';
 import { signatureAlgorithmFor } from './algorithms.ts';
 import { basicConstraintsOf, keyUsageBitsOf } from './certificate.ts';
 import { caRecord, certificatesFromPem, loadCa, type CaContext } from './ca_context.ts';
-import { generateCaKey, keyTypeOf, samePublicKey, spkiOf, type CaKeyType } from './keys.ts';
+import { sealedKeyStore } from './key_store.ts';
+import { keyTypeOf, samePublicKey, spkiOf, type CaKeyType } from './keys.ts';
 import { protectKey } from './key_protection.ts';
 import { attributeValueProblem, type NameAttribute } from './name.ts';
 import { KEY_USAGE_BITS } from './oids.ts';
 import { toPem } from './pem.ts';
-import type { CaRecord } from './ports.ts';
+import type { CaKeyStore, CaRecord } from './ports.ts';
 import { PROFILES } from './profiles.ts';
 import { signCertificate } from './sign.ts';
 import { localSigner } from './signer.ts';
@@ -42,6 +43,23 @@ const PRIVATE_KEY_BLOCK = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]*?---
 
 const truncate = (d: Date): Date => new Date(Math.floor(d.getTime() / 1000) * 1000);
 
+/**
+ * Where a new CA key is made: `keys` (with the CA's `id`, which an HSM key is
+ * labelled with), or, given only `kek`, in this process, sealed under it.
+ */
+interface KeyPlace {
+  readonly kek?: Uint8Array;
+  readonly keys?: CaKeyStore;
+  /** The CA's id (default: a random one): the label and id of an HSM key. */
+  readonly id?: string;
+}
+
+function newCaKey(o: KeyPlace, keyType: CaKeyType) {
+  const keys = o.keys ?? (o.kek ? sealedKeyStore(o.kek) : undefined);
+  if (!keys) throw new TypeError('a new CA needs a key store or a key-encryption key');
+  return keys.generate({ id: o.id ?? randomUUID(), keyType });
+}
+
 function checkSubject(subject: readonly NameAttribute[]): void {
   if (!Array.isArray(subject) || subject.length === 0) throw new TypeError('a CA needs a non-empty subject');
   for (const a of subject) {
@@ -56,19 +74,19 @@ function checkSubject(subject: readonly NameAttribute[]): void {
  * const subject = [{ type: 'CN', value: 'Keyward Root CA' }, { type: 'O', value: 'Keyward' }];
  * const { record, ca } = await createRootCa({ subject, now: new Date(), kek });
  */
-export async function createRootCa(o: {
-  readonly subject: readonly NameAttribute[];
-  readonly now: Date;
-  readonly kek: Uint8Array;
-  /** Default EC-P384. */
-  readonly keyType?: CaKeyType;
-  /** Default 7300 (20 years). */
-  readonly validityDays?: number;
-  readonly serialHex?: string;
-}): Promise<NewCa> {
+export async function createRootCa(
+  o: KeyPlace & {
+    readonly subject: readonly NameAttribute[];
+    readonly now: Date;
+    /** Default EC-P384. */
+    readonly keyType?: CaKeyType;
+    /** Default 7300 (20 years). */
+    readonly validityDays?: number;
+    readonly serialHex?: string;
+  },
+): Promise<NewCa> {
   checkSubject(o.subject);
-  const key = await generateCaKey(o.keyType ?? 'EC-P384');
-  const signer = localSigner(key);
+  const { signer, ref } = await newCaKey(o, o.keyType ?? 'EC-P384');
   const notBefore = truncate(o.now);
   const { pem: certificatePem } = await signCertificate({
     issuer: { selfSigned: signer },
@@ -80,7 +98,7 @@ export async function createRootCa(o: {
     notAfter: new Date(notBefore.getTime() + (o.validityDays ?? 7300) * DAY),
   });
   const ca = loadCa({ certificatePem, chainPem: [] }, signer);
-  return { record: caRecord(ca, protectKey(o.kek, key)), ca };
+  return { record: caRecord(ca, ref), ca };
 }
 
 /**
@@ -89,25 +107,25 @@ export async function createRootCa(o: {
  * @example
  * const { record, ca } = await createIssuingCa({ parent: root.ca, subject: [{ type: 'CN', value: 'Keyward demo Issuing CA' }], now, kek });
  */
-export async function createIssuingCa(o: {
-  readonly parent: CaContext;
-  readonly subject: readonly NameAttribute[];
-  readonly now: Date;
-  readonly kek: Uint8Array;
-  /** Default EC-P256. */
-  readonly keyType?: CaKeyType;
-  /** Default 3650 (10 years), capped at the parent's notAfter. */
-  readonly validityDays?: number;
-  readonly serialHex?: string;
-}): Promise<NewCa> {
+export async function createIssuingCa(
+  o: KeyPlace & {
+    readonly parent: CaContext;
+    readonly subject: readonly NameAttribute[];
+    readonly now: Date;
+    /** Default EC-P256. */
+    readonly keyType?: CaKeyType;
+    /** Default 3650 (10 years), capped at the parent's notAfter. */
+    readonly validityDays?: number;
+    readonly serialHex?: string;
+  },
+): Promise<NewCa> {
   checkSubject(o.subject);
   if (o.parent.pathLength === 0) throw new TypeError('the parent CA may not have subordinate CAs (pathLenConstraint 0)');
-  const key = await generateCaKey(o.keyType ?? 'EC-P256');
-  const signer = localSigner(key);
   const notBefore = truncate(o.now);
   let notAfter = new Date(notBefore.getTime() + (o.validityDays ?? 3650) * DAY);
   if (notAfter > o.parent.notAfter) notAfter = o.parent.notAfter;
   if (notAfter <= notBefore) throw new TypeError('the parent CA has expired');
+  const { signer, ref } = await newCaKey(o, o.keyType ?? 'EC-P256');
   const { pem: certificatePem } = await signCertificate({
     issuer: o.parent,
     profile: PROFILES.issuingCa,
@@ -118,7 +136,7 @@ export async function createIssuingCa(o: {
     notAfter,
   });
   const ca = loadCa({ certificatePem, chainPem: [o.parent.certificatePem, ...o.parent.chainPem] }, signer);
-  return { record: caRecord(ca, protectKey(o.kek, key)), ca };
+  return { record: caRecord(ca, ref), ca };
 }
 
 /**
@@ -174,5 +192,5 @@ export function importParentCa(o: {
     { certificatePem: toPem(first!.der, 'CERTIFICATE'), chainPem: chain.map((c) => toPem(c.der, 'CERTIFICATE')) },
     localSigner(key),
   );
-  return { record: caRecord(ca, protectKey(o.kek, key)), ca };
+  return { record: caRecord(ca, { store: 'sealed', blob: protectKey(o.kek, key) }), ca };
 }

@@ -8,11 +8,11 @@ import { KeywardError } from '../kernel/errors.ts';
 import { basicConstraintsOf, decodeCertificate, subjectKeyIdOf, type DecodedCertificate } from './certificate.ts';
 import { DerError } from './der/reader.ts';
 import { authorityKeyIdentifier } from './extensions.ts';
-import { unprotectKey } from './key_protection.ts';
+import { sealedKeyStore } from './key_store.ts';
 import { samePublicKey } from './keys.ts';
 import { formatName, type NameAttribute } from './name.ts';
 import { pemBlocks, toPem } from './pem.ts';
-import type { CaRecord, CaSigner } from './ports.ts';
+import type { CaKeyRef, CaKeyStore, CaRecord, CaSigner } from './ports.ts';
 import { localSigner } from './signer.ts';
 
 /** Digests an OCSP CertID may use (RFC 6960 §4.1.1; SHA-1 is what clients send by default). */
@@ -109,25 +109,28 @@ export function loadCa(material: { readonly certificatePem: string; readonly cha
 }
 
 /**
- * Opens a stored CA: decrypts its key with the KEK (once; keep the context)
- * and loads it, signing with `signerFor(key)` (default: in this thread).
+ * Opens a stored CA: opens its key in `keys` (a sealed key is decrypted with
+ * the KEK; once — keep the context) and loads it. Given a KEK instead of a
+ * key store, a sealed key signs with `signerFor(key)` (default: in this thread).
  * @example const ca = openCa(record, config.kek, offload.signer.bind(offload));
+ * @example const ca = openCa(record, keyStore);
  */
 export function openCa(
-  record: Pick<CaRecord, 'certificatePem' | 'chainPem' | 'keyBlob'>,
-  kek: Uint8Array,
+  record: Pick<CaRecord, 'certificatePem' | 'chainPem' | 'key'>,
+  keys: Uint8Array | CaKeyStore,
   signerFor: (key: KeyObject) => CaSigner = localSigner,
 ): CaContext {
-  return loadCa(record, signerFor(unprotectKey(kek, record.keyBlob)));
+  const store = keys instanceof Uint8Array ? sealedKeyStore(keys, signerFor) : keys;
+  return loadCa(record, store.open(record.key));
 }
 
-/** The record to store for a CA context whose key was sealed into `keyBlob`. */
-export function caRecord(ca: CaContext, keyBlob: CaRecord['keyBlob']): CaRecord {
+/** The record to store for a CA context whose key `key` refers to. */
+export function caRecord(ca: CaContext, key: CaKeyRef): CaRecord {
   return Object.freeze({
     certificatePem: ca.certificatePem,
     chainPem: ca.chainPem,
-    keyBlob,
-    kekId: keyBlob.kek,
+    key,
+    kekId: key.store === 'sealed' ? key.blob.kek : undefined,
     subject: ca.subjectName,
     subjectKeyId: Buffer.from(ca.subjectKeyId).toString('hex'),
     serialHex: ca.serialHex,

@@ -47,9 +47,19 @@ export {
 export { decodeCertificate, type DecodedCertificate } from './certificate.ts';
 export { generateCaKey, keyTypeOf, spkiOf, samePublicKey, isCaKeyType, CA_KEY_TYPES, type CaKeyType } from './keys.ts';
 export { protectKey, unprotectKey, rewrap, kekId, asKeyBlob, type KeyBlob } from './key_protection.ts';
-export { localSigner } from './signer.ts';
+export { localSigner, ecdsaRawToDer } from './signer.ts';
+export { sealedKeyStore, combinedKeyStore, sealedBlobOf } from './key_store.ts';
 export { SIGNATURE_ALGORITHMS, signatureAlgorithmFor, type SignatureAlgorithm, type SignatureAlgorithmName } from './algorithms.ts';
-export type { CaSigner, CaRecord, StoredCa, RevokedCertificate, CertificateStatus, CertificateStatusLookup } from './ports.ts';
+export type {
+  CaSigner,
+  CaKeyRef,
+  CaKeyStore,
+  CaRecord,
+  StoredCa,
+  RevokedCertificate,
+  CertificateStatus,
+  CertificateStatusLookup,
+} from './ports.ts';
 
 // CAs
 export { createRootCa, createIssuingCa, importParentCa, MIN_PARENT_LIFETIME_DAYS, type NewCa } from './authority.ts';

@@ -5,6 +5,7 @@
  */
 import type { SignatureAlgorithm } from './algorithms.ts';
 import type { KeyBlob } from './key_protection.ts';
+import type { CaKeyType } from './keys.ts';
 import type { RevocationReason } from './revocation/reasons.ts';
 
 /**
@@ -25,16 +26,42 @@ export interface CaSigner {
 }
 
 /**
+ * Where a CA's private key lives, as the database records it: sealed
+ * (envelope-encrypted under the key-encryption key) in the CA's row, or a
+ * reference to a key generated inside a PKCS#11 token (its token label and
+ * the CKA_ID/CKA_LABEL it was given, the CA's id) — no key material at all.
+ */
+export type CaKeyRef =
+  { readonly store: 'sealed'; readonly blob: KeyBlob } | { readonly store: 'pkcs11'; readonly token: string; readonly id: string };
+
+/**
+ * Where CA keys are made and opened: sealed in PostgreSQL (./key_store.ts)
+ * or inside a PKCS#11 token (crypto/pkcs11/). `generate` makes a new CA key
+ * (in the token, never extractable, for PKCS#11) and returns its signer and
+ * what to store; `open` gives a signer for a stored reference.
+ */
+export interface CaKeyStore {
+  /** Which kind of reference `generate` returns. */
+  readonly kind: CaKeyRef['store'];
+  generate(o: { readonly id: string; readonly keyType: CaKeyType }): Promise<{ readonly signer: CaSigner; readonly ref: CaKeyRef }>;
+  /** TypeError for a reference this store cannot open (another kind, or a key missing from the token). */
+  open(ref: CaKeyRef): CaSigner;
+  /** Removes a key `generate` made that will not be used (its CA lost a creation race); a sealed key needs nothing. */
+  discard?(ref: CaKeyRef): Promise<void>;
+}
+
+/**
  * What must be stored for a CA so it can be loaded again (`openCa`). The
- * private key is only ever stored as an envelope-encrypted blob.
+ * private key is only ever stored as an envelope-encrypted blob, or as a
+ * reference to a key inside an HSM.
  */
 export interface CaRecord {
   readonly certificatePem: string;
   /** The certificates above this CA, nearest first (empty for a root). */
   readonly chainPem: readonly string[];
-  readonly keyBlob: KeyBlob;
-  /** Which key-encryption key sealed `keyBlob` (also inside the blob), for rotation reports. */
-  readonly kekId: string;
+  readonly key: CaKeyRef;
+  /** Which key-encryption key sealed a sealed key (also inside the blob), for rotation reports; undefined for an HSM key. */
+  readonly kekId: string | undefined;
   /** `CN=…, O=…` in certificate order. */
   readonly subject: string;
   /** Subject key identifier, lowercase hex: what leaf AKIs and OCSP byKey responder ids carry. */
@@ -50,13 +77,19 @@ export interface CaRecord {
  * installation's root, a realm's imported parent (`root` with a realm), a
  * realm's issuing or client-authentication CA.
  */
-export interface StoredCa extends Pick<CaRecord, 'certificatePem' | 'chainPem' | 'keyBlob' | 'subject' | 'keyType' | 'notAfter'> {
+export interface StoredCa extends Pick<CaRecord, 'certificatePem' | 'chainPem' | 'key' | 'subject' | 'keyType' | 'notAfter'> {
   readonly id: string;
   /** undefined for the installation's root. */
   readonly realm: string | undefined;
   readonly kind: 'root' | 'issuing' | 'client_auth';
   /** An operator's CA imported as a realm's parent (PUT /v1/realms/{realm}/ca/parent). */
   readonly imported: boolean;
+  /**
+   * active: issues; retiring: replaced by a rotation, still signs CRLs and
+   * answers OCSP for its certificates until the last of them expires;
+   * retired: nothing left to answer for.
+   */
+  readonly state: 'active' | 'retiring' | 'retired';
 }
 
 /** One revoked certificate, as the CRL builder needs it. */

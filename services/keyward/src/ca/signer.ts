@@ -1,6 +1,7 @@
 /** A CaSigner over a private key held in this process (node:crypto, synchronous: the fastest primitive). */
 import { sign, type KeyObject } from 'node:crypto';
 import { signatureAlgorithmFor } from './algorithms.ts';
+import { sequence, unsignedInteger } from './der/writer.ts';
 import { keyTypeOf, spkiOf } from './keys.ts';
 import type { CaSigner } from './ports.ts';
 
@@ -22,4 +23,17 @@ export function localSigner(privateKey: KeyObject): CaSigner {
     spki: spkiOf(privateKey),
     sign: (data: Uint8Array): Uint8Array => sign(hash, data, key),
   });
+}
+
+/**
+ * An ECDSA signature as PKCS#11 (CKM_ECDSA) and WebCrypto return it, IEEE
+ * P1363 r‖s (two halves of equal length), turned into the DER
+ * `Ecdsa-Sig-Value` that X.509, CRLs and OCSP carry (RFC 3279 §2.2.3).
+ * @example const der = ecdsaRawToDer(rawFromToken); // SEQUENCE { INTEGER r, INTEGER s }
+ */
+export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
+  if (raw.length === 0 || raw.length % 2 !== 0)
+    throw new TypeError(`an r‖s ECDSA signature has an even, non-zero length (got ${raw.length})`);
+  const half = raw.length / 2;
+  return new Uint8Array(sequence(unsignedInteger(raw.subarray(0, half)), unsignedInteger(raw.subarray(half))));
 }

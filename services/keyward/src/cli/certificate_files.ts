@@ -181,10 +181,10 @@ export function writeAtomic(path: string, data: string, mode: number): void {
   }
 }
 
-/** The realm a Keyward certificate belongs to, from its CRL distribution point (`…/v1/realms/<realm>/crl`). */
+/** The realm a Keyward certificate belongs to, from its CRL distribution point (`…/v1/realms/<realm>/crl[/<CA id>]`). */
 export function realmOf(cert: x509.X509Certificate): string | undefined {
   for (const url of crlUrlsOf(cert)) {
-    const m = /\/v1\/realms\/([^/]+)\/crl$/.exec(url);
+    const m = /\/v1\/realms\/([^/]+)\/crl(?:\/[0-9a-f-]+)?$/.exec(url);
     if (m) return decodeURIComponent(m[1]!);
   }
   return undefined;

@@ -13,13 +13,16 @@ import {
   createRootCa,
   importParentCa,
   openCa,
+  sealedKeyStore,
   type CaContext,
+  type CaKeyStore,
   type CaKeyType,
   type CaRecord,
   type StoredCa,
 } from '../ca/index.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import type { IssuanceDeps } from './context.ts';
 
 /** A realm's issuing CA and its chain, issuing CA first, root last. */
@@ -28,35 +31,49 @@ export interface IssuingCa {
   readonly chain: readonly string[];
 }
 
-type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'kek' | 'signerFor'>;
+type Deps = Pick<IssuanceDeps, 'store' | 'clock' | 'kek' | 'signerFor' | 'caKeys'>;
 
-const stored = (record: CaRecord, place: Pick<StoredCa, 'realm' | 'kind' | 'imported'>): StoredCa => ({
-  id: newId(),
+const stored = (id: string, record: CaRecord, place: Pick<StoredCa, 'realm' | 'kind' | 'imported'>): StoredCa => ({
+  id,
   ...place,
   subject: record.subject,
   certificatePem: record.certificatePem,
   chainPem: record.chainPem,
-  keyBlob: record.keyBlob,
+  key: record.key,
   keyType: record.keyType,
   notAfter: record.notAfter,
+  state: 'active',
 });
+
+/** How long a process trusts what it knows of a realm's CAs without a change notice (a rotation elsewhere shows within this). */
+export const CA_CACHE_MS = 30_000;
+
+/** A CA's chain, the CA first, its root last. */
+export const chainOf = (ca: StoredCa): readonly string[] => Object.freeze([ca.certificatePem, ...ca.chainPem]);
 
 export class RealmCas {
   readonly #deps: Deps;
   readonly #issuingKeyType: CaKeyType;
   readonly #issuing = new Map<string, Promise<IssuingCa>>();
+  readonly #retiring = new Map<string, Promise<StoredCa[]>>();
+  readonly #loadedAt = new Map<string, number>();
   readonly #opened = new Map<string, CaContext>();
+  readonly #keys: CaKeyStore;
 
   constructor(deps: Deps, issuingKeyType: CaKeyType) {
     this.#deps = deps;
     this.#issuingKeyType = issuingKeyType;
+    this.#keys = deps.caKeys ?? sealedKeyStore(deps.kek, deps.signerFor);
   }
 
-  /** A stored CA opened to sign: its key decrypted once per process, signing on worker threads under load. */
+  /**
+   * A stored CA opened to sign, once per process: a sealed key decrypted
+   * (signing on worker threads under load), an HSM key found in its token.
+   */
   open(ca: StoredCa): CaContext {
     let c = this.#opened.get(ca.id);
     if (!c) {
-      c = openCa(ca, this.#deps.kek, this.#deps.signerFor);
+      c = openCa(ca, this.#keys);
       this.#opened.set(ca.id, c);
     }
     return c;
@@ -64,21 +81,24 @@ export class RealmCas {
 
   /** The installation's root CA (ECDSA P-384, 20 years), created on first use; unique across replicas. */
   async #root(): Promise<StoredCa> {
-    const { store, clock, kek } = this.#deps;
+    const { store, clock } = this.#deps;
     const found = await store.findActiveCa(undefined, 'root');
     if (found) return found;
     const tag = randomBytes(4).toString('hex'); // several installations' roots stay distinguishable
+    const id = newId();
     const made = await createRootCa({
+      id,
+      keys: this.#keys,
       subject: [
         { type: 'CN', value: `Keyward Root CA ${tag}` },
         { type: 'O', value: 'Keyward' },
       ],
       now: backdate(clock.now(), PROFILES.rootCa),
-      kek,
       keyType: 'EC-P384',
     });
-    const ca = stored(made.record, { realm: undefined, kind: 'root', imported: false });
+    const ca = stored(id, made.record, { realm: undefined, kind: 'root', imported: false });
     if (await store.insertCa(ca)) return ca;
+    await this.#keys.discard?.(ca.key);
     return (await store.findActiveCa(undefined, 'root'))!; // another replica won the race
   }
 
@@ -89,20 +109,24 @@ export class RealmCas {
 
   /** A CA for `realm` under its parent; `label` names its purpose. */
   async #create(realm: string, kind: 'issuing' | 'client_auth', label: string): Promise<StoredCa> {
-    const { store, clock, kek } = this.#deps;
+    const { store, clock } = this.#deps;
     const parent = await this.#parentOf(realm);
+    const id = newId();
     const made = await createIssuingCa({
+      id,
+      keys: this.#keys,
       parent: this.open(parent),
       subject: [
         { type: 'CN', value: `Keyward ${realm} ${label}` },
         { type: 'O', value: 'Keyward' },
       ],
       now: backdate(clock.now(), PROFILES.issuingCa),
-      kek,
       keyType: this.#issuingKeyType,
     });
-    const ca = stored(made.record, { realm, kind, imported: false });
-    return (await store.insertCa(ca)) ? ca : (await store.findActiveCa(realm, kind))!;
+    const ca = stored(id, made.record, { realm, kind, imported: false });
+    if (await store.insertCa(ca)) return ca;
+    await this.#keys.discard?.(ca.key); // another replica won the race
+    return (await store.findActiveCa(realm, kind))!;
   }
 
   /**
@@ -110,16 +134,104 @@ export class RealmCas {
    * has checked that the realm is managed.
    */
   issuingCa(realm: string): Promise<IssuingCa> {
+    this.#expire(realm);
     let p = this.#issuing.get(realm);
     if (!p) {
       p = (async () => {
         const issuing = (await this.#deps.store.findActiveCa(realm, 'issuing')) ?? (await this.#create(realm, 'issuing', 'Issuing CA'));
-        return { issuing, chain: Object.freeze([issuing.certificatePem, ...issuing.chainPem]) };
+        return { issuing, chain: chainOf(issuing) };
       })();
       this.#issuing.set(realm, p);
       p.catch(() => this.#issuing.delete(realm));
     }
     return p;
+  }
+
+  /** Forgets what this process knows of the realm's CAs once it is CA_CACHE_MS old (the bound when a change notice is lost). */
+  #expire(realm: string): void {
+    const now = Date.now();
+    const at = this.#loadedAt.get(realm);
+    if (at !== undefined && now - at < CA_CACHE_MS) return;
+    this.#loadedAt.set(realm, now);
+    if (at === undefined) return;
+    this.#issuing.delete(realm);
+    this.#retiring.delete(realm);
+  }
+
+  /**
+   * The realm's retiring issuing CAs, newest first: rotated out, they still
+   * sign CRLs and answer OCSP for the certificates they issued.
+   */
+  retiring(realm: string): Promise<StoredCa[]> {
+    this.#expire(realm);
+    let p = this.#retiring.get(realm);
+    if (!p) {
+      p = this.#deps.store.listCas(realm, 'issuing', ['retiring']);
+      this.#retiring.set(realm, p);
+      p.catch(() => this.#retiring.delete(realm));
+    }
+    return p;
+  }
+
+  /** A CA of the realm that issues or answers for its certificates (active or retiring), by id; ca.not_found otherwise. */
+  async issuingCaById(realm: string, id: string): Promise<StoredCa> {
+    const { issuing } = await this.issuingCa(realm);
+    if (issuing.id === id) return issuing;
+    const found = (await this.retiring(realm)).find((c) => c.id === id);
+    if (!found) throw new KeywardError('ca.not_found', `Realm ${realm} has no active or retiring issuing CA ${id}`);
+    return found;
+  }
+
+  /** Drops what this process knows of the realm's CAs (a rotation here or on another replica). */
+  forget(realm?: string): void {
+    if (realm === undefined) {
+      this.#issuing.clear();
+      this.#retiring.clear();
+      this.#loadedAt.clear();
+    } else {
+      this.#issuing.delete(realm);
+      this.#retiring.delete(realm);
+      this.#loadedAt.delete(realm);
+    }
+  }
+
+  /**
+   * Rotates the realm's issuing CA: a new one (of `keyType`, default the
+   * configured type) under the same parent takes over issuance; the previous
+   * one becomes retiring — it keeps signing its CRL and answering OCSP until
+   * the last certificate it issued expires (then the sweep retires it).
+   * @throws KeywardError ca.not_found (nothing to rotate yet), ca.exists (rotated meanwhile by another request)
+   */
+  async rotate(
+    realm: string,
+    o: { readonly keyType?: CaKeyType | undefined; readonly audit: (previous: StoredCa, next: StoredCa) => AuditEventInput },
+  ): Promise<{ previous: StoredCa; current: StoredCa }> {
+    const { store, clock } = this.#deps;
+    const previous = await store.findActiveCa(realm, 'issuing');
+    if (!previous)
+      throw new KeywardError('ca.not_found', `Realm ${realm} has no issuing CA to rotate yet (it is made at the first issuance)`);
+    const parent = await this.#parentOf(realm);
+    const generation = (await store.listCas(realm, 'issuing', ['active', 'retiring', 'retired'])).length + 1;
+    const id = newId();
+    const made = await createIssuingCa({
+      id,
+      keys: this.#keys,
+      parent: this.open(parent),
+      // A name of its own: relying parties that hold both CAs tell them apart without the key identifiers.
+      subject: [
+        { type: 'CN', value: `Keyward ${realm} Issuing CA ${generation}` },
+        { type: 'O', value: 'Keyward' },
+      ],
+      now: backdate(clock.now(), PROFILES.issuingCa),
+      keyType: o.keyType ?? this.#issuingKeyType,
+    });
+    const current = stored(id, made.record, { realm, kind: 'issuing', imported: false });
+    if (!(await store.rotateCa(previous.id, current, parent.id, clock.now(), o.audit(previous, current)))) {
+      await this.#keys.discard?.(current.key);
+      throw new KeywardError('ca.exists', `The issuing CA of realm ${realm} was rotated meanwhile by another request`);
+    }
+    this.forget(realm);
+    return { previous: { ...previous, state: 'retiring' }, current };
   }
 
   /**
@@ -146,7 +258,7 @@ export class RealmCas {
       );
     }
     const made = importParentCa({ certificatePem, keyPem, now: clock.now(), kek });
-    const ca = stored(made.record, { realm, kind: 'root', imported: true });
+    const ca = stored(newId(), made.record, { realm, kind: 'root', imported: true });
     if (!(await store.insertCa(ca))) throw new KeywardError('ca.exists', `Realm ${realm} already has an imported parent CA`);
     this.#issuing.delete(realm);
     return ca;

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Authorizer } from '../authn/roles.ts';
-import type { CaKeyType, CaSigner, CsrSignatureVerifier } from '../ca/index.ts';
+import type { CaKeyStore, CaKeyType, CaSigner, CsrSignatureVerifier } from '../ca/index.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
 import type { ApiClientService } from '../provisioning/api_clients.ts';
@@ -29,6 +29,11 @@ export interface IssuanceDeps {
   readonly signerFor: (key: KeyObject) => CaSigner;
   /** Checks a CSR's proof of possession (crypto/offload.ts: on worker threads under load). */
   readonly verifyCsr: CsrSignatureVerifier;
+  /**
+   * Where CA keys are made and opened (KEYWARD_CA_KEY_STORE). Default: sealed
+   * under `kek` in the database, signing through `signerFor`.
+   */
+  readonly caKeys?: CaKeyStore;
 }
 
 export interface IssuanceOptions {

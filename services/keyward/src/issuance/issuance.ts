@@ -21,6 +21,7 @@ import {
   type StatusChange,
   type StatusChangeResult,
 } from './actions/revoke.ts';
+import { realmCas, rotate, type RealmCaView } from './actions/rotate_ca.ts';
 import type { IssuingCa } from './cas.ts';
 import { getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
@@ -63,7 +64,8 @@ export interface Issuance {
   release(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */
   renew(realm: string, presented: Uint8Array, input: RenewInput): Promise<IssuedView>;
-  crl(realm: string): Promise<Uint8Array>;
+  /** The CRL of the realm's active issuing CA, or of its issuing CA `caId` (active or retiring). */
+  crl(realm: string, caId?: string): Promise<Uint8Array>;
   /** The realm's delta CRL (RFC 5280 §5.2.4). */
   deltaCrl(realm: string): Promise<Uint8Array>;
   refreshDueCrls(): Promise<void>;
@@ -71,6 +73,14 @@ export interface Issuance {
   /** Drops this process's OCSP answers: another replica revoked a certificate. */
   revocationChanged(): void;
   issuingCas(): Promise<{ realm: string; ca: StoredCa }[]>;
+  /** The realm's active and retiring issuing CAs with their chains, active first (`GET /v1/realms/{realm}/ca`). */
+  cas(realm: string): Promise<RealmCaView[]>;
+  /** keyward-admin: rotates the realm's issuing CA (see RealmCas.rotate); answers the realm's CAs after it. */
+  rotate(realm: string, p: Principal, input: { keyType?: string | undefined }): Promise<RealmCaView[]>;
+  /** The periodic sweep (on the leader): retires the retiring CAs whose certificates have all expired. */
+  retireCas(): Promise<StoredCa[]>;
+  /** Drops this process's view of a realm's CAs: another replica rotated or retired one. */
+  casChanged(realm?: string): void;
   /** The rules of a request before its CSR (an ACME order): role, policy, SAN rules, validity; nothing stored. */
   preflight(realm: string, p: Principal, input: PreflightInput): Promise<Preflight>;
   /** Revokes a certificate for the holder of its private key (RFC 8555 §7.6), whose signature the caller checked. */
@@ -141,12 +151,20 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
     release: (realm, p, serial) => release(ctx, realm, p, serial),
     renew: (realm, presented, input) => renew(ctx, realm, presented, input),
-    crl: (realm) => crl(ctx, realm),
+    crl: (realm, caId) => crl(ctx, realm, caId),
     deltaCrl: (realm) => deltaCrl(ctx, realm),
     refreshDueCrls: () => refreshDueCrls(ctx),
     ocsp: (realm, der) => ocsp(ctx, realm, der),
     revocationChanged: () => ctx.ocspCache.clear(),
     issuingCas: () => issuingCas(ctx),
+    cas: (realm) => realmCas(ctx, realm),
+    rotate: (realm, p, input) => rotate(ctx, realm, p, input),
+    retireCas: async () => {
+      const retired = await ctx.store.retireCas(ctx.clock.now());
+      for (const ca of retired) ctx.cas.forget(ca.realm);
+      return retired;
+    },
+    casChanged: (realm) => ctx.cas.forget(realm),
     preflight: (realm, p, input) => preflight(ctx, realm, p, input),
     revokeAsKeyHolder: (realm, der, reason, actor) => revokeAsKeyHolder(ctx, realm, der, reason, actor),
     findIssued: (realm, der) => findIssued(ctx, realm, der),
@@ -161,6 +179,7 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
 }
 
 export type { IssueInput } from './actions/issue.ts';
+export type { RealmCaView } from './actions/rotate_ca.ts';
 export type { RenewInput } from './actions/renew.ts';
 export type { Preflight, PreflightInput } from './actions/preflight.ts';
 export type { EndEntityInput } from './end_entities.ts';

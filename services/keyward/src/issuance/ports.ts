@@ -163,6 +163,16 @@ export interface IssuanceStore {
   findCaById(id: string): Promise<StoredCa | undefined>;
   /** Inserts a CA; resolves false when another replica created the active one first. */
   insertCa(ca: StoredCa): Promise<boolean>;
+  /** The realm's CAs of `kind` in `states`, newest first. */
+  listCas(realm: string, kind: StoredCa['kind'], states: readonly StoredCa['state'][]): Promise<StoredCa[]>;
+  /**
+   * Rotation, in one transaction: the active CA `previousId` becomes
+   * retiring and `next` (active) takes its place, with its audit event;
+   * resolves false when `previousId` was no longer active (rotated meanwhile).
+   */
+  rotateCa(previousId: string, next: StoredCa, parentId: string, at: Date, audit: AuditEventInput): Promise<boolean>;
+  /** Marks retired every retiring CA none of whose certificates is valid after `now`; answers them. */
+  retireCas(now: Date): Promise<StoredCa[]>;
   getCertificate(realm: string, serial: string): Promise<CertificateRecord | undefined>;
   /** Lookup by issuing CA and serial (OCSP). */
   findBySerial(caId: string, serial: string): Promise<CertificateRecord | undefined>;

@@ -9,7 +9,7 @@
  * environment. Unknown `KEYWARD_*` variables and unknown file keys are refused,
  * so a typo never silently falls back to a default.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export type Mode = 'development' | 'production';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -72,6 +72,22 @@ export interface Config {
     /** Whether KEYWARD_PUBLIC_URL was set (else the console's CSRF check compares Origin with the request's own host). */
     readonly publicUrlSet: boolean;
   };
+  /** Where new CA keys are generated (KEYWARD_CA_KEY_STORE). */
+  readonly caKeyStore: 'sealed' | 'pkcs11';
+  /** The PKCS#11 token, when KEYWARD_CA_KEY_STORE is pkcs11. */
+  readonly pkcs11:
+    | {
+        readonly module: string;
+        readonly tokenLabel: string | undefined;
+        readonly slot: number | undefined;
+        readonly pin: string;
+        /** KEYWARD_PKCS11_PIN or KEYWARD_PKCS11_PIN_FILE: named when the token refuses the PIN. */
+        readonly pinSetting: string;
+        readonly sessions: number;
+      }
+    | undefined;
+  /** Interval of the sweep that retires rotated CAs whose certificates have all expired (KEYWARD_CA_SWEEP_SECONDS). */
+  readonly caSweepSeconds: number;
 }
 
 interface Setting {
@@ -394,13 +410,15 @@ export const SETTINGS = [
     env: 'KEYWARD_ACME_HTTP01_PORT',
     default: '80',
     parse: int(1, 65535),
-    description: 'Port ACME http-01 validation connects to (RFC 8555 §8.3 says 80; another port for tests, like Pebble -httpPort).',
+    description:
+      "Port ACME http-01 validation connects to (RFC 8555 §8.3 says 80; another port for tests, as Pebble's httpPort setting allows).",
   },
   {
     env: 'KEYWARD_ACME_TLSALPN01_PORT',
     default: '443',
     parse: int(1, 65535),
-    description: 'Port ACME tls-alpn-01 validation connects to (RFC 8737 says 443; another port for tests, like Pebble -tlsPort).',
+    description:
+      "Port ACME tls-alpn-01 validation connects to (RFC 8737 says 443; another port for tests, as Pebble's tlsPort setting allows).",
   },
   {
     env: 'KEYWARD_ACME_DNS_SERVER',
@@ -421,6 +439,56 @@ export const SETTINGS = [
     default: undefined,
     parse: url(['http', 'https']),
     description: "URL of the terms of service shown in the ACME directory's meta (unset: none).",
+  },
+  {
+    env: 'KEYWARD_CA_KEY_STORE',
+    default: 'sealed',
+    parse: oneOf('sealed', 'pkcs11'),
+    description:
+      'Where new CA keys are generated: sealed = in Keyward, stored envelope-encrypted under KEYWARD_KEK in PostgreSQL; pkcs11 = inside ' +
+      'the PKCS#11 token of the KEYWARD_PKCS11_* settings (never extractable; the database keeps only the token label and key id). CAs ' +
+      'made before a switch keep their keys.',
+  },
+  {
+    env: 'KEYWARD_PKCS11_MODULE',
+    default: undefined,
+    description: 'Path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so). Required when KEYWARD_CA_KEY_STORE is pkcs11.',
+  },
+  {
+    env: 'KEYWARD_PKCS11_TOKEN_LABEL',
+    default: undefined,
+    description: 'Label of the token that holds the CA keys (or give KEYWARD_PKCS11_SLOT).',
+  },
+  {
+    env: 'KEYWARD_PKCS11_SLOT',
+    default: undefined,
+    parse: int(0, 4294967295),
+    description: 'Slot id of that token, as `pkcs11-tool --list-slots` shows it, when no token label is given.',
+  },
+  {
+    env: 'KEYWARD_PKCS11_PIN',
+    default: undefined,
+    secret: true,
+    description: "The token's user PIN (or give KEYWARD_PKCS11_PIN_FILE).",
+  },
+  {
+    env: 'KEYWARD_PKCS11_PIN_FILE',
+    default: undefined,
+    description: "File whose first line is the token's user PIN (a mounted secret, say).",
+  },
+  {
+    env: 'KEYWARD_PKCS11_SESSIONS',
+    default: '4',
+    parse: int(1, 256),
+    description: 'PKCS#11 sessions opened for signing at once (certificates, CRLs, OCSP): the signing concurrency the token is given.',
+  },
+  {
+    env: 'KEYWARD_CA_SWEEP_SECONDS',
+    default: '3600',
+    parse: int(0, 86400),
+    description:
+      'Interval of the sweep (on the leader) that marks a rotated, retiring CA retired once the last certificate it issued has ' +
+      'expired; until then it keeps signing CRLs and answering OCSP. 0 turns the sweep off.',
   },
 ] as const satisfies readonly Setting[];
 
@@ -571,6 +639,9 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
       lifetimeSeconds: Math.round((v.KEYWARD_CONSOLE_SESSION_HOURS as number) * 3600),
       publicUrlSet: v.KEYWARD_PUBLIC_URL !== undefined,
     },
+    caKeyStore: v.KEYWARD_CA_KEY_STORE,
+    pkcs11: v.KEYWARD_CA_KEY_STORE === 'pkcs11' ? pkcs11Settings(v) : undefined,
+    caSweepSeconds: v.KEYWARD_CA_SWEEP_SECONDS,
   };
   if (mode === 'production') {
     if (!config.databaseUrl)
@@ -580,6 +651,42 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
       throw new ConfigError('KEYWARD_KEYCLOAK_ADMIN_PASSWORD', 'must not be the development password in production mode');
   }
   return deepFreeze(config);
+}
+
+/** The KEYWARD_PKCS11_* settings, checked together; the PIN file is read here. */
+function pkcs11Settings(v: Record<string, never>): Config['pkcs11'] {
+  const module = v.KEYWARD_PKCS11_MODULE as string | undefined;
+  if (!module) throw new ConfigError('KEYWARD_PKCS11_MODULE', 'is required when KEYWARD_CA_KEY_STORE is pkcs11');
+  if (!existsSync(module)) throw new ConfigError('KEYWARD_PKCS11_MODULE', `names ${module}, which does not exist`);
+  const tokenLabel = v.KEYWARD_PKCS11_TOKEN_LABEL as string | undefined;
+  const slot = v.KEYWARD_PKCS11_SLOT as number | undefined;
+  if (tokenLabel === undefined && slot === undefined)
+    throw new ConfigError('KEYWARD_PKCS11_TOKEN_LABEL', 'or KEYWARD_PKCS11_SLOT is required when KEYWARD_CA_KEY_STORE is pkcs11');
+  if (tokenLabel !== undefined && slot !== undefined)
+    throw new ConfigError('KEYWARD_PKCS11_SLOT', 'must not be set together with KEYWARD_PKCS11_TOKEN_LABEL (give one of them)');
+  const pinFile = v.KEYWARD_PKCS11_PIN_FILE as string | undefined;
+  let pin = v.KEYWARD_PKCS11_PIN as string | undefined;
+  if (pin !== undefined && pinFile !== undefined)
+    throw new ConfigError('KEYWARD_PKCS11_PIN_FILE', 'must not be set together with KEYWARD_PKCS11_PIN (give one of them)');
+  if (pinFile !== undefined) {
+    try {
+      pin = readFileSync(pinFile, 'utf8').split(/\r?\n/)[0]!;
+    } catch (err) {
+      throw new ConfigError(
+        'KEYWARD_PKCS11_PIN_FILE',
+        `names ${pinFile}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  }
+  if (!pin) throw new ConfigError('KEYWARD_PKCS11_PIN', 'or KEYWARD_PKCS11_PIN_FILE is required when KEYWARD_CA_KEY_STORE is pkcs11');
+  return {
+    module,
+    tokenLabel,
+    slot,
+    pin,
+    pinSetting: pinFile !== undefined ? 'KEYWARD_PKCS11_PIN_FILE' : 'KEYWARD_PKCS11_PIN',
+    sessions: v.KEYWARD_PKCS11_SESSIONS,
+  };
 }
 
 /** Requires a setting that is optional in general but needed by one command. */

@@ -83,6 +83,7 @@ export const ERROR_CATALOGUE = {
   'ca.malformed': { status: 400, title: 'The CA certificate or key cannot be read' },
   'ca.invalid': { status: 422, title: 'The CA is not suitable' },
   'ca.exists': { status: 409, title: 'The realm already has that CA' },
+  'ca.key_unavailable': { status: 503, title: "The CA's key store (PKCS#11 token) is unavailable" },
   'ocsp.malformed': { status: 400, title: 'The OCSP request is malformed' },
 
   // renewal authenticated by the certificate being renewed (like step-ca's `step ca renew`)

@@ -2,7 +2,14 @@
 import type { AuditLog } from './audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../audit/event.ts';
-import { asKeyBlob, splitPemCertificates, type RevocationReason, type RevokedCertificate, type StoredCa } from '../ca/index.ts';
+import {
+  asKeyBlob,
+  splitPemCertificates,
+  type CaKeyRef,
+  type RevocationReason,
+  type RevokedCertificate,
+  type StoredCa,
+} from '../ca/index.ts';
 import type {
   CertificateFilter,
   CertificateRecord,
@@ -25,11 +32,17 @@ const ca = (r: any): StoredCa => ({
   subject: r.subject,
   certificatePem: r.certificate_pem,
   chainPem: splitPemCertificates(r.chain_pem),
-  keyBlob: asKeyBlob(r.key_blob),
+  key: r.key_ref ? caKeyRef(r.key_ref) : { store: 'sealed', blob: asKeyBlob(r.key_blob) },
   keyType: r.key_type,
   notAfter: r.not_after,
   imported: r.imported,
+  state: r.state ?? (r.active ? 'active' : 'retired'),
 });
+/** A stored PKCS#11 key reference (our own data: a bad one is a TypeError). */
+const caKeyRef = (v: any): CaKeyRef => {
+  if (v?.store !== 'pkcs11' || typeof v.token !== 'string' || typeof v.id !== 'string') throw new TypeError('not a CA key reference');
+  return { store: 'pkcs11', token: v.token, id: v.id };
+};
 const cert = (r: any): CertificateRecord => ({
   serial: r.serial,
   realm: r.realm,
@@ -441,8 +454,8 @@ export class PgIssuanceStore implements IssuanceStore {
   async insertCa(c: StoredCa): Promise<boolean> {
     try {
       await this.#db.query(
-        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_type, not_after, imported) ' +
-          'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_ref, key_type, not_after, imported) ' +
+          'VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)',
         [
           c.id,
           c.realm ?? null,
@@ -450,7 +463,8 @@ export class PgIssuanceStore implements IssuanceStore {
           c.subject,
           c.certificatePem,
           c.chainPem.join(''),
-          JSON.stringify(c.keyBlob),
+          c.key.store === 'sealed' ? JSON.stringify(c.key.blob) : null,
+          c.key.store === 'sealed' ? null : JSON.stringify(c.key),
           c.keyType,
           c.notAfter,
           c.imported,
@@ -461,6 +475,59 @@ export class PgIssuanceStore implements IssuanceStore {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
+  }
+
+  async listCas(realm: string, kind: StoredCa['kind'], states: readonly StoredCa['state'][]): Promise<StoredCa[]> {
+    const r = await this.#db.query('SELECT * FROM cas WHERE realm = $1 AND kind = $2 AND state = ANY($3) ORDER BY created_at DESC', [
+      realm,
+      kind,
+      [...states],
+    ]);
+    return r.rows.map(ca);
+  }
+
+  async rotateCa(previousId: string, next: StoredCa, parentId: string, at: Date, audit: AuditEventInput): Promise<boolean> {
+    return this.#db.tx(async (q: Queryable) => {
+      const moved = await q.query(
+        "UPDATE cas SET active = false, state = 'retiring', rotated_at = $2 WHERE id = $1 AND state = 'active' RETURNING id",
+        [previousId, at],
+      );
+      if (!moved.rowCount) return false;
+      await q.query(
+        'INSERT INTO cas (id, realm, kind, subject, certificate_pem, chain_pem, key_blob, key_ref, key_type, not_after, imported, ' +
+          'parent_id, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)',
+        [
+          next.id,
+          next.realm ?? null,
+          next.kind,
+          next.subject,
+          next.certificatePem,
+          next.chainPem.join(''),
+          next.key.store === 'sealed' ? JSON.stringify(next.key.blob) : null,
+          next.key.store === 'sealed' ? null : JSON.stringify(next.key),
+          next.keyType,
+          next.notAfter,
+          next.imported,
+          parentId,
+          at,
+        ],
+      );
+      await this.#audit.record(q, audit);
+      await announce(q, CHANNELS.cas, next.realm ?? '');
+      return true;
+    });
+  }
+
+  async retireCas(now: Date): Promise<StoredCa[]> {
+    return this.#db.tx(async (q: Queryable) => {
+      const r = await q.query(
+        "UPDATE cas SET state = 'retired', retired_at = $1 WHERE state = 'retiring' AND NOT EXISTS " +
+          '(SELECT 1 FROM certificates c WHERE c.ca_id = cas.id AND c.not_after > $1) RETURNING *',
+        [now],
+      );
+      for (const row of r.rows) await announce(q, CHANNELS.cas, row.realm ?? '');
+      return r.rows.map(ca);
+    });
   }
 
   async getCertificate(realm: string, serial: string): Promise<CertificateRecord | undefined> {

@@ -19,6 +19,8 @@ export const CHANNELS = {
   realms: 'keyward_realms',
   /** A realm's policies changed (payload: the realm). */
   policies: 'keyward_policies',
+  /** A realm's CAs changed: rotated or retired (payload: the realm). */
+  cas: 'keyward_cas',
 } as const;
 
 export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];

@@ -14,6 +14,7 @@ import {
   backdate,
   certificatesFromPem,
   generateCaKey,
+  isCaKeyType,
   loadCa,
   localSigner,
   signCertificate,
@@ -29,6 +30,19 @@ import { apiFromEnv } from '../api.ts';
 import { out, parse, UsageError, type Command } from '../command.ts';
 
 const DAY = 86_400_000;
+
+const ACTIONS = ['initialize', 'create-control-certificate', 'create-api-certificate', 'trust', 'rotate', 'list', 'cross-sign'];
+
+/** A realm's CA as `GET /v1/realms/{realm}/ca` (JSON) lists it. */
+interface RealmCa {
+  readonly id: string;
+  readonly state: string;
+  readonly subject: string;
+  readonly keyType: string;
+  readonly keyStore: string;
+  readonly notAfter: string;
+  readonly crlUrl: string;
+}
 
 const KEY_TYPES: Readonly<Record<string, CaKeyType>> = { 'ec-p256': 'EC-P256', 'rsa-2048': 'RSA-2048', 'rsa-4096': 'RSA-4096' };
 
@@ -90,18 +104,24 @@ async function leaf(
 
 export const ca: Command = {
   name: 'ca',
-  summary: 'Offline CA for API client certificates (cluster CA, control and API certificates)',
+  summary: "Offline CA for API client certificates (cluster CA, control and API certificates); a realm's CA rotation",
   help: `
 Usage:
   keyward ca initialize <cluster-name>               -> cluster.crt, cluster.key (new CA with a cluster UUID)
   keyward ca create-control-certificate <hostname>   -> control-<hostname>.crt/.key (Keyward's HTTPS certificate)
   keyward ca create-api-certificate <client-name>    -> <client-name>.crt/.key (OU=<cluster UUID>, CN=user-<client-name>)
   keyward ca trust --realm <realm> [--name NAME] cluster.crt   (online: the realm trusts the cluster CA)
+  keyward ca rotate --realm <realm> [--key-type TYPE]  (online: a new issuing CA for the realm; the previous one retires)
+  keyward ca list --realm <realm>                      (online: the realm's active and retiring issuing CAs)
+  keyward ca cross-sign <new-root.pem> --issuer old-root.pem --issuer-key old-root.key
+                                                     -> <new-root>.cross.pem (the new root's name and key, issued by
+                                                        the old root: clients that trust only the old one validate)
 
 Options:
   --dir DIR          where the CA files are and the new files go (default: the current directory)
   --days N           validity (CA 3650, certificates 365)
-  --key-type TYPE    ec-p256 (default), rsa-2048 or rsa-4096
+  --key-type TYPE    ec-p256 (default), rsa-2048 or rsa-4096; for rotate also ec-p384 and rsa-3072
+                     (default: the server's KEYWARD_CA_KEY_TYPE)
   --force            overwrite existing files
 Keys are written with mode 0600. Serve HTTPS with the control certificate:
   KEYWARD_TLS_CERT=control-<hostname>.crt KEYWARD_TLS_KEY=control-<hostname>.key keyward serve
@@ -115,6 +135,8 @@ and call it as the API client <client-name> of the trusting realm:
       force: { type: 'boolean' },
       realm: { type: 'string' },
       name: { type: 'string' },
+      issuer: { type: 'string' },
+      'issuer-key': { type: 'string' },
     });
     const [action, arg] = positionals;
     const dir = values.dir ?? process.cwd();
@@ -209,8 +231,50 @@ and call it as the API client <client-name> of the trusting realm:
         out(`realm ${values.realm} trusts ${r.subject} as "${r.name}" (sha256 ${r.sha256Fingerprint})`);
         return 0;
       }
+      case 'rotate':
+      case 'list': {
+        if (!values.realm) throw new UsageError(`${action} needs --realm`);
+        const path = `/v1/realms/${encodeURIComponent(values.realm)}/ca`;
+        let cas: RealmCa[];
+        if (action === 'rotate') {
+          const type = values['key-type'];
+          if (type !== undefined && !isCaKeyType(type.toUpperCase()))
+            throw new UsageError(`--key-type must be ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096, not ${type}`);
+          cas = (await apiFromEnv().request('POST', `${path}/rotate`, type === undefined ? {} : { keyType: type.toUpperCase() })).cas;
+          out(`realm ${values.realm}: ${cas[0]!.subject} (${cas[0]!.id}) issues from now on`);
+        } else cas = (await apiFromEnv().request('GET', path)).cas;
+        for (const c of cas) {
+          const columns = [c.state.padEnd(8), c.id, c.keyType.padEnd(8), c.keyStore.padEnd(6), `until ${c.notAfter}`, c.subject];
+          out(`${columns.join('  ')}  CRL ${c.crlUrl}`);
+        }
+        return 0;
+      }
+      case 'cross-sign': {
+        if (!arg) throw new UsageError('cross-sign needs the new root certificate file');
+        if (!values.issuer || !values['issuer-key']) throw new UsageError('cross-sign needs --issuer and --issuer-key (the old root)');
+        const issuer = loadCa(
+          { certificatePem: readFileSync(values.issuer, 'utf8') },
+          localSigner(createPrivateKey(readFileSync(values['issuer-key'], 'utf8'))),
+        );
+        const root = certificatesFromPem(readFileSync(arg, 'utf8'))[0]!.decoded;
+        const now = new Date();
+        let notAfter = new Date(now.getTime() + (days ?? 3650) * DAY);
+        for (const end of [root.notAfter, issuer.notAfter]) if (end < notAfter) notAfter = end;
+        // RFC 4158 §2.3: the same subject and key as the new root, issued by the old one (its AKI names the old root's key).
+        const { pem } = await signCertificate({
+          issuer,
+          profile: PROFILES.rootCa,
+          subject: root.subject,
+          spki: root.spki,
+          serialHex: newSerialHex(),
+          notBefore: backdate(now, PROFILES.rootCa),
+          notAfter,
+        });
+        writeAll([{ path: join(dir, `${basename(arg, '.pem').replace(/\.crt$/, '')}.cross.pem`), content: pem }], force);
+        return 0;
+      }
       default:
-        throw new UsageError(`unknown action "${action ?? ''}" (initialize, create-control-certificate, create-api-certificate, trust)`);
+        throw new UsageError(`unknown action "${action ?? ''}" (${ACTIONS.join(', ')})`);
     }
   },
 };

@@ -37,7 +37,9 @@ key-encryption key KEYWARD_KEK. To rotate it:
     const store = await openStore(config, log);
     try {
       const n = await store.db.tx(async (q) => {
-        const rows = (await q.query<{ id: string; key_blob: { kek: string } }>('SELECT id, key_blob FROM cas FOR UPDATE')).rows;
+        const rows = (
+          await q.query<{ id: string; key_blob: { kek: string } }>('SELECT id, key_blob FROM cas WHERE key_blob IS NOT NULL FOR UPDATE')
+        ).rows;
         let count = 0;
         for (const r of rows) {
           if (r.key_blob.kek !== kekId(old)) continue;

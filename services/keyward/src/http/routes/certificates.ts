@@ -3,7 +3,7 @@
  * Thin handlers: parse → authenticate → call the issuance action → render.
  */
 import type { Request, Response } from 'express';
-import { REVOCABLE_REASONS } from '../../ca/index.ts';
+import { CA_KEY_TYPES, REVOCABLE_REASONS } from '../../ca/index.ts';
 import type { Principal } from '../../authn/principal.ts';
 import type { Issuance, IssuedView, IssueOutcome } from '../../issuance/issuance.ts';
 import type { CertificateFilter } from '../../issuance/ports.ts';
@@ -27,6 +27,23 @@ const OCSP_RESPONSE = DER('The DER OCSPResponse (RFC 6960 §4.2.1)');
 const PEM_CHAIN = {
   type: 'string',
   description: 'PEM certificates (RFC 7468), the certificate first, then its chain (application/pem-certificate-chain, RFC 8555 §9.1)',
+};
+/** One of a realm's issuing CAs (`GET …/ca` with Accept: application/json). */
+const CA_VIEW = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    state: {
+      enum: ['active', 'retiring'],
+      description: 'retiring: rotated out, still signs its CRL and answers OCSP for its certificates',
+    },
+    subject: { type: 'string' },
+    keyType: { type: 'string' },
+    keyStore: { enum: ['sealed', 'pkcs11'], description: 'Where its key is: sealed in the database, or inside the PKCS#11 token' },
+    notAfter: { type: 'string', format: 'date-time' },
+    chain: { type: 'array', items: { type: 'string' }, description: 'The CA first, its root last' },
+    crlUrl: { type: 'string', description: 'Its CRL (the CRL distribution point of the certificates it issues)' },
+  },
 };
 const certificateSchema = {
   type: 'object',
@@ -174,16 +191,47 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       errors: ['realm.not_found', 'ca.malformed'],
       responses: {
         200: {
-          description: 'The chain: PEM by default (what curl gets); `{chain}` with Accept: application/json',
-          schema: { type: 'object', properties: { chain: { type: 'array', items: { type: 'string' } } } },
+          description:
+            'The chain of the active issuing CA: PEM by default (what curl gets); with Accept: application/json `{chain, cas}`, ' +
+            'where `cas` lists the active CA and the retiring ones (rotated out, still answering for their certificates) with their chains',
+          schema: {
+            type: 'object',
+            properties: { chain: { type: 'array', items: { type: 'string' } }, cas: { type: 'array', items: CA_VIEW } },
+          },
           alternatives: { 'application/pem-certificate-chain': PEM_CHAIN },
         },
       },
       handler: async (req, res) => {
-        const chain = await issuance.chain(param(req, 'realm'));
+        const realm = param(req, 'realm');
+        const chain = await issuance.chain(realm);
         // As Vault's /pki/ca/pem and step-ca's /roots.pem: `curl -o ca.pem` (Accept: */*) gets PEM; JSON only when named.
-        if (req.accepts(['application/pem-certificate-chain', 'application/json']) === 'application/json') res.json({ chain });
+        if (req.accepts(['application/pem-certificate-chain', 'application/json']) === 'application/json')
+          res.json({ chain, cas: await issuance.cas(realm) });
         else res.type('application/pem-certificate-chain').send(chain.join(''));
+      },
+    },
+    {
+      method: 'post',
+      path: `${base}/ca/rotate`,
+      tag: 'certificates',
+      auth: 'bearer',
+      summary:
+        "keyward-admin: rotate the realm's issuing CA — a new one under the same parent issues from now on; the previous one is " +
+        'retiring: it signs its CRL and answers OCSP until its last certificate expires',
+      body: { type: 'object', additionalProperties: false, properties: { keyType: { enum: [...CA_KEY_TYPES] } } },
+      errors: ['realm.not_found', 'auth.forbidden', 'ca.exists', 'ca.key_unavailable', 'request.malformed'],
+      responses: {
+        201: {
+          description: "The realm's CAs after the rotation, the new active one first",
+          schema: {
+            type: 'object',
+            properties: { chain: { type: 'array', items: { type: 'string' } }, cas: { type: 'array', items: CA_VIEW } },
+          },
+        },
+      },
+      handler: async (req, res) => {
+        const cas = await issuance.rotate(param(req, 'realm'), await auth.principal(req), { keyType: req.body?.keyType });
+        res.status(201).json({ chain: cas[0]!.chain, cas });
       },
     },
     {
@@ -355,10 +403,34 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       tag: 'revocation',
       auth: 'none',
       summary: 'The current CRL (DER); its number only grows',
-      errors: ['realm.not_found', 'store.unavailable'],
+      errors: ['realm.not_found', 'ca.not_found', 'store.unavailable'],
+      responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 CRL (RFC 5280 §5)') } },
+      query: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          issuer: {
+            type: 'string',
+            pattern: '^[0-9a-f-]{36}$',
+            description: 'The CRL of this issuing CA of the realm (active or retiring)',
+          },
+        },
+      },
+      handler: async (req, res) => {
+        const der = await issuance.crl(param(req, 'realm'), (req.query as Record<string, string | undefined>).issuer);
+        res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
+      },
+    },
+    {
+      method: 'get',
+      path: `${base}/crl/:caId`,
+      tag: 'revocation',
+      auth: 'none',
+      summary: "The CRL (DER) of one of the realm's issuing CAs, active or retiring: the CRL distribution point of its certificates",
+      errors: ['realm.not_found', 'ca.not_found', 'store.unavailable'],
       responses: { 200: { description: 'CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 CRL (RFC 5280 §5)') } },
       handler: async (req, res) => {
-        const der = await issuance.crl(param(req, 'realm'));
+        const der = await issuance.crl(param(req, 'realm'), param(req, 'caId'));
         res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
       },
     },

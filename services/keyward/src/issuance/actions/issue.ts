@@ -32,6 +32,7 @@ import type { IssuanceContext } from '../context.ts';
 import type { CertificateRecord, IssuanceTx, NewCertificateRecord, RequesterRef } from '../ports.ts';
 import { authorize, getEndEntity, resolvePolicy, type IssuanceRules } from '../rules.ts';
 import { certificateView, requestView, type IssueOutcome } from '../views.ts';
+import { crlUrlOf } from './rotate_ca.ts';
 
 export interface IssueInput {
   /** The CSR (PEM or DER); not together with spki. */
@@ -162,7 +163,7 @@ export async function signAndStore(
     ca: ctx.cas.open(issuing),
     serialHex: serial,
     now: backdate(ctx.clock.now(), rules.profile),
-    crlUrl: `${base}/crl`,
+    crlUrl: crlUrlOf(ctx, realm, issuing.id), // its issuer's own CRL: after a rotation each CA signs its own
     ocspUrl: `${base}/ocsp`,
   });
   const record: NewCertificateRecord = {

@@ -59,7 +59,8 @@ async function afterChange(
 ): Promise<void> {
   if (!result?.changed) return;
   ctx.ocspCache.clear();
-  if (change.refreshCrl ?? true) await refreshCrl(ctx, change.realm).catch(() => undefined); // the schedule retries
+  // The CRL of the certificate's own CA (a retiring one after a rotation); the schedule retries.
+  if (change.refreshCrl ?? true) await refreshCrl(ctx, change.realm, result.record.caId).catch(() => undefined);
   // A revocation for good moves a certificate client's pin in Keycloak on; a hold does not (a release could not undo it).
   if (permanent) await ctx.onRevoked?.(change.realm, result.record);
 }
