@@ -39,7 +39,7 @@ async function formatted(path: SdkGeneratedFile, text: string): Promise<string> 
  */
 export async function sdkSources(): Promise<Record<SdkGeneratedFile, string>> {
   const doc = openApiDocument(VERSION);
-  const ast = await openapiTS(doc as unknown as Parameters<typeof openapiTS>[0], { silent: true });
+  const ast = await openapiTS(doc as unknown as Parameters<typeof openapiTS>[0], { silent: true, emptyObjectsUnknown: true });
   const schema = COMMENT_HEADER.replace(' */', `${NOTE} */`) + astToString(ast);
   const catalogue = Object.fromEntries(Object.entries(ERROR_CATALOGUE).map(([code, e]) => [code, { status: e.status, title: e.title }]));
   const codes = [

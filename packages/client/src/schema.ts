@@ -1328,7 +1328,7 @@ export interface operations {
             /** @enum {string} */
             status?: 'up' | 'down';
             checks?: {
-              [key: string]: Record<string, never>;
+              [key: string]: Record<string, unknown>;
             };
           };
         };
@@ -1368,7 +1368,7 @@ export interface operations {
             /** @enum {string} */
             status?: 'up' | 'down';
             checks?: {
-              [key: string]: Record<string, never>;
+              [key: string]: Record<string, unknown>;
             };
           };
         };
@@ -1407,7 +1407,7 @@ export interface operations {
             /** @enum {string} */
             status?: 'up' | 'down';
             checks?: {
-              [key: string]: Record<string, never>;
+              [key: string]: Record<string, unknown>;
             };
           };
         };
@@ -1461,7 +1461,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
@@ -2162,7 +2162,7 @@ export interface operations {
         };
         content: {
           'application/json': {
-            realms?: Record<string, never>[];
+            realms?: Record<string, unknown>[];
           };
         };
       };
@@ -3298,7 +3298,7 @@ export interface operations {
           'application/json': {
             realm?: string;
             name?: string;
-            policy?: Record<string, never>;
+            policy?: Record<string, unknown>;
             source?: string;
             createdAt?: string;
             updatedAt?: string;
@@ -3431,7 +3431,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': Record<string, never>;
+        'application/json': Record<string, unknown>;
       };
     };
     responses: {
@@ -3444,7 +3444,7 @@ export interface operations {
           'application/json': {
             realm?: string;
             name?: string;
-            policy?: Record<string, never>;
+            policy?: Record<string, unknown>;
             source?: string;
             createdAt?: string;
             updatedAt?: string;
@@ -3460,7 +3460,7 @@ export interface operations {
           'application/json': {
             realm?: string;
             name?: string;
-            policy?: Record<string, never>;
+            policy?: Record<string, unknown>;
             source?: string;
             createdAt?: string;
             updatedAt?: string;
@@ -3759,7 +3759,7 @@ export interface operations {
             items?: {
               realm?: string;
               name?: string;
-              policy?: Record<string, never>;
+              policy?: Record<string, unknown>;
               source?: string;
               createdAt?: string;
               updatedAt?: string;
@@ -3884,7 +3884,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
@@ -3913,7 +3913,7 @@ export interface operations {
         'application/json': {
           files: {
             name: string;
-            content: Record<string, never>;
+            content: Record<string, unknown>;
           }[];
           prune?: boolean;
           /** @description realm/clientId → secret, for clients whose file names secretFromEnv */
@@ -3938,9 +3938,9 @@ export interface operations {
               kind?: 'realm' | 'policy' | 'api_client';
               realm?: string;
               id?: string;
-              fields?: Record<string, never>;
+              fields?: Record<string, unknown>;
             }[];
-            unmanaged?: Record<string, never>[];
+            unmanaged?: Record<string, unknown>[];
           };
         };
       };
@@ -4082,7 +4082,7 @@ export interface operations {
         'application/json': {
           files: {
             name: string;
-            content: Record<string, never>;
+            content: Record<string, unknown>;
           }[];
           prune?: boolean;
           /** @description realm/clientId → secret, for clients whose file names secretFromEnv */
@@ -4107,10 +4107,10 @@ export interface operations {
               kind?: 'realm' | 'policy' | 'api_client';
               realm?: string;
               id?: string;
-              fields?: Record<string, never>;
+              fields?: Record<string, unknown>;
             }[];
-            unmanaged?: Record<string, never>[];
-            generatedSecrets?: Record<string, never>[];
+            unmanaged?: Record<string, unknown>[];
+            generatedSecrets?: Record<string, unknown>[];
           };
         };
       };
@@ -4528,19 +4528,19 @@ export interface operations {
         };
         content: {
           'application/json': {
-            items?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+            items: {
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             }[];
@@ -4683,18 +4683,18 @@ export interface operations {
         };
         content: {
           'application/json': {
-            serialNumber?: string;
-            certificate?: string;
-            chain?: string[];
+            serialNumber: string;
+            certificate: string;
+            chain: string[];
             /** Format: date-time */
-            notBefore?: string;
+            notBefore: string;
             /** Format: date-time */
-            notAfter?: string;
-            policy?: string;
-            subject?: string;
-            sans?: string[];
+            notAfter: string;
+            policy: string;
+            subject: string;
+            sans: string[];
             /** @enum {unknown} */
-            status?: 'valid' | 'revoked' | 'expired';
+            status: 'valid' | 'revoked' | 'expired';
             revokedAt?: string;
             revocationReason?: string;
           };
@@ -4708,24 +4708,24 @@ export interface operations {
         };
         content: {
           'application/json': {
-            requestId?: string;
+            requestId: string;
             /** @enum {unknown} */
-            status?: 'pending' | 'issued' | 'rejected';
-            policy?: string;
-            subject?: string;
+            status: 'pending' | 'issued' | 'rejected';
+            policy: string;
+            subject: string;
             certificate?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             };
@@ -4916,18 +4916,18 @@ export interface operations {
         };
         content: {
           'application/json': {
-            serialNumber?: string;
-            certificate?: string;
-            chain?: string[];
+            serialNumber: string;
+            certificate: string;
+            chain: string[];
             /** Format: date-time */
-            notBefore?: string;
+            notBefore: string;
             /** Format: date-time */
-            notAfter?: string;
-            policy?: string;
-            subject?: string;
-            sans?: string[];
+            notAfter: string;
+            policy: string;
+            subject: string;
+            sans: string[];
             /** @enum {unknown} */
-            status?: 'valid' | 'revoked' | 'expired';
+            status: 'valid' | 'revoked' | 'expired';
             revokedAt?: string;
             revocationReason?: string;
           };
@@ -5071,18 +5071,18 @@ export interface operations {
         };
         content: {
           'application/json': {
-            serialNumber?: string;
-            certificate?: string;
-            chain?: string[];
+            serialNumber: string;
+            certificate: string;
+            chain: string[];
             /** Format: date-time */
-            notBefore?: string;
+            notBefore: string;
             /** Format: date-time */
-            notAfter?: string;
-            policy?: string;
-            subject?: string;
-            sans?: string[];
+            notAfter: string;
+            policy: string;
+            subject: string;
+            sans: string[];
             /** @enum {unknown} */
-            status?: 'valid' | 'revoked' | 'expired';
+            status: 'valid' | 'revoked' | 'expired';
             revokedAt?: string;
             revocationReason?: string;
           };
@@ -5551,18 +5551,18 @@ export interface operations {
         };
         content: {
           'application/json': {
-            serialNumber?: string;
-            certificate?: string;
-            chain?: string[];
+            serialNumber: string;
+            certificate: string;
+            chain: string[];
             /** Format: date-time */
-            notBefore?: string;
+            notBefore: string;
             /** Format: date-time */
-            notAfter?: string;
-            policy?: string;
-            subject?: string;
-            sans?: string[];
+            notAfter: string;
+            policy: string;
+            subject: string;
+            sans: string[];
             /** @enum {unknown} */
-            status?: 'valid' | 'revoked' | 'expired';
+            status: 'valid' | 'revoked' | 'expired';
             revokedAt?: string;
             revocationReason?: string;
           };
@@ -5703,24 +5703,24 @@ export interface operations {
         content: {
           'application/json': {
             items?: {
-              requestId?: string;
+              requestId: string;
               /** @enum {unknown} */
-              status?: 'pending' | 'issued' | 'rejected';
-              policy?: string;
-              subject?: string;
+              status: 'pending' | 'issued' | 'rejected';
+              policy: string;
+              subject: string;
               certificate?: {
-                serialNumber?: string;
-                certificate?: string;
-                chain?: string[];
+                serialNumber: string;
+                certificate: string;
+                chain: string[];
                 /** Format: date-time */
-                notBefore?: string;
+                notBefore: string;
                 /** Format: date-time */
-                notAfter?: string;
-                policy?: string;
-                subject?: string;
-                sans?: string[];
+                notAfter: string;
+                policy: string;
+                subject: string;
+                sans: string[];
                 /** @enum {unknown} */
-                status?: 'valid' | 'revoked' | 'expired';
+                status: 'valid' | 'revoked' | 'expired';
                 revokedAt?: string;
                 revocationReason?: string;
               };
@@ -5849,24 +5849,24 @@ export interface operations {
         };
         content: {
           'application/json': {
-            requestId?: string;
+            requestId: string;
             /** @enum {unknown} */
-            status?: 'pending' | 'issued' | 'rejected';
-            policy?: string;
-            subject?: string;
+            status: 'pending' | 'issued' | 'rejected';
+            policy: string;
+            subject: string;
             certificate?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             };
@@ -5994,24 +5994,24 @@ export interface operations {
         };
         content: {
           'application/json': {
-            requestId?: string;
+            requestId: string;
             /** @enum {unknown} */
-            status?: 'pending' | 'issued' | 'rejected';
-            policy?: string;
-            subject?: string;
+            status: 'pending' | 'issued' | 'rejected';
+            policy: string;
+            subject: string;
             certificate?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             };
@@ -6182,24 +6182,24 @@ export interface operations {
         };
         content: {
           'application/json': {
-            requestId?: string;
+            requestId: string;
             /** @enum {unknown} */
-            status?: 'pending' | 'issued' | 'rejected';
-            policy?: string;
-            subject?: string;
+            status: 'pending' | 'issued' | 'rejected';
+            policy: string;
+            subject: string;
             certificate?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             };
@@ -6366,7 +6366,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
@@ -6505,7 +6505,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed) */
@@ -6676,7 +6676,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
@@ -6921,19 +6921,19 @@ export interface operations {
         };
         content: {
           'application/json': {
-            items?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+            items: {
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             }[];
@@ -7075,18 +7075,18 @@ export interface operations {
         };
         content: {
           'application/json': {
-            serialNumber?: string;
-            certificate?: string;
-            chain?: string[];
+            serialNumber: string;
+            certificate: string;
+            chain: string[];
             /** Format: date-time */
-            notBefore?: string;
+            notBefore: string;
             /** Format: date-time */
-            notAfter?: string;
-            policy?: string;
-            subject?: string;
-            sans?: string[];
+            notAfter: string;
+            policy: string;
+            subject: string;
+            sans: string[];
             /** @enum {unknown} */
-            status?: 'valid' | 'revoked' | 'expired';
+            status: 'valid' | 'revoked' | 'expired';
             revokedAt?: string;
             revocationReason?: string;
           };
@@ -7100,24 +7100,24 @@ export interface operations {
         };
         content: {
           'application/json': {
-            requestId?: string;
+            requestId: string;
             /** @enum {unknown} */
-            status?: 'pending' | 'issued' | 'rejected';
-            policy?: string;
-            subject?: string;
+            status: 'pending' | 'issued' | 'rejected';
+            policy: string;
+            subject: string;
             certificate?: {
-              serialNumber?: string;
-              certificate?: string;
-              chain?: string[];
+              serialNumber: string;
+              certificate: string;
+              chain: string[];
               /** Format: date-time */
-              notBefore?: string;
+              notBefore: string;
               /** Format: date-time */
-              notAfter?: string;
-              policy?: string;
-              subject?: string;
-              sans?: string[];
+              notAfter: string;
+              policy: string;
+              subject: string;
+              sans: string[];
               /** @enum {unknown} */
-              status?: 'valid' | 'revoked' | 'expired';
+              status: 'valid' | 'revoked' | 'expired';
               revokedAt?: string;
               revocationReason?: string;
             };
@@ -8348,7 +8348,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Trusted */
@@ -8357,7 +8357,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed); `trusted_ca.invalid` (The trusted client CA is invalid) */
@@ -8624,7 +8624,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': Record<string, never>;
+          'application/json': Record<string, unknown>;
         };
       };
       /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
@@ -9668,7 +9668,7 @@ export interface operations {
             status?: 'pending';
             /** Format: date-time */
             expiresAt?: string;
-            change?: Record<string, never>;
+            change?: Record<string, unknown>;
           };
         };
       };
@@ -9976,7 +9976,7 @@ export interface operations {
             status?: 'pending';
             /** Format: date-time */
             expiresAt?: string;
-            change?: Record<string, never>;
+            change?: Record<string, unknown>;
           };
         };
       };
@@ -10148,7 +10148,7 @@ export interface operations {
               /** @enum {unknown} */
               status?: 'pending' | 'approved' | 'rejected' | 'expired';
               /** @description For settings: {setting, from, to} */
-              change?: Record<string, never>;
+              change?: Record<string, unknown>;
               proposedBy?: {
                 kind?: string;
                 id?: string;
@@ -10301,7 +10301,7 @@ export interface operations {
             /** @enum {unknown} */
             status?: 'pending' | 'approved' | 'rejected' | 'expired';
             /** @description For settings: {setting, from, to} */
-            change?: Record<string, never>;
+            change?: Record<string, unknown>;
             proposedBy?: {
               kind?: string;
               id?: string;
@@ -10453,7 +10453,7 @@ export interface operations {
             /** @enum {unknown} */
             status?: 'pending' | 'approved' | 'rejected' | 'expired';
             /** @description For settings: {setting, from, to} */
-            change?: Record<string, never>;
+            change?: Record<string, unknown>;
             proposedBy?: {
               kind?: string;
               id?: string;
@@ -10641,7 +10641,7 @@ export interface operations {
             /** @enum {unknown} */
             status?: 'pending' | 'approved' | 'rejected' | 'expired';
             /** @description For settings: {setting, from, to} */
-            change?: Record<string, never>;
+            change?: Record<string, unknown>;
             proposedBy?: {
               kind?: string;
               id?: string;
@@ -12530,7 +12530,7 @@ export interface operations {
             status?: 'pending';
             /** Format: date-time */
             expiresAt?: string;
-            change?: Record<string, never>;
+            change?: Record<string, unknown>;
           };
         };
       };
@@ -13754,10 +13754,10 @@ export interface operations {
               id?: string;
               at?: string;
               realm?: string;
-              actor?: Record<string, never>;
+              actor?: Record<string, unknown>;
               action?: string;
               target?: string;
-              details?: Record<string, never>;
+              details?: Record<string, unknown>;
               sealed?: boolean;
             }[];
             first?: number;
@@ -13895,10 +13895,10 @@ export interface operations {
               id?: string;
               at?: string;
               realm?: string;
-              actor?: Record<string, never>;
+              actor?: Record<string, unknown>;
               action?: string;
               target?: string;
-              details?: Record<string, never>;
+              details?: Record<string, unknown>;
               sealed?: boolean;
             }[];
             first?: number;
