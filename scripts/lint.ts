@@ -32,6 +32,7 @@ const ENV_ALLOWED = [
   /^test\//,
   /^bench\//,
   /^scripts\//,
+  /^packages\/[^/]+\/examples\//,
 ];
 
 function walk(dir: string): string[] {

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   clientCredentials,
   createKeywardClient,
@@ -190,6 +191,24 @@ describe('21 the TypeScript client', function () {
     expect(err.detail, err.detail).to.contain(`client ${clientId}`).and.contain('Invalid client credentials');
     expect(err.message).to.not.contain('not-the-secret');
     expect(err.cause).to.be.an('error');
+  });
+
+  it("runs the README's example: the policies, then a certificate; a bad CSR exits 1 naming csr.malformed", async () => {
+    const example = fileURLToPath(new URL('../../packages/client/examples/issue_certificate.ts', import.meta.url));
+    const env = {
+      PATH: process.env.PATH ?? '',
+      KEYWARD_URL: kw.url,
+      KEYWARD_KEYCLOAK_URL: (await integrationEnv()).keycloakUrl,
+      KEYWARD_CLIENT_ID: clientId,
+      KEYWARD_CLIENT_SECRET: secret,
+    };
+    const request = await csr(dir, { subject: `/CN=example.${domain}`, sans: [`DNS:example.${domain}`] });
+    const ok = await run(process.execPath, [example, realm, request.csrFile], env);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(new RegExp(`^policies: web\\nissued [0-9a-f]+ until \\d{4}-\\d\\d-\\d\\dT`));
+    const bad = await run(process.execPath, [example, realm, write(dir, 'bad.csr', 'not a CSR')], env);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.match(/^refused: csr\.malformed \(HTTP 400\): /);
   });
 
   it('renews the certificate on the HTTPS listener with the certificate as the only credential (mutualTlsFetch)', async () => {
