@@ -5,10 +5,9 @@
  * KEYWARD_CLIENT_SECRET in KEYWARD_CLIENT_REALM) from KEYWARD_KEYCLOAK_URL, or
  * with the stored login of `keyward login`.
  *
- * `api.client` is the typed client (its errors are KeywardApiError);
- * `api.request(method, path, body)` and {@link mutualTlsRequest} are untyped
- * calls over the same client whose problem details become CliApiError with
- * the stable code.
+ * `api.client` is the typed client; `api.request(method, path, body)` and
+ * {@link mutualTlsRequest} are untyped calls over the same client. Problem
+ * details from the server become CliApiError with the stable code, by both.
  */
 import {
   clientCredentials,
@@ -36,7 +35,7 @@ export class CliApiError extends Error {
 
 export interface Api {
   readonly baseUrl: string;
-  /** The typed client (@keyward/client) with the same credential; it throws KeywardApiError. */
+  /** The typed client (@keyward/client) with the same credential; its refusals are CliApiError too. */
   readonly client: KeywardClient;
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
 }
@@ -128,9 +127,29 @@ async function untyped<T>(client: KeywardClient, method: string, path: string, b
   }
 }
 
+/** The typed client whose methods throw the CLI's words (`raw` is left as it is). */
+function translated(client: KeywardClient, hint: string): KeywardClient {
+  const wrap = <F extends (...args: never[]) => Promise<unknown>>(f: F): F =>
+    (async (...args: Parameters<F>) => {
+      try {
+        return await f(...args);
+      } catch (err) {
+        throw cliError(err, hint);
+      }
+    }) as F;
+  return Object.freeze({
+    ...client,
+    GET: wrap(client.GET),
+    PUT: wrap(client.PUT),
+    POST: wrap(client.POST),
+    PATCH: wrap(client.PATCH),
+    DELETE: wrap(client.DELETE),
+  });
+}
+
 export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
   const baseUrl = (env.KEYWARD_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
-  const client = createKeywardClient({ baseUrl, token: tokenFromEnv(env) });
+  const client = translated(createKeywardClient({ baseUrl, token: tokenFromEnv(env) }), '; set KEYWARD_URL');
   return {
     baseUrl,
     client,
@@ -154,7 +173,7 @@ export async function mutualTlsClient(baseUrl: string, tls: MutualTls): Promise<
   if (new URL(baseUrl).protocol !== 'https:')
     throw new CliApiError(0, 'cli.not_https', `${baseUrl} is not an https:// URL: renewal needs TLS`, undefined);
   const { mutualTlsFetch } = await import('@keyward/client/mtls');
-  return createKeywardClient({ baseUrl, fetch: mutualTlsFetch(tls), timeoutMs: 30_000 });
+  return translated(createKeywardClient({ baseUrl, fetch: mutualTlsFetch(tls), timeoutMs: 30_000 }), '');
 }
 
 /**
