@@ -9,7 +9,7 @@ import createClient, { type Client, type FetchResponse, type MaybeOptionalInit, 
 import type { HttpMethod, PathsWithMethod, RequiredKeysOf } from 'openapi-typescript-helpers';
 import { errorFromAnswer, KeywardApiError, networkReason } from './errors.ts';
 import type { paths } from './schema.ts';
-import { staticToken, type TokenProvider } from './tokens.ts';
+import type { TokenProvider } from './tokens.ts';
 
 /** The media types whose bodies the typed methods return: JSON. */
 export type JsonMedia = `${string}/json`;
@@ -76,7 +76,8 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
   const base = new URL(options.baseUrl);
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError(`${base.href} is not an http(s) URL`);
   const baseUrl = base.href.replace(/\/+$/, '');
-  const token = typeof options.token === 'string' ? staticToken(options.token) : options.token;
+  const given = options.token;
+  const token: TokenProvider | undefined = typeof given === 'string' ? async () => given : given;
   const underlying: FetchLike = options.fetch ?? ((r) => globalThis.fetch(r));
   const { timeoutMs } = options;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new TypeError('timeoutMs must be a positive number of milliseconds');
@@ -106,6 +107,7 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
           code: 'client.unexpected_response',
           detail: `HTTP ${response.status} answered ${response.headers.get('content-type') ?? 'no content type'}, not JSON`,
           body: await response.text(),
+          response,
         });
       return undefined;
     },

@@ -40,6 +40,8 @@ export interface KeywardApiErrorInit {
   detail: string;
   /** The parsed problem+json body, the answer's text when it was not JSON, undefined without an answer. */
   body?: unknown;
+  /** The answer (its body already read), for headers such as Retry-After; undefined without an answer. */
+  response?: Response | undefined;
 }
 
 export class KeywardApiError extends Error {
@@ -48,6 +50,8 @@ export class KeywardApiError extends Error {
   readonly code: KeywardErrorCode;
   readonly detail: string;
   readonly body: unknown;
+  /** The answer (its body already read), for headers such as Retry-After; undefined without an answer. */
+  readonly response: Response | undefined;
 
   /**
    * @example
@@ -60,6 +64,7 @@ export class KeywardApiError extends Error {
     this.code = init.code;
     this.detail = init.detail;
     this.body = init.body;
+    this.response = init.response;
   }
 
   /** The problem details when the server answered with one. */
@@ -101,7 +106,7 @@ export function errorFromAnswer(response: Response, text: string): KeywardApiErr
   }
   if (isProblem(body)) {
     const detail = typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : response.statusText;
-    return new KeywardApiError({ status: response.status, code: body.code, detail, body });
+    return new KeywardApiError({ status: response.status, code: body.code, detail, body, response });
   }
   const what = response.headers.get('content-type')?.split(';')[0] ?? 'no content type';
   const from = response.url ? ` from ${new URL(response.url).origin}` : '';
@@ -110,6 +115,7 @@ export function errorFromAnswer(response: Response, text: string): KeywardApiErr
     code: 'client.unexpected_response',
     detail: `HTTP ${response.status} ${response.statusText}${from} (${what}), not problem details`,
     body,
+    response,
   });
 }
 

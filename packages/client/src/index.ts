@@ -14,27 +14,7 @@
  *   if (isKeywardApiError(err, 'policy.san_not_allowed')) console.error(err.detail);
  * }
  */
-export {
-  createKeywardClient,
-  type FetchLike,
-  type JsonMedia,
-  type KeywardClient,
-  type KeywardClientOptions,
-  type KeywardMethod,
-  type KeywardResponse,
-} from './client.ts';
-export { ERROR_CATALOGUE, type ErrorCode } from './error_codes.ts';
-export {
-  CLIENT_ERROR_CODES,
-  isErrorCode,
-  isKeywardApiError,
-  KeywardApiError,
-  type ClientErrorCode,
-  type KeywardApiErrorInit,
-  type KeywardErrorCode,
-  type Problem,
-} from './errors.ts';
-export type { components, operations, paths } from './schema.ts';
+export * from './core.ts';
 export {
   cachedToken,
   clientCredentials,
