@@ -63,6 +63,10 @@ import { auditRoutes } from './http/routes/audit.ts';
 import { AuditEvents } from './audit/audit_events.ts';
 import { PgAuditEventStore } from './storage/audit_event_store.ts';
 import { consoleClientSecret } from './keycloak/console_client.ts';
+import { publishRealmCa } from './keycloak/truststore.ts';
+import { KeywardError } from './kernel/errors.ts';
+import { decodeCertificate, formatRfc4514, splitPemCertificates } from './ca/index.ts';
+import type { ApiClientCertificateIssuer } from './provisioning/ports.ts';
 import { sessionCookies } from './http/console/cookies.ts';
 import { consoleRouter, expectedOrigin } from './http/console/routes.ts';
 import { ConsoleSessions } from './http/console/sessions.ts';
@@ -216,12 +220,42 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     chain: { verify: () => audit.verify(db), status: () => audit.status(db) },
   });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
+  // Certificates of secretless API clients come from the one issuance pipeline (bound once issuance exists).
+  let issuanceForClients: Issuance | undefined;
+  // Keycloak's X.509 client authenticator takes its trust anchors from the self-signed certificates of its truststore
+  // (the others only help build the path; its CertificateValidator, checked on 26.7.3), so the whole chain goes into the
+  // truststore and x509.casubjectdn pins the chain's anchor: the installation's root, or the realm's imported parent.
+  const signingCaOf = async (realm: string) => {
+    const { chain } = await issuanceForClients!.issuingCa(realm);
+    if (config.keycloak.truststoreDir && publishRealmCa(config.keycloak.truststoreDir, realm, chain.join('\n')))
+      log.warn("a realm's CA chain was written to Keycloak's truststore directory; Keycloak trusts it after its next restart", {
+        realm,
+        dir: config.keycloak.truststoreDir,
+      });
+    const anchor = splitPemCertificates(chain.at(-1)!)[0]!;
+    const der = new Uint8Array(Buffer.from(anchor.replace(/-----[^-]+-----|\s+/g, ''), 'base64'));
+    return { subjectDn: formatRfc4514(decodeCertificate(der).subject) };
+  };
+  const apiClientCertificates: ApiClientCertificateIssuer = {
+    signingCa: signingCaOf,
+    issue: async (realm, client, input) => {
+      const outcome = await issuanceForClients!.issue(realm, client, input);
+      if (outcome.kind !== 'issued')
+        throw new KeywardError(
+          'api_client.certificate_policy_invalid',
+          `Policy ${input.policy} needs approval, so it cannot issue API client certificates`,
+        );
+      const c = outcome.certificate;
+      return { serialNumber: c.serialNumber, certificate: c.certificate, chain: c.chain, notAfter: c.notAfter, subject: c.subject };
+    },
+  };
   const apiClients = new ApiClientService({
     identity,
     store: provisioningStore,
     realms,
     policies,
     authz,
+    certificates: apiClientCertificates,
     cacheSeconds: config.roleCacheSeconds,
     graceSeconds: config.roleGraceSeconds,
   });
@@ -243,8 +277,13 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       signerFor: (key) => offload.signer(key),
       verifyCsr: offload.verifyCsr,
     },
-    { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
+    {
+      publicUrl: config.publicUrl,
+      issuingKeyType: config.caKeyType,
+      onRevoked: (realm, record) => apiClients.certificateRevoked(realm, record),
+    },
   );
+  issuanceForClients = issuance;
   const idempotency = new PgIdempotencyStore(db, kek);
   // Other replicas' changes drop what this process cached of them at once: OCSP answers, realms, policies.
   const changes = new ChangeListener(store.url, log)
@@ -267,7 +306,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const pats = new PersonalAccessTokenService({ store: new PgPatStore(db, audit), settings, realms, authz, users: identity, clock, log });
   const devices = new DeviceOnboardingService({
     store: new PgDeviceStore(db, audit),
-    directory: new KeycloakDeviceDirectory(keycloak.client),
+    directory: new KeycloakDeviceDirectory(keycloak.client, {
+      audience: config.audience,
+      truststoreDir: config.keycloak.truststoreDir,
+    }),
     settings,
     approvals,
     realms,

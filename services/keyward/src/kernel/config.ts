@@ -31,6 +31,8 @@ export interface Config {
     readonly adminUser: string | undefined;
     readonly adminPassword: string | undefined;
     readonly timeoutMs: number;
+    /** KEYWARD_KEYCLOAK_TRUSTSTORE_DIR. */
+    readonly truststoreDir?: string | undefined;
   };
   readonly audience: string;
   readonly tokenClockSkewSeconds: number;
@@ -177,6 +179,14 @@ export const SETTINGS = [
     description:
       "Keycloak's public base URL as it appears in tokens' iss (its --hostname), when Keyward reaches Keycloak at another address (a " +
       'cluster-internal service, say). Default: KEYWARD_KEYCLOAK_URL.',
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_TRUSTSTORE_DIR',
+    default: undefined,
+    description:
+      "A directory in Keycloak's --truststore-paths: Keyward writes there the PEM of each realm's CA that signs certificate " +
+      "API clients' certificates (keyward-<realm>.pem) when such a client is made. Keycloak reads its truststore at start: " +
+      'restart it after a new realm CA appears (or put the PEMs in place before). Default: not written.',
   },
   {
     env: 'KEYWARD_KEYCLOAK_CLIENT_ID',
@@ -446,6 +456,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
       adminUser: (v.KEYWARD_KEYCLOAK_ADMIN_USER as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
       adminPassword: (v.KEYWARD_KEYCLOAK_ADMIN_PASSWORD as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
       timeoutMs: v.KEYWARD_KEYCLOAK_TIMEOUT_MS,
+      truststoreDir: v.KEYWARD_KEYCLOAK_TRUSTSTORE_DIR as string | undefined,
     },
     audience: v.KEYWARD_AUDIENCE,
     tokenClockSkewSeconds: v.KEYWARD_TOKEN_CLOCK_SKEW_SECONDS,

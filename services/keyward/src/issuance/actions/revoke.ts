@@ -32,6 +32,7 @@ export async function revoke(ctx: IssuanceContext, realm: string, p: Principal, 
   if (result.changed) {
     ctx.ocspCache.clear();
     await refreshCrl(ctx, realm).catch(() => undefined); // the schedule retries
+    await ctx.onRevoked?.(realm, result.record);
   }
   return certificateView(ctx, result.record);
 }
