@@ -193,7 +193,7 @@ export interface paths {
     delete: operations['deleteV1RealmsRealmApiClientsClientId'];
     options?: never;
     head?: never;
-    /** Change name, description, roles, cross-realm roles or default policy (null clears it) */
+    /** Change name, description, roles, cross-realm roles or default policy (null clears it); switch authentication between secret and certificate (the new secret or certificate is shown only in this answer) */
     patch: operations['patchV1RealmsRealmApiClientsClientId'];
     trace?: never;
   };
@@ -1192,6 +1192,7 @@ export interface components {
         | 'auth.forbidden'
         | 'token.client_disabled'
         | 'token.client_not_found'
+        | 'token.certificate_mismatch'
         | 'realm.not_found'
         | 'realm.invalid_name'
         | 'realm.missing_in_keycloak'
@@ -1200,6 +1201,8 @@ export interface components {
         | 'api_client.invalid_id'
         | 'api_client.exists'
         | 'api_client.not_found'
+        | 'api_client.certificate_policy_required'
+        | 'api_client.certificate_policy_invalid'
         | 'grant.not_found'
         | 'policy.invalid'
         | 'policy.not_found'
@@ -2285,6 +2288,8 @@ export interface operations {
               description?: string;
               enabled?: boolean;
               managed?: boolean;
+              /** @enum {string} */
+              authentication?: 'secret' | 'certificate';
               roles?: string[];
               assignedRoles?: string[];
               crossRealmRoles?: {
@@ -2444,6 +2449,14 @@ export interface operations {
             realm: string;
             name: string;
           };
+          /**
+           * @description certificate: mutual TLS with a Keyward certificate (RFC 8705 §2), tokens bound to it (§3); no secret
+           * @enum {string}
+           */
+          authentication?: 'secret' | 'certificate';
+          certificatePolicy?: string;
+          /** @description PEM CSR; without one Keyward generates the key and returns it once */
+          csr?: string;
         };
       };
     };
@@ -2461,6 +2474,8 @@ export interface operations {
             description?: string;
             enabled?: boolean;
             managed?: boolean;
+            /** @enum {string} */
+            authentication?: 'secret' | 'certificate';
             roles?: string[];
             assignedRoles?: string[];
             crossRealmRoles?: {
@@ -2474,10 +2489,18 @@ export interface operations {
               status?: 'valid' | 'policy.not_found' | 'policy.realm_has_no_policies' | 'policy.realm_not_granted';
             };
             secret?: string;
+            certificate?: {
+              serialNumber?: string;
+              certificate?: string;
+              chain?: string[];
+              notAfter?: string;
+              subject?: string;
+              privateKey?: string;
+            };
           };
         };
       };
-      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed); `api_client.invalid_id` (The client id is invalid); `idempotency.key_invalid` (The Idempotency-Key header is malformed) */
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed); `api_client.invalid_id` (The client id is invalid); `api_client.certificate_policy_required` (A certificate client needs a certificate policy of its realm); `api_client.certificate_policy_invalid` (The policy cannot issue API client certificates); `csr.malformed` (The CSR is malformed); `csr.bad_signature` (The CSR signature does not verify); `idempotency.key_invalid` (The Idempotency-Key header is malformed) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2485,7 +2508,15 @@ export interface operations {
         content: {
           'application/problem+json': components['schemas']['Problem'] & {
             /** @enum {unknown} */
-            code?: 'client_certificate.malformed' | 'request.malformed' | 'api_client.invalid_id' | 'idempotency.key_invalid';
+            code?:
+              | 'client_certificate.malformed'
+              | 'request.malformed'
+              | 'api_client.invalid_id'
+              | 'api_client.certificate_policy_required'
+              | 'api_client.certificate_policy_invalid'
+              | 'csr.malformed'
+              | 'csr.bad_signature'
+              | 'idempotency.key_invalid';
           };
         };
       };
@@ -2577,7 +2608,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); code: `role.not_found` (No such role); `role.not_grantable` (The role cannot be granted); `policy.not_found` (No such certificate policy); `policy.realm_has_no_policies` (The realm has no certificate policies); `policy.realm_not_granted` (The client holds no role in the policy realm); `idempotency.key_reused` (The Idempotency-Key was used for a different request) */
+      /** @description Problem details (RFC 9457); code: `role.not_found` (No such role); `role.not_grantable` (The role cannot be granted); `policy.not_found` (No such certificate policy); `policy.realm_has_no_policies` (The realm has no certificate policies); `policy.realm_not_granted` (The client holds no role in the policy realm); `policy.key_not_allowed` (The key type or size is not allowed); `policy.subject_not_allowed` (The subject is not allowed); `policy.validity_exceeded` (The validity exceeds the policy maximum); `idempotency.key_reused` (The Idempotency-Key was used for a different request) */
       422: {
         headers: {
           [name: string]: unknown;
@@ -2591,6 +2622,9 @@ export interface operations {
               | 'policy.not_found'
               | 'policy.realm_has_no_policies'
               | 'policy.realm_not_granted'
+              | 'policy.key_not_allowed'
+              | 'policy.subject_not_allowed'
+              | 'policy.validity_exceeded'
               | 'idempotency.key_reused';
           };
         };
@@ -2670,6 +2704,8 @@ export interface operations {
             description?: string;
             enabled?: boolean;
             managed?: boolean;
+            /** @enum {string} */
+            authentication?: 'secret' | 'certificate';
             roles?: string[];
             assignedRoles?: string[];
             crossRealmRoles?: {
@@ -2956,6 +2992,14 @@ export interface operations {
             realm: string;
             name: string;
           } | null;
+          /**
+           * @description certificate: mutual TLS with a Keyward certificate (RFC 8705 §2), tokens bound to it (§3); no secret
+           * @enum {string}
+           */
+          authentication?: 'secret' | 'certificate';
+          certificatePolicy?: string;
+          /** @description PEM CSR; without one Keyward generates the key and returns it once */
+          csr?: string;
         };
       };
     };
@@ -2973,6 +3017,8 @@ export interface operations {
             description?: string;
             enabled?: boolean;
             managed?: boolean;
+            /** @enum {string} */
+            authentication?: 'secret' | 'certificate';
             roles?: string[];
             assignedRoles?: string[];
             crossRealmRoles?: {
@@ -2985,10 +3031,19 @@ export interface operations {
               /** @enum {string} */
               status?: 'valid' | 'policy.not_found' | 'policy.realm_has_no_policies' | 'policy.realm_not_granted';
             };
+            secret?: string;
+            certificate?: {
+              serialNumber?: string;
+              certificate?: string;
+              chain?: string[];
+              notAfter?: string;
+              subject?: string;
+              privateKey?: string;
+            };
           };
         };
       };
-      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed) */
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed); `api_client.certificate_policy_required` (A certificate client needs a certificate policy of its realm); `api_client.certificate_policy_invalid` (The policy cannot issue API client certificates); `csr.malformed` (The CSR is malformed); `csr.bad_signature` (The CSR signature does not verify) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2996,7 +3051,13 @@ export interface operations {
         content: {
           'application/problem+json': components['schemas']['Problem'] & {
             /** @enum {unknown} */
-            code?: 'client_certificate.malformed' | 'request.malformed';
+            code?:
+              | 'client_certificate.malformed'
+              | 'request.malformed'
+              | 'api_client.certificate_policy_required'
+              | 'api_client.certificate_policy_invalid'
+              | 'csr.malformed'
+              | 'csr.bad_signature';
           };
         };
       };
@@ -3076,7 +3137,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); code: `role.not_found` (No such role); `role.not_grantable` (The role cannot be granted); `policy.not_found` (No such certificate policy); `policy.realm_has_no_policies` (The realm has no certificate policies); `policy.realm_not_granted` (The client holds no role in the policy realm) */
+      /** @description Problem details (RFC 9457); code: `role.not_found` (No such role); `role.not_grantable` (The role cannot be granted); `policy.not_found` (No such certificate policy); `policy.realm_has_no_policies` (The realm has no certificate policies); `policy.realm_not_granted` (The client holds no role in the policy realm); `policy.key_not_allowed` (The key type or size is not allowed); `policy.subject_not_allowed` (The subject is not allowed); `policy.validity_exceeded` (The validity exceeds the policy maximum) */
       422: {
         headers: {
           [name: string]: unknown;
@@ -3085,7 +3146,14 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'] & {
             /** @enum {unknown} */
             code?:
-              'role.not_found' | 'role.not_grantable' | 'policy.not_found' | 'policy.realm_has_no_policies' | 'policy.realm_not_granted';
+              | 'role.not_found'
+              | 'role.not_grantable'
+              | 'policy.not_found'
+              | 'policy.realm_has_no_policies'
+              | 'policy.realm_not_granted'
+              | 'policy.key_not_allowed'
+              | 'policy.subject_not_allowed'
+              | 'policy.validity_exceeded';
           };
         };
       };
@@ -4111,6 +4179,7 @@ export interface operations {
             }[];
             unmanaged?: Record<string, unknown>[];
             generatedSecrets?: Record<string, unknown>[];
+            issuedCertificates?: Record<string, unknown>[];
           };
         };
       };

@@ -28,13 +28,14 @@ describe('@keyward/client generated sources', function () {
   });
 
   it("types KeywardApiError's code as the catalogue's codes plus the client's own, and the problem schema's code as the catalogue", () => {
-    const sameAsServer: Equal<ErrorCode, ServerErrorCode> = true;
+    // The server's union is compared at run time below: a stale copy fails there with the remedy, not in tsc.
     const sameAsSchema: Equal<ErrorCode, components['schemas']['Problem']['code']> = true;
     const errorCode: Equal<KeywardApiError['code'], KeywardErrorCode> = true;
     const notString: Equal<KeywardApiError['code'], string> = false;
-    expect([sameAsServer, sameAsSchema, errorCode, notString]).to.deep.equal([true, true, true, false]);
-    expect(CLIENT_CATALOGUE).to.deep.equal(
-      Object.fromEntries(Object.entries(ERROR_CATALOGUE).map(([code, e]) => [code, { status: e.status, title: e.title }])),
+    expect([sameAsSchema, errorCode, notString]).to.deep.equal([true, true, false]);
+    const server: readonly ServerErrorCode[] = Object.keys(ERROR_CATALOGUE) as ServerErrorCode[];
+    expect(CLIENT_CATALOGUE, 'packages/client/src/error_codes.ts is stale: run npm run sdk:generate').to.deep.equal(
+      Object.fromEntries(server.map((code) => [code, { status: ERROR_CATALOGUE[code].status, title: ERROR_CATALOGUE[code].title }])),
     );
   });
 
