@@ -9,7 +9,7 @@ import createClient, { type Client, type FetchResponse, type MaybeOptionalInit, 
 import type { HttpMethod, PathsWithMethod, RequiredKeysOf } from 'openapi-typescript-helpers';
 import { errorFromAnswer, KeywardApiError, networkReason } from './errors.ts';
 import type { paths } from './schema.ts';
-import type { TokenProvider } from './tokens.ts';
+import type { RenewingTokenProvider, TokenProvider } from './tokens.ts';
 
 /** The media types whose bodies the typed methods return: JSON. */
 export type JsonMedia = `${string}/json`;
@@ -99,6 +99,8 @@ export function createKeywardClient(options: KeywardClientOptions): KeywardClien
       return request;
     },
     async onResponse({ response, options: o }) {
+      // A refused token (revoked, or its client's secret rotated) is not offered again: the next call gets a new one.
+      if (response.status === 401) (token as Partial<RenewingTokenProvider> | undefined)?.invalidate?.();
       if (!response.ok) throw errorFromAnswer(response, await response.text());
       const length = response.headers.get('content-length');
       if (o.parseAs === 'json' && response.status !== 204 && length !== '0' && !isJson(response.headers.get('content-type')))

@@ -1,7 +1,14 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createKeywardClient, isKeywardApiError, KeywardApiError, type FetchLike, type KeywardErrorCode } from '@keyward/client';
+import {
+  cachedToken,
+  createKeywardClient,
+  isKeywardApiError,
+  KeywardApiError,
+  type FetchLike,
+  type KeywardErrorCode,
+} from '@keyward/client';
 
 /** A fetch that records the requests and answers each with the next of `answers`. */
 function recording(...answers: (() => Response)[]) {
@@ -80,6 +87,22 @@ describe('@keyward/client', () => {
     // @ts-expect-error the code is the catalogue's union: a string outside it does not compile
     const outside: KeywardErrorCode = 'csr.not_a_code';
     expect(outside).to.be.a('string');
+  });
+
+  it('makes a renewing token provider forget its token after a 401, so the next call gets a new one', async () => {
+    let issued = 0;
+    const token = cachedToken(async () => ({ accessToken: `token-${++issued}`, expiresInSeconds: 300 }));
+    const unauthorized = { ...problem, status: 401, code: 'auth.invalid_token', title: 'The access token is invalid' };
+    const { seen, fetch } = recording(
+      () => json(200, {}),
+      () => json(401, unauthorized, 'application/problem+json'),
+      () => json(200, {}),
+    );
+    const kw = createKeywardClient({ baseUrl: 'https://keyward.example', token, fetch });
+    await kw.GET('/v1/whoami');
+    expect((await rejection(kw.GET('/v1/whoami'))).code).to.equal('auth.invalid_token');
+    await kw.GET('/v1/whoami');
+    expect(seen.map((r) => r.headers.get('authorization'))).to.deep.equal(['Bearer token-1', 'Bearer token-1', 'Bearer token-2']);
   });
 
   it('throws an error status without problem details (a proxy page) as client.unexpected_response, keeping the text', async () => {
