@@ -40,6 +40,7 @@ const ENV_ALLOWED = [
   /^test\//,
   /^bench\//,
   /^scripts\//,
+  /^packages\/[^/]+\/examples\//,
 ];
 
 function walk(dir: string): string[] {
@@ -53,7 +54,7 @@ function walk(dir: string): string[] {
 /** The tree's TypeScript files as `path relative to the root → text`. */
 function readTree(root: string): Map<string, string> {
   const files = new Map<string, string>();
-  for (const d of ['services', 'test', 'bench', 'scripts']) {
+  for (const d of ['services', 'test', 'bench', 'scripts', 'packages']) {
     let paths: string[];
     try {
       paths = walk(join(root, d));
@@ -180,7 +181,9 @@ export function lint(options: { files?: ReadonlyMap<string, string>; tolerated?:
     const machinePath = /(['"`])\/(root|home\/[a-z]+|work)\//;
     if (machinePath.test(text) && rel !== 'scripts/lint.ts') problems.push(`${rel}: machine-specific absolute path`);
     // Prettier wraps code at 140 columns but leaves long strings and comments alone.
-    const long = text.split('\n').findIndex((line) => line.length > MAX_LINE);
+    // Generated files (packages/client/src/schema.ts) keep the documents' descriptions on one line.
+    const generated = text.slice(0, 600).includes('Do not make direct changes to the file.');
+    const long = generated ? -1 : text.split('\n').findIndex((line) => line.length > MAX_LINE);
     if (long >= 0) problems.push(`${rel}:${long + 1}: line longer than ${MAX_LINE} characters`);
   }
   for (const { folders, cycle } of cyclesOf(edges)) {

@@ -1,10 +1,12 @@
 /**
- * The console's thin typed layer over Keyward's HTTP API. Every call goes to
- * the same /v1 endpoints that API clients use; the session cookie (HttpOnly,
- * set by Keyward's backend-for-frontend) authenticates it, and the
- * `X-Keyward-Console` header is the CSRF guard Keyward requires on every
- * state-changing call. No token ever reaches page script.
+ * The console's thin typed layer over Keyward's HTTP API, on the same
+ * TypeScript client that API clients use (@keyward/client, its browser entry).
+ * Every call goes to the same /v1 endpoints that API clients use; the session
+ * cookie (HttpOnly, set by Keyward's backend-for-frontend) authenticates it,
+ * and the `X-Keyward-Console` header is the CSRF guard Keyward requires on
+ * every state-changing call. No token ever reaches page script.
  */
+import { createKeywardClient, KeywardApiError, type KeywardClient } from '@keyward/client/core';
 
 /** A problem+json answer (RFC 9457) from Keyward, with its stable code. */
 export class ApiProblem extends Error {
@@ -65,35 +67,51 @@ export function withQuery(path: string, query?: Query): string {
   return s ? `${path}${path.includes('?') ? '&' : '?'}${s}` : path;
 }
 
+/**
+ * The typed client of the console: same-origin calls with the session cookie and the CSRF header.
+ * Its refusals are KeywardApiError; {@link request} turns them into ApiProblem.
+ */
+export const keyward: KeywardClient = createKeywardClient({
+  baseUrl: window.location.origin,
+  headers: { 'X-Keyward-Console': '1' },
+  fetch: (r) => fetch(r, { credentials: 'same-origin' }),
+});
+
+type UntypedCall = (
+  method: string,
+  url: string,
+  init: { headers: Record<string, string>; body?: unknown; bodySerializer?: (b: unknown) => unknown; parseAs: 'text' },
+) => Promise<{ data?: string; response: Response }>;
+
 export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { 'X-Keyward-Console': '1', Accept: 'application/json', ...options.headers };
-  let body: BodyInit | undefined;
-  if (options.body !== undefined) {
-    if (options.contentType) {
-      headers['Content-Type'] = options.contentType;
-      body = options.body as BodyInit;
-    } else {
-      headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(options.body);
-    }
-  }
-  if (options.text) headers.Accept = '*/*';
-  const res = await fetch(withQuery(path, options.query), { method, headers, body, credentials: 'same-origin' });
-  if (!res.ok) {
-    let problem: Record<string, unknown> = {};
-    try {
-      problem = (await res.json()) as Record<string, unknown>;
-    } catch {
-      problem = { title: res.statusText || `HTTP ${res.status}` };
-    }
-    const error = new ApiProblem(res.status, problem);
-    if (res.status === 401 && onSessionExpired) onSessionExpired(error.code);
+  const headers: Record<string, string> = { Accept: options.text ? '*/*' : 'application/json', ...options.headers };
+  const raw = options.body !== undefined && options.contentType !== undefined;
+  if (raw) headers['Content-Type'] = options.contentType!;
+  let answer: { data?: string; response: Response };
+  try {
+    answer = await (keyward.raw.request as unknown as UntypedCall)(method.toLowerCase(), withQuery(path, options.query), {
+      headers,
+      ...(options.body !== undefined ? { body: options.body } : {}),
+      ...(raw ? { bodySerializer: (b: unknown) => b } : {}),
+      parseAs: 'text',
+    });
+  } catch (err) {
+    if (!(err instanceof KeywardApiError)) throw err;
+    // No answer: the network error itself, as fetch gave it.
+    if (!err.response) throw err.cause ?? err;
+    const body =
+      typeof err.body === 'object' && err.body !== null
+        ? (err.body as Record<string, unknown>)
+        : { title: err.response.statusText || `HTTP ${err.status}` };
+    const error = new ApiProblem(err.status, body);
+    if (err.status === 401 && onSessionExpired) onSessionExpired(error.code);
     throw error;
   }
+  const { data: text, response: res } = answer;
   if (res.status === 204) return undefined as T;
-  if (options.text) return (await res.text()) as T;
+  if (options.text) return (text ?? '') as T;
   const type = res.headers.get('content-type') ?? '';
-  return (type.includes('json') ? await res.json() : await res.text()) as T;
+  return (type.includes('json') ? JSON.parse(text ?? '') : (text ?? '')) as T;
 }
 
 export const api = {

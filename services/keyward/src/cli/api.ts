@@ -1,10 +1,22 @@
 /**
- * The CLI's HTTP client for a Keyward server: what CI pipelines use. It
- * authenticates with KEYWARD_TOKEN, or gets a token by client credentials
- * (KEYWARD_CLIENT_ID / KEYWARD_CLIENT_SECRET in KEYWARD_CLIENT_REALM) from
- * KEYWARD_KEYCLOAK_URL. Problem details from the server become CliApiError
- * with the stable code.
+ * The CLI's HTTP client for a Keyward server: what CI pipelines use. It is the
+ * TypeScript client `@keyward/client` (packages/client), authenticated with
+ * KEYWARD_TOKEN, or with a token by client credentials (KEYWARD_CLIENT_ID /
+ * KEYWARD_CLIENT_SECRET in KEYWARD_CLIENT_REALM) from KEYWARD_KEYCLOAK_URL, or
+ * with the stored login of `keyward login`.
+ *
+ * `api.client` is the typed client; `api.request(method, path, body)` and
+ * {@link mutualTlsRequest} are untyped calls over the same client. Problem
+ * details from the server become CliApiError with the stable code, by both.
  */
+import {
+  clientCredentials,
+  createKeywardClient,
+  KeywardApiError,
+  staticToken,
+  type KeywardClient,
+  type TokenProvider,
+} from '@keyward/client';
 import * as oidc from 'openid-client';
 import { readLogin, writeLogin } from './credentials.ts';
 
@@ -12,8 +24,8 @@ export class CliApiError extends Error {
   readonly code: string;
   readonly status: number;
   readonly body: unknown;
-  constructor(status: number, code: string, message: string, body: unknown) {
-    super(message);
+  constructor(status: number, code: string, message: string, body: unknown, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'CliApiError';
     this.code = code;
     this.status = status;
@@ -23,7 +35,14 @@ export class CliApiError extends Error {
 
 export interface Api {
   readonly baseUrl: string;
+  /** The typed client (@keyward/client) with the same credential; its refusals are CliApiError too. */
+  readonly client: KeywardClient;
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+}
+
+/** True for the refusals of a Keyward server, by either client: `err.status` is the HTTP status, 0 without an answer. */
+export function isApiError(err: unknown): err is CliApiError | KeywardApiError {
+  return err instanceof CliApiError || err instanceof KeywardApiError;
 }
 
 /** The token of `keyward login`, refreshed when it is about to expire. */
@@ -57,65 +76,84 @@ async function storedLogin(env: NodeJS.ProcessEnv): Promise<string | undefined> 
   return t.access_token;
 }
 
+/** KEYWARD_TOKEN, else the client credentials of KEYWARD_CLIENT_*, else the stored login (none: no credential). */
+function tokenFromEnv(env: NodeJS.ProcessEnv): TokenProvider {
+  if (env.KEYWARD_TOKEN) return staticToken(env.KEYWARD_TOKEN);
+  if (!env.KEYWARD_CLIENT_ID) return () => storedLogin(env);
+  if (!env.KEYWARD_KEYCLOAK_URL || !env.KEYWARD_CLIENT_SECRET)
+    return async () => {
+      throw new Error('KEYWARD_CLIENT_ID needs KEYWARD_CLIENT_SECRET and KEYWARD_KEYCLOAK_URL (or set KEYWARD_TOKEN)');
+    };
+  const kcUrl = env.KEYWARD_KEYCLOAK_URL.replace(/\/+$/, '');
+  return clientCredentials({
+    issuer: `${kcUrl}/realms/${env.KEYWARD_CLIENT_REALM ?? 'master'}`,
+    clientId: env.KEYWARD_CLIENT_ID,
+    clientSecret: env.KEYWARD_CLIENT_SECRET,
+    allowInsecureHttp: new URL(kcUrl).protocol === 'http:',
+    refreshBeforeSeconds: 10,
+  });
+}
+
+/** The CLI's words for the client's errors: the codes and messages the CLI has always printed. */
+function cliError(err: unknown, hint: string): unknown {
+  if (!(err instanceof KeywardApiError)) return err;
+  if (err.code === 'client.unreachable') return new CliApiError(0, 'cli.unreachable', `${err.detail}${hint}`, undefined, { cause: err });
+  if (err.code === 'client.unexpected_response' && err.status >= 400) {
+    const code = `http.${err.status}`;
+    const b = err.body as { detail?: unknown; title?: unknown } | undefined;
+    const said = typeof b === 'object' && b !== null ? (b.detail ?? b.title) : undefined;
+    return new CliApiError(err.status, code, `${typeof said === 'string' ? said : err.detail} [${code}]`, err.body, { cause: err });
+  }
+  return new CliApiError(err.status, err.code, err.message, err.body, { cause: err });
+}
+
+/** An untyped call: the answer's JSON, or its text when it is not JSON (a PEM download). */
+async function untyped<T>(client: KeywardClient, method: string, path: string, body: unknown, hint: string): Promise<T> {
+  const call = client.raw.request as unknown as (
+    m: string,
+    url: string,
+    init: { body?: unknown; parseAs: 'text' },
+  ) => Promise<{ data?: string; response: Response }>;
+  let text: string | undefined;
+  try {
+    ({ data: text } = await call(method.toLowerCase(), path, { ...(body !== undefined ? { body } : {}), parseAs: 'text' }));
+  } catch (err) {
+    throw cliError(err, hint);
+  }
+  try {
+    return (text ? JSON.parse(text) : undefined) as T;
+  } catch {
+    return text as T;
+  }
+}
+
+/** The typed client whose methods throw the CLI's words (`raw` is left as it is). */
+function translated(client: KeywardClient, hint: string): KeywardClient {
+  const wrap = <F extends (...args: never[]) => Promise<unknown>>(f: F): F =>
+    (async (...args: Parameters<F>) => {
+      try {
+        return await f(...args);
+      } catch (err) {
+        throw cliError(err, hint);
+      }
+    }) as F;
+  return Object.freeze({
+    ...client,
+    GET: wrap(client.GET),
+    PUT: wrap(client.PUT),
+    POST: wrap(client.POST),
+    PATCH: wrap(client.PATCH),
+    DELETE: wrap(client.DELETE),
+  });
+}
+
 export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
   const baseUrl = (env.KEYWARD_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
-  let cached: { token: string; exp: number } | undefined;
-  const token = async (): Promise<string | undefined> => {
-    if (env.KEYWARD_TOKEN) return env.KEYWARD_TOKEN;
-    if (!env.KEYWARD_CLIENT_ID) return storedLogin(env);
-    if (cached && cached.exp - Date.now() > 10_000) return cached.token;
-    if (!env.KEYWARD_KEYCLOAK_URL || !env.KEYWARD_CLIENT_SECRET)
-      throw new Error('KEYWARD_CLIENT_ID needs KEYWARD_CLIENT_SECRET and KEYWARD_KEYCLOAK_URL (or set KEYWARD_TOKEN)');
-    const kcUrl = env.KEYWARD_KEYCLOAK_URL.replace(/\/+$/, '');
-    const realm = env.KEYWARD_CLIENT_REALM ?? 'master';
-    const cfg = await oidc.discovery(
-      new URL(`${kcUrl}/realms/${realm}`),
-      env.KEYWARD_CLIENT_ID,
-      undefined,
-      oidc.ClientSecretBasic(env.KEYWARD_CLIENT_SECRET),
-      new URL(kcUrl).protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
-    );
-    const t = await oidc.clientCredentialsGrant(cfg);
-    cached = { token: t.access_token, exp: Date.now() + (t.expiresIn() ?? 60) * 1000 };
-    return cached.token;
-  };
+  const client = translated(createKeywardClient({ baseUrl, token: tokenFromEnv(env) }), '; set KEYWARD_URL');
   return {
     baseUrl,
-    async request(method, path, body) {
-      const t = await token();
-      let res: Response;
-      try {
-        res = await fetch(baseUrl + path, {
-          method,
-          headers: {
-            accept: 'application/json',
-            ...(t ? { authorization: `Bearer ${t}` } : {}),
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-      } catch (err) {
-        throw new CliApiError(
-          0,
-          'cli.unreachable',
-          `cannot reach Keyward at ${baseUrl} ` +
-            `(${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`,
-          undefined,
-        );
-      }
-      const text = await res.text();
-      let parsed: any;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = text;
-      }
-      if (!res.ok) {
-        const code = parsed?.code ?? `http.${res.status}`;
-        throw new CliApiError(res.status, code, `${parsed?.detail ?? parsed?.title ?? res.statusText} [${code}]`, parsed);
-      }
-      return parsed;
-    },
+    client,
+    request: (method, path, body) => untyped(client, method, path, body, '; set KEYWARD_URL'),
   };
 }
 
@@ -128,50 +166,21 @@ export interface MutualTls {
 }
 
 /**
+ * The typed client on Keyward's HTTPS listener with a TLS client certificate
+ * as the only credential (`keyward certificate renew`); it gives up after 30 s.
+ */
+export async function mutualTlsClient(baseUrl: string, tls: MutualTls): Promise<KeywardClient> {
+  if (new URL(baseUrl).protocol !== 'https:')
+    throw new CliApiError(0, 'cli.not_https', `${baseUrl} is not an https:// URL: renewal needs TLS`, undefined);
+  const { mutualTlsFetch } = await import('@keyward/client/mtls');
+  return translated(createKeywardClient({ baseUrl, fetch: mutualTlsFetch(tls), timeoutMs: 30_000 }), '');
+}
+
+/**
  * A JSON call on Keyward's HTTPS listener with a TLS client certificate as
- * the only credential (`keyward certificate renew`). Problem details become
- * CliApiError with the stable code, as for {@link apiFromEnv}.
+ * the only credential. Problem details become CliApiError with the stable
+ * code, as for {@link apiFromEnv}.
  */
 export async function mutualTlsRequest<T = any>(baseUrl: string, tls: MutualTls, method: string, path: string, body?: unknown): Promise<T> {
-  const { request } = await import('node:https');
-  const url = new URL(baseUrl.replace(/\/+$/, '') + path);
-  if (url.protocol !== 'https:')
-    throw new CliApiError(0, 'cli.not_https', `${baseUrl} is not an https:// URL: renewal needs TLS`, undefined);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        cert: tls.cert,
-        key: tls.key,
-        ...(tls.ca ? { ca: tls.ca } : {}),
-        headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json' } : {}) },
-        timeout: 30_000,
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
-    req.on('error', (err) =>
-      reject(new CliApiError(0, 'cli.unreachable', `cannot reach Keyward at ${url.origin} (${(err as Error).message})`, undefined)),
-    );
-    req.end(payload);
-  });
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  if (status < 200 || status >= 300) {
-    const code = parsed?.code ?? `http.${status}`;
-    throw new CliApiError(status, code, `${parsed?.detail ?? parsed?.title ?? `HTTP ${status}`} [${code}]`, parsed);
-  }
-  return parsed as T;
+  return untyped<T>(await mutualTlsClient(baseUrl, tls), method, path, body, '');
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiFromEnv, CliApiError, mutualTlsRequest, type Api } from '../api.ts';
+import { apiFromEnv, isApiError, mutualTlsClient, type Api } from '../api.ts';
 import type { KeyType } from '../certificate_files.ts';
 import { confirm, out, parse, UsageError, type Command } from '../command.ts';
 import { parseDuration } from '../../kernel/duration.ts';
@@ -128,7 +128,10 @@ async function request(api: Api, nameArg: string | undefined, v: Record<string, 
   if (!realm) throw new UsageError('name the realm with --realm R (or --policy realm/name)');
   if (v.validity) durationOption('validity', v.validity);
   const { csrPem, keyPem } = await csrOption(v);
-  const answer = await api.request('POST', `/v1/realms/${enc(realm)}/certificates`, { csr: csrPem, policy, validity: v.validity });
+  const { data: answer } = await api.client.POST('/v1/realms/{realm}/certificates', {
+    params: { path: { realm } },
+    body: { csr: csrPem, policy, validity: v.validity },
+  });
   return deliver(api, realm, answer, { name, dir: v.out ?? '.', keyPem }, v);
 }
 
@@ -170,7 +173,10 @@ async function revoke(api: Api, serialArg: string | undefined, v: Record<string,
     throw new UsageError(`unknown reason "${reason}" (RFC 5280: ${REVOCATION_REASONS.join(', ')})`);
   const undo = reason === 'certificateHold' ? 'keyward certificate release lifts a hold.' : 'This cannot be undone.';
   await confirm(`Revoke certificate ${serial} of realm ${realm} (${reason})? ${undo}`, serial, v.yes);
-  const r = await api.request('POST', `/v1/realms/${enc(realm)}/certificates/${enc(serial)}/revoke`, { reason });
+  const { data: r } = await api.client.POST('/v1/realms/{realm}/certificates/{serial}/revoke', {
+    params: { path: { realm, serial } },
+    body: { reason: reason as (typeof REVOCATION_REASONS)[number] },
+  });
   if (v.json) out(JSON.stringify(r, null, 2));
   else out(`revoked ${r.serialNumber} (${r.revocationReason ?? reason}) at ${r.revokedAt}`);
   return 0;
@@ -203,7 +209,7 @@ export function table(head: readonly string[], rows: readonly (readonly unknown[
 
 async function list(api: Api, v: Record<string, any>): Promise<number> {
   if (!v.realm) throw new UsageError('name the realm with --realm R');
-  const q = new URLSearchParams();
+  const query: Record<string, string> = {};
   for (const [opt, param] of [
     ['status', 'status'],
     ['subject', 'subject'],
@@ -215,14 +221,14 @@ async function list(api: Api, v: Record<string, any>): Promise<number> {
     ['max', 'max'],
   ] as const) {
     const value = Array.isArray(v[opt]) ? v[opt][0] : v[opt];
-    if (value !== undefined) q.set(param, value);
+    if (value !== undefined) query[param] = String(value);
   }
-  const r = await api.request('GET', `/v1/realms/${enc(v.realm)}/certificates${q.size ? `?${q}` : ''}`);
+  const { data: r } = await api.client.GET('/v1/realms/{realm}/certificates', { params: { path: { realm: v.realm }, query } });
   if (v.json) {
     out(JSON.stringify(r.items, null, 2));
     return 0;
   }
-  const rows = r.items.map((c: any) => [c.serialNumber, c.status, c.notAfter, c.policy, c.subject, c.sans.join(',')]);
+  const rows = r.items.map((c) => [c.serialNumber, c.status, c.notAfter, c.policy, c.subject, c.sans.join(',')]);
   table(['SERIAL', 'STATUS', 'NOT AFTER', 'POLICY', 'SUBJECT', 'SANS'], rows);
   if (!rows.length) process.stderr.write('no certificates match\n');
   return 0;
@@ -231,7 +237,7 @@ async function list(api: Api, v: Record<string, any>): Promise<number> {
 async function get(api: Api, serial: string | undefined, v: Record<string, any>): Promise<number> {
   if (!serial) throw new UsageError('get needs a serial number');
   if (!v.realm) throw new UsageError('name the realm with --realm R');
-  const r = await api.request('GET', `/v1/realms/${enc(v.realm)}/certificates/${enc(serial)}`);
+  const { data: r } = await api.client.GET('/v1/realms/{realm}/certificates/{serial}', { params: { path: { realm: v.realm, serial } } });
   if (v.json) {
     out(JSON.stringify(r, null, 2));
     return 0;
@@ -254,7 +260,7 @@ async function inspect(api: Api, target: string | undefined, v: Record<string, a
   } else {
     if (!/^[0-9a-fA-F:]+$/.test(target)) throw new UsageError(`${target} is neither a file nor a serial number`);
     if (!realm) throw new UsageError('name the realm with --realm R to inspect a certificate by serial');
-    const r = await api.request('GET', `/v1/realms/${enc(realm)}/certificates/${enc(target)}`);
+    const { data: r } = await api.client.GET('/v1/realms/{realm}/certificates/{serial}', { params: { path: { realm, serial: target } } });
     pem = r.certificate;
     chain = r.chain;
   }
@@ -266,7 +272,10 @@ async function inspect(api: Api, target: string | undefined, v: Record<string, a
   if (realm && !v['no-ocsp']) {
     const responder = `${api.baseUrl}/v1/realms/${enc(realm)}/ocsp`;
     try {
-      const issuerPem = rest[0]?.toString('pem') ?? chain[0] ?? (await api.request('GET', `/v1/realms/${enc(realm)}/ca`)).chain[0];
+      const issuerPem =
+        rest[0]?.toString('pem') ??
+        chain[0] ??
+        (await api.client.GET('/v1/realms/{realm}/ca', { params: { path: { realm } } })).data.chain?.[0];
       const [issuer] = F.certificatesOf(issuerPem);
       const res = await fetch(responder, {
         method: 'POST',
@@ -342,7 +351,7 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
     return { certPem, cert, keyPem: F.readText(v.key, 'the key') };
   };
 
-  /** One renewal: new files in place, or a CliApiError. */
+  /** One renewal: new files in place, or a KeywardApiError. */
   const renewOnce = async () => {
     const { certPem, cert, keyPem } = current();
     const realm = v.realm ?? F.realmOf(cert);
@@ -355,15 +364,11 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
       newKeyPem = key.pem;
       csr = await F.buildCsr(key.keys, type, undefined, []);
     } else await F.keysFromPem(keyPem, F.keyTypeOption(F.keyTypeOf(cert))); // a key that does not load fails here, not in the handshake
-    const view = await mutualTlsRequest(
-      baseUrl,
-      { cert: certPem, key: keyPem, ca },
-      'POST',
-      `/v1/realms/${enc(realm)}/certificates/renew`,
-      {
-        ...(csr ? { csr } : {}),
-      },
-    );
+    const tls = await mutualTlsClient(baseUrl, { cert: certPem, key: keyPem, ca });
+    const { data: view } = await tls.POST('/v1/realms/{realm}/certificates/renew', {
+      params: { path: { realm } },
+      body: csr ? { csr } : {},
+    });
     if (newKeyPem) F.writeAtomic(v.key, newKeyPem, 0o600);
     if (chainPath && existsSync(chainPath)) F.writeAtomic(chainPath, view.certificate + view.chain.join(''), 0o644);
     F.writeAtomic(v.cert, view.certificate, 0o644);
@@ -377,7 +382,7 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
       await renewOnce();
       return 0;
     } catch (err) {
-      if (err instanceof CliApiError && err.status >= 400 && err.status < 500) {
+      if (isApiError(err) && err.status >= 400 && err.status < 500) {
         log(`renewal refused: ${err.message}; the current files are kept`);
         return 1;
       }
@@ -412,7 +417,7 @@ async function renewCommand(v: Record<string, any>): Promise<number> {
     } catch (err) {
       failures++;
       if (err instanceof UsageError) throw err;
-      const refused = err instanceof CliApiError && err.status >= 400 && err.status < 500;
+      const refused = isApiError(err) && err.status >= 400 && err.status < 500;
       log(`renewal ${refused ? 'refused' : 'failed'}: ${(err as Error).message}; the current files are kept; trying again later`);
     }
   }

@@ -47,6 +47,7 @@ const CA_VIEW = {
 };
 const certificateSchema = {
   type: 'object',
+  required: ['serialNumber', 'certificate', 'chain', 'notBefore', 'notAfter', 'policy', 'subject', 'sans', 'status'],
   properties: {
     serialNumber: { type: 'string', pattern: '^[0-9a-f]+$' },
     certificate: { type: 'string' },
@@ -68,6 +69,7 @@ const certificateSchema = {
 };
 const requestSchema = {
   type: 'object',
+  required: ['requestId', 'status', 'policy', 'subject'],
   properties: {
     requestId: { type: 'string' },
     status: { enum: ['pending', 'issued', 'rejected'] },
@@ -338,7 +340,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       responses: {
         200: {
           description: 'A page of certificates',
-          schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } },
+          schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: certificateSchema } } },
         },
       },
       handler: async (req, res) => {
@@ -649,7 +651,7 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       responses: {
         200: {
           description: 'Certificates',
-          schema: { type: 'object', properties: { items: { type: 'array', items: certificateSchema } } },
+          schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: certificateSchema } } },
         },
       },
       handler: async (req, res) => {
