@@ -19,6 +19,7 @@ import type {
   StoredCrl,
 } from '../../../services/keyward/src/issuance/ports.ts';
 import type { AuditEventInput } from '../../../services/keyward/src/audit/event.ts';
+import type { EventInput } from '../../../services/keyward/src/events/catalogue.ts';
 import { KEK, NOW, POLICY_DOCUMENT } from '../ca/fixtures.ts';
 
 export const REALM = 'demo';
@@ -44,6 +45,8 @@ export class MemoryIssuanceStore implements IssuanceStore {
   entities: EndEntityRecord[] = [];
   crls = new Map<string, StoredCrl>();
   audit: AuditEventInput[] = [];
+  /** Lifecycle events recorded in the outbox, as committed. */
+  events: EventInput[] = [];
   /** Runs while a transaction holds a CA's CRL lock (what another replica might commit meanwhile). */
   onCrlLock: (() => Promise<void>) | undefined;
   /** How many single-round-trip inserts (the hot path) and transactions ran. */
@@ -57,6 +60,7 @@ export class MemoryIssuanceStore implements IssuanceStore {
       entities: [...this.entities],
       crls: new Map(this.crls),
       audit: [...this.audit],
+      events: [...this.events],
     };
     const store = this;
     const tx: IssuanceTx = {
@@ -107,16 +111,20 @@ export class MemoryIssuanceStore implements IssuanceStore {
       audit: async (event) => {
         next.audit.push(event);
       },
+      event: async (event) => {
+        next.events.push(event);
+      },
     };
     const out = await fn(tx);
     Object.assign(this, next);
     return out;
   }
 
-  async insertIssued(rec: NewCertificateRecord, audit: AuditEventInput): Promise<void> {
+  async insertIssued(rec: NewCertificateRecord, audit: AuditEventInput, event: EventInput): Promise<void> {
     this.counts.insertIssued++;
     this.certificates.push({ ...rec, status: 'valid', revokedAt: undefined, revocationReason: undefined, createdAt: NOW });
     this.audit.push(audit);
+    this.events.push(event);
   }
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']) {
     return this.cas.find((c) => c.realm === realm && c.kind === kind);

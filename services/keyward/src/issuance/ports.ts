@@ -5,6 +5,7 @@
  */
 import type { NameAttribute, RevocationReason, RevokedCertificate, Sans, StoredCa } from '../ca/index.ts';
 import type { AuditEventInput } from '../audit/event.ts';
+import type { EventInput } from '../events/catalogue.ts';
 import type { Page } from '../kernel/page.ts';
 
 export interface RequesterRef {
@@ -123,12 +124,14 @@ export interface IssuanceTx {
   revokedBatches(caId: string, batch?: number): AsyncIterable<readonly RevokedCertificate[]>;
   saveCrl(crl: StoredCrl): Promise<void>;
   audit(event: AuditEventInput): Promise<void>;
+  /** Records a lifecycle event in the transactional outbox (events/outbox.ts): sent only if this transaction commits. */
+  event(event: EventInput): Promise<void>;
 }
 
 export interface IssuanceStore {
   transaction<T>(fn: (tx: IssuanceTx) => Promise<T>): Promise<T>;
-  /** Stores an issued certificate and its audit event atomically in one round trip (the hot path). */
-  insertIssued(rec: NewCertificateRecord, audit: AuditEventInput): Promise<void>;
+  /** Stores an issued certificate, its audit event and its lifecycle event atomically in one round trip (the hot path). */
+  insertIssued(rec: NewCertificateRecord, audit: AuditEventInput, event: EventInput): Promise<void>;
   findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined>;
   findCaById(id: string): Promise<StoredCa | undefined>;
   /** Inserts a CA; resolves false when another replica created the active one first. */

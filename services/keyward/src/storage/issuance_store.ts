@@ -2,6 +2,8 @@
 import type { AuditLog } from './audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../audit/event.ts';
+import type { EventInput } from '../events/catalogue.ts';
+import { OUTBOX_COLUMNS, outboxInsertSql, outboxRow, recordEvent } from '../events/outbox.ts';
 import { asKeyBlob, splitPemCertificates, type RevocationReason, type RevokedCertificate, type StoredCa } from '../ca/index.ts';
 import type {
   CertificateFilter,
@@ -86,6 +88,7 @@ const crl = (r: any): StoredCrl => ({
 interface PendingIssued {
   c: NewCertificateRecord;
   audit: AuditEventInput;
+  event: EventInput;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -115,14 +118,20 @@ function placeholders(rows: number, columns: number, offset: number): string {
 }
 
 /**
- * The statement for `n` certificates and their audit events: one
- * data-modifying CTE, all rows or none. Each audit row is the audit log's own
- * complete INSERT (`audit.insertSql`, its parameters numbered after the
- * certificates'), one CTE member per event.
+ * The statement for `n` certificates, their audit events and their lifecycle
+ * events: one data-modifying CTE, all rows or none. Each audit row is the
+ * audit log's own complete INSERT (`audit.insertSql`, its parameters numbered
+ * after the certificates'), one CTE member per event; then the outbox rows
+ * (events/outbox.ts), numbered after the audit rows.
  */
 function insertIssuedSql(n: number, auditInsert: (offset: number) => string): string {
   const events = Array.from({ length: n }, (_, r) => `a${r} AS (${auditInsert(n * CERT_INSERT_COLUMNS + r * AUDIT_COLUMNS)})`);
-  return `WITH cert AS (${CERT_INSERT} VALUES ${placeholders(n, CERT_INSERT_COLUMNS, 0)} RETURNING serial), ${events.join(', ')}
+  const outbox = Array.from(
+    { length: n },
+    (_, r) => `e${r} AS (${outboxInsertSql(n * (CERT_INSERT_COLUMNS + AUDIT_COLUMNS) + r * OUTBOX_COLUMNS.length)})`,
+  );
+  return `WITH cert AS (${CERT_INSERT} VALUES ${placeholders(n, CERT_INSERT_COLUMNS, 0)} RETURNING serial), ${events.join(', ')},
+  ${outbox.join(', ')}
   SELECT count(*) FROM cert`;
 }
 /** Columns of an audit event row (AuditLog.insertSql). */
@@ -298,6 +307,7 @@ export class PgIssuanceStore implements IssuanceStore {
           );
         },
         audit: (event) => this.#audit.record(q, event),
+        event: (event) => recordEvent(q, event),
       }),
     );
   }
@@ -314,9 +324,9 @@ export class PgIssuanceStore implements IssuanceStore {
    * batch fails, its rows are retried one by one so that only the offending
    * request fails.
    */
-  insertIssued(c: NewCertificateRecord, audit: AuditEventInput): Promise<void> {
+  insertIssued(c: NewCertificateRecord, audit: AuditEventInput, event: EventInput): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ c, audit, resolve, reject });
+      this.#pending.push({ c, audit, event, resolve, reject });
       this.#pump();
     });
   }
@@ -360,6 +370,8 @@ export class PgIssuanceStore implements IssuanceStore {
       if (event.length !== AUDIT_COLUMNS) throw new Error(`AuditLog.insertSql writes ${event.length} columns, not ${AUDIT_COLUMNS}`);
       params.push(...event);
     }
+    const at = new Date();
+    for (const { event } of batch) params.push(...outboxRow(event, at));
     const n = batch.length;
     let text = this.#sql.get(n);
     if (!text) {

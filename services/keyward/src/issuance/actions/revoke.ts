@@ -26,7 +26,15 @@ export async function revoke(ctx: IssuanceContext, realm: string, p: Principal, 
   await requireRole(ctx, caller, caller.owns(existing.requester) ? ACCESS.revokeOwn.role : ACCESS.revokeAny.role);
   const result = await ctx.store.transaction(async (tx) => {
     const r = await tx.revoke(realm, s, reason, ctx.clock.now());
-    if (r?.changed) await tx.audit({ action: 'certificate.revoked', actor: auditActor(p), realm, target: s, details: { reason } });
+    if (r?.changed) {
+      await tx.audit({ action: 'certificate.revoked', actor: auditActor(p), realm, target: s, details: { reason } });
+      await tx.event({
+        type: 'certificate.revoked',
+        realm,
+        subject: s,
+        data: { serialNumber: s, reason, revokedAt: r.record.revokedAt?.toISOString(), subject: r.record.subject, policy: r.record.policy },
+      });
+    }
     return r!;
   });
   if (result.changed) {
