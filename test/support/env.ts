@@ -140,6 +140,9 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
       // Token sweeps run on one replica at a time: a test that needs them starts a Keyward that sweeps, and no other
       // Keyward of the run holds the task meanwhile.
       KEYWARD_PAT_SWEEP_SECONDS: '0',
+      // Webhook delivery and the expiry sweep likewise: the test of webhooks starts the Keyward that runs them.
+      KEYWARD_WEBHOOK_POLL_SECONDS: '0',
+      KEYWARD_EXPIRY_SWEEP_SECONDS: '0',
       ...overrides,
     },
   );

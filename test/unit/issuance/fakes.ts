@@ -146,6 +146,9 @@ export class MemoryIssuanceStore implements IssuanceStore {
   async searchCertificates(realm: string, filter: { requester?: string | undefined }) {
     return this.certificates.filter((c) => c.realm === realm && (!filter.requester || c.requester.id === filter.requester));
   }
+  async *streamCertificates(realm: string, filter: { requester?: string | undefined }) {
+    yield await this.searchCertificates(realm, filter);
+  }
   async listRevoked(caId: string) {
     return this.certificates
       .filter((c) => c.caId === caId && c.status === 'revoked')

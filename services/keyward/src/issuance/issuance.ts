@@ -11,10 +11,10 @@ import { issue, type IssueInput } from './actions/issue.ts';
 import { renew, type RenewInput } from './actions/renew.ts';
 import { revoke } from './actions/revoke.ts';
 import type { IssuingCa } from './cas.ts';
-import { getCertificate, searchCertificates } from './certificates.ts';
+import { exportCertificates, getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
 import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
-import type { CertificateFilter, EndEntityRecord } from './ports.ts';
+import type { CertificateFilter, CertificateRecord, EndEntityRecord } from './ports.ts';
 import { getRequest, listRequests } from './requests.ts';
 import { crl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
 import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
@@ -45,6 +45,8 @@ export interface Issuance {
   listEndEntities(realm: string, p: Principal): Promise<EndEntityRecord[]>;
   deleteEndEntity(realm: string, p: Principal, name: string): Promise<void>;
   search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
+  /** The whole search (paging ignored) streamed in batches through a database cursor: CSV and JSON Lines exports. */
+  export(realm: string, p: Principal, filter: CertificateFilter): Promise<AsyncIterable<readonly CertificateRecord[]>>;
   get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
   /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */
@@ -100,6 +102,7 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     listEndEntities: (realm, p) => listEndEntities(ctx, realm, p),
     deleteEndEntity: (realm, p, name) => deleteEndEntity(ctx, realm, p, name),
     search: (realm, p, filter) => searchCertificates(ctx, realm, p, filter),
+    export: (realm, p, filter) => exportCertificates(ctx, realm, p, filter),
     get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
     renew: (realm, presented, input) => renew(ctx, realm, presented, input),

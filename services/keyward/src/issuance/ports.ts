@@ -43,6 +43,10 @@ export interface CertificateFilter extends Page {
   readonly policy?: string | undefined;
   readonly endEntity?: string | undefined;
   readonly expiringBefore?: Date | undefined;
+  /** Valid, not expired, and expiring within this many seconds from now. */
+  readonly expiringWithinSeconds?: number | undefined;
+  /** Listing order: newest first (default), or soonest expiry first (notAfter, then serial). */
+  readonly sort?: 'createdAt' | 'notAfter' | undefined;
   /**
    * Keyset paging: only certificates after this one (a serial, normalised) in the listing order
    * (newest first, then serial), so a page deep in a long listing costs what the first page costs.
@@ -140,6 +144,11 @@ export interface IssuanceStore {
   /** Lookup by issuing CA and serial (OCSP). */
   findBySerial(caId: string, serial: string): Promise<CertificateRecord | undefined>;
   searchCertificates(realm: string, filter: CertificateFilter, now: Date): Promise<CertificateRecord[]>;
+  /**
+   * Every certificate the filter finds (paging ignored), in its order, read through a database cursor `batch` rows at a
+   * time in one snapshot: an export of any size in bounded memory. The cursor closes when the reader stops.
+   */
+  streamCertificates(realm: string, filter: CertificateFilter, now: Date, batch?: number): AsyncIterable<readonly CertificateRecord[]>;
   listRevoked(caId: string): Promise<RevokedCertificate[]>;
   countRevoked(caId: string): Promise<number>;
   latestCrl(caId: string): Promise<StoredCrl | undefined>;

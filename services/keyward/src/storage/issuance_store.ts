@@ -212,11 +212,50 @@ export function certificateSearch(realm: string, f: CertificateFilter, now: Date
   if (f.policy) add('policy = ?', f.policy);
   if (f.endEntity) add('end_entity = ?', f.endEntity);
   if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
-  if (f.after) {
+  if (f.expiringWithinSeconds !== undefined) {
+    c.raw("status = 'valid'");
+    add('not_after > ?', now);
+    add('not_after <= ?', new Date(now.getTime() + f.expiringWithinSeconds * 1000));
+  }
+  if (f.after && f.sort === 'notAfter') {
+    add('(not_after, serial) > ((SELECT not_after FROM certificates WHERE serial = ?), ?)', f.after);
+  } else if (f.after) {
     const at = '(SELECT created_at FROM certificates WHERE serial = ?)';
     add(`created_at <= ${at} AND (created_at < ${at} OR serial > ?)`, f.after);
   }
   return c;
+}
+
+/** The ORDER BY of a search (migration 017's indexes for createdAt, 021's (realm, not_after, serial) for notAfter). */
+export const certificateOrder = (f: CertificateFilter): string =>
+  f.sort === 'notAfter' ? 'ORDER BY not_after, serial' : 'ORDER BY created_at DESC, serial';
+
+/** Rows of an export fetched at a time. */
+export const EXPORT_BATCH = 2000;
+
+/** A search's rows through a cursor (see IssuanceStore.streamCertificates); `q` must be in a transaction. */
+export async function* certificateBatches(
+  q: Queryable,
+  realm: string,
+  f: CertificateFilter,
+  now: Date,
+  batch = EXPORT_BATCH,
+): AsyncGenerator<CertificateRecord[]> {
+  const c = certificateSearch(realm, f, now);
+  await q.query(
+    `DECLARE keyward_export NO SCROLL CURSOR FOR SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ${certificateOrder(f)}`,
+    c.params,
+  );
+  try {
+    for (;;) {
+      const r = await q.query(`FETCH FORWARD ${batch} FROM keyward_export`);
+      if (!r.rows.length) return;
+      yield r.rows.map(cert);
+      if (r.rows.length < batch) return;
+    }
+  } finally {
+    await q.query('CLOSE keyward_export');
+  }
 }
 
 export class PgIssuanceStore implements IssuanceStore {
@@ -433,10 +472,26 @@ export class PgIssuanceStore implements IssuanceStore {
   async searchCertificates(realm: string, f: CertificateFilter, now: Date): Promise<CertificateRecord[]> {
     const c = certificateSearch(realm, f, now);
     const r = await this.#db.query(
-      `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`,
+      `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ${certificateOrder(f)} ${c.page(f.max, f.first)}`,
       c.params,
     );
     return r.rows.map(cert);
+  }
+
+  async *streamCertificates(realm: string, f: CertificateFilter, now: Date, batch = EXPORT_BATCH): AsyncGenerator<CertificateRecord[]> {
+    // A generator cannot run inside db.tx's callback and yield out of it: the transaction is held on a client of its own.
+    const client = await this.#db.pool.connect();
+    const onError = () => undefined; // a lost connection fails the next FETCH; the pool's listener logs it
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN READ ONLY');
+      yield* certificateBatches(client, realm, f, now, batch);
+      await client.query('COMMIT');
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.removeListener('error', onError);
+      client.release();
+    }
   }
 
   async listRevoked(caId: string): Promise<RevokedCertificate[]> {
