@@ -23,7 +23,10 @@ interface Received {
 }
 
 /** A webhook receiver on loopback: records what it gets, answers `status`. */
-async function receiver(port = 0, status = 204): Promise<{ url: string; port: number; got: Received[]; server: Server; close: () => Promise<void> }> {
+async function receiver(
+  port = 0,
+  status = 204,
+): Promise<{ url: string; port: number; got: Received[]; server: Server; close: () => Promise<void> }> {
   const got: Received[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -166,7 +169,9 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
     expect((await putHook('bad', { url: hook.url, events: ['certificate.issued'], secret: 'whsec_c2hvcnQ=' })).body.code).to.equal(
       'webhook.secret_invalid',
     );
-    expect((await db.query("SELECT count(*)::int AS n FROM webhooks WHERE realm = $1 AND name NOT IN ('audit', 'expiry')", [realm])).rows[0].n).to.equal(0);
+    expect(
+      (await db.query("SELECT count(*)::int AS n FROM webhooks WHERE realm = $1 AND name NOT IN ('audit', 'expiry')", [realm])).rows[0].n,
+    ).to.equal(0);
   });
 
   let serial: string;
@@ -175,12 +180,20 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
     serial = await issued('first');
     const first = await until('certificate.issued', async () => hook.got.find((g) => g.event.subject === serial));
     expect(first.headers['content-type']).to.equal('application/cloudevents+json');
-    expect(first.event).to.include({ specversion: '1.0', type: 'io.keyward.certificate.issued', subject: serial, datacontenttype: 'application/json' });
+    expect(first.event).to.include({
+      specversion: '1.0',
+      type: 'io.keyward.certificate.issued',
+      subject: serial,
+      datacontenttype: 'application/json',
+    });
     expect(first.event.source).to.match(new RegExp(`/v1/realms/${realm}$`));
     expect(first.event.data).to.include({ serialNumber: serial, policy: 'web', subject: `CN=first.${domain}` });
     expect(validSignature(secret, first)).to.equal(true);
     expect(validSignature(`whsec_${randomBytes(32).toString('base64')}`, first)).to.equal(false);
-    const revoked = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates/${serial}/revoke`, { token, body: { reason: 'superseded' } });
+    const revoked = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates/${serial}/revoke`, {
+      token,
+      body: { reason: 'superseded' },
+    });
     expect(revoked.status, JSON.stringify(revoked.body)).to.equal(200);
     const r = await until('certificate.revoked', async () => hook.got.find((g) => g.event.type === 'io.keyward.certificate.revoked'));
     expect(r.event.subject).to.equal(serial);
@@ -189,7 +202,7 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
     expect(r.headers['webhook-id']).to.not.equal(first.headers['webhook-id']);
   });
 
-  it('delivers all three issuances made while the receiver was down, once it is up, with the same webhook-id on every attempt', async () => {
+  it('delivers all three issuances made while the receiver was down once it is up, the same webhook-id on every attempt', async () => {
     const down = await receiver();
     const port = down.port;
     await down.close(); // nothing listens there now
@@ -278,7 +291,9 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
       return d.attempts === 2 && d;
     });
     expect(one.status).to.equal('delivered');
-    const missing = await call(kw.url, 'POST', `/v1/realms/${realm}/webhooks/audit/deliveries/${randomUUIDLike()}/redeliver`, { token: op });
+    const missing = await call(kw.url, 'POST', `/v1/realms/${realm}/webhooks/audit/deliveries/${randomUUIDLike()}/redeliver`, {
+      token: op,
+    });
     expect(missing.status).to.equal(404);
     expect(missing.body.code).to.equal('webhook.delivery_not_found');
   });
@@ -313,10 +328,9 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
       return JSON.stringify(figures) === JSON.stringify([valid, revoked, 0, within7, within30.length, earliest]);
     });
     // The counts the metrics read equal a count of the table.
-    const counted = await db.query(
-      `SELECT status, count(*)::int AS n FROM certificates WHERE realm = $1 GROUP BY status ORDER BY status`,
-      [realm],
-    );
+    const counted = await db.query(`SELECT status, count(*)::int AS n FROM certificates WHERE realm = $1 GROUP BY status ORDER BY status`, [
+      realm,
+    ]);
     expect(counted.rows).to.deep.equal([
       { status: 'revoked', n: revoked },
       { status: 'valid', n: valid },
@@ -350,7 +364,9 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
       status: string;
       notAfter: string;
     }[];
-    const csvRes = await fetch(`${kw.url}/v1/realms/${realm}/certificates`, { headers: { authorization: `Bearer ${op}`, accept: 'text/csv' } });
+    const csvRes = await fetch(`${kw.url}/v1/realms/${realm}/certificates`, {
+      headers: { authorization: `Bearer ${op}`, accept: 'text/csv' },
+    });
     expect(csvRes.status).to.equal(200);
     expect(csvRes.headers.get('content-type')).to.match(/^text\/csv/);
     const lines = (await csvRes.text()).trimEnd().split('\r\n');
@@ -373,7 +389,8 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
   });
 
   it('sends certificate.expiring once per certificate and threshold, as the sweep finds them', async () => {
-    const expiring = (subject: string) => hook.got.filter((g) => g.event.type === 'io.keyward.certificate.expiring' && g.event.subject === subject);
+    const expiring = (subject: string) =>
+      hook.got.filter((g) => g.event.type === 'io.keyward.certificate.expiring' && g.event.subject === subject);
     const month = (await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?subject=month.`, { token: op })).body.items[0].serialNumber;
     const soon = (await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?subject=soon.`, { token: op })).body.items[0].serialNumber;
     await until('expiring events', async () => expiring(month).length === 1 && expiring(soon).length === 1);

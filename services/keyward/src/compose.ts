@@ -313,7 +313,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const webhooks = new WebhookService({ store: webhookStore, realms, authz, clock, allowed });
   const webhookDelivery = new WebhookDelivery({
     store: webhookStore,
-    send: (url, headers, body) => post(url, headers, body, { timeoutMs: config.webhooks.timeoutMs, allowed, userAgent: `Keyward/${VERSION}` }),
+    send: (url, headers, body) =>
+      post(url, headers, body, { timeoutMs: config.webhooks.timeoutMs, allowed, userAgent: `Keyward/${VERSION}` }),
     clock,
     log,
     retry: {
@@ -484,7 +485,9 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   expiryTimer?.unref();
   // The expiry metrics' count deltas are folded every few seconds.
   const countFold = setInterval(() => {
-    leases.counts.whenLeader(() => certificateStats.fold()).catch((err) => log.warn('folding certificate counts failed; will retry', { err }));
+    leases.counts
+      .whenLeader(() => certificateStats.fold())
+      .catch((err) => log.warn('folding certificate counts failed; will retry', { err }));
   }, 5000);
   countFold.unref();
 

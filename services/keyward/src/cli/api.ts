@@ -24,6 +24,8 @@ export class CliApiError extends Error {
 export interface Api {
   readonly baseUrl: string;
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** A GET whose answer is read as it arrives (an export): the response of a 2xx, else CliApiError. */
+  download(path: string, accept: string): Promise<Response>;
 }
 
 /** The token of `keyward login`, refreshed when it is about to expire. */
@@ -79,8 +81,46 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
     cached = { token: t.access_token, exp: Date.now() + (t.expiresIn() ?? 60) * 1000 };
     return cached.token;
   };
+  const send = async (method: string, path: string, body: unknown, accept: string): Promise<Response> => {
+    const t = await token();
+    try {
+      return await fetch(baseUrl + path, {
+        method,
+        headers: {
+          accept,
+          ...(t ? { authorization: `Bearer ${t}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new CliApiError(
+        0,
+        'cli.unreachable',
+        `cannot reach Keyward at ${baseUrl} ` +
+          `(${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); set KEYWARD_URL`,
+        undefined,
+      );
+    }
+  };
+  const refused = async (res: Response): Promise<CliApiError> => {
+    const text = await res.text();
+    let parsed: any;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    const code = parsed?.code ?? `http.${res.status}`;
+    return new CliApiError(res.status, code, `${parsed?.detail ?? parsed?.title ?? res.statusText} [${code}]`, parsed);
+  };
   return {
     baseUrl,
+    async download(path, accept) {
+      const res = await send('GET', path, undefined, accept);
+      if (!res.ok) throw await refused(res);
+      return res;
+    },
     async request(method, path, body) {
       const t = await token();
       let res: Response;

@@ -37,8 +37,7 @@ export const EVENT_DESCRIPTIONS: Readonly<Record<EventType, string>> = {
   'certificate_request.pending': 'A certificate request waits for an approver (subject: the request id).',
   'approval.pending': 'A change under dual control waits for a second admin (subject: the approval id).',
   'device.pending': 'A device certificate waits for an admin to accept it (subject: the pending certificate id).',
-  'identity.requester_removed':
-    'The Keycloak user or client that requested certificates is gone or disabled (subject: the requester id).',
+  'identity.requester_removed': 'The Keycloak user or client that requested certificates is gone or disabled (subject: the requester id).',
 };
 
 /** The reverse-DNS prefix of the CloudEvents `type`. */

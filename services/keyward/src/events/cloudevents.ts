@@ -19,7 +19,9 @@ export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
 
 /**
  * The JSON text of an event, as every attempt of every delivery sends it.
- * @example cloudEvent('https://keyward.example', event) // '{"specversion":"1.0","id":"…","source":"https://keyward.example/v1/realms/demo",…}'
+ * @example
+ * cloudEvent('https://keyward.example', event)
+ * // '{"specversion":"1.0","id":"…","source":"https://keyward.example/v1/realms/demo",…}'
  */
 export function cloudEvent(publicUrl: string, e: StoredEvent): string {
   return JSON.stringify({

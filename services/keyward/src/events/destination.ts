@@ -63,7 +63,9 @@ export async function checkDestination(raw: string, allowed: (address: string) =
     ? [h]
     : await new Promise<string[]>((resolve, reject) =>
         dnsLookup(h, { all: true }, (err, list: LookupAddress[]) =>
-          err ? reject(new KeywardError('webhook.url_invalid', `The webhook host ${h} does not resolve`, { cause: err })) : resolve(list.map((a) => a.address)),
+          err
+            ? reject(new KeywardError('webhook.url_invalid', `The webhook host ${h} does not resolve`, { cause: err }))
+            : resolve(list.map((a) => a.address)),
         ),
       );
   for (const a of addresses) if (!allowed(a)) throw notAllowed(u.origin, a);

@@ -65,9 +65,5 @@ export interface WebhookStore {
   /** Deliveries due at `at`, claimed for `leaseMs` (another worker skips them meanwhile). */
   claimDue(at: Date, max: number, leaseMs: number): Promise<DueDelivery[]>;
   /** Records one attempt and the delivery's next state. */
-  recordAttempt(
-    id: string,
-    attempt: AttemptView,
-    next: { status: DeliveryView['status']; nextAttemptAt: Date | undefined },
-  ): Promise<void>;
+  recordAttempt(id: string, attempt: AttemptView, next: { status: DeliveryView['status']; nextAttemptAt: Date | undefined }): Promise<void>;
 }

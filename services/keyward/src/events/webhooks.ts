@@ -53,11 +53,18 @@ export class WebhookService {
    * @throws KeywardError webhook.invalid_name, webhook.url_invalid, webhook.destination_not_allowed, webhook.secret_invalid,
    *   webhook.unknown_event
    */
-  async put(realm: string, p: Principal, name: string, input: WebhookInput): Promise<{ created: boolean; webhook: WebhookView; secret?: string }> {
+  async put(
+    realm: string,
+    p: Principal,
+    name: string,
+    input: WebhookInput,
+  ): Promise<{ created: boolean; webhook: WebhookView; secret?: string }> {
     await this.#enter(p, realm);
-    if (!WEBHOOK_NAME.test(name)) throw new KeywardError('webhook.invalid_name', `"${name.slice(0, 70)}" is not a webhook name (a-z, 0-9, . _ -)`);
+    if (!WEBHOOK_NAME.test(name))
+      throw new KeywardError('webhook.invalid_name', `"${name.slice(0, 70)}" is not a webhook name (a-z, 0-9, . _ -)`);
     const unknown = input.events.filter((e) => !isEventType(e));
-    if (unknown.length) throw new KeywardError('webhook.unknown_event', `Unknown event type ${unknown[0]}`, { extras: { event: unknown[0] } });
+    if (unknown.length)
+      throw new KeywardError('webhook.unknown_event', `Unknown event type ${unknown[0]}`, { extras: { event: unknown[0] } });
     await checkDestination(input.url, this.#d.allowed);
     if (input.secret !== undefined) secretKey(input.secret);
     const existing = await this.#d.store.get(realm, name);
@@ -89,7 +96,12 @@ export class WebhookService {
     if (!gone) throw new KeywardError('webhook.not_found', `Realm ${realm} has no webhook ${name}`);
   }
 
-  async deliveries(realm: string, p: Principal, name: string, o: { max: number; status?: DeliveryView['status'] }): Promise<DeliveryView[]> {
+  async deliveries(
+    realm: string,
+    p: Principal,
+    name: string,
+    o: { max: number; status?: DeliveryView['status'] },
+  ): Promise<DeliveryView[]> {
     await this.#enter(p, realm);
     await this.#find(realm, name);
     return this.#d.store.deliveries(realm, name, o);

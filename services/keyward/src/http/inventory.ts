@@ -55,7 +55,10 @@ function row(c: CertificateRecord, now: Date): Row {
   };
 }
 
-/** A CSV field (RFC 4180 §2): quoted when it holds a comma, quote or line break; a leading =, +, - or @ is prefixed with ' (spreadsheets would run it as a formula). */
+/**
+ * A CSV field (RFC 4180 §2): quoted when it holds a comma, quote or line break; a leading =, +, - or @ is
+ * prefixed with ' (spreadsheets would run it as a formula).
+ */
 function csvField(v: string | readonly string[] | undefined): string {
   let s = v === undefined ? '' : Array.isArray(v) ? v.join(' ') : (v as string);
   if (/^[=+\-@]/.test(s)) s = `'${s}`;

@@ -557,7 +557,10 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
       maxAttempts: v.KEYWARD_WEBHOOK_MAX_ATTEMPTS,
       pollSeconds: v.KEYWARD_WEBHOOK_POLL_SECONDS,
     },
-    expiry: { sweepSeconds: v.KEYWARD_EXPIRY_SWEEP_SECONDS, thresholdsDays: Object.freeze([...(v.KEYWARD_EXPIRY_THRESHOLDS_DAYS as number[])]) },
+    expiry: {
+      sweepSeconds: v.KEYWARD_EXPIRY_SWEEP_SECONDS,
+      thresholdsDays: Object.freeze([...(v.KEYWARD_EXPIRY_THRESHOLDS_DAYS as number[])]),
+    },
   };
   if (mode === 'production') {
     if (!config.databaseUrl)

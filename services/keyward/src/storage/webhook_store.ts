@@ -131,7 +131,8 @@ export class PgWebhookStore implements WebhookStore {
     return this.#db.tx(async (q) => {
       const events = (
         await q.query(
-          'SELECT seq, id, type, realm, subject, data, at FROM event_outbox WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED',
+          `SELECT seq, id, type, realm, subject, data, at FROM event_outbox WHERE NOT fanned_out
+            ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [max],
         )
       ).rows;
@@ -148,7 +149,9 @@ export class PgWebhookStore implements WebhookStore {
           data: e.data,
           at: e.at,
         });
-        for (const h of hooks) if (h.realm === e.realm && (h.events as string[]).includes(e.type)) rows.push([randomUUID(), e.realm, h.name, e.id, e.type, body, e.at]);
+        for (const h of hooks)
+          if (h.realm === e.realm && (h.events as string[]).includes(e.type))
+            rows.push([randomUUID(), e.realm, h.name, e.id, e.type, body, e.at]);
       }
       if (rows.length) {
         await q.query(
@@ -189,7 +192,8 @@ export class PgWebhookStore implements WebhookStore {
   recordAttempt(id: string, a: AttemptView, next: { status: DeliveryView['status']; nextAttemptAt: Date | undefined }): Promise<void> {
     return this.#db.tx(async (q) => {
       await q.query(
-        'INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
+        `INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING`,
         [id, a.attempt, a.at, a.statusCode ?? null, a.error ?? null, a.durationMs],
       );
       await q.query(

@@ -17,6 +17,7 @@ import { approvals } from './approvals.ts';
 import { devices } from './devices.ts';
 import { requests } from './requests.ts';
 import { endEntities } from './end_entities.ts';
+import { webhooks } from './webhooks.ts';
 
 export const commands: readonly Command[] = [
   serve,
@@ -42,4 +43,5 @@ export const commands: readonly Command[] = [
   approvals,
   devices,
   audit,
+  webhooks,
 ];

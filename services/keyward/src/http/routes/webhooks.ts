@@ -59,7 +59,9 @@ export function webhookRoutes(deps: { auth: Authenticator; webhooks: WebhookServ
       auth: 'bearer',
       summary: "The realm's webhooks (keyward-admin)",
       errors: [...ACCESS],
-      responses: { 200: { description: 'Webhooks', schema: { type: 'object', properties: { items: { type: 'array', items: webhookSchema } } } } },
+      responses: {
+        200: { description: 'Webhooks', schema: { type: 'object', properties: { items: { type: 'array', items: webhookSchema } } } },
+      },
       handler: async (req, res) => {
         res.json({ items: await webhooks.list(param(req, 'realm'), await auth.principal(req)) });
       },
@@ -92,7 +94,10 @@ export function webhookRoutes(deps: { auth: Authenticator; webhooks: WebhookServ
         'webhook.unknown_event',
       ],
       responses: {
-        201: { description: 'Created, with its secret', schema: { ...webhookSchema, properties: { ...webhookSchema.properties, secret: { type: 'string' } } } },
+        201: {
+          description: 'Created, with its secret',
+          schema: { ...webhookSchema, properties: { ...webhookSchema.properties, secret: { type: 'string' } } },
+        },
         200: { description: 'Replaced (the secret only when this call set it)', schema: webhookSchema },
       },
       handler: async (req, res) => {
@@ -171,7 +176,9 @@ export function webhookRoutes(deps: { auth: Authenticator; webhooks: WebhookServ
       errors: [...ACCESS, 'webhook.delivery_not_found'],
       responses: { 202: { description: 'Scheduled', schema: deliverySchema } },
       handler: async (req, res) => {
-        res.status(202).json(await webhooks.redeliver(param(req, 'realm'), await auth.principal(req), param(req, 'name'), param(req, 'id')));
+        res
+          .status(202)
+          .json(await webhooks.redeliver(param(req, 'realm'), await auth.principal(req), param(req, 'name'), param(req, 'id')));
       },
     },
   ];
