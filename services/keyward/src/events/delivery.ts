@@ -39,8 +39,15 @@ export interface WebhookDeliveryDeps {
   readonly claimMs: number;
 }
 
+/** How long an event stays in the outbox after its fan-out (a trace of what was sent), in days. */
+export const OUTBOX_KEEP_DAYS = 7;
+/** How long a finished delivery stays in the delivery log, in days. */
+export const DELIVERY_LOG_KEEP_DAYS = 30;
+const DAY_MS = 86_400_000;
+
 export class WebhookDelivery {
   readonly #d: WebhookDeliveryDeps;
+  #purgedAt = -Infinity;
   constructor(deps: WebhookDeliveryDeps) {
     this.#d = deps;
   }
@@ -55,6 +62,11 @@ export class WebhookDelivery {
       if (!due.length) break;
       await Promise.all(due.map((x) => this.#attempt(x)));
       attempted += due.length;
+    }
+    if (performance.now() - this.#purgedAt > 3_600_000) {
+      const now = this.#d.clock.now().getTime();
+      await this.#d.store.purge(new Date(now - OUTBOX_KEEP_DAYS * DAY_MS), new Date(now - DELIVERY_LOG_KEEP_DAYS * DAY_MS));
+      this.#purgedAt = performance.now();
     }
     return { fannedOut, attempted };
   }

@@ -64,6 +64,8 @@ export interface WebhookStore {
   fanOut(max: number): Promise<number>;
   /** Deliveries due at `at`, claimed for `leaseMs` (another worker skips them meanwhile). */
   claimDue(at: Date, max: number, leaseMs: number): Promise<DueDelivery[]>;
+  /** Deletes outbox rows fanned out before `eventsBefore` and finished deliveries created before `deliveriesBefore`. */
+  purge(eventsBefore: Date, deliveriesBefore: Date): Promise<void>;
   /** Records one attempt and the delivery's next state. */
   recordAttempt(id: string, attempt: AttemptView, next: { status: DeliveryView['status']; nextAttemptAt: Date | undefined }): Promise<void>;
 }

@@ -5,9 +5,8 @@
  * between batches, so an export of a million certificates holds one batch in
  * memory at a time.
  */
-import { once } from 'node:events';
 import type { Response } from 'express';
-import type { CertificateRecord } from '../issuance/ports.ts';
+import type { CertificateSummary } from '../issuance/ports.ts';
 
 export const INVENTORY_TYPES = ['text/csv', 'application/x-ndjson'] as const;
 export type InventoryType = (typeof INVENTORY_TYPES)[number];
@@ -34,7 +33,7 @@ export const INVENTORY_COLUMNS = [
 
 type Row = Record<(typeof INVENTORY_COLUMNS)[number], string | readonly string[] | undefined>;
 
-function row(c: CertificateRecord, now: Date): Row {
+function row(c: CertificateSummary, now: Date): Row {
   return {
     serialNumber: c.serial,
     subject: c.subject,
@@ -66,16 +65,29 @@ function csvField(v: string | readonly string[] | undefined): string {
 }
 
 /** The lines of one batch. */
-export function inventoryLines(type: InventoryType, batch: readonly CertificateRecord[], now: Date): string {
+export function inventoryLines(type: InventoryType, batch: readonly CertificateSummary[], now: Date): string {
   if (type === 'application/x-ndjson') return batch.map((c) => JSON.stringify(row(c, now)) + '\n').join('');
   return batch.map((c) => INVENTORY_COLUMNS.map((k) => csvField(row(c, now)[k])).join(',') + '\r\n').join('');
+}
+
+/** Until the socket takes more (or the client is gone), leaving no listener behind. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Streams the batches to `res` (headers sent before the first batch is read, so a failure mid-way cuts the body). */
 export async function sendInventory(
   res: Response,
   type: InventoryType,
-  batches: AsyncIterable<readonly CertificateRecord[]>,
+  batches: AsyncIterable<readonly CertificateSummary[]>,
   now: Date,
 ): Promise<void> {
   res.status(200).type(type === 'text/csv' ? 'text/csv; charset=utf-8; header=present' : 'application/x-ndjson');
@@ -83,7 +95,7 @@ export async function sendInventory(
   if (type === 'text/csv') res.write(INVENTORY_COLUMNS.join(',') + '\r\n');
   for await (const batch of batches) {
     if (res.destroyed) break; // the client went away: returning closes the cursor
-    if (!res.write(inventoryLines(type, batch, now))) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(inventoryLines(type, batch, now))) await drained(res);
   }
   res.end();
 }

@@ -7,7 +7,7 @@ import type { Principal } from '../authn/principal.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { ACCESS, enter } from './access.ts';
 import type { IssuanceContext } from './context.ts';
-import type { CertificateFilter, CertificateRecord } from './ports.ts';
+import type { CertificateFilter, CertificateSummary } from './ports.ts';
 import { certificateView, type IssuedView } from './views.ts';
 
 /**
@@ -47,7 +47,7 @@ export async function exportCertificates(
   realm: string,
   p: Principal,
   filter: CertificateFilter,
-): Promise<AsyncIterable<readonly CertificateRecord[]>> {
+): Promise<AsyncIterable<readonly CertificateSummary[]>> {
   const caller = await enter(ctx, p, realm, ACCESS.searchCertificates);
   const seesAll = caller.isOperator || (await caller.seesAllCertificates());
   const paged = filter.after === undefined ? filter : { ...filter, after: normaliseSerial(filter.after) };

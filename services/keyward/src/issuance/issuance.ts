@@ -14,7 +14,7 @@ import type { IssuingCa } from './cas.ts';
 import { exportCertificates, getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
 import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
-import type { CertificateFilter, CertificateRecord, EndEntityRecord } from './ports.ts';
+import type { CertificateFilter, CertificateSummary, EndEntityRecord } from './ports.ts';
 import { getRequest, listRequests } from './requests.ts';
 import { crl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
 import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
@@ -46,7 +46,7 @@ export interface Issuance {
   deleteEndEntity(realm: string, p: Principal, name: string): Promise<void>;
   search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
   /** The whole search (paging ignored) streamed in batches through a database cursor: CSV and JSON Lines exports. */
-  export(realm: string, p: Principal, filter: CertificateFilter): Promise<AsyncIterable<readonly CertificateRecord[]>>;
+  export(realm: string, p: Principal, filter: CertificateFilter): Promise<AsyncIterable<readonly CertificateSummary[]>>;
   get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
   /** Renews the certificate presented in the TLS handshake (its DER), under its requester's current rules. */

@@ -92,6 +92,9 @@ export interface StoredCrl {
   readonly revocations: number;
 }
 
+/** A certificate without its DER: what an inventory lists. */
+export type CertificateSummary = Omit<CertificateRecord, 'der'>;
+
 /** A certificate as issuance writes it; the store adds its status and creation time. */
 export type NewCertificateRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
 
@@ -148,7 +151,7 @@ export interface IssuanceStore {
    * Every certificate the filter finds (paging ignored), in its order, read through a database cursor `batch` rows at a
    * time in one snapshot: an export of any size in bounded memory. The cursor closes when the reader stops.
    */
-  streamCertificates(realm: string, filter: CertificateFilter, now: Date, batch?: number): AsyncIterable<readonly CertificateRecord[]>;
+  streamCertificates(realm: string, filter: CertificateFilter, now: Date, batch?: number): AsyncIterable<readonly CertificateSummary[]>;
   listRevoked(caId: string): Promise<RevokedCertificate[]>;
   countRevoked(caId: string): Promise<number>;
   latestCrl(caId: string): Promise<StoredCrl | undefined>;

@@ -62,57 +62,79 @@ export class PgCertificateStats {
    */
   async expiry(now: Date, days: readonly number[]): Promise<ExpiryFigures[]> {
     const bounds = [now, ...days.map((d) => new Date(now.getTime() + d * DAY_MS))];
-    const whole = bounds.map((_, i) => `sum(n) FILTER (WHERE status = 'valid' AND expiry_bucket < $${i + 1}) AS w${i}`);
-    const totals = (
-      await this.#db.query(
-        `SELECT realm, policy, sum(n) FILTER (WHERE status = 'revoked') AS revoked, sum(n) FILTER (WHERE status = 'valid') AS stored,
-                ${whole.join(', ')}
-           FROM ${COUNTS} c GROUP BY realm, policy ORDER BY realm, policy`,
-        bounds.map(dayOf),
-      )
-    ).rows;
-    // The boundary days, exactly: valid certificates of the day cut by each bound, up to it.
-    const partial = await Promise.all(
-      bounds.map(async (b) => {
-        const rows = (
-          await this.#db.query<{ realm: string; policy: string; n: string }>(
-            `SELECT realm, policy, count(*) AS n FROM certificates
-              WHERE status = 'valid' AND not_after >= $1 AND not_after <= $2 GROUP BY realm, policy`,
-            [dayOf(b), b],
-          )
-        ).rows;
-        return new Map(rows.map((r) => [key(r.realm, r.policy), Number(r.n)]));
-      }),
-    );
-    // Earliest expiry: in the first two days from today that hold valid certificates (the first may hold only expired ones).
+    const ranges = bounds.map((_, i) => `(not_after >= $${2 * i + 1} AND not_after <= $${2 * i + 2})`);
+    const [counts, partial] = await Promise.all([
+      this.#db.query<{ realm: string; policy: string; status: string; expiry_bucket: Date; n: string }>(
+        `SELECT realm, policy, status, expiry_bucket, n FROM ${COUNTS} c`,
+      ),
+      // The boundary days, exactly: valid certificates of the day cut by each bound, up to it (one scan per bound).
+      this.#db.query<{ realm: string; policy: string } & Record<string, string>>(
+        `SELECT realm, policy, ${ranges.map((r, i) => `count(*) FILTER (WHERE ${r}) AS p${i}`).join(', ')}
+           FROM certificates WHERE status = 'valid' AND (${ranges.join(' OR ')}) GROUP BY realm, policy`,
+        bounds.flatMap((b) => [dayOf(b), b]),
+      ),
+    ]);
+    interface Acc {
+      realm: string;
+      policy: string;
+      stored: number;
+      revoked: number;
+      upTo: number[];
+      /** The first two days from today holding valid certificates. */
+      next: number[];
+    }
+    const keys = new Map<string, Acc>();
+    const dayBounds = bounds.map((b) => dayOf(b).getTime());
+    const today = dayBounds[0]!;
+    for (const r of counts.rows) {
+      const k = key(r.realm, r.policy);
+      let a = keys.get(k);
+      if (!a) keys.set(k, (a = { realm: r.realm, policy: r.policy, stored: 0, revoked: 0, upTo: bounds.map(() => 0), next: [] }));
+      const n = Number(r.n);
+      if (r.status === 'revoked') {
+        a.revoked += n;
+        continue;
+      }
+      a.stored += n;
+      const day = r.expiry_bucket.getTime();
+      dayBounds.forEach((d, i) => {
+        if (day < d) a.upTo[i]! += n;
+      });
+      if (day >= today && n > 0) a.next = [...a.next, day].sort((x, y) => x - y).slice(0, 2);
+    }
+    for (const r of partial.rows) {
+      const a = keys.get(key(r.realm, r.policy));
+      if (a) bounds.forEach((_, i) => (a.upTo[i]! += Number(r[`p${i}`] ?? 0)));
+    }
+    // Earliest expiry: within those two days (the first may hold only certificates expired earlier today).
+    const probe = [...keys.values()].filter((a) => a.next.length);
     const earliest = new Map(
-      (
-        await this.#db.query<{ realm: string; policy: string; earliest: Date | null }>(
-          `WITH f AS (SELECT realm, policy, expiry_bucket, row_number() OVER (PARTITION BY realm, policy ORDER BY expiry_bucket) AS rn
-                        FROM ${COUNTS} c WHERE status = 'valid' AND expiry_bucket >= $2),
-                e AS (SELECT realm, policy, max(expiry_bucket) + interval '1 day' AS until FROM f WHERE rn <= 2 GROUP BY 1, 2)
-           SELECT e.realm, e.policy,
-                  (SELECT min(not_after) FROM certificates x WHERE x.status = 'valid' AND x.not_after > $1 AND x.not_after < e.until
-                      AND x.realm = e.realm AND x.policy = e.policy) AS earliest
-             FROM e`,
-          [now, dayOf(now)],
-        )
-      ).rows.map((r) => [key(r.realm, r.policy), r.earliest ?? undefined]),
+      probe.length === 0
+        ? []
+        : (
+            await this.#db.query<{ realm: string; policy: string; earliest: Date | null }>(
+              `SELECT e.realm, e.policy,
+                      (SELECT min(not_after) FROM certificates x WHERE x.status = 'valid' AND x.not_after > $1 AND x.not_after < e.until
+                          AND x.realm = e.realm AND x.policy = e.policy) AS earliest
+                 FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS e (realm, policy, until)`,
+              [now, probe.map((a) => a.realm), probe.map((a) => a.policy), probe.map((a) => new Date(a.next.at(-1)! + DAY_MS))],
+            )
+          ).rows.map((r) => [key(r.realm, r.policy), r.earliest ?? undefined] as const),
     );
-    return totals.map((t) => {
-      const k = key(t.realm, t.policy);
-      const upTo = bounds.map((_, i) => Number(t[`w${i}`] ?? 0) + (partial[i]!.get(k) ?? 0));
-      const expired = upTo[0]!;
-      return {
-        realm: t.realm,
-        policy: t.policy,
-        valid: Number(t.stored ?? 0) - expired,
-        revoked: Number(t.revoked ?? 0),
-        expired,
-        expiringWithin: Object.fromEntries(days.map((d, i) => [d, upTo[i + 1]! - expired])),
-        earliestExpiry: earliest.get(k),
-      };
-    });
+    return [...keys.values()]
+      .sort((x, y) => (x.realm === y.realm ? x.policy.localeCompare(y.policy) : x.realm.localeCompare(y.realm)))
+      .map((a) => {
+        const expired = a.upTo[0]!;
+        return {
+          realm: a.realm,
+          policy: a.policy,
+          valid: a.stored - expired,
+          revoked: a.revoked,
+          expired,
+          expiringWithin: Object.fromEntries(days.map((d, i) => [d, a.upTo[i + 1]! - expired])),
+          earliestExpiry: earliest.get(key(a.realm, a.policy)),
+        };
+      });
   }
 
   /**

@@ -168,6 +168,11 @@ export class PgWebhookStore implements WebhookStore {
     });
   }
 
+  async purge(eventsBefore: Date, deliveriesBefore: Date): Promise<void> {
+    await this.#db.query('DELETE FROM event_outbox WHERE fanned_out AND at < $1', [eventsBefore]);
+    await this.#db.query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1", [deliveriesBefore]);
+  }
+
   async claimDue(at: Date, max: number, leaseMs: number): Promise<DueDelivery[]> {
     const r = await this.#db.query(
       `UPDATE webhook_deliveries d SET next_attempt_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000)
