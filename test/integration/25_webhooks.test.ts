@@ -14,7 +14,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { call, clientToken, integrationEnv, operatorToken, startKeyward, unique, type RunningKeyward } from '../support/env.ts';
-import { csr, work } from '../support/openssl.ts';
+import { csr, work, write } from '../support/openssl.ts';
+import { keyward } from '../support/cli.ts';
 
 interface Received {
   readonly headers: IncomingHttpHeaders;
@@ -226,7 +227,11 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
       await until('three deliveries', async () => new Set(up.got.map((g) => g.event.subject)).size === 3);
       expect(new Set(up.got.map((g) => g.event.subject))).to.deep.equal(new Set(serials));
       for (const g of up.got) expect(validSignature(laterSecret, g)).to.equal(true);
-      const after = (await call(kw.url, 'GET', `/v1/realms/${realm}/webhooks/later/deliveries`, { token: op })).body.items;
+      // The attempt is logged once the receiver has answered.
+      const after = await until('three deliveries logged', async () => {
+        const items = (await call(kw.url, 'GET', `/v1/realms/${realm}/webhooks/later/deliveries`, { token: op })).body.items;
+        return items.every((d: { status: string }) => d.status === 'delivered') && items;
+      });
       for (const d of after) {
         expect(d.status).to.equal('delivered');
         expect(d.lastStatusCode).to.equal(204);
@@ -386,6 +391,80 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
     expect(objects.map((o) => o.serialNumber)).to.deep.equal([serial]);
     expect(objects[0]).to.include({ status: 'revoked', revocationReason: 'superseded', policy: 'web', subject: `CN=first.${domain}` });
     expect(objects[0].sans).to.deep.equal([`dns:first.${domain}`]);
+  });
+
+  it('does the same from the command line: keyward webhooks and keyward certificate list --expiring-within / --format', async () => {
+    const env = { PATH: process.env.PATH ?? '', HOME: dir, KEYWARD_URL: kw.url, KEYWARD_TOKEN: op };
+    const cli = async (...args: string[]) => {
+      const r = await keyward(args, env);
+      expect(r.status, `keyward ${args.join(' ')}\n${r.stderr}${r.stdout}`).to.equal(0);
+      return r.stdout;
+    };
+    const given = `whsec_${randomBytes(24).toString('base64')}`;
+    const secretFile = write(dir, 'cli.secret', `${given}\n`);
+    const put = await cli(
+      'webhooks',
+      'put',
+      'cli',
+      '--realm',
+      realm,
+      '--url',
+      hook.url,
+      '--event',
+      'certificate.issued',
+      '--secret-file',
+      secretFile,
+    );
+    expect(put).to.equal(`cli  ${hook.url}  certificate.issued\n`); // a given secret is not printed back
+    const generated = await cli('webhooks', 'put', 'cli2', '--realm', realm, '--url', hook.url, '--event', 'certificate.revoked');
+    expect(generated).to.match(/^secret: whsec_[A-Za-z0-9+/]+=*  \(shown once/m);
+    expect(await cli('webhooks', 'list', '--realm', realm)).to.include(`cli  ${hook.url}  certificate.issued\n`);
+    expect(JSON.parse(await cli('webhooks', 'get', 'cli', '--realm', realm, '--json'))).to.include({ name: 'cli', url: hook.url });
+    const s = await issued('cli');
+    const got = await until('the CLI webhook delivery', async () =>
+      hook.got.find((g) => g.event.subject === s && validSignature(given, g)),
+    );
+    const deliveries = await until('the delivery listed', async () => {
+      const out = await cli('webhooks', 'deliveries', 'cli', '--realm', realm);
+      return out.includes('delivered') && out;
+    });
+    expect(deliveries).to.match(new RegExp(`^${got.headers['webhook-id']}  delivered +certificate.issued +attempts 1  last HTTP 204`, 'm'));
+    const again = await cli('webhooks', 'redeliver', 'cli', String(got.headers['webhook-id']), '--realm', realm);
+    expect(again).to.match(/^\S+  pending/);
+    await until(
+      'the CLI redelivery',
+      async () => hook.got.filter((g) => g.headers['webhook-id'] === got.headers['webhook-id']).length === 2,
+    );
+    expect(await cli('webhooks', 'delete', 'cli2', '--realm', realm)).to.equal('deleted webhook cli2\n');
+    const gone = await keyward(['webhooks', 'get', 'cli2', '--realm', realm], env);
+    expect(gone.status).to.equal(1);
+    expect(gone.stderr).to.include('[webhook.not_found]');
+
+    const soonest = (await call(kw.url, 'GET', `/v1/realms/${realm}/certificates?expiringWithin=30&sort=notAfter&max=500`, { token: op }))
+      .body.items as { serialNumber: string }[];
+    const table = await cli('certificate', 'list', '--realm', realm, '--expiring-within', '30d', '--sort', 'notAfter', '--max', '500');
+    expect(
+      table
+        .split('\n')
+        .slice(1, -1)
+        .map((l) => l.split(' ')[0]),
+    ).to.deep.equal(soonest.map((c) => c.serialNumber));
+    const csvOut = await cli('certificate', 'list', '--realm', realm, '--format', 'csv', '--expiring-within', 'P30D', '--sort', 'notAfter');
+    expect(csvOut.split('\r\n')[0]).to.match(/^serialNumber,subject,sans,policy,status,/);
+    expect(
+      csvOut
+        .trimEnd()
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.split(',')[0]),
+    ).to.deep.equal(soonest.map((c) => c.serialNumber));
+    const nd = await cli('certificate', 'list', '--realm', realm, '--format', 'ndjson', '--status', 'revoked');
+    expect(
+      nd
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).serialNumber),
+    ).to.deep.equal([serial]);
   });
 
   it('sends certificate.expiring once per certificate and threshold, as the sweep finds them', async () => {
