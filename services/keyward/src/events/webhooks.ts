@@ -49,7 +49,8 @@ export class WebhookService {
   }
 
   /**
-   * Creates or replaces a webhook. Answers the secret when this call set it (given or generated), never otherwise.
+   * Creates or replaces a webhook. Answers the secret when this call generated it (a new webhook given none), never
+   * otherwise: a secret given by the caller is not sent back.
    * @throws KeywardError webhook.invalid_name, webhook.url_invalid, webhook.destination_not_allowed, webhook.secret_invalid,
    *   webhook.unknown_event
    */
@@ -68,16 +69,18 @@ export class WebhookService {
     await checkDestination(input.url, this.#d.allowed);
     if (input.secret !== undefined) secretKey(input.secret);
     const existing = await this.#d.store.get(realm, name);
-    const secret = input.secret ?? (existing ? undefined : generateSecret());
+    const generated = input.secret === undefined && !existing ? generateSecret() : undefined;
+    const secret = input.secret ?? generated;
     const events = [...new Set(input.events)] as EventType[];
     const { created, view } = await this.#d.store.put({ realm, name, url: input.url, events, secret }, this.#d.clock.now(), {
       action: existing ? 'webhook.updated' : 'webhook.created',
       actor: auditActor(p),
       realm,
       target: name,
-      details: { url: input.url, events, secretChanged: secret !== undefined },
+      // The origin only: a webhook URL's path or query may itself be a credential (as chat services' incoming webhooks are).
+      details: { destination: new URL(input.url).origin, events, secretChanged: secret !== undefined },
     });
-    return secret === undefined ? { created, webhook: view } : { created, webhook: view, secret };
+    return generated === undefined ? { created, webhook: view } : { created, webhook: view, secret: generated };
   }
 
   async get(realm: string, p: Principal, name: string): Promise<WebhookView> {

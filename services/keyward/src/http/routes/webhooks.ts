@@ -72,9 +72,9 @@ export function webhookRoutes(deps: { auth: Authenticator; webhooks: WebhookServ
       tag: 'webhooks',
       auth: 'bearer',
       summary:
-        'Create or replace a webhook (keyward-admin): CloudEvents 1.0 JSON bodies signed per Standard Webhooks. The secret ' +
-        '(whsec_…) is answered once: the one given, or one generated when a new webhook names none; a replacement without ' +
-        `a secret keeps the stored one. Events: ${eventList}`,
+        'Create or replace a webhook (keyward-admin): CloudEvents 1.0 JSON bodies signed per Standard Webhooks. When a new ' +
+        'webhook names no secret, one is generated (whsec_…) and answered this once; a given secret is not sent back; ' +
+        `a replacement without a secret keeps the stored one. Events: ${eventList}`,
       body: {
         type: 'object',
         additionalProperties: false,
@@ -98,7 +98,7 @@ export function webhookRoutes(deps: { auth: Authenticator; webhooks: WebhookServ
           description: 'Created, with its secret',
           schema: { ...webhookSchema, properties: { ...webhookSchema.properties, secret: { type: 'string' } } },
         },
-        200: { description: 'Replaced (the secret only when this call set it)', schema: webhookSchema },
+        200: { description: 'Replaced (never with the secret)', schema: webhookSchema },
       },
       handler: async (req, res) => {
         const r = await webhooks.put(param(req, 'realm'), await auth.principal(req), param(req, 'name'), req.body);
