@@ -69,8 +69,10 @@ CREATE TABLE certificate_expiry_notices (
 -- Valid certificates by expiry: the expiry sweep's range, the exact counts of the metrics' partial
 -- days, and the earliest expiry — an index-only range scan.
 CREATE INDEX certificates_valid_expiry ON certificates (not_after) INCLUDE (realm, policy) WHERE status = 'valid';
--- sort=notAfter in the search: pages in (not_after, serial) order.
+-- sort=notAfter in the search: pages in (not_after, serial) order (supersedes (realm, not_after), which
+-- expiringBefore used).
 CREATE INDEX certificates_realm_not_after_serial ON certificates (realm, not_after, serial);
+DROP INDEX IF EXISTS certificates_realm_not_after;
 
 -- The expiry metrics read counts, not certificates: how many certificates of each realm, policy and
 -- status expire on each (UTC) day. Statement-level triggers append signed deltas (no row is updated on the
