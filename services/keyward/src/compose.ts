@@ -63,11 +63,19 @@ import { auditRoutes } from './http/routes/audit.ts';
 import { AuditEvents } from './audit/audit_events.ts';
 import { PgAuditEventStore } from './storage/audit_event_store.ts';
 import { consoleClientSecret } from './keycloak/console_client.ts';
+import { publishRealmCa } from './keycloak/truststore.ts';
+import { KeywardError } from './kernel/errors.ts';
+import { decodeCertificate, formatRfc4514, splitPemCertificates } from './ca/index.ts';
+import type { ApiClientCertificateIssuer } from './provisioning/ports.ts';
 import { sessionCookies } from './http/console/cookies.ts';
 import { consoleRouter, expectedOrigin } from './http/console/routes.ts';
 import { ConsoleSessions } from './http/console/sessions.ts';
 import { PgConsoleSessionStore } from './storage/console_session_store.ts';
 import { fileURLToPath } from 'node:url';
+import { createAcme, type Acme } from './acme/acme.ts';
+import { acmeRouter } from './http/acme/router.ts';
+import { acmeEabRoutes } from './http/acme/eab_routes.ts';
+import { PgAcmeStore } from './storage/acme_store.ts';
 import { allowedNetworks, post } from './events/destination.ts';
 import { WebhookDelivery } from './events/delivery.ts';
 import { WebhookService } from './events/webhooks.ts';
@@ -103,6 +111,7 @@ export interface Keyward {
   readonly pats: PersonalAccessTokenService;
   readonly devices: DeviceOnboardingService;
   readonly consoleSessions: ConsoleSessions;
+  readonly acme: Acme;
   readonly webhooks: WebhookService;
   readonly webhookDelivery: WebhookDelivery;
   readonly certificateStats: PgCertificateStats;
@@ -227,12 +236,42 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     chain: { verify: () => audit.verify(db), status: () => audit.status(db) },
   });
   const policies = new PolicyService(provisioningStore, realms, authz, parsePolicy);
+  // Certificates of secretless API clients come from the one issuance pipeline (bound once issuance exists).
+  let issuanceForClients: Issuance | undefined;
+  // Keycloak's X.509 client authenticator takes its trust anchors from the self-signed certificates of its truststore
+  // (the others only help build the path; its CertificateValidator, checked on 26.7.3), so the whole chain goes into the
+  // truststore and x509.casubjectdn pins the chain's anchor: the installation's root, or the realm's imported parent.
+  const signingCaOf = async (realm: string) => {
+    const { chain } = await issuanceForClients!.issuingCa(realm);
+    if (config.keycloak.truststoreDir && publishRealmCa(config.keycloak.truststoreDir, realm, chain.join('\n')))
+      log.warn("a realm's CA chain was written to Keycloak's truststore directory; Keycloak trusts it after its next restart", {
+        realm,
+        dir: config.keycloak.truststoreDir,
+      });
+    const anchor = splitPemCertificates(chain.at(-1)!)[0]!;
+    const der = new Uint8Array(Buffer.from(anchor.replace(/-----[^-]+-----|\s+/g, ''), 'base64'));
+    return { subjectDn: formatRfc4514(decodeCertificate(der).subject) };
+  };
+  const apiClientCertificates: ApiClientCertificateIssuer = {
+    signingCa: signingCaOf,
+    issue: async (realm, client, input) => {
+      const outcome = await issuanceForClients!.issue(realm, client, input);
+      if (outcome.kind !== 'issued')
+        throw new KeywardError(
+          'api_client.certificate_policy_invalid',
+          `Policy ${input.policy} needs approval, so it cannot issue API client certificates`,
+        );
+      const c = outcome.certificate;
+      return { serialNumber: c.serialNumber, certificate: c.certificate, chain: c.chain, notAfter: c.notAfter, subject: c.subject };
+    },
+  };
   const apiClients = new ApiClientService({
     identity,
     store: provisioningStore,
     realms,
     policies,
     authz,
+    certificates: apiClientCertificates,
     cacheSeconds: config.roleCacheSeconds,
     graceSeconds: config.roleGraceSeconds,
   });
@@ -254,8 +293,13 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       signerFor: (key) => offload.signer(key),
       verifyCsr: offload.verifyCsr,
     },
-    { publicUrl: config.publicUrl, issuingKeyType: config.caKeyType },
+    {
+      publicUrl: config.publicUrl,
+      issuingKeyType: config.caKeyType,
+      onRevoked: (realm, record) => apiClients.certificateRevoked(realm, record),
+    },
   );
+  issuanceForClients = issuance;
   const idempotency = new PgIdempotencyStore(db, kek);
   // Other replicas' changes drop what this process cached of them at once: OCSP answers, realms, policies.
   const changes = new ChangeListener(store.url, log)
@@ -278,7 +322,10 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
   const pats = new PersonalAccessTokenService({ store: new PgPatStore(db, audit), settings, realms, authz, users: identity, clock, log });
   const devices = new DeviceOnboardingService({
     store: new PgDeviceStore(db, audit),
-    directory: new KeycloakDeviceDirectory(keycloak.client),
+    directory: new KeycloakDeviceDirectory(keycloak.client, {
+      audience: config.audience,
+      truststoreDir: config.keycloak.truststoreDir,
+    }),
     settings,
     approvals,
     realms,
@@ -307,6 +354,18 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     timeoutMs: config.keycloak.timeoutMs,
     log,
   });
+  const acme = createAcme(
+    { store: new PgAcmeStore(db, audit, kek), issuance, authz, realms, policies, clock, log },
+    {
+      publicUrl: config.publicUrl,
+      allowedNetworks: config.acme.allowedNetworks,
+      http01Port: config.acme.http01Port,
+      tlsAlpn01Port: config.acme.tlsAlpn01Port,
+      dnsServer: config.acme.dnsServer,
+      requestsPerMinute: config.acme.requestsPerMinute,
+      termsOfService: config.acme.termsOfService,
+    },
+  );
   // Lifecycle webhooks: the outbox is written by the stores; one replica fans it out and delivers.
   const allowed = allowedNetworks(config.webhooks.allowedNetworks);
   const webhookStore = new PgWebhookStore(db, audit, kek, config.publicUrl);
@@ -396,6 +455,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...deviceRoutes({ auth, devices, settings }),
     ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
     ...auditRoutes({ auth, events: auditEvents }),
+    ...acmeEabRoutes({ auth, acme }),
     ...webhookRoutes({ auth, webhooks }),
   );
   const consoleRoutes = consoleRouter({
@@ -413,6 +473,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     bodyLimitBytes: config.bodyLimitBytes,
     errorRenderers: sklmErrorRenderer,
     console: consoleRoutes,
+    acme: acmeRouter({ acme, publicUrl: config.publicUrl, bodyLimitBytes: config.bodyLimitBytes, log }),
   });
   // Periodic work runs on one replica at a time, task by task: the holder of the task's lease.
   const lease = (name: string) => new LeaderLease(db, { name, seconds: config.leaderLeaseSeconds, log }).start();
@@ -433,6 +494,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     leases.crl.whenLeader(() => idempotency.expire()).catch((err) => log.warn('expiring idempotency keys failed; will retry', { err }));
   }, 60 * 60_000);
   keyExpiry.unref();
+  // Expired ACME nonces go (each is refused at its use anyway).
+  const nonceExpiry = setInterval(() => {
+    leases.crl.whenLeader(() => acme.expireNonces()).catch((err) => log.warn('expiring ACME nonces failed; will retry', { err }));
+  }, 10 * 60_000);
+  nonceExpiry.unref();
   // CRLs are re-signed on revocation and, here, before they get stale.
   const crlSchedule = setInterval(() => {
     leases.crl.whenLeader(() => issuance.refreshDueCrls()).catch((err) => log.warn('CRL refresh failed; will retry', { err }));
@@ -514,6 +580,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     pats,
     devices,
     consoleSessions,
+    acme,
     webhooks,
     webhookDelivery,
     certificateStats,
@@ -529,6 +596,8 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       clearInterval(sealer);
       clearInterval(crlSchedule);
       clearInterval(keyExpiry);
+      clearInterval(nonceExpiry);
+      await acme.settled();
       clearInterval(patSweep);
       await sweeping;
       await Promise.all(Object.values(leases).map((l) => l?.stop()));

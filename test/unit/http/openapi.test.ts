@@ -18,6 +18,7 @@ import { settingsRoutes } from '../../../services/keyward/src/http/routes/settin
 import { sklmRoutes } from '../../../services/keyward/src/http/routes/sklm.ts';
 import { systemRoutes } from '../../../services/keyward/src/http/routes/system.ts';
 import { whoamiRoutes } from '../../../services/keyward/src/http/routes/whoami.ts';
+import { acmeEabRoutes } from '../../../services/keyward/src/http/acme/eab_routes.ts';
 import { webhookRoutes } from '../../../services/keyward/src/http/routes/webhooks.ts';
 import { ERROR_CATALOGUE } from '../../../services/keyward/src/kernel/errors.ts';
 import { realmConfigJsonSchema } from '../../../services/keyward/src/provisioning/realm_config.ts';
@@ -56,12 +57,14 @@ function allRoutes(): RouteSpec[] {
     ...deviceRoutes({ auth: unused, devices: unused, settings: unused }),
     ...sklmRoutes({ auth: unused, devices: unused, defaultRealm: 'devices' }),
     ...auditRoutes({ auth: unused, events: unused }),
+    ...acmeEabRoutes({ auth: unused, acme: unused }),
     ...webhookRoutes({ auth: unused, webhooks: unused }),
   );
   return routes;
 }
 
 const FACTORIES = [
+  'acmeEabRoutes',
   'systemRoutes',
   'docsRoutes',
   'whoamiRoutes',

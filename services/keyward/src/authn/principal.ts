@@ -4,10 +4,12 @@
  * from the credential alone.
  */
 /**
+ * `acme` is an ACME account (RFC 8555) bound by external account binding to
+ * an API client: it acts as that client, with its current roles.
  * `session` is the web console's: a Keycloak access token held by Keyward for
  * the browser (backend-for-frontend); it authorises exactly as `bearer` does.
  */
-export type CredentialKind = 'bearer' | 'session' | 'pat' | 'client_certificate' | 'device';
+export type CredentialKind = 'bearer' | 'session' | 'pat' | 'client_certificate' | 'device' | 'acme';
 
 export interface Principal {
   readonly credential: CredentialKind;

@@ -24,7 +24,7 @@ export { validateSans } from './policy/validators/san.ts';
 export { validateValidity, validateValidityDays } from './policy/validators/validity.ts';
 
 // names and values
-export { formatName, type NameAttribute } from './name.ts';
+export { formatName, formatRfc4514, type NameAttribute } from './name.ts';
 export { sanStrings, NO_SANS, type Sans } from './san.ts';
 export { toPem, pemBlocks, splitPemCertificates } from './pem.ts';
 

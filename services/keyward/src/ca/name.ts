@@ -118,3 +118,23 @@ const escapeValue = (v: string): string =>
 export function formatName(attributes: readonly NameAttribute[]): string {
   return attributes.map((a) => `${a.type}=${escapeValue(a.value)}`).join(', ');
 }
+
+/** RFC 4514 attribute type keywords (§3) — the ones Java's X500Principal also prints by name. */
+const RFC4514_KEYWORDS = new Set(['CN', 'L', 'ST', 'O', 'OU', 'C', 'STREET', 'DC', 'UID']);
+
+/**
+ * Renders a name as an RFC 4514 string: the last RDN first, no spaces after the commas, special characters escaped —
+ * what Keycloak compares with a certificate's `X500Principal.getName(RFC2253)` when it pins a subject DN exactly.
+ * @example formatRfc4514([{ type: 'CN', value: 'Keyward demo Issuing CA' }, { type: 'O', value: 'Keyward' }])
+ *   // 'O=Keyward,CN=Keyward demo Issuing CA'
+ * @throws TypeError for an attribute type without an RFC 4514 keyword (such names are not pinned)
+ */
+export function formatRfc4514(attributes: readonly NameAttribute[]): string {
+  return [...attributes]
+    .reverse()
+    .map((a) => {
+      if (!RFC4514_KEYWORDS.has(a.type)) throw new TypeError(`formatRfc4514: ${a.type} has no RFC 4514 keyword`);
+      return `${a.type}=${escapeValue(a.value).replace(/\\=/g, '=')}`;
+    })
+    .join(',');
+}

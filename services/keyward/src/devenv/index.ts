@@ -13,6 +13,8 @@ export {
   type KeycloakHandle,
   type StartKeycloakOptions,
   type PreparedDistribution,
+  httpsArguments,
+  type KeycloakHttpsOptions,
 } from './keycloak.ts';
 export {
   startEmbeddedPostgres,

@@ -43,7 +43,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { findJava, type JavaHome } from './java.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { alive, sleep } from './process.ts';
@@ -63,6 +63,8 @@ export interface KeycloakHandle {
   readonly adminUser: string;
   readonly adminPassword: string;
   readonly source: 'external' | 'docker' | 'distribution';
+  /** The TLS listener (`https://127.0.0.1:<port>`), when {@link StartKeycloakOptions.https} asked for one. */
+  readonly httpsUrl?: string | undefined;
   /** Keycloak's stdout and stderr (distribution only). */
   readonly logFile?: string | undefined;
   /** Stops what this handle started (a no-op for an external server). Idempotent. */
@@ -84,6 +86,42 @@ export interface StartKeycloakOptions {
   /** Bootstrap admin (default KEYWARD_KEYCLOAK_ADMIN_USER / _PASSWORD, else admin/admin). Applies when the instance is new. */
   readonly adminUser?: string | undefined;
   readonly adminPassword?: string | undefined;
+  /**
+   * A TLS listener beside the plain HTTP one (distribution only; without it nothing changes), for clients that
+   * authenticate with certificates (Keycloak's `client-x509`, RFC 8705 §2) and get certificate-bound tokens (§3).
+   */
+  readonly https?: KeycloakHttpsOptions | undefined;
+}
+
+/**
+ * Keycloak's TLS listener (its server guides "Configuring TLS" and "Configuring trusted certificates for mTLS", checked
+ * on 26.7.3): `--https-port`, `--https-certificate-file`/`--https-certificate-key-file` (PEM), `--https-client-auth`
+ * and `--truststore-paths` (PEM or PKCS#12 files, or directories scanned recursively, read at start and used as the
+ * system truststore, which mTLS uses when no `--https-trust-store-file` is given). The management interface stays on
+ * plain HTTP (`--http-management-scheme=http`) so that health probes need no client certificate.
+ */
+export interface KeycloakHttpsOptions {
+  /** HTTPS port; 0 or undefined: a free loopback port. */
+  readonly port?: number | undefined;
+  /** The server certificate (PEM, the chain after it) and its private key (PEM). */
+  readonly certificateFile: string;
+  readonly keyFile: string;
+  /** `request` (default): a client certificate is asked for and checked when sent; `required`; `none`. */
+  readonly clientAuth?: 'none' | 'request' | 'required' | undefined;
+  /** PEM files or directories of CA certificates Keycloak trusts for client certificates (e.g. KEYWARD_KEYCLOAK_TRUSTSTORE_DIR). */
+  readonly truststorePaths?: readonly string[] | undefined;
+}
+
+/** The `kc.sh start` arguments of {@link KeycloakHttpsOptions}. */
+export function httpsArguments(https: KeycloakHttpsOptions, port: number): string[] {
+  return [
+    `--https-port=${port}`,
+    `--https-certificate-file=${https.certificateFile}`,
+    `--https-certificate-key-file=${https.keyFile}`,
+    `--https-client-auth=${https.clientAuth ?? 'request'}`, // also built in: see prepareDistribution
+    ...(https.truststorePaths?.length ? [`--truststore-paths=${https.truststorePaths.join(',')}`] : []),
+    '--http-management-scheme=http',
+  ];
 }
 
 /** `${KEYWARD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/keyward}`: outside the repository, shared by checkouts. */
@@ -312,14 +350,24 @@ async function ticking<T>(log: (l: string) => void, doing: string, work: Promise
  * wait for one another (file lock).
  */
 export async function prepareDistribution(
-  options: { log?: ((line: string) => void) | undefined; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    log?: ((line: string) => void) | undefined;
+    env?: NodeJS.ProcessEnv;
+    /**
+     * `https-client-auth` is a build-time option in Keycloak 26.7 (`start --optimized` refuses a different value):
+     * a mode other than none gets its own built copy, `built-client-auth-<mode>`.
+     */
+    clientAuth?: 'none' | 'request' | 'required' | undefined;
+  } = {},
 ): Promise<PreparedDistribution> {
   const log = options.log ?? (() => {});
   const env = options.env ?? process.env;
   const version = keycloakVersion(env);
   const java = findJava(env);
   const base = join(cacheDir(env), 'keycloak', version);
-  const built = join(base, 'built');
+  const clientAuth = options.clientAuth && options.clientAuth !== 'none' ? options.clientAuth : undefined;
+  const builtName = clientAuth ? `built-client-auth-${clientAuth}` : 'built';
+  const built = join(base, builtName);
   const ready = () => existsSync(join(built, 'bin', 'kc.sh')) && existsSync(join(built, 'lib', 'quarkus', 'quarkus-application.dat'));
   if (ready()) return { home: built, version, java, fresh: false };
   mkdirSync(base, { recursive: true });
@@ -327,7 +375,7 @@ export async function prepareDistribution(
     if (ready()) return { home: built, version, java, fresh: false };
     // Leftovers of interrupted runs (only a lock holder gets here, so none is in use).
     for (const name of readdirSync(base)) {
-      if (/^(staging|dl)-/.test(name) || name === 'built') rmSync(join(base, name), { recursive: true, force: true });
+      if (/^(staging|dl)-/.test(name) || name === builtName) rmSync(join(base, name), { recursive: true, force: true });
     }
     const tarball = join(base, `keycloak-quarkus-dist-${version}.tar.gz`);
     const pin = join(base, 'sha256');
@@ -392,10 +440,20 @@ export async function prepareDistribution(
       await ticking(
         log,
         'building',
-        run(join(home, 'bin', 'kc.sh'), ['build', '--db=dev-file', '--health-enabled=true', '--metrics-enabled=true'], {
-          env: { ...env, JAVA_HOME: java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP },
-          what: 'kc.sh build',
-        }),
+        run(
+          join(home, 'bin', 'kc.sh'),
+          [
+            'build',
+            '--db=dev-file',
+            '--health-enabled=true',
+            '--metrics-enabled=true',
+            ...(clientAuth ? [`--https-client-auth=${clientAuth}`] : []),
+          ],
+          {
+            env: { ...env, JAVA_HOME: java.home, JAVA_OPTS: undefined, JAVA_OPTS_KC_HEAP: HEAP },
+            what: 'kc.sh build',
+          },
+        ),
       );
       log(`built in ${seconds(t)} s`);
       renameSync(home, built); // the one step that makes it visible: a Ctrl-C before it leaves only staging-*
@@ -465,7 +523,9 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
         ' stop that one first, or use another data directory (KEYWARD_DATA_DIR)',
     );
   }
-  if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === dist.version) {
+  // The version, and the build (a TLS client-auth build has its own lib/): another one relinks the binaries, keeping data/.
+  const build = basename(dist.home) === 'built' ? dist.version : `${dist.version} ${basename(dist.home)}`;
+  if (existsSync(join(dir, 'bin', 'kc.sh')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === build) {
     return existsSync(join(dir, 'data', 'h2'));
   }
   let entries: string[] = [];
@@ -482,7 +542,7 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
     // Another Keycloak version (or an unmarked instance): new binaries, same data.
     // Keycloak migrates its database schema at start.
     const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : 'an earlier version';
-    log(`updating the Keycloak instance in ${dir} from ${previous} to ${dist.version} (its data is kept)…`);
+    log(`updating the Keycloak instance in ${dir} from ${previous} to ${build} (its data is kept)…`);
     const old = `${dir}.old-${randomBytes(4).toString('hex')}`;
     renameSync(dir, old);
     linkTree(dist.home, dir);
@@ -493,7 +553,7 @@ function preparePersistent(dir: string, dist: PreparedDistribution, log: (l: str
     rmSync(dir, { recursive: true, force: true });
     linkTree(dist.home, dir);
   }
-  writeFileSync(marker, `${dist.version}\n`);
+  writeFileSync(marker, `${build}\n`);
   return existsSync(join(dir, 'data', 'h2'));
 }
 
@@ -553,7 +613,7 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
   // A taken port fails before anything slow happens.
   if (options.port) await assertPortFree(options.port, options.portVariable ?? 'KEYWARD_KEYCLOAK_PORT');
   const started = Date.now();
-  const dist = await prepareDistribution({ log });
+  const dist = await prepareDistribution({ log, clientAuth: options.https ? (options.https.clientAuth ?? 'request') : undefined });
 
   let home: string;
   let temporary: boolean;
@@ -576,7 +636,13 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
   const port = options.port || (await freePort());
   let management = await freePort();
   while (management === port) management = await freePort();
+  let httpsPort: number | undefined;
+  if (options.https) {
+    httpsPort = options.https.port || (await freePort());
+    while (httpsPort === port || httpsPort === management) httpsPort = await freePort();
+  }
   const url = `http://127.0.0.1:${port}`;
+  const httpsUrl = httpsPort ? `https://127.0.0.1:${httpsPort}` : undefined;
   const logFile = join(home, 'keycloak.log');
   if (!temporary && existsSync(logFile)) renameSync(logFile, `${logFile}.1`);
   const out = openSync(logFile, 'a');
@@ -597,6 +663,7 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
         // sockets bind to a non-loopback address (port 7800, and 57800 on every
         // interface); a dev/test instance stays local. (A runtime option in 26.7.)
         '--cache=local',
+        ...(options.https && httpsPort ? httpsArguments(options.https, httpsPort) : []),
       ],
       {
         detached: true, // own process group: we signal the group, Ctrl-C in a terminal does not reach it directly
@@ -693,8 +760,8 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
     }
     await sleep(400);
   }
-  log(`Keycloak ready in ${seconds(started)} s at ${url}`);
-  return { url, adminUser, adminPassword, source: 'distribution', logFile, stop };
+  log(`Keycloak ready in ${seconds(started)} s at ${url}${httpsUrl ? ` and ${httpsUrl}` : ''}`);
+  return { url, httpsUrl, adminUser, adminPassword, source: 'distribution', logFile, stop };
 }
 
 async function ready(management: number, url: string): Promise<boolean> {

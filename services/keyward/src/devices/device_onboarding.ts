@@ -399,6 +399,7 @@ export class DeviceOnboardingService {
         name: o.alias,
         subjectDn: pending.subjectRfc2253,
         fingerprint: pending.fingerprint,
+        certificatePem: pending.certificatePem,
         deviceGroup: o.deviceGroup,
         deviceRole: o.deviceRole,
         description:

@@ -89,6 +89,8 @@ export interface DeviceClientSpec {
   /** RFC 2253 subject DN for Keycloak's `client-x509` authenticator. */
   readonly subjectDn: string;
   readonly fingerprint: string;
+  /** The device's certificate, for Keycloak's truststore (its TLS listener checks it in the handshake). */
+  readonly certificatePem?: string | undefined;
   readonly deviceGroup: string | undefined;
   readonly deviceRole: string | undefined;
 }

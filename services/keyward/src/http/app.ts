@@ -22,6 +22,8 @@ export interface AppOptions {
   readonly errorRenderers?: readonly ErrorRenderer[];
   /** The web console (/console/: its login endpoints and files), mounted before the API routes. */
   readonly console?: express.Router | undefined;
+  /** The ACME front door (RFC 8555), mounted at /acme outside /v1 with its own media types and problem documents. */
+  readonly acme?: express.Router | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -51,6 +53,7 @@ export function createApp(options: AppOptions): express.Express {
     });
     next();
   });
+  if (options.acme) app.use('/acme', options.acme);
   app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
   // CSRs, OCSP requests and device certificates may come as they are: PEM or DER (RFC 2986 / RFC 6960 / RFC 2585 media types).
   app.use(

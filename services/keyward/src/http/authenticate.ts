@@ -14,8 +14,17 @@
  * 4. the `X-Client-Certificate` header: from a configured TLS-terminating proxy
  *    (the certificate, URL-encoded PEM), or — as IBM CSM does — the downloaded
  *    .pem with its private key (URL-encoded or base64), whose key must match.
+ *
+ * A Keycloak token bound to a certificate (RFC 8705 §3: `cnf.x5t#S256`, the
+ * base64url SHA-256 of the certificate's DER) is accepted only from a
+ * connection that presents that very certificate: in the TLS handshake of the
+ * HTTPS listener, or forwarded by a configured TLS-terminating proxy in
+ * `X-Client-Certificate`. Anything else — plain HTTP, another certificate, a
+ * certificate bundle with its key in the header — is 401
+ * `token.certificate_mismatch`. Unbound tokens are unaffected.
  */
 import type { Request } from 'express';
+import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../kernel/log.ts';
@@ -150,7 +159,7 @@ export class Authenticator {
           origin: req.get('origin'),
           expectedOrigin: this.#sessions!.expectedOrigin(req),
         });
-        return this.#fromAccessToken(await this.#sessions!.accessToken(sessionId), 'session');
+        return this.#fromAccessToken(req, await this.#sessions!.accessToken(sessionId), 'session');
       }
       const byCertificate = await this.#certificate(req);
       if (byCertificate) return byCertificate;
@@ -161,12 +170,46 @@ export class Authenticator {
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
     if (!m) throw invalidToken('The Authorization header must be "Bearer <token>"');
     if (this.#pats && m[1]!.startsWith('kwp_')) return this.#pats.authenticate(m[1]!);
-    return this.#fromAccessToken(m[1]!, 'bearer');
+    return this.#fromAccessToken(req, m[1]!, 'bearer');
+  }
+
+  /**
+   * RFC 8705 §3.1: the SHA-256 thumbprint the token is bound to must be the one of the certificate this
+   * connection presented (the handshake's, or a configured proxy's forwarded one).
+   */
+  #checkBinding(req: Request, claims: Readonly<Record<string, unknown>>): void {
+    const cnf = claims.cnf as Record<string, unknown> | undefined;
+    const bound = cnf && typeof cnf === 'object' ? cnf['x5t#S256'] : undefined;
+    if (bound === undefined) return;
+    const presented = this.#boundCertificate(req);
+    const thumbprint = presented ? createHash('sha256').update(presented).digest('base64url') : undefined;
+    if (typeof bound === 'string' && thumbprint !== undefined && thumbprint === bound) return;
+    const detail = presented
+      ? 'The token is bound to another client certificate than the one this connection presented'
+      : "The token is bound to a client certificate: call Keyward's HTTPS listener presenting that certificate";
+    throw new KeywardError('token.certificate_mismatch', detail, {
+      headers: { 'WWW-Authenticate': `Bearer realm="keyward", error="invalid_token", error_description="${detail}"` },
+    });
+  }
+
+  /** The certificate whose possession the connection proved: TLS handshake, or a trusted proxy's header. */
+  #boundCertificate(req: Request): Uint8Array | undefined {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.encrypted && typeof socket.getPeerCertificate === 'function') {
+      const peer = socket.getPeerCertificate();
+      return peer?.raw?.length ? new Uint8Array(peer.raw) : undefined;
+    }
+    const value = req.get('x-client-certificate');
+    if (value === undefined || this.#headerMode === 'off' || !this.#fromProxy(req) || value.length > CLIENT_CERT_HEADER_LIMIT)
+      return undefined;
+    const decoded = decodeCertificateHeader(value);
+    return decoded.privateKeyPem === undefined ? decoded.certificateDer : undefined;
   }
 
   /** The principal of a Keycloak access token: a Bearer call's, or a console session's (the same but for `credential`). */
-  async #fromAccessToken(token: string, credential: 'bearer' | 'session'): Promise<Principal> {
+  async #fromAccessToken(req: Request, token: string, credential: 'bearer' | 'session'): Promise<Principal> {
     const t = await this.#verifier.verify(token);
+    this.#checkBinding(req, t.claims);
     const isClient = typeof t.claims.client_id === 'string' || (t.username ?? '').startsWith('service-account-');
     const principal: Principal = Object.freeze({
       credential,

@@ -12,7 +12,7 @@ import type { ApiClientService } from '../provisioning/api_clients.ts';
 import type { PolicyService } from '../provisioning/policies.ts';
 import type { RealmService } from '../provisioning/realms.ts';
 import { RealmCas } from './cas.ts';
-import type { IssuanceStore } from './ports.ts';
+import type { CertificateRecord, IssuanceStore } from './ports.ts';
 
 /** What issuance needs of its collaborators: narrow views, so a test can stand in for each. */
 export interface IssuanceDeps {
@@ -37,6 +37,11 @@ export interface IssuanceOptions {
   readonly issuingKeyType?: CaKeyType | undefined;
   /** How long a CRL is valid; it is re-signed on revocation and when it gets older than half this. */
   readonly crlValidityHours?: number;
+  /**
+   * Runs after a certificate was revoked, before the revocation is answered (a certificate client's pin in Keycloak
+   * moves on at once). A failure is reported to the caller; the revocation itself stands.
+   */
+  readonly onRevoked?: ((realm: string, record: CertificateRecord) => Promise<void>) | undefined;
 }
 
 /** How long a signed OCSP response is served again for the same request. */
@@ -48,6 +53,7 @@ export interface IssuanceContext extends IssuanceDeps {
   readonly publicUrl: string;
   readonly crlValidityMs: number;
   readonly cas: RealmCas;
+  readonly onRevoked: ((realm: string, record: CertificateRecord) => Promise<void>) | undefined;
   /**
    * Signed OCSP responses by request (a request with a nonce is unique and
    * never hits): responders may serve pre-produced responses (RFC 6960 §2.2).
@@ -62,6 +68,7 @@ export function issuanceContext(deps: IssuanceDeps, options: IssuanceOptions): I
     ...deps,
     publicUrl: options.publicUrl.replace(/\/+$/, ''),
     crlValidityMs: (options.crlValidityHours ?? 24) * 3_600_000,
+    onRevoked: options.onRevoked,
     cas: new RealmCas(deps, options.issuingKeyType ?? 'EC-P256'),
     ocspCache: new TtlCache<string, Uint8Array>(OCSP_CACHE_MS, { max: 50_000 }),
   };

@@ -9,12 +9,14 @@ import type { CaContext, StoredCa } from '../ca/index.ts';
 import { approve, reject } from './actions/decide.ts';
 import { issue, type IssueInput } from './actions/issue.ts';
 import { renew, type RenewInput } from './actions/renew.ts';
-import { revoke } from './actions/revoke.ts';
+import { preflight, type Preflight, type PreflightInput } from './actions/preflight.ts';
+import { findIssued, revoke, revokeAsKeyHolder } from './actions/revoke.ts';
 import type { IssuingCa } from './cas.ts';
 import { exportCertificates, getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
 import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
-import type { CertificateFilter, CertificateSummary, EndEntityRecord } from './ports.ts';
+import type { CertificateFilter, CertificateRecord, CertificateSummary, EndEntityRecord } from './ports.ts';
+import type { AuditEventInput } from '../audit/event.ts';
 import { getRequest, listRequests } from './requests.ts';
 import { crl, issuingCas, ocsp, refreshDueCrls } from './revocation.ts';
 import type { IssueOutcome, IssuedView, RequestView } from './views.ts';
@@ -57,6 +59,14 @@ export interface Issuance {
   /** Drops this process's OCSP answers: another replica revoked a certificate. */
   revocationChanged(): void;
   issuingCas(): Promise<{ realm: string; ca: StoredCa }[]>;
+  /** The rules of a request before its CSR (an ACME order): role, policy, SAN rules, validity; nothing stored. */
+  preflight(realm: string, p: Principal, input: PreflightInput): Promise<Preflight>;
+  /** Revokes a certificate for the holder of its private key (RFC 8555 §7.6), whose signature the caller checked. */
+  revokeAsKeyHolder(realm: string, der: Uint8Array, reason: string, actor: AuditEventInput['actor']): Promise<IssuedView>;
+  /** The realm's certificate with exactly this DER (for its holder: ACME revocation and renewal information). */
+  findIssued(realm: string, der: Uint8Array): Promise<CertificateRecord | undefined>;
+  /** The realm's certificate with this serial, without a caller (ACME renewal information is public, RFC 9773). */
+  findBySerial(realm: string, serial: string): Promise<CertificateRecord | undefined>;
 }
 
 async function importParent(
@@ -111,11 +121,16 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     ocsp: (realm, der) => ocsp(ctx, realm, der),
     revocationChanged: () => ctx.ocspCache.clear(),
     issuingCas: () => issuingCas(ctx),
+    preflight: (realm, p, input) => preflight(ctx, realm, p, input),
+    revokeAsKeyHolder: (realm, der, reason, actor) => revokeAsKeyHolder(ctx, realm, der, reason, actor),
+    findIssued: (realm, der) => findIssued(ctx, realm, der),
+    findBySerial: (realm, serial) => ctx.store.getCertificate(realm, serial),
   } satisfies Issuance);
 }
 
 export type { IssueInput } from './actions/issue.ts';
 export type { RenewInput } from './actions/renew.ts';
+export type { Preflight, PreflightInput } from './actions/preflight.ts';
 export type { EndEntityInput } from './end_entities.ts';
 export type { IssueOutcome, IssuedView, RequestView } from './views.ts';
 export { normaliseSerial } from './certificates.ts';

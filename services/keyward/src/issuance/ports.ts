@@ -13,6 +13,8 @@ export interface RequesterRef {
   readonly realm: string;
   readonly id: string;
   readonly name: string | undefined;
+  /** The ACME account and order (their URLs) a certificate was ordered through (RFC 8555), if it was. */
+  readonly acme?: { readonly account: string; readonly order: string } | undefined;
 }
 
 export interface CertificateRecord {

@@ -16,6 +16,8 @@ export interface IssuedView {
   readonly status: 'valid' | 'revoked' | 'expired';
   readonly endEntity?: string | undefined;
   readonly requester?: RequesterRef;
+  /** The ACME account and order it was ordered through (RFC 8555), if it was. */
+  readonly acme?: RequesterRef['acme'];
   readonly revokedAt?: string | undefined;
   readonly revocationReason?: string | undefined;
 }
@@ -58,6 +60,7 @@ export async function certificateView(ctx: IssuanceContext, r: CertificateRecord
     status,
     endEntity: r.endEntity,
     requester: r.requester,
+    ...(r.requester.acme ? { acme: r.requester.acme } : {}),
     revokedAt: r.revokedAt?.toISOString(),
     revocationReason: r.revocationReason,
   };

@@ -31,6 +31,8 @@ export interface Config {
     readonly adminUser: string | undefined;
     readonly adminPassword: string | undefined;
     readonly timeoutMs: number;
+    /** KEYWARD_KEYCLOAK_TRUSTSTORE_DIR. */
+    readonly truststoreDir?: string | undefined;
   };
   readonly audience: string;
   readonly tokenClockSkewSeconds: number;
@@ -51,6 +53,15 @@ export interface Config {
   readonly databaseTimeoutMs: number;
   readonly approvalTtlSeconds: number;
   readonly devices: { readonly defaultRealm: string | undefined; readonly pushesPerMinute: number };
+  /** The ACME front door (RFC 8555): challenge validation's reach and ports, its DNS server, the per-account rate. */
+  readonly acme: {
+    readonly allowedNetworks: readonly string[];
+    readonly http01Port: number;
+    readonly tlsAlpn01Port: number;
+    readonly dnsServer: string | undefined;
+    readonly requestsPerMinute: number;
+    readonly termsOfService: string | undefined;
+  };
   /** The web console: its built files (undefined: the repository's services/console/dist) and session lifetimes. */
   readonly console: {
     readonly dir: string | undefined;
@@ -118,6 +129,28 @@ function decimal(min: number, max: number) {
     if (!/^\d+(\.\d{1,4})?$/.test(raw) || n < min || n > max) throw new Error(`must be a number from ${min} to ${max}`);
     return n;
   };
+}
+
+/** A comma-separated list of CIDR ranges (IPv4 or IPv6). */
+function cidrList(raw: string): string[] {
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const c of list) {
+    const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(c);
+    const v4 = m && /^\d+\.\d+\.\d+\.\d+$/.test(m[1]!);
+    if (!m || Number(m[2]) > (v4 ? 32 : 128) || (!v4 && !m[1]!.includes(':')))
+      throw new Error(`must be a comma-separated list of CIDR ranges; ${c} is not one`);
+  }
+  return list;
+}
+
+/** host:port (IPv6 in brackets). */
+function hostPort(raw: string): string {
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(raw) || Number(raw.split(':').pop()) > 65535)
+    throw new Error('must be host:port (an IPv6 address in brackets)');
+  return raw;
 }
 
 function kek(raw: string): string {
@@ -189,6 +222,14 @@ export const SETTINGS = [
     description:
       "Keycloak's public base URL as it appears in tokens' iss (its --hostname), when Keyward reaches Keycloak at another address (a " +
       'cluster-internal service, say). Default: KEYWARD_KEYCLOAK_URL.',
+  },
+  {
+    env: 'KEYWARD_KEYCLOAK_TRUSTSTORE_DIR',
+    default: undefined,
+    description:
+      "A directory in Keycloak's --truststore-paths: Keyward writes there the PEM of each realm's CA that signs certificate " +
+      "API clients' certificates (keyward-<realm>.pem) when such a client is made. Keycloak reads its truststore at start: " +
+      'restart it after a new realm CA appears (or put the PEMs in place before). Default: not written.',
   },
   {
     env: 'KEYWARD_KEYCLOAK_CLIENT_ID',
@@ -410,6 +451,46 @@ export const SETTINGS = [
     description: 'Days before expiry at which certificate.expiring is sent, once per certificate and threshold.',
   },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
+  {
+    env: 'KEYWARD_ACME_ALLOWED_NETWORKS',
+    default: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128,fc00::/7',
+    parse: cidrList,
+    description:
+      'CIDR ranges ACME challenge validation (http-01, tls-alpn-01) may connect to; a name resolving elsewhere fails validation. The ' +
+      'default, private (RFC 1918, RFC 4193) and loopback ranges, suits an internal CA and keeps validation off the internet.',
+  },
+  {
+    env: 'KEYWARD_ACME_HTTP01_PORT',
+    default: '80',
+    parse: int(1, 65535),
+    description: 'Port ACME http-01 validation connects to (RFC 8555 §8.3 says 80; another port for tests, like Pebble -httpPort).',
+  },
+  {
+    env: 'KEYWARD_ACME_TLSALPN01_PORT',
+    default: '443',
+    parse: int(1, 65535),
+    description: 'Port ACME tls-alpn-01 validation connects to (RFC 8737 says 443; another port for tests, like Pebble -tlsPort).',
+  },
+  {
+    env: 'KEYWARD_ACME_DNS_SERVER',
+    default: undefined,
+    parse: hostPort,
+    description:
+      'DNS server (host:port) for ACME dns-01 TXT lookups and for resolving names to validate (like Pebble -dnsserver). Default: the ' +
+      "system's resolvers.",
+  },
+  {
+    env: 'KEYWARD_ACME_RATE',
+    default: '300',
+    parse: int(1, 1000000),
+    description: 'Signed ACME requests accepted per account and minute, per server process; more answer rateLimited with Retry-After.',
+  },
+  {
+    env: 'KEYWARD_ACME_TERMS_OF_SERVICE',
+    default: undefined,
+    parse: url(['http', 'https']),
+    description: "URL of the terms of service shown in the ACME directory's meta (unset: none).",
+  },
 ] as const satisfies readonly Setting[];
 
 /** Settings of the `keyward` command line when it talks to a Keyward server (read by cli/api.ts). */
@@ -527,6 +608,7 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
       adminUser: (v.KEYWARD_KEYCLOAK_ADMIN_USER as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
       adminPassword: (v.KEYWARD_KEYCLOAK_ADMIN_PASSWORD as string | undefined) ?? (mode === 'development' ? 'admin' : undefined),
       timeoutMs: v.KEYWARD_KEYCLOAK_TIMEOUT_MS,
+      truststoreDir: v.KEYWARD_KEYCLOAK_TRUSTSTORE_DIR as string | undefined,
     },
     audience: v.KEYWARD_AUDIENCE,
     tokenClockSkewSeconds: v.KEYWARD_TOKEN_CLOCK_SKEW_SECONDS,
@@ -543,6 +625,14 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     leaderLeaseSeconds: v.KEYWARD_LEADER_LEASE_SECONDS,
     approvalTtlSeconds: v.KEYWARD_APPROVAL_TTL_SECONDS,
     devices: { defaultRealm: v.KEYWARD_DEVICE_DEFAULT_REALM, pushesPerMinute: v.KEYWARD_DEVICE_PUSH_RATE },
+    acme: {
+      allowedNetworks: Object.freeze([...(v.KEYWARD_ACME_ALLOWED_NETWORKS as string[])]),
+      http01Port: v.KEYWARD_ACME_HTTP01_PORT,
+      tlsAlpn01Port: v.KEYWARD_ACME_TLSALPN01_PORT,
+      dnsServer: v.KEYWARD_ACME_DNS_SERVER,
+      requestsPerMinute: v.KEYWARD_ACME_RATE,
+      termsOfService: v.KEYWARD_ACME_TERMS_OF_SERVICE,
+    },
     console: {
       dir: v.KEYWARD_CONSOLE_DIR,
       idleSeconds: Math.round((v.KEYWARD_CONSOLE_SESSION_IDLE_MINUTES as number) * 60),

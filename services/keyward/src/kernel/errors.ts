@@ -30,6 +30,10 @@ export const ERROR_CATALOGUE = {
   'auth.forbidden': { status: 403, title: 'The caller lacks the required role' },
   'token.client_disabled': { status: 401, title: 'The API client or its service account is disabled in Keycloak' },
   'token.client_not_found': { status: 401, title: 'The API client no longer exists in Keycloak' },
+  'token.certificate_mismatch': {
+    status: 401,
+    title: 'The token is bound to a client certificate (RFC 8705) that this connection did not present',
+  },
 
   // realms and roles
   'realm.not_found': { status: 404, title: 'No such managed realm' },
@@ -42,6 +46,8 @@ export const ERROR_CATALOGUE = {
   'api_client.invalid_id': { status: 400, title: 'The client id is invalid' },
   'api_client.exists': { status: 409, title: 'The API client already exists' },
   'api_client.not_found': { status: 404, title: 'No such API client' },
+  'api_client.certificate_policy_required': { status: 400, title: 'A certificate client needs a certificate policy of its realm' },
+  'api_client.certificate_policy_invalid': { status: 400, title: 'The policy cannot issue API client certificates' },
   'grant.not_found': { status: 404, title: 'No such cross-realm grant' },
 
   // certificate policies
@@ -155,6 +161,9 @@ export const ERROR_CATALOGUE = {
   'login.denied': { status: 401, title: 'Keycloak did not let the login through' },
   'login.failed': { status: 502, title: 'Keycloak refused the login code exchange' },
 
+  // ACME external account binding keys (the ACME protocol itself answers RFC 8555 problem types, see acme/problem.ts)
+  'acme.eab_clients_only': { status: 403, title: 'Only API clients create ACME external account binding keys' },
+  'acme.eab_key_not_found': { status: 404, title: 'No such ACME external account binding key' },
   // webhooks (Standard Webhooks signatures, CloudEvents bodies)
   'webhook.not_found': { status: 404, title: 'No such webhook' },
   'webhook.invalid_name': { status: 400, title: 'The webhook name is invalid' },

@@ -10,20 +10,35 @@
  * sub-group (`/PEER_TO_PEER/<role>`), so realm admins find devices under
  * Groups → Members in their console. Groups are created when missing and
  * marked `keyward.managed`.
+ *
+ * Secretless (RFC 8705): the device obtains client-credentials tokens from
+ * Keycloak over mutual TLS with its own certificate, bound to it
+ * (`tls.client.certificate.bound.access.tokens`, `cnf.x5t#S256`), carrying
+ * Keyward's audience (the keyward client scope), so it can call Keyward with
+ * them over the same certificate. With a truststore directory configured
+ * (KEYWARD_KEYCLOAK_TRUSTSTORE_DIR), the accepted certificate is written there
+ * (`keyward-device-<realm>-<fingerprint>.pem`): Keycloak's TLS listener checks
+ * a client certificate against its truststore in the handshake, and reads that
+ * truststore at start.
  */
 import type KcAdminClient from '@keycloak/keycloak-admin-client';
 import type { DeviceClientSpec, DeviceClientState, DeviceDirectory } from '../devices/ports.ts';
 import { kc, keycloakStatus, translateKeycloakError } from './errors.ts';
-import { MANAGED_ATTRIBUTE } from './scopes.ts';
+import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
+import { publishRealmCa } from './truststore.ts';
 
 export const DEVICE_ATTRIBUTE = 'keyward.device';
 export const DEVICE_FINGERPRINT_ATTRIBUTE = 'keyward.device.fingerprint';
 
 export class KeycloakDeviceDirectory implements DeviceDirectory {
   readonly #kc: KcAdminClient;
+  readonly #audience: string | undefined;
+  readonly #truststoreDir: string | undefined;
 
-  constructor(client: KcAdminClient) {
+  constructor(client: KcAdminClient, options: { audience?: string | undefined; truststoreDir?: string | undefined } = {}) {
     this.#kc = client;
+    this.#audience = options.audience;
+    this.#truststoreDir = options.truststoreDir;
   }
 
   async clientExists(realm: string, clientId: string): Promise<boolean> {
@@ -53,6 +68,7 @@ export class KeycloakDeviceDirectory implements DeviceDirectory {
           [DEVICE_FINGERPRINT_ATTRIBUTE]: spec.fingerprint,
           'x509.subjectdn': spec.subjectDn,
           'x509.allow.regex.pattern.comparison': 'false',
+          'tls.client.certificate.bound.access.tokens': 'true',
         },
       }));
     } catch (err) {
@@ -60,6 +76,18 @@ export class KeycloakDeviceDirectory implements DeviceDirectory {
       throw translateKeycloakError(`create device client ${spec.clientId}`, err);
     }
     try {
+      if (this.#audience) {
+        const clientScopeId = await ensureAudienceScope(this.#kc, realm, this.#audience);
+        await kc(`add the ${this.#audience} scope to ${spec.clientId}`, () =>
+          this.#kc.clients.addDefaultClientScope({ realm, id, clientScopeId }),
+        );
+      }
+      if (this.#truststoreDir && spec.certificatePem)
+        publishRealmCa(
+          this.#truststoreDir,
+          `device-${realm}-${spec.fingerprint.replace(/[^0-9A-Fa-f]/g, '').toLowerCase()}`,
+          spec.certificatePem,
+        );
       const sa = await kc(`read the service account of ${spec.clientId}`, () => this.#kc.clients.getServiceAccountUser({ realm, id }));
       if (spec.deviceGroup) {
         let groupId = await this.#ensureGroup(realm, spec.deviceGroup, undefined);

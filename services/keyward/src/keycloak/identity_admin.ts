@@ -14,7 +14,16 @@ import type ClientRepresentation from '@keycloak/keycloak-admin-client/lib/defs/
 import { KeywardError, isKeywardError } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
 import type { ClientState, IdentityReader } from '../authn/ports.ts';
-import type { ApiClientSpec, ClientInfo, ConsoleClientSpec, GrantInfo, IdentityAdmin, RealmInfo, RoleInfo } from '../provisioning/ports.ts';
+import type {
+  ApiClientSpec,
+  CertificatePin,
+  ClientInfo,
+  ConsoleClientSpec,
+  GrantInfo,
+  IdentityAdmin,
+  RealmInfo,
+  RoleInfo,
+} from '../provisioning/ports.ts';
 import { ensureConsoleClient } from './console_client.ts';
 import { kc, keycloakStatus, realmMissing, translateKeycloakError } from './errors.ts';
 import { MANAGED_ATTRIBUTE, ensureAudienceScope } from './scopes.ts';
@@ -34,6 +43,16 @@ const ROLE_LIST_MS = 10_000;
 /** Test-only fault injection: a step that throws simulates Keycloak failing half-way. */
 export interface IdentityAdminFaults {
   afterClientCreated?: (realm: string, clientId: string) => void | Promise<void>;
+}
+
+/** Keycloak's client attributes of a certificate-authenticated client (its X509ClientAuthenticator, checked on 26.7.3). */
+export function certificateAttributes(pin: CertificatePin): Record<string, string> {
+  return {
+    'x509.subjectdn': pin.subjectDn,
+    'x509.casubjectdn': pin.caSubjectDn,
+    'x509.allow.regex.pattern.comparison': 'false',
+    'tls.client.certificate.bound.access.tokens': 'true',
+  };
 }
 
 function flatAttributes(attrs: Record<string, unknown> | undefined): Record<string, string> {
@@ -222,6 +241,7 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
       attributes: flatAttributes(c.attributes),
       hasKeywardScope,
       serviceAccountsEnabled: c.serviceAccountsEnabled ?? false,
+      authenticator: c.clientAuthenticatorType,
     };
   }
 
@@ -289,13 +309,18 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
         enabled: true,
         protocol: 'openid-connect',
         publicClient: false,
-        clientAuthenticatorType: 'client-secret',
+        clientAuthenticatorType: spec.certificate ? 'client-x509' : 'client-secret',
         serviceAccountsEnabled: true,
         standardFlowEnabled: false,
         implicitFlowEnabled: false,
         directAccessGrantsEnabled: false,
-        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes },
-        ...(spec.secret ? { secret: spec.secret } : {}),
+        attributes: {
+          [MANAGED_ATTRIBUTE]: 'true',
+          ...spec.attributes,
+          ...(spec.certificate ? certificateAttributes(spec.certificate) : {}),
+        },
+        // A certificate client has no secret: Keycloak would generate one for a confidential client.
+        ...(spec.certificate ? { secret: '' } : spec.secret ? { secret: spec.secret } : {}),
       }));
     } catch (err) {
       if (keycloakStatus(err) === 409)
@@ -312,14 +337,14 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
       );
       const [, read, own] = await settled(
         this.#grantRealmRoles(realm, sa.id!, spec.roles, `grant roles to ${spec.clientId}`),
-        spec.secret
+        spec.secret || spec.certificate
           ? Promise.resolve(undefined)
           : kc(`read the secret of ${spec.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id })),
         simple
           ? kc(`read the roles of ${spec.clientId}`, () => this.#kc.users.listCompositeRealmRoleMappings({ realm, id: sa.id! }))
           : Promise.resolve(undefined),
       );
-      const secret = spec.secret ?? read!.value!;
+      const secret = spec.certificate ? '' : (spec.secret ?? read!.value!);
       if (own) {
         const now = Date.now();
         for (const [k, v] of this.#freshRoles) if (v.expires <= now) this.#freshRoles.delete(k);
@@ -334,9 +359,14 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
         name: spec.name ?? spec.clientId,
         description: spec.description || undefined,
         enabled: true,
-        attributes: { [MANAGED_ATTRIBUTE]: 'true', ...spec.attributes },
+        attributes: {
+          [MANAGED_ATTRIBUTE]: 'true',
+          ...spec.attributes,
+          ...(spec.certificate ? certificateAttributes(spec.certificate) : {}),
+        },
         hasKeywardScope: true,
         serviceAccountsEnabled: true,
+        authenticator: spec.certificate ? 'client-x509' : 'client-secret',
       };
       return { client, secret, serviceAccountId: sa.id! };
     } catch (err) {
@@ -381,7 +411,10 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
     const all = await kc(`list clients of realm ${realm}`, () =>
       this.#kc.clients.find({ realm, ...(options.search ? { clientId: options.search, search: true } : {}), max: 10_000 } as never),
     );
-    const candidates = all.filter((c) => c.serviceAccountsEnabled && !c.clientId!.startsWith(GRANT_PREFIX));
+    // Device clients carry the keyward scope too (their tokens are for Keyward) but are managed as devices.
+    const candidates = all.filter(
+      (c) => c.serviceAccountsEnabled && !c.clientId!.startsWith(GRANT_PREFIX) && flatAttributes(c.attributes)['keyward.device'] !== 'true',
+    );
     const withScope = await Promise.all(
       candidates.map(async (c) => ((await this.#hasScope(realm, c.id!)) ? this.#info(c, true) : undefined)),
     );
@@ -423,6 +456,21 @@ export class KeycloakIdentityAdmin implements IdentityAdmin, IdentityReader {
   async readSecret(realm: string, client: ClientInfo): Promise<string> {
     const s = await kc(`read the secret of ${client.clientId}`, () => this.#kc.clients.getClientSecret({ realm, id: client.id }));
     return s.value ?? '';
+  }
+
+  async setClientAuthentication(realm: string, client: ClientInfo, pin: CertificatePin | undefined): Promise<string | undefined> {
+    const current = await kc(`read client ${client.clientId}`, () => this.#kc.clients.findOne({ realm, id: client.id }));
+    if (!current) throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${client.clientId}`);
+    const attributes: Record<string, unknown> = { ...current.attributes };
+    if (pin) Object.assign(attributes, certificateAttributes(pin));
+    else for (const k of Object.keys(certificateAttributes({ subjectDn: '', caSubjectDn: '' }))) attributes[k] = '';
+    await kc(`set how ${client.clientId} authenticates`, () =>
+      this.#kc.clients.update(
+        { realm, id: client.id },
+        { ...current, clientAuthenticatorType: pin ? 'client-x509' : 'client-secret', attributes, ...(pin ? { secret: '' } : {}) },
+      ),
+    );
+    return pin ? undefined : this.rotateSecret(realm, client);
   }
 
   async setSecret(realm: string, client: ClientInfo, secret: string): Promise<void> {

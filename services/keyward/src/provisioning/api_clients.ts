@@ -10,13 +10,35 @@
  * `keyward.default-policy`) and mirrored into its description, which the admin
  * console shows. It is re-validated whenever it is read: a default policy
  * whose realm grant was revoked is reported, never silently used.
+ *
+ * Secretless clients (`authentication: certificate`): Keycloak authenticates
+ * them by mutual TLS (its `client-x509` authenticator, RFC 8705 §2.1.1, the
+ * PKI method) and binds their tokens to the certificate (RFC 8705 §3,
+ * `cnf.x5t#S256`). Keyward pins the exact subject DN of the client's
+ * certificate and the DN of the CA that signs it (no regular expression), and
+ * issues the certificate through the one issuance pipeline, requested by the
+ * client itself under a policy of its realm. The subject is
+ * `CN=<clientId> <generation>`: renewal keeps it, so renewed certificates keep
+ * working; revoking any certificate of a generation moves the client to a new
+ * generation at once, so Keycloak refuses every certificate of the old one
+ * (Keycloak's X.509 client authenticator checks no CRL or OCSP itself).
  */
+import { randomBytes } from 'node:crypto';
 import { auditActor, type Principal } from '../authn/principal.ts';
+import { formatName, formatRfc4514, generateCaKey, spkiOf, type NameAttribute } from '../ca/index.ts';
 import { keycloakOutageGrace, ROLES, type Authorizer } from '../authn/roles.ts';
 import { KeywardError, type ErrorCode } from '../kernel/errors.ts';
 import { TtlCache } from '../kernel/ttl_cache.ts';
 import { checkClientId } from './names.ts';
-import type { ClientInfo, GrantInfo, IdentityAdmin, ProvisioningStore } from './ports.ts';
+import type {
+  ApiClientCertificateIssuer,
+  CertificatePin,
+  ClientInfo,
+  GrantInfo,
+  IdentityAdmin,
+  IssuedClientCertificate,
+  ProvisioningStore,
+} from './ports.ts';
 import type { PolicyService } from './policies.ts';
 import type { RealmService } from './realms.ts';
 
@@ -29,6 +51,33 @@ export const SOURCE_ATTRIBUTE = 'keyward.source';
  */
 export const CREATION_ATTRIBUTE = 'keyward.creation';
 const DESCRIPTION_MARK = ' [Keyward default policy: ';
+/**
+ * The current certificate generation of a certificate-authenticated client (the last word of its certificates' CN):
+ * 64 random bits, so that no other realm under the same root can guess the pinned subject.
+ */
+export const GENERATION_ATTRIBUTE = 'keyward.certificate.generation';
+/** The policy its certificates are issued under. */
+export const CERTIFICATE_POLICY_ATTRIBUTE = 'keyward.certificate.policy';
+
+export type ClientAuthentication = 'secret' | 'certificate';
+
+/** How a client gets its certificate: from a CSR (its key stays with the client), or with a key Keyward generates. */
+export interface CertificateRequestInput {
+  /** The policy of the client's realm to issue under (default: its default policy, when that is of its realm). */
+  readonly certificatePolicy?: string | undefined;
+  /** PEM CSR; without one Keyward generates an EC P-256 key and returns it once. */
+  readonly csr?: string | undefined;
+}
+
+/** A certificate just issued to a client; `privateKey` only when Keyward generated the key (shown once). */
+export interface ClientCertificateIssued extends IssuedClientCertificate {
+  readonly privateKey?: string | undefined;
+}
+
+/** The subject of a certificate client's certificates. */
+export const certificateSubject = (clientId: string, generation: string): NameAttribute[] => [
+  { type: 'CN', value: `${clientId} ${generation}` },
+];
 
 export interface CrossRealmRole {
   readonly realm: string;
@@ -53,6 +102,10 @@ export interface ApiClientInput {
   readonly secret?: string | undefined;
   /** Recorded on the client as {@link CREATION_ATTRIBUTE}, for {@link ApiClientService.findCreated}. */
   readonly creationMark?: string | undefined;
+  /** `secret` (default) or `certificate` (mutual TLS, no secret). */
+  readonly authentication?: ClientAuthentication | undefined;
+  readonly certificatePolicy?: string | undefined;
+  readonly csr?: string | undefined;
 }
 
 export interface ApiClientPatch {
@@ -62,6 +115,13 @@ export interface ApiClientPatch {
   readonly crossRealmRoles?: readonly CrossRealmRole[] | undefined;
   /** `null` clears the default policy. */
   readonly defaultPolicy?: PolicyRef | null | undefined;
+  /**
+   * Switch to (or stay with) `certificate`: a new certificate is issued (from `csr`, or with a generated key);
+   * switch to `secret`: a new secret is generated and the certificate pin removed.
+   */
+  readonly authentication?: ClientAuthentication | undefined;
+  readonly certificatePolicy?: string | undefined;
+  readonly csr?: string | undefined;
 }
 
 export interface DefaultPolicyView extends PolicyRef {
@@ -77,6 +137,8 @@ export interface ApiClientView {
   readonly enabled: boolean;
   /** Created by Keyward (false: a console-made client marked with the keyward scope). */
   readonly managed: boolean;
+  /** `certificate`: Keycloak authenticates it by mutual TLS (`client-x509`) and binds its tokens to the certificate. */
+  readonly authentication: ClientAuthentication;
   /** `config` when declared in realm-config files. */
   readonly source: 'api' | 'config' | 'console';
   /** Effective home-realm roles: direct, through the default role's composite, through groups. */
@@ -110,6 +172,7 @@ export class ApiClientService {
   readonly #realms: RealmService;
   readonly #policies: PolicyService;
   readonly #authz: Authorizer;
+  readonly #certificates: ApiClientCertificateIssuer | undefined;
   /** The default policy attribute of a caller's client, cached like roles (KEYWARD_ROLE_CACHE_SECONDS). */
   readonly #defaults: TtlCache<string, PolicyRef | undefined>;
 
@@ -119,6 +182,8 @@ export class ApiClientService {
     realms: RealmService;
     policies: PolicyService;
     authz: Authorizer;
+    /** Certificates for secretless clients (absent: only secret clients can be made). */
+    certificates?: ApiClientCertificateIssuer | undefined;
     cacheSeconds?: number;
     /** Stale-if-error while Keycloak is unreachable (KEYWARD_ROLE_GRACE_SECONDS). */
     graceSeconds?: number;
@@ -131,6 +196,55 @@ export class ApiClientService {
     this.#realms = deps.realms;
     this.#policies = deps.policies;
     this.#authz = deps.authz;
+    this.#certificates = deps.certificates;
+  }
+
+  #issuer(): ApiClientCertificateIssuer {
+    if (!this.#certificates) throw new TypeError('ApiClientService was built without a certificate issuer');
+    return this.#certificates;
+  }
+
+  /** The policy a certificate client's certificates are issued under. */
+  #certificatePolicy(realm: string, input: CertificateRequestInput, fallback: PolicyRef | undefined, current?: string): string {
+    const name = input.certificatePolicy ?? current ?? (fallback?.realm === realm ? fallback.name : undefined);
+    if (!name)
+      throw new KeywardError(
+        'api_client.certificate_policy_required',
+        `A certificate client needs a certificate policy of realm ${realm} (certificatePolicy, or a default policy of that realm)`,
+      );
+    return name;
+  }
+
+  /** The pin of a generation: the certificate's exact subject DN and the DN of the CA that signs it. */
+  async #pin(realm: string, clientId: string, generation: string): Promise<CertificatePin> {
+    const { subjectDn } = await this.#issuer().signingCa(realm);
+    return { subjectDn: formatRfc4514(certificateSubject(clientId, generation)), caSubjectDn: subjectDn };
+  }
+
+  /** Issues the client's certificate through the issuance pipeline, requested by the client itself. */
+  async #issueCertificate(
+    realm: string,
+    clientId: string,
+    serviceAccountId: string,
+    policy: string,
+    generation: string,
+    csr: string | undefined,
+  ): Promise<ClientCertificateIssued> {
+    const client: Principal = Object.freeze({
+      credential: 'bearer',
+      kind: 'client',
+      realm,
+      subject: serviceAccountId,
+      clientId,
+      username: `service-account-${clientId}`,
+      credentialRoles: [],
+    });
+    this.#authz.invalidate(); // the client's roles as Keycloak has them now
+    const subject = certificateSubject(clientId, generation);
+    if (csr) return this.#issuer().issue(realm, client, { policy, subject, csr });
+    const key = await generateCaKey('EC-P256');
+    const issued = await this.#issuer().issue(realm, client, { policy, subject, spki: spkiOf(key) });
+    return { ...issued, privateKey: key.export({ format: 'pem', type: 'pkcs8' }).toString() };
   }
 
   async #requireAdmin(by: Principal | 'system', realm: string): Promise<void> {
@@ -188,12 +302,20 @@ export class ApiClientService {
     if (problem) throw new KeywardError(problem.code, problem.detail, { extras: { policy: ref } });
   }
 
-  async create(realm: string, input: ApiClientInput, by: Principal | 'system'): Promise<{ client: ApiClientView; secret: string }> {
+  async create(
+    realm: string,
+    input: ApiClientInput,
+    by: Principal | 'system',
+  ): Promise<{ client: ApiClientView; secret: string | undefined; certificate?: ClientCertificateIssued | undefined }> {
     await this.#realms.getManaged(realm);
     await this.#requireAdmin(by, realm);
     checkClientId(input.clientId);
     const grants = await this.#grantsByRealm(realm, input.crossRealmRoles ?? [], by);
     if (input.defaultPolicy) await this.#checkPolicy(realm, new Set(grants.keys()), input.defaultPolicy);
+    const byCertificate = input.authentication === 'certificate';
+    const generation = randomBytes(8).toString('hex');
+    const certificatePolicy = byCertificate ? this.#certificatePolicy(realm, input, input.defaultPolicy) : undefined;
+    const pin = byCertificate ? await this.#pin(realm, input.clientId, generation) : undefined;
     // A duplicate client id is refused by Keycloak itself (409 → api_client.exists), before any grant is made.
     const { client, secret, serviceAccountId } = await this.#identity.createApiClient(realm, {
       clientId: input.clientId,
@@ -204,9 +326,12 @@ export class ApiClientService {
         [SOURCE_ATTRIBUTE]: input.source ?? 'api',
         ...(input.defaultPolicy ? { [DEFAULT_POLICY_ATTRIBUTE]: `${input.defaultPolicy.realm}/${input.defaultPolicy.name}` } : {}),
         ...(input.creationMark ? { [CREATION_ATTRIBUTE]: input.creationMark } : {}),
+        ...(byCertificate ? { [GENERATION_ATTRIBUTE]: generation, [CERTIFICATE_POLICY_ATTRIBUTE]: certificatePolicy! } : {}),
       },
-      secret: input.secret,
+      secret: byCertificate ? undefined : input.secret,
+      certificate: pin,
     });
+    let certificate: ClientCertificateIssued | undefined;
     // The view from what was just made (no re-read of every realm's grants): one call for the effective
     // home-realm roles, read while the cross-realm grants and the audit event are written.
     const effective = this.#identity.effectiveRealmRoles(realm, serviceAccountId);
@@ -221,13 +346,21 @@ export class ApiClientService {
         await this.#identity.putGrant(grantRealm, realm, input.clientId, roles);
         made.push(grantRealm);
       }
+      if (byCertificate)
+        certificate = await this.#issueCertificate(realm, input.clientId, serviceAccountId, certificatePolicy!, generation, input.csr);
       await this.#store.transaction((tx) =>
         tx.audit({
           action: 'api_client.created',
           actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by),
           realm,
           target: input.clientId,
-          details: { roles: input.roles ?? [], crossRealmRoles: input.crossRealmRoles ?? [], defaultPolicy: input.defaultPolicy },
+          details: {
+            roles: input.roles ?? [],
+            crossRealmRoles: input.crossRealmRoles ?? [],
+            defaultPolicy: input.defaultPolicy,
+            authentication: byCertificate ? 'certificate' : 'secret',
+            ...(certificate ? { certificate: certificate.serialNumber, subject: certificate.subject } : {}),
+          },
         }),
       );
     } catch (err) {
@@ -246,18 +379,19 @@ export class ApiClientService {
       description: input.description || undefined,
       enabled: true,
       managed: true,
+      authentication: byCertificate ? 'certificate' : 'secret',
       source: input.source ?? 'api',
       roles,
       assignedRoles: [...new Set(input.roles ?? [])].sort(),
       crossRealmRoles: [...grants].flatMap(([r, rs]) => [...new Set(rs)].map((role) => ({ realm: r, role }))),
       defaultPolicy: input.defaultPolicy ? { ...input.defaultPolicy, status: 'valid' } : undefined,
     };
-    return { client: view, secret };
+    return byCertificate ? { client: view, secret: undefined, certificate } : { client: view, secret };
   }
 
   async #client(realm: string, clientId: string): Promise<ClientInfo> {
     const c = await this.#identity.findClient(realm, clientId);
-    if (!c || !c.hasKeywardScope)
+    if (!c || !c.hasKeywardScope || c.attributes['keyward.device'] === 'true')
       throw new KeywardError('api_client.not_found', `Realm ${realm} has no API client ${clientId}`, { extras: { realm, clientId } });
     return c;
   }
@@ -289,6 +423,7 @@ export class ApiClientService {
       description: userDescription(c.description),
       enabled: c.enabled,
       managed: c.attributes['keyward.managed'] === 'true',
+      authentication: c.authenticator === 'client-x509' ? 'certificate' : 'secret',
       source: c.attributes['keyward.managed'] !== 'true' ? 'console' : c.attributes[SOURCE_ATTRIBUTE] === 'config' ? 'config' : 'api',
       roles: effective,
       assignedRoles: direct.filter((r) => r !== `default-roles-${realm}`),
@@ -300,7 +435,7 @@ export class ApiClientService {
   /** The client's view, or undefined; no authorisation (realm-config plans run as the system). */
   async find(realm: string, clientId: string): Promise<ApiClientView | undefined> {
     const c = await this.#identity.findClient(realm, clientId);
-    return c?.hasKeywardScope ? this.#view(realm, c) : undefined;
+    return c?.hasKeywardScope && c.attributes['keyward.device'] !== 'true' ? this.#view(realm, c) : undefined;
   }
 
   /** Current secret (realm-config compares it with an environment reference). */
@@ -339,10 +474,16 @@ export class ApiClientService {
     return Promise.all(clients.map((c) => this.#view(realm, c)));
   }
 
-  async update(realm: string, clientId: string, patch: ApiClientPatch, by: Principal | 'system'): Promise<ApiClientView> {
+  async update(
+    realm: string,
+    clientId: string,
+    patch: ApiClientPatch,
+    by: Principal | 'system',
+  ): Promise<ApiClientView & { secret?: string | undefined; certificate?: ClientCertificateIssued | undefined }> {
     await this.#realms.getManaged(realm);
     await this.#requireAdmin(by, realm);
     const c = await this.#client(realm, clientId);
+    const switched = patch.authentication ? await this.#setAuthentication(realm, c, patch, by) : {};
     const current = await this.#grantsOf(realm, clientId);
     const wantedGrants = patch.crossRealmRoles ? await this.#grantsByRealm(realm, patch.crossRealmRoles, by) : undefined;
     const grantRealms = new Set(
@@ -382,12 +523,90 @@ export class ApiClientService {
         actor: by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by),
         realm,
         target: clientId,
-        details: { ...patch },
+        details: { ...patch, csr: undefined },
       }),
     );
     this.#defaults.clear();
     this.#authz.invalidate();
-    return this.#view(realm, await this.#client(realm, clientId));
+    return { ...(await this.#view(realm, await this.#client(realm, clientId))), ...switched };
+  }
+
+  /**
+   * Switches a client between secret and certificate authentication (audited as api_client.authentication_changed).
+   * To `certificate`: the client keeps its generation when it already authenticates by certificate (a further
+   * certificate, e.g. after a revocation moved it to a new generation), else starts a new one.
+   */
+  async #setAuthentication(
+    realm: string,
+    c: ClientInfo,
+    patch: ApiClientPatch,
+    by: Principal | 'system',
+  ): Promise<{ secret?: string | undefined; certificate?: ClientCertificateIssued | undefined }> {
+    const from: ClientAuthentication = c.authenticator === 'client-x509' ? 'certificate' : 'secret';
+    const actor = by === 'system' ? { kind: 'system', id: 'config' } : auditActor(by);
+    if (patch.authentication === 'secret') {
+      if (from === 'secret') return {};
+      const secret = await this.#identity.setClientAuthentication(realm, c, undefined);
+      await this.#identity.updateClient(realm, c, { attributes: { [GENERATION_ATTRIBUTE]: '', [CERTIFICATE_POLICY_ATTRIBUTE]: '' } });
+      await this.#store.transaction((tx) =>
+        tx.audit({ action: 'api_client.authentication_changed', actor, realm, target: c.clientId, details: { from, to: 'secret' } }),
+      );
+      return { secret };
+    }
+    const current = c.attributes[GENERATION_ATTRIBUTE];
+    const generation = from === 'certificate' && current ? current : randomBytes(8).toString('hex');
+    const policy = this.#certificatePolicy(
+      realm,
+      patch,
+      parsePolicyRef(c.attributes[DEFAULT_POLICY_ATTRIBUTE]),
+      c.attributes[CERTIFICATE_POLICY_ATTRIBUTE] || undefined,
+    );
+    const saId = await this.#identity.serviceAccountId(realm, c);
+    if (from === 'secret' || generation !== current) {
+      await this.#identity.setClientAuthentication(realm, c, await this.#pin(realm, c.clientId, generation));
+      await this.#identity.updateClient(realm, c, {
+        attributes: { [GENERATION_ATTRIBUTE]: generation, [CERTIFICATE_POLICY_ATTRIBUTE]: policy },
+      });
+    }
+    const certificate = await this.#issueCertificate(realm, c.clientId, saId, policy, generation, patch.csr);
+    await this.#store.transaction((tx) =>
+      tx.audit({
+        action: from === 'secret' ? 'api_client.authentication_changed' : 'api_client.certificate_issued',
+        actor,
+        realm,
+        target: c.clientId,
+        details: { from, to: 'certificate', certificate: certificate.serialNumber, subject: certificate.subject },
+      }),
+    );
+    return { certificate };
+  }
+
+  /**
+   * A certificate of `realm` was revoked: when it belongs to the current generation of a certificate client, the
+   * client moves to a new generation at once, so Keycloak refuses every certificate of the old one (its X.509 client
+   * authenticator pins the subject DN and checks no CRL or OCSP). Audited as api_client.certificate_unpinned.
+   */
+  async certificateRevoked(
+    realm: string,
+    rec: { serial: string; subject: string; requester: { kind: string; name?: string | undefined } },
+  ) {
+    if (!rec.requester.kind.startsWith('client:') || !rec.requester.name) return;
+    const c = await this.#identity.findClient(realm, rec.requester.name);
+    const generation = c?.attributes[GENERATION_ATTRIBUTE];
+    if (!c || c.authenticator !== 'client-x509' || !generation) return;
+    if (rec.subject !== formatName(certificateSubject(c.clientId, generation))) return;
+    const next = randomBytes(8).toString('hex');
+    await this.#identity.setClientAuthentication(realm, c, await this.#pin(realm, c.clientId, next));
+    await this.#identity.updateClient(realm, c, { attributes: { [GENERATION_ATTRIBUTE]: next } });
+    await this.#store.transaction((tx) =>
+      tx.audit({
+        action: 'api_client.certificate_unpinned',
+        actor: { kind: 'system', id: 'revocation' },
+        realm,
+        target: c.clientId,
+        details: { revoked: rec.serial, generation: next },
+      }),
+    );
   }
 
   async delete(realm: string, clientId: string, by: Principal | 'system'): Promise<void> {

@@ -5,6 +5,8 @@
  * Keycloak.
  */
 import type { AuditEventInput } from '../audit/event.ts';
+import type { Principal } from '../authn/principal.ts';
+import type { NameAttribute } from '../ca/index.ts';
 
 export interface RealmInfo {
   readonly name: string;
@@ -26,6 +28,18 @@ export interface ApiClientSpec {
   readonly attributes: Readonly<Record<string, string>>;
   /** A known secret to set; Keycloak generates one when absent. */
   readonly secret?: string | undefined;
+  /** Authenticate with a certificate instead of a secret (Keycloak's `client-x509`, RFC 8705 §2); no secret then. */
+  readonly certificate?: CertificatePin | undefined;
+}
+
+/**
+ * What Keycloak's X.509 client authenticator pins (RFC 8705 §2.1.1, PKI method): the exact subject DN of the
+ * client's certificate and of the CA it must chain to, as RFC 4514 strings (compared exactly, never as regular
+ * expressions); its tokens are bound to the certificate (RFC 8705 §3).
+ */
+export interface CertificatePin {
+  readonly subjectDn: string;
+  readonly caSubjectDn: string;
 }
 
 export interface ClientInfo {
@@ -39,6 +53,8 @@ export interface ClientInfo {
   /** Whether Keyward's audience scope is among its default client scopes. */
   readonly hasKeywardScope: boolean;
   readonly serviceAccountsEnabled: boolean;
+  /** Keycloak's client authenticator: `client-secret`, `client-x509`, … */
+  readonly authenticator?: string | undefined;
 }
 
 export interface GrantInfo {
@@ -90,6 +106,11 @@ export interface IdentityAdmin {
   rotateSecret(realm: string, client: ClientInfo): Promise<string>;
   setSecret(realm: string, client: ClientInfo, secret: string): Promise<void>;
   readSecret(realm: string, client: ClientInfo): Promise<string>;
+  /**
+   * Switches how the client authenticates: with a pinned certificate (its secret removed), or, with undefined,
+   * back to a secret (a new one, returned).
+   */
+  setClientAuthentication(realm: string, client: ClientInfo, pin: CertificatePin | undefined): Promise<string | undefined>;
   /** The service-account user id of a client. */
   serviceAccountId(realm: string, client: ClientInfo): Promise<string>;
   /** Effective realm roles of a user: direct, through groups and through composites (default role included). */
@@ -147,4 +168,38 @@ export interface ProvisioningStore {
   listPolicies(realm: string): Promise<StoredPolicy[]>;
   findPolicy(realm: string, name: string): Promise<StoredPolicy | undefined>;
   transaction<T>(fn: (tx: ProvisioningTx) => Promise<T>): Promise<T>;
+}
+
+/** A certificate issued to an API client (RFC 8705 §2 client authentication). */
+export interface IssuedClientCertificate {
+  readonly serialNumber: string;
+  readonly certificate: string;
+  /** Issuing CA first. */
+  readonly chain: readonly string[];
+  readonly notAfter: string;
+  readonly subject: string;
+}
+
+/**
+ * Certificates for API clients, owned by provisioning and implemented at the composition root over the one
+ * issuance pipeline: the certificate is requested by the client itself, so its renewal (by the certificate, on the
+ * HTTPS listener) acts with the client's authority.
+ */
+export interface ApiClientCertificateIssuer {
+  /**
+   * The trust anchor of the realm's API-client certificates (the root its issuing CA chains to), its subject as an
+   * RFC 4514 string; the chain is put into Keycloak's truststore directory when one is configured
+   * (KEYWARD_KEYCLOAK_TRUSTSTORE_DIR).
+   */
+  signingCa(realm: string): Promise<{ readonly subjectDn: string }>;
+  issue(
+    realm: string,
+    client: Principal,
+    input: {
+      readonly policy: string;
+      readonly subject: readonly NameAttribute[];
+      readonly csr?: string | undefined;
+      readonly spki?: Uint8Array | undefined;
+    },
+  ): Promise<IssuedClientCertificate>;
 }

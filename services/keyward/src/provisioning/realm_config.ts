@@ -14,7 +14,7 @@
 import { Ajv } from 'ajv';
 import { isDeepStrictEqual } from 'node:util';
 import { KeywardError } from '../kernel/errors.ts';
-import type { ApiClientService, ApiClientView, CrossRealmRole, PolicyRef } from './api_clients.ts';
+import type { ApiClientService, ApiClientView, ClientCertificateIssued, CrossRealmRole, PolicyRef } from './api_clients.ts';
 import type { PolicyService } from './policies.ts';
 import type { RealmService } from './realms.ts';
 
@@ -27,6 +27,10 @@ export interface RealmConfigClient {
   readonly defaultPolicy?: PolicyRef;
   /** Name of an environment variable (read by the CLI) holding the client secret. */
   readonly secretFromEnv?: string;
+  /** `certificate`: a secretless client (mutual TLS at Keycloak, RFC 8705); absent: `secret`. */
+  readonly authentication?: 'secret' | 'certificate';
+  /** The policy of the realm its certificates are issued under (default: its default policy, when of its realm). */
+  readonly certificatePolicy?: string;
 }
 
 export interface RealmConfigFile {
@@ -57,6 +61,8 @@ export interface Plan {
 export interface ApplyResult extends Plan {
   /** Secrets Keycloak generated for clients created by this run, shown once. */
   readonly generatedSecrets: readonly { readonly realm: string; readonly clientId: string; readonly secret: string }[];
+  /** Certificates (with their generated keys) issued to secretless clients by this run, shown once. */
+  readonly issuedCertificates: readonly ({ readonly realm: string; readonly clientId: string } & ClientCertificateIssued)[];
 }
 
 export function realmConfigJsonSchema(policySchema: Record<string, unknown>): Record<string, unknown> {
@@ -112,6 +118,12 @@ export function realmConfigJsonSchema(policySchema: Record<string, unknown>): Re
               pattern: '^[A-Z_][A-Z0-9_]*$',
               description: 'Environment variable holding the client secret (never the secret itself)',
             },
+            authentication: {
+              type: 'string',
+              enum: ['secret', 'certificate'],
+              description: 'certificate: mutual TLS at Keycloak with a Keyward certificate (RFC 8705), no secret; default secret',
+            },
+            certificatePolicy: { type: 'string', minLength: 1, maxLength: 255 },
           },
         },
       },
@@ -249,6 +261,7 @@ export class RealmConfigService {
   ): Promise<ApplyResult> {
     const plan = await this.plan(files, options);
     const generatedSecrets: { realm: string; clientId: string; secret: string }[] = [];
+    const issuedCertificates: ({ realm: string; clientId: string } & ClientCertificateIssued)[] = [];
     const secrets = options.secrets ?? {};
     const secretChanges: Change[] = [];
     const byRealm = new Map(files.map((f) => [f.realm, f]));
@@ -266,8 +279,9 @@ export class RealmConfigService {
         await this.#clients.delete(c.realm, c.id, 'system');
         continue;
       }
-      const secret = desired?.secretFromEnv ? secrets[`${c.realm}/${c.id}`] : undefined;
-      if (desired?.secretFromEnv && !secret)
+      const byCertificate = desired?.authentication === 'certificate';
+      const secret = desired?.secretFromEnv && !byCertificate ? secrets[`${c.realm}/${c.id}`] : undefined;
+      if (desired?.secretFromEnv && !byCertificate && !secret)
         throw new KeywardError(
           'realm_config.invalid',
           `The secret of ${c.realm}/${c.id} comes from ${desired.secretFromEnv}, which is not set`,
@@ -275,9 +289,10 @@ export class RealmConfigService {
         );
       if (c.action === 'create') {
         const made = await this.#clients.create(c.realm, { ...desired!, source: 'config', secret }, 'system');
-        if (!secret) generatedSecrets.push({ realm: c.realm, clientId: c.id, secret: made.secret });
+        if (!secret && made.secret !== undefined) generatedSecrets.push({ realm: c.realm, clientId: c.id, secret: made.secret });
+        if (made.certificate) issuedCertificates.push({ realm: c.realm, clientId: c.id, ...made.certificate });
       } else {
-        await this.#clients.update(
+        const switched = await this.#clients.update(
           c.realm,
           c.id,
           {
@@ -286,14 +301,20 @@ export class RealmConfigService {
             roles: desired!.roles,
             crossRealmRoles: desired!.crossRealmRoles,
             defaultPolicy: desired!.defaultPolicy === undefined ? null : desired!.defaultPolicy,
+            ...(c.fields?.authentication
+              ? { authentication: desired!.authentication ?? 'secret', certificatePolicy: desired!.certificatePolicy }
+              : {}),
           },
           'system',
         );
+        if (switched.secret && !desired!.secretFromEnv) generatedSecrets.push({ realm: c.realm, clientId: c.id, secret: switched.secret });
+        if (switched.certificate) issuedCertificates.push({ realm: c.realm, clientId: c.id, ...switched.certificate });
       }
     }
     // Secrets from the environment on clients that exist already: set when they differ.
     for (const f of files) {
       for (const c of f.apiClients ?? []) {
+        if (c.authentication === 'certificate') continue;
         const secret = c.secretFromEnv ? secrets[`${f.realm}/${c.clientId}`] : undefined;
         if (
           !secret ||
@@ -313,7 +334,7 @@ export class RealmConfigService {
       }
     }
     for (const c of step('policy').filter((x) => x.action === 'delete')) await this.#policies.delete(c.realm, c.id, 'system');
-    return { changes: [...plan.changes, ...secretChanges], unmanaged: plan.unmanaged, generatedSecrets };
+    return { changes: [...plan.changes, ...secretChanges], unmanaged: plan.unmanaged, generatedSecrets, issuedCertificates };
   }
 }
 
@@ -345,5 +366,7 @@ function clientDiff(cur: ApiClientView, want: RealmConfigClient): Record<string,
   const curP = cur.defaultPolicy ? `${cur.defaultPolicy.realm}/${cur.defaultPolicy.name}` : undefined;
   const wantP = want.defaultPolicy ? `${want.defaultPolicy.realm}/${want.defaultPolicy.name}` : undefined;
   if (curP !== wantP) fields.defaultPolicy = [curP, wantP];
+  const wantA = want.authentication ?? 'secret';
+  if (cur.authentication !== wantA) fields.authentication = [cur.authentication, wantA];
   return fields;
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { apiFromEnv } from '../api.ts';
 import { confirm, out, parse, UsageError, type Command } from '../command.ts';
 
@@ -23,9 +24,47 @@ function policyRef(s: string | undefined) {
 function show(c: any): void {
   out(`${c.clientId}  (realm ${c.realm}${c.enabled ? '' : ', disabled'}${c.source ? `, ${c.source}` : ''})`);
   if (c.description) out(`  description:      ${c.description}`);
+  out(`  authentication:   ${c.authentication ?? 'secret'}`);
   out(`  roles:            ${c.roles.join(', ') || '—'}`);
   out(`  cross-realm:      ${c.crossRealmRoles.map((r: any) => `${r.realm}:${r.role}`).join(', ') || '—'}`);
   out(`  default policy:   ${c.defaultPolicy ? `${c.defaultPolicy.realm}/${c.defaultPolicy.name} (${c.defaultPolicy.status})` : '—'}`);
+}
+
+/**
+ * A secretless client's certificate, written as `<out>/<clientId>.crt`, `.chain.pem` and (a generated key) `.key`
+ * (0600): the files `curl --cert … --key …` takes.
+ */
+function writeCertificate(c: any, dir: string | undefined): void {
+  const issued = c.certificate;
+  if (!issued) return;
+  if (!dir) {
+    out(`  certificate:      serial ${issued.serialNumber}, ${issued.subject}, valid until ${issued.notAfter}`);
+    out(issued.certificate.trimEnd());
+    if (issued.privateKey) out(`${issued.privateKey.trimEnd()}\n  (the private key is shown once)`);
+    return;
+  }
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, c.clientId);
+  writeFileSync(`${base}.crt`, issued.certificate);
+  writeFileSync(`${base}.chain.pem`, `${issued.chain.join('\n').trimEnd()}\n`);
+  if (issued.privateKey) writeFileSync(`${base}.key`, issued.privateKey, { mode: 0o600 });
+  out(
+    `  certificate:      serial ${issued.serialNumber}, ${issued.subject}, valid until ${issued.notAfter}` +
+      ` -> ${base}.crt${issued.privateKey ? `, ${base}.key` : ''}`,
+  );
+}
+
+/** --auth, --certificate-policy and --csr as the API takes them. */
+function authentication(values: { auth?: string | undefined; 'certificate-policy'?: string | undefined; csr?: string | undefined }) {
+  if (values.auth !== undefined && values.auth !== 'secret' && values.auth !== 'certificate')
+    throw new UsageError(`--auth takes secret or certificate, not "${values.auth}"`);
+  if ((values['certificate-policy'] || values.csr) && values.auth !== 'certificate')
+    throw new UsageError('--certificate-policy and --csr go with --auth certificate');
+  return {
+    authentication: values.auth,
+    certificatePolicy: values['certificate-policy'],
+    csr: values.csr ? readFileSync(values.csr, 'utf8') : undefined,
+  };
 }
 
 export const apiClients: Command = {
@@ -35,17 +74,25 @@ export const apiClients: Command = {
 Usage:
   keyward api-clients create <clientId> --realm R [--name N] [--description D] [--role ROLE]...
                              [--cross-realm-role REALM:ROLE]... [--default-policy REALM/NAME] [--json]
+                             [--auth secret|certificate [--certificate-policy NAME] [--csr FILE] [--out DIR]]
   keyward api-clients list --realm R [--search TEXT] [--json]
   keyward api-clients show <clientId> --realm R [--json]
   keyward api-clients update <clientId> --realm R [--name N] [--description D] [--role ROLE]...
                              [--cross-realm-role REALM:ROLE]... [--default-policy REALM/NAME|none] [--json]
+                             [--auth secret|certificate [--certificate-policy NAME] [--csr FILE] [--out DIR]]
   keyward api-clients delete <clientId> --realm R
   keyward api-clients rotate-secret <clientId> --realm R [--json]
 
 Talks to the Keyward server at KEYWARD_URL as KEYWARD_TOKEN, or as the API client
 KEYWARD_CLIENT_ID/KEYWARD_CLIENT_SECRET of KEYWARD_CLIENT_REALM (keyward config --markdown).
 On update, --role and --cross-realm-role replace the whole list when given.
-The secret is printed once, by create and rotate-secret.`,
+The secret is printed once, by create and rotate-secret.
+--auth certificate makes a secretless client: Keycloak authenticates it by mutual TLS
+(client-x509, RFC 8705) and binds its tokens to the certificate. Keyward issues the
+certificate under --certificate-policy (default: the client's default policy in its
+realm), from --csr or with a generated key (shown once); --out writes <clientId>.crt,
+.chain.pem and .key (0600) there. On update, --auth switches (a new secret, or a new
+certificate).`,
   async run(argv) {
     const { values, positionals } = parse(argv, {
       realm: { type: 'string' },
@@ -57,6 +104,10 @@ The secret is printed once, by create and rotate-secret.`,
       search: { type: 'string' },
       json: { type: 'boolean' },
       'no-roles': { type: 'boolean' },
+      auth: { type: 'string' },
+      'certificate-policy': { type: 'string' },
+      csr: { type: 'string' },
+      out: { type: 'string' },
     });
     const [action, clientId] = positionals;
     if (!values.realm) throw new UsageError('--realm is required');
@@ -82,8 +133,10 @@ The secret is printed once, by create and rotate-secret.`,
           roles: values.role,
           crossRealmRoles: crossRealm(values['cross-realm-role']),
           defaultPolicy: policyRef(values['default-policy']) ?? undefined,
+          ...authentication(values),
         });
-        print(c, () => out(`  secret:           ${c.secret}   (shown once)`));
+        print(c, () => (c.certificate ? writeCertificate(c, values.out) : out(`  secret:           ${c.secret}   (shown once)`)));
+        if (values.json && values.out) writeCertificate(c, values.out);
         return 0;
       }
       case 'list': {
@@ -96,17 +149,22 @@ The secret is printed once, by create and rotate-secret.`,
       case 'show':
         print(await api.request('GET', `${base}/${enc(need())}`));
         return 0;
-      case 'update':
-        print(
-          await api.request('PATCH', `${base}/${enc(need())}`, {
-            name: values.name,
-            description: values.description,
-            roles: values['no-roles'] ? [] : values.role,
-            crossRealmRoles: crossRealm(values['cross-realm-role']),
-            defaultPolicy: policyRef(values['default-policy']),
-          }),
-        );
+      case 'update': {
+        const c = await api.request('PATCH', `${base}/${enc(need())}`, {
+          name: values.name,
+          description: values.description,
+          roles: values['no-roles'] ? [] : values.role,
+          crossRealmRoles: crossRealm(values['cross-realm-role']),
+          defaultPolicy: policyRef(values['default-policy']),
+          ...authentication(values),
+        });
+        print(c, () => {
+          if (c.secret) out(`  secret:           ${c.secret}   (shown once)`);
+          writeCertificate(c, values.out);
+        });
+        if (values.json && values.out) writeCertificate(c, values.out);
         return 0;
+      }
       case 'delete':
         await api.request('DELETE', `${base}/${enc(need())}`);
         if (!values.json) out(`deleted ${clientId}`);

@@ -17,6 +17,7 @@ import { approvals } from './approvals.ts';
 import { devices } from './devices.ts';
 import { requests } from './requests.ts';
 import { endEntities } from './end_entities.ts';
+import { acme } from './acme.ts';
 import { webhooks } from './webhooks.ts';
 
 export const commands: readonly Command[] = [
@@ -43,5 +44,6 @@ export const commands: readonly Command[] = [
   approvals,
   devices,
   audit,
+  acme,
   webhooks,
 ];

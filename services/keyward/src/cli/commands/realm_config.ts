@@ -104,6 +104,11 @@ secretFromEnv. Needs operator credentials (KEYWARD_TOKEN or KEYWARD_CLIENT_*).`,
       else out(action === 'plan' ? `Plan: ${result.changes.length} change(s)` : `Applied ${result.changes.length} change(s)`);
       for (const l of describe(result)) out(l);
       for (const s of result.generatedSecrets ?? []) out(`  secret of ${s.realm}/${s.clientId} (shown once): ${s.secret}`);
+      for (const c of result.issuedCertificates ?? []) {
+        out(`  certificate of ${c.realm}/${c.clientId}: serial ${c.serialNumber}, ${c.subject}, valid until ${c.notAfter}`);
+        out(c.certificate.trimEnd());
+        if (c.privateKey) out(`${c.privateKey.trimEnd()}\n  (the private key is shown once)`);
+      }
     }
     return values.check && action === 'plan' && result.changes.length ? 1 : 0;
   },

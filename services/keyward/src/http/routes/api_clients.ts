@@ -21,6 +21,36 @@ const policyRef = {
   properties: { realm: { type: 'string', minLength: 1 }, name: { type: 'string', minLength: 1 } },
 };
 const roles = { type: 'array', maxItems: 200, items: { type: 'string', minLength: 1, maxLength: 255 } };
+/** Secretless clients: how the client authenticates to Keycloak, and where its certificate comes from. */
+const authenticationInput = {
+  authentication: {
+    type: 'string',
+    enum: ['secret', 'certificate'],
+    description: 'certificate: mutual TLS with a Keyward certificate (RFC 8705 §2), tokens bound to it (§3); no secret',
+  },
+  certificatePolicy: { type: 'string', minLength: 1, maxLength: 255 },
+  csr: { type: 'string', maxLength: 16_384, description: 'PEM CSR; without one Keyward generates the key and returns it once' },
+};
+const issuedCertificate = {
+  type: 'object',
+  properties: {
+    serialNumber: { type: 'string' },
+    certificate: { type: 'string' },
+    chain: { type: 'array', items: { type: 'string' } },
+    notAfter: { type: 'string' },
+    subject: { type: 'string' },
+    privateKey: { type: 'string' },
+  },
+};
+const CERTIFICATE_ERRORS = [
+  'api_client.certificate_policy_required',
+  'api_client.certificate_policy_invalid',
+  'csr.malformed',
+  'csr.bad_signature',
+  'policy.key_not_allowed',
+  'policy.subject_not_allowed',
+  'policy.validity_exceeded',
+] as const;
 
 export const apiClientSchema = {
   type: 'object',
@@ -31,6 +61,7 @@ export const apiClientSchema = {
     description: { type: 'string' },
     enabled: { type: 'boolean' },
     managed: { type: 'boolean' },
+    authentication: { type: 'string', enum: ['secret', 'certificate'] },
     roles,
     assignedRoles: roles,
     crossRealmRoles,
@@ -67,6 +98,7 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           roles,
           crossRealmRoles,
           defaultPolicy: policyRef,
+          ...authenticationInput,
         },
       },
       errors: [
@@ -80,12 +112,16 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
         'policy.realm_has_no_policies',
         'policy.realm_not_granted',
         'keycloak.rejected',
+        ...CERTIFICATE_ERRORS,
         ...IDEMPOTENCY_ERRORS,
       ],
       responses: {
         201: {
           description: 'Created',
-          schema: { ...apiClientSchema, properties: { ...apiClientSchema.properties, secret: { type: 'string' } } },
+          schema: {
+            ...apiClientSchema,
+            properties: { ...apiClientSchema.properties, secret: { type: 'string' }, certificate: issuedCertificate },
+          },
         },
       },
       handler: async (req, res) => {
@@ -96,11 +132,13 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           req,
           idempotencyScope(realm, by),
           async (mark) => {
-            const { client, secret } = await deps.clients.create(realm, { ...req.body, creationMark: mark }, by);
-            return { status: 201, body: { ...client, secret } };
+            const { client, secret, certificate } = await deps.clients.create(realm, { ...req.body, creationMark: mark }, by);
+            return { status: 201, body: certificate ? { ...client, certificate } : { ...client, secret } };
           },
           async (mark) => {
             const found = await deps.clients.findCreated(realm, req.body.clientId, mark, by).catch(() => undefined);
+            // A certificate client's key was in the lost first answer only: the replay names the client, without it.
+            if (found?.client.authentication === 'certificate') return { status: 201, body: { ...found.client } };
             return found && { status: 201, body: { ...found.client, secret: found.secret } };
           },
         );
@@ -164,7 +202,9 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
       path: `${base}/:clientId`,
       tag: 'api-clients',
       auth: 'bearer',
-      summary: 'Change name, description, roles, cross-realm roles or default policy (null clears it)',
+      summary:
+        'Change name, description, roles, cross-realm roles or default policy (null clears it); switch authentication ' +
+        'between secret and certificate (the new secret or certificate is shown only in this answer)',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -174,6 +214,7 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
           roles,
           crossRealmRoles,
           defaultPolicy: { anyOf: [policyRef, { type: 'null' }] },
+          ...authenticationInput,
         },
       },
       errors: [
@@ -186,10 +227,20 @@ export function apiClientRoutes(deps: { auth: Authenticator; clients: ApiClientS
         'policy.realm_has_no_policies',
         'policy.realm_not_granted',
         'keycloak.rejected',
+        ...CERTIFICATE_ERRORS,
       ],
-      responses: { 200: { description: 'The updated client', schema: apiClientSchema } },
+      responses: {
+        200: {
+          description: 'The updated client',
+          schema: {
+            ...apiClientSchema,
+            properties: { ...apiClientSchema.properties, secret: { type: 'string' }, certificate: issuedCertificate },
+          },
+        },
+      },
       handler: async (req, res) => {
         const by = await deps.auth.principal(req);
+        if (req.body?.authentication) res.setHeader('Cache-Control', 'no-store');
         res.json(await deps.clients.update(param(req, 'realm'), param(req, 'clientId'), req.body, by));
       },
     },

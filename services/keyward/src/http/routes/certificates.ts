@@ -44,6 +44,11 @@ const certificateSchema = {
     status: { enum: ['valid', 'revoked', 'expired'] },
     revokedAt: { type: 'string' },
     revocationReason: { type: 'string' },
+    acme: {
+      type: 'object',
+      description: 'The ACME account and order (their URLs) the certificate was ordered through (RFC 8555), if it was',
+      properties: { account: { type: 'string' }, order: { type: 'string' } },
+    },
   },
 };
 const requestSchema = {

@@ -97,7 +97,11 @@ export function realmConfigRoutes(deps: {
           description: 'What was changed',
           schema: {
             ...planSchema,
-            properties: { ...planSchema.properties, generatedSecrets: { type: 'array', items: { type: 'object' } } },
+            properties: {
+              ...planSchema.properties,
+              generatedSecrets: { type: 'array', items: { type: 'object' } },
+              issuedCertificates: { type: 'array', items: { type: 'object' } },
+            },
           },
         },
       },

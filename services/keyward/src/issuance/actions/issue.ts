@@ -15,6 +15,7 @@
 import { auditActor, type Principal } from '../../authn/principal.ts';
 import {
   backdate,
+  certifiedKeyRequest,
   checkRequest,
   formatName,
   parseCsrAsync,
@@ -22,6 +23,7 @@ import {
   signRequest,
   type CheckedRequest,
   type Csr,
+  type NameAttribute,
 } from '../../ca/index.ts';
 import { newId, newSerialHex } from '../../kernel/ids.ts';
 import type { AuditEventInput } from '../../audit/event.ts';
@@ -33,7 +35,15 @@ import { authorize, getEndEntity, resolvePolicy, type IssuanceRules } from '../r
 import { certificateView, requestView, type IssueOutcome } from '../views.ts';
 
 export interface IssueInput {
-  readonly csr: string | Uint8Array;
+  /** The CSR (PEM or DER); not together with spki. */
+  readonly csr?: string | Uint8Array | undefined;
+  /** A public key Keyward generated itself (SPKI DER), certified instead of a CSR's (its key is returned once). */
+  readonly spki?: Uint8Array | undefined;
+  /**
+   * The subject to certify instead of the CSR's: an API client's certificate, whose subject Keyward decides (it is
+   * the DN Keycloak pins, RFC 8705 §2.1.1). The policy's subject rules still apply.
+   */
+  readonly subject?: readonly NameAttribute[] | undefined;
   readonly policy?: string | undefined;
   readonly validityDays?: number | undefined;
   /** The validity as an ISO 8601 duration (`PT1H`); not together with validityDays. */
@@ -44,14 +54,17 @@ export interface IssueInput {
    * retry can find the certificate if the first attempt committed; drawn afresh when absent.
    */
   readonly serial?: string | undefined;
+  /** Which ACME account and order asked (RFC 8555), recorded with the requester. */
+  readonly acme?: RequesterRef['acme'];
 }
 
 /** How a principal is recorded as the requester (or decider) of a certificate. */
-export const requesterOf = (p: Principal): RequesterRef => ({
+export const requesterOf = (p: Principal, acme?: RequesterRef['acme']): RequesterRef => ({
   kind: `${p.kind}:${p.credential}`,
   realm: p.realm,
   id: p.subject,
   name: p.kind === 'client' ? p.clientId : p.username,
+  ...(acme ? { acme } : {}),
 });
 
 /** The checks of a request under its rules: the validators, run once. */
@@ -73,17 +86,34 @@ export async function issue(ctx: IssuanceContext, realm: string, p: Principal, i
   const caller = await enter(ctx, p, realm, ACCESS.issue);
   const endEntity = input.endEntity ? await getEndEntity(ctx, realm, input.endEntity) : undefined;
   const policy = await resolvePolicy(ctx, caller, input.policy ?? endEntity?.policy);
-  const csr = await parseCsrAsync(input.csr, ctx.verifyCsr);
-  const rules = authorize(policy, csr, { validityDays: input.validityDays, validity: input.validity, endEntity });
-  const checked = check(csr, rules);
+  if ((input.csr === undefined) === (input.spki === undefined)) throw new TypeError('issue takes a csr or an spki (one of them)');
+  const csr = input.spki ? certifiedKeyRequest(input.spki) : await parseCsrAsync(input.csr!, ctx.verifyCsr);
+  let rules = authorize(policy, csr, { validityDays: input.validityDays, validity: input.validity, endEntity });
+  if (input.subject) rules = { ...rules, subject: input.subject };
+  const checked = input.subject
+    ? checkRequest({
+        csr,
+        policy: rules.policy.policy,
+        validitySeconds: rules.validitySeconds,
+        subjectOverride: rules.subject,
+        sansOverride: rules.sans,
+      })
+    : check(csr, rules);
   if (policy.policy.approval === 'required')
-    return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules)) };
-  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p), { actor: auditActor(p), serial: input.serial });
+    return { kind: 'pending', request: requestView(await openRequest(ctx, realm, p, checked, rules, input.acme)) };
+  const record = await signAndStore(ctx, realm, checked, rules, requesterOf(p, input.acme), { actor: auditActor(p), serial: input.serial });
   return { kind: 'issued', certificate: await certificateView(ctx, record) };
 }
 
 /** The approval gate: a pending request, to be decided by another keyward-approver. */
-async function openRequest(ctx: IssuanceContext, realm: string, p: Principal, checked: CheckedRequest, rules: IssuanceRules) {
+async function openRequest(
+  ctx: IssuanceContext,
+  realm: string,
+  p: Principal,
+  checked: CheckedRequest,
+  rules: IssuanceRules,
+  acme: RequesterRef['acme'],
+) {
   const rec = {
     id: newId(),
     realm,
@@ -94,7 +124,7 @@ async function openRequest(ctx: IssuanceContext, realm: string, p: Principal, ch
     endEntity: rules.endEntity?.name,
     subject: formatName(checked.subject),
     sans: sanStrings(checked.sans),
-    requester: requesterOf(p),
+    requester: requesterOf(p, acme),
     createdAt: ctx.clock.now(),
   };
   await ctx.store.transaction(async (tx) => {
