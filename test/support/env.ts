@@ -143,6 +143,9 @@ export async function startKeyward(overrides: Record<string, string> = {}, optio
       KEYWARD_PAT_SWEEP_SECONDS: '0',
       // Likewise identity following: a test that needs it turns it on.
       KEYWARD_IDENTITY_SYNC_SECONDS: '0',
+      // Webhook delivery and the expiry sweep likewise: the test of webhooks starts the Keyward that runs them.
+      KEYWARD_WEBHOOK_POLL_SECONDS: '0',
+      KEYWARD_EXPIRY_SWEEP_SECONDS: '0',
       ...overrides,
     },
   );

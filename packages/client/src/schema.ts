@@ -359,7 +359,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Search certificates (requesters see their own; revokers, approvers and admins all) */
+    /** Search certificates (requesters see their own; revokers, approvers and admins all); with Accept: text/csv or application/x-ndjson, every match as an inventory export, streamed (paging ignored) */
     get: operations['getV1RealmsRealmCertificates'];
     put?: never;
     /** Issue a certificate for a CSR (201), or open a request when the policy needs approval (202); with Idempotency-Key, a retry of the same request returns the first answer (Idempotent-Replayed: true) */
@@ -1270,6 +1270,93 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/realms/{realm}/webhooks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The realm's webhooks (keyward-admin) */
+    get: operations['getV1RealmsRealmWebhooks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/realms/{realm}/webhooks/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One webhook (never its secret) */
+    get: operations['getV1RealmsRealmWebhooksName'];
+    /** Create or replace a webhook (keyward-admin): CloudEvents 1.0 JSON bodies signed per Standard Webhooks. When a new webhook names no secret, one is generated (whsec_…) and answered this once; a given secret is not sent back; a replacement without a secret keeps the stored one. Events: `certificate.issued`: A certificate was issued (subject: its serial). `certificate.revoked`: A certificate was revoked (subject: its serial; data.reason). `certificate.held`: A certificate was put on hold (certificateHold, RFC 5280 §5.3.1). `certificate.released`: A certificate on hold was released (removeFromCRL). `certificate.expiring`: A valid certificate expires within a threshold (data.thresholdDays), found by the periodic sweep; once per certificate and threshold. `certificate_request.pending`: A certificate request waits for an approver (subject: the request id). `approval.pending`: A change under dual control waits for a second admin (subject: the approval id). `device.pending`: A device certificate waits for an admin to accept it (subject: the pending certificate id). `identity.requester_removed`: The Keycloak user or client that requested certificates is gone or disabled (subject: the requester id). */
+    put: operations['putV1RealmsRealmWebhooksName'];
+    post?: never;
+    /** Delete a webhook and its delivery log */
+    delete: operations['deleteV1RealmsRealmWebhooksName'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/realms/{realm}/webhooks/{name}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A webhook's delivery log, newest first: attempts, last status code and error, next attempt */
+    get: operations['getV1RealmsRealmWebhooksNameDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/realms/{realm}/webhooks/{name}/deliveries/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One delivery with each of its attempts */
+    get: operations['getV1RealmsRealmWebhooksNameDeliveriesId'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/realms/{realm}/webhooks/{name}/deliveries/{id}/redeliver': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a delivery again now, with the same webhook-id and body (then retried per back-off while the attempt cap allows) */
+    post: operations['postV1RealmsRealmWebhooksNameDeliveriesIdRedeliver'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1401,6 +1488,13 @@ export interface components {
         | 'login.failed'
         | 'acme.eab_clients_only'
         | 'acme.eab_key_not_found'
+        | 'webhook.not_found'
+        | 'webhook.invalid_name'
+        | 'webhook.url_invalid'
+        | 'webhook.destination_not_allowed'
+        | 'webhook.secret_invalid'
+        | 'webhook.unknown_event'
+        | 'webhook.delivery_not_found'
         | 'realm_config.invalid'
         | 'keycloak.unavailable'
         | 'keycloak.rejected'
@@ -5109,6 +5203,8 @@ export interface operations {
         endEntity?: string;
         expiringBefore?: string;
         after?: string;
+        expiringWithin?: string;
+        sort?: 'createdAt' | 'notAfter';
       };
       header?: never;
       path: {
@@ -5118,7 +5214,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description A page of certificates */
+      /** @description A page of certificates; or, asked for by Accept, every match as CSV (RFC 4180, with a header line) or JSON Lines */
       200: {
         headers: {
           [name: string]: unknown;
@@ -5147,9 +5243,11 @@ export interface operations {
               };
             }[];
           };
+          'text/csv': string;
+          'application/x-ndjson': string;
         };
       };
-      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed) */
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed); `validity.malformed` (The validity is not an ISO 8601 duration) */
       400: {
         headers: {
           [name: string]: unknown;
@@ -5157,7 +5255,7 @@ export interface operations {
         content: {
           'application/problem+json': components['schemas']['Problem'] & {
             /** @enum {unknown} */
-            code?: 'client_certificate.malformed' | 'request.malformed';
+            code?: 'client_certificate.malformed' | 'request.malformed' | 'validity.malformed';
           };
         };
       };
@@ -15321,6 +15419,1118 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'] & {
             /** @enum {unknown} */
             code?: 'realm.not_found' | 'acme.eab_key_not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  getV1RealmsRealmWebhooks: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Webhooks */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items?: {
+              realm?: string;
+              name?: string;
+              url?: string;
+              events?: (
+                | 'certificate.issued'
+                | 'certificate.revoked'
+                | 'certificate.held'
+                | 'certificate.released'
+                | 'certificate.expiring'
+                | 'certificate_request.pending'
+                | 'approval.pending'
+                | 'device.pending'
+                | 'identity.requester_removed'
+              )[];
+              /** Format: date-time */
+              createdAt?: string;
+              /** Format: date-time */
+              updatedAt?: string;
+            }[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.malformed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  getV1RealmsRealmWebhooksName: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The webhook */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            realm?: string;
+            name?: string;
+            url?: string;
+            events?: (
+              | 'certificate.issued'
+              | 'certificate.revoked'
+              | 'certificate.held'
+              | 'certificate.released'
+              | 'certificate.expiring'
+              | 'certificate_request.pending'
+              | 'approval.pending'
+              | 'device.pending'
+              | 'identity.requester_removed'
+            )[];
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.malformed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm); `webhook.not_found` (No such webhook) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found' | 'webhook.not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  putV1RealmsRealmWebhooksName: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          url: string;
+          events: string[];
+          /** @description whsec_ and the base64 of 24 to 64 random bytes */
+          secret?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Replaced (never with the secret) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            realm?: string;
+            name?: string;
+            url?: string;
+            events?: (
+              | 'certificate.issued'
+              | 'certificate.revoked'
+              | 'certificate.held'
+              | 'certificate.released'
+              | 'certificate.expiring'
+              | 'certificate_request.pending'
+              | 'approval.pending'
+              | 'device.pending'
+              | 'identity.requester_removed'
+            )[];
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+          };
+        };
+      };
+      /** @description Created, with its secret */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            realm?: string;
+            name?: string;
+            url?: string;
+            events?: (
+              | 'certificate.issued'
+              | 'certificate.revoked'
+              | 'certificate.held'
+              | 'certificate.released'
+              | 'certificate.expiring'
+              | 'certificate_request.pending'
+              | 'approval.pending'
+              | 'device.pending'
+              | 'identity.requester_removed'
+            )[];
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+            secret?: string;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed); `webhook.invalid_name` (The webhook name is invalid); `webhook.url_invalid` (The webhook URL is invalid); `webhook.secret_invalid` (The webhook secret is not whsec_ and 24 to 64 bytes in base64); `webhook.unknown_event` (No such event type) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'client_certificate.malformed'
+              | 'request.malformed'
+              | 'webhook.invalid_name'
+              | 'webhook.url_invalid'
+              | 'webhook.secret_invalid'
+              | 'webhook.unknown_event';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `request.too_large` (The request body is too large) */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'request.too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `request.unsupported_media_type` (Unsupported media type) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'request.unsupported_media_type';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `webhook.destination_not_allowed` (The webhook destination is outside the allowed networks) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'webhook.destination_not_allowed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  deleteV1RealmsRealmWebhooksName: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.malformed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm); `webhook.not_found` (No such webhook) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found' | 'webhook.not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  getV1RealmsRealmWebhooksNameDeliveries: {
+    parameters: {
+      query?: {
+        max?: string;
+        status?: 'pending' | 'delivered' | 'failed';
+      };
+      header?: never;
+      path: {
+        realm: string;
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deliveries */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items?: {
+              /** @description The webhook-id header, the same on every attempt */
+              id?: string;
+              webhook?: string;
+              /** @description The CloudEvents id */
+              eventId?: string;
+              /** @enum {unknown} */
+              eventType?:
+                | 'certificate.issued'
+                | 'certificate.revoked'
+                | 'certificate.held'
+                | 'certificate.released'
+                | 'certificate.expiring'
+                | 'certificate_request.pending'
+                | 'approval.pending'
+                | 'device.pending'
+                | 'identity.requester_removed';
+              /** @enum {unknown} */
+              status?: 'pending' | 'delivered' | 'failed';
+              attempts?: number;
+              /** Format: date-time */
+              nextAttemptAt?: string;
+              lastStatusCode?: number;
+              lastError?: string;
+              /** Format: date-time */
+              createdAt?: string;
+              /** Format: date-time */
+              deliveredAt?: string;
+              attemptLog?: {
+                attempt?: number;
+                /** Format: date-time */
+                at?: string;
+                statusCode?: number;
+                error?: string;
+                durationMs?: number;
+              }[];
+            }[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed); `request.malformed` (The request is malformed) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.malformed' | 'request.malformed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm); `webhook.not_found` (No such webhook) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found' | 'webhook.not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  getV1RealmsRealmWebhooksNameDeliveriesId: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+        name: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The delivery */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description The webhook-id header, the same on every attempt */
+            id?: string;
+            webhook?: string;
+            /** @description The CloudEvents id */
+            eventId?: string;
+            /** @enum {unknown} */
+            eventType?:
+              | 'certificate.issued'
+              | 'certificate.revoked'
+              | 'certificate.held'
+              | 'certificate.released'
+              | 'certificate.expiring'
+              | 'certificate_request.pending'
+              | 'approval.pending'
+              | 'device.pending'
+              | 'identity.requester_removed';
+            /** @enum {unknown} */
+            status?: 'pending' | 'delivered' | 'failed';
+            attempts?: number;
+            /** Format: date-time */
+            nextAttemptAt?: string;
+            lastStatusCode?: number;
+            lastError?: string;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            deliveredAt?: string;
+            attemptLog?: {
+              attempt?: number;
+              /** Format: date-time */
+              at?: string;
+              statusCode?: number;
+              error?: string;
+              durationMs?: number;
+            }[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.malformed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm); `webhook.delivery_not_found` (No such webhook delivery) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found' | 'webhook.delivery_not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.header_too_large` (The X-Client-Certificate header is too large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.header_too_large';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `keycloak.unavailable` (Keycloak is unavailable); `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'keycloak.unavailable' | 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
+  postV1RealmsRealmWebhooksNameDeliveriesIdRedeliver: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+        name: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Scheduled */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description The webhook-id header, the same on every attempt */
+            id?: string;
+            webhook?: string;
+            /** @description The CloudEvents id */
+            eventId?: string;
+            /** @enum {unknown} */
+            eventType?:
+              | 'certificate.issued'
+              | 'certificate.revoked'
+              | 'certificate.held'
+              | 'certificate.released'
+              | 'certificate.expiring'
+              | 'certificate_request.pending'
+              | 'approval.pending'
+              | 'device.pending'
+              | 'identity.requester_removed';
+            /** @enum {unknown} */
+            status?: 'pending' | 'delivered' | 'failed';
+            attempts?: number;
+            /** Format: date-time */
+            nextAttemptAt?: string;
+            lastStatusCode?: number;
+            lastError?: string;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            deliveredAt?: string;
+            attemptLog?: {
+              attempt?: number;
+              /** Format: date-time */
+              at?: string;
+              statusCode?: number;
+              error?: string;
+              durationMs?: number;
+            }[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `client_certificate.malformed` (The client certificate is malformed) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'client_certificate.malformed';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `auth.missing` (Authentication is required); `auth.invalid_token` (The access token is invalid); `auth.unknown_issuer` (The token was not issued by a managed realm); `token.client_disabled` (The API client or its service account is disabled in Keycloak); `token.client_not_found` (The API client no longer exists in Keycloak); `pat.invalid` (The personal access token is invalid or revoked); `pat.expired` (The personal access token has expired); `pat.disabled_in_use` (Personal access tokens are disabled in this realm; the token works again when they are re-enabled); `session.expired` (The console session has expired; log in again); `client_certificate.untrusted` (The client certificate is not issued by a trusted CA); `client_certificate.expired` (The client certificate is expired or not yet valid); `client_certificate.revoked` (The client certificate is revoked); `client_certificate.key_mismatch` (The private key does not match the certificate); `client_certificate.key_required` (The header must carry the private key too); `client_certificate.user_disabled` (The user of the certificate no longer has access); `device.client_disabled` (The device client is disabled or deleted in Keycloak) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?:
+              | 'auth.missing'
+              | 'auth.invalid_token'
+              | 'auth.unknown_issuer'
+              | 'token.client_disabled'
+              | 'token.client_not_found'
+              | 'pat.invalid'
+              | 'pat.expired'
+              | 'pat.disabled_in_use'
+              | 'session.expired'
+              | 'client_certificate.untrusted'
+              | 'client_certificate.expired'
+              | 'client_certificate.revoked'
+              | 'client_certificate.key_mismatch'
+              | 'client_certificate.key_required'
+              | 'client_certificate.user_disabled'
+              | 'device.client_disabled';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `session.csrf` (The console request lacks its cross-site request forgery protection); `client_certificate.unknown_principal` (No API client matches the certificate); `client_certificate.disabled` (Client certificates are disabled in this realm); `auth.forbidden` (The caller lacks the required role) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'session.csrf' | 'client_certificate.unknown_principal' | 'client_certificate.disabled' | 'auth.forbidden';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm); `webhook.delivery_not_found` (No such webhook delivery) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found' | 'webhook.delivery_not_found';
           };
         };
       };

@@ -81,6 +81,14 @@ import { PgAcmeStore } from './storage/acme_store.ts';
 import { IdentityFollow } from './follow/identity_follow.ts';
 import { KeycloakIdentityDirectory } from './keycloak/identity_directory.ts';
 import { PgFollowStore } from './storage/identity_follow_store.ts';
+import { allowedNetworks, post } from './events/destination.ts';
+import { WebhookDelivery } from './events/delivery.ts';
+import { WebhookService } from './events/webhooks.ts';
+import { webhookRoutes } from './http/routes/webhooks.ts';
+import { cached } from './http/metrics.ts';
+import { EXPIRY_METRICS_CACHE_MS, EXPIRY_WINDOWS_DAYS, expiryFamilies } from './http/expiry_metrics.ts';
+import { PgCertificateStats } from './storage/certificate_stats.ts';
+import { PgWebhookStore } from './storage/webhook_store.ts';
 
 /** The built web console of this installation (services/console/dist), unless KEYWARD_CONSOLE_DIR says otherwise. */
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../console/dist/', import.meta.url));
@@ -111,6 +119,9 @@ export interface Keyward {
   readonly acme: Acme;
   /** Certificates follow identity (run by the holder of the identity-sync lease every KEYWARD_IDENTITY_SYNC_SECONDS). */
   readonly identityFollow: IdentityFollow;
+  readonly webhooks: WebhookService;
+  readonly webhookDelivery: WebhookDelivery;
+  readonly certificateStats: PgCertificateStats;
   readonly routes: readonly RouteSpec[];
   readonly app: ReturnType<typeof createApp>;
   /** Stops background work and closes the store (and the embedded database if we started it). */
@@ -395,6 +406,29 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
       termsOfService: config.acme.termsOfService,
     },
   );
+  // Lifecycle webhooks: the outbox is written by the stores; one replica fans it out and delivers.
+  const allowed = allowedNetworks(config.webhooks.allowedNetworks);
+  const webhookStore = new PgWebhookStore(db, audit, kek, config.publicUrl);
+  const webhooks = new WebhookService({ store: webhookStore, realms, authz, clock, allowed });
+  const webhookDelivery = new WebhookDelivery({
+    store: webhookStore,
+    send: (url, headers, body) =>
+      post(url, headers, body, { timeoutMs: config.webhooks.timeoutMs, allowed, userAgent: `Keyward/${VERSION}` }),
+    clock,
+    log,
+    retry: {
+      baseMs: config.webhooks.retryBaseSeconds * 1000,
+      maxMs: config.webhooks.retryMaxSeconds * 1000,
+      maxAttempts: config.webhooks.maxAttempts,
+    },
+    claimMs: config.webhooks.timeoutMs + 30_000,
+  });
+  const certificateStats = new PgCertificateStats(db);
+  const expiryGauges = cached(EXPIRY_METRICS_CACHE_MS, async () => {
+    const t = performance.now();
+    const figures = await certificateStats.expiry(clock.now(), EXPIRY_WINDOWS_DAYS);
+    return expiryFamilies(figures, performance.now() - t);
+  });
   const consoleCookies = sessionCookies(config.publicUrl);
   const auth = new Authenticator(verifier, {
     sessions: {
@@ -439,6 +473,11 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
           value: authz.degraded ? 1 : 0,
         },
       }),
+      families: () =>
+        expiryGauges().catch((err: unknown) => {
+          log.warn('the certificate expiry metrics could not be read', { err });
+          return [];
+        }),
     }),
   );
 
@@ -457,6 +496,7 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     ...sklmRoutes({ auth, devices, defaultRealm: config.devices.defaultRealm }),
     ...auditRoutes({ auth, events: auditEvents }),
     ...acmeEabRoutes({ auth, acme }),
+    ...webhookRoutes({ auth, webhooks }),
   );
   const consoleRoutes = consoleRouter({
     sessions: consoleSessions,
@@ -481,6 +521,9 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     seal: lease('audit-seal'),
     crl: lease('crl-refresh'),
     sweep: config.patSweepSeconds > 0 ? lease('token-sweep') : undefined,
+    webhooks: config.webhooks.pollSeconds > 0 ? lease('webhook-delivery') : undefined,
+    expiry: config.expiry.sweepSeconds > 0 ? lease('expiry-sweep') : undefined,
+    counts: lease('certificate-counts'),
   };
   const sealer = setInterval(() => {
     leases.seal.whenLeader(() => audit.seal(db)).catch((err) => log.warn('audit sealing failed; will retry', { err }));
@@ -556,6 +599,39 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
         });
     }, config.identitySyncSeconds * 1000);
   identitySync?.unref();
+  // Webhooks: fan the outbox out and send what is due; one round at a time.
+  let delivering: Promise<unknown> | undefined;
+  const deliveryTimer =
+    leases.webhooks &&
+    setInterval(() => {
+      delivering ??= leases
+        .webhooks!.whenLeader(() => webhookDelivery.run())
+        .catch((err) => log.warn('webhook delivery failed; will retry', { err }))
+        .finally(() => {
+          delivering = undefined;
+        });
+    }, config.webhooks.pollSeconds * 1000);
+  deliveryTimer?.unref();
+  // certificate.expiring, once per certificate and threshold.
+  let expirySweeping: Promise<unknown> | undefined;
+  const runExpirySweep = () =>
+    (expirySweeping ??= leases
+      .expiry!.whenLeader(async () => {
+        while ((await certificateStats.sweepExpiring(clock.now(), config.expiry.thresholdsDays)) > 0);
+      })
+      .catch((err) => log.warn('the certificate expiry sweep failed; will retry', { err }))
+      .finally(() => {
+        expirySweeping = undefined;
+      }));
+  const expiryTimer = leases.expiry && setInterval(runExpirySweep, config.expiry.sweepSeconds * 1000);
+  expiryTimer?.unref();
+  // The expiry metrics' count deltas are folded every few seconds.
+  const countFold = setInterval(() => {
+    leases.counts
+      .whenLeader(() => certificateStats.fold())
+      .catch((err) => log.warn('folding certificate counts failed; will retry', { err }));
+  }, 5000);
+  countFold.unref();
 
   return {
     config,
@@ -582,10 +658,18 @@ export async function compose(config: Config, options: ComposeOptions): Promise<
     consoleSessions,
     acme,
     identityFollow,
+    webhooks,
+    webhookDelivery,
+    certificateStats,
     routes,
     app,
     async close() {
       await changes.stop();
+      clearInterval(deliveryTimer);
+      clearInterval(expiryTimer);
+      clearInterval(countFold);
+      await delivering;
+      await expirySweeping;
       clearInterval(sealer);
       clearInterval(crlSchedule);
       clearInterval(caSweep);

@@ -62,6 +62,10 @@ class Store implements FollowStore {
   async revokeClientCertificatesOf(_r: string, _u: string, _at: Date, _a: (id: string) => AuditEventInput) {
     return [];
   }
+  removed: { name: string | undefined; why: string; serials: readonly string[] }[] = [];
+  async requesterRemoved(r: RequesterInForce, why: 'deleted' | 'grant_revoked' | 'disabled', serials: readonly string[]) {
+    this.removed.push({ name: r.name, why, serials });
+  }
 }
 
 function setup() {
@@ -158,6 +162,8 @@ describe('identity following: the admin-event cursor', () => {
     expect(audited.map((a) => a.serial)).to.deep.equal(['01', '02']);
     expect(audited[0]!.cause).to.deep.include({ source: 'keycloak.admin_event', id: 'id-orders', operationType: 'DELETE' });
     expect(store.certs.find((c) => c.serial === '03')!.revoked).to.equal(false);
+    // identity.requester_removed once, from the run that revoked; the repeated run revoked nothing and says nothing.
+    expect(store.removed).to.deep.equal([{ name: 'orders', why: 'deleted', serials: ['01', '02'] }]);
   });
 
   it('catches a deletion without any event by the reconciliation of the first run', async () => {

@@ -19,6 +19,7 @@ import { sklmRoutes } from '../../../services/keyward/src/http/routes/sklm.ts';
 import { systemRoutes } from '../../../services/keyward/src/http/routes/system.ts';
 import { whoamiRoutes } from '../../../services/keyward/src/http/routes/whoami.ts';
 import { acmeEabRoutes } from '../../../services/keyward/src/http/acme/eab_routes.ts';
+import { webhookRoutes } from '../../../services/keyward/src/http/routes/webhooks.ts';
 import { ERROR_CATALOGUE } from '../../../services/keyward/src/kernel/errors.ts';
 import { realmConfigJsonSchema } from '../../../services/keyward/src/provisioning/realm_config.ts';
 
@@ -57,6 +58,7 @@ function allRoutes(): RouteSpec[] {
     ...sklmRoutes({ auth: unused, devices: unused, defaultRealm: 'devices' }),
     ...auditRoutes({ auth: unused, events: unused }),
     ...acmeEabRoutes({ auth: unused, acme: unused }),
+    ...webhookRoutes({ auth: unused, webhooks: unused }),
   );
   return routes;
 }
@@ -77,6 +79,7 @@ const FACTORIES = [
   'deviceRoutes',
   'sklmRoutes',
   'auditRoutes',
+  'webhookRoutes',
 ];
 
 type Operation = { responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, unknown> }> }> };

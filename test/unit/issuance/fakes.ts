@@ -20,6 +20,7 @@ import type {
   StoredDeltaCrl,
 } from '../../../services/keyward/src/issuance/ports.ts';
 import type { AuditEventInput } from '../../../services/keyward/src/audit/event.ts';
+import type { EventInput } from '../../../services/keyward/src/events/catalogue.ts';
 import { KEK, NOW, POLICY_DOCUMENT } from '../ca/fixtures.ts';
 
 export const REALM = 'demo';
@@ -47,6 +48,8 @@ export class MemoryIssuanceStore implements IssuanceStore {
   deltas = new Map<string, StoredDeltaCrl>();
   released = new Map<string, Date>();
   audit: AuditEventInput[] = [];
+  /** Lifecycle events recorded in the outbox, as committed. */
+  events: EventInput[] = [];
   /** Runs while a transaction holds a CA's CRL lock (what another replica might commit meanwhile). */
   onCrlLock: (() => Promise<void>) | undefined;
   /** How many single-round-trip inserts (the hot path) and transactions ran. */
@@ -62,6 +65,7 @@ export class MemoryIssuanceStore implements IssuanceStore {
       deltas: new Map(this.deltas),
       released: new Map(this.released),
       audit: [...this.audit],
+      events: [...this.events],
     };
     const store = this;
     const tx: IssuanceTx = {
@@ -130,16 +134,20 @@ export class MemoryIssuanceStore implements IssuanceStore {
       audit: async (event) => {
         next.audit.push(event);
       },
+      event: async (event) => {
+        next.events.push(event);
+      },
     };
     const out = await fn(tx);
     Object.assign(this, next);
     return out;
   }
 
-  async insertIssued(rec: NewCertificateRecord, audit: AuditEventInput): Promise<void> {
+  async insertIssued(rec: NewCertificateRecord, audit: AuditEventInput, event: EventInput): Promise<void> {
     this.counts.insertIssued++;
     this.certificates.push({ ...rec, status: 'valid', revokedAt: undefined, revocationReason: undefined, createdAt: NOW });
     this.audit.push(audit);
+    this.events.push(event);
   }
   async findActiveCa(realm: string | undefined, kind: StoredCa['kind']) {
     return this.cas.find((c) => c.realm === realm && c.kind === kind && c.state === 'active');
@@ -180,6 +188,9 @@ export class MemoryIssuanceStore implements IssuanceStore {
   }
   async searchCertificates(realm: string, filter: { requester?: string | undefined }) {
     return this.certificates.filter((c) => c.realm === realm && (!filter.requester || c.requester.id === filter.requester));
+  }
+  async *streamCertificates(realm: string, filter: { requester?: string | undefined }) {
+    yield await this.searchCertificates(realm, filter);
   }
   async listRevoked(caId: string) {
     return this.certificates

@@ -201,6 +201,66 @@ describe('issuance actions', () => {
     });
   });
 
+  describe('lifecycle events', () => {
+    it('records certificate.issued with the certificate, in the same store call as the certificate', async () => {
+      const h = harness();
+      h.roles.set(app.subject, [ROLES.requester]);
+      const out = await h.issuance.issue(REALM, app, { csr: csr(), policy: 'svc', validityDays: 7 });
+      if (out.kind !== 'issued') return expect.fail('expected a certificate');
+      expect(h.store.counts.insertIssued).to.equal(1);
+      expect(h.store.events).to.have.length(1);
+      const e = h.store.events[0]!;
+      expect(e).to.deep.include({ type: 'certificate.issued', realm: REALM, subject: out.certificate.serialNumber });
+      expect(e.data).to.deep.include({
+        serialNumber: out.certificate.serialNumber,
+        policy: 'svc',
+        subject: 'CN=web.apps.example.internal',
+        sans: ['dns:web.apps.example.internal'],
+        notAfter: out.certificate.notAfter,
+      });
+    });
+
+    it('records nothing for a refused request', async () => {
+      const h = harness();
+      h.roles.set(app.subject, [ROLES.requester]);
+      await expectCodeAsync(
+        () => h.issuance.issue(REALM, app, { csr: csr(['DNS:evil.example']), policy: 'svc' }),
+        'policy.san_not_allowed',
+      );
+      expect(h.store.events).to.deep.equal([]);
+    });
+
+    it('records certificate_request.pending, then certificate.issued when approved', async () => {
+      const h = harness();
+      const approver = client('approver');
+      h.policies.set('reviewed', { ...structuredClone(POLICY_DOCUMENT), approval: 'required' });
+      h.roles.set(app.subject, [ROLES.requester]);
+      h.roles.set(approver.subject, [ROLES.approver]);
+      const out = await h.issuance.issue(REALM, app, { csr: csr(), policy: 'reviewed' });
+      if (out.kind !== 'pending') return expect.fail('expected a pending request');
+      expect(h.store.events.map((e) => [e.type, e.subject])).to.deep.equal([['certificate_request.pending', out.request.requestId]]);
+      const approved = await h.issuance.approve(REALM, approver, out.request.requestId);
+      expect(h.store.events.map((e) => [e.type, e.subject])).to.deep.equal([
+        ['certificate_request.pending', out.request.requestId],
+        ['certificate.issued', approved.certificate!.serialNumber],
+      ]);
+      expect(h.store.events[1]!.data).to.include({ requestId: out.request.requestId });
+    });
+
+    it('records certificate.revoked once: revoking a revoked certificate records nothing more', async () => {
+      const h = harness();
+      h.roles.set(app.subject, [ROLES.requester]);
+      const out = await h.issuance.issue(REALM, app, { csr: csr(), policy: 'svc' });
+      if (out.kind !== 'issued') return expect.fail('expected a certificate');
+      await h.issuance.revoke(REALM, app, out.certificate.serialNumber, 'keyCompromise');
+      await h.issuance.revoke(REALM, app, out.certificate.serialNumber, 'superseded');
+      const revoked = h.store.events.filter((e) => e.type === 'certificate.revoked');
+      expect(revoked).to.have.length(1);
+      expect(revoked[0]).to.deep.include({ subject: out.certificate.serialNumber });
+      expect(revoked[0]!.data).to.include({ serialNumber: out.certificate.serialNumber, reason: 'keyCompromise' });
+    });
+  });
+
   describe('CAs', () => {
     it('creates the root and the realm issuing CA once, on first use, back-dated two minutes', async () => {
       const h = harness();

@@ -38,6 +38,8 @@ export interface Api {
   /** The typed client (@keyward/client) with the same credential; its refusals are CliApiError too. */
   readonly client: KeywardClient;
   request<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** A GET whose answer is read as it arrives (an export): the response of a 2xx, else CliApiError. */
+  download(path: string, accept: string): Promise<Response>;
 }
 
 /** True for the refusals of a Keyward server, by either client: `err.status` is the HTTP status, 0 without an answer. */
@@ -154,6 +156,18 @@ export function apiFromEnv(env: NodeJS.ProcessEnv = process.env): Api {
     baseUrl,
     client,
     request: (method, path, body) => untyped(client, method, path, body, '; set KEYWARD_URL'),
+    download: async (path, accept) => {
+      const call = client.raw.request as unknown as (
+        m: string,
+        url: string,
+        init: { parseAs: 'stream'; headers: Record<string, string> },
+      ) => Promise<{ response: Response }>;
+      try {
+        return (await call('get', path, { parseAs: 'stream', headers: { accept } })).response;
+      } catch (err) {
+        throw cliError(err, '; set KEYWARD_URL');
+      }
+    },
   };
 }
 

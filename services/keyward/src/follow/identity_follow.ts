@@ -238,6 +238,7 @@ export class IdentityFollow {
         ? !(await d.grantInForce(r.certificateRealm, r.realm, r.name)).inForce
         : false;
     const rules = new Map<string, IdentityRules>();
+    const revoked: string[] = [];
     for (const c of await this.#d.store.certificatesOf(r)) {
       const key = `${c.realm}\u0000${c.policy}`;
       let rule = rules.get(key);
@@ -247,19 +248,32 @@ export class IdentityFollow {
       }
       const change: StatusChange = { realm: c.realm, serial: c.serial, actor: IDENTITY_ACTOR, cause };
       if (state === 'deleted') {
-        if (rule.onRequesterDeleted === 'revoke' && (await this.#d.changes.revoke(change, 'cessationOfOperation'))?.changed)
+        if (rule.onRequesterDeleted === 'revoke' && (await this.#d.changes.revoke(change, 'cessationOfOperation'))?.changed) {
           report.revoked++;
+          revoked.push(c.serial);
+        }
       } else if (grantRevoked && rule.onGrantRevoked === 'revoke') {
-        if ((await this.#d.changes.revoke(change, 'affiliationChanged'))?.changed) report.revoked++;
+        if ((await this.#d.changes.revoke(change, 'affiliationChanged'))?.changed) {
+          report.revoked++;
+          revoked.push(c.serial);
+        }
       } else if (state === 'disabled') {
         if (rule.onRequesterDisabled === 'hold' && !c.held) {
           if ((await this.#d.changes.hold({ ...change, holdSource: IDENTITY_HOLD }))?.changed) report.held++;
         } else if (rule.onRequesterDisabled === 'revoke') {
-          if ((await this.#d.changes.revoke(change, 'cessationOfOperation'))?.changed) report.revoked++;
+          if ((await this.#d.changes.revoke(change, 'cessationOfOperation'))?.changed) {
+            report.revoked++;
+            revoked.push(c.serial);
+          }
         }
       } else if (state === 'active' && c.held && c.holdSource === IDENTITY_HOLD) {
         if ((await this.#d.changes.release({ ...change, holdSource: IDENTITY_HOLD }))?.changed) report.released++;
       }
+    }
+    // Once per requester and run that revoked something: a repeated run revokes nothing and says nothing again.
+    if (revoked.length > 0) {
+      const why = state === 'deleted' ? 'deleted' : grantRevoked ? 'grant_revoked' : 'disabled';
+      await this.#d.store.requesterRemoved(r, why, revoked, cause);
     }
   }
 

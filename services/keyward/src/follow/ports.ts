@@ -81,4 +81,11 @@ export interface FollowStore {
    * revoked one with `audit(id)`; returns the ids revoked by this call.
    */
   revokeClientCertificatesOf(realm: string, userId: string, at: Date, audit: (id: string) => AuditEventInput): Promise<string[]>;
+  /** Records the `identity.requester_removed` lifecycle event (webhooks' outbox) for a requester whose certificates were revoked. */
+  requesterRemoved(
+    r: RequesterInForce,
+    why: 'deleted' | 'grant_revoked' | 'disabled',
+    serials: readonly string[],
+    cause: unknown,
+  ): Promise<void>;
 }

@@ -25,6 +25,7 @@ import { realmRoutes } from './routes/realms.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { sklmRoutes } from './routes/sklm.ts';
 import { systemRoutes } from './routes/system.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
 const unused = new Proxy({} as never, {
@@ -51,6 +52,7 @@ export const DECLARED_ROUTE_FACTORIES: readonly string[] = [
   'sklmRoutes',
   'auditRoutes',
   'acmeEabRoutes',
+  'webhookRoutes',
 ];
 
 /**
@@ -82,6 +84,7 @@ export function declaredRoutes(version: string): RouteSpec[] {
     ...sklmRoutes({ auth: unused, devices: unused, defaultRealm: 'devices' }),
     ...auditRoutes({ auth: unused, events: unused }),
     ...acmeEabRoutes({ auth: unused, acme: unused }),
+    ...webhookRoutes({ auth: unused, webhooks: unused }),
   );
   return routes;
 }

@@ -4,6 +4,13 @@
  */
 type Labels = Record<string, string>;
 
+/** A gauge with labelled samples (e.g. per realm and policy). */
+export interface GaugeFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly samples: readonly { readonly labels: Labels; readonly value: number }[];
+}
+
 const key = (labels: Labels) =>
   Object.entries(labels)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -41,7 +48,7 @@ export class Metrics {
     s.count++;
   }
 
-  render(gauges: Record<string, { help: string; value: number }> = {}): string {
+  render(gauges: Record<string, { help: string; value: number }> = {}, families: readonly GaugeFamily[] = []): string {
     const out: string[] = [];
     for (const [name, c] of this.#counters) {
       out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`);
@@ -60,6 +67,28 @@ export class Metrics {
       }
     }
     for (const [name, g] of Object.entries(gauges)) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.value}`);
+    for (const f of families) {
+      out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} gauge`);
+      for (const s of f.samples) out.push(`${f.name}{${key(s.labels)}} ${s.value}`);
+    }
     return out.join('\n') + '\n';
   }
+}
+
+/**
+ * A value computed at most once per `ms` (a scrape every second reads the store at most once per `ms`); concurrent
+ * callers share one computation, and a failed one is not kept.
+ */
+export function cached<T>(ms: number, compute: () => Promise<T>, now = () => performance.now()): () => Promise<T> {
+  let value: { at: number; p: Promise<T> } | undefined;
+  return () => {
+    if (value && now() - value.at < ms) return value.p;
+    const p = compute();
+    const entry = { at: now(), p };
+    value = entry;
+    p.catch(() => {
+      if (value === entry) value = undefined;
+    });
+    return p;
+  };
 }

@@ -7,7 +7,7 @@ import type { Principal } from '../authn/principal.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import { ACCESS, enter } from './access.ts';
 import type { IssuanceContext } from './context.ts';
-import type { CertificateFilter } from './ports.ts';
+import type { CertificateFilter, CertificateSummary } from './ports.ts';
 import { certificateView, type IssuedView } from './views.ts';
 
 /**
@@ -36,6 +36,22 @@ export async function searchCertificates(
   const paged = filter.after === undefined ? filter : { ...filter, after: normaliseSerial(filter.after) };
   const rows = await ctx.store.searchCertificates(realm, seesAll ? paged : { ...paged, requester: p.subject }, ctx.clock.now());
   return Promise.all(rows.map((r) => certificateView(ctx, r)));
+}
+
+/**
+ * Every certificate a search finds (no paging), in batches read through a database cursor: the inventory export.
+ * Access as for {@link searchCertificates}; checked before the first batch.
+ */
+export async function exportCertificates(
+  ctx: IssuanceContext,
+  realm: string,
+  p: Principal,
+  filter: CertificateFilter,
+): Promise<AsyncIterable<readonly CertificateSummary[]>> {
+  const caller = await enter(ctx, p, realm, ACCESS.searchCertificates);
+  const seesAll = caller.isOperator || (await caller.seesAllCertificates());
+  const paged = filter.after === undefined ? filter : { ...filter, after: normaliseSerial(filter.after) };
+  return ctx.store.streamCertificates(realm, seesAll ? paged : { ...paged, requester: p.subject }, ctx.clock.now());
 }
 
 export async function getCertificate(ctx: IssuanceContext, realm: string, p: Principal, serial: string): Promise<IssuedView> {

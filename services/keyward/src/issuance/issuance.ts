@@ -23,10 +23,10 @@ import {
 } from './actions/revoke.ts';
 import { realmCas, rotate, type RealmCaView } from './actions/rotate_ca.ts';
 import type { IssuingCa } from './cas.ts';
-import { getCertificate, searchCertificates } from './certificates.ts';
+import { exportCertificates, getCertificate, searchCertificates } from './certificates.ts';
 import { issuanceContext, type IssuanceContext, type IssuanceDeps, type IssuanceOptions } from './context.ts';
 import { createEndEntity, deleteEndEntity, getEndEntity, listEndEntities, type EndEntityInput } from './end_entities.ts';
-import type { CertificateFilter, CertificateRecord, EndEntityRecord } from './ports.ts';
+import type { CertificateFilter, CertificateRecord, CertificateSummary, EndEntityRecord } from './ports.ts';
 import type { AuditEventInput } from '../audit/event.ts';
 import { getRequest, listRequests } from './requests.ts';
 import { crl, deltaCrl, issuingCas, ocsp, refreshCrl, refreshDueCrls } from './revocation.ts';
@@ -58,6 +58,8 @@ export interface Issuance {
   listEndEntities(realm: string, p: Principal): Promise<EndEntityRecord[]>;
   deleteEndEntity(realm: string, p: Principal, name: string): Promise<void>;
   search(realm: string, p: Principal, filter: CertificateFilter): Promise<IssuedView[]>;
+  /** The whole search (paging ignored) streamed in batches through a database cursor: CSV and JSON Lines exports. */
+  export(realm: string, p: Principal, filter: CertificateFilter): Promise<AsyncIterable<readonly CertificateSummary[]>>;
   get(realm: string, p: Principal, serial: string): Promise<IssuedView>;
   revoke(realm: string, p: Principal, serial: string, reason: string): Promise<IssuedView>;
   /** Releases a held certificate (revoked with certificateHold): valid again. */
@@ -147,6 +149,7 @@ export function createIssuance(deps: IssuanceDeps, options: IssuanceOptions): Is
     listEndEntities: (realm, p) => listEndEntities(ctx, realm, p),
     deleteEndEntity: (realm, p, name) => deleteEndEntity(ctx, realm, p, name),
     search: (realm, p, filter) => searchCertificates(ctx, realm, p, filter),
+    export: (realm, p, filter) => exportCertificates(ctx, realm, p, filter),
     get: (realm, p, serial) => getCertificate(ctx, realm, p, serial),
     revoke: (realm, p, serial, reason) => revoke(ctx, realm, p, serial, reason),
     release: (realm, p, serial) => release(ctx, realm, p, serial),

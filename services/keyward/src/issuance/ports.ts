@@ -5,6 +5,7 @@
  */
 import type { NameAttribute, RevocationReason, RevokedCertificate, Sans, StoredCa } from '../ca/index.ts';
 import type { AuditEventInput } from '../audit/event.ts';
+import type { EventInput } from '../events/catalogue.ts';
 import type { Page } from '../kernel/page.ts';
 
 export interface RequesterRef {
@@ -44,6 +45,10 @@ export interface CertificateFilter extends Page {
   readonly policy?: string | undefined;
   readonly endEntity?: string | undefined;
   readonly expiringBefore?: Date | undefined;
+  /** Valid, not expired, and expiring within this many seconds from now. */
+  readonly expiringWithinSeconds?: number | undefined;
+  /** Listing order: newest first (default), or soonest expiry first (notAfter, then serial). */
+  readonly sort?: 'createdAt' | 'notAfter' | undefined;
   /**
    * Keyset paging: only certificates after this one (a serial, normalised) in the listing order
    * (newest first, then serial), so a page deep in a long listing costs what the first page costs.
@@ -101,6 +106,9 @@ export interface StoredDeltaCrl {
   readonly latestCrlNumber: bigint;
 }
 
+/** A certificate without its DER: what an inventory lists. */
+export type CertificateSummary = Omit<CertificateRecord, 'der'>;
+
 /** A certificate as issuance writes it; the store adds its status and creation time. */
 export type NewCertificateRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason' | 'createdAt'>;
 
@@ -153,12 +161,14 @@ export interface IssuanceTx {
   revokedBatches(caId: string, batch?: number): AsyncIterable<readonly RevokedCertificate[]>;
   saveCrl(crl: StoredCrl): Promise<void>;
   audit(event: AuditEventInput): Promise<void>;
+  /** Records a lifecycle event in the transactional outbox (events/outbox.ts): sent only if this transaction commits. */
+  event(event: EventInput): Promise<void>;
 }
 
 export interface IssuanceStore {
   transaction<T>(fn: (tx: IssuanceTx) => Promise<T>): Promise<T>;
-  /** Stores an issued certificate and its audit event atomically in one round trip (the hot path). */
-  insertIssued(rec: NewCertificateRecord, audit: AuditEventInput): Promise<void>;
+  /** Stores an issued certificate, its audit event and its lifecycle event atomically in one round trip (the hot path). */
+  insertIssued(rec: NewCertificateRecord, audit: AuditEventInput, event: EventInput): Promise<void>;
   findActiveCa(realm: string | undefined, kind: StoredCa['kind']): Promise<StoredCa | undefined>;
   findCaById(id: string): Promise<StoredCa | undefined>;
   /** Inserts a CA; resolves false when another replica created the active one first. */
@@ -177,6 +187,11 @@ export interface IssuanceStore {
   /** Lookup by issuing CA and serial (OCSP). */
   findBySerial(caId: string, serial: string): Promise<CertificateRecord | undefined>;
   searchCertificates(realm: string, filter: CertificateFilter, now: Date): Promise<CertificateRecord[]>;
+  /**
+   * Every certificate the filter finds (paging ignored), in its order, read through a database cursor `batch` rows at a
+   * time in one snapshot: an export of any size in bounded memory. The cursor closes when the reader stops.
+   */
+  streamCertificates(realm: string, filter: CertificateFilter, now: Date, batch?: number): AsyncIterable<readonly CertificateSummary[]>;
   listRevoked(caId: string): Promise<RevokedCertificate[]>;
   countRevoked(caId: string): Promise<number>;
   latestCrl(caId: string): Promise<StoredCrl | undefined>;

@@ -88,6 +88,18 @@ export interface Config {
     | undefined;
   /** Interval of the sweep that retires rotated CAs whose certificates have all expired (KEYWARD_CA_SWEEP_SECONDS). */
   readonly caSweepSeconds: number;
+  /** Lifecycle webhooks: where they may go, and how they are delivered and retried. */
+  readonly webhooks: {
+    readonly allowedNetworks: readonly string[];
+    readonly timeoutMs: number;
+    readonly retryBaseSeconds: number;
+    readonly retryMaxSeconds: number;
+    readonly maxAttempts: number;
+    /** 0: this replica delivers none. */
+    readonly pollSeconds: number;
+  };
+  /** The certificate.expiring sweep: its interval (0: off on this replica) and thresholds in days. */
+  readonly expiry: { readonly sweepSeconds: number; readonly thresholdsDays: readonly number[] };
 }
 
 interface Setting {
@@ -397,6 +409,75 @@ export const SETTINGS = [
     parse: decimal(0.0001, 720),
     description: 'A web console session ends this long after its login, however active (fractions allowed).',
   },
+  {
+    env: 'KEYWARD_WEBHOOK_ALLOWED_NETWORKS',
+    default: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7',
+    parse: (raw: string) => {
+      const list = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const c of list)
+        if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c))
+          throw new Error(`must be a comma-separated list of IP addresses or CIDR ranges ("${c}" is not)`);
+      return list;
+    },
+    description:
+      'Networks (CIDR, comma-separated) webhooks may be sent to; every address a webhook host resolves to is checked when it is ' +
+      'saved and at each connection. The default is the private networks (RFC 1918, RFC 4193): loopback, link-local (cloud ' +
+      'metadata) and public addresses are refused until listed (0.0.0.0/0,::/0 allows all).',
+  },
+  {
+    env: 'KEYWARD_WEBHOOK_TIMEOUT_MS',
+    default: '10000',
+    parse: int(100, 120000),
+    description: 'Time one webhook attempt may take (connection, request and answer); longer counts as a failed attempt.',
+  },
+  {
+    env: 'KEYWARD_WEBHOOK_RETRY_BASE_SECONDS',
+    default: '30',
+    parse: decimal(0.01, 86400),
+    description: 'Wait after the first failed webhook attempt; it doubles after each further one (±20 % jitter), up to the cap below.',
+  },
+  {
+    env: 'KEYWARD_WEBHOOK_RETRY_MAX_SECONDS',
+    default: '3600',
+    parse: decimal(0.01, 86400),
+    description: 'Longest wait between two attempts of a webhook delivery.',
+  },
+  {
+    env: 'KEYWARD_WEBHOOK_MAX_ATTEMPTS',
+    default: '15',
+    parse: int(1, 1000),
+    description: 'Attempts of one webhook delivery before it is marked failed (it stays in the delivery log and can be redelivered).',
+  },
+  {
+    env: 'KEYWARD_WEBHOOK_POLL_SECONDS',
+    default: '1',
+    parse: decimal(0, 3600),
+    description:
+      'How often the replica holding the webhook-delivery lease reads the event outbox and sends due deliveries; 0: this replica ' +
+      'never delivers webhooks.',
+  },
+  {
+    env: 'KEYWARD_EXPIRY_SWEEP_SECONDS',
+    default: '600',
+    parse: int(0, 86400),
+    description:
+      'Interval of the sweep that records certificate.expiring events for valid certificates entering a threshold (one replica, ' +
+      'the holder of its lease); 0 turns it off on this replica.',
+  },
+  {
+    env: 'KEYWARD_EXPIRY_THRESHOLDS_DAYS',
+    default: '30,7',
+    parse: (raw: string) => {
+      const list = raw.split(',').map((s) => s.trim());
+      if (!list.length || list.some((d) => !/^\d{1,4}$/.test(d) || Number(d) < 1))
+        throw new Error('must be a comma-separated list of whole numbers of days (e.g. 30,7)');
+      return [...new Set(list.map(Number))].sort((a, b) => b - a);
+    },
+    description: 'Days before expiry at which certificate.expiring is sent, once per certificate and threshold.',
+  },
   { env: 'KEYWARD_CONFIG_FILE', default: undefined, description: 'Optional JSON file whose keys are these variable names.' },
   {
     env: 'KEYWARD_ACME_ALLOWED_NETWORKS',
@@ -642,6 +723,18 @@ export function loadConfig(env: Raw = process.env, overrides: Raw = {}): Config 
     caKeyStore: v.KEYWARD_CA_KEY_STORE,
     pkcs11: v.KEYWARD_CA_KEY_STORE === 'pkcs11' ? pkcs11Settings(v) : undefined,
     caSweepSeconds: v.KEYWARD_CA_SWEEP_SECONDS,
+    webhooks: {
+      allowedNetworks: Object.freeze([...(v.KEYWARD_WEBHOOK_ALLOWED_NETWORKS as string[])]),
+      timeoutMs: v.KEYWARD_WEBHOOK_TIMEOUT_MS,
+      retryBaseSeconds: v.KEYWARD_WEBHOOK_RETRY_BASE_SECONDS,
+      retryMaxSeconds: v.KEYWARD_WEBHOOK_RETRY_MAX_SECONDS,
+      maxAttempts: v.KEYWARD_WEBHOOK_MAX_ATTEMPTS,
+      pollSeconds: v.KEYWARD_WEBHOOK_POLL_SECONDS,
+    },
+    expiry: {
+      sweepSeconds: v.KEYWARD_EXPIRY_SWEEP_SECONDS,
+      thresholdsDays: Object.freeze([...(v.KEYWARD_EXPIRY_THRESHOLDS_DAYS as number[])]),
+    },
   };
   if (mode === 'production') {
     if (!config.databaseUrl)

@@ -166,6 +166,14 @@ export const ERROR_CATALOGUE = {
   // ACME external account binding keys (the ACME protocol itself answers RFC 8555 problem types, see acme/problem.ts)
   'acme.eab_clients_only': { status: 403, title: 'Only API clients create ACME external account binding keys' },
   'acme.eab_key_not_found': { status: 404, title: 'No such ACME external account binding key' },
+  // webhooks (Standard Webhooks signatures, CloudEvents bodies)
+  'webhook.not_found': { status: 404, title: 'No such webhook' },
+  'webhook.invalid_name': { status: 400, title: 'The webhook name is invalid' },
+  'webhook.url_invalid': { status: 400, title: 'The webhook URL is invalid' },
+  'webhook.destination_not_allowed': { status: 422, title: 'The webhook destination is outside the allowed networks' },
+  'webhook.secret_invalid': { status: 400, title: 'The webhook secret is not whsec_ and 24 to 64 bytes in base64' },
+  'webhook.unknown_event': { status: 400, title: 'No such event type' },
+  'webhook.delivery_not_found': { status: 404, title: 'No such webhook delivery' },
 
   // realm config as code
   'realm_config.invalid': { status: 400, title: 'The realm configuration is invalid' },

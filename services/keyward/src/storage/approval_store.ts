@@ -6,6 +6,7 @@
 import type { ApprovalRecord, ApprovalStatus, ApprovalStore, Decision } from '../approvals/ports.ts';
 import type { AuditEventInput } from '../audit/event.ts';
 import type { AuditLog } from './audit_log.ts';
+import { recordEvent } from '../events/outbox.ts';
 import { conditions, insertInto, isUniqueViolation, type Database, type Queryable } from './database.ts';
 
 interface Row {
@@ -100,6 +101,12 @@ export class PgApprovalStore implements ApprovalStore<Queryable> {
         });
         await q.query(insert.sql, insert.params);
         await this.#audit.record(q, audit);
+        await recordEvent(q, {
+          type: 'approval.pending',
+          realm: a.realm,
+          subject: a.id,
+          data: { approvalId: a.id, kind: a.kind, proposedBy: a.proposedBy, expiresAt: a.expiresAt.toISOString() },
+        });
       });
       return undefined;
     } catch (err) {

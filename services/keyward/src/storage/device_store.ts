@@ -1,5 +1,6 @@
 /** PostgreSQL implementation of the device-onboarding port (migration 011). */
 import type { AuditLog } from './audit_log.ts';
+import { recordEvent } from '../events/outbox.ts';
 import type { DeviceCertificate, DeviceStore, PendingDevice, PushOutcome, TrustedDevice } from '../devices/ports.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../audit/event.ts';
@@ -173,6 +174,12 @@ export class PgDeviceStore implements DeviceStore {
       ).rows[0]!;
       if (!inserted.inserted) return { outcome: 'seen', pending: pending(inserted) };
       await this.#audit.record(q, audit);
+      await recordEvent(q, {
+        type: 'device.pending',
+        realm,
+        subject: o.id,
+        data: { id: o.id, subject: c.subject, issuer: c.issuer, serial: c.serial, fingerprint: c.fingerprint, via: o.via },
+      });
       return { outcome: 'queued', pending: pending(inserted) };
     });
   }

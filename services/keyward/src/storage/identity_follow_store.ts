@@ -1,6 +1,7 @@
 /** PostgreSQL implementation of the identity-following store port (migration 020). */
 import type { AuditEventInput } from '../audit/event.ts';
 import type { CertificateInForce, FollowStore, RequesterInForce, SyncCursor } from '../follow/ports.ts';
+import { recordEvent } from '../events/outbox.ts';
 import type { AuditLog } from './audit_log.ts';
 import type { Database } from './database.ts';
 
@@ -85,6 +86,20 @@ export class PgFollowStore implements FollowStore {
       );
       for (const { id } of r.rows) await this.#audit.record(q, audit(id));
       return r.rows.map((x) => x.id);
+    });
+  }
+
+  async requesterRemoved(
+    r: RequesterInForce,
+    why: 'deleted' | 'grant_revoked' | 'disabled',
+    serials: readonly string[],
+    cause: unknown,
+  ): Promise<void> {
+    await recordEvent(this.#db, {
+      type: 'identity.requester_removed',
+      realm: r.certificateRealm,
+      subject: r.id,
+      data: { requester: { kind: r.kind, realm: r.realm, id: r.id, name: r.name }, why, revokedSerials: serials, cause },
     });
   }
 }

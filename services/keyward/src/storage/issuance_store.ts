@@ -2,6 +2,8 @@
 import type { AuditLog } from './audit_log.ts';
 import { KeywardError } from '../kernel/errors.ts';
 import type { AuditEventInput } from '../audit/event.ts';
+import type { EventInput } from '../events/catalogue.ts';
+import { OUTBOX_COLUMNS, outboxInsertSql, outboxRow, recordEvent } from '../events/outbox.ts';
 import {
   asKeyBlob,
   splitPemCertificates,
@@ -13,6 +15,7 @@ import {
 import type {
   CertificateFilter,
   CertificateRecord,
+  CertificateSummary,
   EndEntityRecord,
   IssuanceStore,
   IssuanceTx,
@@ -100,6 +103,7 @@ const crl = (r: any): StoredCrl => ({
 interface PendingIssued {
   c: NewCertificateRecord;
   audit: AuditEventInput;
+  event: EventInput;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -129,14 +133,20 @@ function placeholders(rows: number, columns: number, offset: number): string {
 }
 
 /**
- * The statement for `n` certificates and their audit events: one
- * data-modifying CTE, all rows or none. Each audit row is the audit log's own
- * complete INSERT (`audit.insertSql`, its parameters numbered after the
- * certificates'), one CTE member per event.
+ * The statement for `n` certificates, their audit events and their lifecycle
+ * events: one data-modifying CTE, all rows or none. Each audit row is the
+ * audit log's own complete INSERT (`audit.insertSql`, its parameters numbered
+ * after the certificates'), one CTE member per event; then the outbox rows
+ * (events/outbox.ts), numbered after the audit rows.
  */
 function insertIssuedSql(n: number, auditInsert: (offset: number) => string): string {
   const events = Array.from({ length: n }, (_, r) => `a${r} AS (${auditInsert(n * CERT_INSERT_COLUMNS + r * AUDIT_COLUMNS)})`);
-  return `WITH cert AS (${CERT_INSERT} VALUES ${placeholders(n, CERT_INSERT_COLUMNS, 0)} RETURNING serial), ${events.join(', ')}
+  const outbox = Array.from(
+    { length: n },
+    (_, r) => `e${r} AS (${outboxInsertSql(n * (CERT_INSERT_COLUMNS + AUDIT_COLUMNS) + r * OUTBOX_COLUMNS.length)})`,
+  );
+  return `WITH cert AS (${CERT_INSERT} VALUES ${placeholders(n, CERT_INSERT_COLUMNS, 0)} RETURNING serial), ${events.join(', ')},
+  ${outbox.join(', ')}
   SELECT count(*) FROM cert`;
 }
 /** Columns of an audit event row (AuditLog.insertSql). */
@@ -217,11 +227,58 @@ export function certificateSearch(realm: string, f: CertificateFilter, now: Date
   if (f.policy) add('policy = ?', f.policy);
   if (f.endEntity) add('end_entity = ?', f.endEntity);
   if (f.expiringBefore) add('not_after < ?', f.expiringBefore);
-  if (f.after) {
+  if (f.expiringWithinSeconds !== undefined) {
+    c.raw("status = 'valid'");
+    add('not_after > ?', now);
+    add('not_after <= ?', new Date(now.getTime() + f.expiringWithinSeconds * 1000));
+  }
+  if (f.after && f.sort === 'notAfter') {
+    add('(not_after, serial) > ((SELECT not_after FROM certificates WHERE serial = ?), ?)', f.after);
+  } else if (f.after) {
     const at = '(SELECT created_at FROM certificates WHERE serial = ?)';
     add(`created_at <= ${at} AND (created_at < ${at} OR serial > ?)`, f.after);
   }
   return c;
+}
+
+/** The ORDER BY of a search (migration 017's indexes for createdAt, 021's (realm, not_after, serial) for notAfter). */
+export const certificateOrder = (f: CertificateFilter): string =>
+  f.sort === 'notAfter' ? 'ORDER BY not_after, serial' : 'ORDER BY created_at DESC, serial';
+
+/** Rows of an export fetched at a time. */
+export const EXPORT_BATCH = 5000;
+
+/** The columns of an export: a certificate's, without its DER. */
+const SUMMARY_COLUMNS = CERT_COLUMNS.replace(', der', '');
+const summary = (r: any): CertificateSummary => {
+  const c: { -readonly [K in keyof CertificateRecord]?: CertificateRecord[K] } = cert(r);
+  delete c.der;
+  return c as CertificateSummary;
+};
+
+/** A search's rows through a cursor (see IssuanceStore.streamCertificates); `q` must be in a transaction. */
+export async function* certificateBatches(
+  q: Queryable,
+  realm: string,
+  f: CertificateFilter,
+  now: Date,
+  batch = EXPORT_BATCH,
+): AsyncGenerator<CertificateSummary[]> {
+  const c = certificateSearch(realm, f, now);
+  await q.query(
+    `DECLARE keyward_export NO SCROLL CURSOR FOR SELECT ${SUMMARY_COLUMNS} FROM certificates ${c.where()} ${certificateOrder(f)}`,
+    c.params,
+  );
+  try {
+    for (;;) {
+      const r = await q.query(`FETCH FORWARD ${batch} FROM keyward_export`);
+      if (!r.rows.length) return;
+      yield r.rows.map(summary);
+      if (r.rows.length < batch) return;
+    }
+  } finally {
+    await q.query('CLOSE keyward_export');
+  }
 }
 
 export class PgIssuanceStore implements IssuanceStore {
@@ -366,6 +423,7 @@ export class PgIssuanceStore implements IssuanceStore {
           );
         },
         audit: (event) => this.#audit.record(q, event),
+        event: (event) => recordEvent(q, event),
       }),
     );
   }
@@ -382,9 +440,9 @@ export class PgIssuanceStore implements IssuanceStore {
    * batch fails, its rows are retried one by one so that only the offending
    * request fails.
    */
-  insertIssued(c: NewCertificateRecord, audit: AuditEventInput): Promise<void> {
+  insertIssued(c: NewCertificateRecord, audit: AuditEventInput, event: EventInput): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ c, audit, resolve, reject });
+      this.#pending.push({ c, audit, event, resolve, reject });
       this.#pump();
     });
   }
@@ -428,6 +486,8 @@ export class PgIssuanceStore implements IssuanceStore {
       if (event.length !== AUDIT_COLUMNS) throw new Error(`AuditLog.insertSql writes ${event.length} columns, not ${AUDIT_COLUMNS}`);
       params.push(...event);
     }
+    const at = new Date();
+    for (const { event } of batch) params.push(...outboxRow(event, at));
     const n = batch.length;
     let text = this.#sql.get(n);
     if (!text) {
@@ -543,10 +603,26 @@ export class PgIssuanceStore implements IssuanceStore {
   async searchCertificates(realm: string, f: CertificateFilter, now: Date): Promise<CertificateRecord[]> {
     const c = certificateSearch(realm, f, now);
     const r = await this.#db.query(
-      `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ORDER BY created_at DESC, serial ${c.page(f.max, f.first)}`,
+      `SELECT ${CERT_COLUMNS} FROM certificates ${c.where()} ${certificateOrder(f)} ${c.page(f.max, f.first)}`,
       c.params,
     );
     return r.rows.map(cert);
+  }
+
+  async *streamCertificates(realm: string, f: CertificateFilter, now: Date, batch = EXPORT_BATCH): AsyncGenerator<CertificateSummary[]> {
+    // A generator cannot run inside db.tx's callback and yield out of it: the transaction is held on a client of its own.
+    const client = await this.#db.pool.connect();
+    const onError = () => undefined; // a lost connection fails the next FETCH; the pool's listener logs it
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN READ ONLY');
+      yield* certificateBatches(client, realm, f, now, batch);
+      await client.query('COMMIT');
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.removeListener('error', onError);
+      client.release();
+    }
   }
 
   async listRevoked(caId: string): Promise<RevokedCertificate[]> {

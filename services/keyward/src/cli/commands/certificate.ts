@@ -217,11 +217,32 @@ async function list(api: Api, v: Record<string, any>): Promise<number> {
     ['requester', 'requester'],
     ['policy', 'policy'],
     ['expiring-before', 'expiringBefore'],
+    ['expiring-within', 'expiringWithin'],
+    ['sort', 'sort'],
+    ['after', 'after'],
     ['first', 'first'],
     ['max', 'max'],
   ] as const) {
     const value = Array.isArray(v[opt]) ? v[opt][0] : v[opt];
     if (value !== undefined) query[param] = String(value);
+  }
+  // --expiring-within 30d (or 30, or an ISO 8601 duration such as PT12H)
+  const within = query.expiringWithin;
+  if (within !== undefined) {
+    const days = /^(\d+)d?$/i.exec(within);
+    if (!days && !/^P/i.test(within)) throw new UsageError('--expiring-within takes days (30d) or an ISO 8601 duration (PT12H)');
+    query.expiringWithin = days ? days[1]! : within.toUpperCase();
+  }
+  if (v.format !== undefined && v.format !== 'table') {
+    const accept = { csv: 'text/csv', ndjson: 'application/x-ndjson' }[v.format as string];
+    if (!accept) throw new UsageError('--format is table, csv or ndjson');
+    const q = new URLSearchParams(query);
+    const res = await api.download(`/v1/realms/${enc(v.realm)}/certificates${q.size ? `?${q}` : ''}`, accept);
+    // Streamed as it arrives: an inventory of any size, written line by line.
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+    }
+    return 0;
   }
   const { data: r } = await api.client.GET('/v1/realms/{realm}/certificates', { params: { path: { realm: v.realm }, query } });
   if (v.json) {
@@ -452,9 +473,16 @@ Usage:
   keyward certificate revoke <serial> | --cert FILE  [--realm R] [--reason REASON] [--yes] [--json]
   keyward certificate release <serial> | --cert FILE  [--realm R] [--json]
   keyward certificate list --realm R [--status valid|revoked|expired] [--subject S] [--san S] [--requester R]
-        [--policy P] [--expiring-before DATE] [--first N] [--max N] [--json]
+        [--policy P] [--expiring-before DATE] [--expiring-within 30d] [--sort createdAt|notAfter] [--after SERIAL]
+        [--first N] [--max N] [--json | --format table|csv|ndjson]
   keyward certificate get <serial> --realm R [--chain] [--out FILE] [--json]
   keyward certificate inspect <FILE|serial> [--realm R] [--no-ocsp] [--json]
+
+list --expiring-within 30d shows the valid certificates that expire within
+30 days (also 30, P30D, PT12H); --sort notAfter lists the soonest expiry first,
+and --after SERIAL continues after the last line of a page. --format csv or
+ndjson writes every matching certificate (no paging) as CSV or JSON Lines,
+streamed as the server reads them: an inventory export.
 
 request makes a key here (EC-P256 unless --key-type says otherwise), builds
 the CSR and sends only the CSR; it writes <name>.key (mode 0600), <name>.crt
@@ -509,6 +537,10 @@ KEYWARD_KEYCLOAK_URL), or keyward login. KEYWARD_URL names the server.`,
       status: { type: 'string' },
       requester: { type: 'string' },
       'expiring-before': { type: 'string' },
+      'expiring-within': { type: 'string' },
+      sort: { type: 'string' },
+      after: { type: 'string' },
+      format: { type: 'string' },
       first: { type: 'string' },
       max: { type: 'string' },
       chain: { type: 'boolean' },

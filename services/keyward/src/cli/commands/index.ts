@@ -18,6 +18,7 @@ import { devices } from './devices.ts';
 import { requests } from './requests.ts';
 import { endEntities } from './end_entities.ts';
 import { acme } from './acme.ts';
+import { webhooks } from './webhooks.ts';
 
 export const commands: readonly Command[] = [
   serve,
@@ -44,4 +45,5 @@ export const commands: readonly Command[] = [
   devices,
   audit,
   acme,
+  webhooks,
 ];

@@ -13,6 +13,8 @@ import { idempotencyScope, replayable, type IdempotencyStore } from '../idempote
 import { peerCertificateDer } from '../peer_certificate.ts';
 import { IDEMPOTENCY_ERRORS, PAGE_QUERY, param, queryNumber as num, type RouteSpec } from '../route.ts';
 import type { ErrorCode } from '../../kernel/errors.ts';
+import { DURATION_PATTERN, parseDuration } from '../../kernel/duration.ts';
+import { INVENTORY_COLUMNS, INVENTORY_TYPES, sendInventory } from '../inventory.ts';
 
 const pemString = { type: 'string', minLength: 1, maxLength: 60_000 };
 /** A validity as an ISO 8601 duration; parsed (and refused with validity.malformed) by the issuance rules. */
@@ -316,7 +318,9 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       path: `${base}/certificates`,
       tag: 'certificates',
       auth: 'bearer',
-      summary: 'Search certificates (requesters see their own; revokers, approvers and admins all)',
+      summary:
+        'Search certificates (requesters see their own; revokers, approvers and admins all); with Accept: text/csv or ' +
+        'application/x-ndjson, every match as an inventory export, streamed (paging ignored)',
       query: {
         type: 'object',
         additionalProperties: false,
@@ -332,15 +336,30 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           after: {
             type: 'string',
             pattern: '^[0-9a-fA-F:]{1,60}$',
-            description: 'Keyset paging: the serialNumber of the last certificate of the previous page (instead of first)',
+            description:
+              'Keyset paging: the serialNumber of the last certificate of the previous page (instead of first), in the order of sort',
+          },
+          expiringWithin: {
+            type: 'string',
+            maxLength: 40,
+            pattern: `^(\\d{1,5}|${DURATION_PATTERN.slice(1, -1)})$`,
+            description: 'Valid certificates expiring within this time from now: days (30) or an ISO 8601 duration (P30D, PT12H)',
+          },
+          sort: {
+            enum: ['createdAt', 'notAfter'],
+            description: 'createdAt: newest first (default); notAfter: soonest expiry first, then serial',
           },
         },
       },
-      errors: ['realm.not_found', 'auth.forbidden'],
+      errors: ['realm.not_found', 'auth.forbidden', 'validity.malformed'],
       responses: {
         200: {
-          description: 'A page of certificates',
+          description: 'A page of certificates; or, asked for by Accept, every match as CSV (RFC 4180, with a header line) or JSON Lines',
           schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: certificateSchema } } },
+          alternatives: {
+            'text/csv': { type: 'string', description: `CSV with the columns ${INVENTORY_COLUMNS.join(', ')}` },
+            'application/x-ndjson': { type: 'string', description: 'One JSON object per line, with the members of the CSV columns' },
+          },
         },
       },
       handler: async (req, res) => {
@@ -351,7 +370,8 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           throw new KeywardError('request.malformed', 'expiringBefore must be an ISO 8601 date', { extras: { field: 'expiringBefore' } });
         const first = num(q.first, 0, 1e6);
         const max = num(q.max, 50, 500);
-        const items = await issuance.search(param(req, 'realm'), p, {
+        const within = q.expiringWithin;
+        const filter: CertificateFilter = {
           status: certificateStatus(q.status),
           subject: q.subject,
           san: q.san,
@@ -359,10 +379,18 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
           policy: q.policy,
           endEntity: q.endEntity,
           expiringBefore,
+          expiringWithinSeconds: within === undefined ? undefined : /^\d+$/.test(within) ? Number(within) * 86_400 : parseDuration(within),
+          sort: q.sort === 'notAfter' ? 'notAfter' : undefined,
           after: q.after,
           first,
           max,
-        });
+        };
+        const exported = req.accepts(['application/json', ...INVENTORY_TYPES]);
+        if (exported === 'text/csv' || exported === 'application/x-ndjson') {
+          await sendInventory(res, exported, await issuance.export(param(req, 'realm'), p, filter), new Date());
+          return;
+        }
+        const items = await issuance.search(param(req, 'realm'), p, filter);
         res.json({ items, first, max });
       },
     },

@@ -1,5 +1,5 @@
 /** Health, readiness, metrics and the OpenAPI document. */
-import type { Metrics } from '../metrics.ts';
+import type { GaugeFamily, Metrics } from '../metrics.ts';
 import type { RouteSpec } from '../route.ts';
 
 export interface SystemDeps {
@@ -11,6 +11,8 @@ export interface SystemDeps {
   readonly openapi: () => Record<string, unknown>;
   readonly version: string;
   readonly gauges?: () => Record<string, { help: string; value: number }>;
+  /** Labelled gauges read from the store (the expiry metrics), cached by their provider. */
+  readonly families?: () => Promise<readonly GaugeFamily[]>;
 }
 
 const statusSchema = {
@@ -85,14 +87,18 @@ export function systemRoutes(deps: SystemDeps): RouteSpec[] {
           schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4' },
         },
       },
-      handler: (_req, res) => {
+      handler: async (_req, res) => {
+        const families = (await deps.families?.()) ?? [];
         const mem = process.memoryUsage();
         res.type('text/plain; version=0.0.4').send(
-          deps.metrics.render({
-            process_resident_memory_bytes: { help: 'Resident set size', value: mem.rss },
-            nodejs_heap_used_bytes: { help: 'V8 heap in use', value: mem.heapUsed },
-            ...deps.gauges?.(),
-          }),
+          deps.metrics.render(
+            {
+              process_resident_memory_bytes: { help: 'Resident set size', value: mem.rss },
+              nodejs_heap_used_bytes: { help: 'V8 heap in use', value: mem.heapUsed },
+              ...deps.gauges?.(),
+            },
+            families,
+          ),
         );
       },
     },

@@ -27,6 +27,7 @@ import {
 } from '../../ca/index.ts';
 import { newId, newSerialHex } from '../../kernel/ids.ts';
 import type { AuditEventInput } from '../../audit/event.ts';
+import type { EventInput } from '../../events/catalogue.ts';
 import { ACCESS, enter } from '../access.ts';
 import type { IssuanceContext } from '../context.ts';
 import type { CertificateRecord, IssuanceTx, NewCertificateRecord, RequesterRef } from '../ports.ts';
@@ -136,6 +137,12 @@ async function openRequest(
       target: rec.id,
       details: { policy: rules.policy.name, subject: rec.subject, sans: rec.sans },
     });
+    await tx.event({
+      type: 'certificate_request.pending',
+      realm,
+      subject: rec.id,
+      data: { requestId: rec.id, policy: rec.policy, subject: rec.subject, sans: rec.sans, requester: rec.requester },
+    });
   });
   return { ...rec, decidedBy: undefined, reason: undefined, serial: undefined, decidedAt: undefined };
 }
@@ -195,15 +202,32 @@ export async function signAndStore(
       requestId: extra.requestId,
     },
   };
+  const lifecycle: EventInput = {
+    type: 'certificate.issued',
+    realm,
+    subject: serial,
+    data: {
+      serialNumber: serial,
+      subject: record.subject,
+      sans: record.sans,
+      policy: record.policy,
+      notBefore: record.notBefore.toISOString(),
+      notAfter: record.notAfter.toISOString(),
+      endEntity: record.endEntity,
+      requestId: record.requestId,
+      requester: requester,
+    },
+  };
   const alongside = extra.alongside;
   if (alongside) {
     await ctx.store.transaction(async (tx) => {
       await tx.insertCertificate(record);
       await alongside(tx, serial);
       await tx.audit(event);
+      await tx.event(lifecycle);
     });
   } else {
-    await ctx.store.insertIssued(record, event);
+    await ctx.store.insertIssued(record, event, lifecycle);
   }
   return { ...record, status: 'valid', revokedAt: undefined, revocationReason: undefined, createdAt: ctx.clock.now() };
 }

@@ -81,7 +81,7 @@ export async function revokeCertificate(
     throw new TypeError(`not a permanent revocation reason: ${String(reason)}`);
   const result = await ctx.store.transaction(async (tx) => {
     const r = await tx.revoke(change.realm, change.serial, reason, ctx.clock.now());
-    if (r?.changed)
+    if (r?.changed) {
       await tx.audit({
         action: 'certificate.revoked',
         actor: change.actor,
@@ -89,6 +89,19 @@ export async function revokeCertificate(
         target: change.serial,
         details: details(change, { reason }),
       });
+      await tx.event({
+        type: 'certificate.revoked',
+        realm: change.realm,
+        subject: change.serial,
+        data: {
+          serialNumber: change.serial,
+          reason,
+          revokedAt: r.record.revokedAt?.toISOString(),
+          subject: r.record.subject,
+          policy: r.record.policy,
+        },
+      });
+    }
     return r;
   });
   await afterChange(ctx, change, result, true);
@@ -102,7 +115,7 @@ export async function revokeCertificate(
 export async function holdCertificate(ctx: IssuanceContext, change: StatusChange): Promise<StatusChangeResult | undefined> {
   const result = await ctx.store.transaction(async (tx) => {
     const r = await tx.revoke(change.realm, change.serial, 'certificateHold', ctx.clock.now(), change.holdSource);
-    if (r?.changed)
+    if (r?.changed) {
       await tx.audit({
         action: 'certificate.held',
         actor: change.actor,
@@ -110,6 +123,19 @@ export async function holdCertificate(ctx: IssuanceContext, change: StatusChange
         target: change.serial,
         details: details(change, { reason: 'certificateHold' }),
       });
+      await tx.event({
+        type: 'certificate.held',
+        realm: change.realm,
+        subject: change.serial,
+        data: {
+          serialNumber: change.serial,
+          reason: 'certificateHold',
+          revokedAt: r.record.revokedAt?.toISOString(),
+          subject: r.record.subject,
+          policy: r.record.policy,
+        },
+      });
+    }
     return r;
   });
   await afterChange(ctx, change, result);
@@ -123,7 +149,7 @@ export async function holdCertificate(ctx: IssuanceContext, change: StatusChange
 export async function releaseCertificate(ctx: IssuanceContext, change: StatusChange): Promise<StatusChangeResult | undefined> {
   const result = await ctx.store.transaction(async (tx) => {
     const r = await tx.release(change.realm, change.serial, ctx.clock.now(), change.holdSource);
-    if (r?.changed)
+    if (r?.changed) {
       await tx.audit({
         action: 'certificate.released',
         actor: change.actor,
@@ -131,6 +157,13 @@ export async function releaseCertificate(ctx: IssuanceContext, change: StatusCha
         target: change.serial,
         details: details(change, {}),
       });
+      await tx.event({
+        type: 'certificate.released',
+        realm: change.realm,
+        subject: change.serial,
+        data: { serialNumber: change.serial, subject: r.record.subject, policy: r.record.policy },
+      });
+    }
     return r;
   });
   await afterChange(ctx, change, result);
