@@ -632,7 +632,9 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     const created = await keyward(['acme', 'eab', 'create', '--realm', realm, '--json'], cliEnv);
     expect(created.status, created.stderr).to.equal(0);
     const key = JSON.parse(created.stdout) as { kid: string; hmacKey: string; directory: string };
-    expect(key.directory).to.equal(`${kw.url}/acme/${realm}/directory`);
+    // The server's directory (at its public URL, here the same as the address the CLI uses).
+    expect(key.directory).to.equal(`${kw.keyward.config.publicUrl}/acme/${realm}/directory`);
+    expect(key.hmacKey).to.not.match(/^-/);
     const client = new acme.Client({
       directoryUrl: key.directory,
       accountKey: await acme.crypto.createPrivateEcdsaKey('P-256'),
@@ -646,7 +648,8 @@ describe('22 ACME (RFC 8555) with external account binding to API clients', func
     expect(listed.stdout).to.match(new RegExp(`${key.kid}\\s+used`));
     expect(listed.stdout).to.not.contain(key.hmacKey);
     const text = await keyward(['acme', 'eab', 'create', '--realm', realm, '--policy', 'web'], cliEnv);
-    expect(text.stdout).to.contain(`directory  ${kw.url}/acme/${realm}/web/directory`);
+    expect(text.stdout).to.contain(`directory  ${kw.keyward.config.publicUrl}/acme/${realm}/web/directory`);
+    expect(text.stdout).to.match(/--eab-hmac-key=\S+ /); // the = form: a key is never read as an option
     const kid = /kid\s+(\S+)/.exec(text.stdout)![1]!;
     const revoked = await keyward(['acme', 'eab', 'revoke', kid, '--realm', realm], cliEnv);
     expect(revoked.status, revoked.stderr).to.equal(0);

@@ -46,6 +46,17 @@ function view(ctx: AcmeContext, r: EabKeyRecord): EabKeyView {
   };
 }
 
+/**
+ * 256 random bits for an EAB HMAC key whose base64url form does not start with '-': ACME clients take the key as a
+ * command-line value (certbot --eab-hmac-key K, lego --hmac K), where a leading '-' reads as an option.
+ */
+export function hmacKeyBytes(): Uint8Array {
+  for (;;) {
+    const b = randomBytes(32);
+    if (b[0]! >> 2 !== 62) return new Uint8Array(b); // base64url digit 62 is '-'
+  }
+}
+
 /** A new EAB key: its kid and the base64url HMAC key (shown once), and the directory it is for. */
 export async function createEabKey(ctx: AcmeContext, realm: string, p: Principal) {
   const client = await clientOf(ctx, realm, p);
@@ -53,7 +64,7 @@ export async function createEabKey(ctx: AcmeContext, realm: string, p: Principal
     kid: `kw-${randomBytes(12).toString('base64url')}`,
     realm,
     client,
-    hmacKey: new Uint8Array(randomBytes(32)),
+    hmacKey: hmacKeyBytes(),
     createdAt: ctx.clock.now(),
     usedAt: undefined,
     accountId: undefined,

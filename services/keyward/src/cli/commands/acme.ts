@@ -53,9 +53,8 @@ KEYWARD_URL names the server.`,
     switch (action) {
       case 'create': {
         const r = await api.request('POST', base);
-        const directory = values.policy
-          ? `${api.baseUrl}/acme/${enc(values.realm)}/${enc(values.policy)}/directory`
-          : `${api.baseUrl}/acme/${enc(values.realm)}/directory`;
+        // The server's own directory URL (its public URL, which ACME clients reach), not KEYWARD_URL.
+        const directory = values.policy ? String(r.directory).replace(/\/directory$/, `/${enc(values.policy)}/directory`) : r.directory;
         if (values.json) {
           out(JSON.stringify({ ...r, directory }, null, 2));
           return 0;
@@ -65,8 +64,8 @@ KEYWARD_URL names the server.`,
         out(`directory  ${directory}`);
         out('');
         out('The HMAC key is shown only now. For example:');
-        out(`  certbot certonly --server ${directory} --eab-kid ${r.kid} --eab-hmac-key ${r.hmacKey} …`);
-        out(`  lego --server ${directory} --eab --kid ${r.kid} --hmac ${r.hmacKey} …`);
+        out(`  certbot certonly --server ${directory} --eab-kid ${r.kid} --eab-hmac-key=${r.hmacKey} …`);
+        out(`  lego --server ${directory} --eab --kid ${r.kid} --hmac=${r.hmacKey} …`);
         return 0;
       }
       case 'list': {
