@@ -1,86 +1,14 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { policyJsonSchema } from '../../../services/keyward/src/ca/index.ts';
+import { declaredRoutes, DECLARED_ROUTE_FACTORIES } from '../../../services/keyward/src/http/declared_routes.ts';
 import { buildOpenApi } from '../../../services/keyward/src/http/openapi.ts';
 import { openApiPath, routeErrors, type RouteSpec } from '../../../services/keyward/src/http/route.ts';
-import { apiClientRoutes } from '../../../services/keyward/src/http/routes/api_clients.ts';
-import { auditRoutes } from '../../../services/keyward/src/http/routes/audit.ts';
-import { certificateRoutes } from '../../../services/keyward/src/http/routes/certificates.ts';
-import { clientCertificateRoutes } from '../../../services/keyward/src/http/routes/client_certificates.ts';
-import { deviceRoutes } from '../../../services/keyward/src/http/routes/devices.ts';
-import { docsRoutes } from '../../../services/keyward/src/http/routes/docs.ts';
-import { personalAccessTokenRoutes } from '../../../services/keyward/src/http/routes/personal_access_tokens.ts';
-import { policyRoutes } from '../../../services/keyward/src/http/routes/policies.ts';
-import { realmConfigRoutes } from '../../../services/keyward/src/http/routes/realm_config.ts';
-import { realmRoutes } from '../../../services/keyward/src/http/routes/realms.ts';
-import { settingsRoutes } from '../../../services/keyward/src/http/routes/settings.ts';
-import { sklmRoutes } from '../../../services/keyward/src/http/routes/sklm.ts';
-import { systemRoutes } from '../../../services/keyward/src/http/routes/system.ts';
-import { whoamiRoutes } from '../../../services/keyward/src/http/routes/whoami.ts';
-import { acmeEabRoutes } from '../../../services/keyward/src/http/acme/eab_routes.ts';
-import { webhookRoutes } from '../../../services/keyward/src/http/routes/webhooks.ts';
 import { ERROR_CATALOGUE } from '../../../services/keyward/src/kernel/errors.ts';
-import { realmConfigJsonSchema } from '../../../services/keyward/src/provisioning/realm_config.ts';
 
-/**
- * Route declarations are data; their handlers are never called here. Dependencies they would use
- * throw when touched, which proves that building the document reads only the declarations.
- */
-const unused = new Proxy({} as never, {
-  get: (_t, key) => {
-    if (key === 'then') return undefined;
-    throw new Error(`a route declaration read its dependency ${String(key)} while being built`);
-  },
-});
-
-/** Every route compose.ts mounts, collected the same way (the last test keeps the two lists equal). */
-function allRoutes(): RouteSpec[] {
-  const routes: RouteSpec[] = [];
-  routes.push(
-    ...systemRoutes({
-      metrics: unused,
-      version: 'test',
-      openapi: () => buildOpenApi(routes, 'test'),
-      checks: { store: unused, keycloak: unused },
-    }),
-    ...docsRoutes(),
-    ...whoamiRoutes({ auth: unused, authz: unused, realms: unused }),
-    ...realmRoutes({ auth: unused, authz: unused, realms: unused }),
-    ...apiClientRoutes({ auth: unused, clients: unused, idempotency: unused }),
-    ...policyRoutes({ auth: unused, policies: unused, policySchema: policyJsonSchema }),
-    ...realmConfigRoutes({ auth: unused, authz: unused, realmConfig: unused, schema: realmConfigJsonSchema(policyJsonSchema) }),
-    ...certificateRoutes({ auth: unused, issuance: unused, idempotency: unused }),
-    ...clientCertificateRoutes({ auth: unused, certs: unused, settings: unused, idempotency: unused }),
-    ...personalAccessTokenRoutes({ auth: unused, pats: unused, idempotency: unused }),
-    ...settingsRoutes({ auth: unused, settings: unused, approvals: unused }),
-    ...deviceRoutes({ auth: unused, devices: unused, settings: unused }),
-    ...sklmRoutes({ auth: unused, devices: unused, defaultRealm: 'devices' }),
-    ...auditRoutes({ auth: unused, events: unused }),
-    ...acmeEabRoutes({ auth: unused, acme: unused }),
-    ...webhookRoutes({ auth: unused, webhooks: unused }),
-  );
-  return routes;
-}
-
-const FACTORIES = [
-  'acmeEabRoutes',
-  'systemRoutes',
-  'docsRoutes',
-  'whoamiRoutes',
-  'realmRoutes',
-  'apiClientRoutes',
-  'policyRoutes',
-  'realmConfigRoutes',
-  'certificateRoutes',
-  'clientCertificateRoutes',
-  'personalAccessTokenRoutes',
-  'settingsRoutes',
-  'deviceRoutes',
-  'sklmRoutes',
-  'auditRoutes',
-  'webhookRoutes',
-];
+/** Every route compose.ts mounts, from the one list http/declared_routes.ts keeps (the last test keeps it equal to compose.ts). */
+const allRoutes = (): RouteSpec[] => declaredRoutes('test');
+const FACTORIES = DECLARED_ROUTE_FACTORIES;
 
 type Operation = { responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, unknown> }> }> };
 
