@@ -33,12 +33,11 @@ import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 import { compose } from '../services/keyward/src/compose.ts';
 import { freePort, startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
-import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import { startChallTestSrv, startPebble } from '../test/support/pebble.ts';
 import { request } from './load.ts';
-import { startServe } from './proc.ts';
+import { benchEnvironment, startServe } from './proc.ts';
 
 const QUICK = process.argv.includes('--quick') || process.env.KEYWARD_BENCH_QUICK === '1';
 const RUNS = QUICK ? 3 : 5;
@@ -240,22 +239,9 @@ try {
   cleanups.push(() => keycloak.stop());
   const database = await testDatabase({ log: say });
   cleanups.push(() => database.drop());
-  const boot = await bootstrap({
-    url: keycloak.url,
-    adminUser: keycloak.adminUser,
-    adminPassword: keycloak.adminPassword,
-    clientId: 'keyward-control-plane',
-    audience: 'keyward',
-    operatorClientId: 'keyward-bench-operator',
-  });
+  const { env: common } = await benchEnvironment({ keycloak, databaseUrl: database.url, name: 'acme' });
   const baseEnv = {
-    KEYWARD_DATABASE_URL: database.url,
-    KEYWARD_KEYCLOAK_URL: keycloak.url,
-    KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
-    KEYWARD_KEK: randomBytes(32).toString('base64'),
-    KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_DATA_DIR: `/tmp/keyward-bench-acme-${process.pid}`,
-    KEYWARD_ROLE_CACHE_SECONDS: '10',
+    ...common,
     KEYWARD_ACME_HTTP01_PORT: String(http01.port),
     KEYWARD_ACME_DNS_SERVER: dns.dns,
     // The per-account limit of signed requests (default 300 a minute) is for clients in production;

@@ -20,12 +20,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
-import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
 import { compose } from '../services/keyward/src/compose.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
@@ -33,7 +32,7 @@ import { fromPem } from '../services/keyward/src/ca/pem.ts';
 import { EXPIRY_WINDOWS_DAYS } from '../services/keyward/src/http/expiry_metrics.ts';
 import { PgCertificateStats } from '../services/keyward/src/storage/certificate_stats.ts';
 import { openDatabase } from '../services/keyward/src/storage/database.ts';
-import { rssMb, startServe } from './proc.ts';
+import { benchEnvironment, rssMb, startServe } from './proc.ts';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -67,21 +66,14 @@ process.once('exit', () => {
 });
 
 try {
-  const boot = await bootstrap({
-    url: keycloak.url,
-    adminUser: keycloak.adminUser,
-    adminPassword: keycloak.adminPassword,
-    clientId: 'keyward-control-plane',
-    audience: 'keyward',
+  const { boot, env: common } = await benchEnvironment({
+    keycloak,
+    databaseUrl: database.url,
+    name: 'expiry',
     operatorClientId: 'keyward-operator-test',
   });
   const env = {
-    KEYWARD_DATABASE_URL: database.url,
-    KEYWARD_KEYCLOAK_URL: keycloak.url,
-    KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
-    KEYWARD_KEK: randomBytes(32).toString('base64'),
-    KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_DATA_DIR: `${tmpdir()}/keyward-bench-expiry-${process.pid}`,
+    ...common,
     KEYWARD_PAT_SWEEP_SECONDS: '0',
     KEYWARD_EXPIRY_SWEEP_SECONDS: '0',
     KEYWARD_WEBHOOK_POLL_SECONDS: '0',

@@ -24,12 +24,11 @@ import { openCa } from '../services/keyward/src/ca/index.ts';
 import { compose, type Keyward } from '../services/keyward/src/compose.ts';
 import { Pkcs11KeyStore } from '../services/keyward/src/crypto/pkcs11_key_store.ts';
 import { startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
-import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import { softHsmToken } from '../test/support/softhsm.ts';
 import { request } from './load.ts';
-import { rssMb, startServe } from './proc.ts';
+import { benchEnvironment, rssMb, startServe } from './proc.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -123,22 +122,9 @@ process.once('exit', () => {
 });
 
 try {
-  const boot = await bootstrap({
-    url: keycloak.url,
-    adminUser: keycloak.adminUser,
-    adminPassword: keycloak.adminPassword,
-    clientId: 'keyward-control-plane',
-    audience: 'keyward',
-    operatorClientId: 'keyward-bench-operator',
-  });
+  const { env: common } = await benchEnvironment({ keycloak, databaseUrl: database.url, name: 'hsm' });
   const baseEnv = {
-    KEYWARD_DATABASE_URL: database.url,
-    KEYWARD_KEYCLOAK_URL: keycloak.url,
-    KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
-    KEYWARD_KEK: randomBytes(32).toString('base64'),
-    KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_DATA_DIR: `/tmp/keyward-bench-${process.pid}`,
-    KEYWARD_ROLE_CACHE_SECONDS: '10',
+    ...common,
   };
   const hsmEnv = {
     ...baseEnv,

@@ -1,7 +1,11 @@
 /** Processes for the benchmarks: CPU and memory figures (Linux /proc), and `keyward serve` children. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../services/keyward/src/devenv/index.ts';
+import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
 
 /** CPU seconds used so far by the PostgreSQL server processes on this machine (Linux /proc; 0 elsewhere). */
 export function postgresCpuSeconds(): number {
@@ -52,4 +56,41 @@ export async function startServe(o: {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('keyward serve did not start');
+}
+
+/**
+ * Keyward's bootstrap on the benchmark's Keycloak, and the environment of a
+ * Keyward on it and `databaseUrl`: a fresh key-encryption key, a data folder
+ * of its own (`keyward-bench-<name>-<pid>` in the temporary folder), errors
+ * only in the log, a 10-second role cache.
+ *
+ * @example const { env } = await benchEnvironment({ keycloak, databaseUrl: database.url, name: 'soak' });
+ */
+export async function benchEnvironment(o: {
+  keycloak: { url: string; adminUser: string; adminPassword: string };
+  databaseUrl: string;
+  name: string;
+  /** The operator client bootstrap makes in the master realm (default keyward-bench-operator). */
+  operatorClientId?: string;
+}): Promise<{ boot: Awaited<ReturnType<typeof bootstrap>>; env: Record<string, string> }> {
+  const boot = await bootstrap({
+    url: o.keycloak.url,
+    adminUser: o.keycloak.adminUser,
+    adminPassword: o.keycloak.adminPassword,
+    clientId: 'keyward-control-plane',
+    audience: 'keyward',
+    operatorClientId: o.operatorClientId ?? 'keyward-bench-operator',
+  });
+  return {
+    boot,
+    env: {
+      KEYWARD_DATABASE_URL: o.databaseUrl,
+      KEYWARD_KEYCLOAK_URL: o.keycloak.url,
+      KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
+      KEYWARD_KEK: randomBytes(32).toString('base64'),
+      KEYWARD_LOG_LEVEL: 'error',
+      KEYWARD_DATA_DIR: join(tmpdir(), `keyward-bench-${o.name}-${process.pid}`),
+      KEYWARD_ROLE_CACHE_SECONDS: '10',
+    },
+  };
 }

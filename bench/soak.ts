@@ -15,17 +15,16 @@ import * as x509 from '@peculiar/x509';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 import { startKeycloak, testDatabase } from '../services/keyward/src/devenv/index.ts';
-import { bootstrap } from '../services/keyward/src/keycloak/bootstrap.ts';
 import { compose } from '../services/keyward/src/compose.ts';
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import { request } from './load.ts';
-import { rssMb, startServe } from './proc.ts';
+import { benchEnvironment, rssMb, startServe } from './proc.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -74,22 +73,9 @@ process.once('exit', () => {
 });
 
 try {
-  const boot = await bootstrap({
-    url: keycloak.url,
-    adminUser: keycloak.adminUser,
-    adminPassword: keycloak.adminPassword,
-    clientId: 'keyward-control-plane',
-    audience: 'keyward',
-    operatorClientId: 'keyward-bench-operator',
-  });
+  const { env: common } = await benchEnvironment({ keycloak, databaseUrl: database.url, name: 'soak' });
   const baseEnv = {
-    KEYWARD_DATABASE_URL: database.url,
-    KEYWARD_KEYCLOAK_URL: keycloak.url,
-    KEYWARD_KEYCLOAK_CLIENT_SECRET: boot.clientSecret,
-    KEYWARD_KEK: randomBytes(32).toString('base64'),
-    KEYWARD_LOG_LEVEL: 'error',
-    KEYWARD_DATA_DIR: `${tmpdir()}/keyward-bench-soak-${process.pid}`,
-    KEYWARD_ROLE_CACHE_SECONDS: '10',
+    ...common,
   };
   const kw = await compose(loadConfig({ HOME: process.env.HOME }, { ...baseEnv, KEYWARD_PORT: '0' }), { log: silentLogger });
   const realm = `soak-${randomBytes(3).toString('hex')}`;
