@@ -203,6 +203,38 @@ describe('25 lifecycle webhooks, expiry metrics and inventory export', function 
     expect(r.headers['webhook-id']).to.not.equal(first.headers['webhook-id']);
   });
 
+  it('sends certificate.held and certificate.released for a hold (RFC 5280 certificateHold) and its release', async () => {
+    expect((await putHook('holds', { url: hook.url, events: ['certificate.held', 'certificate.released'] })).status).to.equal(201);
+    const held = await issued('held');
+    const hold = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates/${held}/revoke`, {
+      token,
+      body: { reason: 'certificateHold' },
+    });
+    expect(hold.status, JSON.stringify(hold.body)).to.equal(200);
+    const h = await until('certificate.held', async () =>
+      hook.got.find((g) => g.event.type === 'io.keyward.certificate.held' && g.event.subject === held),
+    );
+    expect(h.event.data).to.include({ serialNumber: held, reason: 'certificateHold', policy: 'web' });
+    const release = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates/${held}/release`, { token, body: {} });
+    expect(release.status, JSON.stringify(release.body)).to.equal(200);
+    const r = await until('certificate.released', async () =>
+      hook.got.find((g) => g.event.type === 'io.keyward.certificate.released' && g.event.subject === held),
+    );
+    expect(r.event.data).to.include({ serialNumber: held, policy: 'web' });
+    // A release of a certificate that is not held changes nothing and sends nothing.
+    const again = await call(kw.url, 'POST', `/v1/realms/${realm}/certificates/${held}/release`, { token, body: {} });
+    expect(again.status).to.equal(409);
+    expect(again.body.code).to.equal('certificate.not_held');
+    const sent = (
+      await db.query("SELECT count(*)::int AS n FROM event_outbox WHERE realm = $1 AND subject = $2 AND type = 'certificate.released'", [
+        realm,
+        held,
+      ])
+    ).rows[0].n;
+    expect(sent).to.equal(1);
+    expect((await call(kw.url, 'DELETE', `/v1/realms/${realm}/webhooks/holds`, { token: op })).status).to.be.oneOf([200, 204]);
+  });
+
   it('delivers all three issuances made while the receiver was down once it is up, the same webhook-id on every attempt', async () => {
     const down = await receiver();
     const port = down.port;
