@@ -253,6 +253,14 @@ describe('24 certificates follow identity', function () {
         expect(Date.parse(a.details.cause.time)).to.be.greaterThan(0);
       }
     }
+    // One identity.requester_removed lifecycle event (the webhooks' outbox) names the client and the three serials.
+    const events = await db.query<{ data: any }>(
+      "SELECT data FROM event_outbox WHERE type = 'identity.requester_removed' AND realm = $1 AND data->'requester'->>'name' = $2",
+      [A, app.clientId],
+    );
+    expect(events.rows).to.have.length(1);
+    expect(events.rows[0]!.data.why).to.equal('deleted');
+    expect([...events.rows[0]!.data.revokedSerials].sort()).to.deep.equal(certs.map((c) => c.serial).sort());
   });
 
   it("holds a disabled client's certificates (certificateHold), releases them once enabled; the delta CRL says removeFromCRL", async () => {

@@ -421,6 +421,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/realms/{realm}/crl/delta': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The delta CRL (DER, RFC 5280 §5.2.4): changes since its base CRL, removeFromCRL for certificates released from hold */
+    get: operations['getV1RealmsRealmCrlDelta'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/realms/{realm}/crl/{caId}': {
     parameters: {
       query?: never;
@@ -449,23 +466,6 @@ export interface paths {
     put?: never;
     /** Release a certificate from hold (revoked with certificateHold): valid again (own as requester, any as keyward-revoker) */
     post: operations['postV1RealmsRealmCertificatesSerialRelease'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/realms/{realm}/crl/delta': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The delta CRL (DER, RFC 5280 §5.2.4): changes since its base CRL, removeFromCRL for certificates released from hold */
-    get: operations['getV1RealmsRealmCrlDelta'];
-    put?: never;
-    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -6006,6 +6006,64 @@ export interface operations {
       };
     };
   };
+  getV1RealmsRealmCrlDelta: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        realm: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Delta CRL */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/pkix-crl': string;
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'realm.not_found';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'server.error';
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); code: `store.unavailable` (The database is unavailable) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @enum {unknown} */
+            code?: 'store.unavailable';
+          };
+        };
+      };
+    };
+  };
   getV1RealmsRealmCrlCaId: {
     parameters: {
       query?: never;
@@ -6215,64 +6273,6 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'] & {
             /** @enum {unknown} */
             code?: 'keycloak.unavailable' | 'store.unavailable';
-          };
-        };
-      };
-    };
-  };
-  getV1RealmsRealmCrlDelta: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        realm: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Delta CRL */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/pkix-crl': string;
-        };
-      };
-      /** @description Problem details (RFC 9457); code: `realm.not_found` (No such managed realm) */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'] & {
-            /** @enum {unknown} */
-            code?: 'realm.not_found';
-          };
-        };
-      };
-      /** @description Problem details (RFC 9457); code: `server.error` (Internal server error) */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'] & {
-            /** @enum {unknown} */
-            code?: 'server.error';
-          };
-        };
-      };
-      /** @description Problem details (RFC 9457); code: `store.unavailable` (The database is unavailable) */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'] & {
-            /** @enum {unknown} */
-            code?: 'store.unavailable';
           };
         };
       };

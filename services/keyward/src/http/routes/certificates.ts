@@ -451,6 +451,22 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
         res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
       },
     },
+    // Before /crl/:caId, which would take 'delta' for a CA id.
+    {
+      method: 'get',
+      path: `${base}/crl/delta`,
+      tag: 'revocation',
+      auth: 'none',
+      summary: 'The delta CRL (DER, RFC 5280 §5.2.4): changes since its base CRL, removeFromCRL for certificates released from hold',
+      errors: ['realm.not_found', 'store.unavailable'],
+      responses: {
+        200: { description: 'Delta CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 delta CRL (RFC 5280 §5.2.4)') },
+      },
+      handler: async (req, res) => {
+        const der = await issuance.deltaCrl(param(req, 'realm'));
+        res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
+      },
+    },
     {
       method: 'get',
       path: `${base}/crl/:caId`,
@@ -475,21 +491,6 @@ export function certificateRoutes(deps: { auth: Authenticator; issuance: Issuanc
       handler: async (req, res) => {
         const p = await auth.principal(req);
         res.json(await issuance.release(param(req, 'realm'), p, param(req, 'serial')));
-      },
-    },
-    {
-      method: 'get',
-      path: `${base}/crl/delta`,
-      tag: 'revocation',
-      auth: 'none',
-      summary: 'The delta CRL (DER, RFC 5280 §5.2.4): changes since its base CRL, removeFromCRL for certificates released from hold',
-      errors: ['realm.not_found', 'store.unavailable'],
-      responses: {
-        200: { description: 'Delta CRL', contentType: 'application/pkix-crl', schema: DER('The X.509 delta CRL (RFC 5280 §5.2.4)') },
-      },
-      handler: async (req, res) => {
-        const der = await issuance.deltaCrl(param(req, 'realm'));
-        res.type('application/pkix-crl').setHeader('Cache-Control', 'max-age=60').send(Buffer.from(der));
       },
     },
     ...ocspRoutes(`${base}/ocsp`, (req) => param(req, 'realm'), issuance),
