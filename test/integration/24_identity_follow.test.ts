@@ -440,7 +440,10 @@ describe('24 certificates follow identity', function () {
       const rows = await auditOf([clientCertId], 'client_certificate.revoked');
       return rows.length === 1 && rows;
     });
-    expect(revoked!.details.cause).to.include({ source: 'keycloak.admin_event', resourcePath: `users/${bobId}`, operationType: 'DELETE' });
+    // The admin event, or the periodic reconciliation when it runs first (a busy machine): either way one revocation.
+    expect(revoked!.details.cause.source).to.be.oneOf(['keycloak.admin_event', 'reconciliation']);
+    if (revoked!.details.cause.source === 'keycloak.admin_event')
+      expect(revoked!.details.cause).to.include({ resourcePath: `users/${bobId}`, operationType: 'DELETE' });
     const stored = await db.query('SELECT revoked_at FROM client_certificates WHERE id = $1', [clientCertId]);
     expect(stored.rows[0].revoked_at).to.be.instanceOf(Date);
   });

@@ -117,8 +117,12 @@ export async function replicaEnv(overrides: Record<string, string> = {}): Promis
     KEYWARD_HOST: '127.0.0.1',
     KEYWARD_LOG_LEVEL: 'error',
     KEYWARD_ROLE_CACHE_SECONDS: '1',
+    // As in startKeyward: periodic work shared through leader leases stays off unless a test turns it on, so a replica
+    // left running by one test never holds another test's task.
     KEYWARD_PAT_SWEEP_SECONDS: '0',
     KEYWARD_IDENTITY_SYNC_SECONDS: '0',
+    KEYWARD_WEBHOOK_POLL_SECONDS: '0',
+    KEYWARD_EXPIRY_SWEEP_SECONDS: '0',
     ...overrides,
   };
 }
