@@ -190,9 +190,12 @@ async function secretlessLines(ctx: DemoContext, realm: string): Promise<string[
   const tls = `--cert ${shellWord(files.certFile)} --key ${shellWord(files.keyFile)}`;
   const lines = [
     '',
-    `Secretless API client ${files.clientId} of realm ${realm} (no secret: mutual TLS at Keycloak, a token bound to its certificate, RFC 8705):`,
-    `  MTLS_TOKEN=$(curl -s ${tls} --cacert ${shellWord(s.keycloakCaFile)} -d grant_type=client_credentials -d client_id=${files.clientId}` +
-      ` ${s.keycloakHttpsUrl}/realms/${realm}/protocol/openid-connect/token | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
+    `Secretless API client ${files.clientId} of realm ${realm}` +
+      ' (no secret: mutual TLS at Keycloak, a token bound to its certificate, RFC 8705):',
+    `  MTLS_TOKEN=$(curl -s ${tls} --cacert ${shellWord(s.keycloakCaFile)}` +
+      ` -d grant_type=client_credentials -d client_id=${files.clientId}` +
+      ` ${s.keycloakHttpsUrl}/realms/${realm}/protocol/openid-connect/token` +
+      ` | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
   ];
   if (ctx.tls)
     lines.push(
