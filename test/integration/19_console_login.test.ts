@@ -581,6 +581,17 @@ describe('16 web console login (backend-for-frontend)', function () {
       } finally {
         await db.end();
       }
+      await dev.stop();
+
+      // A lost key: the next start issues a new certificate to the same client (its generation, so no new pin).
+      rmSync(keyFile);
+      dev = await startDev(env, args);
+      expect(dev.stderr).to.include(`renewed the secretless API client demo-secretless: ${certFile}`);
+      expect(dev.stderr).to.not.include('restarting Keycloak');
+      expect(readFileSync(certFile, 'utf8')).to.not.equal(certificate);
+      for (const f of [certFile, keyFile]) expect(statSync(f).mode & 0o777, f).to.equal(0o600);
+      const renewed = await run('bash', ['-c', `${tokenLine!.trim()}\n${whoamiLine!.trim()}`]);
+      expect(JSON.parse(renewed.stdout).clientId, renewed.stderr).to.equal('demo-secretless');
     } finally {
       await dev?.stop();
       await database.drop();
