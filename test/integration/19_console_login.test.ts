@@ -6,15 +6,19 @@
  */
 import { expect } from 'chai';
 import { freePort, serveOnPort, type ServedKeyward } from '../support/served.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startRelay, type TcpRelay } from '../support/tcp_proxy.ts';
 import { ensureDemoUsers } from '../../services/keyward/src/cli/commands/dev_demo.ts';
 import { openJson } from '../../services/keyward/src/http/console/sealed.ts';
+import { testDatabase } from '../../services/keyward/src/devenv/index.ts';
 import { bootstrap } from '../../services/keyward/src/keycloak/bootstrap.ts';
+import { BIN } from '../support/cli.ts';
+import { curl, run } from '../support/curl.ts';
 import { call, createLoginClient, createUser, integrationEnv, keycloakAdmin, operatorToken, unique, userToken } from '../support/env.ts';
 
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
@@ -107,6 +111,44 @@ async function asBrowser(b: Browser, base: string, method: string, path: string,
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `keyward dev` (what scripts/up runs) in a child process, up once it printed its instructions. */
+interface RunningDev {
+  readonly child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  stop(): Promise<void>;
+}
+
+function startDev(env: NodeJS.ProcessEnv, args: string[]): Promise<RunningDev> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['dev', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let exited: Promise<void> | undefined;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    const stop = () =>
+      (exited ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT'); // Ctrl-C: stops Keyward and its Keycloak
+        await Promise.race([gone, sleep(60_000).then(() => child.kill('SIGKILL'))]);
+      })());
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+      if (stdout.includes('Press Ctrl-C')) resolve({ child, stdout, stderr, stop });
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      process.stderr.write(`  [keyward dev] ${d.toString('utf8').trimEnd().replace(/\n/g, '\n  [keyward dev] ')}\n`);
+    });
+    child.once('exit', (code, signal) => reject(new Error(`keyward dev exited (${signal ?? code}) before it was up:\n${stderr}`)));
+  });
+}
+
+/** RFC 8705 §3.1: base64url of the SHA-256 of the certificate's DER. */
+const thumbprintOf = (pem: string): string =>
+  createHash('sha256')
+    .update(Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ''), 'base64'))
+    .digest('base64url');
 
 describe('16 web console login (backend-for-frontend)', function () {
   this.timeout(600_000);
@@ -438,6 +480,123 @@ describe('16 web console login (backend-for-frontend)', function () {
     expect((await login(user, kw.url, realm, 'demo-user', first['demo-user']!)).status).to.equal(303);
     const roles = (await asBrowser(user, kw.url, 'GET', '/v1/whoami')).json.roles[realm] as string[];
     expect(roles).to.include('keyward-requester').and.not.to.include('keyward-admin');
+  });
+
+  it('keyward dev prints mutual-TLS curls for demo-secretless: a bound token /v1/whoami takes; restarts change nothing', async function () {
+    this.timeout(900_000);
+    // A `keyward dev` of its own, as scripts/up runs it: it starts its own Keycloak (with the TLS listener and the
+    // truststore directory), so KEYWARD_KEYCLOAK_URL is not passed on; its store is a fresh database of its own.
+    const database = await testDatabase();
+    const dataDir = mkdtempSync(join(tmpdir(), 'keyward-dev-'));
+    const [kcPort, kcHttpsPort, kwPort, kwTlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      KEYWARD_DATA_DIR: dataDir,
+      KEYWARD_DATABASE_URL: database.url,
+      KEYWARD_PORT: String(kwPort),
+      KEYWARD_TLS_PORT: String(kwTlsPort),
+      KEYWARD_KEYCLOAK_HTTPS_PORT: String(kcHttpsPort),
+      KEYWARD_LOG_LEVEL: 'warn',
+      ...(process.env.KEYWARD_CACHE_DIR ? { KEYWARD_CACHE_DIR: process.env.KEYWARD_CACHE_DIR } : {}),
+      ...(process.env.KEYWARD_JAVA_HOME ? { KEYWARD_JAVA_HOME: process.env.KEYWARD_JAVA_HOME } : {}),
+    };
+    const args = ['--keycloak-port', String(kcPort), '--quiet-logs'];
+    let dev: RunningDev | undefined;
+    try {
+      dev = await startDev(env, args);
+      const tokenLine = dev.stdout.split('\n').find((l) => l.trimStart().startsWith('MTLS_TOKEN=$(curl'));
+      const whoamiLine = dev.stdout.split('\n').find((l) => l.includes('$MTLS_TOKEN') && l.includes('/v1/whoami'));
+      expect(tokenLine, dev.stdout).to.be.a('string');
+      expect(whoamiLine, dev.stdout).to.be.a('string');
+      expect(tokenLine).to.include(
+        '-d grant_type=client_credentials -d client_id=demo-secretless' +
+          ` https://127.0.0.1:${kcHttpsPort}/realms/demo/protocol/openid-connect/token`,
+      );
+      expect(dev.stderr, 'the first start trusts the new chain after one restart').to.include('restarting Keycloak once');
+      const certFile = /--cert (\S+)/.exec(tokenLine!)![1]!;
+      const keyFile = /--key (\S+)/.exec(tokenLine!)![1]!;
+      const keycloakCa = /--cacert (\S+)/.exec(tokenLine!)![1]!;
+      const keywardCa = /--cacert (\S+)/.exec(whoamiLine!)![1]!;
+      for (const f of [certFile, keyFile]) expect(statSync(f).mode & 0o777, f).to.equal(0o600);
+      expect(certFile.startsWith(dataDir) && keyFile.startsWith(dataDir), 'kept under the data directory').to.equal(true);
+
+      // The printed lines, pasted into a shell.
+      const shell = await run('bash', ['-c', `${tokenLine!.trim()}\n${whoamiLine!.trim()}`]);
+      expect(shell.code, shell.stderr).to.equal(0);
+      const me = JSON.parse(shell.stdout);
+      expect(me).to.include({ clientId: 'demo-secretless', realm: 'demo', credential: 'bearer' });
+
+      // The same with the printed paths, looking at the token and the statuses.
+      const t = await curl(`https://127.0.0.1:${kcHttpsPort}/realms/demo/protocol/openid-connect/token`, [
+        '--cert',
+        certFile,
+        '--key',
+        keyFile,
+        '--cacert',
+        keycloakCa,
+        '-d',
+        'grant_type=client_credentials',
+        '-d',
+        'client_id=demo-secretless',
+      ]);
+      expect(t.status, JSON.stringify(t.body)).to.equal(200);
+      const token: string = t.body.access_token;
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
+      expect(claims.cnf).to.deep.equal({ 'x5t#S256': thumbprintOf(readFileSync(certFile, 'utf8')) });
+      const who = await curl(`https://127.0.0.1:${kwTlsPort}/v1/whoami`, [
+        '--cert',
+        certFile,
+        '--key',
+        keyFile,
+        '--cacert',
+        keywardCa,
+        '-H',
+        `authorization: Bearer ${token}`,
+      ]);
+      expect(who.status, JSON.stringify(who.body)).to.equal(200);
+      expect(who.body.clientId).to.equal('demo-secretless');
+      const plain = await call(`http://127.0.0.1:${kwPort}`, 'GET', '/v1/whoami', { token });
+      expect(plain.status).to.equal(401);
+      expect(plain.body.code).to.equal('token.certificate_mismatch');
+      await dev.stop();
+
+      // A second start: the same client and certificate, no restart of Keycloak.
+      const certificate = readFileSync(certFile, 'utf8');
+      dev = await startDev(env, args);
+      expect(dev.stderr).to.not.include('restarting Keycloak');
+      expect(dev.stderr.match(/starting Keycloak /g), dev.stderr).to.have.length(1);
+      expect(dev.stderr).to.not.include('secretless API client demo-secretless');
+      expect(readFileSync(certFile, 'utf8'), 'the kept certificate').to.equal(certificate);
+      const again = await run('bash', ['-c', `${tokenLine!.trim()}\n${whoamiLine!.trim()}`]);
+      expect(JSON.parse(again.stdout).clientId, again.stderr).to.equal('demo-secretless');
+      const db = new pg.Client({ connectionString: database.url });
+      await db.connect();
+      try {
+        const created = await db.query(
+          "SELECT count(*)::int AS n FROM audit_events WHERE realm = 'demo' AND target = 'demo-secretless'" +
+            " AND action IN ('api_client.created', 'api_client.certificate_issued', 'api_client.authentication_changed')",
+        );
+        expect(created.rows[0].n, 'made once, its certificate issued once').to.equal(1);
+      } finally {
+        await db.end();
+      }
+      await dev.stop();
+
+      // A lost key: the next start issues a new certificate to the same client (its generation, so no new pin).
+      rmSync(keyFile);
+      dev = await startDev(env, args);
+      expect(dev.stderr).to.include(`renewed the secretless API client demo-secretless: ${certFile}`);
+      expect(dev.stderr).to.not.include('restarting Keycloak');
+      expect(readFileSync(certFile, 'utf8')).to.not.equal(certificate);
+      for (const f of [certFile, keyFile]) expect(statSync(f).mode & 0o777, f).to.equal(0o600);
+      const renewed = await run('bash', ['-c', `${tokenLine!.trim()}\n${whoamiLine!.trim()}`]);
+      expect(JSON.parse(renewed.stdout).clientId, renewed.stderr).to.equal('demo-secretless');
+    } finally {
+      await dev?.stop();
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('serves the built console: hashed assets cached, index.html for client-side paths, security headers', async () => {

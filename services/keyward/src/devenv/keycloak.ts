@@ -2,7 +2,8 @@
  * A real Keycloak for the demo (`scripts/up`), the integration tests and the
  * benchmarks, chosen in this order:
  *  a. an existing server named by KEYWARD_KEYCLOAK_URL (probed; never stopped by us);
- *  b. a Docker engine, if one answers (testcontainers, the official image);
+ *  b. a Docker engine, if one answers (testcontainers, the official image; it has no
+ *     TLS listener, so a start that asks for one goes to c first when Java is found);
  *  c. the official distribution org.keycloak:keycloak-quarkus-dist, fetched once
  *     with Maven (`-C`: the repository checksums must match; we also record the
  *     tarball's SHA-256 in the cache and check it whenever the tarball is used),
@@ -103,6 +104,8 @@ export interface StartKeycloakOptions {
 export interface KeycloakHttpsOptions {
   /** HTTPS port; 0 or undefined: a free loopback port. */
   readonly port?: number | undefined;
+  /** Named in the error when `port` is taken (default KEYWARD_KEYCLOAK_HTTPS_PORT). */
+  readonly portVariable?: string | undefined;
   /** The server certificate (PEM, the chain after it) and its private key (PEM). */
   readonly certificateFile: string;
   readonly keyFile: string;
@@ -153,9 +156,20 @@ export async function startKeycloak(options: StartKeycloakOptions = {}): Promise
   const adminPassword = options.adminPassword ?? process.env.KEYWARD_KEYCLOAK_ADMIN_PASSWORD ?? 'admin';
   const external = process.env.KEYWARD_KEYCLOAK_URL;
   if (external) return useExternal(external, adminUser, adminPassword, log);
+  // Only the distribution has the TLS listener: with `https` it comes first when a Java runtime is there.
+  if (options.https && javaFound()) return startKeycloakDistribution({ ...options, adminUser, adminPassword, log });
   const docker = await startWithDocker({ ...options, adminUser, adminPassword, log });
   if (docker) return docker;
   return startKeycloakDistribution({ ...options, adminUser, adminPassword, log });
+}
+
+function javaFound(): boolean {
+  try {
+    findJava();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function probe(url: string, timeoutMs: number): Promise<string | undefined> {
@@ -612,6 +626,7 @@ export async function startKeycloakDistribution(options: StartKeycloakOptions = 
   const adminPassword = options.adminPassword ?? process.env.KEYWARD_KEYCLOAK_ADMIN_PASSWORD ?? 'admin';
   // A taken port fails before anything slow happens.
   if (options.port) await assertPortFree(options.port, options.portVariable ?? 'KEYWARD_KEYCLOAK_PORT');
+  if (options.https?.port) await assertPortFree(options.https.port, options.https.portVariable ?? 'KEYWARD_KEYCLOAK_HTTPS_PORT');
   const started = Date.now();
   const dist = await prepareDistribution({ log, clientAuth: options.https ? (options.https.clientAuth ?? 'request') : undefined });
 

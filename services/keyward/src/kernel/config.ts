@@ -602,6 +602,7 @@ const TOOLING_VARIABLES = new Set([
   'KEYWARD_NODE_VERSION',
   'KEYWARD_BENCH_QUICK',
   'KEYWARD_BENCH_NODE_OPTIONS',
+  'KEYWARD_KEYCLOAK_HTTPS_PORT',
 ]);
 
 export class ConfigError extends Error {
