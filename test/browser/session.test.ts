@@ -343,7 +343,8 @@ describe('console: the session in a browser', function () {
       expect(await notice.locator('.pf-v6-c-alert__title').textContent()).to.include('Session ended');
       expect(await notice.textContent()).to.include('session.expired');
       expect(new URL(page.url()).pathname).to.equal(`/console/${realm}/api-clients`);
-      expect(await page.getByRole('button', { name: 'Log in' }).isEnabled()).to.equal(true);
+      // Enabled once the login page has its realm (a moment on a busy machine).
+      await until('the Log in button enabled', async () => page.getByRole('button', { name: 'Log in' }).isEnabled());
       await page.waitForTimeout(400); // the button's colour transition, for the screenshot
       await screenshot(page, 'session-expired');
 
