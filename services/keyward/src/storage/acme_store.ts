@@ -8,7 +8,7 @@
  * (AES-256-GCM under its own data key, the data key wrapped by the
  * key-encryption key), bound to its kid as additional data.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AuditEventInput } from '../audit/event.ts';
 import type {
   AccountRecord,
@@ -23,34 +23,15 @@ import type {
 } from '../acme/ports.ts';
 import type { ProblemDocument } from '../acme/problem.ts';
 import { kekId } from '../ca/index.ts';
+import { box, unbox, type Box } from './envelope.ts';
 import type { AuditLog } from './audit_log.ts';
 import { isUniqueViolation, type Database, type Queryable } from './database.ts';
 
-interface Box {
-  readonly iv: string;
-  readonly tag: string;
-  readonly ct: string;
-}
 interface Sealed {
   readonly v: 1;
   readonly kek: string;
   readonly wrapped: Box;
   readonly data: Box;
-}
-
-function box(key: Uint8Array, plain: Uint8Array, aad: string): Box {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(Buffer.from(aad));
-  const ct = Buffer.concat([c.update(plain), c.final()]);
-  return { iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), ct: ct.toString('base64') };
-}
-
-function unbox(key: Uint8Array, b: Box, aad: string): Buffer {
-  const d = createDecipheriv('aes-256-gcm', key, Buffer.from(b.iv, 'base64'));
-  d.setAAD(Buffer.from(aad));
-  d.setAuthTag(Buffer.from(b.tag, 'base64'));
-  return Buffer.concat([d.update(Buffer.from(b.ct, 'base64')), d.final()]);
 }
 
 /** Seals an EAB HMAC key under the KEK, bound to its kid. */

@@ -8,15 +8,10 @@
  * key — with the row's scope and key as additional data, so that an answer
  * cannot be moved to another caller's row. Only the status stays readable.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { kekId } from '../ca/index.ts';
+import { box, unbox, type Box } from './envelope.ts';
 import type { Queryable } from './database.ts';
-
-interface Box {
-  readonly iv: string;
-  readonly tag: string;
-  readonly ct: string;
-}
 
 /** A stored answer: `{ v: 1, kek, wrapped, answer }`, all base64 inside. */
 export interface SealedAnswer {
@@ -24,21 +19,6 @@ export interface SealedAnswer {
   readonly kek: string;
   readonly wrapped: Box;
   readonly answer: Box;
-}
-
-function box(key: Uint8Array, plain: Buffer, aad: string): Box {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(Buffer.from(aad));
-  const ct = Buffer.concat([c.update(plain), c.final()]);
-  return { iv: iv.toString('base64'), tag: c.getAuthTag().toString('base64'), ct: ct.toString('base64') };
-}
-
-function unbox(key: Uint8Array, b: Box, aad: string): Buffer {
-  const d = createDecipheriv('aes-256-gcm', key, Buffer.from(b.iv, 'base64'));
-  d.setAAD(Buffer.from(aad));
-  d.setAuthTag(Buffer.from(b.tag, 'base64'));
-  return Buffer.concat([d.update(Buffer.from(b.ct, 'base64')), d.final()]);
 }
 
 /**
