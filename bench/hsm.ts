@@ -16,7 +16,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 import type { Principal } from '../services/keyward/src/authn/principal.ts';
@@ -27,7 +26,7 @@ import { startKeycloak, testDatabase } from '../services/keyward/src/devenv/inde
 import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import { softHsmToken } from '../test/support/softhsm.ts';
-import { request } from './load.ts';
+import { asyncRate as measureRate, request } from './load.ts';
 import { benchEnvironment, rssMb, startServe } from './proc.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -66,26 +65,7 @@ function record(name: string, unit: string, samples: number[], extra?: Record<st
   return s;
 }
 
-async function asyncRate(fn: () => Promise<unknown>, concurrency: number, seconds = SECONDS) {
-  const end = performance.now() + seconds * 1000;
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await fn();
-          latencies.push(performance.now() - t);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return { perSecond: latencies.length / ((performance.now() - start) / 1000), latencies, errors };
-}
+const asyncRate = (fn: () => Promise<unknown>, concurrency: number, seconds = SECONDS) => measureRate(fn, concurrency, seconds);
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN);

@@ -6,6 +6,7 @@
  * Keyward's and cfssl's alike — goes through it.
  */
 import { Agent, request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
 
@@ -32,4 +33,34 @@ export function request(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * Runs `fn` from `concurrency` loops for `seconds`: completed calls per second, each call's latency in ms, and
+ * how many threw (not counted as completed).
+ * @example const { perSecond } = await asyncRate(() => issue(), 16, 6);
+ */
+export async function asyncRate(
+  fn: () => Promise<unknown>,
+  concurrency: number,
+  seconds: number,
+): Promise<{ perSecond: number; latencies: number[]; errors: number }> {
+  const end = performance.now() + seconds * 1000;
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          await fn();
+          latencies.push(performance.now() - t);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { perSecond: latencies.length / ((performance.now() - start) / 1000), latencies, errors };
 }

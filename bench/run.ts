@@ -25,7 +25,7 @@ import { loadConfig } from '../services/keyward/src/kernel/config.ts';
 import { silentLogger } from '../services/keyward/src/kernel/log.ts';
 import type { Principal } from '../services/keyward/src/authn/principal.ts';
 import { postgresCpuSeconds, rssMb, startServe } from './proc.ts';
-import { request } from './load.ts';
+import { asyncRate as measureRate, request } from './load.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -78,30 +78,7 @@ function rate(fn: () => void, seconds = SECONDS / 2): number {
   return n / ((performance.now() - start) / 1000);
 }
 
-async function asyncRate(
-  fn: () => Promise<unknown>,
-  concurrency: number,
-  seconds = SECONDS,
-): Promise<{ perSecond: number; latencies: number[]; errors: number }> {
-  const end = performance.now() + seconds * 1000;
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await fn();
-          latencies.push(performance.now() - t);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return { perSecond: latencies.length / ((performance.now() - start) / 1000), latencies, errors };
-}
+const asyncRate = (fn: () => Promise<unknown>, concurrency: number, seconds = SECONDS) => measureRate(fn, concurrency, seconds);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) => {
